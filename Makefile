@@ -1,0 +1,32 @@
+# The two commands of a new machine: `make run` and `make test`. Only Python 3.11+ is needed.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint install clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "codo needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## Everything local: embedded PostgreSQL and Redis (data under .codo/), demo data, API and worker.
+run: $(STAMP)
+	$(BIN)/codo dev
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+## Lint, types and the whole suite against a throwaway PostgreSQL and Redis the tests start.
+test: lint
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .codo .mypy_cache .ruff_cache .pytest_cache

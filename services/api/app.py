@@ -1,0 +1,84 @@
+"""The Litestar application: JSON API (and later the server-rendered UI)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis.asyncio as aioredis
+from litestar import Litestar
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from sqlalchemy import text
+
+from services.api.controllers.health import health, ready
+from services.api.controllers.orgs import OrgController
+from services.api.middleware import request_context_middleware
+from services.api.problems import EXCEPTION_HANDLERS
+from shared.db import Database
+from shared.logs import configure_logging, get_logger
+from shared.settings import Settings, load_settings
+
+log = get_logger(__name__)
+
+
+class UnsafeDatabaseRole(RuntimeError):
+    pass
+
+
+async def check_runtime_role(db: Database) -> None:
+    """Refuse to serve through a role that row-level security would not hold."""
+    async with db.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                text("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+            )
+        ).one()
+    if row.rolsuper or row.rolbypassrls:
+        raise UnsafeDatabaseRole(
+            "CODO_DATABASE_URL connects as a superuser or a role with BYPASSRLS; "
+            "use the runtime role, which cannot bypass row-level security"
+        )
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or load_settings()
+    configure_logging(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        db = Database.from_settings(settings)
+        redis = aioredis.Redis.from_url(settings.redis_dsn, socket_timeout=2, socket_connect_timeout=2)
+        app.state.settings = settings
+        app.state.db = db
+        app.state.redis = redis
+        try:
+            await check_runtime_role(db)
+        except UnsafeDatabaseRole:
+            await db.dispose()
+            raise
+        except Exception as exc:  # the database may come up after us; /ready reports it meanwhile
+            log.warning("database not reachable at start", error=type(exc).__name__)
+        try:
+            yield
+        finally:
+            await redis.aclose()
+            await db.dispose()
+
+    return Litestar(
+        route_handlers=[health, ready, OrgController],
+        lifespan=[lifespan],
+        middleware=[request_context_middleware],
+        exception_handlers=EXCEPTION_HANDLERS,
+        openapi_config=OpenAPIConfig(
+            title="codo API",
+            version="1",
+            description="Mentoring and sponsorship programmes: the JSON API. Authenticate with "
+            "'Authorization: Bearer <API token>'.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin()],
+        ),
+        # Our structlog set-up owns logging; Litestar's default would install its own handlers.
+        logging_config=None,
+        debug=False,
+    )

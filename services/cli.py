@@ -1,0 +1,275 @@
+"""The ``codo`` command: services, migrations, organisation and token administration, the local stack."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import click
+
+from shared.errors import DomainError
+from shared.settings import Settings, SettingsError, load_settings
+
+T = TypeVar("T")
+
+
+def _settings(*required: str) -> Settings:
+    try:
+        return load_settings(required=required)
+    except SettingsError as exc:
+        raise click.ClickException(f"configuration: {exc}") from None
+
+
+def _run(coro_fn: Callable[[], Awaitable[T]]) -> T:
+    async def wrapper() -> T:
+        return await coro_fn()
+
+    try:
+        return asyncio.run(wrapper())
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """codo: mentoring and sponsorship programmes, for many organisations on one instance."""
+
+
+# --- services ---------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default=None, help="address to listen on [CODO_API_HOST]")
+@click.option("--port", type=int, default=None, help="port to listen on [CODO_API_PORT]")
+def api(host: str | None, port: int | None) -> None:
+    """Serve the API and web app (uvicorn)."""
+    import uvicorn
+
+    from services.api.app import create_app
+
+    settings = _settings("database_url", "redis_url")
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        log_config=None,
+        proxy_headers=True,
+        timeout_graceful_shutdown=20,
+    )
+
+
+@main.group(invoke_without_command=True)
+@click.pass_context
+def worker(ctx: click.Context) -> None:
+    """Run the background worker (arq)."""
+    if ctx.invoked_subcommand is None:
+        from services.worker.main import run
+
+        run(_settings("database_url", "redis_url"))
+
+
+@worker.command("check")
+def worker_check() -> None:
+    """Exit 0 if this worker reported healthy recently (a liveness probe)."""
+    from arq.worker import check_health
+
+    from services.worker.main import worker_settings
+
+    sys.exit(check_health(worker_settings(_settings("database_url", "redis_url"))))
+
+
+@main.command()
+@click.option("--revision", default="head", show_default=True, help="upgrade to this revision")
+@click.option(
+    "--downgrade", "down_to", default=None, metavar="REVISION", help="downgrade to REVISION instead"
+)
+def migrate(revision: str, down_to: str | None) -> None:
+    """Migrate the schema and grant the runtime role.
+
+    Connects as CODO_MIGRATIONS_DATABASE_URL (the schema owner); the runtime role is the user of
+    CODO_DATABASE_URL.
+    """
+    from shared import migrate as m
+
+    settings = _settings("migrations_database_url", "database_url")
+    try:
+        role = m.runtime_role(settings.database_dsn)
+        if down_to is not None:
+            m.downgrade(settings.migrations_dsn, down_to)
+            click.echo(f"downgraded to {down_to}")
+            return
+        m.upgrade(settings.migrations_dsn, revision)
+        asyncio.run(m.grant_runtime_role(settings.migrations_dsn, role))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"migrated to {revision}; granted the runtime role {role}")
+
+
+# --- organisations ----------------------------------------------------------------------------
+
+
+@main.group()
+def org() -> None:
+    """Organisations on this instance (platform operator)."""
+
+
+@org.command("create")
+@click.argument("slug")
+@click.option("--name", required=True, help="the organisation's display name")
+def org_create(slug: str, name: str) -> None:
+    """Create an organisation."""
+    from shared import organizations
+    from shared.db import Database
+
+    settings = _settings("database_url")
+
+    async def go() -> str:
+        db = Database.from_settings(settings)
+        try:
+            async with db.platform() as session:
+                created = await organizations.create_organization(session, slug, name)
+                return f"created organisation {created.slug} ({created.id})"
+        finally:
+            await db.dispose()
+
+    click.echo(_run(go))
+
+
+@org.command("list")
+def org_list() -> None:
+    """List organisations."""
+    from shared import organizations
+    from shared.db import Database
+
+    settings = _settings("database_url")
+
+    async def go() -> list[Any]:
+        db = Database.from_settings(settings)
+        try:
+            async with db.platform() as session:
+                return await organizations.list_organizations(session)
+        finally:
+            await db.dispose()
+
+    for o in _run(go):
+        click.echo(f"{o.slug}\t{o.name}\t{o.id}\t{o.created_at:%Y-%m-%d}")
+
+
+# --- tokens -----------------------------------------------------------------------------------
+
+
+@main.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.option("--org", "slug", required=True, help="organisation slug")
+@click.option("--role", required=True, help="owner, admin, coordinator or viewer")
+@click.option("--name", required=True, help="what the token is for")
+@click.option("--expires-in-days", type=click.IntRange(min=1), default=None)
+def token_create(slug: str, role: str, name: str, expires_in_days: int | None) -> None:
+    """Create an API token; the token is printed alone on the last line."""
+    from shared import organizations, tokens
+    from shared.db import Database
+    from shared.permissions import parse_role
+
+    try:
+        parsed_role = parse_role(role)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--role") from None
+    settings = _settings("database_url")
+    expires_at = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
+
+    async def go() -> tokens.NewToken:
+        db = Database.from_settings(settings)
+        try:
+            async with db.platform() as session:
+                organization = await organizations.require_org(session, slug)
+            async with db.tenant(organization.id) as session:
+                return await tokens.create_token(
+                    session, organization.id, name=name, role=parsed_role, expires_at=expires_at
+                )
+        finally:
+            await db.dispose()
+
+    new = _run(go)
+    click.echo(f"created {new.role} token {new.name!r} ({new.id}) for {slug}; it is shown only once:")
+    click.echo(new.token)
+
+
+# --- mail -------------------------------------------------------------------------------------
+
+
+@main.group()
+def mail() -> None:
+    """E-mail delivery."""
+
+
+@mail.command("test")
+@click.option("--to", "to", required=True, help="recipient address")
+@click.option("--org", "slug", default=None, help="organisation whose outbox to use (default: the only one)")
+def mail_test(to: str, slug: str | None) -> None:
+    """Queue a test e-mail through the outbox; a running worker delivers it."""
+    from shared import organizations, outbox
+    from shared.db import Database
+    from shared.queue import wake_outbox
+
+    settings = _settings("database_url", "redis_url")
+
+    async def go() -> str:
+        db = Database.from_settings(settings)
+        try:
+            async with db.platform() as session:
+                if slug:
+                    target = await organizations.require_org(session, slug)
+                else:
+                    orgs = await organizations.list_organizations(session)
+                    if len(orgs) != 1:
+                        raise click.ClickException(
+                            "create an organisation first (codo org create)"
+                            if not orgs
+                            else "several organisations exist: name one with --org"
+                        )
+                    target = orgs[0]
+            async with db.tenant(target.id) as session:
+                message = await outbox.enqueue(
+                    session,
+                    target.id,
+                    kind="mail-test",
+                    to=to,
+                    subject="codo: Test-E-Mail / test e-mail",
+                    body_text=(
+                        "Diese Test-E-Mail bestätigt, dass codo E-Mails versenden kann.\n\n"
+                        "This test e-mail confirms that codo can send e-mail.\n"
+                    ),
+                )
+            woke = await wake_outbox(settings)
+            return f"queued test e-mail {message.id} in {target.slug}'s outbox" + (
+                "" if woke else " (Redis unreachable: the worker's next sweep delivers it)"
+            )
+        finally:
+            await db.dispose()
+
+    click.echo(_run(go))
+
+
+# --- local stack ------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--port", type=int, default=8000, show_default=True, help="API port")
+@click.option("--data-dir", default=".codo", show_default=True, help="where PostgreSQL and Redis keep data")
+def dev(port: int, data_dir: str) -> None:
+    """Run everything locally: embedded PostgreSQL and Redis, migrations, demo data, API and worker."""
+    from services.devserver import run_dev
+
+    sys.exit(run_dev(port=port, data_dir=data_dir))
+
+
+if __name__ == "__main__":
+    main()

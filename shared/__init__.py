@@ -1,0 +1,1 @@
+"""codo's domain: settings, logging, database and tenancy, models and the domain services."""

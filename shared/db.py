@@ -1,0 +1,125 @@
+"""Database access and tenancy.
+
+Every unit of work runs in one transaction that first sets ``codo.org_id`` (and
+``codo.system``) with ``set_config(..., true)``: transaction-local, so a pooled
+connection can never carry one organisation's context into the next request. The
+values are set in an ``after_begin`` event from ``session.info`` so that a
+mid-request commit followed by new work is scoped again, not silently unscoped.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session, SessionTransaction
+
+from shared.settings import Settings
+
+ORG_SETTING = "codo.org_id"
+SYSTEM_SETTING = "codo.system"
+
+
+def async_url(url: str) -> str:
+    """Accept ``postgresql://``, ``postgres://`` and ``postgresql+asyncpg://``."""
+    parsed = make_url(
+        url.replace("postgres://", "postgresql://", 1) if url.startswith("postgres://") else url
+    )
+    return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
+def plain_url(url: str) -> str:
+    """The same URL as asyncpg or psql take it (no SQLAlchemy driver suffix)."""
+    return make_url(async_url(url)).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def create_engine(settings: Settings, url: str | None = None, *, pool_size: int | None = None) -> AsyncEngine:
+    connect_args: dict[str, Any] = {
+        "timeout": settings.db_connect_timeout,
+        "server_settings": {
+            "application_name": "codo",
+            "statement_timeout": str(settings.db_statement_timeout_ms),
+        },
+    }
+    if not settings.db_statement_cache:
+        # PgBouncer in transaction mode hands each transaction another server connection.
+        connect_args["statement_cache_size"] = 0
+        connect_args["prepared_statement_cache_size"] = 0
+    return create_async_engine(
+        async_url(url or settings.database_dsn),
+        pool_size=pool_size or settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout,
+        pool_pre_ping=True,
+        connect_args=connect_args,
+    )
+
+
+class CodoSession(Session):
+    """Session whose every transaction is scoped to one organisation (or the system context)."""
+
+
+@event.listens_for(CodoSession, "after_begin")
+def _scope_transaction(session: Session, transaction: SessionTransaction, connection: Connection) -> None:
+    org = session.info.get("org_id")
+    system = session.info.get("system")
+    connection.execute(
+        text("SELECT set_config(:org_key, :org, true), set_config(:sys_key, :sys, true)"),
+        {
+            "org_key": ORG_SETTING,
+            "org": str(org) if org else "",
+            "sys_key": SYSTEM_SETTING,
+            "sys": "on" if system else "",
+        },
+    )
+
+
+class Database:
+    """The engine and the three ways of opening a unit of work."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sessions = async_sessionmaker(engine, sync_session_class=CodoSession, expire_on_commit=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        return cls(create_engine(settings))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+    def session(self, org_id: uuid.UUID | None = None) -> AsyncSession:
+        """A session scoped to ``org_id``; without one, tenant tables show nothing."""
+        session = self._sessions()
+        if org_id is not None:
+            session.info["org_id"] = org_id
+        return session
+
+    @asynccontextmanager
+    async def tenant(self, org_id: uuid.UUID) -> AsyncIterator[AsyncSession]:
+        """One transaction in one organisation: committed on success, rolled back on error."""
+        async with self.session(org_id) as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def platform(self) -> AsyncIterator[AsyncSession]:
+        """One transaction on platform tables (organizations, users) with no organisation set."""
+        async with self.session() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def system_context(self, reason: str) -> AsyncIterator[AsyncSession]:
+        """SYSTEM CONTEXT: sees every organisation's rows.
+
+        Only for the few cross-organisation jobs (outbox delivery, scans that fan out
+        per organisation). ``reason`` names the caller so each use is easy to find.
+        """
+        session = self._sessions()
+        session.info["system"] = reason
+        async with session, session.begin():
+            yield session

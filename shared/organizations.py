@@ -1,0 +1,114 @@
+"""Organisations (platform level) and their members."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+
+import msgspec
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.models import Membership, Organization, User
+from shared.pagination import Page, decode_cursor, encode_cursor
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+
+
+class OrganizationOut(msgspec.Struct):
+    id: uuid.UUID
+    slug: str
+    name: str
+    created_at: datetime
+
+
+class MemberOut(msgspec.Struct):
+    id: uuid.UUID
+    user_id: uuid.UUID
+    email: str
+    display_name: str
+    role: str
+    created_at: datetime
+
+
+def org_out(org: Organization) -> OrganizationOut:
+    return OrganizationOut(id=org.id, slug=org.slug, name=org.name, created_at=org.created_at)
+
+
+def validate_slug(slug: str) -> str:
+    if not SLUG_RE.match(slug):
+        raise ValidationFailed(
+            "a slug is 2 to 63 characters: lower-case letters, digits and '-', "
+            "starting with a letter or digit",
+            field="slug",
+        )
+    return slug
+
+
+async def get_by_slug(session: AsyncSession, slug: str) -> Organization | None:
+    return (await session.execute(select(Organization).where(Organization.slug == slug))).scalar_one_or_none()
+
+
+async def create_organization(session: AsyncSession, slug: str, name: str) -> Organization:
+    validate_slug(slug)
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise ValidationFailed("the name must be 1 to 200 characters", field="name")
+    if await get_by_slug(session, slug) is not None:
+        raise Conflict(f"an organisation with the slug {slug!r} already exists", field="slug")
+    org = Organization(slug=slug, name=name)
+    session.add(org)
+    await session.flush()
+    await session.refresh(org)
+    return org
+
+
+async def list_organizations(session: AsyncSession) -> list[Organization]:
+    return list((await session.execute(select(Organization).order_by(Organization.slug))).scalars())
+
+
+async def list_members(session: AsyncSession, *, limit: int, cursor: str | None) -> Page[MemberOut]:
+    """Members of the session's organisation, oldest first, keyset-paginated by id (UUIDv7)."""
+    query = (
+        select(Membership, User)
+        .join(User, User.id == Membership.user_id)
+        .order_by(Membership.id)
+        .limit(limit + 1)
+    )
+    if cursor:
+        query = query.where(Membership.id > decode_cursor(cursor))
+    rows = (await session.execute(query)).all()
+    items = [
+        MemberOut(
+            id=m.id,
+            user_id=u.id,
+            email=u.email,
+            display_name=u.display_name,
+            role=m.role,
+            created_at=m.created_at,
+        )
+        for m, u in rows[:limit]
+    ]
+    next_cursor = encode_cursor(items[-1].id) if len(rows) > limit else None
+    return Page(items=items, next_cursor=next_cursor)
+
+
+async def add_member(
+    session: AsyncSession, org_id: uuid.UUID, email: str, role: str, display_name: str = ""
+) -> Membership:
+    user = User(email=email, display_name=display_name)
+    session.add(user)
+    await session.flush()
+    membership = Membership(organization_id=org_id, user_id=user.id, role=role)
+    session.add(membership)
+    await session.flush()
+    return membership
+
+
+async def require_org(session: AsyncSession, slug: str) -> Organization:
+    org = await get_by_slug(session, slug)
+    if org is None:
+        raise NotFound(f"no organisation {slug!r}")
+    return org

@@ -1,0 +1,227 @@
+"""The notification outbox.
+
+A message is written in the same transaction as the change that causes it, so it
+exists exactly when its cause does. The worker claims due messages with
+``FOR UPDATE SKIP LOCKED`` and a lease, sends them and records every attempt. Redis
+only wakes the worker early: if it is flushed or down, the periodic sweep still
+finds every pending row in PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import aiosmtplib
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.db import Database
+from shared.errors import ValidationFailed
+from shared.logs import get_logger
+from shared.mail import build_message, smtp_client
+from shared.models import OutboxAttempt, OutboxMessage
+from shared.settings import Settings
+
+log = get_logger(__name__)
+
+MAX_BACKOFF = timedelta(hours=6)
+
+
+def _valid_address(address: str) -> bool:
+    local, at, domain = address.rpartition("@")
+    return bool(at and local and "." in domain and " " not in address and len(address) <= 320)
+
+
+async def enqueue(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    *,
+    kind: str,
+    to: str,
+    subject: str,
+    body_text: str,
+    body_html: str | None = None,
+) -> OutboxMessage:
+    """Add a message to the outbox inside the caller's transaction."""
+    if not _valid_address(to):
+        raise ValidationFailed("not a valid e-mail address", field="to")
+    message = OutboxMessage(
+        organization_id=org_id,
+        kind=kind,
+        to_address=to,
+        subject=subject,
+        body_text=body_text,
+        body_html=body_html,
+    )
+    session.add(message)
+    await session.flush()
+    return message
+
+
+@dataclass(frozen=True)
+class Claimed:
+    organization_id: uuid.UUID
+    id: uuid.UUID
+    attempts: int
+    to_address: str
+    subject: str
+    body_text: str
+    body_html: str | None
+
+
+@dataclass
+class DeliveryReport:
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+_CLAIM = text(
+    """
+    UPDATE outbox SET status = 'sending', attempts = attempts + 1,
+                      locked_until = now() + make_interval(secs => :lease)
+    WHERE (organization_id, id) IN (
+        SELECT organization_id, id FROM outbox
+        WHERE (status = 'pending' AND next_attempt_at <= now())
+           OR (status = 'sending' AND locked_until < now())
+        ORDER BY next_attempt_at
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED)
+    RETURNING organization_id, id, attempts, to_address, subject, body_text, body_html
+    """
+)
+
+
+async def claim(db: Database, settings: Settings) -> list[Claimed]:
+    async with db.system_context("outbox delivery") as session:
+        rows = await session.execute(
+            _CLAIM, {"lease": settings.outbox_lease_seconds, "limit": settings.outbox_batch_size}
+        )
+        return [Claimed(**row._mapping) for row in rows]
+
+
+def backoff(settings: Settings, attempts: int) -> timedelta:
+    delay = timedelta(seconds=settings.outbox_backoff_seconds * 2 ** max(attempts - 1, 0))
+    delay = min(delay, MAX_BACKOFF)
+    return delay * random.uniform(0.9, 1.1)
+
+
+async def _record(
+    db: Database,
+    settings: Settings,
+    message: Claimed,
+    *,
+    worker: str,
+    started: datetime,
+    error: str | None,
+) -> str:
+    """Write the outcome, unless another worker took the message over after our lease ran out."""
+    now = datetime.now(UTC)
+    async with db.system_context("outbox delivery") as session:
+        row = (
+            await session.execute(
+                select(OutboxMessage)
+                .where(
+                    OutboxMessage.organization_id == message.organization_id,
+                    OutboxMessage.id == message.id,
+                    OutboxMessage.status == "sending",
+                    OutboxMessage.attempts == message.attempts,
+                )
+                .with_for_update()
+            )
+        ).scalar_one_or_none()
+        session.add(
+            OutboxAttempt(
+                organization_id=message.organization_id,
+                message_id=message.id,
+                worker=worker,
+                started_at=started,
+                finished_at=now,
+                outcome="error" if error else "sent",
+                error=error,
+            )
+        )
+        if row is None:
+            return "superseded"
+        row.locked_until = None
+        if error is None:
+            row.status, row.sent_at, row.last_error = "sent", now, None
+            return "sent"
+        row.last_error = error
+        if message.attempts >= settings.outbox_max_attempts:
+            row.status = "failed"
+            return "failed"
+        row.status = "pending"
+        row.next_attempt_at = now + backoff(settings, message.attempts)
+        return "retried"
+
+
+async def deliver_due(db: Database, settings: Settings, *, worker: str) -> DeliveryReport:
+    """Claim one batch of due messages and send them over one SMTP connection."""
+    report = DeliveryReport()
+    batch = await claim(db, settings)
+    report.claimed = len(batch)
+    if not batch:
+        return report
+    client = smtp_client(settings)
+    connect_error: str | None = None
+    try:
+        await client.connect()
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        connect_error = f"cannot reach the SMTP server: {type(exc).__name__}: {exc}"
+    try:
+        for message in batch:
+            started = datetime.now(UTC)
+            error = connect_error
+            if error is None:
+                try:
+                    await client.send_message(
+                        build_message(
+                            settings,
+                            message_id=str(message.id),
+                            to=message.to_address,
+                            subject=message.subject,
+                            body_text=message.body_text,
+                            body_html=message.body_html,
+                        )
+                    )
+                except (aiosmtplib.SMTPException, OSError) as exc:
+                    error = f"{type(exc).__name__}: {exc}"
+            outcome = await _record(db, settings, message, worker=worker, started=started, error=error)
+            log.info(
+                "outbox message",
+                message_id=str(message.id),
+                org_id=str(message.organization_id),
+                attempt=message.attempts,
+                outcome=outcome,
+            )
+            if outcome == "sent":
+                report.sent += 1
+            elif outcome == "retried":
+                report.retried += 1
+            elif outcome == "failed":
+                report.failed += 1
+    finally:
+        if client.is_connected:
+            try:
+                await client.quit()
+            except (aiosmtplib.SMTPException, OSError):
+                client.close()
+    return report
+
+
+async def oldest_pending_age(db: Database) -> float | None:
+    """Seconds since the oldest undelivered message was written (for monitoring)."""
+    async with db.system_context("outbox monitoring") as session:
+        oldest = (
+            await session.execute(
+                select(func.min(OutboxMessage.created_at)).where(
+                    OutboxMessage.status.in_(("pending", "sending"))
+                )
+            )
+        ).scalar_one_or_none()
+    return None if oldest is None else (datetime.now(UTC) - oldest).total_seconds()

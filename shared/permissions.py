@@ -1,0 +1,54 @@
+"""Roles and what each may do: the one permission table of codo."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    ADMIN = "admin"
+    COORDINATOR = "coordinator"
+    VIEWER = "viewer"
+
+
+class Permission(StrEnum):
+    ORG_READ = "org:read"
+    MEMBERS_READ = "members:read"
+    MEMBERS_MANAGE = "members:manage"
+    TOKENS_MANAGE = "tokens:manage"
+    DATA_READ = "data:read"
+    DATA_WRITE = "data:write"
+    SETTINGS_MANAGE = "settings:manage"
+
+
+_READ = {Permission.ORG_READ, Permission.MEMBERS_READ, Permission.DATA_READ}
+_WORK = _READ | {Permission.DATA_WRITE}
+_ADMIN = _WORK | {Permission.MEMBERS_MANAGE, Permission.TOKENS_MANAGE, Permission.SETTINGS_MANAGE}
+
+PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.OWNER: frozenset(_ADMIN),
+    Role.ADMIN: frozenset(_ADMIN),
+    Role.COORDINATOR: frozenset(_WORK),
+    Role.VIEWER: frozenset(_READ),
+}
+
+# A role may only hand out roles at or below its own rank (an admin cannot mint an owner token).
+RANK: dict[Role, int] = {Role.VIEWER: 0, Role.COORDINATOR: 1, Role.ADMIN: 2, Role.OWNER: 3}
+
+
+def can(role: Role, permission: Permission) -> bool:
+    return permission in PERMISSIONS[role]
+
+
+def can_grant(granter: Role, role: Role) -> bool:
+    return RANK[role] <= RANK[granter]
+
+
+def parse_role(value: str) -> Role:
+    try:
+        return Role(value)
+    except ValueError:
+        raise ValueError(
+            f"unknown role {value!r}; choose one of {', '.join(r.value for r in Role)}"
+        ) from None

@@ -1,0 +1,156 @@
+"""API tokens: hashed at rest, shown once, scoped to one organisation and a role, revocable.
+
+A token reads ``codo_<organisation id>_<secret>``. The organisation id lets the API
+look the token up inside that organisation's row-level security scope without any
+cross-organisation query; the secret carries 256 bits of randomness.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.errors import Forbidden, NotFound, ValidationFailed
+from shared.models import ApiToken
+from shared.pagination import Page, decode_cursor, encode_cursor
+from shared.permissions import Role, can_grant
+
+PREFIX = "codo_"
+# Writing last_used_at on every request would turn each read into a write.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class TokenOut(msgspec.Struct):
+    id: uuid.UUID
+    name: str
+    role: str
+    hint: str
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    created_by_membership_id: uuid.UUID | None
+    created_by_token_id: uuid.UUID | None
+
+
+class NewToken(TokenOut):
+    """A token as created: the only time its secret is shown."""
+
+    token: str
+
+
+class TokenRejected(Exception):
+    """The presented token is malformed, unknown, revoked or expired (the message says which)."""
+
+
+def token_out(t: ApiToken) -> TokenOut:
+    return TokenOut(
+        id=t.id,
+        name=t.name,
+        role=t.role,
+        hint=t.hint,
+        created_at=t.created_at,
+        last_used_at=t.last_used_at,
+        expires_at=t.expires_at,
+        revoked_at=t.revoked_at,
+        created_by_membership_id=t.created_by_membership_id,
+        created_by_token_id=t.created_by_token_id,
+    )
+
+
+def digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def parse_organization(token: str) -> uuid.UUID:
+    """The organisation a token claims to belong to (not yet verified)."""
+    if not token.startswith(PREFIX):
+        raise TokenRejected("not a codo API token")
+    org_hex, _, secret = token[len(PREFIX) :].partition("_")
+    if len(org_hex) != 32 or len(secret) < 32:
+        raise TokenRejected("not a codo API token")
+    try:
+        return uuid.UUID(hex=org_hex)
+    except ValueError:
+        raise TokenRejected("not a codo API token") from None
+
+
+async def create_token(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    *,
+    name: str,
+    role: Role,
+    expires_at: datetime | None = None,
+    granted_by: Role | None = None,
+    created_by_membership_id: uuid.UUID | None = None,
+    created_by_token_id: uuid.UUID | None = None,
+) -> NewToken:
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise ValidationFailed("the name must be 1 to 100 characters", field="name")
+    if expires_at is not None and expires_at <= datetime.now(UTC):
+        raise ValidationFailed("expires_at must lie in the future", field="expires_at")
+    if granted_by is not None and not can_grant(granted_by, role):
+        raise Forbidden(
+            f"a token with the role {granted_by.value} cannot create one with the role {role.value}"
+        )
+    secret = secrets.token_urlsafe(32)
+    raw = f"{PREFIX}{org_id.hex}_{secret}"
+    token = ApiToken(
+        organization_id=org_id,
+        name=name,
+        role=role.value,
+        token_hash=digest(raw),
+        hint=secret[:6],
+        expires_at=expires_at,
+        created_by_membership_id=created_by_membership_id,
+        created_by_token_id=created_by_token_id,
+    )
+    session.add(token)
+    await session.flush()
+    await session.refresh(token)
+    return NewToken(token=raw, **msgspec.structs.asdict(token_out(token)))
+
+
+async def authenticate(session: AsyncSession, raw: str, now: datetime | None = None) -> ApiToken:
+    """Find the token in the session's organisation; raise :class:`TokenRejected` if it may not be used."""
+    now = now or datetime.now(UTC)
+    token = (
+        await session.execute(select(ApiToken).where(ApiToken.token_hash == digest(raw)))
+    ).scalar_one_or_none()
+    if token is None:
+        raise TokenRejected("unknown token")
+    if token.revoked_at is not None:
+        raise TokenRejected("this token has been revoked")
+    if token.expires_at is not None and token.expires_at <= now:
+        raise TokenRejected("this token has expired")
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        await session.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
+        token.last_used_at = now
+    return token
+
+
+async def list_tokens(session: AsyncSession, *, limit: int, cursor: str | None) -> Page[TokenOut]:
+    query = select(ApiToken).order_by(ApiToken.id).limit(limit + 1)
+    if cursor:
+        query = query.where(ApiToken.id > decode_cursor(cursor))
+    rows = list((await session.execute(query)).scalars())
+    items = [token_out(t) for t in rows[:limit]]
+    return Page(items=items, next_cursor=encode_cursor(items[-1].id) if len(rows) > limit else None)
+
+
+async def revoke_token(session: AsyncSession, token_id: uuid.UUID) -> TokenOut:
+    token = (await session.execute(select(ApiToken).where(ApiToken.id == token_id))).scalar_one_or_none()
+    if token is None:
+        raise NotFound("no such token")
+    if token.revoked_at is None:
+        token.revoked_at = datetime.now(UTC)
+        await session.flush()
+    return token_out(token)

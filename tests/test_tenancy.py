@@ -1,0 +1,204 @@
+"""Row-level security, proven over raw SQL as the runtime role (never as a superuser)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+from sqlalchemy import func, select
+
+from shared import outbox
+from shared.db import Database, plain_url
+from shared.models import TENANT_TABLES, ApiToken, OutboxAttempt
+from shared.settings import Settings
+from tests.conftest import Org, Servers
+
+
+async def seed_every_tenant_table(db: Database, org: Org) -> None:
+    """One row or more of ``org`` in every tenant table (create_org already wrote memberships and tokens)."""
+    async with db.tenant(org.id) as session:
+        message = await outbox.enqueue(
+            session, org.id, kind="test", to=f"someone@{org.slug}.example", subject="s", body_text="b"
+        )
+        now = datetime.now(UTC)
+        session.add(
+            OutboxAttempt(
+                organization_id=org.id,
+                message_id=message.id,
+                worker="w",
+                started_at=now,
+                finished_at=now,
+                outcome="sent",
+            )
+        )
+
+
+@pytest.fixture
+async def two_orgs(db: Database, org_a: Org, org_b: Org) -> tuple[Org, Org]:
+    await seed_every_tenant_table(db, org_a)
+    await seed_every_tenant_table(db, org_b)
+    return org_a, org_b
+
+
+@pytest.fixture
+async def app_conn(servers: Servers) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(plain_url(servers.app_url))
+    yield conn
+    await conn.close()
+
+
+async def _tenant_tables(conn: asyncpg.Connection) -> list[str]:
+    rows = await conn.fetch(
+        """SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'organization_id' AND NOT a.attisdropped
+           WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') ORDER BY 1"""
+    )
+    return [r["relname"] for r in rows]
+
+
+async def test_every_tenant_table_is_forced_under_rls_with_a_policy(app_conn: asyncpg.Connection) -> None:
+    tables = await _tenant_tables(app_conn)
+    assert sorted(tables) == sorted(TENANT_TABLES), (
+        "a tenant table is missing from the models or the database"
+    )
+    for table in tables:
+        row = await app_conn.fetchrow(
+            "SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname = $1", table
+        )
+        assert row["relrowsecurity"] and row["relforcerowsecurity"], table
+        policies = await app_conn.fetch(
+            "SELECT polname, polwithcheck IS NOT NULL AS checks FROM pg_policy WHERE polrelid = $1::regclass",
+            table,
+        )
+        assert {p["polname"] for p in policies} >= {"tenant_isolation"}, table
+        assert all(p["checks"] for p in policies), f"{table}: a policy without WITH CHECK"
+
+
+async def test_tenant_keys_and_references_include_the_organisation(app_conn: asyncpg.Connection) -> None:
+    for table in TENANT_TABLES:
+        pk = await app_conn.fetchval(
+            """SELECT array_agg(a.attname ORDER BY k.ord) FROM pg_constraint c
+               CROSS JOIN LATERAL unnest(c.conkey) WITH ORDINALITY k(attnum, ord)
+               JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
+               WHERE c.conrelid = $1::regclass AND c.contype = 'p'""",
+            table,
+        )
+        assert pk == ["organization_id", "id"], table
+        fks = await app_conn.fetch(
+            """SELECT c.conname, c.confrelid::regclass::text AS target,
+                      (SELECT array_agg(a.attname) FROM unnest(c.conkey) k
+                       JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k) AS cols
+               FROM pg_constraint c WHERE c.conrelid = $1::regclass AND c.contype = 'f'""",
+            table,
+        )
+        for fk in fks:
+            if fk["target"] in TENANT_TABLES:
+                assert "organization_id" in fk["cols"], f"{table}.{fk['conname']} can cross organisations"
+
+
+async def test_the_runtime_role_owns_nothing_and_cannot_bypass_rls(app_conn: asyncpg.Connection) -> None:
+    role = await app_conn.fetchrow(
+        "SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = current_user"
+    )
+    assert not any(role.values())
+    owned = await app_conn.fetchval(
+        "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = 'public' AND pg_get_userbyid(c.relowner) = current_user"
+    )
+    assert owned == 0
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await app_conn.execute("ALTER TABLE memberships DISABLE ROW LEVEL SECURITY")
+
+
+async def test_with_an_organisation_set_every_table_shows_only_its_rows(
+    app_conn: asyncpg.Connection, two_orgs: tuple[Org, Org]
+) -> None:
+    a, b = two_orgs
+    async with app_conn.transaction():
+        await app_conn.execute("SELECT set_config('codo.org_id', $1, true)", str(a.id))
+        for table in TENANT_TABLES:
+            orgs = await app_conn.fetch(f"SELECT DISTINCT organization_id FROM {table}")
+            assert [r["organization_id"] for r in orgs] == [a.id], table
+            assert (
+                await app_conn.fetchval(f"SELECT count(*) FROM {table} WHERE organization_id = $1", b.id) == 0
+            )
+
+
+async def test_with_no_organisation_set_nothing_is_visible(
+    app_conn: asyncpg.Connection, two_orgs: tuple[Org, Org]
+) -> None:
+    for table in TENANT_TABLES:
+        assert await app_conn.fetchval(f"SELECT count(*) FROM {table}") == 0, table
+    # A set_config that ended with its transaction leaves '' behind, not NULL: still nothing.
+    async with app_conn.transaction():
+        await app_conn.execute("SELECT set_config('codo.org_id', $1, true)", str(two_orgs[0].id))
+    assert await app_conn.fetchval("SELECT current_setting('codo.org_id', true)") == ""
+    assert await app_conn.fetchval("SELECT count(*) FROM memberships") == 0
+
+
+async def test_writing_a_row_of_another_organisation_is_refused(
+    app_conn: asyncpg.Connection, two_orgs: tuple[Org, Org]
+) -> None:
+    a, b = two_orgs
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="row-level security"):
+        async with app_conn.transaction():
+            await app_conn.execute("SELECT set_config('codo.org_id', $1, true)", str(a.id))
+            await app_conn.execute(
+                "INSERT INTO outbox (organization_id, id, kind, to_address, subject, body_text) "
+                "VALUES ($1, gen_random_uuid(), 'x', 'x@y.example', 's', 'b')",
+                b.id,
+            )
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="row-level security"):
+        async with app_conn.transaction():
+            await app_conn.execute("SELECT set_config('codo.org_id', $1, true)", str(a.id))
+            await app_conn.execute("UPDATE outbox SET organization_id = $1", b.id)
+    async with app_conn.transaction():
+        await app_conn.execute("SELECT set_config('codo.org_id', $1, true)", str(a.id))
+        assert await app_conn.execute("DELETE FROM outbox WHERE organization_id = $1", b.id) == "DELETE 0"
+
+
+async def test_composite_keys_stop_references_across_organisations(
+    db: Database, two_orgs: tuple[Org, Org]
+) -> None:
+    a, b = two_orgs
+    async with db.tenant(b.id) as session:
+        b_token = (await session.execute(select(ApiToken.id).limit(1))).scalar_one()
+    # Even the system context, which sees both organisations, cannot link A's row to B's.
+    with pytest.raises(Exception, match="foreign key"):
+        async with db.system_context("test: composite keys") as session:
+            session.add(
+                ApiToken(
+                    organization_id=a.id,
+                    name="x",
+                    role="viewer",
+                    token_hash=b"\x01" * 32,
+                    hint="x",
+                    created_by_token_id=b_token,
+                )
+            )
+            await session.flush()
+
+
+async def test_a_pooled_connection_carries_no_organisation_into_the_next_request(
+    settings: Settings, two_orgs: tuple[Org, Org]
+) -> None:
+    a, _ = two_orgs
+    from shared.db import create_engine
+
+    single = Database(create_engine(settings, pool_size=1))
+    try:
+        async with single.tenant(a.id) as session:
+            assert (await session.execute(select(func.count()).select_from(ApiToken))).scalar_one() > 0
+            first = (await session.execute(select(func.pg_backend_pid()))).scalar_one()
+        async with single.platform() as session:
+            assert (await session.execute(select(func.pg_backend_pid()))).scalar_one() == first
+            assert (await session.execute(select(func.count()).select_from(ApiToken))).scalar_one() == 0
+        # A commit in the middle of a unit of work does not drop the organisation either.
+        async with single.session(a.id) as session:
+            await session.commit()
+            assert (await session.execute(select(func.count()).select_from(ApiToken))).scalar_one() > 0
+            await session.commit()
+    finally:
+        await single.dispose()
