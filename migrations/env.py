@@ -9,8 +9,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.db import async_url
-from shared.models import Base
+from shared.models import Base, load_all_models
 
+load_all_models()
 config = context.config
 target_metadata = Base.metadata
 

@@ -83,7 +83,7 @@ def worker_check() -> None:
 
 
 @main.command()
-@click.option("--revision", default="head", show_default=True, help="upgrade to this revision")
+@click.option("--revision", default="heads", show_default=True, help="upgrade to this revision")
 @click.option(
     "--downgrade", "down_to", default=None, metavar="REVISION", help="downgrade to REVISION instead"
 )

@@ -163,6 +163,21 @@ class OutboxAttempt(TenantBase):
     error: Mapped[str | None] = mapped_column(Text)
 
 
-TENANT_TABLES: tuple[str, ...] = tuple(
-    t.name for t in Base.metadata.sorted_tables if "organization_id" in t.c and t.name != "organizations"
-)
+def load_all_models() -> None:
+    """Import every domain's model module (``shared/<domain>/models.py`` or ``shared/<domain>_models.py``).
+
+    The metadata, alembic and the isolation tests then know every table without a list to keep.
+    """
+    import importlib
+    import pkgutil
+
+    import shared
+
+    for info in pkgutil.walk_packages(shared.__path__, "shared."):
+        if info.name.endswith((".models", "_models")):
+            importlib.import_module(info.name)
+
+
+def tenant_tables() -> tuple[str, ...]:
+    load_all_models()
+    return tuple(t.name for t in Base.metadata.sorted_tables if "organization_id" in t.c)

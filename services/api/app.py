@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import redis.asyncio as aioredis
 from litestar import Litestar
@@ -11,8 +14,6 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from sqlalchemy import text
 
-from services.api.controllers.health import health, ready
-from services.api.controllers.orgs import OrgController
 from services.api.middleware import request_context_middleware
 from services.api.problems import EXCEPTION_HANDLERS
 from shared.db import Database
@@ -41,6 +42,17 @@ async def check_runtime_role(db: Database) -> None:
         )
 
 
+def route_handlers() -> list[Any]:
+    """Every module under ``services/api/controllers`` contributes its ``ROUTES``."""
+    import services.api.controllers as package
+
+    handlers: list[Any] = []
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        handlers.extend(getattr(module, "ROUTES", []))
+    return handlers
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or load_settings()
     configure_logging(settings)
@@ -66,7 +78,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await db.dispose()
 
     return Litestar(
-        route_handlers=[health, ready, OrgController],
+        route_handlers=route_handlers(),
         lifespan=[lifespan],
         middleware=[request_context_middleware],
         exception_handlers=EXCEPTION_HANDLERS,

@@ -45,3 +45,6 @@ async def ready(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     if failed:
         body["detail"] = f"not reachable: {', '.join(failed)}"
     return Response(body, status_code=200 if ok else 503)
+
+
+ROUTES = [health, ready]

@@ -70,3 +70,6 @@ class OrgController(Controller):
     async def revoke_token(self, ctx: NamedDependency[OrgContext], token_id: FromPath[uuid.UUID]) -> None:
         ctx.require(Permission.TOKENS_MANAGE)
         await tokens.revoke_token(ctx.session, token_id)
+
+
+ROUTES = [OrgController]
