@@ -31,6 +31,11 @@ from shared.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 
+# Fixture modules of each domain (tests/fixtures/<domain>.py) are loaded as plugins.
+pytest_plugins = sorted(
+    f"tests.fixtures.{p.stem}" for p in (REPO / "tests" / "fixtures").glob("*.py") if p.stem != "__init__"
+)
+
 
 @dataclass
 class Servers:

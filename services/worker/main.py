@@ -63,7 +63,10 @@ def worker_settings(settings: Settings) -> type:
     """Build arq's WorkerSettings class from our settings."""
     name = worker_name(settings)
     poll = settings.outbox_poll_seconds
-    functions: list[Function] = [func(deliver_outbox, name=DELIVER_OUTBOX, keep_result=0)]
+    from services.worker.jobs import collect
+
+    domain_functions, domain_cron_jobs = collect()
+    functions: list[Function] = [func(deliver_outbox, name=DELIVER_OUTBOX, keep_result=0), *domain_functions]
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         ctx["settings"] = settings
@@ -83,6 +86,7 @@ def worker_settings(settings: Settings) -> type:
                     run_at_startup=True,
                     keep_result=0,
                 ),
+                *domain_cron_jobs,
             ],
             "redis_settings": RedisSettings.from_dsn(settings.redis_dsn),
             "on_startup": on_startup,
