@@ -66,6 +66,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     worker_health_check_interval: int = 30
     worker_name: str | None = None
 
+    metrics_enabled: bool = False
+    metrics_port: int = 9100
+
     def __post_init__(self) -> None:
         _check_positive(
             self,
@@ -84,6 +87,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
             "worker_max_jobs",
             "worker_job_timeout",
             "worker_health_check_interval",
+            "metrics_port",
         )
         if self.db_max_overflow < 0:
             raise SettingsError(f"{PREFIX}DB_MAX_OVERFLOW must be 0 or more")
