@@ -52,6 +52,10 @@ def api(host: str | None, port: int | None) -> None:
 
     settings = _settings("database_url", "redis_url")
     app = create_app(settings)
+    if settings.metrics_enabled:
+        from shared.metrics import serve
+
+        serve(settings.metrics_port)
     uvicorn.run(
         app,
         host=host or settings.api_host,

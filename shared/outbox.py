@@ -214,14 +214,29 @@ async def deliver_due(db: Database, settings: Settings, *, worker: str) -> Deliv
     return report
 
 
-async def oldest_pending_age(db: Database) -> float | None:
-    """Seconds since the oldest undelivered message was written (for monitoring)."""
+@dataclass(frozen=True)
+class OutboxStats:
+    pending: int
+    failed: int
+    oldest_pending_age: float | None
+
+
+async def outbox_stats(db: Database) -> OutboxStats:
+    """Counts across all organisations, for monitoring only (no message content leaves this)."""
+    pending = OutboxMessage.status.in_(("pending", "sending"))
     async with db.system_context("outbox monitoring") as session:
-        oldest = (
+        row = (
             await session.execute(
-                select(func.min(OutboxMessage.created_at)).where(
-                    OutboxMessage.status.in_(("pending", "sending"))
+                select(
+                    func.count().filter(pending),
+                    func.count().filter(OutboxMessage.status == "failed"),
+                    func.min(OutboxMessage.created_at).filter(pending),
                 )
             )
-        ).scalar_one_or_none()
-    return None if oldest is None else (datetime.now(UTC) - oldest).total_seconds()
+        ).one()
+    oldest = row[2]
+    return OutboxStats(
+        pending=row[0],
+        failed=row[1],
+        oldest_pending_age=None if oldest is None else (datetime.now(UTC) - oldest).total_seconds(),
+    )

@@ -12,6 +12,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.logs import get_logger
+from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 log = get_logger("codo.request")
 
@@ -42,14 +43,18 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
         try:
             await app(scope, receive, send_wrapper)
         finally:
-            route: Any = scope.get("path_template")
+            route: Any = scope.get("path_template") or "unmatched"
+            elapsed = time.perf_counter() - started
+            method = scope.get("method", "")
+            HTTP_REQUESTS.labels(method, route, str(status)).inc()
+            HTTP_LATENCY.labels(method, route).observe(elapsed)
             # The route template, never the raw path or query: those may hold names or e-mail addresses.
             log.info(
                 "request",
-                method=scope.get("method"),
-                route=route or "unmatched",
+                method=method,
+                route=route,
                 status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                duration_ms=round(elapsed * 1000, 1),
             )
             structlog.contextvars.clear_contextvars()
 

@@ -6,16 +6,22 @@ Job data is plain JSON-able values; Redis only wakes the worker, PostgreSQL hold
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import socket
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from arq import cron
 from arq.connections import RedisSettings
+from arq.constants import default_queue_name
 from arq.worker import Function, func
 
+from shared import metrics
 from shared.db import Database
 from shared.logs import configure_logging, get_logger
-from shared.outbox import deliver_due
+from shared.outbox import deliver_due, outbox_stats
 from shared.settings import Settings, load_settings
 
 log = get_logger(__name__)
@@ -35,6 +41,34 @@ async def deliver_outbox(ctx: dict[str, Any]) -> dict[str, int]:
         totals["failed"] += report.failed
         if report.claimed < settings.outbox_batch_size:
             return totals
+
+
+def instrumented(fn: Callable[..., Awaitable[Any]], name: str) -> Any:
+    """Count each job's outcome and duration for the metrics endpoint."""
+
+    @functools.wraps(fn)
+    async def wrapper(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            result = await fn(ctx, *args, **kwargs)
+        except Exception:
+            metrics.JOBS.labels(name, "failed").inc()
+            raise
+        finally:
+            metrics.JOB_DURATION.labels(name).observe(time.perf_counter() - started)
+        metrics.JOBS.labels(name, "succeeded").inc()
+        return result
+
+    return wrapper
+
+
+async def observe_queues(ctx: dict[str, Any]) -> None:
+    """Refresh the gauges that describe waiting work: arq's queue and the outbox."""
+    metrics.QUEUE_DEPTH.set(await ctx["redis"].zcard(default_queue_name))
+    stats = await outbox_stats(ctx["db"])
+    metrics.OUTBOX_PENDING.set(stats.pending)
+    metrics.OUTBOX_FAILED.set(stats.failed)
+    metrics.OUTBOX_OLDEST_AGE.set(stats.oldest_pending_age or 0)
 
 
 async def _startup(ctx: dict[str, Any]) -> None:
@@ -66,7 +100,31 @@ def worker_settings(settings: Settings) -> type:
     from services.worker.jobs import collect
 
     domain_functions, domain_cron_jobs = collect()
-    functions: list[Function] = [func(deliver_outbox, name=DELIVER_OUTBOX, keep_result=0), *domain_functions]
+    functions: list[Function] = [
+        dataclasses.replace(f, coroutine=instrumented(f.coroutine, f.name))
+        for f in (func(deliver_outbox, name=DELIVER_OUTBOX, keep_result=0), *domain_functions)
+    ]
+    cron_jobs = [
+        cron(
+            deliver_outbox,
+            name="sweep_outbox",
+            second=set(range(0, 60, poll)),
+            run_at_startup=True,
+            keep_result=0,
+        ),
+        *domain_cron_jobs,
+    ]
+    if settings.metrics_enabled:
+        cron_jobs.append(
+            cron(
+                observe_queues,
+                name="observe_queues",
+                second={0, 15, 30, 45},
+                run_at_startup=True,
+                keep_result=0,
+            )
+        )
+    cron_jobs = [dataclasses.replace(c, coroutine=instrumented(c.coroutine, c.name)) for c in cron_jobs]
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         ctx["settings"] = settings
@@ -78,16 +136,7 @@ def worker_settings(settings: Settings) -> type:
         (),
         {
             "functions": functions,
-            "cron_jobs": [
-                cron(
-                    deliver_outbox,
-                    name="sweep_outbox",
-                    second=set(range(0, 60, poll)),
-                    run_at_startup=True,
-                    keep_result=0,
-                ),
-                *domain_cron_jobs,
-            ],
+            "cron_jobs": cron_jobs,
             "redis_settings": RedisSettings.from_dsn(settings.redis_dsn),
             "on_startup": on_startup,
             "on_shutdown": _shutdown,
@@ -105,4 +154,6 @@ def run(settings: Settings | None = None) -> None:
 
     settings = settings or load_settings()
     configure_logging(settings)
+    if settings.metrics_enabled:
+        metrics.serve(settings.metrics_port)
     run_worker(worker_settings(settings))
