@@ -1,0 +1,1 @@
+"""Tests of the container image, the compose stack and the Helm chart."""

@@ -1,0 +1,819 @@
+"""The Helm chart helm/codo, rendered by a real helm and checked as an operator would.
+
+Every rendered manifest is validated against the Kubernetes API's JSON schemas
+(kubernetes-validate, offline, strict: unknown fields are errors). The
+ServiceMonitor is a CRD that those schemas do not know; its shape is checked
+by hand.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from .chart import (
+    CHART,
+    NAMESPACE,
+    PRODUCTION_VALUES,
+    RELEASE,
+    Manifest,
+    env_by_name,
+    env_names,
+    find,
+    kinds,
+    pod_specs,
+    render,
+    render_error,
+    run_helm,
+)
+
+# The chart's minimum (Chart.yaml kubeVersion) and a current release.
+KUBERNETES_VERSIONS = ("1.27.0", "1.35.0")
+CRDS = {("monitoring.coreos.com/v1", "ServiceMonitor")}
+FULL = RELEASE  # release "codo" + chart "codo" -> resources are named "codo-..."
+
+# Every non-secret setting the application reads (besides CODO_SMTP_HOST and
+# CODO_MAIL_FROM, which are only set when given, and CODO_WORKER_NAME, which
+# comes from the pod name).
+CONFIG_SETTINGS = {
+    "CODO_ENV",
+    "CODO_PUBLIC_URL",
+    "CODO_DB_POOL_SIZE",
+    "CODO_DB_MAX_OVERFLOW",
+    "CODO_DB_POOL_TIMEOUT",
+    "CODO_DB_CONNECT_TIMEOUT",
+    "CODO_DB_STATEMENT_TIMEOUT_MS",
+    "CODO_DB_STATEMENT_CACHE",
+    "CODO_API_HOST",
+    "CODO_API_PORT",
+    "CODO_API_WORKERS",
+    "CODO_LOG_LEVEL",
+    "CODO_LOG_FORMAT",
+    "CODO_SMTP_PORT",
+    "CODO_SMTP_TLS",
+    "CODO_SMTP_TIMEOUT",
+    "CODO_OUTBOX_POLL_SECONDS",
+    "CODO_OUTBOX_BATCH_SIZE",
+    "CODO_OUTBOX_MAX_ATTEMPTS",
+    "CODO_OUTBOX_BACKOFF_SECONDS",
+    "CODO_OUTBOX_LEASE_SECONDS",
+    "CODO_WORKER_MAX_JOBS",
+    "CODO_WORKER_JOB_TIMEOUT",
+    "CODO_WORKER_HEALTH_CHECK_INTERVAL",
+    "CODO_METRICS_ENABLED",
+    "CODO_WORKER_METRICS_PORT",
+}
+SECRET_SETTINGS = {
+    "CODO_DATABASE_URL",
+    "CODO_MIGRATIONS_DATABASE_URL",
+    "CODO_REDIS_URL",
+    "CODO_SMTP_USERNAME",
+    "CODO_SMTP_PASSWORD",
+    "CODO_SECRET_KEY",
+}
+
+
+def containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    return spec.get("initContainers", []) + spec["containers"]
+
+
+def annotations(m: Manifest) -> dict[str, str]:
+    return m["metadata"].get("annotations") or {}
+
+
+# --------------------------------------------------------------------------
+# helm lint and Kubernetes schemas
+# --------------------------------------------------------------------------
+
+
+def test_helm_lint_strict_passes_for_default_and_production_values() -> None:
+    out = run_helm("lint", "--strict", str(CHART), "--set", "image.tag=1.0.0")
+    assert "0 chart(s) failed" in out
+    out = run_helm("lint", "--strict", str(CHART), "-f", str(PRODUCTION_VALUES))
+    assert "0 chart(s) failed" in out
+
+
+def test_default_values_render_the_core_resources_only(default_manifests: list[Manifest]) -> None:
+    assert kinds(default_manifests) == sorted(
+        [
+            "ConfigMap/codo",
+            "Deployment/codo-api",
+            "Deployment/codo-worker",
+            "Job/codo-migrate",
+            "NetworkPolicy/codo-api",
+            "NetworkPolicy/codo-default",
+            "NetworkPolicy/codo-metrics",
+            "PodDisruptionBudget/codo-api",
+            "PodDisruptionBudget/codo-worker",
+            "Secret/codo",
+            "Secret/codo-migrate",
+            "Service/codo",
+            "Service/codo-worker-metrics",
+            "ServiceAccount/codo",
+            "ServiceAccount/codo-migrate",
+        ]
+    )
+
+
+def test_production_values_render_ingress_autoscaling_monitoring_and_org_sync(
+    production_manifests: list[Manifest],
+) -> None:
+    rendered = set(kinds(production_manifests))
+    assert {
+        "Ingress/codo",
+        "HorizontalPodAutoscaler/codo-api",
+        "HorizontalPodAutoscaler/codo-worker",
+        "ServiceMonitor/codo-api",
+        "ServiceMonitor/codo-worker",
+        "ConfigMap/codo-organizations",
+        "Job/codo-org-sync",
+    } <= rendered
+    # existingSecret: the chart creates no Secret at all
+    assert not [k for k in rendered if k.startswith("Secret/")]
+
+
+@pytest.mark.parametrize("kube_version", KUBERNETES_VERSIONS)
+@pytest.mark.parametrize("values", ["default", "production"])
+def test_every_manifest_is_valid_for_the_kubernetes_api(values: str, kube_version: str) -> None:
+    manifests = render() if values == "default" else render((PRODUCTION_VALUES,))
+    checked = 0
+    for m in manifests:
+        if (m["apiVersion"], m["kind"]) in CRDS:
+            continue
+        try:
+            kubernetes_validate.validate(m, kube_version, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            path = ".".join(str(p) for p in exc.path)
+            pytest.fail(
+                f"{m['kind']}/{m['metadata']['name']} is invalid for Kubernetes "
+                f"{kube_version} at {path}: {exc.message}"
+            )
+        checked += 1
+    assert checked >= 15
+
+
+VARIANTS = {
+    "no-service-account": {"serviceAccount.create": "false"},
+    "named-service-account": {"serviceAccount.name": "codo-runner"},
+    "metrics-off": {"metrics.enabled": "false", "metrics.serviceMonitor.enabled": "true"},
+    "ingress-plain-http": {"ingress.enabled": "true", "ingress.tls.enabled": "false"},
+    "ingress-one-wildcard-certificate": {
+        "ingress.enabled": "true",
+        "ingress.organizationSubdomains.enabled": "true",
+        "ingress.organizationSubdomains.wildcardHost": "*.codo.example.org",
+    },
+    "memory-autoscaling": {
+        "api.autoscaling.enabled": "true",
+        "api.autoscaling.targetMemoryUtilizationPercentage": "80",
+    },
+    "percent-pdb-no-spread": {
+        "api.pdb.maxUnavailable": "25%",
+        "api.spreadAcrossNodes": "false",
+        "worker.pdb.enabled": "false",
+        "api.tmpSizeLimit": "",
+    },
+    "all-secrets": {
+        "secrets.databaseUrl": "postgresql://a:b@db/codo",
+        "secrets.smtpUsername": "u",
+        "secrets.smtpPassword": "p",
+        "secrets.secretKey": "k",
+        "config.extraEnv.CODO_FEATURE_X": "on",
+    },
+}
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_variants_render_valid_manifests(variant: str) -> None:
+    manifests = render(sets=VARIANTS[variant])
+    for m in manifests:
+        if (m["apiVersion"], m["kind"]) in CRDS:
+            continue
+        try:
+            kubernetes_validate.validate(m, KUBERNETES_VERSIONS[-1], strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            path = ".".join(str(p) for p in exc.path)
+            pytest.fail(f"{variant}: {m['kind']}/{m['metadata']['name']} at {path}: {exc.message}")
+
+
+def test_without_metrics_nothing_scrapes_and_nothing_listens() -> None:
+    manifests = render(sets=VARIANTS["metrics-off"])
+    rendered = kinds(manifests)
+    assert "ServiceMonitor/codo-api" not in rendered
+    assert "Service/codo-worker-metrics" not in rendered
+    assert "NetworkPolicy/codo-metrics" not in rendered
+    worker = find(manifests, "Deployment", "codo-worker")
+    assert "ports" not in worker["spec"]["template"]["spec"]["containers"][0]
+    assert find(manifests, "ConfigMap", "codo")["data"]["CODO_METRICS_ENABLED"] == "false"
+
+
+def test_without_own_service_account_the_jobs_use_the_given_one() -> None:
+    manifests = render(sets={"serviceAccount.create": "false", "serviceAccount.name": "platform"})
+    assert not [m for m in manifests if m["kind"] == "ServiceAccount"]
+    names = {name: spec["serviceAccountName"] for name, spec in pod_specs(manifests)}
+    assert set(names.values()) == {"platform"}
+
+
+def test_service_monitors_select_the_services_and_ports_that_serve_metrics(
+    production_manifests: list[Manifest],
+) -> None:
+    services = [m for m in production_manifests if m["kind"] == "Service"]
+    expected = {"codo-api": ("http", 8000), "codo-worker": ("metrics", 9100)}
+    for name, (port_name, port) in expected.items():
+        sm = find(production_manifests, "ServiceMonitor", name)
+        assert sm["apiVersion"] == "monitoring.coreos.com/v1"
+        assert sm["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+        assert sm["spec"]["namespaceSelector"] == {"matchNames": [NAMESPACE]}
+        selector = sm["spec"]["selector"]["matchLabels"]
+        selected = [s for s in services if selector.items() <= s["metadata"]["labels"].items()]
+        assert len(selected) == 1, f"{name} selects {len(selected)} Services"
+        [endpoint] = sm["spec"]["endpoints"]
+        assert endpoint["path"] == "/metrics"
+        assert endpoint["port"] == port_name
+        service_port = {p["name"]: p for p in selected[0]["spec"]["ports"]}[port_name]
+        target = service_port["targetPort"]
+        # the Service's named target port is a container port of the selected pods
+        deploy = find(production_manifests, "Deployment", name)
+        container_ports = {
+            p["name"]: p["containerPort"]
+            for p in deploy["spec"]["template"]["spec"]["containers"][0]["ports"]
+        }
+        assert container_ports[target] == port
+
+
+def test_service_monitors_are_off_by_default(default_manifests: list[Manifest]) -> None:
+    assert not [m for m in default_manifests if m["kind"] == "ServiceMonitor"]
+
+
+# --------------------------------------------------------------------------
+# Jobs run by hooks
+# --------------------------------------------------------------------------
+
+
+def test_migrate_job_runs_before_install_and_upgrade_as_the_schema_owner(
+    default_manifests: list[Manifest],
+) -> None:
+    job = find(default_manifests, "Job", "codo-migrate")
+    assert annotations(job)["helm.sh/hook"] == "pre-install,pre-upgrade"
+    assert "before-hook-creation" in annotations(job)["helm.sh/hook-delete-policy"]
+    job_weight = int(annotations(job)["helm.sh/hook-weight"])
+    spec = job["spec"]["template"]["spec"]
+    assert spec["restartPolicy"] == "Never"
+    [container] = spec["containers"]
+    assert container["args"] == ["migrate"]
+    env = env_by_name(container)
+    ref = env["CODO_MIGRATIONS_DATABASE_URL"]["valueFrom"]["secretKeyRef"]
+    assert ref["key"] == "CODO_MIGRATIONS_DATABASE_URL"
+    assert not ref.get("optional", False)
+    # Before the first install only hooks exist: everything the Job needs is a
+    # hook with a lower weight, or inlined.
+    secret = find(default_manifests, "Secret", ref["name"])
+    account = find(default_manifests, "ServiceAccount", spec["serviceAccountName"])
+    for dependency in (secret, account):
+        assert annotations(dependency)["helm.sh/hook"] == "pre-install,pre-upgrade"
+        assert int(annotations(dependency)["helm.sh/hook-weight"]) < job_weight
+    assert "hook-succeeded" in annotations(secret)["helm.sh/hook-delete-policy"]
+    assert "envFrom" not in container
+    assert env["CODO_LOG_FORMAT"]["value"] == "json"
+    assert env.keys() >= CONFIG_SETTINGS
+
+
+def test_migrate_job_reads_an_existing_secret_directly(production_manifests: list[Manifest]) -> None:
+    job = find(production_manifests, "Job", "codo-migrate")
+    env = env_by_name(job["spec"]["template"]["spec"]["containers"][0])
+    ref = env["CODO_MIGRATIONS_DATABASE_URL"]["valueFrom"]["secretKeyRef"]
+    assert ref == {"name": "codo-credentials", "key": "migrations-database-url"}
+
+
+def test_migrations_can_be_switched_off() -> None:
+    rendered = kinds(render(sets={"migrations.enabled": "false"}))
+    assert "Job/codo-migrate" not in rendered
+    assert "Secret/codo-migrate" not in rendered
+
+
+def test_api_worker_and_org_sync_never_get_the_schema_owner_url(
+    default_manifests: list[Manifest],
+    production_manifests: list[Manifest],
+) -> None:
+    for manifests in (default_manifests, production_manifests):
+        for name, spec in pod_specs(manifests):
+            if name == "Job/codo-migrate":
+                continue
+            for container in containers(spec):
+                assert "CODO_MIGRATIONS_DATABASE_URL" not in env_names(container), name
+                for source in container.get("envFrom", []):
+                    # a whole Secret as env would leak every key
+                    assert "secretRef" not in source, name
+                refs = [
+                    e["valueFrom"]["secretKeyRef"]["key"]
+                    for e in container.get("env", [])
+                    if "secretKeyRef" in e.get("valueFrom", {})
+                ]
+                assert "CODO_MIGRATIONS_DATABASE_URL" not in refs
+                assert "migrations-database-url" not in refs
+        for cm in (m for m in manifests if m["kind"] == "ConfigMap"):
+            assert not SECRET_SETTINGS & set(cm.get("data", {})), cm["metadata"]["name"]
+
+
+def test_org_sync_runs_after_install_and_upgrade_with_the_organisations_file(
+    production_manifests: list[Manifest],
+    production_values: dict[str, Any],
+) -> None:
+    job = find(production_manifests, "Job", "codo-org-sync")
+    assert annotations(job)["helm.sh/hook"] == "post-install,post-upgrade"
+    assert "before-hook-creation" in annotations(job)["helm.sh/hook-delete-policy"]
+    spec = job["spec"]["template"]["spec"]
+    [container] = spec["containers"]
+    assert container["args"] == ["org", "sync", "--file", "/etc/codo/organizations.yaml"]
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    org_volume = volumes[mounts["/etc/codo/organizations.yaml"]["name"]]
+    assert org_volume["configMap"]["name"] == "codo-organizations"
+
+    cm = find(production_manifests, "ConfigMap", "codo-organizations")
+    document = yaml.safe_load(cm["data"]["organizations.yaml"])
+    assert document["version"] == 1
+    orgs = document["organizations"]
+    wanted = production_values["organizations"]
+    assert [o["slug"] for o in orgs] == [o["slug"] for o in wanted]
+    assert [o["name"] for o in orgs] == [
+        "Kinderpaten Berlin e.V.",
+        "Lesementoren Köln",
+        "Balu und Du Hamburg",
+    ]
+    assert [o["ownerEmail"] for o in orgs] == [o["ownerEmail"] for o in wanted]
+    with_oidc = [o for o in orgs if "oidc" in o]
+    assert [o["slug"] for o in with_oidc] == ["lesementoren-koeln"]
+    oidc = with_oidc[0]["oidc"]
+    assert oidc["issuer"] == "https://login.lesementoren-koeln.example/realms/staff"
+    assert oidc["clientId"] == "codo"
+    # The client secret is a file mounted from its Secret, never in the ConfigMap.
+    assert "clientSecretRef" not in oidc
+    secret_file = Path(oidc["clientSecretFile"])
+    secrets_mount = next(p for p in mounts if secret_file.is_relative_to(p))
+    projected = volumes[mounts[secrets_mount]["name"]]["projected"]["sources"]
+    assert projected == [
+        {
+            "secret": {
+                "name": "oidc-lesementoren-koeln",
+                "items": [{"key": "client-secret", "path": str(secret_file.relative_to(secrets_mount))}],
+            }
+        }
+    ]
+
+
+def test_no_org_sync_without_organisations(default_manifests: list[Manifest]) -> None:
+    rendered = kinds(default_manifests)
+    assert "Job/codo-org-sync" not in rendered
+    assert "ConfigMap/codo-organizations" not in rendered
+
+
+def test_a_slug_listed_twice_stops_the_install() -> None:
+    message = render_error(
+        sets={
+            "image.tag": "1.0.0",
+            "organizations[0].slug": "twice",
+            "organizations[0].name": "A",
+            "organizations[0].ownerEmail": "a@example.org",
+            "organizations[1].slug": "twice",
+            "organizations[1].name": "B",
+            "organizations[1].ownerEmail": "b@example.org",
+        }
+    )
+    assert 'slug "twice" appears more than once' in message
+
+
+# --------------------------------------------------------------------------
+# Pods: security, probes, rollout, shutdown
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("values", ["default", "production"])
+def test_every_pod_runs_non_root_with_a_read_only_root_filesystem(values: str) -> None:
+    manifests = render() if values == "default" else render((PRODUCTION_VALUES,))
+    specs = dict(pod_specs(manifests))
+    assert {"Deployment/codo-api", "Deployment/codo-worker", "Job/codo-migrate"} <= specs.keys()
+    for name, spec in specs.items():
+        pod = spec["securityContext"]
+        assert pod["runAsNonRoot"] is True, name
+        assert pod["runAsUser"] == 10001, name
+        assert pod["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        assert spec["automountServiceAccountToken"] is False, name
+        tmp_volumes = {v["name"] for v in spec["volumes"] if "emptyDir" in v}
+        for container in containers(spec):
+            sc = container["securityContext"]
+            assert sc["allowPrivilegeEscalation"] is False, name
+            assert sc["readOnlyRootFilesystem"] is True, name
+            assert sc["capabilities"]["drop"] == ["ALL"], name
+            assert "add" not in sc["capabilities"], name
+            assert sc["seccompProfile"] == {"type": "RuntimeDefault"}, name
+            tmp = [m for m in container["volumeMounts"] if m["mountPath"] == "/tmp"]
+            assert len(tmp) == 1 and tmp[0]["name"] in tmp_volumes, f"{name}: /tmp emptyDir"
+            assert container["resources"]["requests"] and container["resources"]["limits"], name
+    accounts = [m for m in manifests if m["kind"] == "ServiceAccount"]
+    assert accounts and all(a["automountServiceAccountToken"] is False for a in accounts)
+
+
+def test_api_probes_rollout_and_connection_draining(default_manifests: list[Manifest]) -> None:
+    api = find(default_manifests, "Deployment", "codo-api")
+    assert api["spec"]["replicas"] == 2
+    assert api["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+    }
+    spec = api["spec"]["template"]["spec"]
+    [container] = spec["containers"]
+    assert container["args"] == ["api", "--host", "0.0.0.0", "--port", "8000"]
+    assert container["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "http"}
+    assert container["startupProbe"]["httpGet"]["path"] == "/health"
+    sleep = container["lifecycle"]["preStop"]["exec"]["command"]
+    assert sleep[0] == "sleep" and int(sleep[1]) > 0
+    assert spec["terminationGracePeriodSeconds"] > int(sleep[1])
+    service = find(default_manifests, "Service", "codo")
+    assert service["spec"]["ports"][0]["targetPort"] == "http"
+    assert service["spec"]["selector"].items() <= spec_labels(api).items()
+
+
+def spec_labels(deployment: Manifest) -> dict[str, str]:
+    return deployment["spec"]["template"]["metadata"]["labels"]
+
+
+def test_api_grace_period_must_exceed_the_pre_stop_sleep() -> None:
+    message = render_error(
+        sets={
+            "image.tag": "1.0.0",
+            "api.preStopSleepSeconds": "30",
+            "api.terminationGracePeriodSeconds": "30",
+        }
+    )
+    assert "terminationGracePeriodSeconds must be greater than api.preStopSleepSeconds" in message
+
+
+@pytest.mark.parametrize(
+    ("sets", "job_timeout"),
+    [
+        ({}, 300),
+        ({"worker.jobTimeout": "1800"}, 1800),
+        ({"worker.jobTimeout": "45", "worker.terminationGraceMarginSeconds": "5"}, 45),
+    ],
+)
+def test_worker_grace_period_outlasts_the_job_timeout(sets: dict[str, str], job_timeout: int) -> None:
+    manifests = render(sets=sets)
+    worker = find(manifests, "Deployment", "codo-worker")
+    spec = worker["spec"]["template"]["spec"]
+    assert spec["terminationGracePeriodSeconds"] > job_timeout
+    config = find(manifests, "ConfigMap", "codo")["data"]
+    assert config["CODO_WORKER_JOB_TIMEOUT"] == str(job_timeout)
+
+
+def test_worker_probe_metrics_port_and_name(default_manifests: list[Manifest]) -> None:
+    worker = find(default_manifests, "Deployment", "codo-worker")
+    assert worker["spec"]["strategy"]["rollingUpdate"] == {"maxUnavailable": 0, "maxSurge": 1}
+    [container] = worker["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == ["worker"]
+    assert container["livenessProbe"]["exec"]["command"] == ["codo", "worker", "check"]
+    assert "readinessProbe" not in container
+    assert container["ports"] == [{"name": "metrics", "containerPort": 9100, "protocol": "TCP"}]
+    name = env_by_name(container)["CODO_WORKER_NAME"]
+    assert name["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+
+
+def test_api_and_worker_are_sized_and_scaled_separately() -> None:
+    manifests = render(
+        sets={"api.replicas": "4", "worker.replicas": "0", "worker.resources.limits.memory": "2Gi"}
+    )
+    api = find(manifests, "Deployment", "codo-api")
+    worker = find(manifests, "Deployment", "codo-worker")
+    assert (api["spec"]["replicas"], worker["spec"]["replicas"]) == (4, 0)
+    limits = [
+        d["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"] for d in (api, worker)
+    ]
+    assert limits == ["512Mi", "2Gi"]
+
+
+def test_autoscaled_deployments_leave_replicas_to_the_hpa(production_manifests: list[Manifest]) -> None:
+    for name, minimum, maximum in (("codo-api", 3, 12), ("codo-worker", 2, 6)):
+        deployment = find(production_manifests, "Deployment", name)
+        assert "replicas" not in deployment["spec"], f"{name}: helm upgrade would reset the HPA"
+        hpa = find(production_manifests, "HorizontalPodAutoscaler", name)
+        assert hpa["apiVersion"] == "autoscaling/v2"
+        assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
+        assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (minimum, maximum)
+
+
+def test_disruption_budgets_select_their_component(default_manifests: list[Manifest]) -> None:
+    for name in ("codo-api", "codo-worker"):
+        pdb = find(default_manifests, "PodDisruptionBudget", name)
+        deployment = find(default_manifests, "Deployment", name)
+        assert pdb["spec"]["maxUnavailable"] == 1
+        assert pdb["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+
+
+# --------------------------------------------------------------------------
+# Settings: ConfigMap, Secret, checksums
+# --------------------------------------------------------------------------
+
+
+def test_configmap_holds_every_non_secret_setting_as_strings(default_manifests: list[Manifest]) -> None:
+    data = find(default_manifests, "ConfigMap", "codo")["data"]
+    assert set(data) == CONFIG_SETTINGS
+    assert all(isinstance(v, str) for v in data.values())
+    assert data["CODO_API_HOST"] == "0.0.0.0"
+    assert data["CODO_LOG_FORMAT"] == "json"
+    assert data["CODO_ENV"] == "production"
+    assert data["CODO_DB_STATEMENT_CACHE"] == "true"
+    for name in ("api", "worker"):
+        [container] = find(default_manifests, "Deployment", f"codo-{name}")["spec"]["template"]["spec"][
+            "containers"
+        ]
+        assert container["envFrom"] == [{"configMapRef": {"name": "codo"}}]
+
+
+def test_production_settings_reach_the_configmap(production_manifests: list[Manifest]) -> None:
+    data = find(production_manifests, "ConfigMap", "codo")["data"]
+    assert data["CODO_DB_STATEMENT_CACHE"] == "false"  # behind PgBouncer
+    assert data["CODO_SMTP_HOST"] == "smtp.example.org"
+    assert data["CODO_SMTP_PORT"] == "587"
+    assert data["CODO_SMTP_TLS"] == "starttls"
+    assert data["CODO_MAIL_FROM"] == "codo <noreply@codo.example.org>"
+    assert data["CODO_PUBLIC_URL"] == "https://codo.example.org"
+    assert data["CODO_WORKER_JOB_TIMEOUT"] == "900"
+    assert data["CODO_OUTBOX_POLL_SECONDS"] == "5"
+
+
+def test_existing_secret_and_its_key_names_are_used(production_manifests: list[Manifest]) -> None:
+    api = find(production_manifests, "Deployment", "codo-api")
+    env = env_by_name(api["spec"]["template"]["spec"]["containers"][0])
+    refs = {
+        name: e["valueFrom"]["secretKeyRef"]
+        for name, e in env.items()
+        if "secretKeyRef" in e.get("valueFrom", {})
+    }
+    assert {r["name"] for r in refs.values()} == {"codo-credentials"}
+    assert {name: r["key"] for name, r in refs.items()} == {
+        "CODO_DATABASE_URL": "database-url",
+        "CODO_REDIS_URL": "redis-url",
+        "CODO_SMTP_USERNAME": "smtp-username",
+        "CODO_SMTP_PASSWORD": "smtp-password",
+        "CODO_SECRET_KEY": "secret-key",
+    }
+    # database and Redis are required: a missing key stops the pod visibly
+    assert not refs["CODO_DATABASE_URL"].get("optional", False)
+    assert not refs["CODO_REDIS_URL"].get("optional", False)
+
+
+def test_chart_created_secret_holds_only_the_values_given() -> None:
+    manifests = render(
+        sets={
+            "secrets.databaseUrl": "postgresql://codo_app:pw@db:5432/codo",
+            "secrets.migrationsDatabaseUrl": "postgresql://codo_owner:pw@db:5432/codo",
+            "secrets.redisUrl": "redis://redis:6379/0",
+        }
+    )
+    data = find(manifests, "Secret", "codo")["data"]
+    decoded = {k: base64.b64decode(v).decode() for k, v in data.items()}
+    assert decoded == {
+        "CODO_DATABASE_URL": "postgresql://codo_app:pw@db:5432/codo",
+        "CODO_MIGRATIONS_DATABASE_URL": "postgresql://codo_owner:pw@db:5432/codo",
+        "CODO_REDIS_URL": "redis://redis:6379/0",
+    }
+    assert find(manifests, "Secret", "codo-migrate")["data"] == data
+
+
+def test_smtp_credentials_must_come_together() -> None:
+    message = render_error(sets={"image.tag": "1.0.0", "secrets.smtpUsername": "mailer"})
+    assert "smtpUsername and secrets.smtpPassword must be set together" in message
+
+
+def _checksums(manifests: list[Manifest]) -> dict[str, dict[str, str]]:
+    out = {}
+    for name in ("codo-api", "codo-worker"):
+        pod_annotations = find(manifests, "Deployment", name)["spec"]["template"]["metadata"]["annotations"]
+        out[name] = {k: v for k, v in pod_annotations.items() if k.startswith("checksum/")}
+    return out
+
+
+def test_a_changed_setting_rolls_the_pods_and_an_unrelated_change_does_not() -> None:
+    before = _checksums(render())
+    assert set(before["codo-api"]) == {"checksum/config", "checksum/secret"}
+    after_config = _checksums(render(sets={"config.logLevel": "debug"}))
+    after_secret = _checksums(render(sets={"secrets.redisUrl": "redis://other:6379/0"}))
+    after_replicas = _checksums(render(sets={"api.replicas": "5"}))
+    for name in ("codo-api", "codo-worker"):
+        assert after_config[name]["checksum/config"] != before[name]["checksum/config"]
+        assert after_config[name]["checksum/secret"] == before[name]["checksum/secret"]
+        assert after_secret[name]["checksum/secret"] != before[name]["checksum/secret"]
+        assert after_secret[name]["checksum/config"] == before[name]["checksum/config"]
+        assert after_replicas[name] == before[name]
+
+
+# --------------------------------------------------------------------------
+# Ingress and network policies
+# --------------------------------------------------------------------------
+
+
+def test_ingress_serves_the_host_and_organisation_subdomains_over_tls(
+    production_manifests: list[Manifest],
+) -> None:
+    ingress = find(production_manifests, "Ingress", "codo")
+    spec = ingress["spec"]
+    assert spec["ingressClassName"] == "nginx"
+    assert annotations(ingress)["cert-manager.io/cluster-issuer"] == "letsencrypt-prod"
+    assert [r["host"] for r in spec["rules"]] == ["codo.example.org", "*.codo.example.org"]
+    assert spec["tls"] == [
+        {"hosts": ["codo.example.org"], "secretName": "codo-example-org-tls"},
+        {"hosts": ["*.codo.example.org"], "secretName": "wildcard-codo-example-org-tls"},
+    ]
+    service = find(production_manifests, "Service", "codo")
+    for rule in spec["rules"]:
+        [path] = rule["http"]["paths"]
+        assert path["backend"]["service"] == {"name": "codo", "port": {"name": "http"}}
+        assert path["backend"]["service"]["port"]["name"] in {p["name"] for p in service["spec"]["ports"]}
+
+
+def test_ingress_without_subdomains_has_one_host() -> None:
+    manifests = render(sets={"ingress.enabled": "true", "ingress.host": "codo.example.net"})
+    spec = find(manifests, "Ingress", "codo")["spec"]
+    assert [r["host"] for r in spec["rules"]] == ["codo.example.net"]
+    assert spec["tls"] == [{"hosts": ["codo.example.net"], "secretName": "codo-tls"}]
+
+
+def _egress_ports(policy: Manifest) -> set[tuple[str, int]]:
+    ports = set()
+    for rule in policy["spec"]["egress"]:
+        assert rule.get("ports"), f"an egress rule without ports allows everything: {rule}"
+        ports |= {(p["protocol"], p["port"]) for p in rule["ports"]}
+    return ports
+
+
+def test_network_policies_limit_ingress_and_egress(
+    default_manifests: list[Manifest],
+    production_manifests: list[Manifest],
+) -> None:
+    default = find(default_manifests, "NetworkPolicy", "codo-default")
+    assert default["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    assert default["spec"]["ingress"] == []
+    assert default["spec"]["podSelector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "codo",
+        "app.kubernetes.io/instance": RELEASE,
+    }
+    assert _egress_ports(default) == {
+        ("UDP", 53),
+        ("TCP", 53),
+        ("TCP", 5432),
+        ("TCP", 6379),
+        ("TCP", 25),
+        ("TCP", 465),
+        ("TCP", 587),
+        ("TCP", 443),
+    }
+
+    api = find(default_manifests, "NetworkPolicy", "codo-api")
+    assert api["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "api"
+    [rule] = api["spec"]["ingress"]
+    assert rule["from"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}},
+            "podSelector": {},
+        }
+    ]
+    assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
+
+    production = find(production_manifests, "NetworkPolicy", "codo-default")
+    rules = production["spec"]["egress"]
+    postgres = next(r for r in rules if {"port": 6432, "protocol": "TCP"} in r["ports"])
+    assert postgres["to"] == [{"ipBlock": {"cidr": "10.20.0.0/24"}}]
+    redis = next(r for r in rules if {"port": 6379, "protocol": "TCP"} in r["ports"])
+    assert redis["to"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "redis"}}}]
+
+
+def test_network_policy_selector_of_the_ingress_controller_is_configurable() -> None:
+    label = "kubernetes\\.io/metadata\\.name"  # dots in a --set key are escaped
+    manifests = render(
+        sets={f"networkPolicy.ingressController.namespaceSelector.matchLabels.{label}": "traefik"}
+    )
+    api = find(manifests, "NetworkPolicy", "codo-api")
+    assert api["spec"]["ingress"][0]["from"][0]["namespaceSelector"] == {
+        "matchLabels": {"kubernetes.io/metadata.name": "traefik"}
+    }
+
+
+def test_network_policies_can_be_switched_off() -> None:
+    manifests = render(sets={"networkPolicy.enabled": "false"})
+    assert not [m for m in manifests if m["kind"] == "NetworkPolicy"]
+
+
+def test_image_is_pinned_by_tag_and_digest(production_manifests: list[Manifest]) -> None:
+    images = {c["image"] for _, spec in pod_specs(production_manifests) for c in containers(spec)}
+    assert images == {"ghcr.io/example/codo:1.4.2@sha256:" + "0123456789abcdef" * 4}
+
+
+# --------------------------------------------------------------------------
+# values.schema.json
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sets", "string_sets", "expected"),
+    [
+        pytest.param({}, {}, "/image/tag", id="missing-image-tag"),
+        pytest.param({}, {"image.tag": ""}, "/image/tag", id="empty-image-tag"),
+        pytest.param({"api.replicas": "-1"}, {"image.tag": "1.0.0"}, "/api/replicas", id="negative-replicas"),
+        pytest.param(
+            {"worker.replicas": "-2"},
+            {"image.tag": "1.0.0"},
+            "/worker/replicas",
+            id="negative-worker-replicas",
+        ),
+        pytest.param(
+            {"organizations[0].name": "No Slug", "organizations[0].ownerEmail": "owner@example.org"},
+            {"image.tag": "1.0.0"},
+            "missing property 'slug'",
+            id="organisation-without-slug",
+        ),
+        pytest.param(
+            {
+                "organizations[0].slug": "Bad_Slug",
+                "organizations[0].name": "x",
+                "organizations[0].ownerEmail": "owner@example.org",
+            },
+            {"image.tag": "1.0.0"},
+            "/organizations/0/slug",
+            id="organisation-bad-slug",
+        ),
+        pytest.param(
+            {"config.smtp.tls": "ssl"}, {"image.tag": "1.0.0"}, "/config/smtp/tls", id="unknown-smtp-tls"
+        ),
+        pytest.param({"config.smtp.hots": "mail"}, {"image.tag": "1.0.0"}, "'hots' not allowed", id="typo"),
+        pytest.param(
+            {"config.outbox.pollSeconds": "61"},
+            {"image.tag": "1.0.0"},
+            "/config/outbox/pollSeconds",
+            id="outbox-poll-above-60",
+        ),
+    ],
+)
+def test_helm_rejects_bad_values_with_a_message_naming_them(
+    sets: dict[str, str],
+    string_sets: dict[str, str],
+    expected: str,
+) -> None:
+    message = render_error(sets=sets, string_sets=string_sets)
+    assert "schema" in message
+    assert expected in message
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def test_schema_is_draft_07_and_accepts_the_shipped_values_files() -> None:
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    assert schema["$schema"] == "http://json-schema.org/draft-07/schema#"
+    jsonschema.Draft7Validator.check_schema(schema)
+    validator = jsonschema.Draft7Validator(schema)
+    defaults = yaml.safe_load((CHART / "values.yaml").read_text())
+    # the defaults lack exactly one thing: the image tag the operator pins
+    assert {tuple(e.absolute_path) for e in validator.iter_errors(defaults)} == {("image", "tag")}
+    assert not list(validator.iter_errors(_merge(defaults, {"image": {"tag": "1.0.0"}})))
+    production = _merge(defaults, yaml.safe_load(PRODUCTION_VALUES.read_text()))
+    assert not [e.message for e in validator.iter_errors(production)]
+
+
+def test_every_values_key_is_documented_with_a_comment() -> None:
+    """Each top-level block of values.yaml has a comment an operator can read."""
+    lines = (CHART / "values.yaml").read_text().splitlines()
+    for number, line in enumerate(lines):
+        if line and not line.startswith((" ", "#")):
+            previous = [p for p in lines[max(0, number - 3) : number] if p.strip()]
+            assert previous and previous[-1].lstrip().startswith("#"), (
+                f"values.yaml line {number + 1} ({line.split(':')[0]}) has no comment"
+            )
+
+
+def test_install_notes_warn_when_the_database_is_not_configured() -> None:
+    def notes(*args: str) -> str:
+        out = run_helm("install", RELEASE, str(CHART), "--namespace", NAMESPACE, "--dry-run=client", *args)
+        return out[out.index("NOTES:") :]
+
+    default = notes("--set", "image.tag=1.0.0")
+    assert "WARNING: not set: secrets.databaseUrl, secrets.redisUrl" in default
+    assert "port-forward svc/codo 8000:80" in default
+    production = notes("-f", str(PRODUCTION_VALUES))
+    assert "WARNING" not in production
+    assert "Open https://codo.example.org" in production
+    assert "logs job/codo-org-sync" in production
