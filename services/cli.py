@@ -163,6 +163,33 @@ def org_list() -> None:
         click.echo(f"{o.slug}\t{o.name}\t{o.id}\t{o.created_at:%Y-%m-%d}")
 
 
+@org.command("sync")
+@click.option(
+    "--file",
+    "path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="YAML or JSON with a list `organizations:` of {slug, name, ownerEmail, oidc}",
+)
+def org_sync(path: str) -> None:
+    """Create or update the organisations listed in a file; never deletes (reports the others)."""
+    from shared import orgsync
+    from shared.db import Database
+
+    settings = _settings("database_url")
+
+    async def go() -> orgsync.SyncReport:
+        spec = orgsync.read(path)
+        db = Database.from_settings(settings)
+        try:
+            return await orgsync.sync(db, spec)
+        finally:
+            await db.dispose()
+
+    for line in _run(go).lines():
+        click.echo(line)
+
+
 # --- tokens -----------------------------------------------------------------------------------
 
 
