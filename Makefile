@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint install clean
+.PHONY: run test lint install tools clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "codo needs Python 3.11 or newer")'
@@ -24,8 +24,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+## Chromium (browser tests) and Node.js (test identity provider, helm) from the system's packages.
+tools:
+	@infra/scripts/install-test-tools.sh
+
 ## Lint, types and the whole suite against a throwaway PostgreSQL and Redis the tests start.
-test: lint
+test: lint tools
 	$(BIN)/pytest
 
 clean:
