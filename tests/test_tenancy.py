@@ -185,3 +185,22 @@ async def test_a_pooled_connection_carries_no_organisation_into_the_next_request
             await session.commit()
     finally:
         await single.dispose()
+
+
+async def test_the_system_context_sees_every_organisation_and_only_where_named(
+    db: Database, two_orgs: tuple[Org, Org]
+) -> None:
+    a, b = two_orgs
+    async with db.system_context("test: cross-organisation read") as session:
+        seen = set((await session.execute(select(ApiToken.organization_id).distinct())).scalars())
+    assert {a.id, b.id} <= seen
+    async with db.tenant(a.id) as session:
+        assert set((await session.execute(select(ApiToken.organization_id).distinct())).scalars()) == {a.id}
+
+
+def test_database_urls_are_accepted_in_every_spelling() -> None:
+    from shared.db import async_url
+
+    for url in ("postgresql://u:p@h:5432/d", "postgres://u:p@h:5432/d", "postgresql+asyncpg://u:p@h:5432/d"):
+        assert async_url(url) == "postgresql+asyncpg://u:p@h:5432/d"
+    assert plain_url("postgresql+asyncpg://u:p@h/d") == "postgresql://u:p@h/d"
