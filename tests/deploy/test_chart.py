@@ -18,6 +18,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from shared import orgsync
+
+from . import app_settings
 from .chart import (
     CHART,
     NAMESPACE,
@@ -68,7 +71,7 @@ CONFIG_SETTINGS = {
     "CODO_WORKER_JOB_TIMEOUT",
     "CODO_WORKER_HEALTH_CHECK_INTERVAL",
     "CODO_METRICS_ENABLED",
-    "CODO_WORKER_METRICS_PORT",
+    "CODO_METRICS_PORT",
 }
 SECRET_SETTINGS = {
     "CODO_DATABASE_URL",
@@ -115,6 +118,7 @@ def test_default_values_render_the_core_resources_only(default_manifests: list[M
             "Secret/codo",
             "Secret/codo-migrate",
             "Service/codo",
+            "Service/codo-api-metrics",
             "Service/codo-worker-metrics",
             "ServiceAccount/codo",
             "ServiceAccount/codo-migrate",
@@ -205,11 +209,11 @@ def test_variants_render_valid_manifests(variant: str) -> None:
 def test_without_metrics_nothing_scrapes_and_nothing_listens() -> None:
     manifests = render(sets=VARIANTS["metrics-off"])
     rendered = kinds(manifests)
-    assert "ServiceMonitor/codo-api" not in rendered
-    assert "Service/codo-worker-metrics" not in rendered
-    assert "NetworkPolicy/codo-metrics" not in rendered
+    assert not [k for k in rendered if "metrics" in k or k.startswith("ServiceMonitor/")], rendered
     worker = find(manifests, "Deployment", "codo-worker")
     assert "ports" not in worker["spec"]["template"]["spec"]["containers"][0]
+    api = find(manifests, "Deployment", "codo-api")
+    assert [p["name"] for p in api["spec"]["template"]["spec"]["containers"][0]["ports"]] == ["http"]
     assert find(manifests, "ConfigMap", "codo")["data"]["CODO_METRICS_ENABLED"] == "false"
 
 
@@ -224,7 +228,9 @@ def test_service_monitors_select_the_services_and_ports_that_serve_metrics(
     production_manifests: list[Manifest],
 ) -> None:
     services = [m for m in production_manifests if m["kind"] == "Service"]
-    expected = {"codo-api": ("http", 8000), "codo-worker": ("metrics", 9100)}
+    # CODO_METRICS_PORT in each process, never the API's HTTP port (8000)
+    expected = {"codo-api": ("metrics", 9100), "codo-worker": ("metrics", 9100)}
+    assert find(production_manifests, "ConfigMap", "codo")["data"]["CODO_METRICS_PORT"] == "9100"
     for name, (port_name, port) in expected.items():
         sm = find(production_manifests, "ServiceMonitor", name)
         assert sm["apiVersion"] == "monitoring.coreos.com/v1"
@@ -233,6 +239,8 @@ def test_service_monitors_select_the_services_and_ports_that_serve_metrics(
         selector = sm["spec"]["selector"]["matchLabels"]
         selected = [s for s in services if selector.items() <= s["metadata"]["labels"].items()]
         assert len(selected) == 1, f"{name} selects {len(selected)} Services"
+        assert selected[0]["metadata"]["name"] == f"{name}-metrics"
+        assert selected[0]["spec"]["clusterIP"] == "None"  # every pod, and never exposed
         [endpoint] = sm["spec"]["endpoints"]
         assert endpoint["path"] == "/metrics"
         assert endpoint["port"] == port_name
@@ -245,6 +253,36 @@ def test_service_monitors_select_the_services_and_ports_that_serve_metrics(
             for p in deploy["spec"]["template"]["spec"]["containers"][0]["ports"]
         }
         assert container_ports[target] == port
+        assert container_ports.get("http") != port
+
+
+def test_the_public_api_service_carries_no_metrics_port(
+    default_manifests: list[Manifest], production_manifests: list[Manifest]
+) -> None:
+    for manifests in (default_manifests, production_manifests):
+        service = find(manifests, "Service", "codo")
+        assert [(p["name"], p["targetPort"]) for p in service["spec"]["ports"]] == [("http", "http")]
+        for m in manifests:
+            if m["kind"] == "Service" and m["metadata"]["name"].endswith("-metrics"):
+                assert [p["targetPort"] for p in m["spec"]["ports"]] == ["metrics"]
+
+
+def test_metrics_port_is_shared_by_api_and_worker_and_configurable() -> None:
+    manifests = render(sets={"metrics.port": "9300"})
+    assert find(manifests, "ConfigMap", "codo")["data"]["CODO_METRICS_PORT"] == "9300"
+    for name in ("codo-api", "codo-worker"):
+        [container] = find(manifests, "Deployment", name)["spec"]["template"]["spec"]["containers"]
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert ports["metrics"] == 9300, name
+        service = find(manifests, "Service", f"{name}-metrics")
+        assert [(p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == [(9300, "metrics")]
+
+
+def test_metrics_port_must_not_be_the_api_port() -> None:
+    message = render_error(sets={"image.tag": "1.0.0", "metrics.port": "8000"})
+    assert "metrics.port (8000) must differ from api.port" in message
+    # without metrics nothing listens there, so nothing clashes
+    render(sets={"metrics.enabled": "false", "metrics.port": "8000"})
 
 
 def test_service_monitors_are_off_by_default(default_manifests: list[Manifest]) -> None:
@@ -368,6 +406,68 @@ def test_org_sync_runs_after_install_and_upgrade_with_the_organisations_file(
     ]
 
 
+def _organizations_file(manifests: list[Manifest]) -> str:
+    text = find(manifests, "ConfigMap", "codo-organizations")["data"]["organizations.yaml"]
+    assert isinstance(text, str)
+    return text
+
+
+def test_the_application_reads_the_rendered_organisations_file(
+    production_manifests: list[Manifest],
+    production_values: dict[str, Any],
+) -> None:
+    """What `codo org sync --file` parses (shared.orgsync.parse: strict, unknown keys rejected)."""
+    spec = orgsync.parse(_organizations_file(production_manifests))
+    assert spec.version == 1
+    wanted = production_values["organizations"]
+    assert [(o.slug, o.name, o.owner_email) for o in spec.organizations] == [
+        (w["slug"], w["name"], w["ownerEmail"]) for w in wanted
+    ]
+    # the secret file the application opens is the one the sync Job mounts
+    job = find(production_manifests, "Job", "codo-org-sync")["spec"]["template"]["spec"]
+    [container] = job["containers"]
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    mounted_files = {
+        str(Path(mounts[volume["name"]]) / item["path"]): (source["secret"]["name"], item["key"])
+        for volume in job["volumes"]
+        if "projected" in volume
+        for source in volume["projected"]["sources"]
+        for item in source["secret"]["items"]
+    }
+    with_oidc = {o.slug: o.oidc for o in spec.organizations if o.oidc is not None}
+    assert list(with_oidc) == ["lesementoren-koeln"]
+    oidc = with_oidc["lesementoren-koeln"]
+    assert oidc.issuer == "https://login.lesementoren-koeln.example/realms/staff"
+    assert oidc.client_id == "codo"
+    assert oidc.client_secret_env is None
+    assert oidc.client_secret_file == "/etc/codo/oidc/lesementoren-koeln/client-secret"
+    assert mounted_files == {oidc.client_secret_file: ("oidc-lesementoren-koeln", "client-secret")}
+    assert oidc.allowed_domains == ["lesementoren-koeln.example", "ehrenamt.lesementoren-koeln.example"]
+
+
+def test_optional_organisation_fields_are_left_out_of_the_file() -> None:
+    manifests = render(
+        sets={
+            "organizations[0].slug": "minimal",
+            "organizations[0].name": "Minimal e.V.",
+            "organizations[1].slug": "sso-only",
+            "organizations[1].name": "On: yes",  # YAML would read a bare yes as true
+            "organizations[1].oidc.issuer": "https://id.example.org",
+            "organizations[1].oidc.clientSecretRef.name": "sso",
+            "organizations[1].oidc.clientSecretRef.key": "secret",
+        },
+        string_sets={"organizations[1].oidc.clientId": "0123"},
+    )
+    text = _organizations_file(manifests)
+    assert yaml.safe_load(text)["organizations"][0] == {"slug": "minimal", "name": "Minimal e.V."}
+    spec = orgsync.parse(text)
+    minimal, sso = spec.organizations
+    assert (minimal.owner_email, minimal.oidc) == (None, None)
+    assert sso.name == "On: yes"
+    assert sso.oidc is not None
+    assert (sso.oidc.client_id, sso.oidc.allowed_domains) == ("0123", [])
+
+
 def test_no_org_sync_without_organisations(default_manifests: list[Manifest]) -> None:
     rendered = kinds(default_manifests)
     assert "Job/codo-org-sync" not in rendered
@@ -430,7 +530,10 @@ def test_api_probes_rollout_and_connection_draining(default_manifests: list[Mani
     spec = api["spec"]["template"]["spec"]
     [container] = spec["containers"]
     assert container["args"] == ["api", "--host", "0.0.0.0", "--port", "8000"]
-    assert container["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}]
+    assert container["ports"] == [
+        {"name": "http", "containerPort": 8000, "protocol": "TCP"},
+        {"name": "metrics", "containerPort": 9100, "protocol": "TCP"},
+    ]
     assert container["livenessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
     assert container["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "http"}
     assert container["startupProbe"]["httpGet"]["path"] == "/health"
@@ -520,6 +623,30 @@ def test_disruption_budgets_select_their_component(default_manifests: list[Manif
 # --------------------------------------------------------------------------
 # Settings: ConfigMap, Secret, checksums
 # --------------------------------------------------------------------------
+
+
+def _pod_env_names(manifests: list[Manifest]) -> dict[str, set[str]]:
+    """kind/name of each workload -> every environment variable name its containers get."""
+    config_maps = {m["metadata"]["name"]: m.get("data", {}) for m in manifests if m["kind"] == "ConfigMap"}
+    out: dict[str, set[str]] = {}
+    for name, spec in pod_specs(manifests):
+        names: set[str] = set()
+        for container in containers(spec):
+            names |= set(env_names(container))
+            for source in container.get("envFrom", []):
+                names |= set(config_maps[source["configMapRef"]["name"]])
+        out[name] = names
+    return out
+
+
+@pytest.mark.parametrize("values", ["default", "production"])
+def test_every_codo_variable_a_pod_gets_is_a_setting_the_application_reads(values: str) -> None:
+    manifests = render() if values == "default" else render((PRODUCTION_VALUES,))
+    env = _pod_env_names(manifests)
+    assert {"Deployment/codo-api", "Deployment/codo-worker", "Job/codo-migrate"} <= env.keys()
+    for name, names in env.items():
+        assert not app_settings.unknown(names), f"{name} sets settings codo does not read"
+        assert "CODO_METRICS_PORT" in names and "CODO_WORKER_METRICS_PORT" not in names, name
 
 
 def test_configmap_holds_every_non_secret_setting_as_strings(default_manifests: list[Manifest]) -> None:
@@ -695,6 +822,48 @@ def test_network_policies_limit_ingress_and_egress(
     assert redis["to"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "redis"}}}]
 
 
+def _selects(policy: Manifest, labels: dict[str, str]) -> bool:
+    selector = policy["spec"]["podSelector"]
+    if not selector.get("matchLabels", {}).items() <= labels.items():
+        return False
+    for expression in selector.get("matchExpressions", []):
+        assert expression["operator"] == "In", expression
+        if labels.get(expression["key"]) not in expression["values"]:
+            return False
+    return True
+
+
+def _allowed_ingress(manifests: list[Manifest], deployment: str) -> dict[str, set[int]]:
+    """Namespace of each allowed peer -> the container ports it may reach on the pods."""
+    pod = find(manifests, "Deployment", deployment)["spec"]["template"]
+    [container] = pod["spec"]["containers"]
+    named = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
+    allowed: dict[str, set[int]] = {}
+    for policy in manifests:
+        if policy["kind"] != "NetworkPolicy" or "Ingress" not in policy["spec"]["policyTypes"]:
+            continue
+        if not _selects(policy, pod["metadata"]["labels"]):
+            continue
+        for rule in policy["spec"].get("ingress", []):
+            assert rule.get("ports"), f"{policy['metadata']['name']}: a rule without ports allows every port"
+            # a named port the container does not have would allow nothing: a mistake
+            ports = {named[p["port"]] if isinstance(p["port"], str) else p["port"] for p in rule["ports"]}
+            for peer in rule["from"]:
+                namespace = peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                allowed.setdefault(namespace, set()).update(ports)
+    return allowed
+
+
+@pytest.mark.parametrize("values", ["default", "production"])
+def test_prometheus_reaches_only_metrics_ports_and_the_ingress_controller_only_http(values: str) -> None:
+    manifests = render() if values == "default" else render((PRODUCTION_VALUES,))
+    assert _allowed_ingress(manifests, "codo-api") == {"ingress-nginx": {8000}, "monitoring": {9100}}
+    assert _allowed_ingress(manifests, "codo-worker") == {"monitoring": {9100}}
+    without_metrics = render(sets={"metrics.enabled": "false"})
+    assert _allowed_ingress(without_metrics, "codo-api") == {"ingress-nginx": {8000}}
+    assert _allowed_ingress(without_metrics, "codo-worker") == {}
+
+
 def test_network_policy_selector_of_the_ingress_controller_is_configurable() -> None:
     label = "kubernetes\\.io/metadata\\.name"  # dots in a --set key are escaped
     manifests = render(
@@ -753,6 +922,41 @@ def test_image_is_pinned_by_tag_and_digest(production_manifests: list[Manifest])
             {"config.smtp.tls": "ssl"}, {"image.tag": "1.0.0"}, "/config/smtp/tls", id="unknown-smtp-tls"
         ),
         pytest.param({"config.smtp.hots": "mail"}, {"image.tag": "1.0.0"}, "'hots' not allowed", id="typo"),
+        pytest.param(
+            {
+                "organizations[0].slug": "with-secret",
+                "organizations[0].name": "x",
+                "organizations[0].oidc.issuer": "https://id.example.org",
+                "organizations[0].oidc.clientId": "codo",
+                "organizations[0].oidc.clientSecret": "plain-text",
+                "organizations[0].oidc.clientSecretRef.name": "s",
+                "organizations[0].oidc.clientSecretRef.key": "k",
+            },
+            {"image.tag": "1.0.0"},
+            "'clientSecret' not allowed",
+            id="oidc-secret-in-values",
+        ),
+        pytest.param(
+            {
+                "organizations[0].slug": "domains",
+                "organizations[0].name": "x",
+                "organizations[0].oidc.issuer": "https://id.example.org",
+                "organizations[0].oidc.clientId": "codo",
+                "organizations[0].oidc.clientSecretRef.name": "s",
+                "organizations[0].oidc.clientSecretRef.key": "k",
+                "organizations[0].oidc.allowedDomains[0]": "@Example.org",
+            },
+            {"image.tag": "1.0.0"},
+            "/organizations/0/oidc/allowedDomains/0",
+            id="oidc-bad-allowed-domain",
+        ),
+        pytest.param(
+            {"worker.metricsPort": "9200"},
+            {"image.tag": "1.0.0"},
+            "'metricsPort' not allowed",
+            id="old-worker-metrics-port",
+        ),
+        pytest.param({"metrics.port": "0"}, {"image.tag": "1.0.0"}, "/metrics/port", id="metrics-port-zero"),
         pytest.param(
             {"config.outbox.pollSeconds": "61"},
             {"image.tag": "1.0.0"},

@@ -25,6 +25,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from . import app_settings
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO_ROOT / "infra" / "docker" / "Dockerfile"
 DOCKERIGNORE = REPO_ROOT / ".dockerignore"
@@ -260,6 +262,17 @@ def test_compose_gives_the_owner_url_to_migrate_only_and_passwords_match(
     mounts = {v["target"]: v for v in services["postgres"]["volumes"]}
     init = mounts["/docker-entrypoint-initdb.d/10-codo-roles.sql"]
     assert Path(init["source"]) == INIT_SQL and init["read_only"] is True
+
+
+def test_compose_sets_only_settings_the_application_reads(compose: dict[str, Any]) -> None:
+    for name in ("migrate", "api", "worker"):
+        env = compose["services"][name]["environment"]
+        assert not app_settings.unknown(set(env)), f"{name} sets settings codo does not read"
+    for name in ("api", "worker"):
+        env = compose["services"][name]["environment"]
+        # each process serves /metrics on a port of its own, apart from the API's 8000
+        assert env["CODO_METRICS_ENABLED"] == "true"
+        assert env["CODO_METRICS_PORT"] != "8000"
 
 
 def go_duration_seconds(text: str) -> float:

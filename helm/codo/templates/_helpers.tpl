@@ -144,8 +144,8 @@ ConfigMap renders it, the migrate Job inlines it, checksum/config hashes it.
 {{- $_ := set $env "CODO_WORKER_MAX_JOBS" (toString (int64 .Values.worker.maxJobs)) -}}
 {{- $_ := set $env "CODO_WORKER_JOB_TIMEOUT" (toString (int64 .Values.worker.jobTimeout)) -}}
 {{- $_ := set $env "CODO_WORKER_HEALTH_CHECK_INTERVAL" (toString (int64 .Values.worker.healthCheckInterval)) -}}
-{{- $_ := set $env "CODO_WORKER_METRICS_PORT" (toString (int64 .Values.worker.metricsPort)) -}}
 {{- $_ := set $env "CODO_METRICS_ENABLED" (ternary "true" "false" .Values.metrics.enabled) -}}
+{{- $_ := set $env "CODO_METRICS_PORT" (toString (int64 .Values.metrics.port)) -}}
 {{- range $k, $v := $c.extraEnv }}{{ $_ := set $env $k (toString $v) }}{{ end -}}
 {{- toYaml $env -}}
 {{- end -}}
@@ -248,6 +248,27 @@ checksum/secret: {{ include "codo.secretData" . | sha256sum }}
 topologySpreadConstraints:
   {{- toYaml $list | nindent 2 }}
 {{- end -}}
+{{- end -}}
+
+{{/*
+Fails unless the metrics port is free: it must not be the API's HTTP port
+(the application serves /metrics on a port of its own).
+*/}}
+{{- define "codo.checkMetricsPort" -}}
+{{- if and .Values.metrics.enabled (eq (int .Values.metrics.port) (int .Values.api.port)) -}}
+{{- fail (printf "metrics.port (%d) must differ from api.port: metrics are served on a port of their own" (int .Values.metrics.port)) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Labels of the metrics Services, which the ServiceMonitors select: (dict "ctx" $ "component" "api"). */}}
+{{- define "codo.metricsServiceSelectorLabels" -}}
+{{ include "codo.componentSelectorLabels" . }}
+codo/metrics: "true"
+{{- end -}}
+
+{{/* Path of the OIDC client secret of organisation SLUG inside the sync Job. */}}
+{{- define "codo.oidcSecretFile" -}}
+{{- printf "/etc/codo/oidc/%s/client-secret" . -}}
 {{- end -}}
 
 {{/* Path of the organisations file inside the sync Job. */}}
