@@ -69,7 +69,9 @@ def parse(text: str) -> SyncFile:
     except msgspec.ValidationError as exc:
         raise ValidationFailed(f"organisations file: {exc}", field="file") from None
     if spec.version != 1:
-        raise ValidationFailed(f"organisations file version {spec.version} is not known (1 is)", field="version")
+        raise ValidationFailed(
+            f"organisations file version {spec.version} is not known (1 is)", field="version"
+        )
     seen: set[str] = set()
     for i, org in enumerate(spec.organizations):
         where = f"organizations[{i}]"
