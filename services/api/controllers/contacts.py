@@ -1,0 +1,290 @@
+"""Contacts, their timeline, consents, custom fields and programmes: /api/v1/orgs/{slug}/contacts."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, delete, get, patch, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParameter
+
+from services.api.context import OrgContext, provide_org_context
+from shared.contacts import fields as custom_fields
+from shared.contacts import service, timeline
+from shared.contacts.actor import Actor
+from shared.contacts.fields import FieldIn, FieldOut, FieldPatch
+from shared.contacts.schemas import (
+    ActivityIn,
+    ActivityOut,
+    ConsentIn,
+    ConsentOut,
+    ConsentSummary,
+    ContactIn,
+    ContactOut,
+    ContactPatch,
+    DuplicateOut,
+    LinkIn,
+    LinkOut,
+    MergeIn,
+    ProgrammeIn,
+    ProgrammeOut,
+    SettingsIn,
+    SettingsOut,
+)
+from shared.pagination import Page, check_limit
+from shared.permissions import Permission
+
+Limit = Parameter(ge=1, le=200, default=50, description="items per page")
+Cursor = Parameter(default=None, description="next_cursor of the previous page")
+FieldFilter = Annotated[
+    list[str] | None, QueryParameter(name="field", description="custom field filter key:value (repeatable)")
+]
+
+
+def actor(ctx: OrgContext) -> Actor:
+    return Actor(role=ctx.role, token_id=ctx.token_id, membership_id=ctx.membership_id)
+
+
+class ContactController(Controller):
+    path = "/api/v1/orgs/{slug:str}/contacts"
+    tags = ["contacts"]
+    dependencies = {"ctx": Provide(provide_org_context)}
+
+    @get("", summary="Contacts: search, filter, sort, page")
+    async def list_contacts(
+        self,
+        ctx: NamedDependency[OrgContext],
+        q: str | None = Parameter(default=None, description="words of names, e-mail, phone or tags"),
+        kind: FromQuery[str | None] = None,
+        status: str | None = Parameter(default=None, description="one status or several, comma-separated"),
+        programme: FromQuery[uuid.UUID | None] = None,
+        tag: FromQuery[str | None] = None,
+        owner: FromQuery[uuid.UUID | None] = None,
+        custom: FieldFilter = None,
+        missing_consent: FromQuery[bool | None] = None,
+        include_erased: FromQuery[bool] = False,
+        sort: str = Parameter(
+            default="name", description="name, -name, created, -created, updated, -updated"
+        ),
+        limit: int = Limit,
+        cursor: str | None = Cursor,
+    ) -> Page[ContactOut]:
+        ctx.require(Permission.DATA_READ)
+        query = service.ContactQuery(
+            q=q,
+            kind=kind,
+            status=status,
+            programme=programme,
+            tag=tag,
+            owner=owner,
+            field=custom or [],
+            missing_consent=missing_consent,
+            include_erased=include_erased,
+            sort=sort,
+        )
+        return await service.list_contacts(ctx.session, query, limit=check_limit(limit), cursor=cursor)
+
+    @post("", summary="Create a contact; possible_duplicates lists look-alikes")
+    async def create_contact(
+        self,
+        ctx: NamedDependency[OrgContext],
+        data: JSONBody[ContactIn],
+        reject_duplicates: bool = Parameter(
+            default=False, description="answer 409 instead of creating a look-alike"
+        ),
+    ) -> ContactOut:
+        ctx.require(Permission.DATA_WRITE)
+        return await service.create_contact(
+            ctx.session, ctx.org.id, data, reject_duplicates=reject_duplicates
+        )
+
+    @get("/{contact_id:uuid}", summary="One contact")
+    async def get_contact(
+        self, ctx: NamedDependency[OrgContext], contact_id: FromPath[uuid.UUID]
+    ) -> ContactOut:
+        ctx.require(Permission.DATA_READ)
+        return await service.read_contact(ctx.session, contact_id)
+
+    @patch("/{contact_id:uuid}", summary="Change a contact (only the fields sent)")
+    async def update_contact(
+        self, ctx: NamedDependency[OrgContext], contact_id: FromPath[uuid.UUID], data: JSONBody[ContactPatch]
+    ) -> ContactOut:
+        await service.get_contact(ctx.session, contact_id)
+        ctx.require(Permission.DATA_WRITE)
+        if data.legal_hold is not msgspec.UNSET or data.legal_hold_reason is not msgspec.UNSET:
+            ctx.require(Permission.SETTINGS_MANAGE)
+        return await service.update_contact(ctx.session, contact_id, data)
+
+    @delete("/{contact_id:uuid}", summary="Delete a contact and all its records", status_code=204)
+    async def delete_contact(self, ctx: NamedDependency[OrgContext], contact_id: FromPath[uuid.UUID]) -> None:
+        await service.get_contact(ctx.session, contact_id)
+        ctx.require(Permission.DATA_WRITE)
+        await service.delete_contact(ctx.session, contact_id)
+
+    @get("/{contact_id:uuid}/duplicates", summary="Contacts that look like the same person")
+    async def duplicates(
+        self, ctx: NamedDependency[OrgContext], contact_id: FromPath[uuid.UUID]
+    ) -> list[DuplicateOut]:
+        ctx.require(Permission.DATA_READ)
+        return await service.duplicates_of(ctx.session, contact_id)
+
+    @post("/{contact_id:uuid}/merge", summary="Merge another contact into this one", status_code=200)
+    async def merge(
+        self, ctx: NamedDependency[OrgContext], contact_id: FromPath[uuid.UUID], data: JSONBody[MergeIn]
+    ) -> ContactOut:
+        await service.get_contact(ctx.session, contact_id)
+        ctx.require(Permission.DATA_WRITE)
+        return await service.merge_contacts(ctx.session, contact_id, data.other_id)
+
+    @get("/{contact_id:uuid}/links", summary="Guardians, wards, contact persons")
+    async def links(self, ctx: NamedDependency[OrgContext], contact_id: FromPath[uuid.UUID]) -> list[LinkOut]:
+        ctx.require(Permission.DATA_READ)
+        return await service.list_links(ctx.session, contact_id)
+
+    @post("/{contact_id:uuid}/links", summary="Link: this contact is <kind> the related one")
+    async def add_link(
+        self, ctx: NamedDependency[OrgContext], contact_id: FromPath[uuid.UUID], data: JSONBody[LinkIn]
+    ) -> LinkOut:
+        await service.get_contact(ctx.session, contact_id)
+        ctx.require(Permission.DATA_WRITE)
+        return await service.add_link(ctx.session, contact_id, data.related_id, data.kind)
+
+    @delete("/{contact_id:uuid}/links/{link_id:uuid}", summary="Remove a link", status_code=204)
+    async def remove_link(
+        self, ctx: NamedDependency[OrgContext], contact_id: FromPath[uuid.UUID], link_id: FromPath[uuid.UUID]
+    ) -> None:
+        await service.get_contact(ctx.session, contact_id)
+        ctx.require(Permission.DATA_WRITE)
+        await service.remove_link(ctx.session, contact_id, link_id)
+
+    @get("/{contact_id:uuid}/timeline", summary="Notes, calls, meetings, e-mails; newest first")
+    async def get_timeline(
+        self,
+        ctx: NamedDependency[OrgContext],
+        contact_id: FromPath[uuid.UUID],
+        limit: int = Limit,
+        cursor: str | None = Cursor,
+    ) -> Page[ActivityOut]:
+        ctx.require(Permission.DATA_READ)
+        return await timeline.timeline(
+            ctx.session, contact_id, actor(ctx), limit=check_limit(limit), cursor=cursor
+        )
+
+    @post("/{contact_id:uuid}/timeline", summary="Log a note, call, meeting or e-mail")
+    async def add_activity(
+        self, ctx: NamedDependency[OrgContext], contact_id: FromPath[uuid.UUID], data: JSONBody[ActivityIn]
+    ) -> ActivityOut:
+        await service.get_contact(ctx.session, contact_id)
+        ctx.require(Permission.DATA_WRITE)
+        return await timeline.add_activity(ctx.session, contact_id, actor(ctx), data)
+
+    @delete(
+        "/{contact_id:uuid}/timeline/{activity_id:uuid}", summary="Remove a timeline entry", status_code=204
+    )
+    async def delete_activity(
+        self,
+        ctx: NamedDependency[OrgContext],
+        contact_id: FromPath[uuid.UUID],
+        activity_id: FromPath[uuid.UUID],
+    ) -> None:
+        await service.get_contact(ctx.session, contact_id)
+        ctx.require(Permission.DATA_WRITE)
+        await timeline.delete_activity(ctx.session, contact_id, activity_id, actor(ctx))
+
+    @get("/{contact_id:uuid}/consents", summary="Consent records and what is missing")
+    async def get_consents(
+        self, ctx: NamedDependency[OrgContext], contact_id: FromPath[uuid.UUID]
+    ) -> ConsentSummary:
+        ctx.require(Permission.DATA_READ)
+        return await timeline.consents(ctx.session, contact_id)
+
+    @post("/{contact_id:uuid}/consents", summary="Record a consent given or withdrawn")
+    async def record_consent(
+        self, ctx: NamedDependency[OrgContext], contact_id: FromPath[uuid.UUID], data: JSONBody[ConsentIn]
+    ) -> ConsentOut:
+        await service.get_contact(ctx.session, contact_id)
+        ctx.require(Permission.DATA_WRITE)
+        return await timeline.record_consent(ctx.session, contact_id, actor(ctx), data)
+
+    # ------------------------------------------------------------ custom fields
+
+    @get("/fields", summary="Custom fields")
+    async def list_fields(
+        self, ctx: NamedDependency[OrgContext], include_archived: FromQuery[bool] = False
+    ) -> list[FieldOut]:
+        ctx.require(Permission.DATA_READ)
+        found = await custom_fields.list_fields(ctx.session, include_archived=include_archived)
+        return [custom_fields.field_out(f) for f in found]
+
+    @post("/fields", summary="Define a custom field (admins)")
+    async def create_field(self, ctx: NamedDependency[OrgContext], data: JSONBody[FieldIn]) -> FieldOut:
+        ctx.require(Permission.SETTINGS_MANAGE)
+        return custom_fields.field_out(await custom_fields.create_field(ctx.session, ctx.org.id, data))
+
+    @patch("/fields/{field_id:uuid}", summary="Change a custom field's labels, options or requirement")
+    async def update_field(
+        self, ctx: NamedDependency[OrgContext], field_id: FromPath[uuid.UUID], data: JSONBody[FieldPatch]
+    ) -> FieldOut:
+        await custom_fields.get_field(ctx.session, field_id)
+        ctx.require(Permission.SETTINGS_MANAGE)
+        return custom_fields.field_out(await custom_fields.update_field(ctx.session, field_id, data))
+
+    @delete(
+        "/fields/{field_id:uuid}", summary="Archive a custom field (its values stay, hidden)", status_code=204
+    )
+    async def archive_field(self, ctx: NamedDependency[OrgContext], field_id: FromPath[uuid.UUID]) -> None:
+        await custom_fields.get_field(ctx.session, field_id)
+        ctx.require(Permission.SETTINGS_MANAGE)
+        await custom_fields.archive_field(ctx.session, field_id)
+
+    @post(
+        "/fields/{field_id:uuid}/restore",
+        summary="Bring an archived field and its values back",
+        status_code=200,
+    )
+    async def restore_field(
+        self, ctx: NamedDependency[OrgContext], field_id: FromPath[uuid.UUID]
+    ) -> FieldOut:
+        await custom_fields.get_field(ctx.session, field_id)
+        ctx.require(Permission.SETTINGS_MANAGE)
+        return custom_fields.field_out(await custom_fields.restore_field(ctx.session, field_id))
+
+    # ------------------------------------------------------------ programmes and settings
+
+    @get("/programmes", summary="Programmes of the organisation")
+    async def list_programmes(self, ctx: NamedDependency[OrgContext]) -> list[ProgrammeOut]:
+        ctx.require(Permission.DATA_READ)
+        return await service.list_programmes(ctx.session)
+
+    @post("/programmes", summary="Add a programme (admins)")
+    async def create_programme(
+        self, ctx: NamedDependency[OrgContext], data: JSONBody[ProgrammeIn]
+    ) -> ProgrammeOut:
+        ctx.require(Permission.SETTINGS_MANAGE)
+        return await service.create_programme(ctx.session, ctx.org.id, data.name)
+
+    @delete("/programmes/{programme_id:uuid}", summary="Remove a programme", status_code=204)
+    async def delete_programme(
+        self, ctx: NamedDependency[OrgContext], programme_id: FromPath[uuid.UUID]
+    ) -> None:
+        ctx.require(Permission.DATA_READ)
+        await service.get_programme(ctx.session, programme_id)
+        ctx.require(Permission.SETTINGS_MANAGE)
+        await service.delete_programme(ctx.session, programme_id)
+
+    @get("/settings", summary="Required consents and the retention rule")
+    async def get_settings(self, ctx: NamedDependency[OrgContext]) -> SettingsOut:
+        ctx.require(Permission.DATA_READ)
+        return await timeline.get_settings(ctx.session)
+
+    @patch("/settings", summary="Change required consents or the retention rule (admins)")
+    async def update_settings(
+        self, ctx: NamedDependency[OrgContext], data: JSONBody[SettingsIn]
+    ) -> SettingsOut:
+        ctx.require(Permission.SETTINGS_MANAGE)
+        return await timeline.update_settings(ctx.session, ctx.org.id, data)
+
+
+ROUTES = [ContactController]

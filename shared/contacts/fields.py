@@ -1,0 +1,298 @@
+"""Custom fields an organisation defines for its contacts, and validating values against them."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+import msgspec
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.contacts.models import CustomField
+from shared.contacts.vocab import KINDS
+from shared.errors import Conflict, NotFound, ValidationFailed
+
+FIELD_TYPES = ("text", "number", "date", "choice", "multi_choice", "boolean")
+KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
+MAX_TEXT = 2000
+
+
+class FieldOption(msgspec.Struct, forbid_unknown_fields=True):
+    value: str
+    label_de: str
+    label_en: str = ""
+
+
+class FieldIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    key: str
+    label_de: str
+    label_en: str
+    type: str
+    options: list[FieldOption] = []
+    required_for: list[str] = []
+    position: int = 0
+
+
+class FieldPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    label_de: str | None = None
+    label_en: str | None = None
+    options: list[FieldOption] | None = None
+    required_for: list[str] | None = None
+    position: int | None = None
+
+
+class FieldOut(msgspec.Struct):
+    id: uuid.UUID
+    key: str
+    label_de: str
+    label_en: str
+    type: str
+    options: list[FieldOption]
+    required_for: list[str]
+    position: int
+    archived: bool
+    created_at: datetime
+
+
+def field_out(f: CustomField) -> FieldOut:
+    return FieldOut(
+        id=f.id,
+        key=f.key,
+        label_de=f.label_de,
+        label_en=f.label_en,
+        type=f.type,
+        options=[FieldOption(**o) for o in f.options],
+        required_for=list(f.required_for),
+        position=f.position,
+        archived=f.archived_at is not None,
+        created_at=f.created_at,
+    )
+
+
+def _check_definition(label_de: str, label_en: str, options: list[FieldOption], required: list[str]) -> None:
+    if not label_de.strip() or len(label_de) > 200:
+        raise ValidationFailed("a German label of 1 to 200 characters is needed", field="label_de")
+    if not label_en.strip() or len(label_en) > 200:
+        raise ValidationFailed("an English label of 1 to 200 characters is needed", field="label_en")
+    values = [o.value for o in options]
+    if len(set(values)) != len(values) or any(not v.strip() for v in values):
+        raise ValidationFailed("option values must be non-empty and distinct", field="options")
+    for kind in required:
+        if kind not in KINDS:
+            raise ValidationFailed(f"unknown kind {kind!r}; one of {', '.join(KINDS)}", field="required_for")
+
+
+async def list_fields(session: AsyncSession, *, include_archived: bool = False) -> list[CustomField]:
+    query = select(CustomField).order_by(CustomField.position, CustomField.key)
+    if not include_archived:
+        query = query.where(CustomField.archived_at.is_(None))
+    return list((await session.execute(query)).scalars())
+
+
+async def get_field(session: AsyncSession, field_id: uuid.UUID) -> CustomField:
+    field = await session.get(CustomField, {"organization_id": _org(session), "id": field_id})
+    if field is None:
+        raise NotFound("no such field")
+    return field
+
+
+def _org(session: AsyncSession) -> uuid.UUID:
+    org: uuid.UUID = session.info["org_id"]
+    return org
+
+
+async def create_field(session: AsyncSession, org_id: uuid.UUID, data: FieldIn) -> CustomField:
+    if not KEY_RE.match(data.key):
+        raise ValidationFailed(
+            "a key is 1 to 50 lower-case letters, digits or '_', starting with a letter", field="key"
+        )
+    if data.type not in FIELD_TYPES:
+        raise ValidationFailed(f"type must be one of {', '.join(FIELD_TYPES)}", field="type")
+    _check_definition(data.label_de, data.label_en, data.options, data.required_for)
+    if data.type in ("choice", "multi_choice") and not data.options:
+        raise ValidationFailed("a choice field needs options", field="options")
+    existing = (
+        await session.execute(select(CustomField).where(CustomField.key == data.key))
+    ).scalar_one_or_none()
+    if existing is not None:
+        raise Conflict(
+            "a field with this key exists" + (" (archived)" if existing.archived_at else ""), field="key"
+        )
+    field = CustomField(
+        organization_id=org_id,
+        key=data.key,
+        label_de=data.label_de.strip(),
+        label_en=data.label_en.strip(),
+        type=data.type,
+        options=[msgspec.to_builtins(o) for o in data.options],
+        required_for=list(dict.fromkeys(data.required_for)),
+        position=data.position,
+    )
+    session.add(field)
+    await session.flush()
+    await session.refresh(field)
+    return field
+
+
+async def update_field(session: AsyncSession, field_id: uuid.UUID, data: FieldPatch) -> CustomField:
+    field = await get_field(session, field_id)
+    options = data.options if data.options is not None else [FieldOption(**o) for o in field.options]
+    _check_definition(
+        data.label_de if data.label_de is not None else field.label_de,
+        data.label_en if data.label_en is not None else field.label_en,
+        options,
+        data.required_for if data.required_for is not None else list(field.required_for),
+    )
+    if data.label_de is not None:
+        field.label_de = data.label_de.strip()
+    if data.label_en is not None:
+        field.label_en = data.label_en.strip()
+    if data.options is not None:
+        if field.type in ("choice", "multi_choice") and not data.options:
+            raise ValidationFailed("a choice field needs options", field="options")
+        field.options = [msgspec.to_builtins(o) for o in data.options]
+    if data.required_for is not None:
+        field.required_for = list(dict.fromkeys(data.required_for))
+    if data.position is not None:
+        field.position = data.position
+    await session.flush()
+    return field
+
+
+async def archive_field(session: AsyncSession, field_id: uuid.UUID) -> None:
+    """Hide a field and its values; nothing is deleted, and restoring brings the values back."""
+    field = await get_field(session, field_id)
+    if field.archived_at is None:
+        field.archived_at = datetime.now(UTC)
+    await session.flush()
+
+
+async def restore_field(session: AsyncSession, field_id: uuid.UUID) -> CustomField:
+    field = await get_field(session, field_id)
+    field.archived_at = None
+    await session.flush()
+    return field
+
+
+def _parse_number(value: Any) -> float | int:
+    if isinstance(value, bool):
+        raise ValueError("a number is expected")
+    if isinstance(value, int | float):
+        return value
+    if isinstance(value, str):
+        text = value.strip().replace(" ", "")
+        # German spreadsheets write 1.234,5
+        if "," in text:
+            text = text.replace(".", "").replace(",", ".")
+        number = float(text)
+        return int(number) if number.is_integer() and "." not in text else number
+    raise ValueError("a number is expected")
+
+
+def _parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("ja", "j", "yes", "y", "true", "1", "x", "wahr"):
+            return True
+        if lowered in ("nein", "n", "no", "false", "0", "falsch"):
+            return False
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise ValueError("yes or no is expected")
+
+
+def coerce_value(field: CustomField, value: Any, *, lenient: bool = False) -> Any:
+    """The stored form of ``value`` for ``field``, or ValueError saying what is wrong.
+
+    ``lenient`` accepts what a spreadsheet holds (strings for numbers, "ja"/"nein", 01.02.2010,
+    options by their label, multiple choices separated by , or ;).
+    """
+    kind = field.type
+    if kind == "text":
+        if not isinstance(value, str) and not lenient:
+            raise ValueError("text is expected")
+        text = str(value).strip()
+        if len(text) > MAX_TEXT:
+            raise ValueError(f"at most {MAX_TEXT} characters")
+        return text
+    if kind == "number":
+        if isinstance(value, str) and not lenient:
+            raise ValueError("a number is expected")
+        return _parse_number(value)
+    if kind == "boolean":
+        if not isinstance(value, bool) and not lenient:
+            raise ValueError("true or false is expected")
+        return _parse_bool(value)
+    if kind == "date":
+        if isinstance(value, datetime):
+            return value.date().isoformat()
+        if isinstance(value, date):
+            return value.isoformat()
+        from shared.contacts.parsing import parse_date
+
+        return parse_date(value, lenient=lenient).isoformat()
+    allowed = {o["value"]: o for o in field.options}
+    by_label = {
+        o[k].strip().lower(): o["value"] for o in field.options for k in ("label_de", "label_en") if o.get(k)
+    }
+
+    def one(v: Any) -> str:
+        if isinstance(v, str) and v in allowed:
+            return v
+        if lenient and isinstance(v, str) and v.strip().lower() in by_label:
+            return by_label[v.strip().lower()]
+        raise ValueError(f"{v!r} is not one of {', '.join(allowed)}")
+
+    if kind == "choice":
+        return one(value)
+    if isinstance(value, str) and lenient:
+        value = [p.strip() for p in re.split(r"[;,]", value) if p.strip()]
+    if not isinstance(value, list):
+        raise ValueError("a list of options is expected")
+    return list(dict.fromkeys(one(v) for v in value))
+
+
+def is_empty(value: Any) -> bool:
+    return value is None or value == "" or value == []
+
+
+def apply_custom(
+    fields: list[CustomField],
+    current: dict[str, Any],
+    changes: dict[str, Any],
+    kinds: list[str],
+    *,
+    lenient: bool = False,
+    prefix: str = "custom.",
+) -> dict[str, Any]:
+    """The custom values after ``changes``; values of archived fields are kept untouched."""
+    active = {f.key: f for f in fields if f.archived_at is None}
+    result = dict(current)
+    for key, value in changes.items():
+        field = active.get(key)
+        if field is None:
+            raise ValidationFailed("no such field", field=f"{prefix}{key}")
+        if is_empty(value):
+            result.pop(key, None)
+            continue
+        try:
+            result[key] = coerce_value(field, value, lenient=lenient)
+        except ValueError as exc:
+            raise ValidationFailed(str(exc), field=f"{prefix}{key}") from None
+    for field in active.values():
+        if set(field.required_for) & set(kinds) and is_empty(result.get(field.key)):
+            raise ValidationFailed(
+                f"required for {', '.join(sorted(set(field.required_for) & set(kinds)))}",
+                field=f"{prefix}{field.key}",
+            )
+    return result
+
+
+def visible_custom(fields: list[CustomField], values: dict[str, Any]) -> dict[str, Any]:
+    active = {f.key for f in fields if f.archived_at is None}
+    return {k: v for k, v in values.items() if k in active}

@@ -1,0 +1,286 @@
+"""Contacts and everything kept about them. Every table is a tenant table under row-level security."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Computed,
+    Date,
+    DateTime,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.models import TenantBase
+
+TZ = DateTime(timezone=True)
+EMPTY_ARRAY = text("'{}'")
+EMPTY_OBJECT = text("'{}'::jsonb")
+
+
+def _now() -> Mapped[datetime]:
+    return mapped_column(TZ, nullable=False, server_default=func.now())
+
+
+def _fk(columns: list[str], target: str, name: str, ondelete: str | None = "CASCADE") -> ForeignKeyConstraint:
+    return ForeignKeyConstraint(
+        ["organization_id", *columns],
+        [f"{target}.organization_id", f"{target}.id"],
+        name=name,
+        ondelete=ondelete,
+    )
+
+
+class Contact(TenantBase):
+    __tablename__ = "contacts"
+    __table_args__ = (
+        # Removing a member leaves their contacts without an owner rather than blocking the removal.
+        _fk(["owner_membership_id"], "memberships", "fk_contacts_owner", "SET NULL (owner_membership_id)"),
+        Index("ix_contacts_search_vector", "search_vector", postgresql_using="gin"),
+        Index("ix_contacts_sort_name", "organization_id", "sort_name", "id"),
+        Index("ix_contacts_email", "organization_id", "email"),
+        Index("ix_contacts_kinds", "kinds", postgresql_using="gin"),
+        Index("ix_contacts_tags", "tags", postgresql_using="gin"),
+    )
+
+    kinds: Mapped[list[str]] = mapped_column(ARRAY(String(20)), server_default=EMPTY_ARRAY)
+    first_name: Mapped[str] = mapped_column(String(100), server_default="")
+    last_name: Mapped[str] = mapped_column(String(100), server_default="")
+    preferred_name: Mapped[str | None] = mapped_column(String(100))
+    organisation_name: Mapped[str | None] = mapped_column(String(200))
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    age_group: Mapped[str | None] = mapped_column(String(10))
+    gender: Mapped[str | None] = mapped_column(String(20))
+    languages: Mapped[list[str]] = mapped_column(ARRAY(String(2)), server_default=EMPTY_ARRAY)
+    postal_code: Mapped[str | None] = mapped_column(String(10))
+    city: Mapped[str | None] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(String(320))
+    preferred_channel: Mapped[str | None] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), server_default="interested")
+    status_changed_at: Mapped[datetime] = _now()
+    tags: Mapped[list[str]] = mapped_column(ARRAY(String(50)), server_default=EMPTY_ARRAY)
+    owner_membership_id: Mapped[uuid.UUID | None] = mapped_column()
+    # The matching profile.
+    interests: Mapped[list[str]] = mapped_column(ARRAY(String(100)), server_default=EMPTY_ARRAY)
+    availability: Mapped[list[str]] = mapped_column(ARRAY(String(20)), server_default=EMPTY_ARRAY)
+    capacity: Mapped[int] = mapped_column(Integer, server_default="1")
+    preferences: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=EMPTY_OBJECT)
+    support_kinds: Mapped[list[str]] = mapped_column(ARRAY(String(50)), server_default=EMPTY_ARRAY)
+    notes: Mapped[str | None] = mapped_column(Text)
+    waiting_since: Mapped[date | None] = mapped_column(Date)
+    # Set by matching when a person's last match ended; the retention rule counts from it.
+    last_match_ended_on: Mapped[date | None] = mapped_column(Date)
+    custom: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=EMPTY_OBJECT)
+    legal_hold: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    legal_hold_reason: Mapped[str | None] = mapped_column(Text)
+    erased_at: Mapped[datetime | None] = mapped_column(TZ)
+    # Folded words (see vocab.fold) of names, e-mail, phone and tags, and their full-text vector.
+    # Full-text rather than trigram: it needs no extension, so every PostgreSQL has it.
+    search_text: Mapped[str] = mapped_column(Text, server_default="")
+    search_vector: Mapped[str] = mapped_column(
+        TSVECTOR, Computed("to_tsvector('simple'::regconfig, search_text)", persisted=True)
+    )
+    sort_name: Mapped[str] = mapped_column(String(250), server_default="")
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+
+class Programme(TenantBase):
+    __tablename__ = "contact_programmes"
+    __table_args__ = (UniqueConstraint("organization_id", "name"),)
+
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = _now()
+
+
+class ProgrammeMembership(TenantBase):
+    __tablename__ = "contact_programme_members"
+    __table_args__ = (
+        UniqueConstraint(
+            "organization_id", "contact_id", "programme_id", name="uq_contact_programme_members_contact"
+        ),
+        _fk(["contact_id"], "contacts", "fk_contact_programme_members_contact"),
+        _fk(["programme_id"], "contact_programmes", "fk_contact_programme_members_programme"),
+        Index("ix_contact_programme_members_programme", "organization_id", "programme_id"),
+    )
+
+    contact_id: Mapped[uuid.UUID] = mapped_column()
+    programme_id: Mapped[uuid.UUID] = mapped_column()
+    created_at: Mapped[datetime] = _now()
+
+
+class ContactLink(TenantBase):
+    """``contact`` is ``kind`` of ``related``: a guardian of a mentee, a contact person of a partner."""
+
+    __tablename__ = "contact_links"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "contact_id", "related_id", "kind", name="uq_contact_links_pair"),
+        _fk(["contact_id"], "contacts", "fk_contact_links_contact"),
+        _fk(["related_id"], "contacts", "fk_contact_links_related"),
+        Index("ix_contact_links_related", "organization_id", "related_id"),
+    )
+
+    contact_id: Mapped[uuid.UUID] = mapped_column()
+    related_id: Mapped[uuid.UUID] = mapped_column()
+    kind: Mapped[str] = mapped_column(String(30))
+    created_at: Mapped[datetime] = _now()
+
+
+class CustomField(TenantBase):
+    """A field an organisation's admins defined. Archived fields keep their values out of sight."""
+
+    __tablename__ = "contact_fields"
+    __table_args__ = (UniqueConstraint("organization_id", "key"),)
+
+    key: Mapped[str] = mapped_column(String(50))
+    label_de: Mapped[str] = mapped_column(String(200))
+    label_en: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(20))
+    # [{"value": "...", "label_de": "...", "label_en": "..."}] for choice fields.
+    options: Mapped[list[dict[str, str]]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    required_for: Mapped[list[str]] = mapped_column(ARRAY(String(20)), server_default=EMPTY_ARRAY)
+    position: Mapped[int] = mapped_column(Integer, server_default="0")
+    archived_at: Mapped[datetime | None] = mapped_column(TZ)
+    created_at: Mapped[datetime] = _now()
+
+
+class Consent(TenantBase):
+    __tablename__ = "contact_consents"
+    __table_args__ = (
+        _fk(["contact_id"], "contacts", "fk_contact_consents_contact"),
+        Index("ix_contact_consents_contact", "organization_id", "contact_id", "purpose"),
+    )
+
+    contact_id: Mapped[uuid.UUID] = mapped_column()
+    purpose: Mapped[str] = mapped_column(String(50))
+    status: Mapped[str] = mapped_column(String(10))
+    effective_on: Mapped[date] = mapped_column(Date)
+    # Who gave or withdrew it (the person, a parent, a guardian), as written down.
+    given_by: Mapped[str | None] = mapped_column(String(200))
+    evidence: Mapped[str | None] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(String(200), server_default="")
+    created_at: Mapped[datetime] = _now()
+
+
+class Activity(TenantBase):
+    """An entry of a contact's timeline: a note, call, meeting or e-mail."""
+
+    __tablename__ = "contact_activities"
+    __table_args__ = (
+        _fk(["contact_id"], "contacts", "fk_contact_activities_contact"),
+        _fk(["author_membership_id"], "memberships", "fk_contact_activities_author", None),
+        Index("ix_contact_activities_contact", "organization_id", "contact_id", "occurred_at"),
+    )
+
+    contact_id: Mapped[uuid.UUID] = mapped_column()
+    kind: Mapped[str] = mapped_column(String(10))
+    occurred_at: Mapped[datetime] = mapped_column(TZ)
+    author_membership_id: Mapped[uuid.UUID | None] = mapped_column()
+    author_token_id: Mapped[uuid.UUID | None] = mapped_column()
+    author_name: Mapped[str] = mapped_column(String(200), server_default="")
+    body: Mapped[str] = mapped_column(Text, server_default="")
+    confidential: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    created_at: Mapped[datetime] = _now()
+
+
+class ContactSettings(TenantBase):
+    """One row per organisation: the consents every contact needs and the retention rule."""
+
+    __tablename__ = "contact_settings"
+    __table_args__ = (UniqueConstraint("organization_id"),)
+
+    required_consents: Mapped[list[str]] = mapped_column(
+        ARRAY(String(50)), server_default=text("'{data_processing}'")
+    )
+    retention_months: Mapped[int | None] = mapped_column(Integer)
+    retention_statuses: Mapped[list[str]] = mapped_column(
+        ARRAY(String(20)), server_default=text("'{alumni}'")
+    )
+    updated_at: Mapped[datetime] = _now()
+
+
+class Import(TenantBase):
+    __tablename__ = "contact_imports"
+
+    # dry_run -> running -> done | failed; done/failed -> undone
+    status: Mapped[str] = mapped_column(String(10), server_default="dry_run")
+    filename: Mapped[str] = mapped_column(String(300))
+    # The uploaded file, kept only until the import is finished (it holds personal data).
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    mapping: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=EMPTY_OBJECT)
+    # "batch": each batch of batch_size rows is saved or not at all; "all": one batch for the sheet.
+    atomicity: Mapped[str] = mapped_column(String(10), server_default="batch")
+    batch_size: Mapped[int] = mapped_column(Integer, server_default="500")
+    total_rows: Mapped[int] = mapped_column(Integer, server_default="0")
+    processed_rows: Mapped[int] = mapped_column(Integer, server_default="0")
+    created_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    updated_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    rejected_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    report: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200), server_default="")
+    created_at: Mapped[datetime] = _now()
+    started_at: Mapped[datetime | None] = mapped_column(TZ)
+    finished_at: Mapped[datetime | None] = mapped_column(TZ)
+    undone_at: Mapped[datetime | None] = mapped_column(TZ)
+
+
+class ImportRow(TenantBase):
+    """What one committed row did, so the whole import can be undone."""
+
+    __tablename__ = "contact_import_rows"
+    __table_args__ = (
+        _fk(["import_id"], "contact_imports", "fk_contact_import_rows_import"),
+        _fk(["contact_id"], "contacts", "fk_contact_import_rows_contact"),
+        Index("ix_contact_import_rows_import", "organization_id", "import_id", "row_number"),
+        Index("ix_contact_import_rows_contact", "organization_id", "contact_id"),
+    )
+
+    import_id: Mapped[uuid.UUID] = mapped_column()
+    row_number: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(10))  # created | updated
+    contact_id: Mapped[uuid.UUID] = mapped_column()
+    # The contact's values before an update, to restore on undo.
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+
+class ImportMapping(TenantBase):
+    """A saved column mapping (header -> field), reusable for the next sheet of the same shape."""
+
+    __tablename__ = "contact_import_mappings"
+    __table_args__ = (UniqueConstraint("organization_id", "name"),)
+
+    name: Mapped[str] = mapped_column(String(100))
+    columns: Mapped[dict[str, str]] = mapped_column(JSONB, server_default=EMPTY_OBJECT)
+    created_at: Mapped[datetime] = _now()
+
+
+class Export(TenantBase):
+    __tablename__ = "contact_exports"
+
+    status: Mapped[str] = mapped_column(
+        String(10), server_default="pending"
+    )  # pending|running|done|failed|expired
+    format: Mapped[str] = mapped_column(String(4))
+    query: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=EMPTY_OBJECT)
+    columns: Mapped[list[str]] = mapped_column(ARRAY(String(60)), server_default=EMPTY_ARRAY)
+    row_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200), server_default="")
+    created_at: Mapped[datetime] = _now()
+    finished_at: Mapped[datetime | None] = mapped_column(TZ)

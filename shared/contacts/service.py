@@ -1,0 +1,912 @@
+"""Contacts: create, read, update, delete, search, duplicates, merge, programmes and links."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import difflib
+import json
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import msgspec
+from sqlalchemy import Select, and_, delete, func, or_, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.contacts import fields as custom_fields
+from shared.contacts.models import (
+    Activity,
+    Consent,
+    Contact,
+    ContactLink,
+    ContactSettings,
+    CustomField,
+    ImportRow,
+    Programme,
+    ProgrammeMembership,
+)
+from shared.contacts.parsing import parse_language
+from shared.contacts.schemas import (
+    ContactIn,
+    ContactOut,
+    ContactPatch,
+    DuplicateOut,
+    LinkOut,
+    ProgrammeOut,
+    ProgrammeRef,
+)
+from shared.contacts.vocab import (
+    AGE_GROUPS,
+    AVAILABILITY,
+    CHANNELS,
+    EMAIL_RE,
+    GENDERS,
+    KINDS,
+    LINK_KINDS,
+    PHONE_RE,
+    POSTAL_RE,
+    STATUSES,
+    digits,
+    fold,
+    normalize_email,
+    search_terms,
+)
+from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.models import Membership
+from shared.pagination import Page
+
+PROFILE_FIELDS = (
+    "kinds",
+    "first_name",
+    "last_name",
+    "preferred_name",
+    "organisation_name",
+    "birth_date",
+    "age_group",
+    "gender",
+    "languages",
+    "postal_code",
+    "city",
+    "phone",
+    "email",
+    "preferred_channel",
+    "status",
+    "tags",
+    "owner_membership_id",
+    "interests",
+    "availability",
+    "capacity",
+    "preferences",
+    "support_kinds",
+    "notes",
+    "waiting_since",
+    "last_match_ended_on",
+)
+SORTS = {
+    "name": ("sort_name", False),
+    "-name": ("sort_name", True),
+    "created": ("created_at", False),
+    "-created": ("created_at", True),
+    "updated": ("updated_at", False),
+    "-updated": ("updated_at", True),
+}
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def org_of(session: AsyncSession) -> uuid.UUID:
+    org: uuid.UUID = session.info["org_id"]
+    return org
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _text(value: Any, name: str, limit: int, *, required: bool = False) -> str | None:
+    if value is None:
+        if required:
+            raise ValidationFailed("is required", field=name)
+        return None
+    text_value = " ".join(str(value).split())
+    if len(text_value) > limit:
+        raise ValidationFailed(f"at most {limit} characters", field=name)
+    return text_value or None
+
+
+def _choice(value: Any, name: str, allowed: Sequence[str]) -> str | None:
+    if value is None or value == "":
+        return None
+    if value not in allowed:
+        raise ValidationFailed(f"{value!r} is not one of {', '.join(allowed)}", field=name)
+    return str(value)
+
+
+def _strings(value: list[str], name: str, limit: int, *, max_items: int = 50) -> list[str]:
+    out: list[str] = []
+    for item in value:
+        cleaned = " ".join(str(item).split())
+        if not cleaned:
+            continue
+        if len(cleaned) > limit:
+            raise ValidationFailed(f"each entry at most {limit} characters", field=name)
+        if cleaned not in out:
+            out.append(cleaned)
+    if len(out) > max_items:
+        raise ValidationFailed(f"at most {max_items} entries", field=name)
+    return out
+
+
+def clean_values(values: dict[str, Any]) -> dict[str, Any]:
+    """Check and normalise profile values; a bad one raises ValidationFailed naming its field."""
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        if name == "kinds":
+            kinds = list(dict.fromkeys(value))
+            if not kinds:
+                raise ValidationFailed(f"at least one kind: {', '.join(KINDS)}", field=name)
+            for kind in kinds:
+                _choice(kind, name, KINDS)
+            out[name] = kinds
+        elif name in ("first_name", "last_name"):
+            out[name] = _text(value, name, 100) or ""
+        elif name == "preferred_name":
+            out[name] = _text(value, name, 100)
+        elif name == "organisation_name":
+            out[name] = _text(value, name, 200)
+        elif name == "city":
+            out[name] = _text(value, name, 100)
+        elif name == "birth_date":
+            if value is not None and not (date(1900, 1, 1) <= value <= date.today()):
+                raise ValidationFailed("a birth date between 1900 and today", field=name)
+            out[name] = value
+        elif name == "age_group":
+            out[name] = _choice(value, name, AGE_GROUPS)
+        elif name == "gender":
+            out[name] = _choice(value, name, GENDERS)
+        elif name == "preferred_channel":
+            out[name] = _choice(value, name, CHANNELS)
+        elif name == "status":
+            if value not in STATUSES:
+                raise ValidationFailed(f"{value!r} is not one of {', '.join(STATUSES)}", field=name)
+            out[name] = value
+        elif name == "languages":
+            codes: list[str] = []
+            for item in value:
+                if not isinstance(item, str) or item.lower() != item or len(item) != 2:
+                    raise ValidationFailed(f"{item!r} is not an ISO 639-1 code such as de or ar", field=name)
+                try:
+                    code = parse_language(item)
+                except ValueError as exc:
+                    raise ValidationFailed(str(exc), field=name) from None
+                if code not in codes:
+                    codes.append(code)
+            out[name] = codes
+        elif name == "postal_code":
+            cleaned = _text(value, name, 10)
+            if cleaned is not None and not POSTAL_RE.match(cleaned):
+                raise ValidationFailed(f"{cleaned!r} is not a postal code", field=name)
+            out[name] = cleaned
+        elif name == "phone":
+            cleaned = _text(value, name, 40)
+            if cleaned is not None and (not PHONE_RE.match(cleaned) or len(digits(cleaned)) < 4):
+                raise ValidationFailed(f"{cleaned!r} is not a phone number", field=name)
+            out[name] = cleaned
+        elif name == "email":
+            cleaned = _text(value, name, 320)
+            if cleaned is not None:
+                cleaned = normalize_email(cleaned)
+                if not EMAIL_RE.match(cleaned):
+                    raise ValidationFailed(f"{cleaned!r} is not an e-mail address", field=name)
+            out[name] = cleaned
+        elif name == "tags":
+            out[name] = _strings(value, name, 50)
+        elif name == "interests":
+            out[name] = _strings(value, name, 100)
+        elif name == "support_kinds":
+            out[name] = _strings(value, name, 50)
+        elif name == "availability":
+            slots = list(dict.fromkeys(value))
+            for slot in slots:
+                if slot not in AVAILABILITY:
+                    raise ValidationFailed(
+                        f"{slot!r} is not a time slot: mon…sun + morning/afternoon/evening, e.g. tue-evening",
+                        field=name,
+                    )
+            out[name] = slots
+        elif name == "capacity":
+            if not 0 <= value <= 50:
+                raise ValidationFailed("between 0 and 50", field=name)
+            out[name] = value
+        elif name == "preferences":
+            if len(json.dumps(value)) > 10_000:
+                raise ValidationFailed("at most 10,000 characters of JSON", field=name)
+            out[name] = value
+        elif name == "notes":
+            out[name] = value if value is None or len(value) <= 10_000 else None
+            if value is not None and len(value) > 10_000:
+                raise ValidationFailed("at most 10,000 characters", field=name)
+        elif name == "legal_hold_reason":
+            out[name] = _text(value, name, 1000)
+        else:
+            out[name] = value
+    return out
+
+
+def _display_name(c: Contact) -> str:
+    person = " ".join(p for p in (c.preferred_name or c.first_name, c.last_name) if p)
+    if c.organisation_name:
+        return f"{c.organisation_name} ({person})" if person else c.organisation_name
+    return person or "—"
+
+
+def derive(contact: Contact) -> None:
+    """Refresh the search words and the sort key from the contact's current values."""
+    words: list[str] = []
+    for part in (
+        contact.first_name,
+        contact.last_name,
+        contact.preferred_name,
+        contact.organisation_name,
+        contact.email,
+        " ".join(contact.tags or []),
+    ):
+        if part:
+            words.extend(_WORD.findall(fold(part)))
+    if contact.phone:
+        number = digits(contact.phone)
+        words.append(number)
+        if contact.phone.strip().startswith("+49") or number.startswith("0049"):
+            words.append("0" + number.removeprefix("00").removeprefix("49"))
+    contact.search_text = " ".join(dict.fromkeys(words))
+    contact.sort_name = fold(
+        f"{contact.last_name or contact.organisation_name or ''} {contact.first_name}".strip()
+    )[:250]
+
+
+def to_tsquery(query: str) -> str | None:
+    """Every word of the query as a prefix, all required: 'Müll ann' finds Anna Müller."""
+    raw = query.strip()
+    if re.fullmatch(r"\+?[0-9 ()/.\-]{5,}", raw):
+        number = digits(raw)
+        terms = [number if not raw.startswith("+49") else "0" + number.removeprefix("49")]
+    else:
+        terms = [w for t in search_terms(raw) for w in _WORD.findall(t)]
+    if not terms:
+        return None
+    return " & ".join(f"'{t}':*" for t in terms[:10])
+
+
+# ---------------------------------------------------------------- output
+
+
+@dataclass
+class Extras:
+    programmes: dict[uuid.UUID, list[ProgrammeRef]] = field(default_factory=dict)
+    missing: dict[uuid.UUID, list[str]] = field(default_factory=dict)
+    fields: list[CustomField] = field(default_factory=list)
+
+
+async def required_consents(session: AsyncSession) -> list[str]:
+    row = (await session.execute(select(ContactSettings.required_consents))).scalar_one_or_none()
+    return list(row) if row is not None else ["data_processing"]
+
+
+async def current_consents(
+    session: AsyncSession, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, str]]:
+    """The latest status per contact and purpose (by effective date, then by when it was recorded)."""
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(Consent.contact_id, Consent.purpose, Consent.status)
+        .where(Consent.contact_id.in_(ids))
+        .ext(distinct_on(Consent.contact_id, Consent.purpose))
+        .order_by(Consent.contact_id, Consent.purpose, Consent.effective_on.desc(), Consent.created_at.desc())
+    )
+    out: dict[uuid.UUID, dict[str, str]] = {}
+    for contact_id, purpose, status in rows:
+        out.setdefault(contact_id, {})[purpose] = status
+    return out
+
+
+async def load_extras(session: AsyncSession, contacts: Sequence[Contact]) -> Extras:
+    ids = [c.id for c in contacts]
+    extras = Extras(fields=await custom_fields.list_fields(session))
+    if not ids:
+        return extras
+    rows = await session.execute(
+        select(ProgrammeMembership.contact_id, Programme.id, Programme.name)
+        .join(Programme, Programme.id == ProgrammeMembership.programme_id)
+        .where(ProgrammeMembership.contact_id.in_(ids))
+        .order_by(Programme.name)
+    )
+    for contact_id, programme_id, name in rows:
+        extras.programmes.setdefault(contact_id, []).append(ProgrammeRef(id=programme_id, name=name))
+    required = await required_consents(session)
+    current = await current_consents(session, ids)
+    for c in contacts:
+        given = current.get(c.id, {})
+        extras.missing[c.id] = [] if c.erased_at else [p for p in required if given.get(p) != "given"]
+    return extras
+
+
+def contact_out(c: Contact, extras: Extras) -> ContactOut:
+    return ContactOut(
+        id=c.id,
+        kinds=list(c.kinds),
+        first_name=c.first_name,
+        last_name=c.last_name,
+        preferred_name=c.preferred_name,
+        organisation_name=c.organisation_name,
+        display_name=_display_name(c),
+        birth_date=c.birth_date,
+        age_group=c.age_group,
+        gender=c.gender,
+        languages=list(c.languages),
+        postal_code=c.postal_code,
+        city=c.city,
+        phone=c.phone,
+        email=c.email,
+        preferred_channel=c.preferred_channel,
+        status=c.status,
+        status_changed_at=c.status_changed_at,
+        tags=list(c.tags),
+        owner_membership_id=c.owner_membership_id,
+        interests=list(c.interests),
+        availability=list(c.availability),
+        capacity=c.capacity,
+        preferences=dict(c.preferences),
+        support_kinds=list(c.support_kinds),
+        notes=c.notes,
+        waiting_since=c.waiting_since,
+        last_match_ended_on=c.last_match_ended_on,
+        custom=custom_fields.visible_custom(extras.fields, c.custom),
+        programmes=extras.programmes.get(c.id, []),
+        missing_consents=extras.missing.get(c.id, []),
+        legal_hold=c.legal_hold,
+        legal_hold_reason=c.legal_hold_reason,
+        erased=c.erased_at is not None,
+        created_at=c.created_at,
+        updated_at=c.updated_at,
+    )
+
+
+async def outputs(session: AsyncSession, contacts: Sequence[Contact]) -> list[ContactOut]:
+    extras = await load_extras(session, contacts)
+    return [contact_out(c, extras) for c in contacts]
+
+
+# ---------------------------------------------------------------- read
+
+
+async def get_contact(session: AsyncSession, contact_id: uuid.UUID, *, for_update: bool = False) -> Contact:
+    query = select(Contact).where(Contact.id == contact_id)
+    if for_update:
+        query = query.with_for_update()
+    contact = (await session.execute(query)).scalar_one_or_none()
+    if contact is None:
+        raise NotFound("no such contact")
+    return contact
+
+
+async def read_contact(session: AsyncSession, contact_id: uuid.UUID) -> ContactOut:
+    contact = await get_contact(session, contact_id)
+    return (await outputs(session, [contact]))[0]
+
+
+class ContactQuery(msgspec.Struct, kw_only=True):
+    """A filtered, sorted list: what the list page, the API and exports share."""
+
+    q: str | None = None
+    kind: str | None = None
+    status: str | None = None
+    programme: uuid.UUID | None = None
+    tag: str | None = None
+    owner: uuid.UUID | None = None
+    field: list[str] = []
+    missing_consent: bool | None = None
+    include_erased: bool = False
+    sort: str = "name"
+
+
+async def _filters(session: AsyncSession, query: ContactQuery) -> list[Any]:
+    conditions: list[Any] = []
+    if query.q and query.q.strip():
+        ts = to_tsquery(query.q)
+        if ts is None:
+            conditions.append(text("false"))
+        else:
+            conditions.append(Contact.search_vector.op("@@")(func.to_tsquery("simple", ts)))
+    if query.kind:
+        _choice(query.kind, "kind", KINDS)
+        conditions.append(Contact.kinds.contains([query.kind]))
+    if query.status:
+        statuses = [s for s in query.status.split(",") if s]
+        for s in statuses:
+            _choice(s, "status", STATUSES)
+        conditions.append(Contact.status.in_(statuses))
+    if query.programme:
+        conditions.append(
+            Contact.id.in_(
+                select(ProgrammeMembership.contact_id).where(
+                    ProgrammeMembership.programme_id == query.programme
+                )
+            )
+        )
+    if query.tag:
+        conditions.append(Contact.tags.contains([query.tag.strip()]))
+    if query.owner:
+        conditions.append(Contact.owner_membership_id == query.owner)
+    if query.field:
+        defined = {f.key: f for f in await custom_fields.list_fields(session)}
+        for item in query.field:
+            key, sep, raw = item.partition(":")
+            definition = defined.get(key)
+            if not sep or definition is None:
+                raise ValidationFailed("use field=<key>:<value> with a defined field's key", field="field")
+            try:
+                value = custom_fields.coerce_value(definition, raw, lenient=True)
+            except ValueError as exc:
+                raise ValidationFailed(f"{key}: {exc}", field="field") from None
+            if definition.type == "multi_choice":
+                conditions.append(Contact.custom.contains({key: value}))
+            else:
+                conditions.append(Contact.custom.contains({key: value}))
+    if query.missing_consent is not None:
+        required = await required_consents(session)
+        latest = (
+            select(Consent.contact_id, Consent.purpose, Consent.status)
+            .ext(distinct_on(Consent.contact_id, Consent.purpose))
+            .order_by(
+                Consent.contact_id, Consent.purpose, Consent.effective_on.desc(), Consent.created_at.desc()
+            )
+            .subquery()
+        )
+        complete = (
+            select(latest.c.contact_id)
+            .where(latest.c.status == "given", latest.c.purpose.in_(required))
+            .group_by(latest.c.contact_id)
+            .having(func.count() == len(required))
+        )
+        if required:
+            conditions.append(
+                Contact.id.not_in(complete) if query.missing_consent else Contact.id.in_(complete)
+            )
+        elif query.missing_consent:
+            conditions.append(text("false"))
+    if not query.include_erased:
+        conditions.append(Contact.erased_at.is_(None))
+    return conditions
+
+
+def _encode(value: Any, last_id: uuid.UUID) -> str:
+    raw = json.dumps([value.isoformat() if isinstance(value, datetime) else value, str(last_id)])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str, column: str) -> tuple[Any, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        value, last = json.loads(raw)
+        if column.endswith("_at"):
+            value = datetime.fromisoformat(value)
+        elif not isinstance(value, str):
+            raise ValueError
+        return value, uuid.UUID(last)
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        raise ValidationFailed("the cursor is not one this API handed out", field="cursor") from None
+
+
+async def filtered_select(session: AsyncSession, query: ContactQuery) -> Select[Contact]:
+    if query.sort not in SORTS:
+        raise ValidationFailed(f"sort by one of {', '.join(SORTS)}", field="sort")
+    return select(Contact).where(*await _filters(session, query))
+
+
+async def list_contacts(
+    session: AsyncSession, query: ContactQuery, *, limit: int, cursor: str | None
+) -> Page[ContactOut]:
+    stmt = await filtered_select(session, query)
+    column_name, descending = SORTS[query.sort]
+    column = getattr(Contact, column_name)
+    if cursor:
+        value, last_id = _decode(cursor, column_name)
+        key = tuple_(column, Contact.id)
+        stmt = stmt.where(key < tuple_(value, last_id) if descending else key > tuple_(value, last_id))
+    order = (column.desc(), Contact.id.desc()) if descending else (column, Contact.id)
+    rows = list((await session.execute(stmt.order_by(*order).limit(limit + 1))).scalars())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = _encode(getattr(rows[-1], column_name), rows[-1].id) if more else None
+    return Page(items=await outputs(session, rows), next_cursor=next_cursor)
+
+
+async def count_contacts(session: AsyncSession, query: ContactQuery) -> int:
+    stmt = await filtered_select(session, query)
+    return int((await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one())
+
+
+# ---------------------------------------------------------------- write
+
+
+async def _check_owner(session: AsyncSession, membership_id: uuid.UUID | None) -> None:
+    if membership_id is None:
+        return
+    found = (
+        await session.execute(select(Membership.id).where(Membership.id == membership_id))
+    ).scalar_one_or_none()
+    if found is None:
+        raise ValidationFailed("no member with this id", field="owner_membership_id")
+
+
+async def _set_programmes(session: AsyncSession, contact: Contact, programme_ids: list[uuid.UUID]) -> None:
+    wanted = list(dict.fromkeys(programme_ids))
+    if wanted:
+        known = set((await session.execute(select(Programme.id).where(Programme.id.in_(wanted)))).scalars())
+        if missing := [p for p in wanted if p not in known]:
+            raise ValidationFailed(f"no programme {missing[0]}", field="programme_ids")
+    await session.execute(
+        delete(ProgrammeMembership).where(
+            ProgrammeMembership.contact_id == contact.id, ProgrammeMembership.programme_id.not_in(wanted)
+        )
+    )
+    have = set(
+        (
+            await session.execute(
+                select(ProgrammeMembership.programme_id).where(ProgrammeMembership.contact_id == contact.id)
+            )
+        ).scalars()
+    )
+    for programme_id in wanted:
+        if programme_id not in have:
+            session.add(
+                ProgrammeMembership(
+                    organization_id=contact.organization_id, contact_id=contact.id, programme_id=programme_id
+                )
+            )
+
+
+def _apply(contact: Contact, values: dict[str, Any]) -> None:
+    now = datetime.now(UTC)
+    for name, value in values.items():
+        if name == "status" and value != contact.status:
+            contact.status_changed_at = now
+            # Matching counts waiting time from when a mentee became ready.
+            if value == "ready" and "waiting_since" not in values:
+                contact.waiting_since = now.date()
+        setattr(contact, name, value)
+    contact.updated_at = now
+
+
+def _require_name(contact: Contact) -> None:
+    if not (contact.first_name or contact.last_name or contact.organisation_name):
+        raise ValidationFailed(
+            "a name is needed (last_name, first_name or organisation_name)", field="last_name"
+        )
+
+
+async def find_duplicates(
+    session: AsyncSession,
+    *,
+    email: str | None,
+    first_name: str,
+    last_name: str,
+    birth_date: date | None,
+    exclude: uuid.UUID | None = None,
+) -> list[DuplicateOut]:
+    """Same e-mail, or a similar name with the same date of birth."""
+    conditions = []
+    if email:
+        conditions.append(Contact.email == normalize_email(email))
+    if birth_date:
+        conditions.append(Contact.birth_date == birth_date)
+    if not conditions:
+        return []
+    query = select(Contact).where(or_(*conditions), Contact.erased_at.is_(None)).limit(50)
+    if exclude is not None:
+        query = query.where(Contact.id != exclude)
+    name = fold(f"{first_name} {last_name}")
+    found: list[DuplicateOut] = []
+    for c in (await session.execute(query)).scalars():
+        reason = None
+        if email and c.email == normalize_email(email):
+            reason = "same e-mail"
+        elif birth_date and similar_names(name, fold(f"{c.first_name} {c.last_name}")):
+            reason = "similar name and same date of birth"
+        if reason:
+            found.append(DuplicateOut(c.id, _display_name(c), c.email, c.birth_date, reason))
+    return found
+
+
+def similar_names(a: str, b: str) -> bool:
+    if not a.strip() or not b.strip():
+        return False
+    return difflib.SequenceMatcher(None, a, b).ratio() >= 0.8 or sorted(a.split()) == sorted(b.split())
+
+
+async def create_contact(
+    session: AsyncSession, org_id: uuid.UUID, data: ContactIn, *, reject_duplicates: bool = False
+) -> ContactOut:
+    raw = {name: getattr(data, name) for name in PROFILE_FIELDS}
+    values = clean_values(raw)
+    await _check_owner(session, values.get("owner_membership_id"))
+    fields = await custom_fields.list_fields(session)
+    custom = custom_fields.apply_custom(fields, {}, data.custom, values["kinds"])
+    duplicates = await find_duplicates(
+        session,
+        email=values.get("email"),
+        first_name=values["first_name"],
+        last_name=values["last_name"],
+        birth_date=values.get("birth_date"),
+    )
+    if duplicates and reject_duplicates:
+        raise Conflict(f"looks like an existing contact ({duplicates[0].reason})", field="email")
+    contact = Contact(organization_id=org_id, custom=custom, status="interested")
+    _apply(contact, values)
+    if values["status"] == "ready" and "mentee" in values["kinds"] and values.get("waiting_since") is None:
+        contact.waiting_since = date.today()
+    _require_name(contact)
+    derive(contact)
+    session.add(contact)
+    await session.flush()
+    await _set_programmes(session, contact, data.programme_ids)
+    await session.flush()
+    await session.refresh(contact)
+    out = (await outputs(session, [contact]))[0]
+    out.possible_duplicates = [d.id for d in duplicates]
+    return out
+
+
+async def update_contact(session: AsyncSession, contact_id: uuid.UUID, data: ContactPatch) -> ContactOut:
+    contact = await get_contact(session, contact_id, for_update=True)
+    if contact.erased_at is not None:
+        raise Conflict("this contact was erased and cannot be changed")
+    sent = {
+        name: getattr(data, name)
+        for name in (*PROFILE_FIELDS, "legal_hold", "legal_hold_reason")
+        if getattr(data, name) is not msgspec.UNSET
+    }
+    for required in ("kinds", "first_name", "last_name", "status", "capacity", "legal_hold"):
+        if required in sent and sent[required] is None:
+            raise ValidationFailed("cannot be empty", field=required)
+    for listed in ("languages", "tags", "interests", "availability", "support_kinds"):
+        if listed in sent and sent[listed] is None:
+            sent[listed] = []
+    if "preferences" in sent and sent["preferences"] is None:
+        sent["preferences"] = {}
+    values = clean_values(sent)
+    if "owner_membership_id" in values:
+        await _check_owner(session, values["owner_membership_id"])
+    fields = await custom_fields.list_fields(session)
+    kinds = values.get("kinds", contact.kinds)
+    changes = data.custom if not isinstance(data.custom, msgspec.UnsetType) else {}
+    contact.custom = custom_fields.apply_custom(fields, contact.custom, changes, kinds)
+    _apply(contact, values)
+    _require_name(contact)
+    derive(contact)
+    if not isinstance(data.programme_ids, msgspec.UnsetType):
+        await _set_programmes(session, contact, data.programme_ids)
+    await session.flush()
+    await session.refresh(contact)
+    return (await outputs(session, [contact]))[0]
+
+
+async def delete_contact(session: AsyncSession, contact_id: uuid.UUID) -> None:
+    """Delete a contact and everything kept about them (for mistakes; erasure keeps statistics)."""
+    contact = await get_contact(session, contact_id, for_update=True)
+    if contact.legal_hold:
+        raise Conflict("a legal hold is set on this contact; lift it before deleting", field="legal_hold")
+    await session.delete(contact)
+    await session.flush()
+
+
+async def duplicates_of(session: AsyncSession, contact_id: uuid.UUID) -> list[DuplicateOut]:
+    c = await get_contact(session, contact_id)
+    return await find_duplicates(
+        session,
+        email=c.email,
+        first_name=c.first_name,
+        last_name=c.last_name,
+        birth_date=c.birth_date,
+        exclude=c.id,
+    )
+
+
+async def merge_contacts(session: AsyncSession, keep_id: uuid.UUID, other_id: uuid.UUID) -> ContactOut:
+    """Fold ``other`` into ``keep``: both timelines, consents, programmes and links stay; blanks filled."""
+    if keep_id == other_id:
+        raise ValidationFailed("a contact cannot be merged with itself", field="other_id")
+    keep = await get_contact(session, keep_id, for_update=True)
+    try:
+        other = await get_contact(session, other_id, for_update=True)
+    except NotFound:
+        raise NotFound("no such contact to merge", field="other_id") from None
+    if keep.erased_at or other.erased_at:
+        raise Conflict("erased contacts cannot be merged")
+    for name in PROFILE_FIELDS:
+        mine, theirs = getattr(keep, name), getattr(other, name)
+        if isinstance(mine, list):
+            setattr(keep, name, list(dict.fromkeys([*mine, *theirs])))
+        elif name == "preferences":
+            keep.preferences = {**other.preferences, **keep.preferences}
+        elif mine in (None, "") and theirs not in (None, ""):
+            setattr(keep, name, theirs)
+    keep.custom = {**other.custom, **keep.custom}
+    keep.legal_hold = keep.legal_hold or other.legal_hold
+    keep.legal_hold_reason = keep.legal_hold_reason or other.legal_hold_reason
+    for model in (Activity, Consent, ImportRow):
+        await session.execute(update(model).where(model.contact_id == other.id).values(contact_id=keep.id))
+    theirs_programmes = select(ProgrammeMembership.programme_id).where(
+        ProgrammeMembership.contact_id == keep.id
+    )
+    await session.execute(
+        update(ProgrammeMembership)
+        .where(
+            ProgrammeMembership.contact_id == other.id,
+            ProgrammeMembership.programme_id.not_in(theirs_programmes),
+        )
+        .values(contact_id=keep.id)
+    )
+    for outgoing in (True, False):
+        column = ContactLink.contact_id if outgoing else ContactLink.related_id
+        links = (await session.execute(select(ContactLink).where(column == other.id))).scalars().all()
+        for link in links:
+            target = link.related_id if outgoing else link.contact_id
+            pair = (keep.id, target) if outgoing else (target, keep.id)
+            exists = (
+                await session.execute(
+                    select(ContactLink.id).where(
+                        ContactLink.contact_id == pair[0],
+                        ContactLink.related_id == pair[1],
+                        ContactLink.kind == link.kind,
+                    )
+                )
+            ).first()
+            if target == keep.id or exists:
+                await session.delete(link)
+            elif outgoing:
+                link.contact_id = keep.id
+            else:
+                link.related_id = keep.id
+        await session.flush()
+    await session.flush()
+    keep.updated_at = datetime.now(UTC)
+    derive(keep)
+    session.add(
+        Activity(
+            organization_id=keep.organization_id,
+            contact_id=keep.id,
+            kind="note",
+            occurred_at=datetime.now(UTC),
+            author_name="codo",
+            body=f"Merged with a duplicate record ({other.id}).",
+        )
+    )
+    await session.delete(other)
+    await session.flush()
+    await session.refresh(keep)
+    return (await outputs(session, [keep]))[0]
+
+
+# ---------------------------------------------------------------- programmes
+
+
+async def list_programmes(session: AsyncSession) -> list[ProgrammeOut]:
+    rows = await session.execute(
+        select(Programme.id, Programme.name, func.count(ProgrammeMembership.id))
+        .outerjoin(ProgrammeMembership, ProgrammeMembership.programme_id == Programme.id)
+        .group_by(Programme.id, Programme.name)
+        .order_by(Programme.name)
+    )
+    return [ProgrammeOut(id=i, name=n, contact_count=c) for i, n, c in rows]
+
+
+async def create_programme(session: AsyncSession, org_id: uuid.UUID, name: str) -> ProgrammeOut:
+    cleaned = _text(name, "name", 100)
+    if not cleaned:
+        raise ValidationFailed("a name is needed", field="name")
+    exists = (await session.execute(select(Programme.id).where(Programme.name == cleaned))).first()
+    if exists:
+        raise Conflict("a programme with this name exists", field="name")
+    programme = Programme(organization_id=org_id, name=cleaned)
+    session.add(programme)
+    await session.flush()
+    return ProgrammeOut(id=programme.id, name=programme.name, contact_count=0)
+
+
+async def get_programme(session: AsyncSession, programme_id: uuid.UUID) -> Programme:
+    programme = (
+        await session.execute(select(Programme).where(Programme.id == programme_id))
+    ).scalar_one_or_none()
+    if programme is None:
+        raise NotFound("no such programme")
+    return programme
+
+
+async def delete_programme(session: AsyncSession, programme_id: uuid.UUID) -> None:
+    programme = await get_programme(session, programme_id)
+    await session.delete(programme)
+    await session.flush()
+
+
+# ---------------------------------------------------------------- links
+
+
+async def list_links(session: AsyncSession, contact_id: uuid.UUID) -> list[LinkOut]:
+    await get_contact(session, contact_id)
+    links = list(
+        (
+            await session.execute(
+                select(ContactLink)
+                .where(or_(ContactLink.contact_id == contact_id, ContactLink.related_id == contact_id))
+                .order_by(ContactLink.created_at)
+            )
+        ).scalars()
+    )
+    ids = {link.contact_id for link in links} | {link.related_id for link in links}
+    names = {
+        c.id: _display_name(c)
+        for c in (await session.execute(select(Contact).where(Contact.id.in_(ids)))).scalars()
+    }
+    return [
+        LinkOut(
+            id=link.id,
+            kind=link.kind,
+            contact_id=link.contact_id,
+            contact_name=names.get(link.contact_id, ""),
+            related_id=link.related_id,
+            related_name=names.get(link.related_id, ""),
+        )
+        for link in links
+    ]
+
+
+async def add_link(session: AsyncSession, contact_id: uuid.UUID, related_id: uuid.UUID, kind: str) -> LinkOut:
+    contact = await get_contact(session, contact_id)
+    if kind not in LINK_KINDS:
+        raise ValidationFailed(f"kind must be one of {', '.join(LINK_KINDS)}", field="kind")
+    if related_id == contact_id:
+        raise ValidationFailed("a contact cannot be linked to itself", field="related_id")
+    try:
+        related = await get_contact(session, related_id)
+    except NotFound:
+        raise ValidationFailed("no such contact", field="related_id") from None
+    exists = (
+        await session.execute(
+            select(ContactLink.id).where(
+                and_(
+                    ContactLink.contact_id == contact_id,
+                    ContactLink.related_id == related_id,
+                    ContactLink.kind == kind,
+                )
+            )
+        )
+    ).first()
+    if exists:
+        raise Conflict("these contacts are linked like this already", field="related_id")
+    link = ContactLink(
+        organization_id=contact.organization_id, contact_id=contact_id, related_id=related_id, kind=kind
+    )
+    session.add(link)
+    await session.flush()
+    return LinkOut(link.id, kind, contact_id, _display_name(contact), related_id, _display_name(related))
+
+
+async def remove_link(session: AsyncSession, contact_id: uuid.UUID, link_id: uuid.UUID) -> None:
+    await get_contact(session, contact_id)
+    link = (
+        await session.execute(
+            select(ContactLink).where(
+                ContactLink.id == link_id,
+                or_(ContactLink.contact_id == contact_id, ContactLink.related_id == contact_id),
+            )
+        )
+    ).scalar_one_or_none()
+    if link is None:
+        raise NotFound("no such link")
+    await session.delete(link)
+    await session.flush()

@@ -1,0 +1,76 @@
+"""The fixed vocabularies of contacts and the normalisation shared by search, import and duplicates."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+KINDS = ("mentor", "mentee", "guardian", "partner")
+STATUSES = ("interested", "screening", "ready", "matched", "paused", "alumni", "declined")
+GENDERS = ("female", "male", "diverse", "not_stated")
+CHANNELS = ("email", "phone", "sms", "messenger", "post")
+AGE_GROUPS = ("0-5", "6-9", "10-13", "14-17", "18-26", "27-49", "50-64", "65+")
+LINK_KINDS = ("guardian_of", "contact_person_of")
+ACTIVITY_KINDS = ("note", "call", "meeting", "email")
+CONSENT_STATUSES = ("given", "withdrawn")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DAYTIMES = ("morning", "afternoon", "evening")
+AVAILABILITY = tuple(f"{d}-{t}" for d in DAYS for t in DAYTIMES)
+
+# ISO 639-1, every two-letter code.
+LANGUAGES = frozenset(
+    """aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu cv cy
+    da de dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht hu hy
+    hz ia id ie ig ii ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw ky la lb lg li
+    ln lo lt lu lv mg mh mi mk ml mn mr ms mt my na nb nd ne ng nl nn no nr nv ny oc oj om or os pa
+    pi pl ps pt qu rm rn ro ru rw sa sc sd se sg si sk sl sm sn so sq sr ss st su sv sw ta te tg th
+    ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh yi yo za zh zu""".split()  # noqa: SIM905
+)
+
+# What people write in a spreadsheet instead of a code.
+LANGUAGE_NAMES = {
+    "deutsch": "de", "german": "de", "englisch": "en", "english": "en", "arabisch": "ar",
+    "arabic": "ar", "türkisch": "tr", "turkish": "tr", "französisch": "fr", "french": "fr",
+    "spanisch": "es", "spanish": "es", "russisch": "ru", "russian": "ru", "ukrainisch": "uk",
+    "ukrainian": "uk", "polnisch": "pl", "polish": "pl", "persisch": "fa", "farsi": "fa",
+    "persian": "fa", "dari": "fa", "kurdisch": "ku", "kurdish": "ku", "italienisch": "it",
+    "italian": "it", "tigrinya": "ti", "somali": "so", "paschtu": "ps", "pashto": "ps",
+    "rumänisch": "ro", "romanian": "ro", "bulgarisch": "bg", "bulgarian": "bg", "griechisch": "el",
+    "greek": "el", "portugiesisch": "pt", "portuguese": "pt", "vietnamesisch": "vi",
+    "vietnamese": "vi", "chinesisch": "zh", "chinese": "zh", "albanisch": "sq", "albanian": "sq",
+    "serbisch": "sr", "serbian": "sr", "kroatisch": "hr", "croatian": "hr", "bosnisch": "bs",
+    "urdu": "ur", "hindi": "hi", "bengalisch": "bn", "tamil": "ta",
+}  # fmt: skip
+
+_FOLD = str.maketrans(
+    {"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "æ": "ae", "ø": "o", "œ": "oe", "ı": "i", "ł": "l", "đ": "d"}
+)
+_NON_WORD = re.compile(r"[^\w@.+]+")
+
+
+def fold(value: str) -> str:
+    """Lower case, German umlauts spelt out (ü -> ue, ß -> ss), other accents dropped.
+
+    Applied alike to stored search text and to queries, so "Müller", "Mueller" and "MÜLLER"
+    find each other, and "Straße" is found by "strasse".
+    """
+    lowered = value.lower().translate(_FOLD)
+    decomposed = unicodedata.normalize("NFKD", lowered)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def search_terms(query: str) -> list[str]:
+    return [t for t in _NON_WORD.split(fold(query)) if t]
+
+
+def digits(phone: str) -> str:
+    return "".join(c for c in phone if c.isdigit())
+
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
+PHONE_RE = re.compile(r"^\+?[0-9 ()/.\-]{4,30}$")
+POSTAL_RE = re.compile(r"^[0-9A-Za-z \-]{3,10}$")
+
+
+def normalize_email(value: str) -> str:
+    return value.strip().lower()
