@@ -43,7 +43,18 @@ LANGUAGE_NAMES = {
 }  # fmt: skip
 
 _FOLD = str.maketrans(
-    {"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "æ": "ae", "ø": "o", "œ": "oe", "ı": "i", "ł": "l", "đ": "d"}
+    {
+        "ä": "ae",
+        "ö": "oe",
+        "ü": "ue",
+        "ß": "ss",
+        "æ": "ae",
+        "ø": "o",
+        "œ": "oe",
+        "\u0131": "i",  # Turkish dotless i
+        "ł": "l",
+        "đ": "d",
+    }
 )
 _NON_WORD = re.compile(r"[^\w@.+]+")
 
