@@ -1,0 +1,93 @@
+"""The private calendar feed: managed under /api/v1/orgs/{slug}/calendar-feed, read at /calendar/{token}.ics.
+
+The read URL is authenticated only by its unguessable token (calendar apps cannot send a
+bearer header); an unknown, malformed or revoked token answers the same 404.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from services.api.context import OrgContext, database, provide_org_context
+from services.api.controllers.tasks import acting_member
+from shared.errors import NotFound
+from shared.models import Organization
+from shared.permissions import Permission
+from shared.settings import Settings
+from shared.tasks import calendar_feed
+from shared.tasks.calendar_feed import FeedOut
+
+
+class FeedIn(msgspec.Struct, forbid_unknown_fields=True):
+    member_id: uuid.UUID | None = None
+
+
+async def _member_for(ctx: OrgContext, member_id: uuid.UUID | None) -> uuid.UUID:
+    member = await acting_member(ctx, member_id)
+    if ctx.membership_id is None or member != ctx.membership_id:
+        # A feed opens someone's calendar to whoever holds the URL: only they or an admin may make one.
+        ctx.require(Permission.MEMBERS_MANAGE)
+    return member
+
+
+class CalendarFeedController(Controller):
+    path = "/api/v1/orgs/{slug:str}/calendar-feed"
+    tags = ["calendar"]
+    dependencies = {"ctx": Provide(provide_org_context)}
+
+    @post("", summary="Create or rotate the member's private calendar feed; answers its URL")
+    async def create_feed(
+        self, request: Request[Any, Any, Any], ctx: NamedDependency[OrgContext], data: JSONBody[FeedIn]
+    ) -> FeedOut:
+        ctx.require(Permission.DATA_READ)
+        member = await _member_for(ctx, data.member_id)
+        settings: Settings = request.app.state.settings
+        return await calendar_feed.create_or_rotate(ctx.session, ctx.org.id, member, settings.public_url)
+
+    @delete("", summary="Revoke the member's calendar feed", status_code=204)
+    async def revoke_feed(
+        self, ctx: NamedDependency[OrgContext], member_id: FromQuery[uuid.UUID | None] = None
+    ) -> None:
+        ctx.require(Permission.DATA_READ)
+        member = await _member_for(ctx, member_id)
+        await calendar_feed.revoke(ctx.session, member)
+
+
+class PublicFeedController(Controller):
+    path = "/calendar"
+    tags = ["calendar"]
+
+    @get(
+        "/{token:str}",
+        summary="A member's calendar (iCalendar), opened by its private URL",
+        media_type="text/calendar",
+    )
+    async def read_feed(self, request: Request[Any, Any, Any], token: FromPath[str]) -> Response[bytes]:
+        if not token.endswith(".ics"):
+            raise NotFound("no such calendar")
+        org_id, raw = calendar_feed.parse_token(token)
+        now = datetime.now(UTC)
+        async with database(request).tenant(org_id) as session:
+            member = await calendar_feed.resolve(session, raw, now)
+            org = await session.get(Organization, org_id)
+            if org is None:
+                raise NotFound("no such calendar")
+            body = await calendar_feed.member_feed(session, member, org.name, now)
+        return Response(
+            body,
+            media_type="text/calendar; charset=utf-8",
+            headers={
+                "Cache-Control": "private, max-age=300",
+                "Content-Disposition": 'inline; filename="codo.ics"',
+            },
+        )
+
+
+ROUTES = [CalendarFeedController, PublicFeedController]

@@ -1,0 +1,1 @@
+"""Tasks, appointments, reminders, notifications and the personal calendar feed."""

@@ -1,0 +1,346 @@
+"""Appointments: a time span in a time zone (stored in UTC), a place or video link,
+participants, confirmation and cancellation."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+import msgspec
+from msgspec import UNSET, UnsetType
+from sqlalchemy import delete, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.ids import new_id
+from shared.models import Membership
+from shared.tasks import recurrence
+from shared.tasks.models import DEFAULT_TIMEZONE, Appointment, AppointmentParticipant
+from shared.tasks.tasks import Actor
+
+MAX_LENGTH = timedelta(days=14)
+MAX_PARTICIPANTS = 100
+
+
+class AppointmentCreate(msgspec.Struct, forbid_unknown_fields=True):
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str = DEFAULT_TIMEZONE
+    description: str = ""
+    kind: Literal["meeting", "introduction"] = "meeting"
+    location: str = ""
+    video_url: str = ""
+    member_ids: list[uuid.UUID] = []
+    reminder_minutes: int = 60
+
+
+class AppointmentPatch(msgspec.Struct, forbid_unknown_fields=True):
+    title: str | UnsetType = UNSET
+    starts_at: datetime | UnsetType = UNSET
+    ends_at: datetime | UnsetType = UNSET
+    timezone: str | UnsetType = UNSET
+    description: str | UnsetType = UNSET
+    location: str | UnsetType = UNSET
+    video_url: str | UnsetType = UNSET
+    member_ids: list[uuid.UUID] | UnsetType = UNSET
+    reminder_minutes: int | UnsetType = UNSET
+
+
+class CancelBody(msgspec.Struct, forbid_unknown_fields=True):
+    reason: str = ""
+
+
+class AppointmentOut(msgspec.Struct):
+    id: uuid.UUID
+    title: str
+    description: str
+    kind: str
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str
+    local_start: str
+    local_end: str
+    location: str
+    video_url: str
+    status: str
+    member_ids: list[uuid.UUID]
+    organizer_id: uuid.UUID | None
+    reminder_minutes: int
+    sequence: int
+    confirmed_at: datetime | None
+    cancelled_at: datetime | None
+    cancel_reason: str
+
+
+class AppointmentPage(msgspec.Struct):
+    items: list[AppointmentOut]
+
+
+# Called in the confirming transaction for an introduction meeting (the matching domain's
+# transition); registered by shared.tasks.links once matches exist.
+ConfirmHook = Callable[[AsyncSession, Actor, Appointment, datetime], Awaitable[None]]
+_confirm_hooks: list[ConfirmHook] = []
+
+
+def on_confirm(hook: ConfirmHook) -> ConfirmHook:
+    _confirm_hooks.append(hook)
+    return hook
+
+
+def to_utc_instant(value: datetime, tz: str, field: str) -> datetime:
+    """An instant from a time with an offset, or from a wall-clock time in ``tz``."""
+    if value.tzinfo is None:
+        return recurrence.to_utc(value, tz)
+    if value.utcoffset() is None:
+        raise ValidationFailed("a time needs a valid offset", field=field)
+    return value.astimezone(UTC)
+
+
+def _local(value: datetime, tz: str) -> str:
+    return value.astimezone(recurrence.zone(tz)).isoformat()
+
+
+def _text(value: str, field: str, limit: int, *, required: bool = False) -> str:
+    value = value.strip()
+    if required and not value:
+        raise ValidationFailed(f"{field} must not be empty", field=field)
+    if len(value) > limit:
+        raise ValidationFailed(f"{field} may be at most {limit} characters", field=field)
+    return value
+
+
+def _video(value: str) -> str:
+    value = _text(value, "video_url", 500)
+    if value and not value.startswith(("https://", "http://")):
+        raise ValidationFailed("the video link must be an http(s) address", field="video_url")
+    return value
+
+
+def _check_span(starts_at: datetime, ends_at: datetime) -> None:
+    if ends_at <= starts_at:
+        raise ValidationFailed("an appointment ends after it starts", field="ends_at")
+    if ends_at - starts_at > MAX_LENGTH:
+        raise ValidationFailed("an appointment lasts at most 14 days", field="ends_at")
+
+
+def _reminder(minutes: int) -> int:
+    if not 0 <= minutes <= 7 * 24 * 60:
+        raise ValidationFailed("reminder_minutes is between 0 and 10080", field="reminder_minutes")
+    return minutes
+
+
+async def _check_members(session: AsyncSession, ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    unique = list(dict.fromkeys(ids))
+    if len(unique) > MAX_PARTICIPANTS:
+        raise ValidationFailed(f"at most {MAX_PARTICIPANTS} participants", field="member_ids")
+    if unique:
+        found = set((await session.execute(select(Membership.id).where(Membership.id.in_(unique)))).scalars())
+        if missing := [str(i) for i in unique if i not in found]:
+            raise ValidationFailed(f"no such member: {', '.join(missing)}", field="member_ids")
+    return unique
+
+
+async def _members_of(
+    session: AsyncSession, appointment_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[uuid.UUID]]:
+    result: dict[uuid.UUID, list[uuid.UUID]] = {i: [] for i in appointment_ids}
+    if not appointment_ids:
+        return result
+    rows = await session.execute(
+        select(AppointmentParticipant.appointment_id, AppointmentParticipant.membership_id)
+        .where(
+            AppointmentParticipant.appointment_id.in_(appointment_ids),
+            AppointmentParticipant.membership_id.is_not(None),
+        )
+        .order_by(AppointmentParticipant.id)
+    )
+    for appointment_id, membership_id in rows:
+        if membership_id is not None:
+            result[appointment_id].append(membership_id)
+    return result
+
+
+def appointment_out(a: Appointment, member_ids: list[uuid.UUID]) -> AppointmentOut:
+    return AppointmentOut(
+        id=a.id,
+        title=a.title,
+        description=a.description,
+        kind=a.kind,
+        starts_at=a.starts_at,
+        ends_at=a.ends_at,
+        timezone=a.timezone,
+        local_start=_local(a.starts_at, a.timezone),
+        local_end=_local(a.ends_at, a.timezone),
+        location=a.location,
+        video_url=a.video_url,
+        status=a.status,
+        member_ids=member_ids,
+        organizer_id=a.organizer_membership_id,
+        reminder_minutes=a.reminder_minutes,
+        sequence=a.sequence,
+        confirmed_at=a.confirmed_at,
+        cancelled_at=a.cancelled_at,
+        cancel_reason=a.cancel_reason,
+    )
+
+
+async def get(session: AsyncSession, appointment_id: uuid.UUID, *, lock: bool = False) -> Appointment:
+    query = select(Appointment).where(Appointment.id == appointment_id)
+    if lock:
+        query = query.with_for_update()
+    found = (await session.execute(query)).scalar_one_or_none()
+    if found is None:
+        raise NotFound("no such appointment")
+    return found
+
+
+async def get_out(session: AsyncSession, appointment_id: uuid.UUID) -> AppointmentOut:
+    a = await get(session, appointment_id)
+    return appointment_out(a, (await _members_of(session, [a.id]))[a.id])
+
+
+async def _set_members(session: AsyncSession, a: Appointment, member_ids: list[uuid.UUID]) -> None:
+    await session.execute(
+        delete(AppointmentParticipant).where(
+            AppointmentParticipant.appointment_id == a.id, AppointmentParticipant.membership_id.is_not(None)
+        )
+    )
+    for member_id in member_ids:
+        session.add(
+            AppointmentParticipant(
+                organization_id=a.organization_id, id=new_id(), appointment_id=a.id, membership_id=member_id
+            )
+        )
+
+
+async def create(session: AsyncSession, actor: Actor, data: AppointmentCreate) -> AppointmentOut:
+    recurrence.zone(data.timezone)
+    starts_at = to_utc_instant(data.starts_at, data.timezone, "starts_at")
+    ends_at = to_utc_instant(data.ends_at, data.timezone, "ends_at")
+    _check_span(starts_at, ends_at)
+    members = list(data.member_ids)
+    if actor.membership_id is not None and actor.membership_id not in members:
+        members.insert(0, actor.membership_id)
+    members = await _check_members(session, members)
+    minutes = _reminder(data.reminder_minutes)
+    a = Appointment(
+        organization_id=actor.org_id,
+        id=new_id(),
+        title=_text(data.title, "title", 300, required=True),
+        description=_text(data.description, "description", 20_000),
+        kind=data.kind,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        timezone=data.timezone,
+        location=_text(data.location, "location", 300),
+        video_url=_video(data.video_url),
+        status="planned",
+        reminder_minutes=minutes,
+        remind_at=starts_at - timedelta(minutes=minutes),
+        sequence=0,
+        organizer_membership_id=actor.membership_id,
+        cancel_reason="",
+    )
+    session.add(a)
+    await session.flush()
+    await _set_members(session, a, members)
+    await session.flush()
+    await session.refresh(a)
+    return appointment_out(a, members)
+
+
+async def update(
+    session: AsyncSession, appointment_id: uuid.UUID, patch: AppointmentPatch, now: datetime
+) -> AppointmentOut:
+    a = await get(session, appointment_id, lock=True)
+    if a.status == "cancelled":
+        raise Conflict("a cancelled appointment cannot be changed", field="status")
+    tz = a.timezone if isinstance(patch.timezone, UnsetType) else patch.timezone
+    recurrence.zone(tz)
+    a.timezone = tz
+    if not isinstance(patch.starts_at, UnsetType):
+        a.starts_at = to_utc_instant(patch.starts_at, tz, "starts_at")
+    if not isinstance(patch.ends_at, UnsetType):
+        a.ends_at = to_utc_instant(patch.ends_at, tz, "ends_at")
+    _check_span(a.starts_at, a.ends_at)
+    if not isinstance(patch.title, UnsetType):
+        a.title = _text(patch.title, "title", 300, required=True)
+    if not isinstance(patch.description, UnsetType):
+        a.description = _text(patch.description, "description", 20_000)
+    if not isinstance(patch.location, UnsetType):
+        a.location = _text(patch.location, "location", 300)
+    if not isinstance(patch.video_url, UnsetType):
+        a.video_url = _video(patch.video_url)
+    if not isinstance(patch.reminder_minutes, UnsetType):
+        a.reminder_minutes = _reminder(patch.reminder_minutes)
+    a.remind_at = a.starts_at - timedelta(minutes=a.reminder_minutes)
+    if not isinstance(patch.member_ids, UnsetType):
+        await _set_members(session, a, await _check_members(session, patch.member_ids))
+    a.sequence += 1
+    a.updated_at = now
+    await session.flush()
+    return await get_out(session, a.id)
+
+
+async def confirm(
+    session: AsyncSession, actor: Actor, appointment_id: uuid.UUID, now: datetime
+) -> AppointmentOut:
+    a = await get(session, appointment_id, lock=True)
+    if a.status == "cancelled":
+        raise Conflict("a cancelled appointment cannot be confirmed", field="status")
+    if a.status != "confirmed":
+        a.status = "confirmed"
+        a.confirmed_at = now
+        a.sequence += 1
+        a.updated_at = now
+        for hook in _confirm_hooks:
+            await hook(session, actor, a, now)
+        await session.flush()
+    return await get_out(session, a.id)
+
+
+async def cancel(
+    session: AsyncSession, appointment_id: uuid.UUID, reason: str, now: datetime
+) -> AppointmentOut:
+    a = await get(session, appointment_id, lock=True)
+    if a.status != "cancelled":
+        a.status = "cancelled"
+        a.cancelled_at = now
+        a.cancel_reason = _text(reason, "reason", 2000)
+        a.sequence += 1
+        a.updated_at = now
+        await session.flush()
+    return await get_out(session, a.id)
+
+
+async def list_between(
+    session: AsyncSession,
+    start: datetime,
+    end: datetime,
+    *,
+    member_id: uuid.UUID | None = None,
+    include_cancelled: bool = False,
+    limit: int = 500,
+) -> list[AppointmentOut]:
+    """Appointments overlapping [start, end), by start time; with a member, only theirs."""
+    if end <= start:
+        raise ValidationFailed("the range must end after it starts", field="to")
+    query = (
+        select(Appointment)
+        .where(Appointment.starts_at < end, Appointment.ends_at > start)
+        .order_by(Appointment.starts_at, Appointment.id)
+        .limit(limit)
+    )
+    if not include_cancelled:
+        query = query.where(Appointment.status != "cancelled")
+    if member_id is not None:
+        mine = select(AppointmentParticipant.appointment_id).where(
+            AppointmentParticipant.membership_id == member_id
+        )
+        query = query.where(or_(Appointment.id.in_(mine), Appointment.organizer_membership_id == member_id))
+    rows = list((await session.execute(query)).scalars())
+    members = await _members_of(session, [a.id for a in rows])
+    return [appointment_out(a, members[a.id]) for a in rows]

@@ -1,0 +1,137 @@
+"""E-mail and in-app texts of tasks and appointments, in German (first) and English.
+
+Every e-mail has a plain-text and an HTML part; the HTML is rendered by Jinja2 with
+autoescaping, so a task title can never inject markup into someone's inbox.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
+from jinja2 import Environment, select_autoescape
+
+LANGUAGES = ("de", "en")
+
+_CATALOG: dict[str, dict[str, str]] = {
+    "de": {
+        "task_due.subject": "Erinnerung: {title} ist fällig am {due}",
+        "task_due.intro": "Die Aufgabe „{title}“ ist fällig am {due}.",
+        "appointment.subject": "Erinnerung: {title} am {start}",
+        "appointment.intro": "Der Termin „{title}“ beginnt am {start}.",
+        "assignment.subject": "Neue Aufgabe für Sie: {title}",
+        "assignment.intro": "Ihnen wurde die Aufgabe „{title}“ zugewiesen (fällig am {due}).",
+        "digest.subject": "Ihr Tag bei codo: {day}",
+        "digest.intro": "Ihre Aufgaben und Termine für {day}:",
+        "digest.tasks": "Aufgaben",
+        "digest.appointments": "Termine",
+        "digest.overdue": "überfällig",
+        "digest.none": "Heute steht nichts an.",
+        "open": "Öffnen",
+        "location": "Ort",
+        "video": "Videolink",
+        "footer": "Sie erhalten diese Nachricht, weil Sie Benachrichtigungen in codo eingeschaltet haben. "
+        "Sie können das in Ihren Benachrichtigungseinstellungen ändern.",
+    },
+    "en": {
+        "task_due.subject": "Reminder: {title} is due on {due}",
+        "task_due.intro": "The task “{title}” is due on {due}.",
+        "appointment.subject": "Reminder: {title} on {start}",
+        "appointment.intro": "The appointment “{title}” starts on {start}.",
+        "assignment.subject": "New task for you: {title}",
+        "assignment.intro": "You have been assigned the task “{title}” (due on {due}).",
+        "digest.subject": "Your day in codo: {day}",
+        "digest.intro": "Your tasks and appointments for {day}:",
+        "digest.tasks": "Tasks",
+        "digest.appointments": "Appointments",
+        "digest.overdue": "overdue",
+        "digest.none": "Nothing is planned for today.",
+        "open": "Open",
+        "location": "Location",
+        "video": "Video link",
+        "footer": "You receive this message because you switched on notifications in codo. "
+        "You can change this in your notification settings.",
+    },
+}
+
+_env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
+_HTML = _env.from_string(
+    """<!doctype html>
+<html lang="{{ lang }}"><head><meta charset="utf-8"><title>{{ subject }}</title></head>
+<body style="font-family: sans-serif; line-height: 1.4">
+<p>{{ intro }}</p>
+{% for heading, lines in sections %}<h3>{{ heading }}</h3>
+<ul>{% for line in lines %}<li>{{ line }}</li>{% endfor %}</ul>
+{% endfor %}{% for line in details %}<p>{{ line }}</p>{% endfor %}
+{% if link %}<p><a href="{{ link }}">{{ open_label }}</a></p>{% endif %}
+<p style="color: #666; font-size: small">{{ footer }}</p>
+</body></html>"""
+)
+
+
+def language(locale: str | None) -> str:
+    lang = (locale or "de").split("-")[0].split("_")[0].lower()
+    return lang if lang in LANGUAGES else "de"
+
+
+def t(lang: str, key: str, **params: Any) -> str:
+    return _CATALOG[language(lang)][key].format(**params)
+
+
+def day_text(value: date, lang: str) -> str:
+    return format_date(value, format="full", locale=language(lang))
+
+
+def when_text(value: datetime, lang: str, tz: str) -> str:
+    pattern = "EEEE, d. MMMM y, HH:mm 'Uhr'" if language(lang) == "de" else "EEEE, d MMMM y, HH:mm"
+    return format_datetime(value, format=pattern, tzinfo=ZoneInfo(tz), locale=language(lang))
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+    # The short line of the in-app notification.
+    title: str
+    link: str
+
+
+def render(
+    lang: str,
+    kind: str,
+    *,
+    intro_params: dict[str, str],
+    details: list[str] | None = None,
+    sections: list[tuple[str, list[str]]] | None = None,
+    link: str = "",
+    intro_key: str | None = None,
+) -> Rendered:
+    lang = language(lang)
+    subject = t(lang, f"{kind}.subject", **intro_params)
+    intro = t(lang, intro_key or f"{kind}.intro", **intro_params)
+    details = details or []
+    sections = sections or []
+    lines = [intro, ""]
+    for heading, items in sections:
+        lines.append(heading + ":")
+        lines.extend(f"- {item}" for item in items)
+        lines.append("")
+    lines.extend(details)
+    if link:
+        lines += ["", f"{t(lang, 'open')}: {link}"]
+    lines += ["", "--", t(lang, "footer")]
+    html = _HTML.render(
+        lang=lang,
+        subject=subject,
+        intro=intro,
+        sections=sections,
+        details=details,
+        link=link,
+        open_label=t(lang, "open"),
+        footer=t(lang, "footer"),
+    )
+    return Rendered(subject=subject, text="\n".join(lines), html=html, title=subject, link=link)

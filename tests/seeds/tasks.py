@@ -1,0 +1,46 @@
+"""Tasks, comments, appointments, participants, preferences, notifications, reminders, feeds."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import select
+
+from shared.db import Database
+from shared.models import Membership
+from shared.tasks import appointments, calendar_feed, notify, tasks
+from shared.tasks.models import Notification, ReminderSent
+from tests.conftest import Org
+
+
+async def seed(db: Database, org: Org) -> None:
+    now = datetime.now(UTC)
+    async with db.tenant(org.id) as session:
+        member = (await session.execute(select(Membership.id).limit(1))).scalar_one()
+        actor = tasks.Actor(org.id, org.slug, member)
+        task = await tasks.create_task(
+            session,
+            actor,
+            tasks.TaskCreate(title="Seed", due_date=date.today(), assignee_id=member, recurrence="weekly"),
+            now,
+        )
+        await tasks.add_comment(session, actor, task.id, "first comment")
+        await appointments.create(
+            session,
+            actor,
+            appointments.AppointmentCreate(
+                title="Seed meeting",
+                starts_at=now + timedelta(days=1),
+                ends_at=now + timedelta(days=1, hours=1),
+            ),
+        )
+        await notify.set_preferences(
+            session, org.id, member, {"digest": notify.Channels(email=True, in_app=False)}
+        )
+        session.add(Notification(organization_id=org.id, membership_id=member, kind="assignment", title="t"))
+        session.add(
+            ReminderSent(
+                organization_id=org.id, kind="task_due", subject_id=task.id, membership_id=member, period="p"
+            )
+        )
+        await calendar_feed.create_or_rotate(session, org.id, member, "http://codo.test")
