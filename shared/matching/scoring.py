@@ -1,0 +1,649 @@
+"""The score of a mentee-mentor pair: hard rules that exclude it, weighted criteria that rank it.
+
+Profiles are encoded once into numpy arrays (one :class:`Side` per group of people), and
+every pair of a block of mentees x mentors is scored at once, so one person against 10,000
+candidates or a cohort of 2,000 x 2,000 costs a few matrix products. The reasons are written
+only for the pairs someone will read, from the profiles themselves.
+
+Each criterion gives ``weight x fraction`` points with a fraction between 0 and 1:
+
+- ``languages``: 1 if the two share a language.
+- ``interests``, ``availability``: shared items / the shorter of the two lists.
+- ``distance``: 1 - km / ``distance_scale_km`` (0 from that distance on, or unknown).
+- ``age_gap``: 1 - |gap - ``ideal_age_gap_years``| / ``age_gap_scale_years``.
+- ``waiting_time``: days the mentee has waited / ``waiting_scale_days``, at most 1.
+- ``support_kinds``: kinds wanted by the mentee that the mentor offers / kinds wanted.
+- ``custom:<key>``: 1 if both have a value of that custom field in common.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+
+from shared.matching import geo, texts
+from shared.matching.config import MatchingConfig
+from shared.matching.profile import Profile, age_on, norm
+from shared.matching.texts import Locale
+
+Role = Literal["mentor", "mentee"]
+F64 = npt.NDArray[np.float64]
+F32 = npt.NDArray[np.float32]
+I64 = npt.NDArray[np.int64]
+Bool = npt.NDArray[np.bool_]
+
+UNKNOWN = -1  # no gender recorded
+OTHER = -2  # a gender nobody in the vocabulary has or wishes for
+
+_SLOT_INDEX = {s: i for i, s in enumerate(texts.SLOTS)}
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+@dataclass
+class Vocabulary:
+    """Column positions of every word that can be shared; words outside it match nothing."""
+
+    languages: dict[str, int] = field(default_factory=dict)
+    interests: dict[str, int] = field(default_factory=dict)
+    genders: dict[str, int] = field(default_factory=dict)
+    support: dict[str, int] = field(default_factory=dict)
+    custom: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, profiles: Iterable[Profile], config: MatchingConfig) -> Vocabulary:
+        vocab = cls(custom={c.key: {} for c in config.custom})
+        for p in profiles:
+            for lang in p.languages:
+                vocab.languages.setdefault(lang.lower(), len(vocab.languages))
+            for word in p.interests:
+                vocab.interests.setdefault(norm(word), len(vocab.interests))
+            for gender in (p.gender, *p.preferences.genders):
+                if gender:
+                    vocab.genders.setdefault(gender, len(vocab.genders))
+            for kind in p.support_kinds:
+                vocab.support.setdefault(norm(kind), len(vocab.support))
+            for key, words in vocab.custom.items():
+                for value in p.custom.get(key, ()):
+                    words.setdefault(norm(value), len(words))
+        return vocab
+
+
+def _distinct(values: Iterable[str]) -> set[str]:
+    return {norm(v) for v in values if v and v.strip()}
+
+
+def _languages(p: Profile) -> set[str]:
+    return {lang.lower() for lang in p.languages if lang.strip()}
+
+
+def _slots(p: Profile) -> set[str]:
+    return {s for s in p.availability if s in _SLOT_INDEX}
+
+
+def _onehot(rows: Sequence[set[str]], index: dict[str, int]) -> tuple[F32, F64]:
+    matrix = np.zeros((len(rows), max(len(index), 1)), dtype=np.float32)
+    counts = np.zeros(len(rows), dtype=np.float64)
+    for i, words in enumerate(rows):
+        counts[i] = len(words)
+        cols = [index[w] for w in words if w in index]
+        if cols:
+            matrix[i, cols] = 1.0
+    return matrix, counts
+
+
+@dataclass
+class Side:
+    """The profiles of one group (mentees or mentors) as arrays, one row per person."""
+
+    ids: list[uuid.UUID]
+    languages: F32
+    n_languages: F64
+    interests: F32
+    n_interests: F64
+    slots: F32
+    n_slots: F64
+    lat: F64
+    lng: F64
+    age: F64
+    gender: I64
+    wish_genders: Bool
+    has_gender_wish: Bool
+    age_min: F64
+    age_max: F64
+    support: F32
+    n_support: F64
+    capacity_left: I64
+    waiting_days: F64
+    custom: dict[str, tuple[F32, F64]]
+
+    @classmethod
+    def encode(
+        cls, profiles: Sequence[Profile], vocab: Vocabulary, config: MatchingConfig, today: date
+    ) -> Side:
+        n = len(profiles)
+        languages, n_languages = _onehot([_languages(p) for p in profiles], vocab.languages)
+        interests, n_interests = _onehot([_distinct(p.interests) for p in profiles], vocab.interests)
+        slots, n_slots = _onehot([_slots(p) for p in profiles], _SLOT_INDEX)
+        support, n_support = _onehot([_distinct(p.support_kinds) for p in profiles], vocab.support)
+        lat = np.full(n, np.nan)
+        lng = np.full(n, np.nan)
+        age = np.full(n, np.nan)
+        waiting = np.full(n, np.nan)
+        gender = np.full(n, UNKNOWN, dtype=np.int64)
+        wish = np.zeros((n, max(len(vocab.genders), 1)), dtype=np.bool_)
+        has_wish = np.zeros(n, dtype=np.bool_)
+        age_min = np.full(n, -np.inf)
+        age_max = np.full(n, np.inf)
+        capacity = np.zeros(n, dtype=np.int64)
+        for i, p in enumerate(profiles):
+            if (where := geo.coordinates(p.postal_code)) is not None:
+                lat[i], lng[i] = where
+            if (years := age_on(p.birth_date, today)) is not None:
+                age[i] = years
+            if p.waiting_since is not None:
+                waiting[i] = max((today - p.waiting_since).days, 0)
+            if p.gender:
+                gender[i] = vocab.genders.get(p.gender, OTHER)
+            wished = [g for g in p.preferences.genders if g]
+            if wished:
+                has_wish[i] = True
+                wish[i, [vocab.genders[g] for g in wished if g in vocab.genders]] = True
+            if p.preferences.age_min is not None:
+                age_min[i] = p.preferences.age_min
+            if p.preferences.age_max is not None:
+                age_max[i] = p.preferences.age_max
+            capacity[i] = p.capacity_left
+        custom = {
+            c.key: _onehot([_distinct(p.custom.get(c.key, ())) for p in profiles], vocab.custom[c.key])
+            for c in config.custom
+        }
+        return cls(
+            ids=[p.id for p in profiles],
+            languages=languages,
+            n_languages=n_languages,
+            interests=interests,
+            n_interests=n_interests,
+            slots=slots,
+            n_slots=n_slots,
+            lat=lat,
+            lng=lng,
+            age=age,
+            gender=gender,
+            wish_genders=wish,
+            has_gender_wish=has_wish,
+            age_min=age_min,
+            age_max=age_max,
+            support=support,
+            n_support=n_support,
+            capacity_left=capacity,
+            waiting_days=waiting,
+            custom=custom,
+        )
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def take(self, rows: Sequence[int] | npt.NDArray[np.intp]) -> Side:
+        idx = np.asarray(rows, dtype=np.intp)
+        return Side(
+            ids=[self.ids[i] for i in idx],
+            languages=self.languages[idx],
+            n_languages=self.n_languages[idx],
+            interests=self.interests[idx],
+            n_interests=self.n_interests[idx],
+            slots=self.slots[idx],
+            n_slots=self.n_slots[idx],
+            lat=self.lat[idx],
+            lng=self.lng[idx],
+            age=self.age[idx],
+            gender=self.gender[idx],
+            wish_genders=self.wish_genders[idx],
+            has_gender_wish=self.has_gender_wish[idx],
+            age_min=self.age_min[idx],
+            age_max=self.age_max[idx],
+            support=self.support[idx],
+            n_support=self.n_support[idx],
+            capacity_left=self.capacity_left[idx],
+            waiting_days=self.waiting_days[idx],
+            custom={k: (m[idx], n[idx]) for k, (m, n) in self.custom.items()},
+        )
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+@dataclass
+class Block:
+    """Scores of every pair of ``mentees`` x ``mentors`` (rows x columns)."""
+
+    total: F64
+    feasible: Bool
+    points: dict[str, F64]
+    violations: dict[str, Bool]
+
+
+def _overlap(left: F32, n_left: F64, right: F32, n_right: F64) -> tuple[F64, F64]:
+    shared = (left @ right.T).astype(np.float64)
+    shortest = np.minimum.outer(n_left, n_right)
+    fraction = np.divide(shared, shortest, out=np.zeros_like(shared), where=shortest > 0)
+    return shared, fraction
+
+
+def _gender_mismatch(wisher: Side, other: Side, wisher_rows: bool) -> Bool:
+    """True where the wisher wishes for a gender and the other's recorded gender is not one of them."""
+    g = other.gender
+    known = g >= 0
+    cols = np.where(known, g, 0)
+    # wish_genders[i, gender of j]: does i wish for j's gender?
+    wished = wisher.wish_genders[:, cols]  # rows: wishers, columns: others
+    mismatch: Bool = wisher.has_gender_wish[:, None] & (g != UNKNOWN)[None, :] & ~(wished & known[None, :])
+    return mismatch if wisher_rows else mismatch.T
+
+
+def _age_outside(wisher: Side, other: Side, wisher_rows: bool) -> Bool:
+    a = other.age[None, :]
+    with np.errstate(invalid="ignore"):
+        outside = ~np.isnan(a) & ((a < wisher.age_min[:, None]) | (a > wisher.age_max[:, None]))
+    return outside if wisher_rows else outside.T
+
+
+def score_block(mentees: Side, mentors: Side, config: MatchingConfig) -> Block:
+    w = config.weights
+    rows, cols = len(mentees), len(mentors)
+    points: dict[str, F64] = {}
+    violations: dict[str, Bool] = {}
+
+    shared_lang = (mentees.languages @ mentors.languages.T) > 0
+    points["languages"] = w.languages * shared_lang.astype(np.float64)
+    points["interests"] = (
+        w.interests
+        * _overlap(mentees.interests, mentees.n_interests, mentors.interests, mentors.n_interests)[1]
+    )
+    points["availability"] = (
+        w.availability * _overlap(mentees.slots, mentees.n_slots, mentors.slots, mentors.n_slots)[1]
+    )
+
+    km = geo.haversine_km(
+        mentees.lat[:, None], mentees.lng[:, None], mentors.lat[None, :], mentors.lng[None, :]
+    )
+    near = np.nan_to_num(np.clip(1.0 - km / config.distance_scale_km, 0.0, 1.0), nan=0.0)
+    points["distance"] = w.distance * near
+
+    gap = np.abs(mentees.age[:, None] - mentors.age[None, :])
+    fit = 1.0 - np.abs(gap - config.ideal_age_gap_years) / config.age_gap_scale_years
+    points["age_gap"] = w.age_gap * np.nan_to_num(np.clip(fit, 0.0, 1.0), nan=0.0)
+
+    waited = np.nan_to_num(np.clip(mentees.waiting_days / config.waiting_scale_days, 0.0, 1.0), nan=0.0)
+    points["waiting_time"] = np.broadcast_to(w.waiting_time * waited[:, None], (rows, cols)).copy()
+
+    offered = (mentees.support @ mentors.support.T).astype(np.float64)
+    wanted = mentees.n_support[:, None]
+    support = np.divide(offered, wanted, out=np.zeros_like(offered), where=wanted > 0)
+    points["support_kinds"] = w.support_kinds * support
+
+    for criterion in config.custom:
+        left, n_left = mentees.custom[criterion.key]
+        right, n_right = mentors.custom[criterion.key]
+        shares = (left @ right.T) > 0
+        points[f"custom:{criterion.key}"] = criterion.weight * shares.astype(np.float64)
+        if criterion.required:
+            violations[f"custom:{criterion.key}"] = (n_left[:, None] > 0) & (n_right[None, :] > 0) & ~shares
+
+    rules = config.rules
+    if rules.common_language:
+        both_known = (mentees.n_languages[:, None] > 0) & (mentors.n_languages[None, :] > 0)
+        violations["common_language"] = both_known & ~shared_lang
+    if rules.max_distance_km is not None:
+        with np.errstate(invalid="ignore"):
+            violations["max_distance"] = km > rules.max_distance_km
+    if rules.preferences:
+        violations["preferences"] = (
+            _gender_mismatch(mentees, mentors, True)
+            | _gender_mismatch(mentors, mentees, False)
+            | _age_outside(mentees, mentors, True)
+            | _age_outside(mentors, mentees, False)
+        )
+    if rules.capacity:
+        violations["capacity"] = np.broadcast_to(mentors.capacity_left[None, :] <= 0, (rows, cols)).copy()
+    if rules.support_kinds:
+        both_known = (mentees.n_support[:, None] > 0) & (mentors.n_support[None, :] > 0)
+        violations["support_kinds"] = both_known & (offered == 0)
+
+    total = np.zeros((rows, cols))
+    for value in points.values():
+        total += value
+    feasible = np.ones((rows, cols), dtype=np.bool_)
+    for excluded in violations.values():
+        feasible &= ~excluded
+    # Someone who is both mentor and mentee is never matched with themselves.
+    mentor_col = {pid: j for j, pid in enumerate(mentors.ids)}
+    for i, pid in enumerate(mentees.ids):
+        if (j := mentor_col.get(pid)) is not None:
+            feasible[i, j] = False
+    return Block(total=total, feasible=feasible, points=points, violations=violations)
+
+
+# --------------------------------------------------------------------------- explanations
+
+
+class CriterionScore(msgspec.Struct, kw_only=True):
+    name: str
+    label: str
+    points: float
+    max_points: float
+    reason: str
+
+
+class RuleViolation(msgspec.Struct, kw_only=True):
+    name: str
+    reason: str
+
+
+class PairScore(msgspec.Struct, kw_only=True):
+    mentee_id: uuid.UUID
+    mentor_id: uuid.UUID
+    score: float
+    excluded: bool
+    criteria: list[CriterionScore]
+    excluded_by: list[RuleViolation]
+
+
+_LABELS: dict[str, tuple[str, str]] = {
+    "languages": ("Sprache", "Language"),
+    "interests": ("Interessen", "Interests"),
+    "availability": ("Zeit", "Availability"),
+    "distance": ("Entfernung", "Distance"),
+    "age_gap": ("Altersunterschied", "Age gap"),
+    "waiting_time": ("Wartezeit", "Waiting time"),
+    "support_kinds": ("Unterstützung", "Support"),
+}
+
+
+def _pick(locale: Locale, de: str, en: str) -> str:
+    return de if locale == "de" else en
+
+
+def _shared_words(a: Iterable[str], b: Iterable[str]) -> list[str]:
+    """Words of ``a`` that ``b`` also has, in ``a``'s spelling and order, once each."""
+    other = {norm(x) for x in b}
+    seen: set[str] = set()
+    out = []
+    for word in a:
+        key = norm(word)
+        if key in other and key not in seen:
+            seen.add(key)
+            out.append(word.strip())
+    return out
+
+
+def _reason(
+    name: str, mentee: Profile, mentor: Profile, config: MatchingConfig, today: date, locale: Locale
+) -> str:
+    t = locale
+    if name == "languages":
+        common = sorted(_languages(mentee) & _languages(mentor))
+        if common:
+            names = texts.join((texts.language_name(c, t) for c in common), t)
+            return _pick(t, f"beide sprechen {names}", f"both speak {names}")
+        if not _languages(mentee) or not _languages(mentor):
+            return _pick(t, "Sprachen nicht angegeben", "languages not recorded")
+        return _pick(t, "keine gemeinsame Sprache", "no common language")
+    if name == "interests":
+        common = _shared_words(mentee.interests, mentor.interests)
+        if common:
+            return _pick(t, "gemeinsame Interessen: ", "shared interests: ") + texts.join(common, t)
+        if not _distinct(mentee.interests) or not _distinct(mentor.interests):
+            return _pick(t, "Interessen nicht angegeben", "interests not recorded")
+        return _pick(t, "keine gemeinsamen Interessen", "no shared interests")
+    if name == "availability":
+        a, b = _slots(mentee), _slots(mentor)
+        if not a or not b:
+            return _pick(t, "Zeiten nicht angegeben", "availability not recorded")
+        common = [s for s in texts.SLOTS if s in a and s in b]
+        if not common:
+            return _pick(t, "keine gemeinsame Zeit", "no common time")
+        reason = _pick(t, "gemeinsame Zeit: ", "common time: ") + texts.join(
+            (texts.slot_name(s, t) for s in common), t
+        )
+        if (a & texts.WEEKEND) and (b & texts.WEEKEND) and not (set(common) & texts.WEEKEND):
+            reason += _pick(t, "; keine gemeinsame Zeit am Wochenende", "; no common time at the weekend")
+        return reason
+    if name == "distance":
+        km = geo.distance_km(mentee.postal_code, mentor.postal_code)
+        if km is None:
+            return _pick(t, "Entfernung unbekannt (Postleitzahl fehlt)", "distance unknown (no postal code)")
+        return _pick(t, f"{texts.km(km, t)} entfernt", f"{texts.km(km, t)} apart")
+    if name == "age_gap":
+        mentee_age, mentor_age = age_on(mentee.birth_date, today), age_on(mentor.birth_date, today)
+        if mentee_age is None or mentor_age is None:
+            return _pick(t, "Alter unbekannt", "age unknown")
+        gap = abs(mentee_age - mentor_age)
+        return _pick(t, f"{gap} Jahre Altersunterschied", f"{gap} years apart in age")
+    if name == "waiting_time":
+        if mentee.waiting_since is None:
+            return _pick(t, "Wartezeit unbekannt", "waiting time unknown")
+        days = max((today - mentee.waiting_since).days, 0)
+        return _pick(t, f"wartet seit {days} Tagen", f"waiting for {days} days")
+    if name == "support_kinds":
+        if not _distinct(mentee.support_kinds):
+            return _pick(t, "keine bestimmte Unterstützung gewünscht", "no particular support wanted")
+        common = _shared_words(mentee.support_kinds, mentor.support_kinds)
+        if common:
+            return _pick(t, "bietet gewünschte Unterstützung: ", "offers the support wanted: ") + texts.join(
+                common, t
+            )
+        return _pick(t, "bietet die gewünschte Unterstützung nicht", "does not offer the support wanted")
+    key = name.removeprefix("custom:")
+    label = next(c.label for c in config.custom if c.key == key)
+    common = _shared_words(mentee.custom.get(key, ()), mentor.custom.get(key, ()))
+    if common:
+        return f"{label}: " + _pick(t, "beide ", "both ") + texts.join(common, t)
+    if not mentee.custom.get(key) or not mentor.custom.get(key):
+        return f"{label}: " + _pick(t, "nicht angegeben", "not recorded")
+    return f"{label}: " + _pick(t, "verschieden", "different")
+
+
+def _gender_words(values: Iterable[str], t: Locale) -> str:
+    return texts.join((texts.gender_name(g, t) for g in values), t)
+
+
+def _violation(
+    name: str, mentee: Profile, mentor: Profile, config: MatchingConfig, today: date, locale: Locale
+) -> str:
+    t = locale
+    if name == "common_language":
+        return _pick(t, "keine gemeinsame Sprache", "no common language")
+    if name == "max_distance":
+        km = geo.distance_km(mentee.postal_code, mentor.postal_code) or 0.0
+        limit = config.rules.max_distance_km or 0.0
+        return _pick(
+            t,
+            f"{texts.km(km, t)} entfernt, erlaubt sind höchstens {limit:g} km",
+            f"{texts.km(km, t)} apart, at most {limit:g} km allowed",
+        )
+    if name == "capacity":
+        return _pick(
+            t,
+            f"keine freien Plätze ({mentor.load} von {mentor.capacity} belegt)",
+            f"no free place ({mentor.load} of {mentor.capacity} taken)",
+        )
+    if name == "support_kinds":
+        wanted = texts.join((k.strip() for k in mentee.support_kinds), t)
+        return _pick(
+            t,
+            f"bietet keine der gewünschten Unterstützungen ({wanted})",
+            f"offers none of the support wanted ({wanted})",
+        )
+    if name == "preferences":
+        parts: list[str] = []
+        for wisher, other, wisher_role, other_role in (
+            (mentee, mentor, "mentee", "mentor"),
+            (mentor, mentee, "mentor", "mentee"),
+        ):
+            w = texts.ROLE[t][wisher_role]
+            o = texts.ROLE[t][other_role]
+            wished = [g for g in wisher.preferences.genders if g]
+            if wished and other.gender and other.gender not in wished:
+                asked, actual = _gender_words(wished, t), texts.gender_name(other.gender, t)
+                parts.append(
+                    _pick(
+                        t,
+                        f"{w} wünscht sich {asked}, {o} ist {actual}",
+                        f"{w} asks for {asked}, {o} is {actual}",
+                    )
+                )
+            age = age_on(other.birth_date, today)
+            lo, hi = wisher.preferences.age_min, wisher.preferences.age_max
+            if age is not None and ((lo is not None and age < lo) or (hi is not None and age > hi)):
+                low = lo if lo is not None else 0
+                wanted = f"{low} bis {hi}" if hi is not None else f"ab {lo}"
+                wanted_en = f"{low} to {hi}" if hi is not None else f"{lo} or older"
+                parts.append(
+                    _pick(
+                        t,
+                        f"{w} wünscht sich ein Alter von {wanted}, {o} ist {age}",
+                        f"{w} asks for an age of {wanted_en}, {o} is {age}",
+                    )
+                )
+        return "; ".join(parts)
+    key = name.removeprefix("custom:")
+    label = next(c.label for c in config.custom if c.key == key)
+    return f"{label}: " + _pick(t, "keine Übereinstimmung", "no value in common")
+
+
+def _label(name: str, config: MatchingConfig, locale: Locale) -> str:
+    if name in _LABELS:
+        return _LABELS[name][0 if locale == "de" else 1]
+    key = name.removeprefix("custom:")
+    return next(c.label for c in config.custom if c.key == key)
+
+
+def _max_points(name: str, config: MatchingConfig) -> float:
+    if name.startswith("custom:"):
+        key = name.removeprefix("custom:")
+        return next(c.weight for c in config.custom if c.key == key)
+    weight: float = getattr(config.weights, name)
+    return weight
+
+
+def explain_block(
+    block: Block,
+    i: int,
+    j: int,
+    mentee: Profile,
+    mentor: Profile,
+    config: MatchingConfig,
+    today: date,
+    locale: Locale = "de",
+) -> PairScore:
+    """The pair at row ``i``, column ``j`` of ``block``, criterion by criterion, in words."""
+    criteria = [
+        CriterionScore(
+            name=name,
+            label=_label(name, config, locale),
+            points=round(float(values[i, j]), 2),
+            max_points=_max_points(name, config),
+            reason=_reason(name, mentee, mentor, config, today, locale),
+        )
+        for name, values in block.points.items()
+        if _max_points(name, config) > 0
+    ]
+    excluded_by = [
+        RuleViolation(name=name, reason=_violation(name, mentee, mentor, config, today, locale))
+        for name, hit in block.violations.items()
+        if hit[i, j]
+    ]
+    if mentee.id == mentor.id:
+        excluded_by.append(
+            RuleViolation(name="same_person", reason=_pick(locale, "dieselbe Person", "the same person"))
+        )
+    return PairScore(
+        mentee_id=mentee.id,
+        mentor_id=mentor.id,
+        score=round(float(block.total[i, j]), 2),
+        excluded=not bool(block.feasible[i, j]),
+        criteria=criteria,
+        excluded_by=excluded_by,
+    )
+
+
+def score_pair(
+    mentee: Profile, mentor: Profile, config: MatchingConfig, today: date, locale: Locale = "de"
+) -> PairScore:
+    vocab = Vocabulary.build((mentee, mentor), config)
+    block = score_block(
+        Side.encode([mentee], vocab, config, today), Side.encode([mentor], vocab, config, today), config
+    )
+    return explain_block(block, 0, 0, mentee, mentor, config, today, locale)
+
+
+# --------------------------------------------------------------------------- suggestions
+
+
+class Suggestion(msgspec.Struct, kw_only=True):
+    candidate_id: uuid.UUID
+    score: float
+    criteria: list[CriterionScore]
+
+
+class CandidatePool:
+    """The people of one side, encoded once, to rank against any person of the other side."""
+
+    def __init__(self, profiles: Sequence[Profile], role: Role, config: MatchingConfig, today: date) -> None:
+        self.profiles = list(profiles)
+        self.role = role
+        self.config = config
+        self.today = today
+        self.vocab = Vocabulary.build(self.profiles, config)
+        self.side = Side.encode(self.profiles, self.vocab, config, today)
+
+    def __len__(self) -> int:
+        return len(self.profiles)
+
+    def _block(self, person: Profile, candidates: Side) -> Block:
+        me = Side.encode([person], self.vocab, self.config, self.today)
+        if self.role == "mentor":
+            return score_block(me, candidates, self.config)
+        # Ranking mentees for a mentor: mentees are the rows; transpose to one row of candidates.
+        block = score_block(candidates, me, self.config)
+        return Block(
+            total=block.total.T,
+            feasible=block.feasible.T,
+            points={k: v.T for k, v in block.points.items()},
+            violations={k: v.T for k, v in block.violations.items()},
+        )
+
+    def rank(self, person: Profile, limit: int) -> tuple[npt.NDArray[np.intp], F64]:
+        """Positions and scores of the best ``limit`` feasible candidates, best first."""
+        block = self._block(person, self.side)
+        scores = block.total[0]
+        feasible = np.flatnonzero(block.feasible[0])
+        if feasible.size > limit:
+            top = feasible[np.argpartition(-scores[feasible], limit - 1)[:limit]]
+        else:
+            top = feasible
+        # Best first; equal scores: the longer-waiting, then the earlier-created (smaller UUIDv7) first.
+        waiting = np.nan_to_num(self.side.waiting_days[top], nan=-1.0)
+        order = np.lexsort((top, -waiting, -np.round(scores[top], 6)))
+        chosen = top[order]
+        return chosen, scores[chosen]
+
+    def suggest(self, person: Profile, limit: int = 10, locale: Locale = "de") -> list[Suggestion]:
+        chosen, _ = self.rank(person, limit)
+        block = self._block(person, self.side.take(chosen))
+        out = []
+        for k, pos in enumerate(chosen):
+            candidate = self.profiles[pos]
+            mentee, mentor = (person, candidate) if self.role == "mentor" else (candidate, person)
+            pair = explain_block(block, 0, k, mentee, mentor, self.config, self.today, locale)
+            out.append(Suggestion(candidate_id=candidate.id, score=pair.score, criteria=pair.criteria))
+        return out
