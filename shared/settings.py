@@ -6,6 +6,7 @@ A missing or malformed value stops the start with a message that names the varia
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Literal
 
@@ -21,6 +22,20 @@ LogLevel = Literal["debug", "info", "warning", "error"]
 
 class SettingsError(Exception):
     """A setting is missing or malformed; the message names the variable."""
+
+
+KEY_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+
+
+class PlatformProvider(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One entry of ``CODO_OIDC_PROVIDERS``."""
+
+    key: str
+    label: str
+    issuer: str
+    client_id: str
+    client_secret: str
+    scopes: str = "openid email profile"
 
 
 class Settings(msgspec.Struct, kw_only=True, frozen=True):
@@ -69,6 +84,14 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     metrics_enabled: bool = False
     metrics_port: int = 9100
 
+    # Sign-in and sessions (see shared/identity).
+    secret_key: str | None = None
+    session_idle_minutes: int = 60
+    session_absolute_hours: int = 12
+    signin_attempts_per_minute: int = 20
+    oidc_providers: str | None = None
+    dev_signin: bool = False
+
     def __post_init__(self) -> None:
         _check_positive(
             self,
@@ -103,6 +126,13 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
             raise SettingsError(f"{PREFIX}REDIS_URL must be a redis:// or rediss:// URL")
         if (self.smtp_username is None) != (self.smtp_password is None):
             raise SettingsError(f"{PREFIX}SMTP_USERNAME and {PREFIX}SMTP_PASSWORD must be set together")
+        if self.secret_key is not None and len(self.secret_key) < 32:
+            raise SettingsError(f"{PREFIX}SECRET_KEY must be at least 32 characters")
+        if self.session_idle_minutes > self.session_absolute_hours * 60:
+            raise SettingsError(
+                f"{PREFIX}SESSION_IDLE_MINUTES must not exceed {PREFIX}SESSION_ABSOLUTE_HOURS"
+            )
+        self.platform_providers  # noqa: B018 (parsed here so a malformed value stops the start)
 
     @property
     def database_dsn(self) -> str:
@@ -125,6 +155,34 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     @property
     def is_development(self) -> bool:
         return self.env == "development"
+
+    @property
+    def platform_providers(self) -> tuple[PlatformProvider, ...]:
+        """The operator's identity providers from ``CODO_OIDC_PROVIDERS`` (a JSON list)."""
+        if not self.oidc_providers:
+            return ()
+        try:
+            providers = msgspec.json.decode(self.oidc_providers, type=list[PlatformProvider])
+        except msgspec.DecodeError as exc:
+            raise SettingsError(f"{PREFIX}OIDC_PROVIDERS is malformed: {exc}") from None
+        keys = [p.key for p in providers]
+        if len(set(keys)) != len(keys):
+            raise SettingsError(f"{PREFIX}OIDC_PROVIDERS: every provider needs its own key")
+        for p in providers:
+            if not KEY_RE.match(p.key):
+                raise SettingsError(f"{PREFIX}OIDC_PROVIDERS: the key {p.key!r} must match {KEY_RE.pattern}")
+            if not p.issuer.startswith(("https://", "http://")):
+                raise SettingsError(f"{PREFIX}OIDC_PROVIDERS: the issuer of {p.key!r} must be a URL")
+        return tuple(providers)
+
+    @property
+    def secret(self) -> bytes:
+        """The key material behind encryption at rest; production refuses to run without its own."""
+        if self.secret_key is None:
+            if self.env == "production":
+                raise SettingsError(f"{PREFIX}SECRET_KEY is required in production")
+            return b"codo-insecure-key-for-development-and-tests-only"
+        return self.secret_key.encode()
 
 
 def _check_positive(settings: Settings, *names: str) -> None:

@@ -1,4 +1,4 @@
-"""The Litestar application: JSON API (and later the server-rendered UI)."""
+"""The Litestar application: the JSON API and the server-rendered web app."""
 
 from __future__ import annotations
 
@@ -12,13 +12,19 @@ import redis.asyncio as aioredis
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.static_files import create_static_files_router
 from sqlalchemy import text
 
 from services.api.middleware import request_context_middleware
 from services.api.problems import EXCEPTION_HANDLERS
+from services.api.web.context import cookie_middleware
+from services.api.web.errors import exception_handlers
+from services.api.web.templating import STATIC, template_config
 from shared.db import Database
+from shared.identity.oidc import OidcClient
+from shared.identity.sessions import SessionStore
 from shared.logs import configure_logging, get_logger
-from shared.settings import Settings, load_settings
+from shared.settings import Settings, SettingsError, load_settings
 
 log = get_logger(__name__)
 
@@ -53,8 +59,18 @@ def route_handlers() -> list[Any]:
     return handlers
 
 
+def check_signin_settings(settings: Settings) -> None:
+    """Refuse to start with a sign-in set-up that would be unsafe where it runs."""
+    if settings.dev_signin and not settings.is_development:
+        raise SettingsError(
+            "CODO_DEV_SIGNIN lets anyone sign in as any member: it is only allowed with CODO_ENV=development"
+        )
+    settings.secret  # noqa: B018 (production without CODO_SECRET_KEY stops here)
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or load_settings()
+    check_signin_settings(settings)
     configure_logging(settings)
 
     @asynccontextmanager
@@ -64,6 +80,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.settings = settings
         app.state.db = db
         app.state.redis = redis
+        app.state.sessions = SessionStore(redis, settings)
+        app.state.oidc = OidcClient()
         try:
             await check_runtime_role(db)
         except UnsafeDatabaseRole:
@@ -74,14 +92,19 @@ def create_app(settings: Settings | None = None) -> Litestar:
         try:
             yield
         finally:
+            await app.state.oidc.aclose()
             await redis.aclose()
             await db.dispose()
 
     return Litestar(
-        route_handlers=route_handlers(),
+        route_handlers=[
+            *route_handlers(),
+            create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
+        ],
         lifespan=[lifespan],
-        middleware=[request_context_middleware],
-        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[request_context_middleware, cookie_middleware],
+        exception_handlers=exception_handlers(EXCEPTION_HANDLERS),
+        template_config=template_config(),
         openapi_config=OpenAPIConfig(
             title="codo API",
             version="1",

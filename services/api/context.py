@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import uuid
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
@@ -16,7 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import organizations, tokens
 from shared.db import Database
 from shared.errors import Forbidden, NotFound
-from shared.models import Organization
+from shared.identity.members import Actor, members_of_user
+from shared.identity.sessions import COOKIE, SessionStore
+from shared.models import Organization, User
 from shared.permissions import Permission, Role, can
 
 
@@ -27,6 +30,19 @@ class OrgContext:
     role: Role
     token_id: uuid.UUID | None = None
     membership_id: uuid.UUID | None = None
+    user_id: uuid.UUID | None = None
+    # Who acts, as the audit log names them: a member's e-mail address or a token's name.
+    label: str = ""
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(
+            label=self.label,
+            role=self.role,
+            user_id=self.user_id,
+            membership_id=self.membership_id,
+            token_id=self.token_id,
+        )
 
     def require(self, permission: Permission) -> None:
         # Called only after the organisation was found, so a 403 never reveals what a 404 hides.
@@ -50,6 +66,16 @@ def database(request: Request[Any, Any, Any]) -> Database:
 async def provide_org_context(
     request: Request[Any, Any, Any], slug: FromPath[str]
 ) -> AsyncGenerator[OrgContext, None]:
+    """Authenticated by an API token (``Authorization: Bearer``) or by a signed-in browser's session.
+
+    A session acts with the role of the person's membership in this organisation; without one the
+    organisation looks exactly like one that does not exist. State-changing requests of a session
+    must carry its CSRF token in ``X-CSRF-Token``.
+    """
+    if not request.headers.get("authorization") and request.cookies.get(COOKIE):
+        async for ctx in _session_context(request, slug):
+            yield ctx
+        return
     raw = bearer_token(request)
     try:
         token_org = tokens.parse_organization(raw)
@@ -65,4 +91,40 @@ async def provide_org_context(
         if org is None or org.id != token_org:
             raise NotFound(f"no organisation {slug!r}")
         structlog.contextvars.bind_contextvars(org=org.slug)
-        yield OrgContext(org=org, session=session, role=Role(token.role), token_id=token.id)
+        yield OrgContext(
+            org=org,
+            session=session,
+            role=Role(token.role),
+            token_id=token.id,
+            label=f"API token {token.name}",
+        )
+
+
+async def _session_context(request: Request[Any, Any, Any], slug: str) -> AsyncGenerator[OrgContext, None]:
+    store: SessionStore = request.app.state.sessions
+    web = await store.load(request.cookies.get(COOKIE))
+    if web is None or web.user_id is None:
+        raise NotAuthorizedException("sign in again: the session has ended")
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        token = request.headers.get("x-csrf-token", "")
+        if not token or not hmac.compare_digest(token.encode(), web.csrf.encode()):
+            raise Forbidden("send the session's CSRF token in the X-CSRF-Token header")
+    db = database(request)
+    async with db.platform() as platform:
+        org = await organizations.get_by_slug(platform, slug)
+        user = await platform.get(User, web.user_id)
+    if org is None or user is None or (web.only_org is not None and web.only_org != org.id):
+        raise NotFound(f"no organisation {slug!r}")
+    async with db.tenant(org.id) as session:
+        membership = await members_of_user(session, user.id)
+        if membership is None:
+            raise NotFound(f"no organisation {slug!r}")
+        structlog.contextvars.bind_contextvars(org=org.slug)
+        yield OrgContext(
+            org=org,
+            session=session,
+            role=Role(membership.role),
+            membership_id=membership.id,
+            user_id=user.id,
+            label=user.email,
+        )

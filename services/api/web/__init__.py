@@ -1,0 +1,1 @@
+"""The server-rendered web app: templates, static assets, message catalogs and page context."""

@@ -1,0 +1,309 @@
+"""What a page knows about its visitor: the signed-in person, the organisation, the CSRF token.
+
+Pages of one organisation live under ``/o/{slug}/...``. A controller for them declares::
+
+    from services.api.web.context import PageContext, provide_page
+
+    class ContactPages(Controller):
+        path = "/o/{slug:str}/contacts"
+        dependencies = {"page": Provide(provide_page)}
+
+        @get("")
+        async def index(self, page: NamedDependency[PageContext]) -> Template:
+            page.require(Permission.DATA_READ)
+            rows = await contacts.list_contacts(page.session, ...)
+            return page.render("contacts/index.html", contacts=rows, nav="contacts")
+
+``page.session`` is the request's database transaction in the organisation (row-level security
+applies), ``page.org``, ``page.user``, ``page.role`` and ``page.membership_id`` say who acts where,
+``page.actor`` is that as a :class:`shared.identity.members.Actor`, ``await page.form()`` gives the
+posted form fields. ``page.render`` returns a Litestar ``Template`` whose context already holds
+what ``base.html`` needs. A visitor who is not signed in is sent to the sign-in page; a signed-in
+person who is not a member gets the same 404 as for an organisation that does not exist.
+
+Templates extend ``base.html`` and fill the blocks ``title`` and ``content``; ``nav`` names the
+highlighted navigation entry (contacts, matching, tasks, reports, members, settings). Every
+``<form method="post">`` includes ``{{ csrf_field() }}``; htmx requests send the token in the
+``X-CSRF-Token`` header by themselves (``hx-headers`` on ``<body>``). Put UI text in
+``{{ _("English text") }}`` and its German translation in ``locale/de/LC_MESSAGES/messages.po``.
+
+Pages outside an organisation (sign-in, the organisation chooser) use :func:`provide_visitor`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from litestar import Request
+from litestar.datastructures import Cookie
+from litestar.enums import ScopeType
+from litestar.params import FromPath
+from litestar.response import Template
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.db import Database
+from shared.errors import Forbidden, NotFound
+from shared.identity import signin
+from shared.identity.members import Actor
+from shared.identity.sessions import COOKIE, SessionStore, WebSession
+from shared.identity.signin import OrgChoice
+from shared.models import Membership, Organization, User
+from shared.organizations import get_by_slug
+from shared.permissions import Permission, Role, can
+from shared.settings import Settings
+
+from . import i18n
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+LANG_COOKIE = "codo_lang"
+CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "_csrf"
+_COOKIES = "codo.cookies"
+_WEB_SESSION = "codo.web_session"
+
+
+class SignInRequired(Exception):
+    """The page needs a signed-in visitor; the app answers with a redirect to ``target``."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__(target)
+        self.target = target
+
+
+class CsrfRejected(Forbidden):
+    def __init__(self) -> None:
+        super().__init__("This form has expired. Please reload the page and try again.")
+
+
+def app_settings(request: Request[Any, Any, Any]) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def sessions(request: Request[Any, Any, Any]) -> SessionStore:
+    store: SessionStore = request.app.state.sessions
+    return store
+
+
+def database(request: Request[Any, Any, Any]) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def session_cookie(settings: Settings, value: str | None) -> Cookie:
+    """HttpOnly, SameSite=Lax, Secure except in development; an empty value deletes it."""
+    return Cookie(
+        key=COOKIE,
+        value=value or "",
+        path="/",
+        httponly=True,
+        secure=not settings.is_development,
+        samesite="lax",
+        max_age=None if value else 0,
+    )
+
+
+def queue_cookie(request: Request[Any, Any, Any], cookie: Cookie) -> None:
+    """Set ``cookie`` on whatever response this request ends with (a page, a redirect, an error)."""
+    scope: dict[str, Any] = request.scope  # type: ignore[assignment]
+    scope.setdefault(_COOKIES, []).append(cookie)
+
+
+def cookie_middleware(app: ASGIApp) -> ASGIApp:
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+        raw: dict[str, Any] = scope  # type: ignore[assignment]
+
+        async def send_wrapper(message: Message) -> None:
+            cookies: list[Cookie] = raw.get(_COOKIES, [])
+            if message["type"] == "http.response.start" and cookies:
+                headers = list(message.get("headers", []))
+                headers += [c.to_encoded_header() for c in cookies]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await app(scope, receive, send_wrapper)
+
+    return middleware
+
+
+async def web_session(request: Request[Any, Any, Any]) -> WebSession | None:
+    """The visitor's session from the cookie, if it exists and has not timed out (cached per request)."""
+    if _WEB_SESSION not in request.scope:
+        loaded = await sessions(request).load(request.cookies.get(COOKIE))
+        request.scope[_WEB_SESSION] = loaded  # type: ignore[literal-required]
+    found: WebSession | None = request.scope[_WEB_SESSION]  # type: ignore[literal-required]
+    return found
+
+
+async def replace_session(request: Request[Any, Any, Any], **values: Any) -> WebSession:
+    """Start a new session (new id, new CSRF token), ending the current one: at sign-in and sign-out."""
+    new = await sessions(request).rotate(await web_session(request), **values)
+    request.scope[_WEB_SESSION] = new  # type: ignore[literal-required]
+    queue_cookie(request, session_cookie(app_settings(request), new.id))
+    return new
+
+
+async def ensure_session(request: Request[Any, Any, Any]) -> WebSession:
+    current = await web_session(request)
+    if current is not None:
+        return current
+    new = await sessions(request).create()
+    request.scope[_WEB_SESSION] = new  # type: ignore[literal-required]
+    queue_cookie(request, session_cookie(app_settings(request), new.id))
+    return new
+
+
+async def posted_form(request: Request[Any, Any, Any]) -> dict[str, str]:
+    if not request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        return {}
+    form = await request.form()
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+async def check_csrf(request: Request[Any, Any, Any], current: WebSession | None) -> None:
+    """Every state-changing request from a browser carries the session's token (form field or header)."""
+    if request.method in SAFE_METHODS:
+        return
+    token = request.headers.get(CSRF_HEADER) or (await posted_form(request)).get(CSRF_FIELD, "")
+    if current is None or not token or not hmac.compare_digest(token.encode(), current.csrf.encode()):
+        raise CsrfRejected()
+
+
+def locale_of(request: Request[Any, Any, Any], user: User | None = None) -> str:
+    return (
+        i18n.pick(request.cookies.get(LANG_COOKIE))
+        or (i18n.pick(user.locale) if user is not None else None)
+        or i18n.DEFAULT_LOCALE
+    )
+
+
+@dataclass
+class Visitor:
+    request: Request[Any, Any, Any]
+    settings: Settings
+    web: WebSession
+    user: User | None
+    locale: str
+    orgs: list[OrgChoice] = field(default_factory=list)
+
+    @property
+    def csrf_token(self) -> str:
+        return self.web.csrf
+
+    def _(self, message: str) -> str:
+        return i18n.gettext(self.locale, message)
+
+    async def form(self) -> dict[str, str]:
+        return await posted_form(self.request)
+
+    def context(self) -> dict[str, Any]:
+        return {
+            "page": self,
+            "locale": self.locale,
+            "csrf_token": self.csrf_token,
+            "user": self.user,
+            "orgs": self.orgs,
+            "org": None,
+            "role": None,
+            "dev_signin": self.settings.dev_signin and self.settings.is_development,
+        }
+
+    def render(self, template: str, *, status_code: int = 200, **values: Any) -> Template:
+        return Template(template_name=template, context={**self.context(), **values}, status_code=status_code)
+
+
+async def provide_visitor(request: Request[Any, Any, Any]) -> Visitor:
+    current = await ensure_session(request)
+    await check_csrf(request, current)
+    user = await signin.user(database(request), current.user_id) if current.user_id else None
+    orgs = await signin.organisations_of(database(request), user.id) if user else []
+    return Visitor(
+        request=request,
+        settings=app_settings(request),
+        web=current,
+        user=user,
+        locale=locale_of(request, user),
+        orgs=orgs,
+    )
+
+
+@dataclass
+class PageContext(Visitor):
+    org: Organization = field(default=None)  # type: ignore[assignment]
+    role: Role = Role.VIEWER
+    membership_id: uuid.UUID = field(default=None)  # type: ignore[assignment]
+    session: AsyncSession = field(default=None)  # type: ignore[assignment]
+
+    def require(self, permission: Permission) -> None:
+        # Only after the organisation was found, so a 403 never reveals what a 404 hides.
+        if not can(self.role, permission):
+            raise Forbidden(f"the role {self.role.value} may not do this ({permission.value})")
+
+    def can(self, permission: Permission) -> bool:
+        return can(self.role, permission)
+
+    @property
+    def actor(self) -> Actor:
+        assert self.user is not None
+        return Actor(
+            label=self.user.email, role=self.role, user_id=self.user.id, membership_id=self.membership_id
+        )
+
+    def context(self) -> dict[str, Any]:
+        return {
+            **super().context(),
+            "org": self.org,
+            "role": self.role,
+            "can": self.can,
+            "Permission": Permission,
+        }
+
+
+async def provide_page(
+    request: Request[Any, Any, Any], slug: FromPath[str]
+) -> AsyncGenerator[PageContext, None]:
+    current = await web_session(request)
+    if current is None or current.user_id is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise SignInRequired(f"/o/{quote(slug)}/signin?next={quote(target)}")
+    await check_csrf(request, current)
+    db = database(request)
+    async with db.platform() as platform:
+        org = await get_by_slug(platform, slug)
+        user = await platform.get(User, current.user_id)
+    if org is None or user is None or (current.only_org is not None and current.only_org != org.id):
+        raise NotFound(f"no organisation {slug!r}")
+    orgs = await signin.organisations_of(db, user.id)
+    async with db.tenant(org.id) as session:
+        membership = await _membership(session, user.id)
+        if membership is None:
+            raise NotFound(f"no organisation {slug!r}")
+        yield PageContext(
+            request=request,
+            settings=app_settings(request),
+            web=current,
+            user=user,
+            locale=locale_of(request, user),
+            orgs=[o for o in orgs if current.only_org is None or o.slug == org.slug],
+            org=org,
+            role=Role(membership.role),
+            membership_id=membership.id,
+            session=session,
+        )
+
+
+async def _membership(session: AsyncSession, user_id: uuid.UUID) -> Membership | None:
+    from shared.identity.members import members_of_user
+
+    return await members_of_user(session, user_id)

@@ -1,0 +1,63 @@
+"""Errors on pages are pages: the JSON API keeps its problem+json, a browser gets HTML."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException
+from litestar.response import Redirect, Template
+from litestar.types import ExceptionHandler, ExceptionHandlersMap
+
+from shared.errors import DomainError
+from shared.logs import get_logger
+
+from .context import SignInRequired, locale_of
+
+log = get_logger(__name__)
+
+_MACHINE_PATHS = ("/api/", "/schema", "/health", "/ready", "/static/", "/metrics")
+_PAGE_PATHS = ("/o/", "/signin", "/auth/", "/invite/", "/lang", "/switch")
+
+
+def is_page(request: Request[Any, Any, Any]) -> bool:
+    """Pages answer errors in HTML; so does any other address a browser asks for HTML."""
+    path = request.url.path
+    if path.startswith(_MACHINE_PATHS):
+        return False
+    return path == "/" or path.startswith(_PAGE_PATHS) or "text/html" in request.headers.get("accept", "")
+
+
+def error_page(request: Request[Any, Any, Any], status: int, detail: str) -> Response[Any]:
+    locale = locale_of(request)
+    return Template(
+        template_name="error.html",
+        context={"locale": locale, "status": status, "detail": detail, "org": None, "user": None, "orgs": []},
+        status_code=status,
+    )
+
+
+def _wrap(api_handler: ExceptionHandler[Any]) -> ExceptionHandler[Any]:
+    def handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+        if not is_page(request):
+            return api_handler(request, exc)
+        if isinstance(exc, DomainError):
+            return error_page(request, exc.status, exc.detail)
+        if isinstance(exc, HTTPException):
+            return error_page(request, exc.status_code, exc.detail)
+        log.exception("unhandled error on a page", error=type(exc).__name__)
+        return error_page(request, 500, "Something went wrong on our side; the change was not saved.")
+
+    return handler
+
+
+def _sign_in(request: Request[Any, Any, Any], exc: SignInRequired) -> Response[Any]:
+    if request.headers.get("hx-request"):
+        return Response(content="", status_code=401, headers={"HX-Redirect": exc.target})
+    return Redirect(exc.target, status_code=303)
+
+
+def exception_handlers(api: ExceptionHandlersMap) -> ExceptionHandlersMap:
+    handlers: ExceptionHandlersMap = {key: _wrap(value) for key, value in api.items()}
+    handlers[SignInRequired] = _sign_in
+    return handlers

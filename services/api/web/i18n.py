@@ -1,0 +1,53 @@
+"""Message catalogs: German first, English second.
+
+The catalogs are the ``.po`` files under ``locale/``; they are compiled in memory when this
+module is imported, so a fresh clone needs no build step. Message ids are English; the
+English catalog only overrides where wording differs.
+"""
+
+from __future__ import annotations
+
+import io
+from functools import cache
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
+
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+LOCALES = ("de", "en")
+DEFAULT_LOCALE = "de"
+LANGUAGE_NAMES = {"de": "Deutsch", "en": "English"}
+
+
+@cache
+def translations(locale: str) -> Translations:
+    if locale not in LOCALES:
+        locale = DEFAULT_LOCALE
+    with (LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po").open("rb") as f:
+        catalog = read_po(f, locale=locale)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return Translations(fp=buffer)
+
+
+def gettext(locale: str, message: str) -> str:
+    return str(translations(locale).gettext(message))
+
+
+def ngettext(locale: str, singular: str, plural: str, n: int) -> str:
+    return str(translations(locale).ngettext(singular, plural, n))
+
+
+def pick(value: str | None) -> str | None:
+    """A supported locale from a cookie or a user's preference, else None."""
+    if value and value[:2].lower() in LOCALES:
+        return value[:2].lower()
+    return None
+
+
+def _(message: str) -> str:
+    """Marks a message for extraction where it is translated later (with :func:`gettext`)."""
+    return message

@@ -1,0 +1,63 @@
+"""The Jinja2 environment: autoescaping, the i18n extension bound to each page's locale, helpers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, pass_context
+from jinja2.runtime import Context
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.template.config import TemplateConfig
+from markupsafe import Markup, escape
+
+from services.api.web import i18n
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+STATIC = Path(__file__).resolve().parent / "static"
+HTMX = "htmx-2.0.8.min.js"
+
+
+@pass_context
+def _gettext(context: Context, message: str) -> str:
+    return i18n.gettext(context.get("locale") or i18n.DEFAULT_LOCALE, message)
+
+
+@pass_context
+def _ngettext(context: Context, singular: str, plural: str, n: int) -> str:
+    return i18n.ngettext(context.get("locale") or i18n.DEFAULT_LOCALE, singular, plural, n)
+
+
+@pass_context
+def _csrf_field(context: Context) -> Markup:
+    return Markup('<input type="hidden" name="_csrf" value="{}">').format(
+        escape(context.get("csrf_token", ""))
+    )
+
+
+def _date(value: Any, locale: str = "de") -> str:
+    if value is None:
+        return ""
+    return str(value.strftime("%d.%m.%Y %H:%M" if locale == "de" else "%Y-%m-%d %H:%M"))
+
+
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.globals.update(
+        csrf_field=_csrf_field,
+        htmx_script=f"/static/{HTMX}",
+        languages=i18n.LANGUAGE_NAMES,
+    )
+    env.filters["when"] = _date
+    return env
+
+
+def template_config() -> TemplateConfig[JinjaTemplateEngine]:
+    return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment()))
