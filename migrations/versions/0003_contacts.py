@@ -271,6 +271,7 @@ def upgrade() -> None:
         sa.Column("created_by", sa.String(200), nullable=False, server_default=""),
         sa.Column("created_at", TZ, nullable=False, server_default=NOW),
         sa.Column("started_at", TZ),
+        sa.Column("heartbeat_at", TZ),
         sa.Column("finished_at", TZ),
         sa.Column("undone_at", TZ),
         sa.CheckConstraint(

@@ -235,6 +235,8 @@ class Import(TenantBase):
     created_by: Mapped[str] = mapped_column(String(200), server_default="")
     created_at: Mapped[datetime] = _now()
     started_at: Mapped[datetime | None] = mapped_column(TZ)
+    # Written with every batch: a running import whose heartbeat is old lost its worker.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(TZ)
     finished_at: Mapped[datetime | None] = mapped_column(TZ)
     undone_at: Mapped[datetime | None] = mapped_column(TZ)
 

@@ -53,6 +53,7 @@ from shared.contacts.vocab import (
     STATUSES,
     digits,
     fold,
+    fold_plain,
     normalize_email,
     search_terms,
 )
@@ -256,6 +257,7 @@ def derive(contact: Contact) -> None:
     ):
         if part:
             words.extend(_WORD.findall(fold(part)))
+            words.extend(_WORD.findall(fold_plain(part)))
     if contact.phone:
         number = digits(contact.phone)
         words.append(number)

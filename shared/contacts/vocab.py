@@ -70,6 +70,11 @@ def fold(value: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+def fold_plain(value: str) -> str:
+    """Like :func:`fold`, but umlauts lose their dots (ü -> u): how people type without a German keyboard."""
+    return fold(value.lower().replace("ä", "a").replace("ö", "o").replace("ü", "u"))
+
+
 def search_terms(query: str) -> list[str]:
     return [t for t in _NON_WORD.split(fold(query)) if t]
 

@@ -121,7 +121,7 @@ async def test_search_finds_umlauts_sharp_s_email_phone_and_tags(contacts_api: C
     async def found(q: str) -> set[str]:
         return {c["id"] for c in (await contacts_api.get("/contacts", q=q))["items"]}
 
-    for q in ("Müller", "mueller", "MÜLL", "jürgen müller", "jobpat"):
+    for q in ("Müller", "mueller", "muller", "MÜLL", "jürgen müller", "juergen", "jurgen", "jobpat"):
         assert await found(q) == {mueller["id"]}, q
     for q in ("Großmann", "grossmann", "GROSSM", "anna.grossmann@verein.example", "verein.example"):
         assert await found(q) == {strasse["id"]}, q
