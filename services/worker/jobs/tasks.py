@@ -1,0 +1,64 @@
+"""Reminders, digests and automatic task rules.
+
+A cron tick (one worker runs each tick: arq makes cron jobs unique per tick) asks the
+database which organisations have something due and enqueues one job per organisation.
+Each job is idempotent (the reminder ledger and the rules' unique keys), so a tick that
+runs twice, overlaps another, or comes after a restart sends nothing twice and misses
+nothing that is still due.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from arq import cron
+from arq.worker import func
+
+from shared.db import Database
+from shared.settings import Settings
+from shared.tasks import reminders
+
+SEND_REMINDERS = "send_task_reminders"
+DELIVER_OUTBOX = "deliver_outbox"
+SCAN_SECONDS = 5
+
+
+def _tick(now: datetime, seconds: int) -> int:
+    return int(now.timestamp()) // max(seconds, 1)
+
+
+async def scan_reminders(ctx: dict[str, Any]) -> int:
+    db: Database = ctx["db"]
+    now = datetime.now(UTC)
+    due = await reminders.organisations_due(db, now)
+    tick = _tick(now, SCAN_SECONDS)
+    for org_id in due:
+        # One job per organisation and tick: a job lost with a killed worker never blocks the next tick.
+        await ctx["redis"].enqueue_job(SEND_REMINDERS, str(org_id), _job_id=f"task-reminders:{org_id}:{tick}")
+    return len(due)
+
+
+async def send_reminders(ctx: dict[str, Any], org_id: str) -> int:
+    db: Database = ctx["db"]
+    settings: Settings = ctx["settings"]
+    report = await reminders.send_due(db, uuid.UUID(org_id), datetime.now(UTC), settings.public_url)
+    if report.total:
+        # The messages are committed: deliver them now rather than at the next outbox sweep.
+        await ctx["redis"].enqueue_job(DELIVER_OUTBOX, _job_id="deliver-outbox")
+    return report.total
+
+
+FUNCTIONS = [func(send_reminders, name=SEND_REMINDERS, keep_result=0, max_tries=5)]
+
+CRON_JOBS = [
+    cron(
+        scan_reminders,
+        name="scan_task_reminders",
+        # Every few seconds: a reminder is at most this late; the scan is one index range when idle.
+        second=set(range(0, 60, SCAN_SECONDS)),
+        run_at_startup=True,
+        keep_result=0,
+    )
+]
