@@ -237,7 +237,7 @@ def clean_values(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _display_name(c: Contact) -> str:
+def contact_name(c: Contact) -> str:
     person = " ".join(p for p in (c.preferred_name or c.first_name, c.last_name) if p)
     if c.organisation_name:
         return f"{c.organisation_name} ({person})" if person else c.organisation_name
@@ -344,7 +344,7 @@ def contact_out(c: Contact, extras: Extras) -> ContactOut:
         last_name=c.last_name,
         preferred_name=c.preferred_name,
         organisation_name=c.organisation_name,
-        display_name=_display_name(c),
+        display_name=contact_name(c),
         birth_date=c.birth_date,
         age_group=c.age_group,
         gender=c.gender,
@@ -620,7 +620,7 @@ async def find_duplicates(
         elif birth_date and similar_names(name, fold(f"{c.first_name} {c.last_name}")):
             reason = "similar name and same date of birth"
         if reason:
-            found.append(DuplicateOut(c.id, _display_name(c), c.email, c.birth_date, reason))
+            found.append(DuplicateOut(c.id, contact_name(c), c.email, c.birth_date, reason))
     return found
 
 
@@ -851,7 +851,7 @@ async def list_links(session: AsyncSession, contact_id: uuid.UUID) -> list[LinkO
     )
     ids = {link.contact_id for link in links} | {link.related_id for link in links}
     names = {
-        c.id: _display_name(c)
+        c.id: contact_name(c)
         for c in (await session.execute(select(Contact).where(Contact.id.in_(ids)))).scalars()
     }
     return [
@@ -895,7 +895,7 @@ async def add_link(session: AsyncSession, contact_id: uuid.UUID, related_id: uui
     )
     session.add(link)
     await session.flush()
-    return LinkOut(link.id, kind, contact_id, _display_name(contact), related_id, _display_name(related))
+    return LinkOut(link.id, kind, contact_id, contact_name(contact), related_id, contact_name(related))
 
 
 async def remove_link(session: AsyncSession, contact_id: uuid.UUID, link_id: uuid.UUID) -> None:

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, delete, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParameter
 
 from services.api.context import OrgContext, provide_org_context
+from shared.contacts import exports, gdpr, service, timeline
 from shared.contacts import fields as custom_fields
-from shared.contacts import service, timeline
-from shared.contacts.actor import Actor
+from shared.contacts.actor import Actor, display_name
+from shared.contacts.exports import ExportIn, ExportOut
 from shared.contacts.fields import FieldIn, FieldOut, FieldPatch
+from shared.contacts.queue import RUN_EXPORT, enqueue
 from shared.contacts.schemas import (
     ActivityIn,
     ActivityOut,
@@ -33,8 +36,10 @@ from shared.contacts.schemas import (
     SettingsIn,
     SettingsOut,
 )
+from shared.errors import Conflict, ValidationFailed
 from shared.pagination import Page, check_limit
 from shared.permissions import Permission
+from shared.settings import Settings
 
 Limit = Parameter(ge=1, le=200, default=50, description="items per page")
 Cursor = Parameter(default=None, description="next_cursor of the previous page")
@@ -207,6 +212,84 @@ class ContactController(Controller):
         await service.get_contact(ctx.session, contact_id)
         ctx.require(Permission.DATA_WRITE)
         return await timeline.record_consent(ctx.session, contact_id, actor(ctx), data)
+
+    # ------------------------------------------------------------ list exports
+
+    @post("/exports", summary="Export the filtered list (CSV or XLSX); large lists go to the worker")
+    async def create_export(
+        self, request: Request[Any, Any, Any], ctx: NamedDependency[OrgContext], data: JSONBody[ExportIn]
+    ) -> Response[ExportOut]:
+        ctx.require(Permission.DATA_WRITE)
+        who = await display_name(ctx.session, actor(ctx))
+        export = await exports.create_export(ctx.session, ctx.org.id, data, who)
+        base = f"/api/v1/orgs/{ctx.org.slug}/contacts/exports"
+        if export.row_count <= exports.INLINE_LIMIT:
+            export = await exports.build(ctx.session, export.id)
+            return Response(exports.export_out(export, base), status_code=201)
+        settings: Settings = request.app.state.settings
+        task = BackgroundTask(enqueue, settings, RUN_EXPORT, str(ctx.org.id), str(export.id))
+        return Response(exports.export_out(export, base), status_code=202, background=task)
+
+    @get("/exports/{export_id:uuid}", summary="An export's status")
+    async def get_export(self, ctx: NamedDependency[OrgContext], export_id: FromPath[uuid.UUID]) -> ExportOut:
+        ctx.require(Permission.DATA_WRITE)
+        export = await exports.get_export(ctx.session, export_id)
+        return exports.export_out(export, f"/api/v1/orgs/{ctx.org.slug}/contacts/exports")
+
+    @get("/exports/{export_id:uuid}/download", summary="The exported file")
+    async def download_export(
+        self, ctx: NamedDependency[OrgContext], export_id: FromPath[uuid.UUID]
+    ) -> Response[bytes]:
+        ctx.require(Permission.DATA_WRITE)
+        export = await exports.get_export(ctx.session, export_id)
+        if export.status != "done" or export.content is None:
+            raise Conflict(f"the export is {export.status}", field="status")
+        return Response(
+            export.content,
+            media_type=exports.MEDIA_TYPES[export.format],
+            headers={"Content-Disposition": f'attachment; filename="{exports.filename(export)}"'},
+        )
+
+    # ------------------------------------------------------------ data protection
+
+    @get("/{contact_id:uuid}/export", summary="Everything kept about this person (JSON, or format=html)")
+    async def export_person(
+        self,
+        ctx: NamedDependency[OrgContext],
+        contact_id: FromPath[uuid.UUID],
+        format: FromQuery[str] = "json",
+    ) -> Response[Any]:
+        await service.get_contact(ctx.session, contact_id)
+        ctx.require(Permission.DATA_WRITE)
+        if format not in ("json", "html"):
+            raise ValidationFailed("format is json or html", field="format")
+        data = await gdpr.export_person(ctx.session, contact_id)
+        disposition = {"Content-Disposition": f'attachment; filename="auskunft-{contact_id}.{format}"'}
+        if format == "html":
+            return Response(
+                gdpr.export_html(data), media_type="text/html; charset=utf-8", headers=disposition
+            )
+        return Response(data, media_type="application/json", headers=disposition)
+
+    @post(
+        "/{contact_id:uuid}/erase",
+        summary="Erase this person: anonymise, keep statistics (admins)",
+        status_code=200,
+    )
+    async def erase(self, ctx: NamedDependency[OrgContext], contact_id: FromPath[uuid.UUID]) -> ContactOut:
+        await service.get_contact(ctx.session, contact_id)
+        ctx.require(Permission.SETTINGS_MANAGE)
+        return await gdpr.erase(ctx.session, contact_id)
+
+    @get("/retention", summary="Who the retention rule would erase now (admins)")
+    async def retention_preview(self, ctx: NamedDependency[OrgContext]) -> gdpr.RetentionPreview:
+        ctx.require(Permission.SETTINGS_MANAGE)
+        return await gdpr.retention_preview(ctx.session)
+
+    @post("/retention/apply", summary="Apply the retention rule now (admins)", status_code=200)
+    async def retention_apply(self, ctx: NamedDependency[OrgContext]) -> dict[str, int]:
+        ctx.require(Permission.SETTINGS_MANAGE)
+        return {"erased": await gdpr.apply_retention(ctx.session)}
 
     # ------------------------------------------------------------ custom fields
 

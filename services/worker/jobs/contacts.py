@@ -8,8 +8,8 @@ from typing import Any
 from arq import cron
 from arq.worker import func
 
-from shared.contacts import imports
-from shared.contacts.queue import RUN_IMPORT
+from shared.contacts import exports, gdpr, imports
+from shared.contacts.queue import APPLY_RETENTION, RUN_EXPORT, RUN_IMPORT
 from shared.db import Database
 from shared.logs import get_logger
 
@@ -39,5 +39,35 @@ async def resume_imports(ctx: dict[str, Any]) -> int:
     return len(stale)
 
 
-FUNCTIONS = [func(run_import, name=RUN_IMPORT, keep_result=0, max_tries=3)]
-CRON_JOBS = [cron(resume_imports, name="contacts_resume_imports", second={30}, keep_result=0)]
+async def run_export(ctx: dict[str, Any], org_id: str, export_id: str) -> str:
+    db: Database = ctx["db"]
+    async with db.tenant(uuid.UUID(org_id)) as session:
+        export = await exports.build(session, uuid.UUID(export_id))
+        return export.status
+
+
+async def apply_retention(ctx: dict[str, Any], org_id: str) -> int:
+    db: Database = ctx["db"]
+    async with db.tenant(uuid.UUID(org_id)) as session:
+        erased = await gdpr.apply_retention(session)
+    log.info("retention applied", org_id=org_id, erased=erased)
+    return erased
+
+
+async def retention_fan_out(ctx: dict[str, Any]) -> int:
+    """Daily: one retention job per organisation that set a rule."""
+    orgs = await gdpr.organisations_with_retention(ctx["db"])
+    for org_id in orgs:
+        await ctx["redis"].enqueue_job(APPLY_RETENTION, str(org_id), _job_id=f"contacts-retention-{org_id}")
+    return len(orgs)
+
+
+FUNCTIONS = [
+    func(run_import, name=RUN_IMPORT, keep_result=0, max_tries=3),
+    func(apply_retention, name=APPLY_RETENTION, keep_result=0),
+    func(run_export, name=RUN_EXPORT, keep_result=0, max_tries=3),
+]
+CRON_JOBS = [
+    cron(resume_imports, name="contacts_resume_imports", second={30}, keep_result=0),
+    cron(retention_fan_out, name="contacts_retention", hour={2}, minute={30}, keep_result=0),
+]

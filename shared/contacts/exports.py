@@ -1,0 +1,214 @@
+"""Exporting a filtered list of contacts to CSV or XLSX with the chosen columns.
+
+Small lists are built in the request; large ones by the worker, with the file kept in the
+database until downloaded (an erasure removes stored files, as they may hold that person).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from typing import Any
+
+import msgspec
+from openpyxl import Workbook  # type: ignore[import-untyped]
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.contacts import fields as custom_fields
+from shared.contacts.models import Contact, Export, Programme, ProgrammeMembership
+from shared.contacts.service import SORTS, ContactQuery, contact_name, count_contacts, filtered_select
+from shared.errors import NotFound, ValidationFailed
+
+INLINE_LIMIT = 2000
+COLUMNS: dict[str, str] = {
+    "id": "ID",
+    "display_name": "Name",
+    "first_name": "Vorname",
+    "last_name": "Nachname",
+    "preferred_name": "Rufname",
+    "organisation_name": "Organisation",
+    "kinds": "Rolle",
+    "status": "Status",
+    "birth_date": "Geburtsdatum",
+    "age_group": "Altersgruppe",
+    "gender": "Geschlecht",
+    "languages": "Sprachen",
+    "email": "E-Mail",
+    "phone": "Telefon",
+    "postal_code": "PLZ",
+    "city": "Ort",
+    "preferred_channel": "Kontaktweg",
+    "tags": "Tags",
+    "interests": "Interessen",
+    "availability": "Verfügbarkeit",
+    "capacity": "Kapazität",
+    "support_kinds": "Unterstützung",
+    "waiting_since": "Wartet seit",
+    "programmes": "Programme",
+    "created_at": "Angelegt",
+}
+DEFAULT_COLUMNS = ["last_name", "first_name", "kinds", "status", "email", "phone", "postal_code", "tags"]
+
+
+class ExportIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    format: str = "csv"
+    columns: list[str] = []
+    q: str | None = None
+    kind: str | None = None
+    status: str | None = None
+    programme: uuid.UUID | None = None
+    tag: str | None = None
+    owner: uuid.UUID | None = None
+    field: list[str] = []
+    missing_consent: bool | None = None
+    sort: str = "name"
+
+
+class ExportOut(msgspec.Struct):
+    id: uuid.UUID
+    status: str
+    format: str
+    columns: list[str]
+    row_count: int
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    download: str | None
+
+
+def export_out(e: Export, base_url: str = "") -> ExportOut:
+    download = f"{base_url}/{e.id}/download" if e.status == "done" else None
+    return ExportOut(
+        e.id, e.status, e.format, list(e.columns), e.row_count, e.error, e.created_at, e.finished_at, download
+    )
+
+
+def _query(data: ExportIn | dict[str, Any]) -> ContactQuery:
+    raw = msgspec.to_builtins(data) if isinstance(data, ExportIn) else data
+    return msgspec.convert(
+        {k: v for k, v in raw.items() if k in ContactQuery.__struct_fields__}, ContactQuery
+    )
+
+
+async def create_export(session: AsyncSession, org_id: uuid.UUID, data: ExportIn, created_by: str) -> Export:
+    if data.format not in ("csv", "xlsx"):
+        raise ValidationFailed("format is csv or xlsx", field="format")
+    if data.sort not in SORTS:
+        raise ValidationFailed(f"sort by one of {', '.join(SORTS)}", field="sort")
+    known = {f"custom.{f.key}" for f in await custom_fields.list_fields(session)}
+    columns = data.columns or DEFAULT_COLUMNS
+    for column in columns:
+        if column not in COLUMNS and column not in known:
+            raise ValidationFailed(f"unknown column {column!r}", field="columns")
+    query = _query(data)
+    await filtered_select(session, query)  # validates the filters now, not in the worker
+    export = Export(
+        organization_id=org_id,
+        status="pending",
+        format=data.format,
+        query=msgspec.to_builtins(query),
+        columns=list(dict.fromkeys(columns)),
+        created_by=created_by,
+    )
+    session.add(export)
+    await session.flush()
+    await session.refresh(export)
+    export.row_count = await count_contacts(session, query)
+    return export
+
+
+async def get_export(session: AsyncSession, export_id: uuid.UUID) -> Export:
+    export = (await session.execute(select(Export).where(Export.id == export_id))).scalar_one_or_none()
+    if export is None:
+        raise NotFound("no such export")
+    return export
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(tzinfo=None)
+    if isinstance(value, bool):
+        return "ja" if value else "nein"
+    return value
+
+
+async def _rows(session: AsyncSession, export: Export) -> Iterator[list[Any]]:
+    query = _query(export.query)
+    stmt = await filtered_select(session, query)
+    column, descending = SORTS[query.sort]
+    order = getattr(Contact, column)
+    stmt = stmt.order_by(order.desc() if descending else order, Contact.id)
+    programmes: dict[uuid.UUID, list[str]] = {}
+    if "programmes" in export.columns:
+        pairs = await session.execute(
+            select(ProgrammeMembership.contact_id, Programme.name).join(
+                Programme, Programme.id == ProgrammeMembership.programme_id
+            )
+        )
+        for contact_id, name in pairs:
+            programmes.setdefault(contact_id, []).append(name)
+    out: list[list[Any]] = []
+    for contact in (await session.execute(stmt)).scalars():
+        row = []
+        for col in export.columns:
+            if col == "display_name":
+                row.append(contact_name(contact))
+            elif col == "programmes":
+                row.append(", ".join(sorted(programmes.get(contact.id, []))))
+            elif col.startswith("custom."):
+                row.append(_cell(contact.custom.get(col.removeprefix("custom."))))
+            else:
+                row.append(_cell(getattr(contact, col)))
+        out.append(row)
+    return iter(out)
+
+
+async def build(session: AsyncSession, export_id: uuid.UUID) -> Export:
+    """Write the file. Idempotent: a finished export is left as it is."""
+    export = await get_export(session, export_id)
+    if export.status in ("done", "expired"):
+        return export
+    labels = {
+        f"custom.{f.key}": f.label_de for f in await custom_fields.list_fields(session, include_archived=True)
+    }
+    header = [COLUMNS.get(c) or labels.get(c, c) for c in export.columns]
+    rows = list(await _rows(session, export))
+    if export.format == "csv":
+        text = io.StringIO()
+        writer = csv.writer(text, delimiter=";")
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow([v.isoformat() if isinstance(v, date | datetime) else v for v in row])
+        export.content = ("\ufeff" + text.getvalue()).encode("utf-8")
+    else:
+        book = Workbook(write_only=True)
+        sheet = book.create_sheet("Kontakte")
+        sheet.append(header)
+        for row in rows:
+            sheet.append(row)
+        buffer = io.BytesIO()
+        book.save(buffer)
+        export.content = buffer.getvalue()
+    export.row_count = len(rows)
+    export.status = "done"
+    export.finished_at = datetime.now(UTC)
+    await session.flush()
+    return export
+
+
+def filename(export: Export) -> str:
+    return f"kontakte-{export.created_at:%Y-%m-%d}.{export.format}"
+
+
+MEDIA_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
