@@ -124,23 +124,38 @@ def org() -> None:
 @org.command("create")
 @click.argument("slug")
 @click.option("--name", required=True, help="the organisation's display name")
-def org_create(slug: str, name: str) -> None:
-    """Create an organisation."""
+@click.option("--owner-email", default=None, help="send the first owner an invitation to this address")
+def org_create(slug: str, name: str, owner_email: str | None) -> None:
+    """Create an organisation (and invite its first owner)."""
     from shared import organizations
     from shared.db import Database
+    from shared.identity import members
+    from shared.queue import wake_outbox
 
-    settings = _settings("database_url")
+    settings = _settings("database_url", *(("redis_url",) if owner_email else ()))
 
-    async def go() -> str:
+    async def go() -> list[str]:
         db = Database.from_settings(settings)
         try:
+            if owner_email:
+                members.normalize_email(owner_email)  # refuse a bad address before creating anything
             async with db.platform() as session:
                 created = await organizations.create_organization(session, slug, name)
-                return f"created organisation {created.slug} ({created.id})"
+            lines = [f"created organisation {created.slug} ({created.id})"]
+            if owner_email:
+                async with db.tenant(created.id) as session:
+                    invitation = await members.invite(
+                        session, settings, created, members.SYSTEM_ACTOR, email=owner_email, role="owner"
+                    )
+                await wake_outbox(settings)
+                lines.append(f"invited {invitation.email} as owner; the link (valid 7 days, usable once):")
+                lines.append(invitation.link)
+            return lines
         finally:
             await db.dispose()
 
-    click.echo(_run(go))
+    for line in _run(go):
+        click.echo(line)
 
 
 @org.command("list")
