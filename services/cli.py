@@ -190,16 +190,20 @@ def org_sync(path: str) -> None:
     """Create or update the organisations listed in a file; never deletes (reports the others)."""
     from shared import orgsync
     from shared.db import Database
+    from shared.queue import wake_outbox
 
-    settings = _settings("database_url")
+    settings = _settings("database_url", "redis_url")
 
     async def go() -> orgsync.SyncReport:
         spec = orgsync.read(path)
         db = Database.from_settings(settings)
         try:
-            return await orgsync.sync(db, spec)
+            report = await orgsync.sync(db, settings, spec)
         finally:
             await db.dispose()
+        if report.invited:
+            await wake_outbox(settings)
+        return report
 
     for line in _run(go).lines():
         click.echo(line)

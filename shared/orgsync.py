@@ -6,17 +6,22 @@ organisation in the database but not in the file is only reported.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import msgspec
 import yaml
+from sqlalchemy import select
 
 from shared import organizations
 from shared.db import Database
-from shared.errors import ValidationFailed
-from shared.models import Organization
+from shared.errors import Conflict, ValidationFailed
+from shared.identity import crypto, members, providers
+from shared.identity.models import IdentityProvider
+from shared.models import Membership, Organization
+from shared.permissions import Role
+from shared.settings import Settings
 
 
 class OidcSpec(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
@@ -46,6 +51,7 @@ class SyncReport:
     renamed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     invited: list[str] = field(default_factory=list)
+    sign_in_configured: list[str] = field(default_factory=list)
     not_in_file: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
@@ -53,6 +59,7 @@ class SyncReport:
         out += [f"renamed: {slug}" for slug in self.renamed]
         out += [f"unchanged: {slug}" for slug in self.unchanged]
         out += [f"owner invited: {slug}" for slug in self.invited]
+        out += [f"sign-in provider configured: {slug}" for slug in self.sign_in_configured]
         out += [
             f"in the database but not in the file (kept, not deleted): {slug}" for slug in self.not_in_file
         ]
@@ -93,16 +100,72 @@ def read(path: str | Path) -> SyncFile:
     return parse(Path(path).read_text(encoding="utf-8"))
 
 
-OwnerInviter = Callable[[Database, Organization, str], Awaitable[bool]]
+def _client_secret(spec: OidcSpec, where: str) -> str:
+    if spec.client_secret_file:
+        try:
+            secret = Path(spec.client_secret_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ValidationFailed(
+                f"{where}: cannot read clientSecretFile: {exc.strerror}", field=where
+            ) from None
+    elif spec.client_secret_env:
+        secret = os.environ.get(spec.client_secret_env, "").strip()
+    else:
+        raise ValidationFailed(f"{where}: name clientSecretFile or clientSecretEnv", field=where)
+    if not secret:
+        raise ValidationFailed(f"{where}: the client secret is empty", field=where)
+    return secret
 
 
-async def sync(db: Database, spec: SyncFile, *, invite_owner: OwnerInviter | None = None) -> SyncReport:
-    """Bring the organisations in line with ``spec``.
+async def _invite_owner(db: Database, settings: Settings, org: Organization, email: str) -> bool:
+    """Invite the first owner unless the organisation has an owner or the invitation is still pending."""
+    async with db.tenant(org.id) as session:
+        has_owner = (
+            await session.execute(select(Membership.id).where(Membership.role == Role.OWNER.value).limit(1))
+        ).first()
+        if has_owner is not None:
+            return False
+        try:
+            await members.invite(session, settings, org, members.SYSTEM_ACTOR, email=email, role="owner")
+        except Conflict:
+            return False
+    return True
 
-    ``invite_owner`` returns True if it sent an invitation (and False if one was already due).
-    """
+
+async def _configure_sign_in(
+    db: Database, settings: Settings, org: Organization, spec: OidcSpec, secret: str
+) -> bool:
+    wanted = providers.ProviderIn(
+        issuer=spec.issuer,
+        client_id=spec.client_id,
+        client_secret=secret,
+        allowed_domains=spec.allowed_domains,
+    )
+    async with db.tenant(org.id) as session:
+        row = (await session.execute(select(IdentityProvider))).scalar_one_or_none()
+        if (
+            row is not None
+            and row.issuer == spec.issuer.strip()
+            and row.client_id == spec.client_id.strip()
+            and sorted(row.allowed_domains) == sorted(d.strip().lower() for d in spec.allowed_domains)
+            and crypto.decrypt(settings, org.id, row.client_secret_encrypted) == secret
+        ):
+            return False
+        await providers.put_settings(session, settings, org.id, members.SYSTEM_ACTOR, wanted)
+    return True
+
+
+async def sync(db: Database, settings: Settings, spec: SyncFile) -> SyncReport:
+    """Bring the organisations in line with ``spec``: create, rename, invite the first owner once,
+    configure the organisation's own sign-in provider. Nothing is deleted."""
     report = SyncReport()
     wanted = {o.slug for o in spec.organizations}
+    # Every secret is read before anything is written, so a missing one refuses the whole file.
+    client_secrets = {
+        o.slug: _client_secret(o.oidc, f"organizations[{i}].oidc")
+        for i, o in enumerate(spec.organizations)
+        if o.oidc is not None
+    }
     for entry in spec.organizations:
         async with db.platform() as session:
             org = await organizations.get_by_slug(session, entry.slug)
@@ -114,7 +177,11 @@ async def sync(db: Database, spec: SyncFile, *, invite_owner: OwnerInviter | Non
                 report.renamed.append(entry.slug)
             else:
                 report.unchanged.append(entry.slug)
-        if entry.owner_email and invite_owner is not None and await invite_owner(db, org, entry.owner_email):
+        if entry.oidc is not None and await _configure_sign_in(
+            db, settings, org, entry.oidc, client_secrets[entry.slug]
+        ):
+            report.sign_in_configured.append(entry.slug)
+        if entry.owner_email and await _invite_owner(db, settings, org, entry.owner_email):
             report.invited.append(entry.slug)
     async with db.platform() as session:
         report.not_in_file = [
