@@ -117,6 +117,8 @@ def run_dev(*, port: int, data_dir: str) -> int:
         env = {
             **os.environ,
             "CODO_ENV": "development",
+            # Sign in as a demo member without an identity provider (refused outside development).
+            "CODO_DEV_SIGNIN": "true",
             "CODO_DATABASE_URL": app_url,
             "CODO_MIGRATIONS_DATABASE_URL": migrations_url,
             "CODO_REDIS_URL": redis.url,
@@ -143,6 +145,7 @@ def run_dev(*, port: int, data_dir: str) -> int:
         print(
             f"""
 codo is running.
+  web app:        {base}/signin   (development sign-in: pick a demo member, no password)
   API:            {base}   (OpenAPI: {base}/schema)
   organisation:   {DEMO_SLUG}  ({DEMO_NAME})
   admin token:    {token}

@@ -25,7 +25,8 @@ Templates extend ``base.html`` and fill the blocks ``title`` and ``content``; ``
 highlighted navigation entry (contacts, matching, tasks, reports, members, settings). Every
 ``<form method="post">`` includes ``{{ csrf_field() }}``; htmx requests send the token in the
 ``X-CSRF-Token`` header by themselves (``hx-headers`` on ``<body>``). Put UI text in
-``{{ _("English text") }}`` and its German translation in ``locale/de/LC_MESSAGES/messages.po``.
+``{{ _("English text") }}`` and its German translation in ``locale/de/LC_MESSAGES/<domain>.po``
+(every ``.po`` file there is loaded; put the domain's templates under ``templates/<domain>/``).
 
 Pages outside an organisation (sign-in, the organisation chooser) use :func:`provide_visitor`.
 """

@@ -1,8 +1,9 @@
 """Message catalogs: German first, English second.
 
-The catalogs are the ``.po`` files under ``locale/``; they are compiled in memory when this
-module is imported, so a fresh clone needs no build step. Message ids are English; the
-English catalog only overrides where wording differs.
+The catalogs are the ``.po`` files under ``locale/<language>/LC_MESSAGES/``: ``messages.po``
+for the shell and one file per domain (``tasks.po``, ``contacts.po``, ...) that its pages add.
+They are compiled in memory on first use, so a fresh clone needs no build step. Message ids are
+English; the English catalogs only override where wording differs.
 """
 
 from __future__ import annotations
@@ -25,12 +26,20 @@ LANGUAGE_NAMES = {"de": "Deutsch", "en": "English"}
 def translations(locale: str) -> Translations:
     if locale not in LOCALES:
         locale = DEFAULT_LOCALE
-    with (LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po").open("rb") as f:
-        catalog = read_po(f, locale=locale)
-    buffer = io.BytesIO()
-    write_mo(buffer, catalog)
-    buffer.seek(0)
-    return Translations(fp=buffer)
+    folder = LOCALE_DIR / locale / "LC_MESSAGES"
+    merged: Translations | None = None
+    for po in sorted(folder.glob("*.po"), key=lambda p: (p.stem != "messages", p.name)):
+        with po.open("rb") as f:
+            catalog = read_po(f, locale=locale)
+        buffer = io.BytesIO()
+        write_mo(buffer, catalog)
+        buffer.seek(0)
+        part = Translations(fp=buffer)
+        if merged is None:
+            merged = part
+        else:
+            merged.merge(part)
+    return merged or Translations()
 
 
 def gettext(locale: str, message: str) -> str:

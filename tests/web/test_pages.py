@@ -1,0 +1,190 @@
+"""Pages of an organisation: the cross-organisation matrix, roles, members and invitations, catalogs."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from litestar.testing import AsyncTestClient
+from sqlalchemy import select
+
+from services.api.app import create_app
+from services.api.web import i18n
+from shared.db import Database
+from shared.identity.models import Invitation
+from shared.models import Membership
+from tests.conftest import REPO, Org, Servers, make_settings
+from tests.fixtures.identity import add_person
+from tests.web.test_shell import csrf_of, dev_sign_in
+
+
+@pytest.fixture(scope="module")
+def dev_app(servers: Servers, smtp_port: int) -> Any:
+    return create_app(make_settings(servers, smtp_port, env="development", dev_signin=True))
+
+
+@pytest.fixture
+async def browser(dev_app: Any) -> AsyncIterator[AsyncTestClient[Any]]:
+    async with AsyncTestClient(app=dev_app) as client:
+        yield client
+
+
+def org_pages(app: Any) -> list[tuple[str, str]]:
+    """Every (method, path) of a page under /o/{slug}, read from the app (sign-in pages are public)."""
+    found = []
+    for route in app.routes:
+        if not route.path.startswith("/o/{slug") or route.path.endswith("/signin"):
+            continue
+        for method in sorted(getattr(route, "methods", [])):
+            if method not in ("HEAD", "OPTIONS"):
+                found.append((method, route.path))
+    return found
+
+
+def fill(template: str, slug: str, any_id: uuid.UUID) -> str:
+    path = re.sub(r"\{slug(:\w+)?\}", slug, template)
+    return re.sub(r"\{\w+(:\w+)?\}", str(any_id), path)
+
+
+async def test_every_page_of_another_organisation_is_not_found(
+    browser: AsyncTestClient[Any], db: Database, org_a: Org, org_b: Org
+) -> None:
+    await dev_sign_in(browser, org_a, f"owner@{org_a.slug}.example")
+    csrf = csrf_of((await browser.get(f"/o/{org_a.slug}")).text)
+    async with db.tenant(org_b.id) as session:
+        b_member = (await session.execute(select(Membership.id).limit(1))).scalar_one()
+    pages = org_pages(browser.app)
+    assert len(pages) >= 12, pages
+    for method, template in pages:
+        for slug in (org_b.slug, "no-such-org"):
+            r = await browser.request(
+                method,
+                fill(template, slug, b_member),
+                data={"_csrf": csrf} if method == "POST" else None,
+                follow_redirects=False,
+            )
+            assert r.status_code == 404, (method, template, slug, r.status_code)
+            assert "text/html" in r.headers["content-type"]
+        # B's ids inside A's pages: not found either.
+        if "{" in template.replace("{slug:str}", ""):
+            r = await browser.request(
+                method,
+                fill(template, org_a.slug, b_member),
+                data={"_csrf": csrf} if method == "POST" else None,
+                follow_redirects=False,
+            )
+            assert r.status_code in (404, 405), (method, template, r.status_code)
+    # B's owner is still there and still owner.
+    async with db.tenant(org_b.id) as session:
+        assert (await session.get(Membership, (org_b.id, b_member))) is not None
+
+
+async def test_a_viewer_sees_members_but_may_change_nothing(
+    browser: AsyncTestClient[Any], db: Database, org_a: Org
+) -> None:
+    viewer = f"vera-{uuid.uuid4().hex[:6]}@{org_a.slug}.example"
+    await add_person(db, org_a.id, viewer, "viewer")
+    await dev_sign_in(browser, org_a, viewer)
+    page = await browser.get(f"/o/{org_a.slug}/members")
+    assert page.status_code == 200 and f"owner@{org_a.slug}.example" in page.text
+    assert "Einladung senden" not in page.text and "Rolle ändern" not in page.text
+    csrf = csrf_of(page.text)
+    async with db.tenant(org_a.id) as session:
+        owner = (await session.execute(select(Membership.id).where(Membership.role == "owner"))).scalar_one()
+    for path, data in [
+        (f"/o/{org_a.slug}/invitations", {"email": "x@example.org", "role": "viewer"}),
+        (f"/o/{org_a.slug}/members/{owner}/role", {"role": "viewer"}),
+        (f"/o/{org_a.slug}/members/{owner}/remove", {}),
+        (f"/o/{org_a.slug}/tokens", {"name": "x", "role": "viewer"}),
+        (f"/o/{org_a.slug}/settings/signin", {"issuer": "https://x.example", "client_id": "x"}),
+    ]:
+        r = await browser.post(path, data={"_csrf": csrf, **data}, follow_redirects=False)
+        assert r.status_code == 403, (path, r.status_code)
+        assert "Nicht erlaubt" in r.text
+    for path in ("tokens", "settings", "settings/signin", "audit"):
+        assert (await browser.get(f"/o/{org_a.slug}/{path}")).status_code == 403, path
+    async with db.tenant(org_a.id) as session:
+        assert (await session.execute(select(Invitation))).all() == []
+        assert (await session.get(Membership, (org_a.id, owner))).role == "owner"  # type: ignore[union-attr]
+
+
+async def test_an_admin_invites_changes_a_role_with_htmx_and_the_last_owner_is_kept(
+    browser: AsyncTestClient[Any], db: Database, org_a: Org
+) -> None:
+    await dev_sign_in(browser, org_a, f"owner@{org_a.slug}.example")
+    page = await browser.get(f"/o/{org_a.slug}/members")
+    csrf = csrf_of(page.text)
+    invitee = f"nina-{uuid.uuid4().hex[:6]}@example.org"
+    r = await browser.post(
+        f"/o/{org_a.slug}/invitations",
+        data={"_csrf": csrf, "email": invitee, "role": "coordinator"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    page = await browser.get(f"/o/{org_a.slug}/members")
+    assert invitee in page.text and "Offene Einladungen" in page.text
+    r = await browser.post(
+        f"/o/{org_a.slug}/invitations", data={"_csrf": csrf, "email": "kaputt", "role": "viewer"}
+    )
+    assert r.status_code == 422 and "keine gültige E-Mail-Adresse" in r.text
+
+    kim = await add_person(db, org_a.id, f"kim-{uuid.uuid4().hex[:6]}@example.org", "viewer")
+    r = await browser.post(
+        f"/o/{org_a.slug}/members/{kim}/role",
+        data={"role": "admin"},
+        headers={"HX-Request": "true", "X-CSRF-Token": csrf},
+    )
+    assert r.status_code == 200 and r.text.lstrip().startswith(f'<tr id="member-{kim}">')
+    assert "Gespeichert." in r.text and '<option value="admin" selected>' in r.text
+    async with db.tenant(org_a.id) as session:
+        owner = (await session.execute(select(Membership.id).where(Membership.role == "owner"))).scalar_one()
+    r = await browser.post(
+        f"/o/{org_a.slug}/members/{owner}/role",
+        data={"role": "viewer"},
+        headers={"HX-Request": "true", "X-CSRF-Token": csrf},
+    )
+    assert "die letzte Inhaberin bzw. der letzte Inhaber kann nicht herabgestuft werden" in r.text
+    audit = await browser.get(f"/o/{org_a.slug}/audit")
+    assert "Rolle geändert" in audit.text and "Einladung gesendet" in audit.text
+    assert f"owner@{org_a.slug}.example" in audit.text
+
+
+async def test_the_json_api_accepts_a_signed_in_browser_with_its_csrf_token(
+    browser: AsyncTestClient[Any], org_a: Org, org_b: Org
+) -> None:
+    await dev_sign_in(browser, org_a, f"owner@{org_a.slug}.example")
+    csrf = csrf_of((await browser.get(f"/o/{org_a.slug}")).text)
+    r = await browser.get(f"/api/v1/orgs/{org_a.slug}/members")
+    assert r.status_code == 200 and r.json()["items"]
+    body = {"email": f"api-{uuid.uuid4().hex[:6]}@example.org", "role": "viewer"}
+    r = await browser.post(f"/api/v1/orgs/{org_a.slug}/invitations", json=body)
+    assert r.status_code == 403, "a session's write without the CSRF header is refused"
+    r = await browser.post(
+        f"/api/v1/orgs/{org_a.slug}/invitations", json=body, headers={"X-CSRF-Token": csrf}
+    )
+    assert r.status_code == 201
+    assert (await browser.get(f"/api/v1/orgs/{org_b.slug}/members")).status_code == 404
+
+
+def test_every_ui_text_of_the_shell_has_a_german_translation() -> None:
+    """The shell's own templates and messages (each domain's pages bring their own catalog file)."""
+    web = REPO / "services" / "api"
+    method_map = [
+        ("web/templates/*.html", "jinja2"),
+        ("web/*.py", "python"),
+        ("controllers/auth.py", "python"),
+        ("controllers/web_org.py", "python"),
+    ]
+    options = {"web/templates/*.html": {"extensions": "jinja2.ext.i18n"}}
+    messages = {
+        m[2] if isinstance(m[2], str) else m[2][0]
+        for m in extract_from_dir(web, method_map, options_map=options, keywords={"_": None})
+    }
+    assert len(messages) > 80
+    untranslated = [m for m in messages if i18n.gettext("de", m) == m and m not in {"Name", "Organisation"}]
+    assert untranslated == []
+    assert i18n.gettext("en", "Sign in") == "Sign in"
