@@ -20,7 +20,7 @@ from typing import Any
 
 import msgspec
 from openpyxl import load_workbook  # type: ignore[import-untyped]
-from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contacts import fields as custom_fields
@@ -742,26 +742,47 @@ async def run(
         batch_size = imp.batch_size if imp.atomicity == "batch" else max(len(plans), 1)
     while True:
         async with db.tenant(org_id) as session:
-            imp = await get_import(session, import_id, for_update=True)
-            if imp.status != "running":
-                return imp.status
-            start_at = imp.processed_rows
+            # Lock the import's row (only the columns needed: the report and file are large), so two
+            # workers running the same import take turns and each batch is read after the last one.
+            state = (
+                await session.execute(
+                    select(Import.status, Import.processed_rows)
+                    .where(Import.id == import_id)
+                    .with_for_update()
+                )
+            ).one()
+            if state.status != "running":
+                return str(state.status)
+            start_at = state.processed_rows
             if start_at >= len(plans):
-                imp.status = "done"
-                imp.finished_at = datetime.now(UTC)
-                imp.report = [p.report() for p in plans]
-                imp.total_rows = len(plans)
-                imp.content = None  # the file holds personal data: keep it no longer than needed
+                await session.execute(
+                    update(Import)
+                    .where(Import.id == import_id)
+                    .values(
+                        status="done",
+                        finished_at=datetime.now(UTC),
+                        report=[p.report() for p in plans],
+                        total_rows=len(plans),
+                        # The file holds personal data: keep it no longer than needed.
+                        content=None,
+                    )
+                )
                 return "done"
             batch = plans[start_at : start_at + batch_size]
             counts = await _write_batch(session, org_id, import_id, batch)
-            imp.processed_rows = start_at + len(batch)
-            imp.created_count += counts["create"]
-            imp.updated_count += counts["update"]
-            imp.rejected_count += counts["reject"]
-            imp.heartbeat_at = datetime.now(UTC)
+            await session.execute(
+                update(Import)
+                .where(Import.id == import_id)
+                .values(
+                    processed_rows=start_at + len(batch),
+                    created_count=Import.created_count + counts["create"],
+                    updated_count=Import.updated_count + counts["update"],
+                    rejected_count=Import.rejected_count + counts["reject"],
+                    heartbeat_at=datetime.now(UTC),
+                )
+            )
             if before_commit is not None:
-                await before_commit(imp.processed_rows)
+                await before_commit(start_at + len(batch))
 
 
 async def _write_batch(

@@ -416,7 +416,9 @@ class ContactQuery(msgspec.Struct, kw_only=True):
 
 
 async def _filters(session: AsyncSession, query: ContactQuery) -> list[Any]:
-    conditions: list[Any] = []
+    # Row-level security filters by organisation anyway; saying it lets the planner use the
+    # (organization_id, ...) indexes instead of checking the policy on every row.
+    conditions: list[Any] = [Contact.organization_id == org_of(session)]
     if query.q and query.q.strip():
         ts = to_tsquery(query.q)
         if ts is None:
