@@ -169,7 +169,7 @@ async def _send_tasks(
     ).all()
     won = await _claim(session, org.id, "task_due", [(r.id, r.member_id, r.period) for r in rows])
     people = await notify.recipients(session, {m for _, m in won})
-    base = f"{public_url.rstrip('/')}/orgs/{org.slug}"
+    base = f"{public_url.rstrip('/')}/o/{org.slug}"
     for r in rows:
         if (r.id, r.member_id) in won and r.member_id in people:
             who = people[r.member_id]
@@ -191,12 +191,12 @@ async def _send_appointments(
     ).all()
     won = await _claim(session, org.id, "appointment", [(r.id, r.member_id, r.period) for r in rows])
     people = await notify.recipients(session, {m for _, m in won})
-    base = f"{public_url.rstrip('/')}/orgs/{org.slug}"
+    base = f"{public_url.rstrip('/')}/o/{org.slug}"
     for r in rows:
         if (r.id, r.member_id) in won and r.member_id in people:
             who = people[r.member_id]
             lang = messages.language(who.locale)
-            link = f"{base}/appointments/{r.id}"
+            link = f"{base}/calendar?start={r.starts_at.date().isoformat()}"
             await notify.deliver(session, org.id, who, "appointment", _appointment_message(r, lang, link))
             report.appointments += 1
     return len(rows)
@@ -240,7 +240,7 @@ async def _send_digests(
             "digest",
             intro_params={"day": messages.day_text(plan.day, lang)},
             sections=sections,
-            link=f"{public_url.rstrip('/')}/orgs/{org.slug}/my-day",
+            link=f"{public_url.rstrip('/')}/o/{org.slug}/my-day",
         )
         await notify.deliver(session, org.id, who, "digest", message)
         report.digests += 1

@@ -41,7 +41,7 @@ class Actor:
     public_url: str = ""
 
     def link(self, path: str) -> str:
-        return f"{self.public_url.rstrip('/')}/orgs/{self.slug}{path}"
+        return f"{self.public_url.rstrip('/')}/o/{self.slug}{path}"
 
 
 class TaskCreate(msgspec.Struct, forbid_unknown_fields=True):

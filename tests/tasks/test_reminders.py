@@ -85,7 +85,7 @@ async def test_a_task_reminder_arrives_at_its_time_once_in_german(
     )
     assert mail.is_multipart()
     assert {p.get_content_type() for p in mail.walk()} >= {"text/plain", "text/html"}
-    assert f"{URL}/orgs/{org_a.slug}/tasks/{task_id}" in text_part(mail)
+    assert f"{URL}/o/{org_a.slug}/tasks/{task_id}" in text_part(mail)
 
     for later in (remind_at, remind_at + timedelta(minutes=1), remind_at + timedelta(hours=5)):
         assert (await reminders.send_due(db, org_a.id, later, URL)).tasks == 0

@@ -1,0 +1,217 @@
+"""The pages: my day, the task list, the calendar, notifications; and what another organisation sees."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from html import unescape
+from typing import Any
+
+from icalendar import Calendar
+from litestar.testing import AsyncTestClient
+
+from shared.db import Database
+from shared.tasks import appointments, tasks
+from tests.conftest import Org
+from tests.fixtures.tasks import Member, add_member, csrf_of, sign_in
+
+
+async def a_task(
+    db: Database, org: Org, member: Member, title: str, due: date, **extra: Any
+) -> tasks.TaskOut:
+    async with db.tenant(org.id) as session:
+        return await tasks.create_task(
+            session,
+            tasks.Actor(org.id, org.slug, member.id),
+            tasks.TaskCreate(title=title, due_date=due, assignee_id=member.id, **extra),
+            datetime.now(UTC),
+        )
+
+
+def today() -> date:
+    from shared.tasks.recurrence import local_now
+
+    return local_now(datetime.now(UTC), "Europe/Berlin").date()
+
+
+async def test_my_day_creates_a_recurring_task_and_completing_it_rolls_on(
+    browserless: AsyncTestClient[Any], db: Database, org_a: Org
+) -> None:
+    ana = await add_member(db, org_a)
+    await sign_in(browserless, ana)
+    page = await browserless.get(f"/o/{org_a.slug}/my-day")
+    assert (
+        page.status_code == 200
+        and "Mein Tag" in page.text
+        and "Für heute ist nichts mehr offen." in page.text
+    )
+    r = await browserless.post(
+        f"/o/{org_a.slug}/tasks",
+        data={
+            "_csrf": csrf_of(page.text),
+            "title": "Wochenbericht <b>",
+            "due_date": today().isoformat(),
+            "recurrence": "weekly",
+            "next": f"/o/{org_a.slug}/my-day",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == f"/o/{org_a.slug}/my-day"
+    page = await browserless.get(f"/o/{org_a.slug}/my-day")
+    assert "Wochenbericht &lt;b&gt;" in page.text and "wöchentlich" in page.text
+    action = re.search(r'action="(/o/[^"]+/tasks/[0-9a-f-]+/complete)"', page.text)
+    assert action
+    r = await browserless.post(
+        action.group(1),
+        data={"_csrf": csrf_of(page.text), "next": f"/o/{org_a.slug}/my-day"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    page = await browserless.get(r.headers["location"])
+    following = today() + timedelta(days=7)
+    assert "„Wochenbericht &lt;b&gt;“ ist erledigt." in page.text
+    assert f"{following.day}." in page.text.split("ist erledigt.")[1][:80]
+    listed = await browserless.get(f"/o/{org_a.slug}/tasks", params={"assignee_id": str(ana.id)})
+    assert listed.text.count('name="ids"') == 1, "only the next occurrence is open"
+    assert "Wochenbericht" in listed.text and "wöchentlich" in listed.text
+
+
+async def test_a_bad_form_comes_back_with_the_problem_and_nothing_is_written(
+    browserless: AsyncTestClient[Any], db: Database, org_a: Org
+) -> None:
+    ana = await add_member(db, org_a)
+    await sign_in(browserless, ana)
+    page = await browserless.get(f"/o/{org_a.slug}/my-day")
+    r = await browserless.post(
+        f"/o/{org_a.slug}/tasks",
+        data={
+            "_csrf": csrf_of(page.text),
+            "title": "x",
+            "due_date": today().isoformat(),
+            "due_time": "99:99",
+        },
+    )
+    assert r.status_code == 422 and "Eine Uhrzeit hat die Form HH:MM" in r.text
+    r = await browserless.post(f"/o/{org_a.slug}/tasks", data={"title": "no token", "due_date": "2027-01-01"})
+    assert r.status_code == 403
+    assert "no token" not in (await browserless.get(f"/o/{org_a.slug}/tasks")).text
+
+
+async def test_bulk_complete_and_reassign_from_the_list(
+    browserless: AsyncTestClient[Any], db: Database, org_a: Org
+) -> None:
+    ana, ben = await add_member(db, org_a), await add_member(db, org_a)
+    first = await a_task(db, org_a, ana, "Erstens", today())
+    second = await a_task(db, org_a, ana, "Zweitens", today())
+    await sign_in(browserless, ana)
+    page = await browserless.get(f"/o/{org_a.slug}/tasks", params={"assignee_id": str(ana.id)})
+    r = await browserless.post(
+        f"/o/{org_a.slug}/tasks/bulk",
+        data={
+            "_csrf": csrf_of(page.text),
+            "ids": [str(first.id), str(second.id)],
+            "action": "reassign",
+            "assignee_id": str(ben.id),
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    mine = await browserless.get(f"/o/{org_a.slug}/tasks", params={"assignee_id": str(ben.id)})
+    assert "Erstens" in mine.text and "Zweitens" in mine.text
+    r = await browserless.post(
+        f"/o/{org_a.slug}/tasks/bulk",
+        data={"_csrf": csrf_of(page.text), "ids": [str(first.id)], "action": "complete"},
+        follow_redirects=False,
+    )
+    done = await browserless.get(
+        f"/o/{org_a.slug}/tasks", params={"status": "done", "assignee_id": str(ben.id)}
+    )
+    assert "Erstens" in done.text and "Zweitens" not in done.text
+
+
+async def test_the_calendar_week_and_month(
+    browserless: AsyncTestClient[Any], db: Database, org_a: Org
+) -> None:
+    ana = await add_member(db, org_a)
+    await a_task(db, org_a, ana, "Im Kalender", date(2027, 3, 31), due_time="16:00")
+    starts = datetime(2027, 3, 30, 8, 0, tzinfo=UTC)
+    async with db.tenant(org_a.id) as session:
+        await appointments.create(
+            session,
+            tasks.Actor(org_a.id, org_a.slug, ana.id),
+            appointments.AppointmentCreate(
+                title="Treffen im März", starts_at=starts, ends_at=starts + timedelta(hours=1)
+            ),
+        )
+    await sign_in(browserless, ana)
+    week = await browserless.get(f"/o/{org_a.slug}/calendar", params={"start": "2027-03-31"})
+    assert week.status_code == 200
+    assert "Im Kalender" in week.text and "Treffen im März" in week.text and "10:00" in week.text
+    month = await browserless.get(
+        f"/o/{org_a.slug}/calendar", params={"view": "month", "start": "2027-03-01"}
+    )
+    assert month.text.count('class="week"') == 5 and "Im Kalender" in month.text
+    other = await browserless.get(f"/o/{org_a.slug}/calendar", params={"start": "2027-04-07"})
+    assert "Im Kalender" not in other.text
+
+
+async def test_notification_settings_and_the_calendar_address(
+    browserless: AsyncTestClient[Any], db: Database, org_a: Org
+) -> None:
+    ana = await add_member(db, org_a)
+    await a_task(db, org_a, ana, "Für den Feed", today() + timedelta(days=1))
+    await sign_in(browserless, ana)
+    page = await browserless.get(f"/o/{org_a.slug}/notifications")
+    assert page.status_code == 200 and "Tagesübersicht um 7 Uhr" in page.text
+    r = await browserless.post(
+        f"/o/{org_a.slug}/notification-settings",
+        data={"_csrf": csrf_of(page.text), "digest:email": "on", "task_due:in_app": "on"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    settings = (await browserless.get(f"/o/{org_a.slug}/notification-settings", params={})).status_code
+    assert settings in (404, 405)  # the settings page is the notifications page
+    page = await browserless.get(f"/o/{org_a.slug}/notifications")
+    assert 'name="digest:email" aria-label="Tagesübersicht um 7 Uhr: E-Mail" checked' in page.text
+    assert 'name="task_due:email" aria-label="Fällige Aufgaben: E-Mail">' in page.text
+    r = await browserless.post(f"/o/{org_a.slug}/calendar-feed", data={"_csrf": csrf_of(page.text)})
+    url = unescape(re.search(r'id="feed-url">([^<]+)<', r.text).group(1))  # type: ignore[union-attr]
+    feed = await browserless.get(url[url.index("/calendar/") :])
+    assert feed.status_code == 200
+    assert [str(e["summary"]) for e in Calendar.from_ical(feed.content).walk("VEVENT")] == [
+        "Aufgabe: Für den Feed"
+    ]
+    await browserless.post(f"/o/{org_a.slug}/calendar-feed/revoke", data={"_csrf": csrf_of(page.text)})
+    assert (await browserless.get(url[url.index("/calendar/") :])).status_code == 404
+
+
+async def test_every_page_of_another_organisation_is_not_found(
+    browserless: AsyncTestClient[Any], db: Database, org_a: Org, org_b: Org
+) -> None:
+    ana, bea = await add_member(db, org_a), await add_member(db, org_b)
+    theirs = await a_task(db, org_b, bea, "Geheim", today())
+    await sign_in(browserless, ana)
+    csrf = csrf_of((await browserless.get(f"/o/{org_a.slug}/my-day")).text)
+    from services.api.controllers.notifications import NotificationPages
+    from services.api.controllers.tasks import TaskPages
+
+    checked = 0
+    for route in browserless.app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            qualname = getattr(handler.fn, "__qualname__", "")
+            if qualname.split(".")[0] not in (TaskPages.__name__, NotificationPages.__name__):
+                continue
+            for method in handler.http_methods - {"OPTIONS", "HEAD"}:
+                path = route.path.replace("{slug:str}", org_b.slug)
+                path = re.sub(r"\{\w+:uuid\}", str(theirs.id), path)
+                data = {"_csrf": csrf} if method == "POST" else None
+                r = await browserless.request(method, path, data=data, follow_redirects=False)
+                assert r.status_code == 404, (method, path, r.status_code)
+                assert "Geheim" not in r.text
+                # B's ids inside A's pages are just as unknown.
+                own = re.sub(r"\{\w+:uuid\}", str(theirs.id), route.path.replace("{slug:str}", org_a.slug))
+                if own != route.path.replace("{slug:str}", org_a.slug):
+                    r = await browserless.request(method, own, data=data, follow_redirects=False)
+                    assert r.status_code == 404, (method, own, r.status_code)
+                checked += 1
+    assert checked >= 10
