@@ -1,0 +1,677 @@
+"""The life of a match: proposed -> introduced -> active <-> paused -> ended, each step checked,
+dated and logged; the two contacts' statuses follow. Check-ins, meetings and the end reasons."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.contacts.models import Contact
+from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.ids import new_id
+from shared.matching import people
+from shared.matching.models import (
+    MATCH_STATUSES,
+    OPEN_STATUSES,
+    CheckIn,
+    EndReason,
+    Match,
+    MatchEvent,
+    MatchingSettings,
+    Meeting,
+)
+from shared.matching.schemas import (
+    CheckInIn,
+    CheckInOut,
+    EndReasonIn,
+    EndReasonOut,
+    EndReasonPatch,
+    EndReasonRef,
+    EventOut,
+    MatchOut,
+    MeetingIn,
+    MeetingOut,
+    TransitionIn,
+)
+from shared.matching.scoring import score_pair
+from shared.pagination import Page, decode_cursor, encode_cursor
+
+# Where each status may go next.
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "proposed": ("introduced", "ended"),
+    "introduced": ("active", "ended"),
+    "active": ("paused", "ended"),
+    "paused": ("active", "ended"),
+    "ended": (),
+}
+# Statuses in which the pair meets and the coordinator is expected to check in.
+CHECKED = ("introduced", "active")
+LIVE = ("introduced", "active", "paused")
+
+DEFAULT_END_REASONS = (
+    ("goal_reached", "Ziel erreicht", "Goal reached", False),
+    ("moved_away", "Umzug", "Moved away", True),
+    ("no_time", "Keine Zeit mehr", "No time any more", True),
+    ("conflict", "Konflikt", "Conflict", True),
+    ("health", "Gesundheit", "Health", True),
+    ("no_contact", "Kein Kontakt mehr", "Lost contact", True),
+    ("other", "Sonstiges", "Other", True),
+)
+
+
+def _org(session: AsyncSession) -> uuid.UUID:
+    org: uuid.UUID = session.info["org_id"]
+    return org
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# ---------------------------------------------------------------- end reasons
+
+
+async def ensure_end_reasons(session: AsyncSession) -> None:
+    """Give an organisation the usual end reasons the first time it needs them."""
+    if (await session.execute(select(EndReason.id).limit(1))).first() is not None:
+        return
+    org = _org(session)
+    await session.execute(
+        insert(EndReason)
+        .values(
+            [
+                {"organization_id": org, "id": new_id(), "key": key,
+                 "label_de": de, "label_en": en, "early": early, "position": i}
+                for i, (key, de, en, early) in enumerate(DEFAULT_END_REASONS)
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["organization_id", "key"])
+    )  # fmt: skip
+
+
+def end_reason_out(r: EndReason) -> EndReasonOut:
+    return EndReasonOut(
+        id=r.id,
+        key=r.key,
+        label_de=r.label_de,
+        label_en=r.label_en,
+        early=r.early,
+        position=r.position,
+        archived=r.archived_at is not None,
+    )
+
+
+async def list_end_reasons(session: AsyncSession, *, include_archived: bool = False) -> list[EndReasonOut]:
+    await ensure_end_reasons(session)
+    query = select(EndReason).order_by(EndReason.position, EndReason.key)
+    if not include_archived:
+        query = query.where(EndReason.archived_at.is_(None))
+    return [end_reason_out(r) for r in (await session.execute(query)).scalars()]
+
+
+async def create_end_reason(session: AsyncSession, data: EndReasonIn) -> EndReasonOut:
+    await ensure_end_reasons(session)
+    taken = (await session.execute(select(EndReason.id).where(EndReason.key == data.key))).first()
+    if taken is not None:
+        raise Conflict(f"an end reason {data.key!r} exists already", field="key")
+    reason = EndReason(
+        organization_id=_org(session),
+        key=data.key,
+        label_de=data.label_de.strip(),
+        label_en=data.label_en.strip(),
+        early=data.early,
+        position=data.position,
+    )
+    session.add(reason)
+    await session.flush()
+    return end_reason_out(reason)
+
+
+async def _end_reason(session: AsyncSession, reason_id: uuid.UUID) -> EndReason:
+    reason = (await session.execute(select(EndReason).where(EndReason.id == reason_id))).scalar_one_or_none()
+    if reason is None:
+        raise NotFound("no such end reason")
+    return reason
+
+
+async def update_end_reason(
+    session: AsyncSession, reason_id: uuid.UUID, data: EndReasonPatch
+) -> EndReasonOut:
+    reason = await _end_reason(session, reason_id)
+    if data.label_de is not None:
+        reason.label_de = data.label_de.strip()
+    if data.label_en is not None:
+        reason.label_en = data.label_en.strip()
+    if data.early is not None:
+        reason.early = data.early
+    if data.position is not None:
+        reason.position = data.position
+    await session.flush()
+    return end_reason_out(reason)
+
+
+async def archive_end_reason(session: AsyncSession, reason_id: uuid.UUID) -> None:
+    """Archived, not deleted: ended matches keep the reason they ended with."""
+    reason = await _end_reason(session, reason_id)
+    reason.archived_at = reason.archived_at or _now()
+    await session.flush()
+
+
+# ---------------------------------------------------------------- contacts follow the match
+
+
+def _set_status(contact: Contact, status: str, now: datetime) -> None:
+    if contact.status != status:
+        contact.status = status
+        contact.status_changed_at = now
+        contact.updated_at = now
+
+
+async def _contact(session: AsyncSession, contact_id: uuid.UUID) -> Contact:
+    return (
+        await session.execute(select(Contact).where(Contact.id == contact_id).with_for_update())
+    ).scalar_one()
+
+
+async def _other_statuses(
+    session: AsyncSession, match: Match, column: Any, contact_id: uuid.UUID
+) -> set[str]:
+    rows = await session.execute(
+        select(Match.status).where(column == contact_id, Match.id != match.id, Match.status.in_(LIVE))
+    )
+    return set(rows.scalars())
+
+
+async def _follow(session: AsyncSession, match: Match, was: str, data: TransitionIn, on: date) -> None:
+    """Keep the contacts' statuses in step: a matched mentee no longer waits, and so on."""
+    now = _now()
+    mentee = await _contact(session, match.mentee_id)
+    mentor = await _contact(session, match.mentor_id)
+    if match.status in ("introduced", "active"):
+        _set_status(mentee, "matched", now)
+        _set_status(mentor, "matched", now)
+    elif match.status == "paused":
+        _set_status(mentee, "paused", now)
+        if not await _other_statuses(session, match, Match.mentor_id, mentor.id) & set(CHECKED):
+            _set_status(mentor, "paused", now)
+    elif match.status == "ended" and was != "proposed":
+        _set_status(mentee, data.mentee_next, now)
+        if data.mentee_next == "ready":
+            mentee.waiting_since = on
+        for person in (mentee, mentor):
+            person.last_match_ended_on = on
+            person.updated_at = now
+        others = await _other_statuses(session, match, Match.mentor_id, mentor.id)
+        _set_status(mentor, "matched" if others & set(CHECKED) else "paused" if others else "ready", now)
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _interval_of_programme() -> Any:
+    own = (
+        select(MatchingSettings.checkin_interval_days)
+        .where(MatchingSettings.programme_id == Match.programme_id)
+        .scalar_subquery()
+    )
+    default = (
+        select(MatchingSettings.checkin_interval_days)
+        .where(MatchingSettings.programme_id.is_(None))
+        .scalar_subquery()
+    )
+    return func.coalesce(own, default, 30)
+
+
+def _last_checkin() -> Any:
+    return select(func.max(CheckIn.occurred_on)).where(CheckIn.match_id == Match.id).scalar_subquery()
+
+
+def _overdue(today: date) -> Any:
+    last = func.greatest(_last_checkin(), Match.started_on, Match.introduced_on)
+    return and_(Match.status.in_(CHECKED), last + _interval_of_programme() < today)
+
+
+async def _outputs(session: AsyncSession, matches: Sequence[Match], today: date) -> list[MatchOut]:
+    if not matches:
+        return []
+    ids = [m.id for m in matches]
+    extra = {
+        row.id: row
+        for row in await session.execute(
+            select(
+                Match.id,
+                _last_checkin().label("last_checkin"),
+                _interval_of_programme().label("interval"),
+            ).where(Match.id.in_(ids))
+        )
+    }
+    meeting_rows = await session.execute(
+        select(
+            Meeting.match_id,
+            func.count(),
+            func.coalesce(func.sum(Meeting.duration_minutes), 0),
+            func.coalesce(func.sum(Meeting.volunteer_minutes), 0),
+        )
+        .where(Meeting.match_id.in_(ids))
+        .group_by(Meeting.match_id)
+    )
+    meetings = {mid: (int(n), int(d), int(v)) for mid, n, d, v in meeting_rows}
+    contact_ids = {m.mentor_id for m in matches} | {m.mentee_id for m in matches}
+    names = {
+        row.id: people.display_name(row.first_name, row.last_name, row.preferred_name, row.organisation_name)
+        for row in await session.execute(
+            select(
+                Contact.id,
+                Contact.first_name,
+                Contact.last_name,
+                Contact.preferred_name,
+                Contact.organisation_name,
+            ).where(Contact.id.in_(contact_ids))
+        )
+    }
+    reason_ids = {m.end_reason_id for m in matches if m.end_reason_id}
+    reasons = (
+        {
+            r.id: r
+            for r in (await session.execute(select(EndReason).where(EndReason.id.in_(reason_ids)))).scalars()
+        }
+        if reason_ids
+        else {}
+    )
+    out = []
+    for m in matches:
+        last_checkin = extra[m.id].last_checkin
+        known = [d for d in (last_checkin, m.started_on, m.introduced_on) if d is not None]
+        due = (
+            max(known) + timedelta(days=int(extra[m.id].interval)) if known and m.status in CHECKED else None
+        )
+        count, minutes, volunteer = meetings.get(m.id, (0, 0, 0))
+        reason = reasons.get(m.end_reason_id) if m.end_reason_id else None
+        out.append(
+            MatchOut(
+                id=m.id,
+                mentor_id=m.mentor_id,
+                mentor_name=names.get(m.mentor_id, "—"),
+                mentee_id=m.mentee_id,
+                mentee_name=names.get(m.mentee_id, "—"),
+                programme_id=m.programme_id,
+                status=m.status,
+                score=m.score,
+                proposed_on=m.proposed_on,
+                introduced_on=m.introduced_on,
+                first_meeting_on=m.first_meeting_on,
+                started_on=m.started_on,
+                paused_on=m.paused_on,
+                ended_on=m.ended_on,
+                end_reason=EndReasonRef(key=reason.key, label=reason.label_de, early=reason.early)
+                if reason
+                else None,
+                ended_early=m.ended_early,
+                last_checkin_on=last_checkin,
+                checkin_due_on=due,
+                checkin_overdue=due is not None and due < today,
+                meetings=count,
+                meeting_hours=round(minutes / 60, 2),
+                volunteer_hours=round(volunteer / 60, 2),
+                created_at=m.created_at,
+                updated_at=m.updated_at,
+            )
+        )
+    return out
+
+
+async def _get(session: AsyncSession, match_id: uuid.UUID, *, for_update: bool = False) -> Match:
+    query = select(Match).where(Match.id == match_id)
+    if for_update:
+        query = query.with_for_update()
+    match = (await session.execute(query)).scalar_one_or_none()
+    if match is None:
+        raise NotFound("no such match")
+    return match
+
+
+def _event_out(e: MatchEvent) -> EventOut:
+    return EventOut(
+        id=e.id,
+        from_status=e.from_status,
+        to_status=e.to_status,
+        on=e.occurred_on,
+        reason=e.reason,
+        actor=e.actor,
+        created_at=e.created_at,
+    )
+
+
+async def read_match(session: AsyncSession, match_id: uuid.UUID, today: date) -> MatchOut:
+    match = await _get(session, match_id)
+    out = (await _outputs(session, [match], today))[0]
+    events = (
+        await session.execute(
+            select(MatchEvent)
+            .where(MatchEvent.match_id == match_id)
+            .order_by(MatchEvent.created_at, MatchEvent.id)
+        )
+    ).scalars()
+    out.events = [_event_out(e) for e in events]
+    return out
+
+
+async def list_matches(
+    session: AsyncSession,
+    today: date,
+    *,
+    status: str | None = None,
+    contact_id: uuid.UUID | None = None,
+    programme_id: uuid.UUID | None = None,
+    overdue: bool | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Page[MatchOut]:
+    """Newest first."""
+    query = select(Match)
+    if status:
+        statuses = [s.strip() for s in status.split(",") if s.strip()]
+        for s in statuses:
+            if s not in MATCH_STATUSES:
+                raise ValidationFailed(f"{s!r} is not one of {', '.join(MATCH_STATUSES)}", field="status")
+        query = query.where(Match.status.in_(statuses))
+    if contact_id is not None:
+        query = query.where(or_(Match.mentor_id == contact_id, Match.mentee_id == contact_id))
+    if programme_id is not None:
+        query = query.where(Match.programme_id == programme_id)
+    if overdue is not None:
+        query = query.where(_overdue(today) if overdue else ~_overdue(today))
+    if cursor:
+        query = query.where(Match.id < decode_cursor(cursor))
+    rows = list((await session.execute(query.order_by(Match.id.desc()).limit(limit + 1))).scalars())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(
+        items=await _outputs(session, rows, today),
+        next_cursor=encode_cursor(rows[-1].id) if more and rows else None,
+    )
+
+
+# ---------------------------------------------------------------- writing
+
+
+async def create_match(
+    session: AsyncSession,
+    *,
+    mentor_id: uuid.UUID,
+    mentee_id: uuid.UUID,
+    programme_id: uuid.UUID | None,
+    actor: str,
+    today: date,
+    score: float | None = None,
+    on: date | None = None,
+) -> Match:
+    """A proposed match. The mentor needs a free place and the mentee must not have an open match."""
+    on = on or today
+    if on > today:
+        raise ValidationFailed("cannot be in the future", field="on")
+    if mentor_id == mentee_id:
+        raise ValidationFailed("a mentor cannot be their own mentee", field="mentee_id")
+    await people.check_programme(session, programme_id, "programme_id")
+    # Locked in a fixed order (mentor, then mentee): two proposals at once cannot both take the last place.
+    found: dict[uuid.UUID, Contact] = {}
+    for contact_id, field, kind in ((mentor_id, "mentor_id", "mentor"), (mentee_id, "mentee_id", "mentee")):
+        contact = (
+            await session.execute(select(Contact).where(Contact.id == contact_id).with_for_update())
+        ).scalar_one_or_none()
+        if contact is None or contact.erased_at is not None:
+            raise ValidationFailed(f"no contact {contact_id}", field=field)
+        if kind not in contact.kinds:
+            raise ValidationFailed(f"this contact is not a {kind}", field=field)
+        found[contact_id] = contact
+    mentor = found[mentor_id]
+    open_for_mentee = (
+        await session.execute(
+            select(Match.id).where(Match.mentee_id == mentee_id, Match.status.in_(OPEN_STATUSES))
+        )
+    ).first()
+    if open_for_mentee is not None:
+        raise Conflict("the mentee already has a match that has not ended", field="mentee_id")
+    load = (await people.open_loads(session, [mentor_id])).get(mentor_id, 0)
+    if load >= mentor.capacity:
+        raise Conflict(f"the mentor has no free place ({load} of {mentor.capacity} taken)", field="mentor_id")
+    if score is None:
+        settings = await people.settings_for(session, programme_id)
+        mentee_profile, _ = await people.profile(session, mentee_id, settings.config)
+        mentor_profile, _ = await people.profile(session, mentor_id, settings.config)
+        score = score_pair(mentee_profile, mentor_profile, settings.config, today).score
+    match = Match(
+        organization_id=_org(session),
+        mentor_id=mentor_id,
+        mentee_id=mentee_id,
+        programme_id=programme_id,
+        status="proposed",
+        score=score,
+        proposed_on=on,
+        created_by=actor,
+    )
+    session.add(match)
+    try:
+        await session.flush()
+    except IntegrityError:  # the partial unique index: another proposal for this mentee won the race
+        raise Conflict("the mentee already has a match that has not ended", field="mentee_id") from None
+    session.add(
+        MatchEvent(
+            organization_id=match.organization_id,
+            match_id=match.id,
+            from_status=None,
+            to_status="proposed",
+            occurred_on=on,
+            actor=actor,
+        )
+    )
+    await session.flush()
+    return match
+
+
+async def propose(
+    session: AsyncSession,
+    *,
+    mentor_id: uuid.UUID,
+    mentee_id: uuid.UUID,
+    programme_id: uuid.UUID | None,
+    actor: str,
+    today: date,
+    on: date | None = None,
+) -> MatchOut:
+    match = await create_match(
+        session,
+        mentor_id=mentor_id,
+        mentee_id=mentee_id,
+        programme_id=programme_id,
+        actor=actor,
+        today=today,
+        on=on,
+    )
+    return await read_match(session, match.id, today)
+
+
+async def transition(
+    session: AsyncSession, match_id: uuid.UUID, data: TransitionIn, *, actor: str, today: date
+) -> MatchOut:
+    match = await _get(session, match_id, for_update=True)
+    was = match.status
+    allowed = TRANSITIONS[was]
+    if data.to not in allowed:
+        if not allowed:
+            raise Conflict("this match has ended and cannot change any more", field="to")
+        raise Conflict(f"a match that is {was} can become {' or '.join(allowed)}, not {data.to}", field="to")
+    on = data.on or today
+    if on > today:
+        raise ValidationFailed("cannot be in the future", field="on")
+    last = (
+        await session.execute(select(func.max(MatchEvent.occurred_on)).where(MatchEvent.match_id == match.id))
+    ).scalar_one() or match.proposed_on
+    if on < last:
+        raise ValidationFailed(f"cannot be before the previous step on {last.isoformat()}", field="on")
+    if data.first_meeting_on is not None and data.to != "introduced":
+        raise ValidationFailed("only when the pair is introduced", field="first_meeting_on")
+    if data.first_meeting_on is not None and data.first_meeting_on < on:
+        raise ValidationFailed("cannot be before the introduction", field="first_meeting_on")
+    if data.ended_early is not None and data.to != "ended":
+        raise ValidationFailed("only when the match ends", field="ended_early")
+    reason = data.reason.strip() if data.reason else None
+    if data.to == "ended":
+        if not reason:
+            keys = ", ".join(r.key for r in await list_end_reasons(session))
+            raise ValidationFailed(f"why did it end? one of: {keys}", field="reason")
+        await ensure_end_reasons(session)
+        end = (
+            await session.execute(
+                select(EndReason).where(EndReason.key == reason, EndReason.archived_at.is_(None))
+            )
+        ).scalar_one_or_none()
+        if end is None:
+            keys = ", ".join(r.key for r in await list_end_reasons(session))
+            raise ValidationFailed(f"{reason!r} is not one of: {keys}", field="reason")
+        match.ended_on = on
+        match.end_reason_id = end.id
+        match.ended_early = end.early if data.ended_early is None else data.ended_early
+    elif data.to == "introduced":
+        match.introduced_on = on
+        match.first_meeting_on = data.first_meeting_on
+    elif data.to == "active":
+        match.started_on = match.started_on or on
+        match.paused_on = None
+    elif data.to == "paused":
+        match.paused_on = on
+    match.status = data.to
+    match.updated_at = _now()
+    session.add(
+        MatchEvent(
+            organization_id=match.organization_id,
+            match_id=match.id,
+            from_status=was,
+            to_status=data.to,
+            occurred_on=on,
+            reason=reason,
+            actor=actor,
+        )
+    )
+    await session.flush()
+    await _follow(session, match, was, data, on)
+    await session.flush()
+    return await read_match(session, match.id, today)
+
+
+# ---------------------------------------------------------------- accompaniment
+
+
+def _checkin_out(c: CheckIn) -> CheckInOut:
+    return CheckInOut(
+        id=c.id,
+        match_id=c.match_id,
+        on=c.occurred_on,
+        channel=c.channel,
+        rating=c.rating,
+        notes=c.notes,
+        follow_up=c.follow_up,
+        created_by=c.created_by,
+        created_at=c.created_at,
+    )
+
+
+def _meeting_out(m: Meeting) -> MeetingOut:
+    return MeetingOut(
+        id=m.id,
+        match_id=m.match_id,
+        on=m.occurred_on,
+        duration_minutes=m.duration_minutes,
+        volunteer_minutes=m.volunteer_minutes,
+        activity=m.activity,
+        reported_by=m.reported_by,
+        notes=m.notes,
+        created_at=m.created_at,
+    )
+
+
+def _check_date(match: Match, on: date, today: date) -> None:
+    if on > today:
+        raise ValidationFailed("cannot be in the future", field="on")
+    start = match.introduced_on or match.proposed_on
+    if on < start:
+        raise ValidationFailed(f"cannot be before the pair was introduced ({start.isoformat()})", field="on")
+    if match.ended_on is not None and on > match.ended_on:
+        raise ValidationFailed(f"cannot be after the match ended ({match.ended_on.isoformat()})", field="on")
+
+
+async def add_checkin(
+    session: AsyncSession, match_id: uuid.UUID, data: CheckInIn, *, actor: str, today: date
+) -> CheckInOut:
+    match = await _get(session, match_id)
+    if match.status == "proposed":
+        raise Conflict("check in once the pair has been introduced", field="match_id")
+    on = data.on or today
+    _check_date(match, on, today)
+    checkin = CheckIn(
+        organization_id=match.organization_id,
+        match_id=match.id,
+        occurred_on=on,
+        channel=data.channel,
+        rating=data.rating,
+        notes=data.notes.strip(),
+        follow_up=data.follow_up,
+        created_by=actor,
+    )
+    session.add(checkin)
+    match.updated_at = _now()
+    await session.flush()
+    await session.refresh(checkin)
+    return _checkin_out(checkin)
+
+
+async def list_checkins(session: AsyncSession, match_id: uuid.UUID) -> list[CheckInOut]:
+    await _get(session, match_id)
+    rows = await session.execute(
+        select(CheckIn)
+        .where(CheckIn.match_id == match_id)
+        .order_by(CheckIn.occurred_on.desc(), CheckIn.id.desc())
+    )
+    return [_checkin_out(c) for c in rows.scalars()]
+
+
+async def add_meeting(
+    session: AsyncSession, match_id: uuid.UUID, data: MeetingIn, *, today: date
+) -> MeetingOut:
+    match = await _get(session, match_id)
+    if match.status == "proposed":
+        raise Conflict("meetings are reported once the pair has been introduced", field="match_id")
+    on = data.on or today
+    _check_date(match, on, today)
+    meeting = Meeting(
+        organization_id=match.organization_id,
+        match_id=match.id,
+        occurred_on=on,
+        duration_minutes=data.duration_minutes,
+        volunteer_minutes=data.duration_minutes if data.volunteer_minutes is None else data.volunteer_minutes,
+        activity=data.activity.strip(),
+        reported_by=data.reported_by,
+        notes=data.notes.strip(),
+    )
+    session.add(meeting)
+    match.updated_at = _now()
+    await session.flush()
+    await session.refresh(meeting)
+    return _meeting_out(meeting)
+
+
+async def list_meetings(session: AsyncSession, match_id: uuid.UUID) -> list[MeetingOut]:
+    await _get(session, match_id)
+    rows = await session.execute(
+        select(Meeting)
+        .where(Meeting.match_id == match_id)
+        .order_by(Meeting.occurred_on.desc(), Meeting.id.desc())
+    )
+    return [_meeting_out(m) for m in rows.scalars()]

@@ -1,0 +1,312 @@
+"""Contacts as the engine sees them: profiles, who waits, who has room, and the programme's settings."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+import msgspec
+from sqlalchemy import and_, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.contacts.models import Contact, Programme, ProgrammeMembership
+from shared.errors import NotFound, ValidationFailed
+from shared.matching.config import MatchingConfig
+from shared.matching.models import OPEN_STATUSES, Match, MatchingSettings
+from shared.matching.profile import Preferences, Profile
+from shared.matching.scoring import CandidatePool
+
+Role = Literal["mentor", "mentee"]
+
+# A mentee waits while ready and without an open match; a mentor with room may already have mentees.
+WAITING_STATUSES = ("ready",)
+AVAILABLE_STATUSES = ("ready", "matched")
+
+_PROFILE_COLUMNS = (
+    Contact.id,
+    Contact.kinds,
+    Contact.first_name,
+    Contact.last_name,
+    Contact.preferred_name,
+    Contact.organisation_name,
+    Contact.languages,
+    Contact.interests,
+    Contact.availability,
+    Contact.postal_code,
+    Contact.gender,
+    Contact.birth_date,
+    Contact.preferences,
+    Contact.support_kinds,
+    Contact.capacity,
+    Contact.waiting_since,
+    Contact.custom,
+)
+
+
+def display_name(first: str | None, last: str | None, preferred: str | None, organisation: str | None) -> str:
+    person = " ".join(p for p in ((preferred or first), last) if p)
+    return person or organisation or "—"
+
+
+def _strings(value: Any) -> list[str]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, list):
+        return [str(v) for v in value if v is not None and str(v).strip()]
+    return [str(value)]
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+def preferences_of(raw: dict[str, Any] | None) -> Preferences:
+    """The wishes in a contact's free-form ``preferences``; spellings people use are all read.
+
+    ``genders`` (or ``gender`` / ``preferred_gender``): a value or a list of female, male, diverse;
+    ``age_min`` / ``age_max`` (or ``min_age`` / ``max_age``): whole years.
+    """
+    raw = raw or {}
+    genders = _strings(raw.get("genders", raw.get("gender", raw.get("preferred_gender"))))
+    return Preferences(
+        genders=[g for g in genders if g != "not_stated"],
+        age_min=_int(raw.get("age_min", raw.get("min_age"))),
+        age_max=_int(raw.get("age_max", raw.get("max_age"))),
+    )
+
+
+def _profile(row: Any, config: MatchingConfig, load: int) -> Profile:
+    custom = {c.key: _strings(row.custom.get(c.key)) for c in config.custom} if row.custom else {}
+    return Profile(
+        id=row.id,
+        name=display_name(row.first_name, row.last_name, row.preferred_name, row.organisation_name),
+        languages=list(row.languages or []),
+        interests=list(row.interests or []),
+        availability=list(row.availability or []),
+        postal_code=row.postal_code,
+        gender=row.gender if row.gender != "not_stated" else None,
+        birth_date=row.birth_date,
+        preferences=preferences_of(row.preferences),
+        support_kinds=list(row.support_kinds or []),
+        capacity=row.capacity,
+        load=load,
+        waiting_since=row.waiting_since,
+        custom=custom,
+    )
+
+
+async def open_loads(
+    session: AsyncSession, mentor_ids: Sequence[uuid.UUID] | None = None
+) -> dict[uuid.UUID, int]:
+    """Matches not ended per mentor: each holds one of the mentor's places."""
+    query = (
+        select(Match.mentor_id, func.count()).where(Match.status.in_(OPEN_STATUSES)).group_by(Match.mentor_id)
+    )
+    if mentor_ids is not None:
+        query = query.where(Match.mentor_id.in_(list(mentor_ids)))
+    return {mentor: int(n) for mentor, n in (await session.execute(query)).all()}
+
+
+def _in_programme(programme_id: uuid.UUID | None) -> list[Any]:
+    if programme_id is None:
+        return []
+    members = select(ProgrammeMembership.contact_id).where(ProgrammeMembership.programme_id == programme_id)
+    return [Contact.id.in_(members)]
+
+
+async def candidates(
+    session: AsyncSession, role: Role, config: MatchingConfig, programme_id: uuid.UUID | None
+) -> list[Profile]:
+    """Mentees who wait (ready, no open match) or mentors with room to take one more."""
+    conditions = [
+        Contact.kinds.contains([role]),
+        Contact.erased_at.is_(None),
+        *_in_programme(programme_id),
+    ]
+    if role == "mentee":
+        has_open = select(Match.mentee_id).where(Match.status.in_(OPEN_STATUSES))
+        conditions += [Contact.status.in_(WAITING_STATUSES), Contact.id.not_in(has_open)]
+    else:
+        conditions.append(Contact.status.in_(AVAILABLE_STATUSES))
+    rows = (
+        await session.execute(select(*_PROFILE_COLUMNS).where(and_(*conditions)).order_by(Contact.id))
+    ).all()
+    loads = await open_loads(session) if role == "mentor" else {}
+    people = [_profile(row, config, loads.get(row.id, 0)) for row in rows]
+    if role == "mentor" and config.rules.capacity:
+        people = [p for p in people if p.capacity_left > 0]
+    return people
+
+
+async def profiles_of(
+    session: AsyncSession, ids: Sequence[uuid.UUID], role: Role, config: MatchingConfig, field: str
+) -> list[Profile]:
+    """The named contacts, in the order given; each must exist and be a ``role``."""
+    wanted = list(dict.fromkeys(ids))
+    if not wanted:
+        return []
+    rows = {
+        row.id: row
+        for row in (
+            await session.execute(select(*_PROFILE_COLUMNS, Contact.erased_at).where(Contact.id.in_(wanted)))
+        ).all()
+    }
+    loads = await open_loads(session, wanted) if role == "mentor" else {}
+    out = []
+    for contact_id in wanted:
+        row = rows.get(contact_id)
+        if row is None or row.erased_at is not None:
+            raise ValidationFailed(f"no contact {contact_id}", field=field)
+        if role not in row.kinds:
+            raise ValidationFailed(f"contact {contact_id} is not a {role}", field=field)
+        out.append(_profile(row, config, loads.get(contact_id, 0)))
+    return out
+
+
+async def profile(
+    session: AsyncSession, contact_id: uuid.UUID, config: MatchingConfig
+) -> tuple[Profile, list[str]]:
+    row = (
+        await session.execute(
+            select(*_PROFILE_COLUMNS).where(Contact.id == contact_id, Contact.erased_at.is_(None))
+        )
+    ).first()
+    if row is None:
+        raise NotFound("no such contact")
+    load = (await open_loads(session, [contact_id])).get(contact_id, 0)
+    return _profile(row, config, load), list(row.kinds)
+
+
+# ---------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class ProgrammeSettings:
+    programme_id: uuid.UUID | None
+    config: MatchingConfig
+    checkin_interval_days: int
+    own: bool
+    version: str
+
+
+async def check_programme(session: AsyncSession, programme_id: uuid.UUID | None, field: str) -> None:
+    if programme_id is None:
+        return
+    found = (
+        await session.execute(select(Programme.id).where(Programme.id == programme_id))
+    ).scalar_one_or_none()
+    if found is None:
+        raise ValidationFailed(f"no programme {programme_id}", field=field)
+
+
+async def settings_for(session: AsyncSession, programme_id: uuid.UUID | None) -> ProgrammeSettings:
+    """The programme's own settings, else the organisation's, else the built-in defaults."""
+    rows = (
+        await session.execute(
+            select(MatchingSettings).where(
+                (MatchingSettings.programme_id == programme_id) | MatchingSettings.programme_id.is_(None)
+            )
+        )
+    ).scalars()
+    by_programme = {r.programme_id: r for r in rows}
+    row = by_programme.get(programme_id) or by_programme.get(None)
+    if row is None:
+        return ProgrammeSettings(programme_id, MatchingConfig(), 30, False, "default")
+    return ProgrammeSettings(
+        programme_id,
+        msgspec.convert(row.config, MatchingConfig),
+        row.checkin_interval_days,
+        row.programme_id == programme_id,
+        f"{row.id}:{row.updated_at.isoformat()}",
+    )
+
+
+async def save_settings(
+    session: AsyncSession, programme_id: uuid.UUID | None, config: MatchingConfig, checkin_interval_days: int
+) -> ProgrammeSettings:
+    await check_programme(session, programme_id, "programme_id")
+    selector = (
+        MatchingSettings.programme_id == programme_id
+        if programme_id
+        else MatchingSettings.programme_id.is_(None)
+    )
+    row = (
+        await session.execute(select(MatchingSettings).where(selector).with_for_update())
+    ).scalar_one_or_none()
+    if row is None:
+        org: uuid.UUID = session.info["org_id"]
+        row = MatchingSettings(organization_id=org, programme_id=programme_id)
+        session.add(row)
+    row.config = msgspec.to_builtins(config)
+    row.checkin_interval_days = checkin_interval_days
+    row.updated_at = datetime.now(UTC)
+    await session.flush()
+    return await settings_for(session, programme_id)
+
+
+# ---------------------------------------------------------------- candidate pools
+
+
+class _PoolCache:
+    """Encoded candidate pools, reused while nothing they were built from has changed.
+
+    The key holds the organisation, so a pool can never answer for another one; the fingerprint
+    (counts and latest changes of contacts and matches, the settings' version, the day) is read
+    under row-level security on every request.
+    """
+
+    def __init__(self, size: int = 8) -> None:
+        self._pools: OrderedDict[tuple[Any, ...], CandidatePool] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> CandidatePool | None:
+        with self._lock:
+            pool = self._pools.get(key)
+            if pool is not None:
+                self._pools.move_to_end(key)
+            return pool
+
+    def put(self, key: tuple[Any, ...], pool: CandidatePool) -> None:
+        with self._lock:
+            self._pools[key] = pool
+            self._pools.move_to_end(key)
+            while len(self._pools) > self._size:
+                self._pools.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pools.clear()
+
+
+POOLS = _PoolCache()
+
+
+async def _fingerprint(session: AsyncSession) -> tuple[Any, ...]:
+    contacts = (await session.execute(select(func.count(), func.max(Contact.updated_at)))).one()
+    matches = (await session.execute(select(func.count(), func.max(Match.updated_at)))).one()
+    members = (await session.execute(select(func.count(), func.max(ProgrammeMembership.created_at)))).one()
+    return (*contacts, *matches, *members)
+
+
+async def candidate_pool(
+    session: AsyncSession, org_id: uuid.UUID, role: Role, settings: ProgrammeSettings, today: date
+) -> CandidatePool:
+    key = (org_id, settings.programme_id, role, settings.version, today, await _fingerprint(session))
+    pool = POOLS.get(key)
+    if pool is None:
+        people = await candidates(session, role, settings.config, settings.programme_id)
+        pool = CandidatePool(people, role, settings.config, today)
+        POOLS.put(key, pool)
+    return pool
