@@ -45,6 +45,7 @@ class SignedIn:
 
 @dataclass(frozen=True)
 class OrgChoice:
+    id: uuid.UUID
     slug: str
     name: str
     role: str
@@ -174,12 +175,12 @@ async def organisations_of(db: Database, user_id: uuid.UUID) -> list[OrgChoice]:
     """The organisations a person belongs to, for the switcher: their own memberships only."""
     async with db.system_context("organisation switcher: the signed-in person's own memberships") as session:
         rows = await session.execute(
-            select(Organization.slug, Organization.name, Membership.role)
+            select(Organization.id, Organization.slug, Organization.name, Membership.role)
             .join(Membership, Membership.organization_id == Organization.id)
             .where(Membership.user_id == user_id)
             .order_by(Organization.name)
         )
-        return [OrgChoice(slug=r.slug, name=r.name, role=r.role) for r in rows]
+        return [OrgChoice(id=r.id, slug=r.slug, name=r.name, role=r.role) for r in rows]
 
 
 async def user(db: Database, user_id: uuid.UUID) -> User | None:

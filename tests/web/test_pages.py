@@ -188,3 +188,54 @@ def test_every_ui_text_of_the_shell_has_a_german_translation() -> None:
     untranslated = [m for m in messages if i18n.gettext("de", m) == m and m not in {"Name", "Organisation"}]
     assert untranslated == []
     assert i18n.gettext("en", "Sign in") == "Sign in"
+
+
+async def test_an_admin_creates_and_revokes_an_api_token_and_sets_up_the_organisations_sign_in(
+    browser: AsyncTestClient[Any], db: Database, org_a: Org
+) -> None:
+    await dev_sign_in(browser, org_a, f"owner@{org_a.slug}.example")
+    page = await browser.get(f"/o/{org_a.slug}/tokens")
+    assert page.status_code == 200 and "API-Schlüssel" in page.text
+    csrf = csrf_of(page.text)
+    r = await browser.post(
+        f"/o/{org_a.slug}/tokens", data={"_csrf": csrf, "name": "Tabellen-Export", "role": "viewer"}
+    )
+    assert r.status_code == 200
+    token = re.search(r'<code class="secret">(codo_[^<]+)</code>', r.text)
+    assert token, "the new token is shown once"
+    assert (
+        await browser.get(f"/api/v1/orgs/{org_a.slug}", headers={"Authorization": f"Bearer {token.group(1)}"})
+    ).status_code == 200
+    listed = await browser.get(f"/o/{org_a.slug}/tokens")
+    assert token.group(1) not in listed.text and "Tabellen-Export" in listed.text
+    token_id = re.search(r"Tabellen-Export</td>.*?/tokens/([0-9a-f-]{36})/revoke", listed.text, re.S)
+    assert token_id
+    r = await browser.post(
+        f"/o/{org_a.slug}/tokens/{token_id.group(1)}/revoke", data={"_csrf": csrf}, follow_redirects=False
+    )
+    assert r.status_code == 303
+    assert (
+        await browser.get(f"/api/v1/orgs/{org_a.slug}", headers={"Authorization": f"Bearer {token.group(1)}"})
+    ).status_code == 401
+
+    form = {
+        "_csrf": csrf,
+        "label": "Vereins-Login",
+        "issuer": "https://login.example/verein",
+        "client_id": "codo",
+        "client_secret": "geheim-geheim",
+        "allowed_domains": "verein.example, @Partner.example",
+        "auto_join_role": "viewer",
+        "group_claim": "groups",
+        "group_roles": "vorstand = admin\nteam = coordinator\n",
+    }
+    r = await browser.post(f"/o/{org_a.slug}/settings/signin", data=form, follow_redirects=False)
+    assert r.status_code == 303
+    page = await browser.get(f"/o/{org_a.slug}/settings/signin")
+    assert 'value="verein.example, partner.example"' in page.text
+    assert "geheim" not in page.text and "leer lassen" in page.text
+    assert "vorstand = admin" in page.text
+    r = await browser.post(f"/o/{org_a.slug}/settings/signin", data={**form, "issuer": "kein-url"})
+    assert r.status_code == 422 and "issuer" in r.text
+    signin_page = await browser.get(f"/o/{org_a.slug}/signin")
+    assert "Anmelden mit Vereins-Login" in signin_page.text

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+import structlog
 from litestar import Request
 from litestar.datastructures import Cookie
 from litestar.enums import ScopeType
@@ -229,6 +230,9 @@ async def provide_visitor(request: Request[Any, Any, Any]) -> Visitor:
     await check_csrf(request, current)
     user = await signin.user(database(request), current.user_id) if current.user_id else None
     orgs = await signin.organisations_of(database(request), user.id) if user else []
+    if current.only_org is not None:
+        # A sign-in through an organisation's own provider vouches for that organisation only.
+        orgs = [o for o in orgs if o.id == current.only_org]
     return Visitor(
         request=request,
         settings=app_settings(request),
@@ -290,13 +294,14 @@ async def provide_page(
         membership = await _membership(session, user.id)
         if membership is None:
             raise NotFound(f"no organisation {slug!r}")
+        structlog.contextvars.bind_contextvars(org=org.slug)
         yield PageContext(
             request=request,
             settings=app_settings(request),
             web=current,
             user=user,
             locale=locale_of(request, user),
-            orgs=[o for o in orgs if current.only_org is None or o.slug == org.slug],
+            orgs=[o for o in orgs if current.only_org is None or o.id == current.only_org],
             org=org,
             role=Role(membership.role),
             membership_id=membership.id,
