@@ -528,7 +528,7 @@ def import_out(imp: Import, *, rows: str = "all") -> ImportOut:
         filename=imp.filename,
         atomicity=imp.atomicity,
         batch_size=imp.batch_size,
-        mapping=dict(imp.mapping),
+        mapping={k: v for k, v in imp.mapping.items() if k != "__default_kinds__"},
         total_rows=imp.total_rows,
         processed_rows=imp.processed_rows,
         counts=counts,
@@ -608,6 +608,29 @@ async def dry_run(
     await session.flush()
     await session.refresh(imp)
     return imp
+
+
+async def replan(session: AsyncSession, import_id: uuid.UUID, mapping: dict[str, str]) -> Import:
+    """Run the dry run again on the kept file with a changed mapping (the wizard's second step)."""
+    imp = await get_import(session, import_id, for_update=True)
+    if imp.status != "dry_run" or imp.content is None:
+        raise Conflict("only a dry run can be checked again", field="status")
+    sheet = read_sheet(imp.content, imp.filename)
+    fields = await custom_fields.list_fields(session)
+    previous = dict(imp.mapping)
+    kinds = [k for k in previous.pop("__default_kinds__", "").split(",") if k]
+    chosen = check_mapping({**previous, **mapping}, sheet.headers, fields)
+    emails, births = _first_pass(sheet, chosen)
+    plans = plan_rows(sheet, chosen, await load_context(session, emails, births), kinds)
+    imp.mapping = {**chosen, "__default_kinds__": ",".join(kinds)} if kinds else chosen
+    imp.report = [p.report() for p in plans]
+    imp.total_rows = len(plans)
+    await session.flush()
+    return imp
+
+
+def mapping_targets(fields: list[CustomField]) -> list[str]:
+    return [*TARGETS, *(f"custom.{f.key}" for f in fields if f.archived_at is None)]
 
 
 async def save_mapping(

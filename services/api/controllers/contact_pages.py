@@ -1,0 +1,515 @@
+"""Contact pages: list and search, detail with timeline, edit, the import wizard, field settings."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import msgspec
+from litestar import Controller, Response, get, post
+from litestar.background_tasks import BackgroundTask
+from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from services.api.web.context import PageContext, provide_page
+from shared.contacts import exports, gdpr, imports, service, timeline
+from shared.contacts import fields as custom_fields
+from shared.contacts.actor import Actor
+from shared.contacts.fields import FieldIn, FieldOption
+from shared.contacts.queue import RUN_IMPORT, enqueue
+from shared.contacts.schemas import ActivityIn, ConsentIn, ContactIn, ContactPatch
+from shared.contacts.vocab import (
+    ACTIVITY_KINDS,
+    AGE_GROUPS,
+    CHANNELS,
+    DAYS,
+    DAYTIMES,
+    GENDERS,
+    KINDS,
+    STATUSES,
+)
+from shared.errors import DomainError, ValidationFailed
+from shared.organizations import list_members
+from shared.pagination import MAX_LIMIT
+from shared.permissions import Permission
+
+VOCAB: dict[str, Any] = {
+    "kinds": KINDS,
+    "statuses": STATUSES,
+    "genders": GENDERS,
+    "channels": CHANNELS,
+    "age_groups": AGE_GROUPS,
+    "days": DAYS,
+    "daytimes": DAYTIMES,
+    "activity_kinds": ACTIVITY_KINDS,
+    "field_types": custom_fields.FIELD_TYPES,
+}
+
+
+OPTIONAL_TEXT = (
+    "preferred_name", "organisation_name", "birth_date", "age_group", "gender", "postal_code", "city",
+    "phone", "email", "preferred_channel", "notes", "waiting_since", "owner_membership_id",
+)  # fmt: skip
+
+
+def _actor(page: PageContext) -> Actor:
+    return Actor(role=page.role, membership_id=page.membership_id)
+
+
+def _htmx(page: PageContext) -> bool:
+    return page.request.headers.get("hx-request") == "true"
+
+
+async def _form(page: PageContext) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Single values and every value of repeated fields (checkboxes)."""
+    form = await page.request.form()
+    single = {k: v for k, v in form.items() if isinstance(v, str)}
+    multi = {k: [v for v in form.getall(k) if isinstance(v, str)] for k in form}
+    return single, multi
+
+
+def _words(value: str) -> list[str]:
+    return [w.strip() for w in value.replace(";", ",").split(",") if w.strip()]
+
+
+def _contact_values(single: dict[str, str], multi: dict[str, list[str]], fields: list[Any]) -> dict[str, Any]:
+    """The edit form as the API's JSON (empty inputs are null)."""
+    text = {k: (single.get(k) or "").strip() for k in single}
+
+    def optional(name: str) -> str | None:
+        return text.get(name) or None
+
+    values: dict[str, Any] = {
+        "kinds": multi.get("kinds", []),
+        "first_name": text.get("first_name", ""),
+        "last_name": text.get("last_name", ""),
+        "languages": [w.lower() for w in _words(text.get("languages", ""))],
+        "tags": _words(text.get("tags", "")),
+        "interests": _words(text.get("interests", "")),
+        "support_kinds": _words(text.get("support_kinds", "")),
+        "availability": multi.get("availability", []),
+        "status": text.get("status") or "interested",
+        "programme_ids": multi.get("programme_ids", []),
+    }
+    for name in OPTIONAL_TEXT:
+        values[name] = optional(name)
+    capacity = text.get("capacity") or "1"
+    try:
+        values["capacity"] = int(capacity)
+    except ValueError:
+        raise ValidationFailed("a whole number", field="capacity") from None
+    custom: dict[str, Any] = {}
+    for f in fields:
+        key = f"custom.{f.key}"
+        if f.type == "multi_choice":
+            custom[f.key] = multi.get(key, [])
+        elif f.type == "boolean":
+            custom[f.key] = {"yes": True, "no": False}.get(text.get(key, ""))
+        elif f.type == "number":
+            raw = text.get(key, "").replace(",", ".")
+            try:
+                custom[f.key] = float(raw) if raw and "." in raw else (int(raw) if raw else None)
+            except ValueError:
+                raise ValidationFailed("a number", field=key) from None
+        else:
+            custom[f.key] = text.get(key) or None
+    values["custom"] = custom
+    return values
+
+
+def _convert(values: dict[str, Any], kind: type[Any]) -> Any:
+    try:
+        return msgspec.convert(values, kind)
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        field = message.rsplit("$.", 1)[-1].rstrip("`").split("[")[0] if "$." in message else None
+        raise ValidationFailed(message.split(" - at ")[0], field=field) from None
+
+
+async def _edit_page(
+    page: PageContext, contact: Any, values: dict[str, Any] | None = None, *, error: DomainError | None = None
+) -> Template:
+    fields = await custom_fields.list_fields(page.session)
+    members = (await list_members(page.session, limit=MAX_LIMIT, cursor=None)).items
+    return page.render(
+        "contacts/edit.html",
+        status_code=error.status if error else 200,
+        nav="contacts",
+        contact=contact,
+        values=values,
+        fields=fields,
+        members=members,
+        programmes=await service.list_programmes(page.session),
+        error=error,
+        **VOCAB,
+    )
+
+
+class ContactPages(Controller):
+    path = "/o/{slug:str}/contacts"
+    tags = ["web"]
+    include_in_schema = False
+    dependencies = {"page": Provide(provide_page)}
+
+    @get("")
+    async def index(
+        self,
+        page: NamedDependency[PageContext],
+        q: FromQuery[str | None] = None,
+        kind: FromQuery[str | None] = None,
+        status: FromQuery[str | None] = None,
+        tag: FromQuery[str | None] = None,
+        programme: FromQuery[str | None] = None,
+        sort: FromQuery[str] = "name",
+        cursor: FromQuery[str | None] = None,
+    ) -> Template:
+        page.require(Permission.DATA_READ)
+        try:
+            programme_id = uuid.UUID(programme) if programme else None
+        except ValueError:
+            programme_id = None
+        query = service.ContactQuery(
+            q=q, kind=kind or None, status=status or None, tag=tag or None, programme=programme_id, sort=sort
+        )
+        error = None
+        try:
+            found = await service.list_contacts(page.session, query, limit=50, cursor=cursor)
+        except DomainError as exc:
+            error, found = exc, None
+        chosen = {"q": q, "kind": kind, "status": status, "tag": tag, "programme": programme, "sort": sort}
+        params = {k: v for k, v in chosen.items() if v}
+        template = "contacts/_results.html" if _htmx(page) else "contacts/list.html"
+        return page.render(
+            template,
+            nav="contacts",
+            page_of=found,
+            params=params,
+            error=error,
+            programmes=await service.list_programmes(page.session),
+            sorts=list(service.SORTS),
+            **VOCAB,
+        )
+
+    @get("/new")
+    async def new(self, page: NamedDependency[PageContext]) -> Template:
+        page.require(Permission.DATA_WRITE)
+        return await _edit_page(page, None, {"kinds": ["mentee"], "status": "interested", "capacity": 1})
+
+    @post("/new", status_code=303)
+    async def create(self, page: NamedDependency[PageContext]) -> Template | Redirect:
+        page.require(Permission.DATA_WRITE)
+        single, multi = await _form(page)
+        values: dict[str, Any] = {}
+        try:
+            values = _contact_values(single, multi, await custom_fields.list_fields(page.session))
+            created = await service.create_contact(page.session, page.org.id, _convert(values, ContactIn))
+        except DomainError as exc:
+            return await _edit_page(page, None, values or single, error=exc)
+        suffix = "?duplicates=1" if created.possible_duplicates else ""
+        return Redirect(f"/o/{page.org.slug}/contacts/{created.id}{suffix}", status_code=303)
+
+    @get("/{contact_id:uuid}")
+    async def detail(self, page: NamedDependency[PageContext], contact_id: FromPath[uuid.UUID]) -> Template:
+        contact = await service.read_contact(page.session, contact_id)
+        page.require(Permission.DATA_READ)
+        actor = _actor(page)
+        return page.render(
+            "contacts/detail.html",
+            nav="contacts",
+            c=contact,
+            timeline=(await timeline.timeline(page.session, contact_id, actor, limit=100, cursor=None)).items,
+            consents=await timeline.consents(page.session, contact_id),
+            links=await service.list_links(page.session, contact_id),
+            duplicates=await service.duplicates_of(page.session, contact_id),
+            fields={f.key: f for f in await custom_fields.list_fields(page.session)},
+            **VOCAB,
+        )
+
+    @get("/{contact_id:uuid}/edit")
+    async def edit(self, page: NamedDependency[PageContext], contact_id: FromPath[uuid.UUID]) -> Template:
+        contact = await service.read_contact(page.session, contact_id)
+        page.require(Permission.DATA_WRITE)
+        values = msgspec.to_builtins(contact)
+        values["programme_ids"] = [p["id"] for p in values["programmes"]]
+        return await _edit_page(page, contact, values)
+
+    @post("/{contact_id:uuid}/edit", status_code=303)
+    async def update(
+        self, page: NamedDependency[PageContext], contact_id: FromPath[uuid.UUID]
+    ) -> Template | Redirect:
+        contact = await service.read_contact(page.session, contact_id)
+        page.require(Permission.DATA_WRITE)
+        single, multi = await _form(page)
+        values: dict[str, Any] = {}
+        try:
+            values = _contact_values(single, multi, await custom_fields.list_fields(page.session))
+            await service.update_contact(page.session, contact_id, _convert(values, ContactPatch))
+        except DomainError as exc:
+            return await _edit_page(page, contact, values or single, error=exc)
+        return Redirect(f"/o/{page.org.slug}/contacts/{contact_id}", status_code=303)
+
+    @post("/{contact_id:uuid}/timeline", status_code=303)
+    async def add_activity(
+        self, page: NamedDependency[PageContext], contact_id: FromPath[uuid.UUID]
+    ) -> Template | Redirect:
+        await service.get_contact(page.session, contact_id)
+        page.require(Permission.DATA_WRITE)
+        single, _ = await _form(page)
+        entry = ActivityIn(
+            kind=single.get("kind", "note"),
+            body=single.get("body", ""),
+            confidential=bool(single.get("confidential")),
+        )
+        try:
+            added = await timeline.add_activity(page.session, contact_id, _actor(page), entry)
+        except DomainError as exc:
+            if _htmx(page):
+                return page.render("contacts/_activity_form.html", contact_id=contact_id, error=exc, **VOCAB)
+            raise
+        if _htmx(page):
+            return page.render("contacts/_activity.html", a=added, fresh=True)
+        return Redirect(f"/o/{page.org.slug}/contacts/{contact_id}#timeline", status_code=303)
+
+    @post("/{contact_id:uuid}/consents", status_code=303)
+    async def record_consent(
+        self, page: NamedDependency[PageContext], contact_id: FromPath[uuid.UUID]
+    ) -> Redirect:
+        await service.get_contact(page.session, contact_id)
+        page.require(Permission.DATA_WRITE)
+        single, _ = await _form(page)
+        consent = ConsentIn(
+            purpose=single.get("purpose", "").strip(),
+            status=single.get("status", ""),
+            given_by=single.get("given_by") or None,
+            evidence=single.get("evidence") or None,
+        )
+        await timeline.record_consent(page.session, contact_id, _actor(page), consent)
+        return Redirect(f"/o/{page.org.slug}/contacts/{contact_id}#consents", status_code=303)
+
+    @post("/{contact_id:uuid}/erase", status_code=303)
+    async def erase(self, page: NamedDependency[PageContext], contact_id: FromPath[uuid.UUID]) -> Redirect:
+        await service.get_contact(page.session, contact_id)
+        page.require(Permission.SETTINGS_MANAGE)
+        await gdpr.erase(page.session, contact_id)
+        return Redirect(f"/o/{page.org.slug}/contacts/{contact_id}", status_code=303)
+
+    @get("/{contact_id:uuid}/export")
+    async def export_person(
+        self, page: NamedDependency[PageContext], contact_id: FromPath[uuid.UUID]
+    ) -> Response[str]:
+        await service.get_contact(page.session, contact_id)
+        page.require(Permission.DATA_WRITE)
+        data = await gdpr.export_person(page.session, contact_id)
+        return Response(gdpr.export_html(data), media_type="text/html; charset=utf-8")
+
+    # ------------------------------------------------------------ import wizard
+
+    @get("/import")
+    async def import_start(self, page: NamedDependency[PageContext]) -> Template:
+        page.require(Permission.DATA_WRITE)
+        return page.render(
+            "contacts/import.html",
+            nav="contacts",
+            recent=await imports.list_imports(page.session),
+            mappings=await imports.list_mappings(page.session),
+            **VOCAB,
+        )
+
+    @post("/import", status_code=303)
+    async def import_upload(self, page: NamedDependency[PageContext]) -> Template | Redirect:
+        page.require(Permission.DATA_WRITE)
+        form = await page.request.form()
+        upload = form.get("file")
+        try:
+            if not isinstance(upload, UploadFile) or not upload.filename:
+                raise ValidationFailed("Choose an .xlsx or .csv file.", field="file")
+            kinds = [v for v in form.getall("kind", []) if isinstance(v, str) and v]
+            mapping_name = form.get("mapping_name")
+            imp = await imports.dry_run(
+                page.session,
+                page.org.id,
+                content=await upload.read(),
+                filename=upload.filename,
+                mapping=None,
+                mapping_name=mapping_name if isinstance(mapping_name, str) and mapping_name else None,
+                default_kinds=",".join(kinds) or None,
+                atomicity=str(form.get("atomicity") or "batch"),
+                created_by=page.user.email if page.user else "",
+            )
+        except DomainError as exc:
+            return page.render(
+                "contacts/import.html",
+                status_code=exc.status,
+                nav="contacts",
+                error=exc,
+                recent=await imports.list_imports(page.session),
+                mappings=await imports.list_mappings(page.session),
+                **VOCAB,
+            )
+        return Redirect(f"/o/{page.org.slug}/contacts/import/{imp.id}", status_code=303)
+
+    @get("/import/{import_id:uuid}")
+    async def import_review(
+        self, page: NamedDependency[PageContext], import_id: FromPath[uuid.UUID]
+    ) -> Template:
+        imp = await imports.get_import(page.session, import_id)
+        page.require(Permission.DATA_WRITE)
+        return await self._review(page, imp)
+
+    async def _review(self, page: PageContext, imp: Any, *, error: DomainError | None = None) -> Template:
+        fields = await custom_fields.list_fields(page.session)
+        return page.render(
+            "contacts/import_review.html",
+            status_code=error.status if error else 200,
+            nav="contacts",
+            imp=imports.import_out(imp),
+            targets=imports.mapping_targets(fields),
+            error=error,
+        )
+
+    @post("/import/{import_id:uuid}/mapping", status_code=303)
+    async def import_remap(
+        self, page: NamedDependency[PageContext], import_id: FromPath[uuid.UUID]
+    ) -> Template | Redirect:
+        imp = await imports.get_import(page.session, import_id)
+        page.require(Permission.DATA_WRITE)
+        single, _ = await _form(page)
+        mapping = {k.removeprefix("map:"): v for k, v in single.items() if k.startswith("map:")}
+        try:
+            imp = await imports.replan(page.session, import_id, mapping)
+            if single.get("save_as", "").strip():
+                await imports.save_mapping(page.session, page.org.id, single["save_as"], mapping)
+        except DomainError as exc:
+            return await self._review(page, imp, error=exc)
+        return Redirect(f"/o/{page.org.slug}/contacts/import/{import_id}", status_code=303)
+
+    @post("/import/{import_id:uuid}/commit", status_code=303)
+    async def import_commit(
+        self, page: NamedDependency[PageContext], import_id: FromPath[uuid.UUID]
+    ) -> Redirect:
+        await imports.get_import(page.session, import_id)
+        page.require(Permission.DATA_WRITE)
+        imp = await imports.start(page.session, import_id)
+        # After the response, so after this request's transaction committed.
+        task = BackgroundTask(enqueue, page.settings, RUN_IMPORT, str(page.org.id), str(imp.id))
+        return Redirect(f"/o/{page.org.slug}/contacts/import/{import_id}", status_code=303, background=task)
+
+    @get("/import/{import_id:uuid}/progress")
+    async def import_progress(
+        self, page: NamedDependency[PageContext], import_id: FromPath[uuid.UUID]
+    ) -> Template:
+        imp = await imports.get_import(page.session, import_id)
+        page.require(Permission.DATA_WRITE)
+        return page.render("contacts/_import_progress.html", imp=imports.import_out(imp, rows="none"))
+
+    @post("/import/{import_id:uuid}/undo", status_code=303)
+    async def import_undo(
+        self, page: NamedDependency[PageContext], import_id: FromPath[uuid.UUID]
+    ) -> Redirect:
+        await imports.get_import(page.session, import_id)
+        page.require(Permission.DATA_WRITE)
+        await imports.undo(page.session, import_id)
+        return Redirect(f"/o/{page.org.slug}/contacts/import/{import_id}", status_code=303)
+
+    @get("/import/{import_id:uuid}/errors.csv")
+    async def import_errors(
+        self, page: NamedDependency[PageContext], import_id: FromPath[uuid.UUID]
+    ) -> Response[bytes]:
+        imp = await imports.get_import(page.session, import_id)
+        page.require(Permission.DATA_WRITE)
+        return Response(
+            imports.error_report(imp).encode("utf-8"),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="import-{imp.id}-fehler.csv"'},
+        )
+
+    # ------------------------------------------------------------ list export
+
+    @post("/export", status_code=200)
+    async def export_list(self, page: NamedDependency[PageContext]) -> Response[bytes] | Redirect:
+        page.require(Permission.DATA_WRITE)
+        single, multi = await _form(page)
+        data = exports.ExportIn(
+            format=single.get("format") if single.get("format") in ("csv", "xlsx") else "csv",  # type: ignore[arg-type]
+            columns=multi.get("columns", []),
+            q=single.get("q") or None,
+            kind=single.get("kind") or None,
+            status=single.get("status") or None,
+            tag=single.get("tag") or None,
+        )
+        export = await exports.create_export(
+            page.session, page.org.id, data, page.user.email if page.user else ""
+        )
+        export = await exports.build(page.session, export.id)
+        assert export.content is not None
+        return Response(
+            export.content,
+            media_type=exports.MEDIA_TYPES[export.format],
+            headers={"Content-Disposition": f'attachment; filename="{exports.filename(export)}"'},
+        )
+
+    # ------------------------------------------------------------ field settings
+
+    @get("/fields")
+    async def fields_page(self, page: NamedDependency[PageContext]) -> Template:
+        page.require(Permission.SETTINGS_MANAGE)
+        return await self._fields(page)
+
+    async def _fields(
+        self, page: PageContext, *, error: DomainError | None = None, form: dict[str, str] | None = None
+    ) -> Template:
+        return page.render(
+            "contacts/fields.html",
+            status_code=error.status if error else 200,
+            nav="settings",
+            fields=await custom_fields.list_fields(page.session, include_archived=True),
+            error=error,
+            form=form or {},
+            **VOCAB,
+        )
+
+    @post("/fields", status_code=303)
+    async def create_field(self, page: NamedDependency[PageContext]) -> Template | Redirect:
+        page.require(Permission.SETTINGS_MANAGE)
+        single, multi = await _form(page)
+        options = []
+        for line in single.get("options", "").splitlines():
+            value, _, label = line.partition("=")
+            if value.strip():
+                options.append(FieldOption(value=value.strip(), label_de=(label or value).strip()))
+        data = FieldIn(
+            key=single.get("key", "").strip(),
+            label_de=single.get("label_de", ""),
+            label_en=single.get("label_en", "") or single.get("label_de", ""),
+            type=single.get("type", ""),
+            options=options,
+            required_for=multi.get("required_for", []),
+        )
+        try:
+            await custom_fields.create_field(page.session, page.org.id, data)
+        except DomainError as exc:
+            return await self._fields(page, error=exc, form=single)
+        return Redirect(f"/o/{page.org.slug}/contacts/fields", status_code=303)
+
+    @post("/fields/{field_id:uuid}/archive", status_code=303)
+    async def archive_field(
+        self, page: NamedDependency[PageContext], field_id: FromPath[uuid.UUID]
+    ) -> Redirect:
+        await custom_fields.get_field(page.session, field_id)
+        page.require(Permission.SETTINGS_MANAGE)
+        await custom_fields.archive_field(page.session, field_id)
+        return Redirect(f"/o/{page.org.slug}/contacts/fields", status_code=303)
+
+    @post("/fields/{field_id:uuid}/restore", status_code=303)
+    async def restore_field(
+        self, page: NamedDependency[PageContext], field_id: FromPath[uuid.UUID]
+    ) -> Redirect:
+        await custom_fields.get_field(page.session, field_id)
+        page.require(Permission.SETTINGS_MANAGE)
+        await custom_fields.restore_field(page.session, field_id)
+        return Redirect(f"/o/{page.org.slug}/contacts/fields", status_code=303)
+
+
+ROUTES = [ContactPages]

@@ -1,0 +1,160 @@
+"""The contact pages, signed in through the development sign-in: list, edit, timeline, wizard, fields."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from services.api.app import create_app
+from services.worker.jobs.contacts import run_import
+from shared.db import Database
+from tests.conftest import Org, Servers, make_settings
+from tests.contacts.test_imports import XLSX, messy_workbook
+from tests.fixtures.identity import add_person
+from tests.web.test_shell import csrf_of, dev_sign_in
+
+
+@pytest.fixture(scope="module")
+def dev_app(servers: Servers, smtp_port: int) -> Any:
+    return create_app(make_settings(servers, smtp_port, env="development", dev_signin=True))
+
+
+@pytest.fixture
+async def browser(dev_app: Any, org_a: Org) -> AsyncIterator[AsyncTestClient[Any]]:
+    async with AsyncTestClient(app=dev_app) as client:
+        await dev_sign_in(client, org_a, f"owner@{org_a.slug}.example")
+        yield client
+
+
+async def test_create_find_edit_and_log_a_contact_in_the_pages(
+    browser: AsyncTestClient[Any], org_a: Org
+) -> None:
+    base = f"/o/{org_a.slug}/contacts"
+    page = await browser.get(base)
+    assert page.status_code == 200 and "Keine Kontakte gefunden." in page.text
+    csrf = csrf_of(page.text)
+    form = {
+        "_csrf": csrf,
+        "kinds": ["mentee"],
+        "first_name": "Jürgen",
+        "last_name": "Müller",
+        "email": "jm@example.de",
+        "languages": "de, ar",
+        "availability": ["tue-evening", "sat-morning"],
+        "status": "ready",
+        "capacity": "1",
+    }
+    r = await browser.post(f"{base}/new", data=form, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    detail_url = r.headers["location"]
+    detail = await browser.get(detail_url)
+    assert "Jürgen Müller" in detail.text and "Di abends" in detail.text and "Einwilligung" in detail.text
+
+    bad = await browser.post(f"{base}/new", data={**form, "email": "kaputt"})
+    assert bad.status_code == 422 and "E-Mail" in bad.text and 'value="Müller"' in bad.text
+
+    found = await browser.get(base, params={"q": "mueller"}, headers={"HX-Request": "true"})
+    assert found.status_code == 200 and "<html" not in found.text and "Jürgen Müller" in found.text
+    none = await browser.get(base, params={"q": "niemand"}, headers={"HX-Request": "true"})
+    assert "Keine Kontakte gefunden." in none.text
+
+    contact_id = detail_url.rsplit("/", 1)[-1]
+    r = await browser.post(
+        f"{base}/{contact_id}/timeline",
+        data={"kind": "call", "body": "Mutter angerufen"},
+        headers={"HX-Request": "true", "X-CSRF-Token": csrf},
+    )
+    assert r.status_code == 200 and r.text.lstrip().startswith("<li") and "Anruf" in r.text
+    edit = await browser.get(f"{base}/{contact_id}/edit")
+    assert 'value="tue-evening"' in edit.text and re.search(r'value="tue-evening"[^>]*checked', edit.text)
+    r = await browser.post(
+        f"{base}/{contact_id}/edit", data={**form, "last_name": "Müller-Weiß"}, follow_redirects=False
+    )
+    assert r.status_code == 303
+    assert "Müller-Weiß" in (await browser.get(detail_url)).text
+
+
+async def test_the_import_wizard_from_upload_to_undo(
+    browser: AsyncTestClient[Any], db: Database, org_a: Org
+) -> None:
+    base = f"/o/{org_a.slug}/contacts"
+    start = await browser.get(f"{base}/import")
+    csrf = csrf_of(start.text)
+    r = await browser.post(
+        f"{base}/import",
+        data={"_csrf": csrf, "atomicity": "batch"},
+        files={"file": ("liste.xlsx", messy_workbook(), XLSX)},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    review = await browser.get(r.headers["location"])
+    assert "Probelauf: 5 neu, 0 aktualisiert, 3 abgelehnt" in review.text
+    assert "duplicate of row 2 (same e-mail)" in review.text
+    import_id = r.headers["location"].rsplit("/", 1)[-1]
+    remapped = await browser.post(
+        f"{base}/import/{import_id}/mapping",
+        data={"_csrf": csrf, "map:Rolle": "", "save_as": "Schulliste"},
+        follow_redirects=True,
+    )
+    assert "Probelauf: 0 neu" in remapped.text, "without the Rolle column no row has a kind"
+    await browser.post(f"{base}/import/{import_id}/mapping", data={"_csrf": csrf, "map:Rolle": "kinds"})
+    r = await browser.post(f"{base}/import/{import_id}/commit", data={"_csrf": csrf}, follow_redirects=False)
+    assert r.status_code == 303
+    progress = await browser.get(f"{base}/import/{import_id}/progress")
+    assert 'hx-trigger="every 1s"' in progress.text
+    assert await run_import({"db": db}, str(org_a.id), import_id) == "done"
+    done = await browser.get(f"{base}/import/{import_id}/progress")
+    assert (
+        "fertig" in done.text
+        and "5 neu, 0 aktualisiert, 3 abgelehnt" in done.text
+        and "every 1s" not in done.text
+    )
+    errors = await browser.get(f"{base}/import/{import_id}/errors.csv")
+    assert errors.status_code == 200 and len(errors.content.decode("utf-8-sig").strip().splitlines()) == 4
+    listed = await browser.get(base)
+    assert "Özlem Şahin" in listed.text
+    await browser.post(f"{base}/import/{import_id}/undo", data={"_csrf": csrf})
+    assert "Özlem" not in (await browser.get(base)).text
+
+
+async def test_field_settings_and_what_a_viewer_may_not_do(
+    browser: AsyncTestClient[Any], dev_app: Any, db: Database, org_a: Org
+) -> None:
+    base = f"/o/{org_a.slug}/contacts"
+    page = await browser.get(f"{base}/fields")
+    csrf = csrf_of(page.text)
+    r = await browser.post(
+        f"{base}/fields",
+        data={
+            "_csrf": csrf,
+            "label_de": "Schulform",
+            "label_en": "School",
+            "key": "schulform",
+            "type": "choice",
+            "options": "gs=Grundschule\ngym=Gymnasium",
+            "required_for": ["mentee"],
+        },
+        follow_redirects=True,
+    )
+    assert "Schulform" in r.text and "Grundschule, Gymnasium" in r.text
+    form = await browser.get(f"{base}/new")
+    assert "Grundschule" in form.text
+
+    viewer = f"vera-{uuid.uuid4().hex[:6]}@{org_a.slug}.example"
+    await add_person(db, org_a.id, viewer, "viewer")
+    async with AsyncTestClient(app=dev_app) as other:
+        await dev_sign_in(other, org_a, viewer)
+        listed = await other.get(base)
+        assert listed.status_code == 200 and "Neuer Kontakt" not in listed.text
+        csrf = csrf_of(listed.text)
+        for path in ("new", "fields", "import"):
+            r = await other.post(
+                f"{base}/{path}", data={"_csrf": csrf, "last_name": "X"}, follow_redirects=False
+            )
+            assert r.status_code == 403, path
+        assert (await other.get(f"{base}/fields")).status_code == 403
