@@ -125,8 +125,10 @@ async def test_an_admin_invites_changes_a_role_with_htmx_and_the_last_owner_is_k
         follow_redirects=False,
     )
     assert r.status_code == 303
-    page = await browser.get(f"/o/{org_a.slug}/members")
+    assert r.headers["location"] == f"/o/{org_a.slug}/members?sent=1"
+    page = await browser.get(r.headers["location"])
     assert invitee in page.text and "Offene Einladungen" in page.text
+    assert "Die Einladung ist unterwegs." in page.text
     r = await browser.post(
         f"/o/{org_a.slug}/invitations", data={"_csrf": csrf, "email": "kaputt", "role": "viewer"}
     )

@@ -12,6 +12,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from services.api.web.context import PageContext, provide_page
+from services.api.web.i18n import _
 from shared import tokens
 from shared.errors import DomainError
 from shared.identity import members, providers
@@ -66,9 +67,11 @@ class OrgPages(Controller):
         return page.render("home.html", nav="home")
 
     @get("/members")
-    async def members_page(self, page: NamedDependency[PageContext]) -> Template:
+    async def members_page(
+        self, page: NamedDependency[PageContext], sent: FromQuery[bool] = False
+    ) -> Template:
         page.require(Permission.MEMBERS_READ)
-        return await _members_page(page)
+        return await _members_page(page, message=_("The invitation is on its way.") if sent else None)
 
     @post("/members/{member_id:uuid}/role", status_code=200)
     async def change_role(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, pass_context
 from jinja2.runtime import Context
@@ -35,9 +36,15 @@ def _csrf_field(context: Context) -> Markup:
     )
 
 
+# The programmes codo serves keep German wall-clock time.
+DISPLAY_ZONE = ZoneInfo("Europe/Berlin")
+
+
 def _date(value: Any, locale: str = "de") -> str:
     if value is None:
         return ""
+    if getattr(value, "tzinfo", None) is not None:
+        value = value.astimezone(DISPLAY_ZONE)
     return str(value.strftime("%d.%m.%Y %H:%M" if locale == "de" else "%Y-%m-%d %H:%M"))
 
 
