@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import organizations, tokens
 from shared.db import Database
 from shared.errors import Forbidden, NotFound
-from shared.identity.members import Actor, members_of_user
+from shared.identity.members import Actor, membership_of
 from shared.identity.sessions import COOKIE, SessionStore
 from shared.models import Organization, User
 from shared.permissions import Permission, Role, can
@@ -116,7 +116,7 @@ async def _session_context(request: Request[Any, Any, Any], slug: str) -> AsyncG
     if org is None or user is None or (web.only_org is not None and web.only_org != org.id):
         raise NotFound(f"no organisation {slug!r}")
     async with db.tenant(org.id) as session:
-        membership = await members_of_user(session, user.id)
+        membership = await membership_of(session, user.id)
         if membership is None:
             raise NotFound(f"no organisation {slug!r}")
         structlog.contextvars.bind_contextvars(org=org.slug)

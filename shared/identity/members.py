@@ -443,7 +443,7 @@ async def add_membership(
     return membership
 
 
-async def members_of_user(session: AsyncSession, user_id: uuid.UUID) -> Membership | None:
+async def membership_of(session: AsyncSession, user_id: uuid.UUID) -> Membership | None:
     result: Membership | None = (
         await session.execute(select(Membership).where(Membership.user_id == user_id))
     ).scalar_one_or_none()

@@ -130,7 +130,7 @@ async def complete(
         identity = await _identity(session, provider.issuer, subject)
         membership: Membership | None = None
         if identity is not None:
-            membership = await members.members_of_user(session, identity.user_id)
+            membership = await members.membership_of(session, identity.user_id)
         provider_actor = Actor(label=f"sign-in ({provider.label})", role=Role.OWNER)
         mapped = _mapped_role(provider, claims)
         if membership is None and invitation:

@@ -127,3 +127,17 @@ async def test_a_person_in_two_organisations_switches_and_each_request_acts_in_o
     # In B the same person is a viewer: no invitation form there, but there is one in A.
     assert 'name="email"' not in other.text
     assert 'name="email"' in (await dev.get(f"/o/{org_a.slug}/members")).text
+
+
+async def test_signing_out_ends_the_session(dev: AsyncTestClient[Any], org_a: Org) -> None:
+    await dev_sign_in(dev, org_a, f"owner@{org_a.slug}.example")
+    old = dev.cookies.get(COOKIE)
+    home = await dev.get(f"/o/{org_a.slug}")
+    assert "Abmelden" in home.text
+    r = await dev.post("/auth/signout", data={"_csrf": csrf_of(home.text)}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/signin"
+    assert "codo_session=" in r.headers["set-cookie"] and "Max-Age=0" in r.headers["set-cookie"]
+    # Even the old cookie, replayed, no longer opens anything.
+    dev.cookies.set(COOKIE, old or "")
+    assert (await dev.get(f"/o/{org_a.slug}", follow_redirects=False)).status_code == 303
+    assert (await dev.get(f"/api/v1/orgs/{org_a.slug}/members")).status_code == 401

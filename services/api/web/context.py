@@ -310,6 +310,6 @@ async def provide_page(
 
 
 async def _membership(session: AsyncSession, user_id: uuid.UUID) -> Membership | None:
-    from shared.identity.members import members_of_user
+    from shared.identity.members import membership_of
 
-    return await members_of_user(session, user_id)
+    return await membership_of(session, user_id)
