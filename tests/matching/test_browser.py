@@ -1,0 +1,137 @@
+"""A real browser (headless Chromium) against a real server: a match proposed from the board, then
+introduced and ended with a reason on its page."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import msgspec
+import pytest
+from playwright.async_api import Page, async_playwright, expect
+
+from services.localstack import free_port
+from shared.db import Database
+from shared.settings import Settings
+from tests.conftest import Org, settings_env
+from tests.fixtures.tasks import add_member
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def live_server(settings: Settings) -> Iterator[str]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = settings_env(msgspec.structs.replace(settings, env="development", dev_signin=True, public_url=base))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "api", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        for _ in range(150):
+            try:
+                if httpx.get(f"{base}/health", timeout=0.5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None:
+                raise AssertionError(process.stderr.read().decode() if process.stderr else "the server died")
+            time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture
+async def page() -> AsyncIterator[Page]:
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield await browser.new_page(locale="de-DE")
+        finally:
+            await browser.close()
+
+
+async def person(base: str, org: Org, kind: str, name: str, **profile: object) -> str:
+    body = {"kinds": [kind], "first_name": name, "last_name": "Beispiel", "status": "ready", **profile}
+    async with httpx.AsyncClient() as http:
+        r = await http.post(f"{base}/api/v1/orgs/{org.slug}/contacts", json=body, headers=org.auth())
+    assert r.status_code == 201, r.text
+    contact_id: str = r.json()["id"]
+    return contact_id
+
+
+async def test_a_coordinator_proposes_a_match_from_the_board_and_ends_it_with_a_reason(
+    live_server: str, page: Page, db: Database, org_a: Org
+) -> None:
+    base = live_server
+    samira = await person(
+        base, org_a, "mentee", "Samira", languages=["ar"], interests=["Malen"], postal_code="10115"
+    )
+    hanna = await person(
+        base, org_a, "mentor", "Hanna", languages=["ar", "de"], interests=["malen"], postal_code="12043"
+    )
+    await person(base, org_a, "mentor", "Jonas", languages=["de"])
+    coordinator = await add_member(db, org_a)
+
+    await page.goto(f"{base}/o/{org_a.slug}/signin")
+    await page.select_option("#dev-member", str(coordinator.id))
+    await page.get_by_role("button", name="Als dieses Mitglied anmelden").click()
+    await page.goto(f"{base}/o/{org_a.slug}/matching")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Matching-Übersicht")
+
+    await page.get_by_role("link", name="Samira Beispiel").click()
+    await expect(page.get_by_role("heading", name="Vorschläge für Samira Beispiel")).to_be_visible()
+    first = page.locator("li.suggestion").first
+    await expect(first).to_contain_text("Hanna Beispiel")
+    await expect(first).to_contain_text("beide sprechen Arabisch")
+    await expect(first).to_contain_text("7 km entfernt")
+    await first.get_by_role("button", name="Hanna Beispiel vorschlagen").click()
+
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Samira Beispiel & Hanna Beispiel")
+    await expect(page.locator("#match-status")).to_have_text("vorgeschlagen")
+    await page.get_by_label("Neuer Stand").select_option("introduced")
+    await page.get_by_role("button", name="Schritt speichern").click()
+    await expect(page.locator("#match-status")).to_have_text("vorgestellt")
+
+    await page.get_by_label("Neuer Stand").select_option("ended")
+    await page.get_by_label("Grund").select_option(label="Umzug")
+    await page.get_by_role("button", name="Schritt speichern").click()
+    await expect(page.locator("#match-status")).to_have_text("beendet")
+    await expect(page.locator("#match-end")).to_contain_text("Umzug")
+    await expect(page.locator("#match-end")).to_contain_text("vorzeitig beendet")
+    await expect(page.locator("ol.timeline li").first).to_contain_text("beendet: Umzug")
+
+    async with httpx.AsyncClient() as http:
+        r = await http.get(
+            f"{base}/api/v1/orgs/{org_a.slug}/matches", params={"contact_id": samira}, headers=org_a.auth()
+        )
+        [match] = r.json()["items"]
+        assert (match["mentor_id"], match["status"], match["end_reason"]["key"]) == (
+            hanna,
+            "ended",
+            "moved_away",
+        )
+        r = await http.get(f"{base}/api/v1/orgs/{org_a.slug}/contacts/{samira}", headers=org_a.auth())
+        assert r.json()["status"] == "alumni"
