@@ -12,10 +12,12 @@ from typing import Any, Literal
 
 import msgspec
 from sqlalchemy import and_, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.contacts import fields as custom_fields
 from shared.contacts.models import Contact, Programme, ProgrammeMembership
-from shared.errors import NotFound, ValidationFailed
+from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.matching.config import MatchingConfig
 from shared.matching.models import OPEN_STATUSES, Match, MatchingSettings
 from shared.matching.profile import Preferences, Profile
@@ -236,6 +238,13 @@ async def save_settings(
     session: AsyncSession, programme_id: uuid.UUID | None, config: MatchingConfig, checkin_interval_days: int
 ) -> ProgrammeSettings:
     await check_programme(session, programme_id, "programme_id")
+    fields = {f.key for f in await custom_fields.list_fields(session)}
+    for i, criterion in enumerate(config.custom):
+        if criterion.key not in fields:
+            raise ValidationFailed(
+                f"no custom field {criterion.key!r}; criteria come from the organisation's custom fields",
+                field=f"config.custom[{i}].key",
+            )
     selector = (
         MatchingSettings.programme_id == programme_id
         if programme_id
@@ -251,7 +260,11 @@ async def save_settings(
     row.config = msgspec.to_builtins(config)
     row.checkin_interval_days = checkin_interval_days
     row.updated_at = datetime.now(UTC)
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:  # another admin created the row at the same moment
+        raise Conflict("the settings were changed at the same time; please try again") from None
     return await settings_for(session, programme_id)
 
 

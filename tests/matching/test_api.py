@@ -204,3 +204,38 @@ async def test_organisations_never_meet(
                 Match(organization_id=org_a.id, mentor_id=uuid.UUID(b_mentor), mentee_id=uuid.UUID(a_mentee))
             )
             await session.flush()
+
+
+async def test_a_programme_adds_a_criterion_from_a_custom_field(matching: MatchingApi) -> None:
+    field = {
+        "key": "district",
+        "label_de": "Stadtteil",
+        "label_en": "District",
+        "type": "choice",
+        "options": [{"value": "nord", "label_de": "Nord"}, {"value": "sued", "label_de": "Süd"}],
+    }
+    await matching.call("POST", "/contacts/fields", 201, role=Role.ADMIN, json=field)
+    mentee = await matching.person("mentee", "Elif", languages=["tr"], custom={"district": "nord"})
+    near = await matching.person("mentor", "Nils", languages=["tr"], custom={"district": "nord"})
+    far = await matching.person("mentor", "Sara", languages=["tr"], custom={"district": "sued"})
+
+    criterion = {"key": "district", "label": "Stadtteil", "weight": 15, "required": True}
+    bad = await matching.call(
+        "PUT", "/matching/settings", 422, role=Role.ADMIN,
+        json={"config": {"custom": [{**criterion, "key": "religion"}]}},
+    )  # fmt: skip
+    assert bad["field"] == "config.custom[0].key"
+    await matching.call(
+        "PUT", "/matching/settings", role=Role.ADMIN, json={"config": {"custom": [criterion]}}
+    )
+
+    got = await matching.call("GET", "/matching/score", params={"mentor_id": near, "mentee_id": mentee})
+    custom = next(c for c in got["criteria"] if c["name"] == "custom:district")
+    assert custom == {
+        "name": "custom:district", "label": "Stadtteil", "points": 15.0, "max_points": 15.0,
+        "reason": "Stadtteil: beide nord",
+    }  # fmt: skip
+    got = await matching.call("GET", "/matching/score", params={"mentor_id": far, "mentee_id": mentee})
+    assert got["excluded_by"] == [{"name": "custom:district", "reason": "Stadtteil: keine Übereinstimmung"}]
+    suggested = await matching.call("GET", "/matching/suggestions", params={"contact_id": mentee})
+    assert [i["candidate_id"] for i in suggested["items"]] == [near]
