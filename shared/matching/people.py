@@ -307,10 +307,12 @@ POOLS = _PoolCache()
 
 
 async def _fingerprint(session: AsyncSession) -> tuple[Any, ...]:
-    contacts = (await session.execute(select(func.count(), func.max(Contact.updated_at)))).one()
-    matches = (await session.execute(select(func.count(), func.max(Match.updated_at)))).one()
-    members = (await session.execute(select(func.count(), func.max(ProgrammeMembership.created_at)))).one()
-    return (*contacts, *matches, *members)
+    """What a pool was built from, in one round trip: counts and latest changes."""
+    contacts = select(func.count(), func.max(Contact.updated_at)).subquery()
+    matches = select(func.count(), func.max(Match.updated_at)).subquery()
+    members = select(func.count(), func.max(ProgrammeMembership.created_at)).subquery()
+    row = (await session.execute(select(contacts, matches, members))).one()
+    return tuple(row)
 
 
 async def candidate_pool(

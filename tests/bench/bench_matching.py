@@ -1,11 +1,16 @@
 """Matching benchmark (a script, not a test): suggestion latency and cohort time.
 
-    .venv/bin/python tests/bench/bench_matching.py [--quick]
+    .venv/bin/python tests/bench/bench_matching.py [--quick] [--db]
 
 Suggestions: one person against 1,000 and 10,000 candidates of one organisation (the pool
 encoded once, as the API caches it), median and p95 over many people. Cohort: n mentees x n
 mentors (capacity 1-2), scoring plus exact assignment, next to the floor: scipy's bare
 linear_sum_assignment on the same capacity-expanded matrix.
+
+With --db, the same through PostgreSQL (a throwaway embedded server): GET .../matching/suggestions
+over HTTP with 1,000 and 10,000 mentors in the organisation (first request, which loads and
+encodes the pool, and later ones, which reuse it), and a whole cohort run as the worker does it
+(load 2 x n contacts, score, assign, write the pairs).
 """
 
 from __future__ import annotations
@@ -18,13 +23,17 @@ import time
 import uuid
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
+import msgspec
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from scipy.optimize import linear_sum_assignment
+from sqlalchemy import insert
 
+from shared.ids import new_id
 from shared.matching import geo, texts
 from shared.matching.assignment import Cohort
 from shared.matching.config import HardRules, MatchingConfig
@@ -130,15 +139,132 @@ def bench_cohorts(sizes: list[int], rng: random.Random, codes: list[str], config
         )
 
 
+async def _insert(db: Any, org_id: uuid.UUID, people: list[Profile], kind: str) -> list[uuid.UUID]:
+    from shared.contacts.models import Contact
+
+    async with db.tenant(org_id) as session:
+        rows = [
+            {
+                "organization_id": org_id,
+                "id": new_id(),
+                "kinds": [kind],
+                "first_name": f"{kind} {i}",
+                "last_name": "Bench",
+                "status": "ready",
+                "languages": p.languages,
+                "interests": p.interests,
+                "availability": p.availability,
+                "postal_code": p.postal_code,
+                "gender": p.gender,
+                "birth_date": p.birth_date,
+                "preferences": msgspec.to_builtins(p.preferences),
+                "support_kinds": p.support_kinds,
+                "capacity": p.capacity,
+                "waiting_since": p.waiting_since,
+            }
+            for i, p in enumerate(people)
+        ]
+        for start in range(0, len(rows), 2_000):
+            await session.execute(insert(Contact), rows[start : start + 2_000])
+    return [r["id"] for r in rows]
+
+
+async def bench_database(args: argparse.Namespace, rng: random.Random, codes: list[str]) -> None:
+    import asyncio
+    import secrets
+    import shutil
+    import tempfile
+
+    from litestar.testing import AsyncTestClient
+
+    from services.api.app import create_app
+    from services.localstack import EmbeddedPostgres, free_port, provision_database
+    from shared import migrate, organizations, tokens
+    from shared.db import Database
+    from shared.matching import runs
+    from shared.matching.schemas import RunIn
+    from shared.permissions import Role
+    from shared.settings import Settings
+
+    folder = Path(tempfile.mkdtemp(prefix="codo-bench-"))
+    pg = EmbeddedPostgres(folder / "pg", free_port())
+    pg.init()
+    pg.start()
+    try:
+        owner_url, app_url = await provision_database(pg.superuser_url, "bench", secrets.token_urlsafe(8))
+        await asyncio.to_thread(migrate.upgrade, owner_url)
+        await migrate.grant_runtime_role(owner_url, migrate.runtime_role(app_url))
+        settings = msgspec.convert(
+            {
+                "env": "test",
+                "database_url": app_url,
+                "redis_url": "redis://127.0.0.1:1/0",
+                "log_level": "warning",
+            },
+            Settings,
+        )
+        db = Database.from_settings(settings)
+        print("through PostgreSQL and the HTTP API")
+        print(f"  {'mentors':>8} {'first request':>14} {'median':>11} {'p95':>11}")
+        async with AsyncTestClient(app=create_app(settings)) as client:
+            for n in [1_000] if args.quick else [1_000, 10_000]:
+                async with db.platform() as session:
+                    org = await organizations.create_organization(session, f"bench-{n}", f"Bench {n}")
+                async with db.tenant(org.id) as session:
+                    token = (
+                        await tokens.create_token(session, org.id, name="bench", role=Role.COORDINATOR)
+                    ).token
+                await _insert(db, org.id, make_people(n, rng, codes, mentor=True), "mentor")
+                mentees = await _insert(db, org.id, make_people(40, rng, codes, mentor=False), "mentee")
+                url = f"/api/v1/orgs/{org.slug}/matching/suggestions"
+                headers = {"Authorization": f"Bearer {token}"}
+                t0 = time.perf_counter()
+                r = await client.get(url, params={"contact_id": str(mentees[0])}, headers=headers)
+                first = time.perf_counter() - t0
+                assert r.status_code == 200 and r.json()["candidates"] > 0, r.text
+                times = []
+                for mentee in mentees[1:]:
+                    t0 = time.perf_counter()
+                    r = await client.get(url, params={"contact_id": str(mentee)}, headers=headers)
+                    times.append(time.perf_counter() - t0)
+                    assert r.status_code == 200
+                p95 = statistics.quantiles(times, n=20)[-1]
+                print(f"  {n:>8,} {ms(first):>14} {ms(statistics.median(times)):>11} {ms(p95):>11}")
+        print("cohort run as the worker does it (load, score, assign, write pairs)")
+        for n in [200] if args.quick else [500, 1_000, 2_000]:
+            async with db.platform() as session:
+                org = await organizations.create_organization(session, f"cohort-{n}", f"Cohort {n}")
+            await _insert(db, org.id, make_people(n, rng, codes, mentor=False), "mentee")
+            await _insert(db, org.id, make_people(n, rng, codes, mentor=True), "mentor")
+            async with db.tenant(org.id) as session:
+                run = await runs.create_run(session, RunIn(), actor="bench", today=date.today())
+            t0 = time.perf_counter()
+            outcome = await runs.execute(db, org.id, run.id)
+            elapsed = time.perf_counter() - t0
+            async with db.tenant(org.id) as session:
+                done = await runs.read_run(session, run.id)
+            assert outcome == "done", done.error
+            print(f"  {n:>6,} x {n:<6,} {ms(elapsed):>11}  {len(done.pairs or []):,} pairs")
+        await db.dispose()
+    finally:
+        pg.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    parser.add_argument("--db", action="store_true", help="also through PostgreSQL and the HTTP API")
     args = parser.parse_args()
     rng = random.Random(20261125)
     codes = region_codes()
     config = MatchingConfig(rules=HardRules(max_distance_km=25))
     bench_suggestions([1_000] if args.quick else [1_000, 10_000], rng, codes, config)
     bench_cohorts([200] if args.quick else [500, 1_000, 2_000], rng, codes, config)
+    if args.db:
+        import asyncio
+
+        asyncio.run(bench_database(args, rng, codes))
 
 
 if __name__ == "__main__":
