@@ -14,7 +14,7 @@ from shared.errors import ValidationFailed
 from shared.matching.assignment import assign, match_cohort
 from shared.matching.config import HardRules, MatchingConfig
 from shared.matching.profile import Preferences, Profile
-from shared.matching.scoring import score_pair
+from shared.matching.scoring import CandidatePool, score_pair
 
 TODAY = date(2026, 11, 25)
 PLACES = ["10115", "12043", "80331", "20095", "50667", None]
@@ -199,3 +199,29 @@ def test_a_mentor_takes_as_many_mentees_as_places_are_left() -> None:
     mentor = Profile(id=uuid.uuid4(), languages=["de"], capacity=3, load=1)
     result = match_cohort(mentees, [mentor], MatchingConfig(), TODAY)
     assert len(result.pairs) == 2 and len(result.unmatched_mentee_ids) == 3
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    person=profiles(side=1),
+    candidates=st.lists(profiles(side=2), min_size=0, max_size=6).filter(_unique),
+    config=configs,
+    limit=st.integers(1, 8),
+)
+def test_suggestions_agree_with_the_score_of_each_pair(
+    person: Profile, candidates: list[Profile], config: MatchingConfig, limit: int
+) -> None:
+    """The pool encodes the person with the candidates' words only; nothing may change by that."""
+    pool = CandidatePool(candidates, "mentor", config, TODAY)
+    got = pool.suggest(person, limit=limit)
+    alone = {c.id: score_pair(person, c, config, TODAY) for c in candidates}
+    allowed = [c for c in candidates if not alone[c.id].excluded]
+    assert len(got) == min(limit, len(allowed))
+    assert all(not alone[s.candidate_id].excluded for s in got)
+    assert [s.score for s in got] == sorted((s.score for s in got), reverse=True)
+    for s in got:
+        assert s.score == alone[s.candidate_id].score and s.criteria == alone[s.candidate_id].criteria
+    # Nobody left out scores better than the last one shown.
+    shown = {s.candidate_id for s in got}
+    if got:
+        assert all(alone[c.id].score <= got[-1].score for c in allowed if c.id not in shown)
