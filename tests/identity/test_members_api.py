@@ -238,3 +238,20 @@ async def test_org_create_with_owner_email_sends_the_first_invitation(
     result = codo(env, "org", "create", f"{slug}-x", "--name", "X", "--owner-email", "nope")
     assert result.returncode != 0 and "e-mail" in result.stderr
     assert f"{slug}-x" not in codo(env, "org", "list").stdout
+
+
+async def test_api_tokens_created_and_revoked_are_in_the_audit_log(
+    client: AsyncTestClient[Any], org_a: Org
+) -> None:
+    r = await client.post(
+        f"{API}/{org_a.slug}/tokens", json={"name": "CRM-Abgleich", "role": "viewer"}, headers=org_a.auth()
+    )
+    assert r.status_code == 201
+    assert (
+        await client.delete(f"{API}/{org_a.slug}/tokens/{r.json()['id']}", headers=org_a.auth())
+    ).status_code == 204
+    entries = [(e["action"], e["target"], e["actor"]) for e in await audit(client, org_a)]
+    assert entries[:2] == [
+        ("token.revoked", "CRM-Abgleich", "API token admin token"),
+        ("token.created", "CRM-Abgleich", "API token admin token"),
+    ]

@@ -13,6 +13,7 @@ from litestar.params import FromPath, JSONBody, Parameter
 
 from services.api.context import OrgContext, provide_org_context
 from shared import organizations, tokens
+from shared.identity import tokens as admin_tokens
 from shared.organizations import MemberOut, OrganizationOut
 from shared.pagination import Page, check_limit
 from shared.permissions import Permission, Role
@@ -55,21 +56,19 @@ class OrgController(Controller):
     @post("/tokens", summary="Create an API token; its secret is shown only in this answer")
     async def create_token(self, ctx: NamedDependency[OrgContext], data: JSONBody[TokenCreate]) -> NewToken:
         ctx.require(Permission.TOKENS_MANAGE)
-        return await tokens.create_token(
+        return await admin_tokens.create(
             ctx.session,
             ctx.org.id,
+            ctx.actor,
             name=data.name,
             role=Role(data.role),
             expires_at=data.expires_at,
-            granted_by=ctx.role,
-            created_by_token_id=ctx.token_id,
-            created_by_membership_id=ctx.membership_id,
         )
 
     @delete("/tokens/{token_id:uuid}", summary="Revoke an API token", status_code=204)
     async def revoke_token(self, ctx: NamedDependency[OrgContext], token_id: FromPath[uuid.UUID]) -> None:
         ctx.require(Permission.TOKENS_MANAGE)
-        await tokens.revoke_token(ctx.session, token_id)
+        await admin_tokens.revoke(ctx.session, ctx.org.id, ctx.actor, token_id)
 
 
 ROUTES = [OrgController]

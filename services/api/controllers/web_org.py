@@ -16,6 +16,7 @@ from services.api.web.i18n import _
 from shared import tokens
 from shared.errors import DomainError
 from shared.identity import members, providers
+from shared.identity import tokens as admin_tokens
 from shared.identity.providers import ProviderIn
 from shared.organizations import list_members
 from shared.pagination import MAX_LIMIT
@@ -218,16 +219,8 @@ class OrgPages(Controller):
             error, role = str(exc), None
         if role is not None:
             try:
-                new = await tokens.create_token(
-                    page.session,
-                    page.org.id,
-                    name=form.get("name", ""),
-                    role=role,
-                    granted_by=page.role,
-                    created_by_membership_id=page.membership_id,
-                )
-                await members.audit(
-                    page.session, page.org.id, page.actor, "token.created", new.name, role=new.role
+                new = await admin_tokens.create(
+                    page.session, page.org.id, page.actor, name=form.get("name", ""), role=role
                 )
             except DomainError as exc:
                 error = exc.detail
@@ -247,8 +240,7 @@ class OrgPages(Controller):
         self, page: NamedDependency[PageContext], token_id: FromPath[uuid.UUID]
     ) -> Redirect:
         page.require(Permission.TOKENS_MANAGE)
-        revoked = await tokens.revoke_token(page.session, token_id)
-        await members.audit(page.session, page.org.id, page.actor, "token.revoked", revoked.name)
+        await admin_tokens.revoke(page.session, page.org.id, page.actor, token_id)
         return Redirect(f"/o/{page.org.slug}/tokens", status_code=303)
 
 
