@@ -111,6 +111,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
             "worker_job_timeout",
             "worker_health_check_interval",
             "metrics_port",
+            "session_idle_minutes",
+            "session_absolute_hours",
+            "signin_attempts_per_minute",
         )
         if self.db_max_overflow < 0:
             raise SettingsError(f"{PREFIX}DB_MAX_OVERFLOW must be 0 or more")
