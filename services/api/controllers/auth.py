@@ -87,7 +87,7 @@ class SignInPages(Controller):
     async def start_page(self, visitor: NamedDependency[Visitor]) -> Template | Redirect:
         if visitor.user is None:
             return Redirect("/signin")
-        if len(visitor.orgs) == 1 and visitor.web.only_org is None:
+        if len(visitor.orgs) == 1:
             return Redirect(f"/o/{visitor.orgs[0].slug}")
         return visitor.render("orgs.html")
 
