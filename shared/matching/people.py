@@ -190,6 +190,28 @@ async def profile(
     return _profile(row, config, load), list(row.kinds)
 
 
+async def pair(
+    session: AsyncSession, mentee_id: uuid.UUID, mentor_id: uuid.UUID, config: MatchingConfig
+) -> tuple[Profile, Profile]:
+    """Both sides of a pair; a match they already share does not count against the mentor's places."""
+    mentor, mentor_kinds = await profile(session, mentor_id, config)
+    mentee, mentee_kinds = await profile(session, mentee_id, config)
+    if "mentor" not in mentor_kinds:
+        raise ValidationFailed("this contact is not a mentor", field="mentor_id")
+    if "mentee" not in mentee_kinds:
+        raise ValidationFailed("this contact is not a mentee", field="mentee_id")
+    shared = (
+        await session.execute(
+            select(func.count()).where(
+                Match.mentor_id == mentor_id, Match.mentee_id == mentee_id, Match.status.in_(OPEN_STATUSES)
+            )
+        )
+    ).scalar_one()
+    if shared:
+        mentor.load = max(mentor.load - int(shared), 0)
+    return mentee, mentor
+
+
 # ---------------------------------------------------------------- settings
 
 

@@ -29,6 +29,14 @@ class SuggestionsOut(msgspec.Struct, kw_only=True):
     items: list[SuggestionOut]
 
 
+class PersonOut(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    name: str
+    waiting_since: date | None
+    capacity: int
+    free_places: int
+
+
 class PairScoreOut(msgspec.Struct, kw_only=True):
     mentor_id: uuid.UUID
     mentee_id: uuid.UUID

@@ -68,7 +68,13 @@ async def test_a_proposal_takes_the_mentee_off_the_waiting_list_and_the_place_of
     mentor = await matching.person("mentor", "Ute", languages=["de"], capacity=1)
     assert [i["candidate_id"] for i in (await matching.call(
         "GET", "/matching/suggestions", params={"contact_id": other}))["items"]] == [mentor]  # fmt: skip
+    waiting = await matching.call("GET", "/matching/waiting")
+    assert {p["id"] for p in waiting} == {mentee, other}
+    available = await matching.call("GET", "/matching/available")
+    assert [(p["id"], p["free_places"]) for p in available] == [(mentor, 1)]
     await matching.propose(mentor, mentee)
+    assert [p["id"] for p in await matching.call("GET", "/matching/waiting")] == [other]
+    assert await matching.call("GET", "/matching/available") == []
     # Ute's only place is taken, and Lea no longer waits.
     assert (await matching.call("GET", "/matching/suggestions", params={"contact_id": other}))["items"] == []
     assert mentee not in str(

@@ -38,6 +38,7 @@ from shared.matching.schemas import (
     MeetingOut,
     PairRef,
     PairScoreOut,
+    PersonOut,
     RerunIn,
     RunIn,
     RunOut,
@@ -111,6 +112,20 @@ class MatchingController(Controller):
             ],
         )
 
+    @get("/waiting", summary="Mentees waiting for a mentor, longest-waiting first")
+    async def waiting(
+        self, ctx: NamedDependency[OrgContext], programme_id: FromQuery[uuid.UUID | None] = None
+    ) -> list[PersonOut]:
+        ctx.require(Permission.DATA_READ)
+        return await _people(ctx, "mentee", programme_id)
+
+    @get("/available", summary="Mentors with a free place")
+    async def available(
+        self, ctx: NamedDependency[OrgContext], programme_id: FromQuery[uuid.UUID | None] = None
+    ) -> list[PersonOut]:
+        ctx.require(Permission.DATA_READ)
+        return await _people(ctx, "mentor", programme_id)
+
     @get("/score", summary="The score of one pair, criterion by criterion, and what excludes it")
     async def score(
         self,
@@ -126,12 +141,7 @@ class MatchingController(Controller):
         if mentee_id is None:
             raise ValidationFailed("is required", field="mentee_id")
         settings = await people.settings_for(ctx.session, programme_id)
-        mentor, mentor_kinds = await people.profile(ctx.session, mentor_id, settings.config)
-        mentee, mentee_kinds = await people.profile(ctx.session, mentee_id, settings.config)
-        if "mentor" not in mentor_kinds:
-            raise ValidationFailed("this contact is not a mentor", field="mentor_id")
-        if "mentee" not in mentee_kinds:
-            raise ValidationFailed("this contact is not a mentee", field="mentee_id")
+        mentee, mentor = await people.pair(ctx.session, mentee_id, mentor_id, settings.config)
         pair = score_pair(mentee, mentor, settings.config, _today(), locale=lang)
         return PairScoreOut(
             mentor_id=mentor_id,
@@ -242,6 +252,23 @@ class MatchingController(Controller):
     ) -> list[MatchOut]:
         ctx.require(Permission.DATA_WRITE)
         return await runs.accept(ctx.session, run_id, data, actor=await _actor(ctx), today=_today())
+
+
+async def _people(ctx: OrgContext, role: people.Role, programme_id: uuid.UUID | None) -> list[PersonOut]:
+    await people.check_programme(ctx.session, programme_id, "programme_id")
+    settings = await people.settings_for(ctx.session, programme_id)
+    found = await people.candidates(ctx.session, role, settings.config, programme_id)
+    found.sort(key=lambda p: (p.waiting_since or _today(), p.name) if role == "mentee" else (p.name, p.id))
+    return [
+        PersonOut(
+            id=p.id,
+            name=p.name,
+            waiting_since=p.waiting_since,
+            capacity=p.capacity,
+            free_places=p.capacity_left,
+        )
+        for p in found
+    ]
 
 
 def _queued(request: Request[Any, Any, Any], ctx: OrgContext, run: RunOut) -> Response[RunOut]:
