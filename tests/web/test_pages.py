@@ -241,3 +241,20 @@ async def test_an_admin_creates_and_revokes_an_api_token_and_sets_up_the_organis
     assert r.status_code == 422 and "issuer" in r.text
     signin_page = await browser.get(f"/o/{org_a.slug}/signin")
     assert "Anmelden mit Vereins-Login" in signin_page.text
+
+
+async def test_every_form_post_of_a_session_without_the_csrf_token_is_refused(
+    browser: AsyncTestClient[Any], org_a: Org
+) -> None:
+    await dev_sign_in(browser, org_a, f"owner@{org_a.slug}.example")
+    posts = [
+        route.path
+        for route in browser.app.routes
+        if "POST" in getattr(route, "methods", ()) and route.path.startswith(("/o/", "/auth/", "/lang"))
+    ]
+    assert {"/auth/signout", "/lang", "/auth/dev", "/o/{slug:str}/invitations"} <= set(posts)
+    for template in posts:
+        path = fill(template, org_a.slug, uuid.uuid4())
+        r = await browser.post(path, data={"anything": "x"}, follow_redirects=False)
+        assert r.status_code == 403, (template, r.status_code)
+    assert (await browser.get(f"/o/{org_a.slug}")).status_code == 200, "still signed in"
