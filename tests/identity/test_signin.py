@@ -202,6 +202,14 @@ async def test_a_wrong_or_foreign_state_is_refused(person: Browserless, web_app:
     assert reason_of(r.text) == "state-invalid"
 
 
+async def test_a_sign_in_cancelled_at_the_provider_is_refused(person: Browserless, org_a: Org) -> None:
+    provider_url = await person.start(f"/auth/start?provider={PLATFORM}&org={org_a.slug}")
+    state = parse_qs(urlsplit(provider_url).query)["state"][0]
+    r = await person.codo.get(f"{PUBLIC_URL}/auth/callback?error=access_denied&state={state}")
+    assert r.status_code == 403 and reason_of(r.text) == "provider-error"
+    assert "abgebrochen" in r.text
+
+
 async def test_a_replayed_code_is_refused(person: Browserless, db: Database, org_a: Org) -> None:
     email = unique("rex")
     token = (await invite(person, org_a, email))["link"].rsplit("/", 1)[1]
