@@ -212,6 +212,23 @@ async def pair(
     return mentee, mentor
 
 
+async def names(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(
+            Contact.id,
+            Contact.first_name,
+            Contact.last_name,
+            Contact.preferred_name,
+            Contact.organisation_name,
+        ).where(Contact.id.in_(list(ids)))
+    )
+    return {
+        r.id: display_name(r.first_name, r.last_name, r.preferred_name, r.organisation_name) for r in rows
+    }
+
+
 # ---------------------------------------------------------------- settings
 
 

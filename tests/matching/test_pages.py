@@ -14,6 +14,7 @@ from litestar.testing import AsyncTestClient
 from services.api.controllers.matching import translator
 from shared.db import Database
 from shared.matching import runs
+from shared.permissions import Role
 from tests.conftest import REPO, Org
 from tests.fixtures.matching import MatchingApi
 from tests.fixtures.tasks import add_member, csrf_of, sign_in
@@ -157,3 +158,39 @@ def test_every_ui_text_of_the_matching_pages_has_a_german_translation() -> None:
     ):
         assert german(status) != status
     assert translator("en")("Propose") == "Propose"
+
+
+async def test_the_board_of_one_programme(
+    browserless: AsyncTestClient[Any], db: Database, org_a: Org, matching: MatchingApi
+) -> None:
+    reading = await matching.call(
+        "POST", "/contacts/programmes", 201, role=Role.ADMIN, json={"name": "Lesepaten"}
+    )
+    inside = {"programme_ids": [reading["id"]], "languages": ["de"]}
+    mia = await matching.person("mentee", "Mia", **inside)
+    await matching.person("mentee", "Outside mentee", languages=["de"])
+    uwe = await matching.person("mentor", "Uwe", **inside)
+    await matching.person("mentor", "Outside mentor", languages=["de"])
+    await sign_in(browserless, await add_member(db, org_a))
+
+    board = await browserless.get(
+        f"/o/{org_a.slug}/matching", params={"programme": reading["id"], "mentee": mia}
+    )
+    seen = text(board.text)
+    assert "Wartende Mentees (1)" in seen and "Verfügbare Mentor/innen (1)" in seen
+    assert "Outside" not in seen and "Uwe Test" in seen
+    r = await browserless.post(
+        f"/o/{org_a.slug}/matching/propose",
+        data={
+            "_csrf": csrf_of(board.text),
+            "mentee_id": mia,
+            "mentor_id": uwe,
+            "programme_id": reading["id"],
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    [match] = (await matching.call("GET", "/matches", params={"programme_id": reading["id"]}))["items"]
+    assert (match["mentee_id"], match["mentor_id"]) == (mia, uwe)
+    missing = await browserless.get(f"/o/{org_a.slug}/matching", params={"programme": str(uuid.uuid4())})
+    assert missing.status_code == 404

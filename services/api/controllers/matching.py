@@ -22,6 +22,7 @@ from litestar.response import Redirect, Template
 from services.api.context import OrgContext, provide_org_context
 from services.api.web import i18n
 from services.api.web.context import PageContext, provide_page
+from shared.contacts import service as contacts_service
 from shared.contacts.actor import Actor, display_name
 from shared.errors import DomainError, NotFound, ValidationFailed
 from shared.matching import matches, people, runs
@@ -436,15 +437,19 @@ class MatchingPages(Controller):
         self,
         page: PageContext,
         mentee: uuid.UUID | None,
+        programme: uuid.UUID | None = None,
         *,
         status_code: int = 200,
         error: str | None = None,
     ) -> Template:
-        settings = await people.settings_for(page.session, None)
+        programmes = await contacts_service.list_programmes(page.session)
+        if programme is not None and programme not in {p.id for p in programmes}:
+            raise NotFound("no such programme")
+        settings = await people.settings_for(page.session, programme)
         today = _today()
-        waiting = await people.candidates(page.session, "mentee", settings.config, None)
+        waiting = await people.candidates(page.session, "mentee", settings.config, programme)
         waiting.sort(key=lambda p: (p.waiting_since or today, p.name))
-        available = await people.candidates(page.session, "mentor", settings.config, None)
+        available = await people.candidates(page.session, "mentor", settings.config, programme)
         available.sort(key=lambda p: p.name)
         selected = None
         suggestions: list[Suggestion] = []
@@ -468,25 +473,33 @@ class MatchingPages(Controller):
             suggestions=suggestions,
             names=names,
             runs=await runs.list_runs(page.session, limit=5),
+            programmes=programmes,
+            programme=programme,
+            query=f"&programme={programme}" if programme else "",
             error=error,
         )
 
     @get("/matching")
     async def board(
-        self, page: NamedDependency[PageContext], mentee: FromQuery[str | None] = None
+        self,
+        page: NamedDependency[PageContext],
+        mentee: FromQuery[str | None] = None,
+        programme: FromQuery[str | None] = None,
     ) -> Template:
         page.require(Permission.DATA_READ)
         try:
             chosen = uuid.UUID(mentee) if mentee else None
+            within = uuid.UUID(programme) if programme else None
         except ValueError:
-            raise NotFound("no such mentee") from None
-        return await self._board(page, chosen)
+            raise NotFound("no such mentee or programme") from None
+        return await self._board(page, chosen, within)
 
     @post("/matching/propose", status_code=303)
     async def propose(self, page: NamedDependency[PageContext]) -> Redirect | Template:
         page.require(Permission.DATA_WRITE)
         form = await page.form()
         _ = translator(page.locale)
+        programme = _uuid(form["programme_id"], "programme_id") if form.get("programme_id") else None
         try:
             mentee_id = _uuid(form.get("mentee_id"), "mentee_id")
             mentor_id = _uuid(form.get("mentor_id"), "mentor_id")
@@ -495,7 +508,7 @@ class MatchingPages(Controller):
                     page.session,
                     mentor_id=mentor_id,
                     mentee_id=mentee_id,
-                    programme_id=None,
+                    programme_id=programme,
                     actor=await _page_actor(page),
                     today=_today(),
                 )
@@ -503,26 +516,24 @@ class MatchingPages(Controller):
             chosen = (
                 uuid.UUID(form["mentee_id"]) if exc.field != "mentee_id" and form.get("mentee_id") else None
             )
-            return await self._board(page, chosen, status_code=exc.status, error=_(exc.detail))
+            return await self._board(page, chosen, programme, status_code=exc.status, error=_(exc.detail))
         return Redirect(f"/o/{page.org.slug}/matches/{match.id}", status_code=303)
 
     @post("/matching/runs", status_code=303)
     async def start_run(self, page: NamedDependency[PageContext]) -> Redirect:
         page.require(Permission.DATA_WRITE)
-        run = await runs.create_run(page.session, RunIn(), actor=await _page_actor(page), today=_today())
+        form = await page.form()
+        programme = _uuid(form["programme_id"], "programme_id") if form.get("programme_id") else None
+        run = await runs.create_run(
+            page.session, RunIn(programme_id=programme), actor=await _page_actor(page), today=_today()
+        )
         return _run_redirect(page, run.id)
 
     @get("/matching/runs/{run_id:uuid}")
     async def run_page(self, page: NamedDependency[PageContext], run_id: FromPath[uuid.UUID]) -> Template:
         run = await runs.read_run(page.session, run_id)
         page.require(Permission.DATA_READ)
-        names: dict[uuid.UUID, str] = {}
-        if run.unmatched_mentee_ids:
-            settings = await people.settings_for(page.session, run.programme_id)
-            for p in await people.profiles_of(
-                page.session, run.unmatched_mentee_ids, "mentee", settings.config, "mentee_ids"
-            ):
-                names[p.id] = p.name
+        names = await people.names(page.session, run.unmatched_mentee_ids or [])
         return _render(page, "matching/run.html", run=run, unmatched_names=names)
 
     @post("/matching/runs/{run_id:uuid}/rerun", status_code=303)
