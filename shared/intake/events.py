@@ -326,6 +326,25 @@ async def invite(session: AsyncSession, event_id: uuid.UUID, data: InviteIn) -> 
     return result
 
 
+class Candidate(msgspec.Struct):
+    id: uuid.UUID
+    name: str
+    has_email: bool
+
+
+async def invitable(session: AsyncSession, event_id: uuid.UUID, limit: int = 500) -> list[Candidate]:
+    """People not yet on the event's list, by name."""
+    event = await get_event(session, event_id)
+    listed = select(EventAttendee.contact_id).where(EventAttendee.event_id == event.id)
+    rows = await session.execute(
+        select(Contact)
+        .where(Contact.erased_at.is_(None), Contact.id.not_in(listed))
+        .order_by(Contact.sort_name, Contact.id)
+        .limit(limit)
+    )
+    return [Candidate(c.id, contact_name(c), bool(c.email)) for c in rows.scalars()]
+
+
 async def set_attendance(session: AsyncSession, event_id: uuid.UUID, data: AttendanceIn) -> EventDetail:
     """Confirmed, present or absent, for people already on the event's list; all or nothing."""
     event = await get_event(session, event_id)

@@ -14,7 +14,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from services.api.context import OrgContext, provide_org_context
 from shared.errors import ValidationFailed
-from shared.intake import events, readiness, screening
+from shared.intake import events, forms, readiness, screening
 from shared.intake.events import (
     AttendanceIn,
     EventDetail,
@@ -25,6 +25,7 @@ from shared.intake.events import (
     InviteOut,
     PersonAttendance,
 )
+from shared.intake.forms import FormIn, FormOut, FormPatch
 from shared.intake.screening import (
     CertificateIn,
     CertificateOut,
@@ -277,4 +278,56 @@ class EventController(Controller):
         return await events.person_attendance(ctx.session, contact_id)
 
 
-ROUTES = [ScreeningController, EventController]
+class FormList(msgspec.Struct):
+    items: list[FormOut]
+
+
+def _public_url(request: Request[Any, Any, Any]) -> str:
+    url: str = request.app.state.settings.public_url
+    return url
+
+
+class FormController(Controller):
+    path = "/api/v1/orgs/{slug:str}/forms"
+    tags = ["forms"]
+    dependencies = {"ctx": Provide(provide_org_context)}
+
+    @get("", summary="Public sign-up forms with their address, embed code and counts")
+    async def list_forms(self, request: Request[Any, Any, Any], ctx: NamedDependency[OrgContext]) -> FormList:
+        ctx.require(Permission.DATA_READ)
+        return FormList(await forms.list_forms(ctx.session, ctx.org.slug, _public_url(request)))
+
+    @post("", summary="Add a sign-up form to a programme (admins)")
+    async def create_form(
+        self, request: Request[Any, Any, Any], ctx: NamedDependency[OrgContext], data: JSONBody[FormIn]
+    ) -> FormOut:
+        ctx.require(Permission.SETTINGS_MANAGE)
+        return await forms.create_form(ctx.session, data, ctx.org.slug, _public_url(request))
+
+    @get("/{form_id:uuid}", summary="One sign-up form")
+    async def get_form(
+        self, request: Request[Any, Any, Any], ctx: NamedDependency[OrgContext], form_id: FromPath[uuid.UUID]
+    ) -> FormOut:
+        ctx.require(Permission.DATA_READ)
+        return await forms.read_form(ctx.session, form_id, ctx.org.slug, _public_url(request))
+
+    @patch("/{form_id:uuid}", summary="Change a form: fields, consent texts and versions, activity (admins)")
+    async def update_form(
+        self,
+        request: Request[Any, Any, Any],
+        ctx: NamedDependency[OrgContext],
+        form_id: FromPath[uuid.UUID],
+        data: JSONBody[FormPatch],
+    ) -> FormOut:
+        await forms.get_form(ctx.session, form_id)
+        ctx.require(Permission.SETTINGS_MANAGE)
+        return await forms.update_form(ctx.session, form_id, data, ctx.org.slug, _public_url(request))
+
+    @delete("/{form_id:uuid}", summary="Remove a form and its unconfirmed sign-ups (admins)", status_code=204)
+    async def delete_form(self, ctx: NamedDependency[OrgContext], form_id: FromPath[uuid.UUID]) -> None:
+        await forms.get_form(ctx.session, form_id)
+        ctx.require(Permission.SETTINGS_MANAGE)
+        await forms.delete_form(ctx.session, form_id)
+
+
+ROUTES = [ScreeningController, EventController, FormController]

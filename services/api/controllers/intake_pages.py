@@ -1,0 +1,559 @@
+"""Intake pages under /o/{slug}/intake: a person's preparation checklist, events with attendance,
+and the settings of the public sign-up forms.
+
+Each change runs in a savepoint: when the service refuses it, nothing of it stays, and the page
+is shown again with the message next to the field it names.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+import msgspec
+from litestar import Controller, get, post
+from litestar.background_tasks import BackgroundTask
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from services.api.web import i18n
+from services.api.web.context import PageContext, provide_page
+from shared.contacts import fields as custom_fields
+from shared.contacts.service import list_programmes
+from shared.errors import DomainError
+from shared.intake import events, forms, screening, vocab
+from shared.intake.events import AttendanceIn, AttendanceItem, EventIn, InviteIn
+from shared.intake.forms import ConsentText, FormField, FormIn, FormPatch
+from shared.intake.screening import CertificateIn, ProfilePatch, RecordIn, Who
+from shared.organizations import list_members
+from shared.permissions import Permission
+from shared.queue import wake_outbox
+
+T = TypeVar("T")
+
+STEP_STATES = {
+    "done": "complete",
+    "missing": "missing",
+    "failed": "not passed",
+    "due": "to inspect again",
+    "blocked": "not cleared",
+}
+
+
+def who(page: PageContext) -> Who:
+    assert page.user is not None
+    return Who(
+        name=page.user.display_name or page.user.email,
+        membership_id=page.membership_id,
+        is_admin=page.can(Permission.SETTINGS_MANAGE),
+    )
+
+
+def tr(page: PageContext, message: str) -> str:
+    return i18n.gettext(page.locale, message)
+
+
+def _date(value: str | None, field: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise _Bad(field, "a date reads YYYY-MM-DD") from None
+
+
+def _local(value: str | None, field: str) -> datetime | None:
+    """A ``datetime-local`` input, read as Berlin wall time."""
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=vocab.ZONE)
+    except ValueError:
+        raise _Bad(field, "a time reads YYYY-MM-DDTHH:MM") from None
+
+
+def _uuid(value: str | None, field: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value or "")
+    except ValueError:
+        raise _Bad(field, "choose one from the list") from None
+
+
+class _Bad(DomainError):
+    status = 422
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(detail, field=field)
+
+
+async def attempt(page: PageContext, change: Callable[[], Awaitable[T]]) -> tuple[T | None, dict[str, str]]:
+    """Run ``change`` in a savepoint; a refusal rolls it back and becomes ``{field: message}``."""
+    try:
+        async with page.session.begin_nested():
+            return await change(), {}
+    except DomainError as exc:
+        return None, {exc.field or "_form": tr(page, exc.detail)}
+
+
+class IntakePages(Controller):
+    path = "/o/{slug:str}/intake"
+    tags = ["web"]
+    include_in_schema = False
+    dependencies = {"page": Provide(provide_page)}
+
+    # ------------------------------------------------------------ a person's checklist
+
+    async def _person(
+        self,
+        page: PageContext,
+        contact_id: uuid.UUID,
+        *,
+        errors: dict[str, str] | None = None,
+        values: dict[str, str] | None = None,
+        message: str | None = None,
+        status_code: int = 200,
+    ) -> Template:
+        checklist = await screening.checklist(page.session, who(page), contact_id)
+        steps = await screening.list_steps(page.session)
+        programme_ids = {s.programme_id for s in checklist.steps}
+        recordable = [s for s in steps if s.programme_id in programme_ids and s.kind != "certificate"]
+        asks_certificate = any(s.kind == "certificate" for s in checklist.steps)
+        attendance = await events.person_attendance(page.session, contact_id)
+        return page.render(
+            "intake/person.html",
+            status_code=status_code,
+            nav="contacts",
+            checklist=checklist,
+            recordable=recordable,
+            asks_certificate=asks_certificate,
+            attendance=attendance,
+            states={k: tr(page, v) for k, v in STEP_STATES.items()},
+            errors=errors or {},
+            values=values or {},
+            message=message,
+            today=vocab.today(),
+            is_admin=page.can(Permission.SETTINGS_MANAGE),
+        )
+
+    @get("/people/{contact_id:uuid}")
+    async def person(
+        self,
+        page: NamedDependency[PageContext],
+        contact_id: FromPath[uuid.UUID],
+        saved: FromQuery[bool] = False,
+    ) -> Template:
+        page.require(Permission.DATA_READ)
+        return await self._person(page, contact_id, message=tr(page, "Saved.") if saved else None)
+
+    async def _person_change(
+        self, page: PageContext, contact_id: uuid.UUID, change: Callable[[dict[str, str]], Awaitable[Any]]
+    ) -> Template | Redirect:
+        await screening.checklist(page.session, who(page), contact_id)
+        page.require(Permission.DATA_WRITE)
+        values = await page.form()
+        _result, errors = await attempt(page, lambda: change(values))
+        if errors:
+            return await self._person(page, contact_id, errors=errors, values=values, status_code=422)
+        return Redirect(f"/o/{page.org.slug}/intake/people/{contact_id}?saved=1", status_code=303)
+
+    @post("/people/{contact_id:uuid}/records")
+    async def add_record(
+        self, page: NamedDependency[PageContext], contact_id: FromPath[uuid.UUID]
+    ) -> Template | Redirect:
+        async def change(v: dict[str, str]) -> Any:
+            return await screening.add_record(
+                page.session,
+                who(page),
+                RecordIn(
+                    contact_id=contact_id,
+                    step_id=_uuid(v.get("step_id"), "step_id"),
+                    outcome=v.get("outcome", ""),
+                    done_on=_date(v.get("done_on"), "done_on"),
+                    done_by=v.get("done_by"),
+                    note=v.get("note"),
+                ),
+            )
+
+        return await self._person_change(page, contact_id, change)
+
+    @post("/people/{contact_id:uuid}/certificate")
+    async def add_certificate(
+        self, page: NamedDependency[PageContext], contact_id: FromPath[uuid.UUID]
+    ) -> Template | Redirect:
+        async def change(v: dict[str, str]) -> Any:
+            entries = v.get("has_relevant_entries")
+            if entries not in ("yes", "no"):
+                raise _Bad("has_relevant_entries", "say whether it holds relevant entries")
+            issued = _date(v.get("issued_on"), "issued_on")
+            if issued is None:
+                raise _Bad("issued_on", "cannot be empty")
+            return await screening.record_certificate(
+                page.session,
+                who(page),
+                CertificateIn(
+                    contact_id=contact_id,
+                    seen=v.get("seen") == "yes",
+                    issued_on=issued,
+                    has_relevant_entries=entries == "yes",
+                    inspected_on=_date(v.get("inspected_on"), "inspected_on"),
+                    inspected_by=v.get("inspected_by"),
+                ),
+            )
+
+        return await self._person_change(page, contact_id, change)
+
+    @post("/people/{contact_id:uuid}/profile")
+    async def profile(
+        self, page: NamedDependency[PageContext], contact_id: FromPath[uuid.UUID]
+    ) -> Template | Redirect:
+        admin = page.can(Permission.SETTINGS_MANAGE)
+
+        async def change(v: dict[str, str]) -> Any:
+            patch = ProfilePatch(form_of_address=v.get("form_of_address", ""))
+            if admin:
+                patch.intake_status = v.get("intake_status") or None
+                patch.protection_notes = v.get("protection_notes") or None
+            elif "intake_status" in v:
+                patch.intake_status = v.get("intake_status") or None
+            return await screening.update_profile(page.session, who(page), contact_id, patch)
+
+        return await self._person_change(page, contact_id, change)
+
+    # ------------------------------------------------------------ events
+
+    async def _events(
+        self,
+        page: PageContext,
+        *,
+        errors: dict[str, str] | None = None,
+        values: dict[str, str] | None = None,
+        status_code: int = 200,
+    ) -> Template:
+        listed = await events.list_events(page.session)
+        return page.render(
+            "intake/events.html",
+            status_code=status_code,
+            nav="contacts",
+            sub="events",
+            items=listed,
+            programmes=await list_programmes(page.session),
+            kinds=[(k, tr(page, k)) for k in vocab.EVENT_KINDS],
+            errors=errors or {},
+            values=values or {},
+        )
+
+    @get("/events")
+    async def event_list(self, page: NamedDependency[PageContext]) -> Template:
+        page.require(Permission.DATA_READ)
+        return await self._events(page)
+
+    @post("/events")
+    async def create_event(self, page: NamedDependency[PageContext]) -> Template | Redirect:
+        page.require(Permission.DATA_WRITE)
+        v = await page.form()
+
+        async def change() -> Any:
+            starts = _local(v.get("starts_at"), "starts_at")
+            if starts is None:
+                raise _Bad("starts_at", "cannot be empty")
+            return await events.create_event(
+                page.session,
+                EventIn(
+                    kind=v.get("kind", ""),
+                    title=v.get("title", ""),
+                    starts_at=starts,
+                    ends_at=_local(v.get("ends_at"), "ends_at"),
+                    location=v.get("location"),
+                    description=v.get("description"),
+                    programme_id=_uuid(v["programme_id"], "programme_id") if v.get("programme_id") else None,
+                ),
+            )
+
+        made, errors = await attempt(page, change)
+        if made is None:
+            return await self._events(page, errors=errors, values=v, status_code=422)
+        return Redirect(f"/o/{page.org.slug}/intake/events/{made.id}", status_code=303)
+
+    async def _event(
+        self,
+        page: PageContext,
+        event_id: uuid.UUID,
+        *,
+        errors: dict[str, str] | None = None,
+        message: str | None = None,
+        status_code: int = 200,
+    ) -> Template:
+        detail = await events.event_detail(page.session, event_id)
+        candidates = [
+            (c.id, c.name + ("" if c.has_email else f" ({tr(page, 'no e-mail')})"))
+            for c in await events.invitable(page.session, event_id)
+        ]
+        return page.render(
+            "intake/event.html",
+            status_code=status_code,
+            nav="contacts",
+            sub="events",
+            event=detail,
+            candidates=candidates,
+            statuses=[(s, tr(page, s)) for s in vocab.ATTENDANCE],
+            kind_label=tr(page, detail.kind),
+            errors=errors or {},
+            message=message,
+        )
+
+    @get("/events/{event_id:uuid}")
+    async def event(
+        self,
+        page: NamedDependency[PageContext],
+        event_id: FromPath[uuid.UUID],
+        done: FromQuery[str | None] = None,
+    ) -> Template:
+        page.require(Permission.DATA_READ)
+        message = {"invited": tr(page, "The invitations are on their way."), "saved": tr(page, "Saved.")}.get(
+            done or ""
+        )
+        return await self._event(page, event_id, message=message)
+
+    @post("/events/{event_id:uuid}/attendance")
+    async def attendance(
+        self, page: NamedDependency[PageContext], event_id: FromPath[uuid.UUID]
+    ) -> Template | Redirect:
+        await events.get_event(page.session, event_id)
+        page.require(Permission.DATA_WRITE)
+        v = await page.form()
+        items = [
+            AttendanceItem(contact_id=_uuid(k.removeprefix("status."), "items"), status=value)
+            for k, value in v.items()
+            if k.startswith("status.")
+        ]
+        _done, errors = await attempt(
+            page, lambda: events.set_attendance(page.session, event_id, AttendanceIn(items))
+        )
+        if errors:
+            return await self._event(page, event_id, errors=errors, status_code=422)
+        return Redirect(f"/o/{page.org.slug}/intake/events/{event_id}?done=saved", status_code=303)
+
+    @post("/events/{event_id:uuid}/invitations")
+    async def invite(
+        self, page: NamedDependency[PageContext], event_id: FromPath[uuid.UUID]
+    ) -> Template | Redirect:
+        await events.get_event(page.session, event_id)
+        page.require(Permission.DATA_WRITE)
+        form = await page.request.form()
+        chosen = [value for value in form.getall("contact_ids") if isinstance(value, str)] if form else []
+
+        async def change() -> Any:
+            ids = [_uuid(c, "contact_ids") for c in chosen]
+            return await events.invite(page.session, event_id, InviteIn(ids))
+
+        _sent, errors = await attempt(page, change)
+        if errors:
+            return await self._event(page, event_id, errors=errors, status_code=422)
+        redirect = Redirect(f"/o/{page.org.slug}/intake/events/{event_id}?done=invited", status_code=303)
+        redirect.background = BackgroundTask(wake_outbox, page.settings)
+        return redirect
+
+    # ------------------------------------------------------------ sign-up forms
+
+    async def _forms(
+        self,
+        page: PageContext,
+        *,
+        errors: dict[str, str] | None = None,
+        values: dict[str, str] | None = None,
+        status_code: int = 200,
+    ) -> Template:
+        listed = await forms.list_forms(page.session, page.org.slug, page.settings.public_url)
+        programmes = await list_programmes(page.session)
+        return page.render(
+            "intake/forms.html",
+            status_code=status_code,
+            nav="settings",
+            sub="forms",
+            items=listed,
+            programmes=programmes,
+            programme_names={p.id: p.name for p in programmes},
+            members=(await list_members(page.session, limit=200, cursor=None)).items,
+            errors=errors or {},
+            values=values or {},
+            is_admin=page.can(Permission.SETTINGS_MANAGE),
+        )
+
+    @get("/forms")
+    async def form_list(self, page: NamedDependency[PageContext]) -> Template:
+        page.require(Permission.DATA_READ)
+        return await self._forms(page)
+
+    @post("/forms")
+    async def create_form(self, page: NamedDependency[PageContext]) -> Template | Redirect:
+        page.require(Permission.SETTINGS_MANAGE)
+        v = await page.form()
+
+        async def change() -> Any:
+            return await forms.create_form(
+                page.session,
+                FormIn(
+                    slug=v.get("slug", ""),
+                    programme_id=_uuid(v.get("programme_id"), "programme_id"),
+                    audience=v.get("audience", ""),
+                    title_de=v.get("title_de", ""),
+                    title_en=v.get("title_en", "") or v.get("title_de", ""),
+                    coordinator_id=_uuid(v["coordinator_id"], "coordinator_id")
+                    if v.get("coordinator_id")
+                    else None,
+                    consents=[
+                        ConsentText(
+                            purpose="data_processing",
+                            version="1",
+                            text_de=tr(page, "I agree that my details are kept and used to find a match."),
+                            text_en="I agree that my details are kept and used to find a match.",
+                        )
+                    ],
+                ),
+                page.org.slug,
+                page.settings.public_url,
+            )
+
+        made, errors = await attempt(page, change)
+        if made is None:
+            return await self._forms(page, errors=errors, values=v, status_code=422)
+        return Redirect(f"/o/{page.org.slug}/intake/forms/{made.id}", status_code=303)
+
+    async def _form(
+        self,
+        page: PageContext,
+        form_id: uuid.UUID,
+        *,
+        errors: dict[str, str] | None = None,
+        message: str | None = None,
+        status_code: int = 200,
+        posted: dict[str, str] | None = None,
+    ) -> Template:
+        form = await forms.read_form(page.session, form_id, page.org.slug, page.settings.public_url)
+        consents = list(form.consents)
+        if posted is not None:
+            # Show what was sent, not what is stored, so nothing typed is lost.
+            kept = {k: posted.get(k, "") for k in ("slug", "title_de", "title_en", "intro_de", "intro_en")}
+            form = msgspec.structs.replace(
+                form,
+                **kept,
+                active=posted.get("active") == "yes",
+                fields=[
+                    FormField(
+                        key=k.removeprefix("field."),
+                        required=posted.get("required." + k.removeprefix("field.")) == "yes",
+                    )
+                    for k in posted
+                    if k.startswith("field.")
+                ],
+            )
+            consents = _posted_consents(posted)
+        custom = [
+            (f"custom.{f.key}", f.label_de if page.locale == "de" else (f.label_en or f.label_de))
+            for f in await custom_fields.list_fields(page.session)
+        ]
+        standard = [
+            (k, labels[0] if page.locale == "de" else labels[1])
+            for k, labels in forms.STANDARD_FIELDS.items()
+        ]
+        asked = {f.key: f.required for f in form.fields}
+        return page.render(
+            "intake/form.html",
+            status_code=status_code,
+            nav="settings",
+            sub="forms",
+            form=form,
+            choices=standard + custom,
+            asked=asked,
+            consents=[
+                *consents,
+                ConsentText(purpose="", version="", text_de="", text_en="", required=True),
+            ],
+            programmes=await list_programmes(page.session),
+            members=(await list_members(page.session, limit=200, cursor=None)).items,
+            errors=errors or {},
+            message=message,
+            is_admin=page.can(Permission.SETTINGS_MANAGE),
+        )
+
+    @get("/forms/{form_id:uuid}")
+    async def form(
+        self, page: NamedDependency[PageContext], form_id: FromPath[uuid.UUID], saved: FromQuery[bool] = False
+    ) -> Template:
+        page.require(Permission.DATA_READ)
+        return await self._form(page, form_id, message=tr(page, "Saved.") if saved else None)
+
+    @post("/forms/{form_id:uuid}")
+    async def save_form(
+        self, page: NamedDependency[PageContext], form_id: FromPath[uuid.UUID]
+    ) -> Template | Redirect:
+        await forms.get_form(page.session, form_id)
+        page.require(Permission.SETTINGS_MANAGE)
+        v = await page.form()
+
+        async def change() -> Any:
+            hours = v.get("confirm_within_hours", "")
+            if not hours.isdigit():
+                raise _Bad("confirm_within_hours", "a whole number of hours")
+            consents = _posted_consents(v)
+            fields = [
+                FormField(
+                    key=k.removeprefix("field."),
+                    required=v.get("required." + k.removeprefix("field.")) == "yes",
+                )
+                for k in v
+                if k.startswith("field.")
+            ]
+            return await forms.update_form(
+                page.session,
+                form_id,
+                FormPatch(
+                    slug=v.get("slug", ""),
+                    programme_id=_uuid(v.get("programme_id"), "programme_id"),
+                    audience=v.get("audience", ""),
+                    title_de=v.get("title_de", ""),
+                    title_en=v.get("title_en", ""),
+                    intro_de=v.get("intro_de", ""),
+                    intro_en=v.get("intro_en", ""),
+                    fields=fields,
+                    consents=consents,
+                    coordinator_id=_uuid(v["coordinator_id"], "coordinator_id")
+                    if v.get("coordinator_id")
+                    else None,
+                    active=v.get("active") == "yes",
+                    confirm_within_hours=int(hours),
+                ),
+                page.org.slug,
+                page.settings.public_url,
+            )
+
+        _saved, errors = await attempt(page, change)
+        if errors:
+            return await self._form(page, form_id, errors=errors, status_code=422, posted=v)
+        return Redirect(f"/o/{page.org.slug}/intake/forms/{form_id}?saved=1", status_code=303)
+
+
+def _posted_consents(v: dict[str, str]) -> list[ConsentText]:
+    """The consent rows of the settings form; a row without a purpose is left out."""
+    consents = []
+    n = 0
+    while f"consents[{n}].purpose" in v:
+        prefix = f"consents[{n}]."
+        if v[prefix + "purpose"].strip():
+            consents.append(
+                ConsentText(
+                    purpose=v[prefix + "purpose"].strip(),
+                    version=v.get(prefix + "version", ""),
+                    text_de=v.get(prefix + "text_de", ""),
+                    text_en=v.get(prefix + "text_en", ""),
+                    required=v.get(prefix + "required") == "yes",
+                )
+            )
+        n += 1
+    return consents
+
+
+ROUTES = [IntakePages]
