@@ -88,8 +88,31 @@ def preferences_of(raw: dict[str, Any] | None) -> Preferences:
     )
 
 
-def _profile(row: Any, config: MatchingConfig, load: int) -> Profile:
-    custom = {c.key: _strings(row.custom.get(c.key)) for c in config.custom} if row.custom else {}
+Labels = dict[str, dict[str, str]]
+
+
+async def _labels(session: AsyncSession, config: MatchingConfig) -> Labels:
+    """Choice fields store option values; coordinators read the options' (German) labels."""
+    if not config.custom:
+        return {}
+    keys = {c.key for c in config.custom}
+    return {
+        f.key: {o["value"]: o.get("label_de") or o["value"] for o in f.options}
+        for f in await custom_fields.list_fields(session, include_archived=True)
+        if f.key in keys and f.options
+    }
+
+
+def _profile(row: Any, config: MatchingConfig, load: int, labels: Labels | None = None) -> Profile:
+    labels = labels or {}
+    custom = (
+        {
+            c.key: [labels.get(c.key, {}).get(v, v) for v in _strings(row.custom.get(c.key))]
+            for c in config.custom
+        }
+        if row.custom
+        else {}
+    )
     return Profile(
         id=row.id,
         name=display_name(row.first_name, row.last_name, row.preferred_name, row.organisation_name),
@@ -145,7 +168,8 @@ async def candidates(
         await session.execute(select(*_PROFILE_COLUMNS).where(and_(*conditions)).order_by(Contact.id))
     ).all()
     loads = await open_loads(session) if role == "mentor" else {}
-    people = [_profile(row, config, loads.get(row.id, 0)) for row in rows]
+    labels = await _labels(session, config)
+    people = [_profile(row, config, loads.get(row.id, 0), labels) for row in rows]
     if role == "mentor" and config.rules.capacity:
         people = [p for p in people if p.capacity_left > 0]
     return people
@@ -165,6 +189,7 @@ async def profiles_of(
         ).all()
     }
     loads = await open_loads(session, wanted) if role == "mentor" else {}
+    labels = await _labels(session, config)
     out = []
     for contact_id in wanted:
         row = rows.get(contact_id)
@@ -172,7 +197,7 @@ async def profiles_of(
             raise ValidationFailed(f"no contact {contact_id}", field=field)
         if role not in row.kinds:
             raise ValidationFailed(f"contact {contact_id} is not a {role}", field=field)
-        out.append(_profile(row, config, loads.get(contact_id, 0)))
+        out.append(_profile(row, config, loads.get(contact_id, 0), labels))
     return out
 
 
@@ -187,7 +212,7 @@ async def profile(
     if row is None:
         raise NotFound("no such contact")
     load = (await open_loads(session, [contact_id])).get(contact_id, 0)
-    return _profile(row, config, load), list(row.kinds)
+    return _profile(row, config, load, await _labels(session, config)), list(row.kinds)
 
 
 async def pair(

@@ -239,7 +239,7 @@ async def test_a_programme_adds_a_criterion_from_a_custom_field(matching: Matchi
     custom = next(c for c in got["criteria"] if c["name"] == "custom:district")
     assert custom == {
         "name": "custom:district", "label": "Stadtteil", "points": 15.0, "max_points": 15.0,
-        "reason": "Stadtteil: beide nord",
+        "reason": "Stadtteil: beide Nord",
     }  # fmt: skip
     got = await matching.call("GET", "/matching/score", params={"mentor_id": far, "mentee_id": mentee})
     assert got["excluded_by"] == [{"name": "custom:district", "reason": "Stadtteil: keine Übereinstimmung"}]
