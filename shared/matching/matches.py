@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.contacts.models import Contact
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.ids import new_id
+from shared.logs import get_logger
 from shared.matching import people
 from shared.matching.models import (
     MATCH_STATUSES,
@@ -42,6 +43,8 @@ from shared.matching.schemas import (
 )
 from shared.matching.scoring import score_pair
 from shared.pagination import Page, decode_cursor, encode_cursor
+
+log = get_logger(__name__)
 
 # Where each status may go next.
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -563,6 +566,8 @@ async def transition(
     await session.flush()
     await _follow(session, match, was, data, on)
     await session.flush()
+    # Ids and statuses only: never personal data in logs.
+    log.info("match moved on", match=str(match.id), from_status=was, to_status=data.to)
     return await read_match(session, match.id, today)
 
 
