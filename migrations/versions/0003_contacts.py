@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from migrations.tenancy import disable_tenant_rls, enable_tenant_rls
 
@@ -27,6 +27,7 @@ EMPTY_LIST = sa.text("'[]'::jsonb")
 
 TABLES = (
     "contacts",
+    "contact_search_terms",
     "contact_programmes",
     "contact_programme_members",
     "contact_links",
@@ -110,12 +111,6 @@ def upgrade() -> None:
         sa.Column("legal_hold_reason", sa.Text()),
         sa.Column("erased_at", TZ),
         sa.Column("search_text", sa.Text(), nullable=False, server_default=""),
-        sa.Column(
-            "search_vector",
-            TSVECTOR(),
-            sa.Computed("to_tsvector('simple'::regconfig, search_text)", persisted=True),
-            nullable=False,
-        ),
         sa.Column("sort_name", sa.String(250), nullable=False, server_default=""),
         sa.Column("created_at", TZ, nullable=False, server_default=NOW),
         sa.Column("updated_at", TZ, nullable=False, server_default=NOW),
@@ -126,11 +121,24 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint("capacity >= 0", name="ck_contacts_capacity"),
     )
-    op.create_index("ix_contacts_search_vector", "contacts", ["search_vector"], postgresql_using="gin")
     op.create_index("ix_contacts_sort_name", "contacts", ["organization_id", "sort_name", "id"])
+    op.create_index("ix_contacts_created", "contacts", ["organization_id", "created_at", "id"])
+    op.create_index("ix_contacts_updated", "contacts", ["organization_id", "updated_at", "id"])
     op.create_index("ix_contacts_email", "contacts", ["organization_id", "email"])
-    op.create_index("ix_contacts_kinds", "contacts", ["kinds"], postgresql_using="gin")
-    op.create_index("ix_contacts_tags", "contacts", ["tags"], postgresql_using="gin")
+    # Searching goes through this inverted index; see shared.contacts.models.SearchTerm for why.
+    op.create_table(
+        "contact_search_terms",
+        *_key("contact_search_terms"),
+        sa.Column("contact_id", sa.Uuid(), nullable=False),
+        sa.Column("term", sa.String(100, collation="C"), nullable=False),
+        _fk(["contact_id"], "contacts", "fk_contact_search_terms_contact"),
+    )
+    op.create_index(
+        "ix_contact_search_terms_term", "contact_search_terms", ["organization_id", "term", "contact_id"]
+    )
+    op.create_index(
+        "ix_contact_search_terms_contact", "contact_search_terms", ["organization_id", "contact_id"]
+    )
 
     op.create_table(
         "contact_programmes",

@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 from dateutil.relativedelta import relativedelta  # type: ignore[import-untyped]
 from jinja2 import Environment, select_autoescape
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contacts import fields as custom_fields
@@ -27,6 +27,7 @@ from shared.contacts.models import (
     Export,
     Import,
     ImportRow,
+    SearchTerm,
 )
 from shared.contacts.schemas import ContactOut
 from shared.contacts.service import contact_name, get_contact, outputs
@@ -216,6 +217,7 @@ async def _anonymise(session: AsyncSession, contact: Contact) -> None:
     contact.search_text = ""
     contact.sort_name = ""
     contact.erased_at = datetime.now(UTC)
+    await session.execute(delete(SearchTerm).where(SearchTerm.contact_id == contact.id))
     contact.updated_at = contact.erased_at
 
     # The timeline keeps its entries (how many meetings, when) but not a word of them.

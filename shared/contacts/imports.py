@@ -32,9 +32,17 @@ from shared.contacts.models import (
     ImportRow,
     Programme,
     ProgrammeMembership,
+    SearchTerm,
 )
 from shared.contacts.parsing import parse_date, parse_language, split_list, split_name
-from shared.contacts.service import PROFILE_FIELDS, clean_values, derive, similar_names
+from shared.contacts.service import (
+    PROFILE_FIELDS,
+    clean_values,
+    derive,
+    similar_names,
+    sync_terms,
+    term_rows,
+)
 from shared.contacts.vocab import fold, normalize_email
 from shared.db import Database
 from shared.errors import Conflict, NotFound, ValidationFailed
@@ -815,6 +823,8 @@ async def _write_batch(
     new_rows: list[dict[str, Any]] = []
     import_rows: list[dict[str, Any]] = []
     memberships: list[dict[str, Any]] = []
+    terms: list[dict[str, Any]] = []
+    touched: list[Contact] = []
     now = datetime.now(UTC)
     updates = [p for p in batch if p.action == "update" and p.contact_id]
     existing = {}
@@ -837,6 +847,7 @@ async def _write_batch(
             contact.custom = plan.custom
             contact.updated_at = now
             derive(contact)
+            touched.append(contact)
             import_rows.append(
                 {"organization_id": org_id, "id": new_id(), "import_id": import_id, "row_number": plan.row,
                  "action": "updated", "contact_id": contact.id, "before": before}
@@ -855,6 +866,7 @@ async def _write_batch(
             if row["status"] == "ready" and "mentee" in row.get("kinds", []) and not row.get("waiting_since"):
                 row["waiting_since"] = now.date()
             new_rows.append(row)
+            terms.extend(term_rows(contact))
             import_rows.append(
                 {"organization_id": org_id, "id": new_id(), "import_id": import_id, "row_number": plan.row,
                  "action": "created", "contact_id": contact.id, "before": None}
@@ -877,6 +889,9 @@ async def _write_batch(
     for rows in shapes.values():
         await session.execute(insert(Contact), rows)
     await session.flush()
+    await sync_terms(session, touched)
+    if terms:
+        await session.execute(insert(SearchTerm), terms)
     if import_rows:
         await session.execute(insert(ImportRow), import_rows)
     if memberships:
@@ -925,9 +940,13 @@ async def undo(session: AsyncSession, import_id: uuid.UUID) -> Import:
     updated = {r.contact_id: r for r in rows if r.action == "updated"}
     if updated:
         found = await session.execute(select(Contact).where(Contact.id.in_(updated)).with_for_update())
+        restored = []
         for contact in found.scalars():
             if updated[contact.id].before is not None:
                 _restore(contact, updated[contact.id].before or {})
+                restored.append(contact)
+        await session.flush()
+        await sync_terms(session, restored)
     created = [r.contact_id for r in rows if r.action == "created"]
     for start_at in range(0, len(created), 1000):
         await session.execute(delete(Contact).where(Contact.id.in_(created[start_at : start_at + 1000])))

@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
-    Computed,
     Date,
     DateTime,
     ForeignKeyConstraint,
@@ -21,7 +20,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.models import TenantBase
@@ -49,11 +48,11 @@ class Contact(TenantBase):
     __table_args__ = (
         # Removing a member leaves their contacts without an owner rather than blocking the removal.
         _fk(["owner_membership_id"], "memberships", "fk_contacts_owner", "SET NULL (owner_membership_id)"),
-        Index("ix_contacts_search_vector", "search_vector", postgresql_using="gin"),
+        # One per sort order of the list, so a page is read in order and stops after 50 rows.
         Index("ix_contacts_sort_name", "organization_id", "sort_name", "id"),
+        Index("ix_contacts_created", "organization_id", "created_at", "id"),
+        Index("ix_contacts_updated", "organization_id", "updated_at", "id"),
         Index("ix_contacts_email", "organization_id", "email"),
-        Index("ix_contacts_kinds", "kinds", postgresql_using="gin"),
-        Index("ix_contacts_tags", "tags", postgresql_using="gin"),
     )
 
     kinds: Mapped[list[str]] = mapped_column(ARRAY(String(20)), server_default=EMPTY_ARRAY)
@@ -88,15 +87,33 @@ class Contact(TenantBase):
     legal_hold: Mapped[bool] = mapped_column(Boolean, server_default="false")
     legal_hold_reason: Mapped[str | None] = mapped_column(Text)
     erased_at: Mapped[datetime | None] = mapped_column(TZ)
-    # Folded words (see vocab.fold) of names, e-mail, phone and tags, and their full-text vector.
-    # Full-text rather than trigram: it needs no extension, so every PostgreSQL has it.
+    # Folded words (see vocab.fold) of names, e-mail, phone and tags; contact_search_terms indexes them.
     search_text: Mapped[str] = mapped_column(Text, server_default="")
-    search_vector: Mapped[str] = mapped_column(
-        TSVECTOR, Computed("to_tsvector('simple'::regconfig, search_text)", persisted=True)
-    )
     sort_name: Mapped[str] = mapped_column(String(250), server_default="")
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
+
+
+class SearchTerm(TenantBase):
+    """One searchable word of a contact: an inverted index that works under row-level security.
+
+    PostgreSQL applies a query's conditions below a row-level security policy only if their
+    operators are leakproof. Full-text (@@), trigram and array (@>) operators are not, so their
+    GIN indexes go unused for the runtime role and every search scans the organisation's rows.
+    Comparisons of text are leakproof: a prefix search here is a B-tree range scan
+    (term >= 'muell' AND term < 'muell~'), with byte order ("C") so the range is exact.
+    Tags are stored as '#' + the folded tag, for exact tag filters.
+    """
+
+    __tablename__ = "contact_search_terms"
+    __table_args__ = (
+        _fk(["contact_id"], "contacts", "fk_contact_search_terms_contact"),
+        Index("ix_contact_search_terms_term", "organization_id", "term", "contact_id"),
+        Index("ix_contact_search_terms_contact", "organization_id", "contact_id"),
+    )
+
+    contact_id: Mapped[uuid.UUID] = mapped_column()
+    term: Mapped[str] = mapped_column(String(100, collation="C"))
 
 
 class Programme(TenantBase):

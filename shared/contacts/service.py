@@ -14,8 +14,23 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import Select, and_, delete, func, or_, select, text, tuple_, update
-from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy import (
+    Select,
+    Uuid,
+    and_,
+    any_,
+    delete,
+    func,
+    insert,
+    intersect,
+    literal,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contacts import fields as custom_fields
@@ -29,6 +44,7 @@ from shared.contacts.models import (
     ImportRow,
     Programme,
     ProgrammeMembership,
+    SearchTerm,
 )
 from shared.contacts.parsing import parse_language
 from shared.contacts.schemas import (
@@ -58,6 +74,7 @@ from shared.contacts.vocab import (
     search_terms,
 )
 from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.ids import new_id
 from shared.models import Membership
 from shared.pagination import Page
 
@@ -269,17 +286,39 @@ def derive(contact: Contact) -> None:
     )[:250]
 
 
-def to_tsquery(query: str) -> str | None:
-    """Every word of the query as a prefix, all required: 'Müll ann' finds Anna Müller."""
+def query_terms(query: str) -> list[str]:
+    """The words of a query as the index holds them; a phone number counts as one word."""
     raw = query.strip()
     if re.fullmatch(r"\+?[0-9 ()/.\-]{5,}", raw):
         number = digits(raw)
-        terms = [number if not raw.startswith("+49") else "0" + number.removeprefix("49")]
-    else:
-        terms = [w for t in search_terms(raw) for w in _WORD.findall(t)]
-    if not terms:
-        return None
-    return " & ".join(f"'{t}':*" for t in terms[:10])
+        return [number if not raw.startswith("+49") else "0" + number.removeprefix("49")]
+    return list(dict.fromkeys(w for t in search_terms(raw) for w in _WORD.findall(t)))[:10]
+
+
+def tag_term(tag: str) -> str:
+    return "#" + fold(" ".join(tag.split()))[:99]
+
+
+def terms_of(contact: Contact) -> list[str]:
+    words = [w[:100] for w in contact.search_text.split()]
+    return list(dict.fromkeys([*words, *(tag_term(t) for t in contact.tags or [])]))
+
+
+def term_rows(contact: Contact) -> list[dict[str, Any]]:
+    return [
+        {"organization_id": contact.organization_id, "id": new_id(), "contact_id": contact.id, "term": term}
+        for term in terms_of(contact)
+    ]
+
+
+async def sync_terms(session: AsyncSession, contacts: Sequence[Contact]) -> None:
+    """Rewrite the search terms of ``contacts`` (after derive())."""
+    if not contacts:
+        return
+    await session.execute(delete(SearchTerm).where(SearchTerm.contact_id.in_([c.id for c in contacts])))
+    rows = [row for c in contacts if c.erased_at is None for row in term_rows(c)]
+    if rows:
+        await session.execute(insert(SearchTerm), rows)
 
 
 # ---------------------------------------------------------------- output
@@ -415,16 +454,48 @@ class ContactQuery(msgspec.Struct, kw_only=True):
     sort: str = "name"
 
 
+MAX_MATCHED_IDS = 20_000
+
+
+async def _matching_ids(session: AsyncSession, term_sets: list[Any]) -> Any:
+    """The contacts every term set matches, as ``id = ANY(:ids)``.
+
+    Looked up first, on their own: asked as a sub-select, the planner joins them to a full scan
+    of the organisation's contacts, checking the row-level security policy on every row. A list
+    of ids is fetched by the primary key instead. Past MAX_MATCHED_IDS the sub-select is as good.
+    """
+    matched = intersect(*term_sets).subquery() if len(term_sets) > 1 else term_sets[0].distinct().subquery()
+    ids = list((await session.execute(select(matched.c.contact_id).limit(MAX_MATCHED_IDS + 1))).scalars())
+    if len(ids) > MAX_MATCHED_IDS:
+        return and_(*(Contact.id.in_(t) for t in term_sets))
+    return Contact.id == any_(literal(ids, ARRAY(Uuid())))
+
+
 async def _filters(session: AsyncSession, query: ContactQuery) -> list[Any]:
     # Row-level security filters by organisation anyway; saying it lets the planner use the
     # (organization_id, ...) indexes instead of checking the policy on every row.
     conditions: list[Any] = [Contact.organization_id == org_of(session)]
+    org = org_of(session)
+    term_sets: list[Any] = []
     if query.q and query.q.strip():
-        ts = to_tsquery(query.q)
-        if ts is None:
+        words = query_terms(query.q)
+        if not words:
             conditions.append(text("false"))
-        else:
-            conditions.append(Contact.search_vector.op("@@")(func.to_tsquery("simple", ts)))
+        # Every word must start a word of the contact: 'Müll ann' finds Anna Müller.
+        term_sets += [
+            select(SearchTerm.contact_id).where(
+                SearchTerm.organization_id == org, SearchTerm.term >= word, SearchTerm.term < word + "~"
+            )
+            for word in words
+        ]
+    if query.tag:
+        term_sets.append(
+            select(SearchTerm.contact_id).where(
+                SearchTerm.organization_id == org, SearchTerm.term == tag_term(query.tag)
+            )
+        )
+    if term_sets:
+        conditions.append(await _matching_ids(session, term_sets))
     if query.kind:
         _choice(query.kind, "kind", KINDS)
         conditions.append(Contact.kinds.contains([query.kind]))
@@ -441,8 +512,6 @@ async def _filters(session: AsyncSession, query: ContactQuery) -> list[Any]:
                 )
             )
         )
-    if query.tag:
-        conditions.append(Contact.tags.contains([query.tag.strip()]))
     if query.owner:
         conditions.append(Contact.owner_membership_id == query.owner)
     if query.field:
@@ -657,6 +726,7 @@ async def create_contact(
     derive(contact)
     session.add(contact)
     await session.flush()
+    await sync_terms(session, [contact])
     await _set_programmes(session, contact, data.programme_ids)
     await session.flush()
     await session.refresh(contact)
@@ -692,6 +762,7 @@ async def update_contact(session: AsyncSession, contact_id: uuid.UUID, data: Con
     _apply(contact, values)
     _require_name(contact)
     derive(contact)
+    await sync_terms(session, [contact])
     if not isinstance(data.programme_ids, msgspec.UnsetType):
         await _set_programmes(session, contact, data.programme_ids)
     await session.flush()
@@ -780,6 +851,7 @@ async def merge_contacts(session: AsyncSession, keep_id: uuid.UUID, other_id: uu
     await session.flush()
     keep.updated_at = datetime.now(UTC)
     derive(keep)
+    await sync_terms(session, [keep])
     session.add(
         Activity(
             organization_id=keep.organization_id,

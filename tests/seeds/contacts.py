@@ -18,7 +18,7 @@ from shared.contacts.models import (
     Programme,
     ProgrammeMembership,
 )
-from shared.contacts.service import derive
+from shared.contacts.service import derive, sync_terms
 from shared.db import Database
 from tests.conftest import Org
 
@@ -44,6 +44,7 @@ async def seed(db: Database, org: Org) -> None:
         session.add(ImportMapping(organization_id=o, name="seed", columns={"Vorname": "first_name"}))
         session.add(Export(organization_id=o, format="csv", status="done"))
         await session.flush()
+        await sync_terms(session, [mentee, guardian])
         session.add(ProgrammeMembership(organization_id=o, contact_id=mentee.id, programme_id=programme.id))
         session.add(
             ContactLink(organization_id=o, contact_id=guardian.id, related_id=mentee.id, kind="guardian_of")

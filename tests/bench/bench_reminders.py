@@ -1,0 +1,208 @@
+"""Benchmark: the reminder scan over 1,000 organisations with 100,000 due task reminders.
+
+Run: ``.venv/bin/python tests/bench/bench_reminders.py [--orgs 1000] [--per-org 100]``
+
+Starts a throwaway PostgreSQL (or uses CODO_TEST_DATABASE_URL, a role that may create
+databases), migrates, writes the due tasks with COPY, then measures in the same run:
+
+* baseline: bare SQL as the superuser, one statement that marks every due task, writes its
+  ledger row and an outbox row (no per-organisation fan-out, no rendering, no RLS, no in-app
+  notification); rolled back afterwards so the real run finds the same work;
+* codo: ``shared.tasks.reminders`` as the runtime role under row-level security: the
+  cross-organisation scan, then one transaction per organisation that claims the ledger
+  rows and writes each e-mail (German/English, text and HTML) and in-app notification;
+  sequentially and with 4 organisations at a time (as 4 worker jobs would).
+
+It prints items per second for each. Not collected by pytest (no test_ prefix).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from services.localstack import EmbeddedPostgres, free_port, provision_database  # noqa: E402
+from shared import migrate  # noqa: E402
+from shared.db import Database, create_engine, plain_url  # noqa: E402
+from shared.ids import new_id  # noqa: E402
+from shared.logs import configure_logging  # noqa: E402
+from shared.settings import Settings  # noqa: E402
+from shared.tasks import reminders  # noqa: E402
+
+NOW = datetime(2027, 3, 1, 8, 0, tzinfo=UTC)
+
+BASELINE = """
+WITH due AS (
+    UPDATE tasks t SET reminded_at = $1
+    WHERE t.status = 'open' AND t.assignee_id IS NOT NULL AND t.reminded_at IS NULL
+      AND t.remind_at <= $1 AND t.remind_at > $1 - interval '36 hours'
+    RETURNING t.organization_id, t.id, t.assignee_id, t.title,
+              (extract(epoch from t.remind_at)::bigint)::text AS period
+), claimed AS (
+    INSERT INTO reminders_sent (organization_id, id, kind, subject_id, membership_id, period)
+    SELECT organization_id, gen_random_uuid(), 'task_due', id, assignee_id, period FROM due
+    ON CONFLICT DO NOTHING
+    RETURNING organization_id, subject_id, membership_id
+)
+INSERT INTO outbox (organization_id, id, kind, to_address, subject, body_text)
+SELECT c.organization_id, gen_random_uuid(), 'task_due', u.email, 'Erinnerung', 'Erinnerung'
+FROM claimed c
+JOIN memberships m ON m.organization_id = c.organization_id AND m.id = c.membership_id
+JOIN users u ON u.id = m.user_id
+"""
+
+
+async def seed(superuser_url: str, orgs: int, per_org: int) -> None:
+    conn = await asyncpg.connect(superuser_url)
+    try:
+        org_rows, user_rows, member_rows, task_rows = [], [], [], []
+        for i in range(orgs):
+            org_id, user_id, member_id = new_id(), new_id(), new_id()
+            org_rows.append((org_id, f"bench-{i:04d}", f"Verein {i}"))
+            user_rows.append((user_id, f"koordination-{i}@bench.example", "de" if i % 3 else "en"))
+            member_rows.append((org_id, member_id, user_id, "coordinator"))
+            for j in range(per_org):
+                remind = NOW - timedelta(minutes=1 + (j % 50))
+                due_at = remind + timedelta(hours=1)
+                local = due_at.astimezone(reminders.recurrence.zone("Europe/Berlin"))
+                task_rows.append(
+                    (org_id, new_id(), f"Aufgabe {j}", member_id, local.date(), local.time(), due_at, remind)
+                )
+        await conn.copy_records_to_table("organizations", records=org_rows, columns=["id", "slug", "name"])
+        await conn.copy_records_to_table("users", records=user_rows, columns=["id", "email", "locale"])
+        await conn.copy_records_to_table(
+            "memberships", records=member_rows, columns=["organization_id", "id", "user_id", "role"]
+        )
+        await conn.copy_records_to_table(
+            "tasks",
+            records=task_rows,
+            columns=[
+                "organization_id",
+                "id",
+                "title",
+                "assignee_id",
+                "due_date",
+                "due_time",
+                "due_at",
+                "remind_at",
+            ],
+        )
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+
+
+async def baseline(superuser_url: str) -> tuple[int, float]:
+    conn = await asyncpg.connect(superuser_url)
+    try:
+        tx = conn.transaction()
+        await tx.start()
+        started = time.perf_counter()
+        status = await conn.execute(BASELINE, NOW)
+        elapsed = time.perf_counter() - started
+        await tx.rollback()
+        return int(status.split()[-1]), elapsed
+    finally:
+        await conn.close()
+
+
+async def codo_run(db: Database, concurrency: int) -> tuple[int, float, float]:
+    started = time.perf_counter()
+    due = await reminders.organisations_due(db, NOW)
+    scanned = time.perf_counter() - started
+    gate = asyncio.Semaphore(concurrency)
+    total = 0
+
+    async def one(org_id: uuid.UUID) -> None:
+        nonlocal total
+        async with gate:
+            sent = (await reminders.send_due(db, org_id, NOW, "https://codo.example")).total
+            total += sent
+
+    await asyncio.gather(*(one(o) for o in due))
+    return total, time.perf_counter() - started, scanned
+
+
+async def reset(superuser_url: str) -> None:
+    conn = await asyncpg.connect(superuser_url)
+    try:
+        await conn.execute("TRUNCATE reminders_sent, notifications, outbox_attempts, outbox")
+        await conn.execute("UPDATE tasks SET reminded_at = NULL")
+        await conn.execute("VACUUM ANALYZE")
+    finally:
+        await conn.close()
+
+
+async def main(orgs: int, per_org: int) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="codo-bench-"))
+    pg: EmbeddedPostgres | None = None
+    server_url = os.environ.get("CODO_TEST_DATABASE_URL")
+    if not server_url:
+        pg = EmbeddedPostgres(tmp / "pg", free_port())
+        pg.init()
+        pg.start()
+        server_url = pg.superuser_url
+    try:
+        password = secrets.token_urlsafe(12)
+        name = f"codo_bench_{secrets.token_hex(4)}"
+        owner_url, app_url = await provision_database(server_url, name, password)
+        await asyncio.to_thread(migrate.upgrade, owner_url)
+        await migrate.grant_runtime_role(owner_url, migrate.runtime_role(app_url))
+        super_db_url = plain_url(server_url).rsplit("/", 1)[0] + f"/{name}"
+        t0 = time.perf_counter()
+        await seed(super_db_url, orgs, per_org)
+        items = orgs * per_org
+        print(f"seeded {orgs} organisations, {items} due reminders in {time.perf_counter() - t0:.1f}s")
+
+        n, secs = await baseline(super_db_url)
+        print(
+            f"baseline (bare SQL, 1 statement, superuser): {n} items in {secs:.2f}s = {n / secs:,.0f} items/s"
+        )
+
+        settings = Settings(
+            database_url=app_url, redis_url="redis://unused", db_pool_size=8, log_level="warning"
+        )
+        configure_logging(settings)
+        db = Database(create_engine(settings, pool_size=8))
+        try:
+            for concurrency in (1, 4):
+                await reset(super_db_url)
+                n, secs, scan = await codo_run(db, concurrency)
+                print(
+                    f"codo reminders, {concurrency} organisation(s) at a time: {n} items in {secs:.2f}s "
+                    f"= {n / secs:,.0f} items/s (cross-organisation scan {scan * 1000:.0f} ms)"
+                )
+                assert n == items, f"expected {items} reminders, sent {n}"
+            n2, _, _ = await codo_run(db, 4)
+            print(f"second run over the same items sends {n2} (the ledger holds)")
+            idle_started = time.perf_counter()
+            await reminders.organisations_due(db, NOW)
+            print(
+                f"idle scan (everything already sent): {(time.perf_counter() - idle_started) * 1000:.0f} ms"
+            )
+        finally:
+            await db.dispose()
+    finally:
+        if pg:
+            pg.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--orgs", type=int, default=1000)
+    parser.add_argument("--per-org", type=int, default=100)
+    args = parser.parse_args()
+    asyncio.run(main(args.orgs, args.per_org))
