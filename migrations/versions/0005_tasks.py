@@ -18,6 +18,9 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 TZ = sa.DateTime(timezone=True)
+# Written out rather than imported from the models: a migration must not change when they do.
+TASK_REMINDER_DUE = "status = 'open' AND assignee_id IS NOT NULL AND reminded_at IS NULL"
+APPOINTMENT_REMINDER_DUE = "status <> 'cancelled' AND reminded_at IS NULL"
 NOW = sa.text("now()")
 TABLES = (
     "tasks",
@@ -67,6 +70,7 @@ def upgrade() -> None:
         sa.Column("timezone", sa.String(64), nullable=False, server_default="Europe/Berlin"),
         sa.Column("due_at", TZ, nullable=False),
         sa.Column("remind_at", TZ, nullable=False),
+        sa.Column("reminded_at", TZ, nullable=True),
         sa.Column("priority", sa.String(10), nullable=False, server_default="normal"),
         sa.Column("status", sa.String(10), nullable=False, server_default="open"),
         sa.Column("recurrence", sa.String(500), nullable=True),
@@ -94,7 +98,15 @@ def upgrade() -> None:
         ["organization_id", "due_at"],
         postgresql_where=sa.text("status = 'open'"),
     )
-    op.create_index("ix_tasks_remind_at", "tasks", ["remind_at"], postgresql_where=sa.text("status = 'open'"))
+    op.create_index(
+        "ix_tasks_reminder_due", "tasks", ["remind_at"], postgresql_where=sa.text(TASK_REMINDER_DUE)
+    )
+    op.create_index(
+        "ix_tasks_org_reminder_due",
+        "tasks",
+        ["organization_id", "remind_at"],
+        postgresql_where=sa.text(TASK_REMINDER_DUE),
+    )
     op.create_index("ix_tasks_series", "tasks", ["organization_id", "series_id"])
     op.create_index(
         "uq_tasks_rule_open",
@@ -142,6 +154,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(10), nullable=False, server_default="planned"),
         sa.Column("reminder_minutes", sa.Integer(), nullable=False, server_default="60"),
         sa.Column("remind_at", TZ, nullable=False),
+        sa.Column("reminded_at", TZ, nullable=True),
         sa.Column("sequence", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("organizer_membership_id", sa.Uuid(), nullable=True),
         sa.Column("cancelled_at", TZ, nullable=True),
@@ -156,10 +169,16 @@ def upgrade() -> None:
     )
     op.create_index("ix_appointments_starts_at", "appointments", ["organization_id", "starts_at"])
     op.create_index(
-        "ix_appointments_remind_at",
+        "ix_appointments_reminder_due",
         "appointments",
         ["remind_at"],
-        postgresql_where=sa.text("status <> 'cancelled'"),
+        postgresql_where=sa.text(APPOINTMENT_REMINDER_DUE),
+    )
+    op.create_index(
+        "ix_appointments_org_reminder_due",
+        "appointments",
+        ["organization_id", "remind_at"],
+        postgresql_where=sa.text(APPOINTMENT_REMINDER_DUE),
     )
 
     op.create_table(

@@ -4,7 +4,7 @@ participants, confirmation and cancellation."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -13,12 +13,16 @@ from msgspec import UNSET, UnsetType
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.contacts.models import Contact
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.ids import new_id
+from shared.matching import matches
+from shared.matching.models import Match
+from shared.matching.schemas import TransitionIn
 from shared.models import Membership
 from shared.tasks import recurrence
 from shared.tasks.models import DEFAULT_TIMEZONE, Appointment, AppointmentParticipant
-from shared.tasks.tasks import Actor
+from shared.tasks.tasks import Actor, require_match
 
 MAX_LENGTH = timedelta(days=14)
 MAX_PARTICIPANTS = 100
@@ -34,6 +38,8 @@ class AppointmentCreate(msgspec.Struct, forbid_unknown_fields=True):
     location: str = ""
     video_url: str = ""
     member_ids: list[uuid.UUID] = []
+    contact_ids: list[uuid.UUID] = []
+    match_id: uuid.UUID | None = None
     reminder_minutes: int = 60
 
 
@@ -46,6 +52,7 @@ class AppointmentPatch(msgspec.Struct, forbid_unknown_fields=True):
     location: str | UnsetType = UNSET
     video_url: str | UnsetType = UNSET
     member_ids: list[uuid.UUID] | UnsetType = UNSET
+    contact_ids: list[uuid.UUID] | UnsetType = UNSET
     reminder_minutes: int | UnsetType = UNSET
 
 
@@ -67,6 +74,8 @@ class AppointmentOut(msgspec.Struct):
     video_url: str
     status: str
     member_ids: list[uuid.UUID]
+    contact_ids: list[uuid.UUID]
+    match_id: uuid.UUID | None
     organizer_id: uuid.UUID | None
     reminder_minutes: int
     sequence: int
@@ -79,15 +88,22 @@ class AppointmentPage(msgspec.Struct):
     items: list[AppointmentOut]
 
 
-# Called in the confirming transaction for an introduction meeting (the matching domain's
-# transition); registered by shared.tasks.links once matches exist.
-ConfirmHook = Callable[[AsyncSession, Actor, Appointment, datetime], Awaitable[None]]
-_confirm_hooks: list[ConfirmHook] = []
-
-
-def on_confirm(hook: ConfirmHook) -> ConfirmHook:
-    _confirm_hooks.append(hook)
-    return hook
+async def _introduce(session: AsyncSession, actor: Actor, a: Appointment, now: datetime) -> None:
+    """A confirmed introduction meeting moves its proposed match to "introduced" (the matching
+    domain's own transition, in this transaction: both happen or neither)."""
+    assert a.match_id is not None
+    status = (await session.execute(select(Match.status).where(Match.id == a.match_id))).scalar_one_or_none()
+    if status != "proposed":
+        return  # already introduced (or further): nothing to move
+    today = recurrence.local_now(now, a.timezone).date()
+    meeting_day = a.starts_at.astimezone(recurrence.zone(a.timezone)).date()
+    step = TransitionIn(to="introduced", on=min(meeting_day, today), first_meeting_on=meeting_day)
+    try:
+        await matches.transition(session, a.match_id, step, actor=actor.label or "codo", today=today)
+    except ValidationFailed:
+        # A meeting dated before the match's last step: the introduction counts from today.
+        step = TransitionIn(to="introduced", on=today)
+        await matches.transition(session, a.match_id, step, actor=actor.label or "codo", today=today)
 
 
 def to_utc_instant(value: datetime, tz: str, field: str) -> datetime:
@@ -143,27 +159,34 @@ async def _check_members(session: AsyncSession, ids: list[uuid.UUID]) -> list[uu
     return unique
 
 
-async def _members_of(
-    session: AsyncSession, appointment_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, list[uuid.UUID]]:
-    result: dict[uuid.UUID, list[uuid.UUID]] = {i: [] for i in appointment_ids}
+@dataclass
+class People:
+    members: list[uuid.UUID] = field(default_factory=list)
+    contacts: list[uuid.UUID] = field(default_factory=list)
+
+
+async def _people_of(session: AsyncSession, appointment_ids: list[uuid.UUID]) -> dict[uuid.UUID, People]:
+    result: dict[uuid.UUID, People] = {i: People() for i in appointment_ids}
     if not appointment_ids:
         return result
     rows = await session.execute(
-        select(AppointmentParticipant.appointment_id, AppointmentParticipant.membership_id)
-        .where(
-            AppointmentParticipant.appointment_id.in_(appointment_ids),
-            AppointmentParticipant.membership_id.is_not(None),
+        select(
+            AppointmentParticipant.appointment_id,
+            AppointmentParticipant.membership_id,
+            AppointmentParticipant.contact_id,
         )
+        .where(AppointmentParticipant.appointment_id.in_(appointment_ids))
         .order_by(AppointmentParticipant.id)
     )
-    for appointment_id, membership_id in rows:
+    for appointment_id, membership_id, contact_id in rows:
         if membership_id is not None:
-            result[appointment_id].append(membership_id)
+            result[appointment_id].members.append(membership_id)
+        if contact_id is not None:
+            result[appointment_id].contacts.append(contact_id)
     return result
 
 
-def appointment_out(a: Appointment, member_ids: list[uuid.UUID]) -> AppointmentOut:
+def appointment_out(a: Appointment, people: People) -> AppointmentOut:
     return AppointmentOut(
         id=a.id,
         title=a.title,
@@ -177,7 +200,9 @@ def appointment_out(a: Appointment, member_ids: list[uuid.UUID]) -> AppointmentO
         location=a.location,
         video_url=a.video_url,
         status=a.status,
-        member_ids=member_ids,
+        member_ids=people.members,
+        contact_ids=people.contacts,
+        match_id=a.match_id,
         organizer_id=a.organizer_membership_id,
         reminder_minutes=a.reminder_minutes,
         sequence=a.sequence,
@@ -199,7 +224,38 @@ async def get(session: AsyncSession, appointment_id: uuid.UUID, *, lock: bool = 
 
 async def get_out(session: AsyncSession, appointment_id: uuid.UUID) -> AppointmentOut:
     a = await get(session, appointment_id)
-    return appointment_out(a, (await _members_of(session, [a.id]))[a.id])
+    return appointment_out(a, (await _people_of(session, [a.id]))[a.id])
+
+
+async def _check_contacts(session: AsyncSession, ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    unique = list(dict.fromkeys(ids))
+    if len(unique) > MAX_PARTICIPANTS:
+        raise ValidationFailed(f"at most {MAX_PARTICIPANTS} participants", field="contact_ids")
+    if unique:
+        found = set(
+            (
+                await session.execute(
+                    select(Contact.id).where(Contact.id.in_(unique), Contact.erased_at.is_(None))
+                )
+            ).scalars()
+        )
+        if missing := [str(i) for i in unique if i not in found]:
+            raise ValidationFailed(f"no such contact: {', '.join(missing)}", field="contact_ids")
+    return unique
+
+
+async def _set_contacts(session: AsyncSession, a: Appointment, contact_ids: list[uuid.UUID]) -> None:
+    await session.execute(
+        delete(AppointmentParticipant).where(
+            AppointmentParticipant.appointment_id == a.id, AppointmentParticipant.contact_id.is_not(None)
+        )
+    )
+    for contact_id in contact_ids:
+        session.add(
+            AppointmentParticipant(
+                organization_id=a.organization_id, id=new_id(), appointment_id=a.id, contact_id=contact_id
+            )
+        )
 
 
 async def _set_members(session: AsyncSession, a: Appointment, member_ids: list[uuid.UUID]) -> None:
@@ -225,6 +281,11 @@ async def create(session: AsyncSession, actor: Actor, data: AppointmentCreate) -
     if actor.membership_id is not None and actor.membership_id not in members:
         members.insert(0, actor.membership_id)
     members = await _check_members(session, members)
+    contacts = await _check_contacts(session, data.contact_ids)
+    if data.match_id is not None:
+        await require_match(session, data.match_id)
+    if data.kind == "introduction" and data.match_id is None:
+        raise ValidationFailed("an introduction belongs to a match", field="match_id")
     minutes = _reminder(data.reminder_minutes)
     a = Appointment(
         organization_id=actor.org_id,
@@ -232,6 +293,7 @@ async def create(session: AsyncSession, actor: Actor, data: AppointmentCreate) -
         title=_text(data.title, "title", 300, required=True),
         description=_text(data.description, "description", 20_000),
         kind=data.kind,
+        match_id=data.match_id,
         starts_at=starts_at,
         ends_at=ends_at,
         timezone=data.timezone,
@@ -247,9 +309,10 @@ async def create(session: AsyncSession, actor: Actor, data: AppointmentCreate) -
     session.add(a)
     await session.flush()
     await _set_members(session, a, members)
+    await _set_contacts(session, a, contacts)
     await session.flush()
     await session.refresh(a)
-    return appointment_out(a, members)
+    return appointment_out(a, People(members=members, contacts=contacts))
 
 
 async def update(
@@ -276,9 +339,14 @@ async def update(
         a.video_url = _video(patch.video_url)
     if not isinstance(patch.reminder_minutes, UnsetType):
         a.reminder_minutes = _reminder(patch.reminder_minutes)
-    a.remind_at = a.starts_at - timedelta(minutes=a.reminder_minutes)
+    remind_at = a.starts_at - timedelta(minutes=a.reminder_minutes)
+    if remind_at != a.remind_at:
+        a.remind_at, a.reminded_at = remind_at, None
     if not isinstance(patch.member_ids, UnsetType):
         await _set_members(session, a, await _check_members(session, patch.member_ids))
+        a.reminded_at = None  # new participants; the ledger keeps the others from a second one
+    if not isinstance(patch.contact_ids, UnsetType):
+        await _set_contacts(session, a, await _check_contacts(session, patch.contact_ids))
     a.sequence += 1
     a.updated_at = now
     await session.flush()
@@ -296,8 +364,8 @@ async def confirm(
         a.confirmed_at = now
         a.sequence += 1
         a.updated_at = now
-        for hook in _confirm_hooks:
-            await hook(session, actor, a, now)
+        if a.kind == "introduction" and a.match_id is not None:
+            await _introduce(session, actor, a, now)
         await session.flush()
     return await get_out(session, a.id)
 
@@ -342,5 +410,5 @@ async def list_between(
         )
         query = query.where(or_(Appointment.id.in_(mine), Appointment.organizer_membership_id == member_id))
     rows = list((await session.execute(query)).scalars())
-    members = await _members_of(session, [a.id for a in rows])
-    return [appointment_out(a, members[a.id]) for a in rows]
+    people = await _people_of(session, [a.id for a in rows])
+    return [appointment_out(a, people[a.id]) for a in rows]

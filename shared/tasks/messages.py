@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -81,10 +82,12 @@ def t(lang: str, key: str, **params: Any) -> str:
     return _CATALOG[language(lang)][key].format(**params)
 
 
+@lru_cache(maxsize=4096)
 def day_text(value: date, lang: str) -> str:
     return format_date(value, format="full", locale=language(lang))
 
 
+@lru_cache(maxsize=4096)
 def when_text(value: datetime, lang: str, tz: str) -> str:
     pattern = "EEEE, d. MMMM y, HH:mm 'Uhr'" if language(lang) == "de" else "EEEE, d MMMM y, HH:mm"
     return format_datetime(value, format=pattern, tzinfo=ZoneInfo(tz), locale=language(lang))

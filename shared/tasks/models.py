@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, time
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -25,11 +26,14 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.models import TenantBase
 
 DEFAULT_TIMEZONE = "Europe/Berlin"
+TASK_REMINDER_DUE = "status = 'open' AND assignee_id IS NOT NULL AND reminded_at IS NULL"
+APPOINTMENT_REMINDER_DUE = "status <> 'cancelled' AND reminded_at IS NULL"
 
 
 def _member_fk(column: str, name: str, ondelete: str | None = None) -> ForeignKeyConstraint:
@@ -39,6 +43,15 @@ def _member_fk(column: str, name: str, ondelete: str | None = None) -> ForeignKe
     return ForeignKeyConstraint(
         ["organization_id", column],
         ["memberships.organization_id", "memberships.id"],
+        name=name,
+        ondelete=ondelete,
+    )
+
+
+def _link_fk(column: str, target: str, name: str, ondelete: str) -> ForeignKeyConstraint:
+    return ForeignKeyConstraint(
+        ["organization_id", column],
+        [f"{target}.organization_id", f"{target}.id"],
         name=name,
         ondelete=ondelete,
     )
@@ -56,9 +69,21 @@ class Task(TenantBase):
         _member_fk("completed_by_membership_id", "fk_tasks_completed_by", "SET NULL"),
         Index("ix_tasks_assignee_due", "organization_id", "assignee_id", "due_at"),
         Index("ix_tasks_open_due", "organization_id", "due_at", postgresql_where=text("status = 'open'")),
-        # The reminder scan reads this across organisations: a range on remind_at among open tasks.
-        Index("ix_tasks_remind_at", "remind_at", postgresql_where=text("status = 'open'")),
+        # The reminder scan: a range on remind_at among the reminders still to send, across
+        # organisations (first) and within one (second).
+        Index("ix_tasks_reminder_due", "remind_at", postgresql_where=text(TASK_REMINDER_DUE)),
+        Index(
+            "ix_tasks_org_reminder_due",
+            "organization_id",
+            "remind_at",
+            postgresql_where=text(TASK_REMINDER_DUE),
+        ),
         Index("ix_tasks_series", "organization_id", "series_id"),
+        # Links (migration 0006): a task about a person or a match outlives neither silently.
+        _link_fk("contact_id", "contacts", "fk_tasks_contact", "SET NULL (contact_id)"),
+        _link_fk("match_id", "matches", "fk_tasks_match", "SET NULL (match_id)"),
+        Index("ix_tasks_contact", "organization_id", "contact_id"),
+        Index("ix_tasks_match", "organization_id", "match_id"),
         # Automatic rules: never two open tasks for one subject, never two for one occurrence.
         Index(
             "uq_tasks_rule_open",
@@ -88,12 +113,16 @@ class Task(TenantBase):
     # The instant the task becomes overdue (end of the due day when it has no time), in UTC.
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     remind_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Set once the reminder for the current remind_at went out (cleared when remind_at moves).
+    reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     priority: Mapped[str] = mapped_column(String(10), server_default="normal")
     status: Mapped[str] = mapped_column(String(10), server_default="open")
     # RFC 5545 RRULE without DTSTART; the series starts at recurrence_start (local wall time).
     recurrence: Mapped[str | None] = mapped_column(String(500))
     recurrence_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=False))
     series_id: Mapped[uuid.UUID | None] = mapped_column()
+    contact_id: Mapped[uuid.UUID | None] = mapped_column()
+    match_id: Mapped[uuid.UUID | None] = mapped_column()
     rule: Mapped[str | None] = mapped_column(String(40))
     rule_subject: Mapped[str | None] = mapped_column(String(100))
     rule_occurrence: Mapped[str | None] = mapped_column(String(100))
@@ -128,13 +157,22 @@ class Appointment(TenantBase):
     __table_args__ = (
         _member_fk("organizer_membership_id", "fk_appointments_organizer", "SET NULL"),
         Index("ix_appointments_starts_at", "organization_id", "starts_at"),
-        Index("ix_appointments_remind_at", "remind_at", postgresql_where=text("status <> 'cancelled'")),
+        _link_fk("match_id", "matches", "fk_appointments_match", "SET NULL (match_id)"),
+        Index("ix_appointments_match", "organization_id", "match_id"),
+        Index("ix_appointments_reminder_due", "remind_at", postgresql_where=text(APPOINTMENT_REMINDER_DUE)),
+        Index(
+            "ix_appointments_org_reminder_due",
+            "organization_id",
+            "remind_at",
+            postgresql_where=text(APPOINTMENT_REMINDER_DUE),
+        ),
     )
 
     title: Mapped[str] = mapped_column(String(300))
     description: Mapped[str] = mapped_column(Text, server_default="")
     # introduction: the first meeting of a match; confirming it moves the match on.
     kind: Mapped[str] = mapped_column(String(20), server_default="meeting")
+    match_id: Mapped[uuid.UUID | None] = mapped_column()
     starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     timezone: Mapped[str] = mapped_column(String(64), server_default=DEFAULT_TIMEZONE)
@@ -144,6 +182,7 @@ class Appointment(TenantBase):
     status: Mapped[str] = mapped_column(String(10), server_default="planned")
     reminder_minutes: Mapped[int] = mapped_column(Integer, server_default="60")
     remind_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # iCalendar SEQUENCE: calendars replace an invitation only when it grows.
     sequence: Mapped[int] = mapped_column(Integer, server_default="0")
     organizer_membership_id: Mapped[uuid.UUID | None] = mapped_column()
@@ -166,10 +205,14 @@ class AppointmentParticipant(TenantBase):
         _member_fk("membership_id", "fk_appointment_participants_membership", "CASCADE"),
         Index("ix_appointment_participants_appointment", "organization_id", "appointment_id"),
         Index("ix_appointment_participants_membership", "organization_id", "membership_id"),
+        _link_fk("contact_id", "contacts", "fk_appointment_participants_contact", "CASCADE"),
+        Index("ix_appointment_participants_contact", "organization_id", "contact_id"),
     )
 
     appointment_id: Mapped[uuid.UUID] = mapped_column()
+    # Exactly one of the two: a member of the organisation or a contact (a mentor, a family).
     membership_id: Mapped[uuid.UUID | None] = mapped_column()
+    contact_id: Mapped[uuid.UUID | None] = mapped_column()
 
 
 class NotificationPreference(TenantBase):
@@ -251,3 +294,20 @@ class CalendarFeed(TenantBase):
     created_at: Mapped[datetime] = _now()
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class TaskRule(TenantBase):
+    """An automatic rule an organisation switched on, with its tuning (shared.tasks.rules)."""
+
+    __tablename__ = "task_rules"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "rule"),
+        _member_fk("assignee_id", "fk_task_rules_assignee", "SET NULL"),
+    )
+
+    rule: Mapped[str] = mapped_column(String(40))
+    enabled: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    params: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    # Who gets the tasks; without one, the contact's owner (else nobody).
+    assignee_id: Mapped[uuid.UUID | None] = mapped_column()
+    updated_at: Mapped[datetime] = _now()

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import outbox
 from shared.errors import NotFound, ValidationFailed
 from shared.ids import new_id
-from shared.models import Membership, User
+from shared.models import Membership, OutboxMessage, User
 from shared.pagination import decode_cursor, encode_cursor
 from shared.tasks.messages import Rendered
 from shared.tasks.models import Notification, NotificationPreference
@@ -120,6 +120,44 @@ async def deliver(
                 link=message.link[:500],
             )
         )
+
+
+async def deliver_many(
+    session: AsyncSession, org_id: uuid.UUID, items: list[tuple[Recipient, str, Rendered]]
+) -> None:
+    """Like :func:`deliver` for many messages, in two multi-row INSERTs instead of one per message."""
+    mails: list[dict[str, object]] = []
+    notes: list[dict[str, object]] = []
+    for recipient, kind, message in items:
+        email, in_app = recipient.wants(kind)
+        if email and outbox._valid_address(recipient.email):
+            mails.append(
+                {
+                    "organization_id": org_id,
+                    "id": new_id(),
+                    "kind": kind,
+                    "to_address": recipient.email,
+                    "subject": message.subject[:300],
+                    "body_text": message.text,
+                    "body_html": message.html,
+                }
+            )
+        if in_app:
+            notes.append(
+                {
+                    "organization_id": org_id,
+                    "id": new_id(),
+                    "membership_id": recipient.membership_id,
+                    "kind": kind,
+                    "title": message.title[:300],
+                    "body": message.text.split("\n", 1)[0],
+                    "link": message.link[:500],
+                }
+            )
+    if mails:
+        await session.execute(insert(OutboxMessage), mails)
+    if notes:
+        await session.execute(insert(Notification), notes)
 
 
 async def require_member(session: AsyncSession, member_id: uuid.UUID, field: str) -> Membership:

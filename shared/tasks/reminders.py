@@ -15,8 +15,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import Row, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Row, String, Uuid, bindparam, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import Database
@@ -24,7 +24,12 @@ from shared.ids import new_id
 from shared.logs import get_logger
 from shared.models import Organization
 from shared.tasks import messages, notify, recurrence
-from shared.tasks.models import DEFAULT_TIMEZONE, ReminderSent
+from shared.tasks.models import (
+    DEFAULT_TIMEZONE,
+    Appointment,
+    AppointmentParticipant,
+    Task,
+)
 
 log = get_logger(__name__)
 
@@ -33,34 +38,44 @@ HORIZON = timedelta(hours=36)
 DIGEST_AT = time(7, 0)
 BATCH = 500
 
-# The period of a task or appointment reminder is its reminder instant (epoch seconds):
-# moving the due date or the appointment makes a new reminder; nothing else does.
+# What is due: reminder time passed (within the horizon) and ``reminded_at`` not yet set. The
+# partial indexes on exactly this predicate keep the scan proportional to the work left, not to
+# all reminders ever sent. ``reminded_at`` is only a shortcut: the ledger below decides.
 _DUE_TASKS = """
-    SELECT t.organization_id, t.id, t.assignee_id AS member_id, t.title, t.due_date, t.due_time,
-           t.due_at, t.timezone, (extract(epoch from t.remind_at)::bigint)::text AS period
-    FROM tasks t
-    WHERE t.status = 'open' AND t.assignee_id IS NOT NULL
+    SELECT t.organization_id, t.id FROM tasks t
+    WHERE t.status = 'open' AND t.assignee_id IS NOT NULL AND t.reminded_at IS NULL
       AND t.remind_at <= :now AND t.remind_at > :since
-      AND NOT EXISTS (
-        SELECT 1 FROM reminders_sent r
-        WHERE r.organization_id = t.organization_id AND r.kind = 'task_due' AND r.subject_id = t.id
-          AND r.membership_id = t.assignee_id
-          AND r.period = (extract(epoch from t.remind_at)::bigint)::text)
 """
 
 _DUE_APPOINTMENTS = """
-    SELECT a.organization_id, a.id, p.membership_id AS member_id, a.title, a.starts_at, a.ends_at,
-           a.timezone, a.location, a.video_url, (extract(epoch from a.remind_at)::bigint)::text AS period
-    FROM appointments a
-    JOIN appointment_participants p
-      ON p.organization_id = a.organization_id AND p.appointment_id = a.id
-    WHERE a.status <> 'cancelled' AND p.membership_id IS NOT NULL
+    SELECT a.organization_id, a.id FROM appointments a
+    WHERE a.status <> 'cancelled' AND a.reminded_at IS NULL
       AND a.remind_at <= :now AND a.remind_at > :since AND a.ends_at > :now
-      AND NOT EXISTS (
-        SELECT 1 FROM reminders_sent r
-        WHERE r.organization_id = a.organization_id AND r.kind = 'appointment' AND r.subject_id = a.id
-          AND r.membership_id = p.membership_id
-          AND r.period = (extract(epoch from a.remind_at)::bigint)::text)
+"""
+
+# The period of a task or appointment reminder is its reminder instant (epoch seconds):
+# moving the due date or the appointment makes a new reminder; nothing else does. Rows another
+# worker is sending right now are skipped, not waited for.
+_TASK_BATCH = """
+    SELECT t.id, t.assignee_id AS member_id, t.title, t.due_date, t.due_time, t.due_at, t.timezone,
+           (extract(epoch from t.remind_at)::bigint)::text AS period
+    FROM tasks t
+    WHERE t.status = 'open' AND t.assignee_id IS NOT NULL AND t.reminded_at IS NULL
+      AND t.remind_at <= :now AND t.remind_at > :since
+    ORDER BY t.remind_at
+    LIMIT :batch
+    FOR UPDATE OF t SKIP LOCKED
+"""
+
+_APPOINTMENT_BATCH = """
+    SELECT a.id, a.title, a.starts_at, a.ends_at, a.timezone, a.location, a.video_url,
+           (extract(epoch from a.remind_at)::bigint)::text AS period
+    FROM appointments a
+    WHERE a.status <> 'cancelled' AND a.reminded_at IS NULL
+      AND a.remind_at <= :now AND a.remind_at > :since AND a.ends_at > :now
+    ORDER BY a.remind_at
+    LIMIT :batch
+    FOR UPDATE OF a SKIP LOCKED
 """
 
 # Members who chose a digest and have none yet for their current local day.
@@ -73,6 +88,22 @@ _DUE_DIGESTS = """
         WHERE r.organization_id = n.organization_id AND r.kind = 'digest'
           AND r.subject_id = n.membership_id AND r.membership_id = n.membership_id AND r.period = :day)
 """
+
+
+_CLAIM = text(
+    """
+    INSERT INTO reminders_sent (organization_id, id, kind, subject_id, membership_id, period)
+    SELECT :org, i, :kind, s, m, p FROM unnest(:ids, :subjects, :members, :periods) AS x(i, s, m, p)
+    ON CONFLICT DO NOTHING
+    RETURNING subject_id, membership_id
+    """
+).bindparams(
+    bindparam("org", type_=Uuid()),
+    bindparam("ids", type_=ARRAY(Uuid())),
+    bindparam("subjects", type_=ARRAY(Uuid())),
+    bindparam("members", type_=ARRAY(Uuid())),
+    bindparam("periods", type_=ARRAY(String())),
+)
 
 
 @dataclass
@@ -115,31 +146,26 @@ async def _claim(
     """Insert ledger rows; the (subject, member) pairs this transaction won."""
     if not rows:
         return set()
-    stmt = (
-        insert(ReminderSent)
-        .values(
-            [
-                {
-                    "organization_id": org_id,
-                    "id": new_id(),
-                    "kind": kind,
-                    "subject_id": subject,
-                    "membership_id": member,
-                    "period": period,
-                }
-                for subject, member, period in rows
-            ]
-        )
-        .on_conflict_do_nothing()
-        .returning(ReminderSent.subject_id, ReminderSent.membership_id)
+    # One statement over arrays, whatever the batch size: prepared once, one round trip.
+    result = await session.execute(
+        _CLAIM,
+        {
+            "org": org_id,
+            "kind": kind,
+            "ids": [new_id() for _ in rows],
+            "subjects": [subject for subject, _, _ in rows],
+            "members": [member for _, member, _ in rows],
+            "periods": [period for _, _, period in rows],
+        },
     )
-    return {(r.subject_id, r.membership_id) for r in await session.execute(stmt)}
+    return {(r.subject_id, r.membership_id) for r in result}
 
 
 def _task_message(row: Row[tuple[object, ...]], lang: str, link: str) -> messages.Rendered:
     due_date: date = row.due_date
-    due = messages.day_text(due_date, lang)
-    if row.due_time is not None:
+    if row.due_time is None:
+        due = messages.day_text(due_date, lang)
+    else:
         due = messages.when_text(row.due_at, lang, row.timezone)
     return messages.render(lang, "task_due", intro_params={"title": row.title, "due": due}, link=link)
 
@@ -162,43 +188,60 @@ def _appointment_message(row: Row[tuple[object, ...]], lang: str, link: str) -> 
 async def _send_tasks(
     session: AsyncSession, org: Organization, now: datetime, public_url: str, report: Report
 ) -> int:
-    rows = (
-        await session.execute(
-            text(_DUE_TASKS + " ORDER BY t.remind_at LIMIT :batch"), {**_params(now), "batch": BATCH}
-        )
-    ).all()
+    rows = (await session.execute(text(_TASK_BATCH), {**_params(now), "batch": BATCH})).all()
+    if not rows:
+        return 0
     won = await _claim(session, org.id, "task_due", [(r.id, r.member_id, r.period) for r in rows])
     people = await notify.recipients(session, {m for _, m in won})
     base = f"{public_url.rstrip('/')}/o/{org.slug}"
+    out: list[tuple[notify.Recipient, str, messages.Rendered]] = []
     for r in rows:
         if (r.id, r.member_id) in won and r.member_id in people:
             who = people[r.member_id]
             lang = messages.language(who.locale)
-            await notify.deliver(
-                session, org.id, who, "task_due", _task_message(r, lang, f"{base}/tasks/{r.id}")
-            )
-            report.tasks += 1
+            out.append((who, "task_due", _task_message(r, lang, f"{base}/tasks/{r.id}")))
+    await notify.deliver_many(session, org.id, out)
+    await session.execute(
+        update(Task).where(Task.id.in_([r.id for r in rows])).values(reminded_at=now),
+        execution_options={"synchronize_session": False},
+    )
+    report.tasks += len(out)
     return len(rows)
 
 
 async def _send_appointments(
     session: AsyncSession, org: Organization, now: datetime, public_url: str, report: Report
 ) -> int:
-    rows = (
+    rows = (await session.execute(text(_APPOINTMENT_BATCH), {**_params(now), "batch": BATCH})).all()
+    if not rows:
+        return 0
+    participants = (
         await session.execute(
-            text(_DUE_APPOINTMENTS + " ORDER BY a.remind_at LIMIT :batch"), {**_params(now), "batch": BATCH}
+            select(AppointmentParticipant.appointment_id, AppointmentParticipant.membership_id).where(
+                AppointmentParticipant.appointment_id.in_([r.id for r in rows]),
+                AppointmentParticipant.membership_id.is_not(None),
+            )
         )
     ).all()
-    won = await _claim(session, org.id, "appointment", [(r.id, r.member_id, r.period) for r in rows])
+    by_id = {r.id: r for r in rows}
+    pairs = [(a, m) for a, m in participants if m is not None]
+    won = await _claim(session, org.id, "appointment", [(a, m, by_id[a].period) for a, m in pairs])
     people = await notify.recipients(session, {m for _, m in won})
     base = f"{public_url.rstrip('/')}/o/{org.slug}"
-    for r in rows:
-        if (r.id, r.member_id) in won and r.member_id in people:
-            who = people[r.member_id]
+    out: list[tuple[notify.Recipient, str, messages.Rendered]] = []
+    for appointment_id, member_id in pairs:
+        if (appointment_id, member_id) in won and member_id in people:
+            r = by_id[appointment_id]
+            who = people[member_id]
             lang = messages.language(who.locale)
             link = f"{base}/calendar?start={r.starts_at.date().isoformat()}"
-            await notify.deliver(session, org.id, who, "appointment", _appointment_message(r, lang, link))
-            report.appointments += 1
+            out.append((who, "appointment", _appointment_message(r, lang, link)))
+    await notify.deliver_many(session, org.id, out)
+    await session.execute(
+        update(Appointment).where(Appointment.id.in_(list(by_id))).values(reminded_at=now),
+        execution_options={"synchronize_session": False},
+    )
+    report.appointments += len(out)
     return len(rows)
 
 
@@ -250,15 +293,14 @@ async def _send_digests(
 async def send_due(db: Database, org_id: uuid.UUID, now: datetime, public_url: str) -> Report:
     """Send every reminder and digest of one organisation due at ``now``; idempotent."""
     report = Report()
-    for step in (_send_tasks, _send_appointments, _send_digests):
-        while True:
-            async with db.tenant(org_id) as session:
-                org = await session.get(Organization, org_id)
-                if org is None:
-                    return report
-                seen = await step(session, org, now, public_url, report)
-            if seen < BATCH:
-                break
+    steps = [_send_tasks, _send_appointments, _send_digests]
+    # One transaction per round; a round that filled a batch is followed by another for that kind.
+    while steps:
+        async with db.tenant(org_id) as session:
+            org = await session.get(Organization, org_id)
+            if org is None:
+                return report
+            steps = [step for step in steps if await step(session, org, now, public_url, report) >= BATCH]
     if report.total:
         report.organisations.add(org_id)
         log.info(

@@ -15,8 +15,10 @@ from msgspec import UNSET, UnsetType
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.contacts.models import Contact
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.ids import new_id
+from shared.matching.models import Match
 from shared.tasks import messages, notify, recurrence
 from shared.tasks.models import DEFAULT_TIMEZONE, Task, TaskComment
 
@@ -39,6 +41,8 @@ class Actor:
     slug: str
     membership_id: uuid.UUID | None
     public_url: str = ""
+    # Who acts, as the matching log writes it (an e-mail address or "API token …").
+    label: str = ""
 
     def link(self, path: str) -> str:
         return f"{self.public_url.rstrip('/')}/o/{self.slug}{path}"
@@ -53,6 +57,8 @@ class TaskCreate(msgspec.Struct, forbid_unknown_fields=True):
     priority: Priority = "normal"
     recurrence: str | None = None
     timezone: str = DEFAULT_TIMEZONE
+    contact_id: uuid.UUID | None = None
+    match_id: uuid.UUID | None = None
 
 
 class TaskPatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -64,6 +70,8 @@ class TaskPatch(msgspec.Struct, forbid_unknown_fields=True):
     priority: Priority | UnsetType = UNSET
     status: Literal["open", "cancelled"] | UnsetType = UNSET
     recurrence: str | UnsetType | None = UNSET
+    contact_id: uuid.UUID | UnsetType | None = UNSET
+    match_id: uuid.UUID | UnsetType | None = UNSET
 
 
 class TaskOut(msgspec.Struct):
@@ -81,6 +89,8 @@ class TaskOut(msgspec.Struct):
     recurrence: str | None
     series_id: uuid.UUID | None
     rule: str | None
+    contact_id: uuid.UUID | None
+    match_id: uuid.UUID | None
     created_at: datetime
     completed_at: datetime | None
 
@@ -120,6 +130,8 @@ class TaskFilter:
     due_after: date | None = None
     view: str | None = None
     q: str | None = None
+    contact_id: uuid.UUID | None = None
+    match_id: uuid.UUID | None = None
 
 
 def parse_time(value: str | None, field: str = "due_time") -> time | None:
@@ -156,7 +168,10 @@ def schedule(due_date: date, due_time: time | None, tz: str) -> tuple[datetime, 
 
 
 def _set_schedule(task: Task) -> None:
+    before = task.remind_at
     task.due_at, task.remind_at = schedule(task.due_date, task.due_time, task.timezone)
+    if before != task.remind_at:
+        task.reminded_at = None
 
 
 def task_out(task: Task, now: datetime) -> TaskOut:
@@ -175,6 +190,8 @@ def task_out(task: Task, now: datetime) -> TaskOut:
         recurrence=task.recurrence,
         series_id=task.series_id,
         rule=task.rule,
+        contact_id=task.contact_id,
+        match_id=task.match_id,
         created_at=task.created_at,
         completed_at=task.completed_at,
     )
@@ -223,10 +240,27 @@ async def _notify_assignment(session: AsyncSession, actor: Actor, task: Task) ->
     await notify.deliver(session, actor.org_id, recipient, "assignment", message)
 
 
+async def require_contact(session: AsyncSession, contact_id: uuid.UUID, field: str = "contact_id") -> None:
+    found = (
+        await session.execute(select(Contact.id).where(Contact.id == contact_id, Contact.erased_at.is_(None)))
+    ).scalar_one_or_none()
+    if found is None:
+        raise ValidationFailed("no such contact in this organisation", field=field)
+
+
+async def require_match(session: AsyncSession, match_id: uuid.UUID, field: str = "match_id") -> None:
+    if (await session.execute(select(Match.id).where(Match.id == match_id))).scalar_one_or_none() is None:
+        raise ValidationFailed("no such match in this organisation", field=field)
+
+
 async def create_task(session: AsyncSession, actor: Actor, data: TaskCreate, now: datetime) -> TaskOut:
     recurrence.zone(data.timezone)
     if data.assignee_id is not None:
         await notify.require_member(session, data.assignee_id, "assignee_id")
+    if data.contact_id is not None:
+        await require_contact(session, data.contact_id)
+    if data.match_id is not None:
+        await require_match(session, data.match_id)
     task = Task(
         organization_id=actor.org_id,
         id=new_id(),
@@ -238,6 +272,8 @@ async def create_task(session: AsyncSession, actor: Actor, data: TaskCreate, now
         timezone=data.timezone,
         priority=data.priority,
         status="open",
+        contact_id=data.contact_id,
+        match_id=data.match_id,
         created_by_membership_id=actor.membership_id,
     )
     if data.recurrence is not None and data.recurrence.strip():
@@ -285,7 +321,16 @@ async def update_task(
         if patch.assignee_id is not None:
             await notify.require_member(session, patch.assignee_id, "assignee_id")
         task.assignee_id = patch.assignee_id
+        task.reminded_at = None  # the new assignee has not been reminded
         reassigned = True
+    if not isinstance(patch.contact_id, UnsetType):
+        if patch.contact_id is not None:
+            await require_contact(session, patch.contact_id)
+        task.contact_id = patch.contact_id
+    if not isinstance(patch.match_id, UnsetType):
+        if patch.match_id is not None:
+            await require_match(session, patch.match_id)
+        task.match_id = patch.match_id
     if not isinstance(patch.status, UnsetType) and patch.status != task.status:
         if task.status == "done":
             raise Conflict("a completed task cannot be reopened or cancelled", field="status")
@@ -330,6 +375,8 @@ async def _complete(session: AsyncSession, actor: Actor, task: Task, now: dateti
         recurrence=task.recurrence,
         recurrence_start=task.recurrence_start,
         series_id=task.series_id or task.id,
+        contact_id=task.contact_id,
+        match_id=task.match_id,
         created_by_membership_id=task.created_by_membership_id,
     )
     _set_schedule(nxt)
@@ -398,6 +445,7 @@ async def bulk_reassign(
             result.skipped.append(task.id)
             continue
         task.assignee_id = assignee_id
+        task.reminded_at = None
         task.updated_at = now
         result.updated.append(task.id)
         changed.append(task)
@@ -458,6 +506,10 @@ def _filtered(query: Select[Any], f: TaskFilter, now: datetime, tz: str) -> Sele
         query = query.where(Task.status == f.status)
     if f.assignee_id is not None:
         query = query.where(Task.assignee_id == f.assignee_id)
+    if f.contact_id is not None:
+        query = query.where(Task.contact_id == f.contact_id)
+    if f.match_id is not None:
+        query = query.where(Task.match_id == f.match_id)
     if f.due_before is not None:
         query = query.where(Task.due_date < f.due_before)
     if f.due_after is not None:

@@ -1,4 +1,5 @@
-"""Tasks, comments, appointments, participants, preferences, notifications, reminders, feeds."""
+"""Tasks (linked to a contact and a match), comments, appointments, participants, preferences,
+notifications, reminders, calendar feeds, rules."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from sqlalchemy import select
 
 from shared.db import Database
 from shared.models import Membership
-from shared.tasks import appointments, calendar_feed, notify, tasks
+from shared.tasks import appointments, calendar_feed, notify, rules, tasks
 from shared.tasks.models import Notification, ReminderSent
 from tests.conftest import Org
+from tests.fixtures.tasks import make_contact, make_match
 
 
 async def seed(db: Database, org: Org) -> None:
@@ -18,12 +20,22 @@ async def seed(db: Database, org: Org) -> None:
     async with db.tenant(org.id) as session:
         member = (await session.execute(select(Membership.id).limit(1))).scalar_one()
         actor = tasks.Actor(org.id, org.slug, member)
+        match = await make_match(session, org.id, status="proposed")
+        contact = await make_contact(session, org.id)
         task = await tasks.create_task(
             session,
             actor,
-            tasks.TaskCreate(title="Seed", due_date=date.today(), assignee_id=member, recurrence="weekly"),
+            tasks.TaskCreate(
+                title="Seed",
+                due_date=date.today(),
+                assignee_id=member,
+                recurrence="weekly",
+                contact_id=contact.id,
+                match_id=match.id,
+            ),
             now,
         )
+        await rules.set_rule(session, org.id, "waiting_followup", rules.RuleIn(enabled=True), now)
         await tasks.add_comment(session, actor, task.id, "first comment")
         await appointments.create(
             session,

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import msgspec
 from babel.dates import format_date
 from babel.messages.pofile import read_po
-from litestar import Controller, Request, delete, get, patch, post
+from litestar import Controller, Request, delete, get, patch, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import Redirect, Template
@@ -22,12 +22,12 @@ from litestar.response import Redirect, Template
 from services.api.context import OrgContext, provide_org_context
 from services.api.web import i18n
 from services.api.web.context import PageContext, provide_page
-from shared.errors import Conflict, DomainError, ValidationFailed
+from shared.errors import Conflict, DomainError, NotFound, ValidationFailed
 from shared.organizations import MemberOut, list_members
 from shared.pagination import check_limit
 from shared.permissions import Permission
 from shared.settings import Settings
-from shared.tasks import agenda, notify, recurrence
+from shared.tasks import agenda, notify, recurrence, rules
 from shared.tasks import tasks as service
 from shared.tasks.models import DEFAULT_TIMEZONE
 from shared.tasks.tasks import (
@@ -68,7 +68,11 @@ def now_utc() -> datetime:
 def actor(request: Request[Any, Any, Any], ctx: OrgContext) -> Actor:
     settings: Settings = request.app.state.settings
     return Actor(
-        org_id=ctx.org.id, slug=ctx.org.slug, membership_id=ctx.membership_id, public_url=settings.public_url
+        org_id=ctx.org.id,
+        slug=ctx.org.slug,
+        membership_id=ctx.membership_id,
+        public_url=settings.public_url,
+        label=ctx.label,
     )
 
 
@@ -101,6 +105,8 @@ class TaskController(Controller):
         due_after: FromQuery[date | None] = None,
         view: Annotated[str | None, QueryParameter(description="today, overdue, week or upcoming")] = None,
         q: Annotated[str | None, QueryParameter(description="words in the title")] = None,
+        contact_id: FromQuery[uuid.UUID | None] = None,
+        match_id: FromQuery[uuid.UUID | None] = None,
         limit: Annotated[int, Limit] = 50,
         cursor: Annotated[str | None, Cursor] = None,
     ) -> TaskPage:
@@ -116,6 +122,8 @@ class TaskController(Controller):
                 due_after=due_after,
                 view=view,
                 q=q,
+                contact_id=contact_id,
+                match_id=match_id,
             ),
             now=now_utc(),
             limit=check_limit(limit),
@@ -191,6 +199,20 @@ class TaskController(Controller):
         await service.get_task(ctx.session, task_id, now_utc())
         ctx.require(Permission.DATA_WRITE)
         return await service.add_comment(ctx.session, actor(request, ctx), task_id, data.body)
+
+    @get("/task-rules", summary="The automatic task rules, switched on or off, with their settings")
+    async def list_rules(self, ctx: NamedDependency[OrgContext]) -> list[rules.RuleOut]:
+        ctx.require(Permission.DATA_READ)
+        return await rules.list_rules(ctx.session)
+
+    @put("/task-rules/{rule:str}", summary="Switch a rule on or off and tune it")
+    async def set_rule(
+        self, ctx: NamedDependency[OrgContext], rule: FromPath[str], data: JSONBody[rules.RuleIn]
+    ) -> rules.RuleOut:
+        if rule not in rules.RULES:
+            raise NotFound(f"no rule {rule!r}")
+        ctx.require(Permission.SETTINGS_MANAGE)
+        return await rules.set_rule(ctx.session, ctx.org.id, rule, data, now_utc())
 
     @get("/my-day", summary="Today's open and overdue tasks and today's appointments of one member")
     async def my_day(
@@ -277,6 +299,7 @@ def _page_actor(page: PageContext) -> Actor:
         slug=page.org.slug,
         membership_id=page.membership_id,
         public_url=page.settings.public_url,
+        label=page.user.email if page.user else "",
     )
 
 

@@ -18,11 +18,16 @@ from arq.worker import func
 
 from shared.db import Database
 from shared.settings import Settings
-from shared.tasks import reminders
+from shared.tasks import recurrence, reminders, rules
+from shared.tasks.models import DEFAULT_TIMEZONE
 
 SEND_REMINDERS = "send_task_reminders"
 DELIVER_OUTBOX = "deliver_outbox"
 SCAN_SECONDS = 5
+
+
+RUN_RULES = "run_task_rules"
+RULES_EVERY_MINUTES = 15
 
 
 def _tick(now: datetime, seconds: int) -> int:
@@ -50,7 +55,27 @@ async def send_reminders(ctx: dict[str, Any], org_id: str) -> int:
     return report.total
 
 
-FUNCTIONS = [func(send_reminders, name=SEND_REMINDERS, keep_result=0, max_tries=5)]
+async def scan_rules(ctx: dict[str, Any]) -> int:
+    db: Database = ctx["db"]
+    now = datetime.now(UTC)
+    orgs = await rules.organisations_with_rules(db)
+    tick = _tick(now, RULES_EVERY_MINUTES * 60)
+    for org_id in orgs:
+        await ctx["redis"].enqueue_job(RUN_RULES, str(org_id), _job_id=f"task-rules:{org_id}:{tick}")
+    return len(orgs)
+
+
+async def run_rules(ctx: dict[str, Any], org_id: str) -> int:
+    db: Database = ctx["db"]
+    today = recurrence.local_now(datetime.now(UTC), DEFAULT_TIMEZONE).date()
+    created = await rules.run_for(db, uuid.UUID(org_id), today)
+    return sum(created.values())
+
+
+FUNCTIONS = [
+    func(send_reminders, name=SEND_REMINDERS, keep_result=0, max_tries=5),
+    func(run_rules, name=RUN_RULES, keep_result=0, max_tries=5),
+]
 
 CRON_JOBS = [
     cron(
@@ -60,5 +85,14 @@ CRON_JOBS = [
         second=set(range(0, 60, SCAN_SECONDS)),
         run_at_startup=True,
         keep_result=0,
-    )
+    ),
+    cron(
+        scan_rules,
+        name="scan_task_rules",
+        # Rules look at dates, not minutes; a restart runs them at once (run_at_startup).
+        minute=set(range(0, 60, RULES_EVERY_MINUTES)),
+        second={0},
+        run_at_startup=True,
+        keep_result=0,
+    ),
 ]
