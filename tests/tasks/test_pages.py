@@ -13,7 +13,7 @@ from litestar.testing import AsyncTestClient
 from shared.db import Database
 from shared.tasks import appointments, tasks
 from tests.conftest import Org
-from tests.fixtures.tasks import Member, add_member, csrf_of, sign_in
+from tests.fixtures.tasks import Member, add_member, csrf_of, make_contact, make_match, sign_in
 
 
 async def a_task(
@@ -215,3 +215,21 @@ async def test_every_page_of_another_organisation_is_not_found(
                     assert r.status_code == 404, (method, own, r.status_code)
                 checked += 1
     assert checked >= 10
+
+
+async def test_the_task_list_by_contact_and_by_match(
+    browserless: AsyncTestClient[Any], db: Database, org_a: Org
+) -> None:
+    ana = await add_member(db, org_a)
+    async with db.tenant(org_a.id) as session:
+        person = await make_contact(session, org_a.id)
+        match = await make_match(session, org_a.id)
+    await a_task(db, org_a, ana, "Über die Person", today(), contact_id=person.id)
+    await a_task(db, org_a, ana, "Über das Tandem", today(), match_id=match.id)
+    await sign_in(browserless, ana)
+    by_contact = await browserless.get(f"/o/{org_a.slug}/tasks", params={"contact_id": str(person.id)})
+    assert "Über die Person" in by_contact.text and "Über das Tandem" not in by_contact.text
+    assert f'href="/o/{org_a.slug}/contacts/{person.id}"' in by_contact.text
+    by_match = await browserless.get(f"/o/{org_a.slug}/tasks", params={"match_id": str(match.id)})
+    assert "Über das Tandem" in by_match.text and "Über die Person" not in by_match.text
+    assert f'href="/o/{org_a.slug}/matches/{match.id}"' in by_match.text

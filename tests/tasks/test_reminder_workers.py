@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.header import decode_header, make_header
 from typing import Any
 
@@ -26,10 +26,10 @@ from services.localstack import free_port
 from shared.db import Database
 from shared.models import OutboxMessage
 from shared.settings import Settings
-from shared.tasks import recurrence, tasks
-from shared.tasks.models import ReminderSent
+from shared.tasks import recurrence, rules, tasks
+from shared.tasks.models import ReminderSent, Task
 from tests.conftest import Mailbox, Org, settings_env
-from tests.fixtures.tasks import Member, add_member
+from tests.fixtures.tasks import Member, add_member, make_contact
 
 pytestmark = pytest.mark.slow
 
@@ -104,6 +104,12 @@ async def test_two_workers_send_each_reminder_exactly_once_even_after_redis_is_f
 ) -> None:
     ana, ben = await add_member(db, org_a), await add_member(db, org_b)
     addresses = {ana.email, ben.email}
+    # A rule switched on before the workers start: both run it at start-up, one task comes of it.
+    async with db.tenant(org_b.id) as session:
+        waiting = await make_contact(session, org_b.id, waiting_since=date.today() - timedelta(days=100))
+        await rules.set_rule(
+            session, org_b.id, "waiting_followup", rules.RuleIn(enabled=True), datetime.now(UTC)
+        )
     first = [f"vor-{i}" for i in range(12)]
     ids = await due_soon(db, org_a, ana, first[:6], 2) + await due_soon(db, org_b, ben, first[6:], 2)
     workers = [start_worker(settings, "tasks-1"), start_worker(settings, "tasks-2")]
@@ -121,6 +127,9 @@ async def test_two_workers_send_each_reminder_exactly_once_even_after_redis_is_f
     assert titles_in(mailbox, addresses) == dict.fromkeys(first + later, 1)
     assert await ledger(db, ids) == dict.fromkeys(ids, 1)
     assert all(w.returncode in (0, -signal.SIGTERM) for w in workers)
+    async with db.tenant(org_b.id) as session:
+        made = (await session.execute(select(Task.rule).where(Task.contact_id == waiting.id))).scalars().all()
+    assert made == ["waiting_followup"]
 
 
 async def _all(box: Mailbox, addresses: set[str], titles: list[str]) -> bool:

@@ -403,6 +403,8 @@ class TaskPages(Controller):
         status: FromQuery[str | None] = "open",
         assignee_id: FromQuery[str | None] = None,
         q: FromQuery[str | None] = None,
+        contact_id: FromQuery[uuid.UUID | None] = None,
+        match_id: FromQuery[uuid.UUID | None] = None,
         cursor: FromQuery[str | None] = None,
         done: FromQuery[str | None] = None,
         following: Annotated[date | None, QueryParameter(name="next")] = None,
@@ -413,11 +415,27 @@ class TaskPages(Controller):
             who = uuid.UUID(assignee_id) if assignee_id else None
         except ValueError:
             who = None
-        filters = TaskFilter(status=status or None, assignee_id=who, view=view or None, q=q or None)
+        filters = TaskFilter(
+            status=status or None,
+            assignee_id=who,
+            view=view or None,
+            q=q or None,
+            contact_id=contact_id,
+            match_id=match_id,
+        )
         listed = await service.list_tasks(page.session, filters, now=now_utc(), limit=100, cursor=cursor)
         members = await _member_choices(page)
         query = {
-            k: v for k, v in {"view": view, "status": status, "assignee_id": assignee_id, "q": q}.items() if v
+            k: str(v)
+            for k, v in {
+                "view": view,
+                "status": status,
+                "assignee_id": assignee_id,
+                "q": q,
+                "contact_id": contact_id,
+                "match_id": match_id,
+            }.items()
+            if v
         }
         return render(
             page,
