@@ -11,7 +11,7 @@ databases), migrates, writes the due tasks with COPY, then measures in the same 
 * codo: ``shared.tasks.reminders`` as the runtime role under row-level security: the
   cross-organisation scan, then one transaction per organisation that claims the ledger
   rows and writes each e-mail (German/English, text and HTML) and in-app notification;
-  sequentially and with 4 organisations at a time (as 4 worker jobs would).
+  sequentially and with 4 and 8 organisations at a time (as that many worker jobs would).
 
 It prints items per second for each. Not collected by pytest (no test_ prefix).
 """
@@ -176,9 +176,9 @@ async def main(orgs: int, per_org: int) -> None:
             database_url=app_url, redis_url="redis://unused", db_pool_size=8, log_level="warning"
         )
         configure_logging(settings)
-        db = Database(create_engine(settings, pool_size=8))
+        db = Database(create_engine(settings, pool_size=10))
         try:
-            for concurrency in (1, 4):
+            for concurrency in (1, 4, 8):
                 await reset(super_db_url)
                 n, secs, scan = await codo_run(db, concurrency)
                 print(

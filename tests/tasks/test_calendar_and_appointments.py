@@ -223,6 +223,8 @@ async def test_notifications_list_unread_count_and_settings(
         await task(client, org_a, title=f"für Ana {i}", assignee_id=str(ana.id))
     base = f"{API}/{org_a.slug}/notifications"
     q = {"member_id": str(ana.id)}
+    r = await client.get(base, params=q, headers=org_a.auth(Role.COORDINATOR))
+    assert r.status_code == 403, "someone else's notifications are for administrators only"
     body = (await client.get(base, params=q, headers=org_a.auth())).json()
     assert body["unread_count"] == 3 and [n["kind"] for n in body["items"]] == ["assignment"] * 3
     assert body["items"][0]["title"] == "Neue Aufgabe für Sie: für Ana 2"

@@ -44,6 +44,14 @@ class UnreadOut(msgspec.Struct):
     unread_count: int
 
 
+async def _personal(ctx: OrgContext, member_id: uuid.UUID | None) -> uuid.UUID:
+    """The member whose notifications these are: the caller's own, or anyone's for an administrator."""
+    member = await acting_member(ctx, member_id)
+    if ctx.membership_id is None or member != ctx.membership_id:
+        ctx.require(Permission.MEMBERS_MANAGE)
+    return member
+
+
 class NotificationController(Controller):
     path = "/api/v1/orgs/{slug:str}"
     tags = ["notifications"]
@@ -59,7 +67,7 @@ class NotificationController(Controller):
         cursor: Annotated[str | None, Cursor] = None,
     ) -> NotificationPage:
         ctx.require(Permission.DATA_READ)
-        member = await acting_member(ctx, member_id)
+        member = await _personal(ctx, member_id)
         return await notify.list_notifications(
             ctx.session, member, unread_only=unread, limit=check_limit(limit), cursor=cursor
         )
@@ -71,7 +79,7 @@ class NotificationController(Controller):
         member_id: Annotated[uuid.UUID | None, QueryParameter(description="for API tokens")] = None,
     ) -> UnreadOut:
         ctx.require(Permission.DATA_READ)
-        member = await acting_member(ctx, member_id)
+        member = await _personal(ctx, member_id)
         return UnreadOut(unread_count=await notify.unread_count(ctx.session, member))
 
     @post("/notifications/{notification_id:uuid}/read", summary="Mark one notification read", status_code=200)
@@ -82,14 +90,14 @@ class NotificationController(Controller):
         data: JSONBody[ReadIn],
     ) -> ReadOut:
         ctx.require(Permission.DATA_READ)
-        member = await acting_member(ctx, data.member_id)
+        member = await _personal(ctx, data.member_id)
         marked = await notify.mark_read(ctx.session, member, notification_id, datetime.now(UTC))
         return ReadOut(marked=marked, unread_count=await notify.unread_count(ctx.session, member))
 
     @post("/notifications/read-all", summary="Mark every notification read", status_code=200)
     async def mark_all_read(self, ctx: NamedDependency[OrgContext], data: JSONBody[ReadIn]) -> ReadOut:
         ctx.require(Permission.DATA_READ)
-        member = await acting_member(ctx, data.member_id)
+        member = await _personal(ctx, data.member_id)
         marked = await notify.mark_read(ctx.session, member, None, datetime.now(UTC))
         return ReadOut(marked=marked, unread_count=0)
 
@@ -100,7 +108,7 @@ class NotificationController(Controller):
         member_id: Annotated[uuid.UUID | None, QueryParameter(description="for API tokens")] = None,
     ) -> PreferencesOut:
         ctx.require(Permission.DATA_READ)
-        member = await acting_member(ctx, member_id)
+        member = await _personal(ctx, member_id)
         return await notify.get_preferences(ctx.session, member)
 
     @put(
@@ -111,10 +119,7 @@ class NotificationController(Controller):
         self, ctx: NamedDependency[OrgContext], data: JSONBody[SettingsIn]
     ) -> PreferencesOut:
         ctx.require(Permission.DATA_READ)
-        member = await acting_member(ctx, data.member_id)
-        if ctx.membership_id is None or member != ctx.membership_id:
-            # Choosing for someone else is an administrator's business.
-            ctx.require(Permission.MEMBERS_MANAGE)
+        member = await _personal(ctx, data.member_id)
         return await notify.set_preferences(ctx.session, ctx.org.id, member, data.kinds)
 
 
