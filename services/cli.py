@@ -51,7 +51,10 @@ def api(host: str | None, port: int | None) -> None:
     from services.api.app import create_app
 
     settings = _settings("database_url", "redis_url")
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except SettingsError as exc:
+        raise click.ClickException(f"configuration: {exc}") from None
     if settings.metrics_enabled:
         from shared.metrics import serve
 

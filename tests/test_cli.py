@@ -197,3 +197,9 @@ def test_migrate_refuses_a_runtime_role_that_bypasses_rls(servers: Servers, smtp
     env = settings_env(make_settings(servers, smtp_port, database_url=servers.migrations_url))
     r = codo(env, "migrate")
     assert r.returncode != 0 and "same role" in r.stderr
+
+
+def test_the_api_refuses_development_sign_in_outside_development(env: dict[str, str]) -> None:
+    r = codo({**env, "CODO_ENV": "production", "CODO_DEV_SIGNIN": "true", "CODO_SECRET_KEY": "k" * 40}, "api")
+    assert r.returncode != 0
+    assert "CODO_DEV_SIGNIN" in r.stderr and "Traceback" not in r.stderr
