@@ -11,7 +11,7 @@ from icalendar import Calendar
 from litestar.testing import AsyncTestClient
 
 from shared.db import Database
-from shared.tasks import appointments, tasks
+from shared.tasks import appointments, rules, tasks
 from tests.conftest import Org
 from tests.fixtures.tasks import Member, add_member, csrf_of, make_contact, make_match, sign_in
 
@@ -233,3 +233,45 @@ async def test_the_task_list_by_contact_and_by_match(
     by_match = await browserless.get(f"/o/{org_a.slug}/tasks", params={"match_id": str(match.id)})
     assert "Über das Tandem" in by_match.text and "Über die Person" not in by_match.text
     assert f'href="/o/{org_a.slug}/matches/{match.id}"' in by_match.text
+
+
+async def test_an_admin_switches_a_rule_on_and_tunes_it(
+    browserless: AsyncTestClient[Any], db: Database, org_a: Org
+) -> None:
+    admin = await add_member(db, org_a, role="admin")
+    await sign_in(browserless, admin)
+    page = await browserless.get(f"/o/{org_a.slug}/task-rules")
+    assert page.status_code == 200 and "Nachfassen: eine Mentee wartet auf ein Tandem" in page.text
+    r = await browserless.post(
+        f"/o/{org_a.slug}/task-rules",
+        data={
+            "_csrf": csrf_of(page.text),
+            "waiting_followup:enabled": "on",
+            "waiting_followup:days": "21",
+            "waiting_followup:assignee_id": str(admin.id),
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    async with db.tenant(org_a.id) as session:
+        stored = {x.rule: x for x in await rules.list_rules(session)}
+    assert stored["waiting_followup"].enabled and stored["waiting_followup"].params == {"days": 21}
+    assert stored["waiting_followup"].assignee_id == admin.id and not stored["checkin_due"].enabled
+    r = await browserless.post(
+        f"/o/{org_a.slug}/task-rules",
+        data={"_csrf": csrf_of(page.text), "waiting_followup:enabled": "on", "waiting_followup:days": "0"},
+    )
+    assert r.status_code == 422
+
+
+async def test_a_coordinator_sees_the_rules_but_cannot_change_them(
+    browserless: AsyncTestClient[Any], db: Database, org_a: Org
+) -> None:
+    ana = await add_member(db, org_a)
+    await sign_in(browserless, ana)
+    page = await browserless.get(f"/o/{org_a.slug}/task-rules")
+    assert page.status_code == 200 and "disabled" in page.text
+    r = await browserless.post(
+        f"/o/{org_a.slug}/task-rules", data={"_csrf": csrf_of(page.text), "checkin_due:enabled": "on"}
+    )
+    assert r.status_code == 403

@@ -538,6 +538,52 @@ class TaskPages(Controller):
         await service.add_comment(page.session, _page_actor(page), task_id, form.get("body", ""))
         return Redirect(f"/o/{page.org.slug}/tasks/{task_id}", status_code=303)
 
+    @get("/task-rules")
+    async def rules_page(
+        self, page: NamedDependency[PageContext], saved: FromQuery[bool] = False
+    ) -> Template:
+        page.require(Permission.DATA_READ)
+        labels, param_labels = _rule_labels(page)
+        return render(
+            page,
+            "tasks/rules.html",
+            sub="rules",
+            rule_list=await rules.list_rules(page.session),
+            labels=labels,
+            param_labels=param_labels,
+            members=await _member_choices(page),
+            editable=page.can(Permission.SETTINGS_MANAGE),
+            message=translator(page.locale)("Saved.") if saved else None,
+            unread=await _unread(page),
+        )
+
+    @post("/task-rules", status_code=303)
+    async def save_rules(self, page: NamedDependency[PageContext]) -> Redirect:
+        page.require(Permission.SETTINGS_MANAGE)
+        form = await page.form()
+        for name, defaults in rules.RULES.items():
+            params: dict[str, int] = {}
+            for key in defaults:
+                raw = form.get(f"{name}:{key}", "").strip()
+                if raw:
+                    try:
+                        params[key] = int(raw)
+                    except ValueError:
+                        raise ValidationFailed(f"{key} must be a whole number", field="params") from None
+            assignee = form.get(f"{name}:assignee_id") or None
+            try:
+                assignee_id = uuid.UUID(assignee) if assignee else None
+            except ValueError:
+                raise ValidationFailed("no such member", field="assignee_id") from None
+            await rules.set_rule(
+                page.session,
+                page.org.id,
+                name,
+                rules.RuleIn(enabled=f"{name}:enabled" in form, params=params, assignee_id=assignee_id),
+                now_utc(),
+            )
+        return Redirect(f"/o/{page.org.slug}/task-rules?saved=1", status_code=303)
+
     @get("/calendar")
     async def calendar_page(
         self,
@@ -595,6 +641,26 @@ class TaskPages(Controller):
             who_query="&everyone=1" if everyone else "",
             unread=await _unread(page),
         )
+
+
+def _rule_labels(page: PageContext) -> tuple[dict[str, str], dict[str, str]]:
+    _ = translator(page.locale)
+    return (
+        {
+            "checkin_due": _(
+                "Check-in due: the match's last check-in is older than its programme's interval"
+            ),
+            "waiting_followup": _("Follow-up: a mentee has been waiting for a match"),
+            "consent_expiry": _("Consent: a given consent is about to expire"),
+            "match_wrap_up": _("Wrap-up: a match's planned end is near"),
+        },
+        {
+            "days": _("after how many days (and again every so many)"),
+            "valid_months": _("a consent is valid for months"),
+            "lead_days": _("days ahead"),
+            "duration_months": _("planned length of a match in months"),
+        },
+    )
 
 
 def _done_message(page: PageContext, done: str | None, following: date | None) -> str | None:
