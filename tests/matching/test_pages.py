@@ -51,7 +51,9 @@ async def test_the_board_shows_who_waits_who_has_room_and_suggestions_with_reaso
     )
     assert r.status_code == 303
     match_page = await browserless.get(r.headers["location"])
-    assert "Samir Test & Hanna Test" in text(match_page.text) and "vorgeschlagen" in text(match_page.text)
+    seen = text(match_page.text)
+    assert "Samir Test & Hanna Test" in seen and "vorgeschlagen" in seen
+    assert "Warum sie zusammenpassen" in seen and "beide sprechen Arabisch" in seen
     # Proposed twice: the board comes back with the reason, nothing is written.
     again = await browserless.post(
         f"/o/{org_a.slug}/matching/propose",

@@ -50,7 +50,7 @@ from shared.matching.schemas import (
     SuggestionsOut,
     TransitionIn,
 )
-from shared.matching.scoring import Suggestion, score_pair
+from shared.matching.scoring import PairScore, Suggestion, score_pair
 from shared.pagination import Page, check_limit
 from shared.permissions import Permission
 from shared.settings import Settings
@@ -598,9 +598,18 @@ class MatchingPages(Controller):
         timeline += [(m.on, "meeting", m) for m in meetings]
         timeline.sort(key=lambda item: (item[0], item[2].created_at), reverse=True)
         reasons = await matches.list_end_reasons(page.session)
+        settings = await people.settings_for(page.session, match.programme_id)
+        try:
+            mentee, mentor = await people.pair(
+                page.session, match.mentee_id, match.mentor_id, settings.config
+            )
+            fit: PairScore | None = score_pair(mentee, mentor, settings.config, _today(), locale=_lang(page))
+        except DomainError:  # one of the two was erased or is no longer a mentor / mentee
+            fit = None
         return _render(
             page,
             "matching/match.html",
+            fit=fit,
             status_code=status_code,
             m=match,
             timeline=timeline,
