@@ -275,3 +275,46 @@ async def test_a_coordinator_sees_the_rules_but_cannot_change_them(
         f"/o/{org_a.slug}/task-rules", data={"_csrf": csrf_of(page.text), "checkin_due:enabled": "on"}
     )
     assert r.status_code == 403
+
+
+async def test_an_appointment_made_on_the_calendar_page(
+    browserless: AsyncTestClient[Any], db: Database, org_a: Org
+) -> None:
+    ana, ben = await add_member(db, org_a), await add_member(db, org_a)
+    await sign_in(browserless, ana)
+    page = await browserless.get(f"/o/{org_a.slug}/calendar", params={"start": "2027-10-25"})
+    r = await browserless.post(
+        f"/o/{org_a.slug}/appointments",
+        data={
+            "_csrf": csrf_of(page.text),
+            "title": "Elternabend",
+            "day": "2027-10-27",
+            "start": "18:30",
+            "end": "20:00",
+            "location": "Aula",
+            "member_ids": [str(ana.id), str(ben.id)],
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"].endswith("start=2027-10-27")
+    week = await browserless.get(r.headers["location"])
+    assert "Elternabend" in week.text and "18:30" in week.text
+    async with db.tenant(org_a.id) as session:
+        [made] = await appointments.list_between(
+            session, datetime(2027, 10, 27, tzinfo=UTC), datetime(2027, 10, 28, tzinfo=UTC), member_id=ben.id
+        )
+    # 18:30 in Berlin on 27 October 2027 is still summer time (it ends on 31 October): 16:30 UTC.
+    assert made.starts_at == datetime(2027, 10, 27, 16, 30, tzinfo=UTC) and sorted(made.member_ids) == sorted(
+        [ana.id, ben.id]
+    )
+    r = await browserless.post(
+        f"/o/{org_a.slug}/appointments",
+        data={
+            "_csrf": csrf_of(page.text),
+            "title": "x",
+            "day": "2027-10-27",
+            "start": "18:30",
+            "end": "17:00",
+        },
+    )
+    assert r.status_code == 422

@@ -27,7 +27,7 @@ from shared.organizations import MemberOut, list_members
 from shared.pagination import check_limit
 from shared.permissions import Permission
 from shared.settings import Settings
-from shared.tasks import agenda, notify, recurrence, rules
+from shared.tasks import agenda, appointments, notify, recurrence, rules
 from shared.tasks import tasks as service
 from shared.tasks.models import DEFAULT_TIMEZONE
 from shared.tasks.tasks import (
@@ -41,6 +41,7 @@ from shared.tasks.tasks import (
     TaskOut,
     TaskPage,
     TaskPatch,
+    parse_time,
     week_bounds,
 )
 
@@ -538,6 +539,35 @@ class TaskPages(Controller):
         await service.add_comment(page.session, _page_actor(page), task_id, form.get("body", ""))
         return Redirect(f"/o/{page.org.slug}/tasks/{task_id}", status_code=303)
 
+    @post("/appointments", status_code=303)
+    async def new_appointment(self, page: NamedDependency[PageContext]) -> Redirect:
+        page.require(Permission.DATA_WRITE)
+        raw = await page.request.form()
+        try:
+            day = date.fromisoformat(str(raw.get("day") or ""))
+            start, end = (
+                parse_time(str(raw.get("start") or ""), "start"),
+                parse_time(str(raw.get("end") or ""), "end"),
+            )
+            members = [uuid.UUID(str(v)) for v in raw.getall("member_ids")] if "member_ids" in raw else []
+        except ValueError:
+            raise ValidationFailed("choose a day, a start and an end", field="day") from None
+        if start is None or end is None:
+            raise ValidationFailed("choose a start and an end", field="start")
+        await appointments.create(
+            page.session,
+            _page_actor(page),
+            appointments.AppointmentCreate(
+                title=str(raw.get("title") or ""),
+                starts_at=datetime.combine(day, start),
+                ends_at=datetime.combine(day, end),
+                location=str(raw.get("location") or ""),
+                video_url=str(raw.get("video_url") or ""),
+                member_ids=members,
+            ),
+        )
+        return Redirect(f"/o/{page.org.slug}/calendar?start={day.isoformat()}", status_code=303)
+
     @get("/task-rules")
     async def rules_page(
         self, page: NamedDependency[PageContext], saved: FromQuery[bool] = False
@@ -639,6 +669,7 @@ class TaskPages(Controller):
             next_start=next_start.isoformat(),
             everyone=everyone,
             who_query="&everyone=1" if everyone else "",
+            members=await _member_choices(page),
             unread=await _unread(page),
         )
 
