@@ -54,6 +54,11 @@ async def test_the_board_shows_who_waits_who_has_room_and_suggestions_with_reaso
     seen = text(match_page.text)
     assert "Samir Test & Hanna Test" in seen and "vorgeschlagen" in seen
     assert "Warum sie zusammenpassen" in seen and "beide sprechen Arabisch" in seen
+    # From the mentor's side: Hanna's best mentees (Samir now has a match and no longer waits).
+    await matching.person("mentee", "Rami", languages=["ar"])
+    for_hanna = text((await browserless.get(f"/o/{org_a.slug}/matching", params={"mentor": hanna})).text)
+    assert "Vorschläge für Hanna Test" in for_hanna and "Rami Test" in for_hanna
+    assert "Samir Test" not in for_hanna.split("Vorschläge für")[1]
     # Proposed twice: the board comes back with the reason, nothing is written.
     again = await browserless.post(
         f"/o/{org_a.slug}/matching/propose",

@@ -439,6 +439,7 @@ class MatchingPages(Controller):
         mentee: uuid.UUID | None,
         programme: uuid.UUID | None = None,
         *,
+        mentor: uuid.UUID | None = None,
         status_code: int = 200,
         error: str | None = None,
     ) -> Template:
@@ -454,11 +455,14 @@ class MatchingPages(Controller):
         selected = None
         suggestions: list[Suggestion] = []
         names: dict[uuid.UUID, str] = {}
-        if mentee is not None:
-            selected, kinds = await people.profile(page.session, mentee, settings.config)
-            if "mentee" not in kinds:
-                raise NotFound("no such mentee")
-            pool = await people.candidate_pool(page.session, page.org.id, "mentor", settings, today)
+        # One person chosen: the best of the other side for them (a mentee's mentors, a mentor's mentees).
+        chosen, role = (mentee, "mentee") if mentee is not None else (mentor, "mentor")
+        if chosen is not None:
+            selected, kinds = await people.profile(page.session, chosen, settings.config)
+            if role not in kinds:
+                raise NotFound(f"no such {role}")
+            other: people.Role = "mentor" if role == "mentee" else "mentee"
+            pool = await people.candidate_pool(page.session, page.org.id, other, settings, today)
             suggestions = pool.suggest(selected, limit=10, locale=_lang(page))
             names = {p.id: p.name for p in pool.profiles}
         return _render(
@@ -470,6 +474,7 @@ class MatchingPages(Controller):
             available=available[:200],
             available_total=len(available),
             selected=selected,
+            selected_role=role,
             suggestions=suggestions,
             names=names,
             runs=await runs.list_runs(page.session, limit=5),
@@ -484,15 +489,17 @@ class MatchingPages(Controller):
         self,
         page: NamedDependency[PageContext],
         mentee: FromQuery[str | None] = None,
+        mentor: FromQuery[str | None] = None,
         programme: FromQuery[str | None] = None,
     ) -> Template:
         page.require(Permission.DATA_READ)
         try:
             chosen = uuid.UUID(mentee) if mentee else None
+            chosen_mentor = uuid.UUID(mentor) if mentor else None
             within = uuid.UUID(programme) if programme else None
         except ValueError:
-            raise NotFound("no such mentee or programme") from None
-        return await self._board(page, chosen, within)
+            raise NotFound("no such person or programme") from None
+        return await self._board(page, chosen, within, mentor=chosen_mentor)
 
     @post("/matching/propose", status_code=303)
     async def propose(self, page: NamedDependency[PageContext]) -> Redirect | Template:
