@@ -391,6 +391,38 @@ async def remove_attendee(session: AsyncSession, event_id: uuid.UUID, contact_id
     await session.flush()
 
 
+class KindSummary(msgspec.Struct):
+    kind: str
+    events: int
+    counts: Counts
+
+
+async def summary(
+    session: AsyncSession, *, after: datetime | None = None, before: datetime | None = None
+) -> list[KindSummary]:
+    """Events and attendance per kind in a period: the figures reports build on."""
+    conditions = []
+    if after is not None:
+        conditions.append(IntakeEvent.starts_at >= after)
+    if before is not None:
+        conditions.append(IntakeEvent.starts_at < before)
+    totals = {kind: KindSummary(kind, 0, Counts()) for kind in vocab.EVENT_KINDS}
+    for kind, n in await session.execute(
+        select(IntakeEvent.kind, func.count()).where(*conditions).group_by(IntakeEvent.kind)
+    ):
+        totals[kind].events = n
+    rows = await session.execute(
+        select(IntakeEvent.kind, EventAttendee.status, func.count())
+        .join(EventAttendee, EventAttendee.event_id == IntakeEvent.id)
+        .where(*conditions)
+        .group_by(IntakeEvent.kind, EventAttendee.status)
+    )
+    for kind, status, n in rows:
+        setattr(totals[kind].counts, status, n)
+        totals[kind].counts.total += n
+    return list(totals.values())
+
+
 async def person_attendance(session: AsyncSession, contact_id: uuid.UUID) -> PersonAttendance:
     """How often a person was invited, confirmed, came or stayed away, and to what."""
     found = (await session.execute(select(Contact.id).where(Contact.id == contact_id))).first()

@@ -30,6 +30,8 @@ class Who:
     name: str
     membership_id: uuid.UUID | None = None
     is_admin: bool = False
+    # § 72a SGB VIII: inspection results only for those who work with people (not viewers).
+    sees_certificates: bool = True
 
 
 # ---------------------------------------------------------------- bodies
@@ -537,9 +539,11 @@ def _checklist(person: PersonState, who: Who) -> ChecklistOut:
         form_of_address=profile.form_of_address if profile else "sie",
         intake_status=profile.intake_status if profile else None,
         steps=steps,
-        certificate=certificate_out(person.certificate, person.certificate_due_on)
-        if person.certificate
-        else None,
+        certificate=(
+            certificate_out(person.certificate, person.certificate_due_on)
+            if person.certificate and who.sees_certificates
+            else None
+        ),
         protection_notes=profile.protection_notes if profile and who.is_admin else None,
     )
 

@@ -108,6 +108,24 @@ async def test_attendance_is_counted_per_event_and_per_person(intake: IntakeApi)
     assert ada["counts"] == {"total": 2, "invited": 0, "confirmed": 0, "present": 2, "absent": 0}
     assert [e["title"] for e in ada["events"]] == ["Stammtisch", "Nähe und Distanz"]
 
+    totals = {s["kind"]: s for s in (await intake.call("GET", "/events/summary", role=Role.VIEWER))["items"]}
+    assert totals["workshop"]["events"] == 1 and totals["regulars"]["events"] == 1
+    assert totals["workshop"]["counts"] == {
+        "total": 4,
+        "invited": 1,
+        "confirmed": 1,
+        "present": 1,
+        "absent": 1,
+    }
+    assert totals["outing"] == {
+        "kind": "outing",
+        "events": 0,
+        "counts": {k: 0 for k in totals["outing"]["counts"]},
+    }
+    december = {"after": "2026-12-05T00:00:00+01:00", "before": "2027-01-01T00:00:00+01:00"}
+    later = {s["kind"]: s for s in (await intake.call("GET", "/events/summary", params=december))["items"]}
+    assert later["workshop"]["events"] == 0 and later["regulars"]["counts"]["present"] == 1
+
     # All or nothing: one bad line leaves every mark as it was.
     stranger = await intake.person("mentor", "Eve")
     bad = [{"contact_id": people[3], "status": "present"}, {"contact_id": stranger, "status": "present"}]

@@ -206,6 +206,13 @@ async def test_relevant_entries_and_a_lapsed_certificate_keep_a_person_from_matc
     checklist = await intake.call("GET", f"/screening/people/{mentor}")
     assert checklist["reasons"] == ["Aus Gründen des Kinderschutzes nicht für die Vermittlung freigegeben"]
     assert {s["kind"]: s["state"] for s in checklist["steps"]}["certificate"] == "blocked"
+    assert checklist["certificate"]["has_relevant_entries"] is True
+    # Read-only members learn that the person is not cleared, never what the certificate holds.
+    seen = await intake.call("GET", f"/screening/people/{mentor}", role=Role.VIEWER)
+    assert seen["certificate"] is None and seen["reasons"] == checklist["reasons"]
+    await intake.call(
+        "GET", "/screening/certificates", params={"contact_id": mentor}, role=Role.VIEWER, expect=403
+    )
 
 
 async def test_child_protection_is_decided_and_noted_by_admins_only(intake: IntakeApi) -> None:

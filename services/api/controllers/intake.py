@@ -23,6 +23,7 @@ from shared.intake.events import (
     EventPatch,
     InviteIn,
     InviteOut,
+    KindSummary,
     PersonAttendance,
 )
 from shared.intake.forms import FormIn, FormOut, FormPatch
@@ -74,7 +75,10 @@ class ReadinessList(msgspec.Struct):
 
 def who(ctx: OrgContext) -> Who:
     return Who(
-        name=ctx.label, membership_id=ctx.membership_id, is_admin=can(ctx.role, Permission.SETTINGS_MANAGE)
+        name=ctx.label,
+        membership_id=ctx.membership_id,
+        is_admin=can(ctx.role, Permission.SETTINGS_MANAGE),
+        sees_certificates=can(ctx.role, Permission.DATA_WRITE),
     )
 
 
@@ -141,7 +145,8 @@ class ScreeningController(Controller):
     async def list_certificates(
         self, ctx: NamedDependency[OrgContext], contact_id: FromQuery[uuid.UUID | None] = None
     ) -> CertificateList:
-        ctx.require(Permission.DATA_READ)
+        # Inspection results are for those who work with people, not for read-only members.
+        ctx.require(Permission.DATA_WRITE)
         return CertificateList(await screening.list_certificates(ctx.session, _one_contact(contact_id)))
 
     @post(
@@ -196,6 +201,10 @@ class EventList(msgspec.Struct):
     items: list[EventOut]
 
 
+class SummaryList(msgspec.Struct):
+    items: list[KindSummary]
+
+
 class EventController(Controller):
     path = "/api/v1/orgs/{slug:str}/events"
     tags = ["events"]
@@ -210,6 +219,16 @@ class EventController(Controller):
     ) -> EventList:
         ctx.require(Permission.DATA_READ)
         return EventList(await events.list_events(ctx.session, after=after, before=before))
+
+    @get("/summary", summary="Events and attendance per kind in a period (for reports)")
+    async def summary(
+        self,
+        ctx: NamedDependency[OrgContext],
+        after: FromQuery[datetime | None] = None,
+        before: FromQuery[datetime | None] = None,
+    ) -> SummaryList:
+        ctx.require(Permission.DATA_READ)
+        return SummaryList(await events.summary(ctx.session, after=after, before=before))
 
     @post("", summary="Plan a workshop, regulars' meeting, outing or training")
     async def create_event(self, ctx: NamedDependency[OrgContext], data: JSONBody[EventIn]) -> EventOut:

@@ -49,6 +49,7 @@ def who(page: PageContext) -> Who:
         name=page.user.display_name or page.user.email,
         membership_id=page.membership_id,
         is_admin=page.can(Permission.SETTINGS_MANAGE),
+        sees_certificates=page.can(Permission.DATA_WRITE),
     )
 
 
