@@ -822,6 +822,7 @@ async def confirm(
             due_date=now.astimezone(vocab.ZONE).date() + timedelta(days=2),
             assignee_id=owner,
             description="\n".join(details)[:4000],
+            contact_id=subject_id,
         ),
         now,
     )

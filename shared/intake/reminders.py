@@ -91,6 +91,7 @@ async def send_due(db: Database, org_id: uuid.UUID, today: date, public_url: str
                     title=f"Führungszeugnis erneut einsehen: {contact_name(contact)}"[:300],
                     due_date=max(due_on, today),
                     assignee_id=contact.owner_membership_id,
+                    contact_id=contact.id,
                     description=(
                         f"Das erweiterte Führungszeugnis (ausgestellt am "
                         f"{vocab.day_text(inspection.issued_on, 'de')}) muss bis "

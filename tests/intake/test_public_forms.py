@@ -151,6 +151,7 @@ async def test_a_sign_up_counts_once_the_e_mail_address_is_confirmed(
     tasks = await intake.call("GET", "/tasks", params={"assignee_id": owner})
     assert [t["title"] for t in tasks["items"]] == ["Neue Anmeldung: Lena Vogel"]
     assert f"/intake/people/{contact['id']}" in tasks["items"][0]["description"]
+    assert tasks["items"][0]["contact_id"] == contact["id"]
     listed = await intake.call("GET", f"/forms/{form['id']}")
     assert (listed["pending"], listed["confirmed"]) == (0, 1)
 

@@ -60,8 +60,10 @@ async def test_certificate_reminders_fan_out_and_remind_once(
     assert await jobs.certificate_reminders(ctx, str(org_a.id)) == 1
     assert await jobs.certificate_reminders(ctx, str(org_a.id)) == 0
     async with db.tenant(org_a.id) as session:
-        titles = (await session.execute(select(Task.title))).scalars().all()
-    assert titles == ["Führungszeugnis erneut einsehen: Hanna Muster"]
+        tasks = (await session.execute(select(Task.title, Task.contact_id))).all()
+    assert [(t.title, str(t.contact_id)) for t in tasks] == [
+        ("Führungszeugnis erneut einsehen: Hanna Muster", mentor)
+    ]
 
 
 async def test_the_purge_job_deletes_only_what_ran_out(
