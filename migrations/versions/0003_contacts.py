@@ -131,7 +131,6 @@ def upgrade() -> None:
         *_key("contact_search_terms"),
         sa.Column("contact_id", sa.Uuid(), nullable=False),
         sa.Column("term", sa.String(100, collation="C"), nullable=False),
-        _fk(["contact_id"], "contacts", "fk_contact_search_terms_contact"),
     )
     op.create_index(
         "ix_contact_search_terms_term", "contact_search_terms", ["organization_id", "term", "contact_id"]

@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 from dateutil.relativedelta import relativedelta  # type: ignore[import-untyped]
 from jinja2 import Environment, select_autoescape
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contacts import fields as custom_fields
@@ -27,10 +27,9 @@ from shared.contacts.models import (
     Export,
     Import,
     ImportRow,
-    SearchTerm,
 )
 from shared.contacts.schemas import ContactOut
-from shared.contacts.service import contact_name, get_contact, outputs
+from shared.contacts.service import contact_name, delete_terms, get_contact, outputs
 from shared.contacts.vocab import AGE_GROUPS, fold
 from shared.db import Database
 from shared.errors import Conflict
@@ -217,7 +216,7 @@ async def _anonymise(session: AsyncSession, contact: Contact) -> None:
     contact.search_text = ""
     contact.sort_name = ""
     contact.erased_at = datetime.now(UTC)
-    await session.execute(delete(SearchTerm).where(SearchTerm.contact_id == contact.id))
+    await delete_terms(session, [contact.id])
     contact.updated_at = contact.erased_at
 
     # The timeline keeps its entries (how many meetings, when) but not a word of them.

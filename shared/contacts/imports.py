@@ -38,6 +38,7 @@ from shared.contacts.parsing import parse_date, parse_language, split_list, spli
 from shared.contacts.service import (
     PROFILE_FIELDS,
     clean_values,
+    delete_terms,
     derive,
     similar_names,
     sync_terms,
@@ -948,6 +949,7 @@ async def undo(session: AsyncSession, import_id: uuid.UUID) -> Import:
         await session.flush()
         await sync_terms(session, restored)
     created = [r.contact_id for r in rows if r.action == "created"]
+    await delete_terms(session, created)
     for start_at in range(0, len(created), 1000):
         await session.execute(delete(Contact).where(Contact.id.in_(created[start_at : start_at + 1000])))
     await session.execute(delete(ImportRow).where(ImportRow.import_id == import_id))

@@ -311,11 +311,20 @@ def term_rows(contact: Contact) -> list[dict[str, Any]]:
     ]
 
 
+async def delete_terms(session: AsyncSession, contact_ids: Sequence[uuid.UUID]) -> None:
+    """Whoever deletes contacts deletes their terms (there is no foreign key to cascade)."""
+    for start in range(0, len(contact_ids), 5000):
+        chunk = list(contact_ids[start : start + 5000])
+        await session.execute(
+            delete(SearchTerm).where(SearchTerm.contact_id == any_(literal(chunk, ARRAY(Uuid()))))
+        )
+
+
 async def sync_terms(session: AsyncSession, contacts: Sequence[Contact]) -> None:
     """Rewrite the search terms of ``contacts`` (after derive())."""
     if not contacts:
         return
-    await session.execute(delete(SearchTerm).where(SearchTerm.contact_id.in_([c.id for c in contacts])))
+    await delete_terms(session, [c.id for c in contacts])
     rows = [row for c in contacts if c.erased_at is None for row in term_rows(c)]
     if rows:
         await session.execute(insert(SearchTerm), rows)
@@ -454,7 +463,7 @@ class ContactQuery(msgspec.Struct, kw_only=True):
     sort: str = "name"
 
 
-MAX_MATCHED_IDS = 20_000
+MAX_MATCHED_IDS = 5_000
 
 
 async def _matching_ids(session: AsyncSession, term_sets: list[Any]) -> Any:
@@ -775,6 +784,7 @@ async def delete_contact(session: AsyncSession, contact_id: uuid.UUID) -> None:
     contact = await get_contact(session, contact_id, for_update=True)
     if contact.legal_hold:
         raise Conflict("a legal hold is set on this contact; lift it before deleting", field="legal_hold")
+    await delete_terms(session, [contact.id])
     await session.delete(contact)
     await session.flush()
 
@@ -862,6 +872,7 @@ async def merge_contacts(session: AsyncSession, keep_id: uuid.UUID, other_id: uu
             body=f"Merged with a duplicate record ({other.id}).",
         )
     )
+    await delete_terms(session, [other.id])
     await session.delete(other)
     await session.flush()
     await session.refresh(keep)

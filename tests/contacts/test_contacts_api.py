@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from litestar.testing import AsyncTestClient
+from sqlalchemy import select
 
+from shared.contacts.models import SearchTerm
+from shared.db import Database
 from shared.permissions import Role
 from tests.conftest import Org
 from tests.fixtures.contacts import ContactsApi
@@ -24,7 +27,7 @@ CONTRACT_BODY = {
 
 
 async def test_create_read_update_delete_as_the_contract_says(
-    client: AsyncTestClient[Any], org_a: Org
+    client: AsyncTestClient[Any], db: Database, org_a: Org
 ) -> None:
     base = f"/api/v1/orgs/{org_a.slug}/contacts"
     r = await client.post(base, json=CONTRACT_BODY, headers=org_a.auth(Role.COORDINATOR))
@@ -49,10 +52,19 @@ async def test_create_read_update_delete_as_the_contract_says(
     assert patched["availability"] == ["tue-evening", "sat-morning"] and patched["postal_code"] is None
     assert patched["first_name"] == "Leyla", "fields not sent stay as they were"
 
+    async def terms() -> list[str]:
+        async with db.tenant(org_a.id) as session:
+            found = await session.execute(
+                select(SearchTerm.term).where(SearchTerm.contact_id == created["id"])
+            )
+            return sorted(found.scalars())
+
+    assert {"leyla", "oezdemir", "ozdemir", "#lesen", "01712345678"} <= set(await terms())
     r = await client.delete(f"{base}/{created['id']}", headers=org_a.auth(Role.COORDINATOR))
     assert r.status_code == 204
     r = await client.get(f"{base}/{created['id']}", headers=org_a.auth())
     assert r.status_code == 404
+    assert await terms() == [], "the search index forgets a deleted contact"
 
 
 async def test_bad_values_get_a_problem_naming_the_field_and_write_nothing(
