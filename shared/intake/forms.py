@@ -23,7 +23,7 @@ from typing import Any
 
 import msgspec
 from msgspec import UNSET, UnsetType
-from sqlalchemy import ColumnElement, and_, delete, exists, func, select, update
+from sqlalchemy import ColumnElement, and_, delete, exists, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import outbox
@@ -430,9 +430,13 @@ class Refused(Exception):
 
 
 async def find_public_form(
-    db: Database, org_slug: str, form_slug: str
+    db: Database, org_slug: str, form_slug: str, *, active_only: bool = True
 ) -> tuple[Organization, uuid.UUID] | None:
-    """The organisation and the id of its active form, or None: unknown organisations and forms look alike."""
+    """The organisation and the id of its active form, or None: unknown organisations and forms look alike.
+
+    Confirmation links pass ``active_only=False``: a form switched off keeps its promise to those
+    who signed up before.
+    """
     async with db.platform() as platform:
         org = (
             await platform.execute(select(Organization).where(Organization.slug == org_slug))
@@ -442,7 +446,9 @@ async def find_public_form(
     async with db.tenant(org.id) as session:
         form_id = (
             await session.execute(
-                select(IntakeForm.id).where(IntakeForm.slug == form_slug, IntakeForm.active.is_(True))
+                select(IntakeForm.id).where(
+                    IntakeForm.slug == form_slug, IntakeForm.active.is_(True) if active_only else true()
+                )
             )
         ).scalar_one_or_none()
     return (org, form_id) if form_id else None

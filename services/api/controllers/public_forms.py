@@ -203,7 +203,7 @@ class PublicFormPages(Controller):
     async def _confirmable(
         self, request: Request[Any, Any, Any], org_slug: str, form_slug: str, token: str
     ) -> tuple[Organization, Any, bool] | None:
-        found = await forms.find_public_form(_db(request), org_slug, form_slug)
+        found = await forms.find_public_form(_db(request), org_slug, form_slug, active_only=False)
         if found is None:
             return None
         org, form_id = found
@@ -252,7 +252,7 @@ class PublicFormPages(Controller):
     ) -> Template:
         posted = await _posted(request)
         language = _lang(request, posted.get("lang"))
-        found = await forms.find_public_form(_db(request), org_slug, form_slug)
+        found = await forms.find_public_form(_db(request), org_slug, form_slug, active_only=False)
         if found is None:
             return _missing(language)
         org, form_id = found
