@@ -158,3 +158,39 @@ async def test_field_settings_and_what_a_viewer_may_not_do(
             )
             assert r.status_code == 403, path
         assert (await other.get(f"{base}/fields")).status_code == 403
+
+
+async def test_a_large_list_export_is_prepared_by_the_worker(
+    browser: AsyncTestClient[Any], db: Database, org_a: Org, monkeypatch: Any
+) -> None:
+    from services.worker.jobs.contacts import run_export
+    from shared.contacts import exports
+
+    base = f"/o/{org_a.slug}/contacts"
+    csrf = csrf_of((await browser.get(base)).text)
+    for name in ("Abel", "Berg"):
+        await browser.post(f"{base}/new", data={"_csrf": csrf, "kinds": ["mentor"], "last_name": name})
+    small = await browser.post(
+        f"{base}/export", data={"_csrf": csrf, "format": "csv", "columns": ["last_name"]}
+    )
+    assert small.status_code == 200 and small.content.decode("utf-8-sig").split() == [
+        "Nachname",
+        "Abel",
+        "Berg",
+    ]
+
+    monkeypatch.setattr(exports, "INLINE_LIMIT", 1)
+    r = await browser.post(
+        f"{base}/export",
+        data={"_csrf": csrf, "format": "xlsx", "columns": ["last_name"]},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    status = await browser.get(r.headers["location"])
+    assert "wird erstellt" in status.text and "every 2s" in status.text
+    export_id = r.headers["location"].rsplit("/", 1)[-1]
+    assert await run_export({"db": db}, str(org_a.id), export_id) == "done"
+    ready = await browser.get(r.headers["location"], headers={"HX-Request": "true"})
+    assert "ist fertig" in ready.text and "every 2s" not in ready.text
+    download = await browser.get(f"{r.headers['location']}/download")
+    assert download.status_code == 200 and download.content[:2] == b"PK"

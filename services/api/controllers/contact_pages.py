@@ -18,7 +18,7 @@ from shared.contacts import exports, gdpr, imports, service, timeline
 from shared.contacts import fields as custom_fields
 from shared.contacts.actor import Actor
 from shared.contacts.fields import FieldIn, FieldOption
-from shared.contacts.queue import RUN_IMPORT, enqueue
+from shared.contacts.queue import RUN_EXPORT, RUN_IMPORT, enqueue
 from shared.contacts.schemas import ActivityIn, ConsentIn, ContactIn, ContactPatch
 from shared.contacts.vocab import (
     ACTIVITY_KINDS,
@@ -30,7 +30,7 @@ from shared.contacts.vocab import (
     KINDS,
     STATUSES,
 )
-from shared.errors import DomainError, ValidationFailed
+from shared.errors import Conflict, DomainError, ValidationFailed
 from shared.organizations import list_members
 from shared.pagination import MAX_LIMIT
 from shared.permissions import Permission
@@ -432,7 +432,7 @@ class ContactPages(Controller):
         page.require(Permission.DATA_WRITE)
         single, multi = await _form(page)
         data = exports.ExportIn(
-            format=single.get("format") if single.get("format") in ("csv", "xlsx") else "csv",  # type: ignore[arg-type]
+            format=single["format"] if single.get("format") in ("csv", "xlsx") else "csv",
             columns=multi.get("columns", []),
             q=single.get("q") or None,
             kind=single.get("kind") or None,
@@ -442,13 +442,41 @@ class ContactPages(Controller):
         export = await exports.create_export(
             page.session, page.org.id, data, page.user.email if page.user else ""
         )
+        if export.row_count > exports.INLINE_LIMIT:
+            # Large lists are written by the worker; the status page fetches the file when it is ready.
+            task = BackgroundTask(enqueue, page.settings, RUN_EXPORT, str(page.org.id), str(export.id))
+            return Redirect(
+                f"/o/{page.org.slug}/contacts/exports/{export.id}", status_code=303, background=task
+            )
         export = await exports.build(page.session, export.id)
-        assert export.content is not None
+        return self._file(export)
+
+    @staticmethod
+    def _file(export: Any) -> Response[bytes]:
         return Response(
             export.content,
             media_type=exports.MEDIA_TYPES[export.format],
             headers={"Content-Disposition": f'attachment; filename="{exports.filename(export)}"'},
         )
+
+    @get("/exports/{export_id:uuid}")
+    async def export_status(
+        self, page: NamedDependency[PageContext], export_id: FromPath[uuid.UUID]
+    ) -> Template:
+        export = await exports.get_export(page.session, export_id)
+        page.require(Permission.DATA_WRITE)
+        template = "contacts/_export_status.html" if _htmx(page) else "contacts/export.html"
+        return page.render(template, nav="contacts", export=export)
+
+    @get("/exports/{export_id:uuid}/download")
+    async def export_download(
+        self, page: NamedDependency[PageContext], export_id: FromPath[uuid.UUID]
+    ) -> Response[bytes]:
+        export = await exports.get_export(page.session, export_id)
+        page.require(Permission.DATA_WRITE)
+        if export.status != "done" or export.content is None:
+            raise Conflict(f"the export is {export.status}", field="status")
+        return self._file(export)
 
     # ------------------------------------------------------------ field settings
 
