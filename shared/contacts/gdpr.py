@@ -7,8 +7,11 @@ address, number, free text and the files that may hold them.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import uuid
 from datetime import UTC, date, datetime
+from types import ModuleType
 from typing import Any
 
 import msgspec
@@ -40,6 +43,26 @@ log = get_logger(__name__)
 REDACTED = "[gelöscht]"
 # Custom values of these types hold no free text and stay for statistics.
 _KEPT_CUSTOM_TYPES = ("number", "boolean", "choice", "multi_choice")
+
+
+def privacy_modules() -> list[ModuleType]:
+    """Each domain's ``shared/<domain>/privacy.py``: what that domain keeps about one person.
+
+    Such a module defines ``async def export_contact(session, contact_id) -> dict`` and
+    ``async def erase_contact(session, contact_id) -> None``; a person's export includes the
+    former and their erasure runs the latter, so a new domain joins without a list to keep.
+    """
+    import shared
+
+    found = []
+    for info in pkgutil.walk_packages(shared.__path__, "shared."):
+        if info.name.endswith(".privacy"):
+            found.append(importlib.import_module(info.name))
+    return found
+
+
+def _domain(module: ModuleType) -> str:
+    return module.__name__.split(".")[1]
 
 
 def age_group(birth: date, today: date | None = None) -> str:
@@ -93,8 +116,13 @@ async def export_person(session: AsyncSession, contact_id: uuid.UUID) -> dict[st
             .where(ImportRow.contact_id == contact_id)
         )
     ).all()
+    domains = {}
+    for module in privacy_modules():
+        if hasattr(module, "export_contact"):
+            domains[_domain(module)] = await module.export_contact(session, contact_id)
     return {
         "exported_at": datetime.now(UTC).isoformat(),
+        "domains": domains,
         "contact": profile,
         "links": [
             {
@@ -155,6 +183,8 @@ table{border-collapse:collapse;width:100%}</style></head><body>
 <h2>Verlauf / Timeline</h2><table>{% for a in data.timeline %}
 <tr><td>{{ a.occurred_at }}</td><td>{{ a.kind }}</td><td>{{ a.author }}</td><td>{{ a.text }}</td></tr>
 {% else %}<tr><td>—</td></tr>{% endfor %}</table>
+{% for name, part in data.domains.items() %}
+<h2>{{ name }}</h2><pre>{{ part | tojson(indent=2) }}</pre>{% endfor %}
 <h2>Importe / Imports</h2><ul>{% for i in data.imports %}<li>{{ i.at }}: {{ i.action }} ({{ i.file }})</li>
 {% else %}<li>—</li>{% endfor %}</ul>
 </body></html>"""
@@ -197,6 +227,11 @@ async def _anonymise(session: AsyncSession, contact: Contact) -> None:
     )
     needles = [n for n in [*full_names, contact.email or "", contact.phone or ""] if len(n) >= 5]
     person = fold(f"{contact.first_name} {contact.last_name}")
+
+    # The other domains first: they may still need the e-mail address to find what is theirs.
+    for module in privacy_modules():
+        if hasattr(module, "erase_contact"):
+            await module.erase_contact(session, contact.id)
 
     fields = {f.key: f for f in await custom_fields.list_fields(session, include_archived=True)}
     if contact.birth_date and not contact.age_group:
