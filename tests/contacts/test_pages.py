@@ -194,3 +194,42 @@ async def test_a_large_list_export_is_prepared_by_the_worker(
     assert "ist fertig" in ready.text and "every 2s" not in ready.text
     download = await browser.get(f"{r.headers['location']}/download")
     assert download.status_code == 200 and download.content[:2] == b"PK"
+
+
+async def test_programmes_consents_and_the_retention_preview_page(
+    browser: AsyncTestClient[Any], db: Database, org_a: Org
+) -> None:
+    from datetime import date, timedelta
+
+    from sqlalchemy import update
+
+    from shared.contacts.models import Contact
+
+    base = f"/o/{org_a.slug}/contacts"
+    page = await browser.get(f"{base}/settings")
+    assert page.status_code == 200 and "Zurzeit niemand." not in page.text, "no rule, no preview"
+    csrf = csrf_of(page.text)
+    r = await browser.post(
+        f"{base}/programmes", data={"_csrf": csrf, "name": "Lesepaten"}, follow_redirects=True
+    )
+    assert "Lesepaten" in r.text
+    await browser.post(
+        f"{base}/new", data={"_csrf": csrf, "kinds": ["mentor"], "last_name": "Ehemalig", "status": "alumni"}
+    )
+    async with db.tenant(org_a.id) as session:
+        await session.execute(update(Contact).values(last_match_ended_on=date.today() - timedelta(days=400)))
+    bad = await browser.post(f"{base}/settings", data={"_csrf": csrf, "retention_months": "viele"})
+    assert bad.status_code == 422
+    r = await browser.post(
+        f"{base}/settings",
+        data={
+            "_csrf": csrf,
+            "required_consents": "data_processing, photos",
+            "retention_months": "12",
+            "retention_statuses": ["alumni"],
+        },
+        follow_redirects=True,
+    )
+    assert 'value="data_processing, photos"' in r.text and "Ehemalig" in r.text
+    r = await browser.post(f"{base}/settings/retention", data={"_csrf": csrf})
+    assert "1 Kontakte gelöscht." in r.text and "Zurzeit niemand." in r.text

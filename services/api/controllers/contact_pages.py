@@ -19,7 +19,7 @@ from shared.contacts import fields as custom_fields
 from shared.contacts.actor import Actor
 from shared.contacts.fields import FieldIn, FieldOption
 from shared.contacts.queue import RUN_EXPORT, RUN_IMPORT, enqueue
-from shared.contacts.schemas import ActivityIn, ConsentIn, ContactIn, ContactPatch
+from shared.contacts.schemas import ActivityIn, ConsentIn, ContactIn, ContactPatch, SettingsIn
 from shared.contacts.vocab import (
     ACTIVITY_KINDS,
     AGE_GROUPS,
@@ -477,6 +477,63 @@ class ContactPages(Controller):
         if export.status != "done" or export.content is None:
             raise Conflict(f"the export is {export.status}", field="status")
         return self._file(export)
+
+    # ------------------------------------------------------------ programmes, consents, retention
+
+    @get("/settings")
+    async def settings_page(self, page: NamedDependency[PageContext]) -> Template:
+        page.require(Permission.SETTINGS_MANAGE)
+        return await self._settings(page)
+
+    async def _settings(
+        self, page: PageContext, *, error: DomainError | None = None, applied: int | None = None
+    ) -> Template:
+        return page.render(
+            "contacts/settings.html",
+            status_code=error.status if error else 200,
+            nav="settings",
+            programmes=await service.list_programmes(page.session),
+            rules=await timeline.get_settings(page.session),
+            preview=await gdpr.retention_preview(page.session),
+            error=error,
+            applied=applied,
+            **VOCAB,
+        )
+
+    @post("/settings", status_code=303)
+    async def save_settings(self, page: NamedDependency[PageContext]) -> Template | Redirect:
+        page.require(Permission.SETTINGS_MANAGE)
+        single, multi = await _form(page)
+        months = single.get("retention_months", "").strip()
+        try:
+            data = SettingsIn(
+                required_consents=_words(single.get("required_consents", "")),
+                retention_months=int(months) if months else None,
+                retention_statuses=multi.get("retention_statuses", []),
+            )
+            await timeline.update_settings(page.session, page.org.id, data)
+        except ValueError:
+            return await self._settings(
+                page, error=ValidationFailed("a whole number", field="retention_months")
+            )
+        except DomainError as exc:
+            return await self._settings(page, error=exc)
+        return Redirect(f"/o/{page.org.slug}/contacts/settings", status_code=303)
+
+    @post("/settings/retention", status_code=200)
+    async def apply_retention(self, page: NamedDependency[PageContext]) -> Template:
+        page.require(Permission.SETTINGS_MANAGE)
+        return await self._settings(page, applied=await gdpr.apply_retention(page.session))
+
+    @post("/programmes", status_code=303)
+    async def add_programme(self, page: NamedDependency[PageContext]) -> Template | Redirect:
+        page.require(Permission.SETTINGS_MANAGE)
+        single, _ = await _form(page)
+        try:
+            await service.create_programme(page.session, page.org.id, single.get("name", ""))
+        except DomainError as exc:
+            return await self._settings(page, error=exc)
+        return Redirect(f"/o/{page.org.slug}/contacts/settings", status_code=303)
 
     # ------------------------------------------------------------ field settings
 
