@@ -435,6 +435,12 @@ async def create_match(
             raise ValidationFailed(f"this contact is not a {kind}", field=field)
         found[contact_id] = contact
     mentor = found[mentor_id]
+    blocked = await people.not_ready(session, [mentor_id, mentee_id])
+    for contact_id, field, who in ((mentor_id, "mentor_id", "mentor"), (mentee_id, "mentee_id", "mentee")):
+        if contact_id in blocked:
+            raise Conflict(
+                f"the {who} is not ready to be matched: {'; '.join(blocked[contact_id])}", field=field
+            )
     open_for_mentee = (
         await session.execute(
             select(Match.id).where(Match.mentee_id == mentee_id, Match.status.in_(OPEN_STATUSES))

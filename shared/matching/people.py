@@ -18,10 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.contacts import fields as custom_fields
 from shared.contacts.models import Contact, Programme, ProgrammeMembership
 from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.intake import readiness
 from shared.matching.config import MatchingConfig
 from shared.matching.models import OPEN_STATUSES, Match, MatchingSettings
 from shared.matching.profile import Preferences, Profile
-from shared.matching.scoring import CandidatePool
+from shared.matching.scoring import CandidatePool, Suggestion
+from shared.matching.texts import Locale
 
 Role = Literal["mentor", "mentee"]
 
@@ -252,6 +254,33 @@ async def names(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UU
     return {
         r.id: display_name(r.first_name, r.last_name, r.preferred_name, r.organisation_name) for r in rows
     }
+
+
+async def not_ready(
+    session: AsyncSession, ids: Sequence[uuid.UUID], locale: str = "de"
+) -> dict[uuid.UUID, list[str]]:
+    """Who may not be matched yet, and why (intake: required preparation steps, certificates)."""
+    if not ids:
+        return {}
+    reasons = await readiness.not_ready_reasons(session, ids, locale=locale)
+    return {cid: why for cid, why in reasons.items() if why}
+
+
+async def suggest(
+    session: AsyncSession, pool: CandidatePool, person: Profile, limit: int, locale: Locale = "de"
+) -> list[Suggestion]:
+    """The best ``limit`` candidates who are also ready to be matched. Readiness is asked live for
+    the best-ranked few (widening while too many are not ready), so the cached pool never hides a
+    person who just became ready."""
+    want = limit
+    while True:
+        ask = min(len(pool), want * 2 + 5)
+        positions, _ = pool.rank(person, ask)
+        blocked = await not_ready(session, [pool.profiles[i].id for i in positions])
+        keep = [int(i) for i in positions if pool.profiles[i].id not in blocked][:limit]
+        if len(keep) == limit or len(positions) < ask or ask == len(pool):
+            return pool.explain(person, keep, locale)
+        want *= 4
 
 
 # ---------------------------------------------------------------- settings

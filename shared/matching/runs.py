@@ -102,6 +102,20 @@ def _check_pins(
             )
 
 
+async def _ready(session: AsyncSession, group: list[Profile]) -> list[Profile]:
+    blocked = await people.not_ready(session, [p.id for p in group])
+    return [p for p in group if p.id not in blocked]
+
+
+async def _all_ready(session: AsyncSession, group: list[Profile], field: str) -> None:
+    blocked = await people.not_ready(session, [p.id for p in group])
+    for p in group:
+        if p.id in blocked:
+            raise ValidationFailed(
+                f"{p.name} is not ready to be matched: {'; '.join(blocked[p.id])}", field=field
+            )
+
+
 async def create_run(
     session: AsyncSession, data: RunIn, *, actor: str, today: date, previous: MatchingRun | None = None
 ) -> MatchingRun:
@@ -109,13 +123,15 @@ async def create_run(
     settings = await people.settings_for(session, data.programme_id)
     config = settings.config
     if data.mentee_ids is None:
-        mentees = await people.candidates(session, "mentee", config, data.programme_id)
+        mentees = await _ready(session, await people.candidates(session, "mentee", config, data.programme_id))
     else:
         mentees = await people.profiles_of(session, data.mentee_ids, "mentee", config, "mentee_ids")
+        await _all_ready(session, mentees, "mentee_ids")
     if data.mentor_ids is None:
-        mentors = await people.candidates(session, "mentor", config, data.programme_id)
+        mentors = await _ready(session, await people.candidates(session, "mentor", config, data.programme_id))
     else:
         mentors = await people.profiles_of(session, data.mentor_ids, "mentor", config, "mentor_ids")
+        await _all_ready(session, mentors, "mentor_ids")
     for field, group in (("mentee_ids", mentees), ("mentor_ids", mentors)):
         if len(group) > MAX_PEOPLE:
             raise ValidationFailed(f"at most {MAX_PEOPLE:,} people per run", field=field)
@@ -337,6 +353,8 @@ async def _load(
             select(Match.mentee_id).where(Match.mentee_id.in_(ids), Match.status.in_(OPEN_STATUSES))
         )
         keep -= set(busy.scalars())
+    # Whoever stopped being ready (a certificate ran out, say) is left out too.
+    keep -= set(await people.not_ready(session, list(keep)))
     return await people.profiles_of(session, [i for i in ids if i in keep], role, config, f"{role}_ids")
 
 

@@ -639,6 +639,14 @@ class CandidatePool:
 
     def suggest(self, person: Profile, limit: int = 10, locale: Locale = "de") -> list[Suggestion]:
         chosen, _ = self.rank(person, limit)
+        return self.explain(person, chosen, locale)
+
+    def explain(
+        self, person: Profile, chosen: Sequence[int] | npt.NDArray[np.intp], locale: Locale = "de"
+    ) -> list[Suggestion]:
+        """The candidates at these positions, in this order, with their breakdowns."""
+        if len(chosen) == 0:
+            return []
         block = self._block(person, self.side.take(chosen))
         out = []
         for k, pos in enumerate(chosen):

@@ -245,3 +245,39 @@ async def test_a_programme_adds_a_criterion_from_a_custom_field(matching: Matchi
     assert got["excluded_by"] == [{"name": "custom:district", "reason": "Stadtteil: keine Übereinstimmung"}]
     suggested = await matching.call("GET", "/matching/suggestions", params={"contact_id": mentee})
     assert [i["candidate_id"] for i in suggested["items"]] == [near]
+
+
+async def test_only_people_ready_for_matching_are_suggested_run_or_matched(
+    matching: MatchingApi, db: Database, org_a: Org
+) -> None:
+    """Intake decides who is ready (required preparation steps); matching refuses everyone else."""
+    programme = await matching.call(
+        "POST", "/contacts/programmes", 201, role=Role.ADMIN, json={"name": "Paten"}
+    )
+    step = await matching.call(
+        "POST", "/screening/steps", 201, role=Role.ADMIN,
+        json={"programme_id": programme["id"], "kind": "interview", "applies_to": ["mentor"]},
+    )  # fmt: skip
+    mentee = await matching.person("mentee", "Jana", languages=["de"])
+    unready = await matching.person(
+        "mentor", "Udo", languages=["de"], interests=["x"], programme_ids=[programme["id"]]
+    )
+    ready = await matching.person("mentor", "Rosa", languages=["de"])
+
+    got = await matching.call("GET", "/matching/suggestions", params={"contact_id": mentee})
+    assert [i["candidate_id"] for i in got["items"]] == [ready]
+    r = await matching.call("POST", "/matches", 409, json={"mentor_id": unready, "mentee_id": mentee})
+    assert r["field"] == "mentor_id" and "not ready to be matched" in r["detail"]
+    run = await matching.call("POST", "/matching/runs", 201, json={})
+    assert run["mentor_count"] == 1
+    r = await matching.call("POST", "/matching/runs", 422, json={"mentor_ids": [unready]})
+    assert r["field"] == "mentor_ids"
+
+    # The interview passed: Udo is ready, and suggested at once (the pool was built before).
+    await matching.call(
+        "POST", "/screening/records", 201,
+        json={"contact_id": unready, "step_id": step["id"], "outcome": "passed"},
+    )  # fmt: skip
+    got = await matching.call("GET", "/matching/suggestions", params={"contact_id": mentee})
+    assert {i["candidate_id"] for i in got["items"]} == {ready, unready}
+    await matching.propose(unready, mentee)

@@ -96,7 +96,7 @@ class MatchingController(Controller):
             raise ValidationFailed("this contact is neither a mentee nor a mentor", field="contact_id")
         other: people.Role = "mentor" if role == "mentee" else "mentee"
         pool = await people.candidate_pool(ctx.session, ctx.org.id, other, settings, today)
-        found = pool.suggest(person, limit=limit, locale=lang)
+        found = await people.suggest(ctx.session, pool, person, limit, lang)
         names = {p.id: p.name for p in pool.profiles}
         return SuggestionsOut(
             contact_id=contact_id,
@@ -463,7 +463,7 @@ class MatchingPages(Controller):
                 raise NotFound(f"no such {role}")
             other: people.Role = "mentor" if role == "mentee" else "mentee"
             pool = await people.candidate_pool(page.session, page.org.id, other, settings, today)
-            suggestions = pool.suggest(selected, limit=10, locale=_lang(page))
+            suggestions = await people.suggest(page.session, pool, selected, 10, _lang(page))
             names = {p.id: p.name for p in pool.profiles}
         return _render(
             page,
