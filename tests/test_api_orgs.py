@@ -203,3 +203,12 @@ async def test_health_and_openapi(client: AsyncTestClient[Any]) -> None:
     assert "/api/v1/orgs/{slug}/tokens" in schema["paths"]
     r = await client.get("/nowhere")
     assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
+
+
+async def test_an_unknown_field_is_named(client: AsyncTestClient[Any], org_a: Org) -> None:
+    r = await client.post(
+        f"{API}/{org_a.slug}/tokens",
+        json={"name": "x", "role": "viewer", "colour": "red"},
+        headers=org_a.auth(),
+    )
+    assert r.status_code == 400 and r.json()["field"] == "colour"

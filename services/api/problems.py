@@ -62,7 +62,7 @@ def _domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[dict[
     return problem(exc.status, exc.detail, type_=exc.type, title=exc.title, field=exc.field, errors=errors)
 
 
-_MISSING = re.compile(r"missing required field `([^`]+)`")
+_MISSING = re.compile(r"(?:missing required|contains unknown) field `([^`]+)`")
 _AT = re.compile(r" - at `\$\.([^`]+)`")
 
 
