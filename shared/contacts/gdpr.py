@@ -61,8 +61,10 @@ def privacy_modules() -> list[ModuleType]:
     return found
 
 
-def _domain(module: ModuleType) -> str:
-    return module.__name__.split(".")[1]
+def domain_of(module: ModuleType) -> str:
+    """The name a domain's part of a person's export goes under (``core`` for shared/privacy.py)."""
+    parts = module.__name__.split(".")
+    return parts[1] if len(parts) > 2 else "core"
 
 
 def age_group(birth: date, today: date | None = None) -> str:
@@ -119,7 +121,7 @@ async def export_person(session: AsyncSession, contact_id: uuid.UUID) -> dict[st
     domains = {}
     for module in privacy_modules():
         if hasattr(module, "export_contact"):
-            domains[_domain(module)] = await module.export_contact(session, contact_id)
+            domains[domain_of(module)] = await module.export_contact(session, contact_id)
     return {
         "exported_at": datetime.now(UTC).isoformat(),
         "domains": domains,
@@ -216,7 +218,8 @@ async def erase(session: AsyncSession, contact_id: uuid.UUID) -> ContactOut:
     return (await outputs(session, [contact]))[0]
 
 
-async def _anonymise(session: AsyncSession, contact: Contact) -> None:
+def person_needles(contact: Contact) -> list[str]:
+    """The strings that identify the person in other people's free text: full names, e-mail, phone."""
     full_names = [
         f"{first} {contact.last_name}".strip()
         for first in {contact.first_name, contact.preferred_name or contact.first_name}
@@ -226,6 +229,16 @@ async def _anonymise(session: AsyncSession, contact: Contact) -> None:
         [f"{contact.last_name}, {contact.first_name}"] if contact.last_name and contact.first_name else []
     )
     needles = [n for n in [*full_names, contact.email or "", contact.phone or ""] if len(n) >= 5]
+    return needles
+
+
+def redact(text: str, needles: list[str]) -> str:
+    """``text`` with every needle (case-insensitive) replaced by the redaction mark."""
+    return _redact(text, needles)
+
+
+async def _anonymise(session: AsyncSession, contact: Contact) -> None:
+    needles = person_needles(contact)
     person = fold(f"{contact.first_name} {contact.last_name}")
 
     # The other domains first: they may still need the e-mail address to find what is theirs.

@@ -1,0 +1,88 @@
+"""What matching keeps about one person, for the export (GDPR Art. 15, 20) and the erasure (Art. 17).
+
+Matches, their dates and the number and length of meetings stay for the statistics; every word
+written about the pair (check-in notes, meeting notes and activities, transition reasons) goes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.contacts.gdpr import person_needles, redact
+from shared.contacts.models import Contact
+from shared.matching.models import CheckIn, Match, MatchEvent, Meeting
+
+
+def _of(contact_id: uuid.UUID) -> Any:
+    return or_(Match.mentor_id == contact_id, Match.mentee_id == contact_id)
+
+
+async def export_contact(session: AsyncSession, contact_id: uuid.UUID) -> dict[str, Any]:
+    matches = list(
+        (await session.execute(select(Match).where(_of(contact_id)).order_by(Match.proposed_on))).scalars()
+    )
+    ids = [m.id for m in matches]
+    checkins = list((await session.execute(select(CheckIn).where(CheckIn.match_id.in_(ids)))).scalars())
+    meetings = list((await session.execute(select(Meeting).where(Meeting.match_id.in_(ids)))).scalars())
+    return {
+        "matches": [
+            {
+                "id": str(m.id),
+                "as": "mentor" if m.mentor_id == contact_id else "mentee",
+                "status": m.status,
+                "proposed_on": m.proposed_on.isoformat(),
+                "started_on": m.started_on.isoformat() if m.started_on else None,
+                "ended_on": m.ended_on.isoformat() if m.ended_on else None,
+            }
+            for m in matches
+        ],
+        "check_ins": [
+            {
+                "match_id": str(c.match_id),
+                "on": c.occurred_on.isoformat(),
+                "channel": c.channel,
+                "rating": c.rating,
+                "notes": c.notes,
+            }
+            for c in checkins
+        ],
+        "meetings": [
+            {
+                "match_id": str(m.match_id),
+                "on": m.occurred_on.isoformat(),
+                "minutes": m.duration_minutes,
+                "activity": m.activity,
+                "notes": m.notes,
+            }
+            for m in meetings
+        ],
+    }
+
+
+async def erase_contact(session: AsyncSession, contact_id: uuid.UUID) -> None:
+    ids = list((await session.execute(select(Match.id).where(_of(contact_id)))).scalars())
+    if ids:
+        await session.execute(update(CheckIn).where(CheckIn.match_id.in_(ids)).values(notes=""))
+        await session.execute(update(Meeting).where(Meeting.match_id.in_(ids)).values(notes="", activity=""))
+        await session.execute(update(MatchEvent).where(MatchEvent.match_id.in_(ids)).values(reason=None))
+    contact = (await session.execute(select(Contact).where(Contact.id == contact_id))).scalar_one_or_none()
+    needles = person_needles(contact) if contact is not None else []
+    if needles:
+        # Notes about other pairs may name the person too.
+        for checkin in (
+            await session.execute(
+                select(CheckIn).where(or_(*[CheckIn.notes.ilike(f"%{n}%") for n in needles]))
+            )
+        ).scalars():
+            checkin.notes = redact(checkin.notes, needles)
+        for meeting in (
+            await session.execute(
+                select(Meeting).where(or_(*[Meeting.notes.ilike(f"%{n}%") for n in needles]))
+            )
+        ).scalars():
+            meeting.notes = redact(meeting.notes, needles)
+    await session.flush()
