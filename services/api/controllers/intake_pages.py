@@ -237,7 +237,7 @@ class IntakePages(Controller):
         return page.render(
             "intake/events.html",
             status_code=status_code,
-            nav="contacts",
+            nav="intake",
             sub="events",
             items=listed,
             programmes=await list_programmes(page.session),
@@ -295,7 +295,7 @@ class IntakePages(Controller):
         return page.render(
             "intake/event.html",
             status_code=status_code,
-            nav="contacts",
+            nav="intake",
             sub="events",
             event=detail,
             candidates=candidates,

@@ -17,7 +17,7 @@ from .context import SignInRequired, locale_of
 log = get_logger(__name__)
 
 _MACHINE_PATHS = ("/api/", "/schema", "/health", "/ready", "/static/", "/metrics")
-_PAGE_PATHS = ("/o/", "/signin", "/auth/", "/invite/", "/lang", "/switch")
+_PAGE_PATHS = ("/o/", "/f/", "/signin", "/auth/", "/invite/", "/lang", "/switch")
 
 
 def is_page(request: Request[Any, Any, Any]) -> bool:
