@@ -3,74 +3,15 @@ introduced and ended with a reason on its page."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
-from collections.abc import AsyncIterator, Iterator
-
 import httpx
-import msgspec
 import pytest
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
-from services.localstack import free_port
 from shared.db import Database
-from shared.settings import Settings
-from tests.conftest import Org, settings_env
+from tests.conftest import Org
 from tests.fixtures.tasks import add_member
 
 pytestmark = pytest.mark.slow
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture(scope="module")
-def live_server(settings: Settings) -> Iterator[str]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = settings_env(msgspec.structs.replace(settings, env="development", dev_signin=True, public_url=base))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "api", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        for _ in range(150):
-            try:
-                if httpx.get(f"{base}/health", timeout=0.5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None:
-                raise AssertionError(process.stderr.read().decode() if process.stderr else "the server died")
-            time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-@pytest.fixture
-async def page() -> AsyncIterator[Page]:
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield await browser.new_page(locale="de-DE")
-        finally:
-            await browser.close()
 
 
 async def person(base: str, org: Org, kind: str, name: str, **profile: object) -> str:
@@ -83,8 +24,9 @@ async def person(base: str, org: Org, kind: str, name: str, **profile: object) -
 
 
 async def test_a_coordinator_proposes_a_match_from_the_board_and_ends_it_with_a_reason(
-    live_server: str, page: Page, db: Database, org_a: Org
+    dev_server: str, chromium_page: Page, db: Database, org_a: Org
 ) -> None:
+    live_server, page = dev_server, chromium_page
     base = live_server
     samira = await person(
         base, org_a, "mentee", "Samira", languages=["ar"], interests=["Malen"], postal_code="10115"

@@ -2,82 +2,24 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
-from collections.abc import AsyncIterator, Iterator
 from datetime import date, timedelta
 from typing import Any
 
 import httpx
-import msgspec
 import pytest
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import expect
 
-from services.localstack import free_port
 from shared.db import Database
-from shared.settings import Settings
-from tests.conftest import Org, settings_env
+from tests.conftest import Org
 from tests.fixtures.tasks import add_member
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture(scope="module")
-def live_server(settings: Settings) -> Iterator[str]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = settings_env(msgspec.structs.replace(settings, env="development", dev_signin=True, public_url=base))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "api", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        for _ in range(150):
-            try:
-                if httpx.get(f"{base}/health", timeout=0.5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None:
-                raise AssertionError(process.stderr.read().decode() if process.stderr else "the server died")
-            time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-@pytest.fixture
-async def browser_page() -> AsyncIterator[object]:
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            page = await browser.new_page(locale="de-DE")
-            yield page
-        finally:
-            await browser.close()
-
 
 async def test_a_coordinator_makes_a_weekly_task_and_completes_it_from_my_day(
-    live_server: str, browser_page: object, db: Database, org_a: Org
+    dev_server: str, chromium_page: object, db: Database, org_a: Org
 ) -> None:
+    live_server, browser_page = dev_server, chromium_page
     from playwright.async_api import Page
 
     page: Page = browser_page  # type: ignore[assignment]
