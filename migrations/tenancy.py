@@ -6,6 +6,9 @@ tenant table by hand.
 
 from __future__ import annotations
 
+from typing import Any
+
+import sqlalchemy as sa
 from alembic import op
 
 _CURRENT_ORG = "NULLIF(current_setting('codo.org_id', true), '')::uuid"
@@ -28,3 +31,36 @@ def disable_tenant_rls(table: str) -> None:
     op.execute(f"DROP POLICY IF EXISTS tenant_isolation ON {table}")
     op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
     op.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")
+
+
+def tenant_key(table: str) -> list[Any]:
+    """The key columns of a tenant table: ``organization_id`` (to organizations) and ``id``, together the PK."""
+    return [
+        sa.Column(
+            "organization_id",
+            sa.Uuid(),
+            sa.ForeignKey(
+                "organizations.id", ondelete="CASCADE", name=f"fk_{table}_organization_id_organizations"
+            ),
+            nullable=False,
+        ),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.PrimaryKeyConstraint("organization_id", "id", name=f"pk_{table}"),
+    ]
+
+
+def tenant_fk(
+    columns: list[str], target: str, name: str, ondelete: str | None = "CASCADE"
+) -> sa.ForeignKeyConstraint:
+    """A reference to another tenant table, always through ``organization_id`` too."""
+    return sa.ForeignKeyConstraint(
+        ["organization_id", *columns],
+        [f"{target}.organization_id", f"{target}.id"],
+        name=name,
+        ondelete=ondelete,
+    )
+
+
+def in_list(column: str, values: tuple[str, ...]) -> str:
+    """A CHECK expression: ``column`` holds one of ``values``."""
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"

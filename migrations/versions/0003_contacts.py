@@ -6,13 +6,15 @@ Create Date: 2026-11-25
 """
 
 from collections.abc import Sequence
-from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from migrations.tenancy import disable_tenant_rls, enable_tenant_rls
+from migrations.tenancy import in_list as _in
+from migrations.tenancy import tenant_fk as _fk
+from migrations.tenancy import tenant_key as _key
 
 revision: str = "0003_contacts"
 down_revision: str | None = "0001_core"
@@ -42,38 +44,8 @@ TABLES = (
 )
 
 
-def _key(table: str) -> list[Any]:
-    return [
-        sa.Column(
-            "organization_id",
-            sa.Uuid(),
-            sa.ForeignKey(
-                "organizations.id", ondelete="CASCADE", name=f"fk_{table}_organization_id_organizations"
-            ),
-            nullable=False,
-        ),
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.PrimaryKeyConstraint("organization_id", "id", name=f"pk_{table}"),
-    ]
-
-
-def _fk(
-    columns: list[str], target: str, name: str, ondelete: str | None = "CASCADE"
-) -> sa.ForeignKeyConstraint:
-    return sa.ForeignKeyConstraint(
-        ["organization_id", *columns],
-        [f"{target}.organization_id", f"{target}.id"],
-        name=name,
-        ondelete=ondelete,
-    )
-
-
 def _array(name: str, length: int) -> sa.Column:  # type: ignore[type-arg]
     return sa.Column(name, ARRAY(sa.String(length)), nullable=False, server_default=EMPTY_ARRAY)
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 def upgrade() -> None:
