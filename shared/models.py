@@ -42,8 +42,21 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def _now_column() -> Mapped[datetime]:
+def now_column() -> Mapped[datetime]:
+    """A timestamp column that the database fills with the time of the insert."""
     return mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+def tenant_fk(
+    columns: list[str], target: str, name: str, ondelete: str | None = "CASCADE"
+) -> ForeignKeyConstraint:
+    """A reference to another tenant table, always through ``organization_id`` too."""
+    return ForeignKeyConstraint(
+        ["organization_id", *columns],
+        [f"{target}.organization_id", f"{target}.id"],
+        name=name,
+        ondelete=ondelete,
+    )
 
 
 class Organization(Base):
@@ -52,7 +65,7 @@ class Organization(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     slug: Mapped[str] = mapped_column(String(63), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = _now_column()
+    created_at: Mapped[datetime] = now_column()
 
 
 class User(Base):
@@ -64,7 +77,7 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(320))
     display_name: Mapped[str] = mapped_column(String(200), server_default="")
     locale: Mapped[str] = mapped_column(String(8), server_default="de")
-    created_at: Mapped[datetime] = _now_column()
+    created_at: Mapped[datetime] = now_column()
 
 
 class TenantBase(Base):
@@ -82,7 +95,7 @@ class Membership(TenantBase):
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[datetime] = _now_column()
+    created_at: Mapped[datetime] = now_column()
 
 
 class ApiToken(TenantBase):
@@ -110,7 +123,7 @@ class ApiToken(TenantBase):
     # Who created it: a member, another token, or (both empty) the operator's CLI.
     created_by_membership_id: Mapped[uuid.UUID | None] = mapped_column()
     created_by_token_id: Mapped[uuid.UUID | None] = mapped_column()
-    created_at: Mapped[datetime] = _now_column()
+    created_at: Mapped[datetime] = now_column()
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -136,10 +149,10 @@ class OutboxMessage(TenantBase):
     # pending -> sending (leased by one worker) -> sent | failed
     status: Mapped[str] = mapped_column(String(10), server_default="pending")
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
-    next_attempt_at: Mapped[datetime] = _now_column()
+    next_attempt_at: Mapped[datetime] = now_column()
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = _now_column()
+    created_at: Mapped[datetime] = now_column()
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 

@@ -14,35 +14,22 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
-    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
     String,
     Text,
     UniqueConstraint,
-    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.models import TenantBase
+from shared.models import now_column as _now
+from shared.models import tenant_fk as _fk
 
 TZ = DateTime(timezone=True)
-
-
-def _now() -> Mapped[datetime]:
-    return mapped_column(TZ, nullable=False, server_default=func.now())
-
-
-def _fk(columns: list[str], target: str, name: str, ondelete: str | None = "CASCADE") -> ForeignKeyConstraint:
-    return ForeignKeyConstraint(
-        ["organization_id", *columns],
-        [f"{target}.organization_id", f"{target}.id"],
-        name=name,
-        ondelete=ondelete,
-    )
 
 
 class IntakeProfile(TenantBase):

@@ -13,7 +13,6 @@ from sqlalchemy import (
     Date,
     DateTime,
     Float,
-    ForeignKeyConstraint,
     Index,
     Integer,
     String,
@@ -27,6 +26,8 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.models import TenantBase
+from shared.models import now_column as _now
+from shared.models import tenant_fk as _fk
 
 TZ = DateTime(timezone=True)
 
@@ -35,19 +36,6 @@ OPEN_STATUSES = ("proposed", "introduced", "active", "paused")
 RUN_STATUSES = ("queued", "running", "done", "failed")
 CHECKIN_CHANNELS = ("phone", "in_person", "video", "email", "messenger", "other")
 REPORTERS = ("mentor", "mentee", "both", "coordinator")
-
-
-def _now() -> Mapped[datetime]:
-    return mapped_column(TZ, nullable=False, server_default=func.now())
-
-
-def _fk(columns: list[str], target: str, name: str, ondelete: str | None = "CASCADE") -> ForeignKeyConstraint:
-    return ForeignKeyConstraint(
-        ["organization_id", *columns],
-        [f"{target}.organization_id", f"{target}.id"],
-        name=name,
-        ondelete=ondelete,
-    )
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
