@@ -6,6 +6,7 @@ import importlib
 import pkgutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -48,14 +49,26 @@ async def check_runtime_role(db: Database) -> None:
         )
 
 
+# The web modules of a domain's home, ``services/api/<domain>/``, that contribute routes.
+WEB_MODULES = ("api", "pages")
+
+
 def route_handlers() -> list[Any]:
-    """Every module under ``services/api/controllers`` contributes its ``ROUTES``."""
+    """Every web module contributes its ``ROUTES``: ``services/api/controllers/*`` and the
+    ``api.py``/``pages.py`` of each domain package under ``services/api``."""
+    import services.api as api_package
     import services.api.controllers as package
 
+    names = [f"{package.__name__}.{info.name}" for info in pkgutil.iter_modules(package.__path__)]
+    for info in pkgutil.iter_modules(api_package.__path__):
+        if not info.ispkg:
+            continue
+        for module in WEB_MODULES:
+            if (Path(api_package.__path__[0]) / info.name / f"{module}.py").exists():
+                names.append(f"{api_package.__name__}.{info.name}.{module}")
     handlers: list[Any] = []
-    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
-        module = importlib.import_module(f"{package.__name__}.{info.name}")
-        handlers.extend(getattr(module, "ROUTES", []))
+    for name in sorted(names):
+        handlers.extend(getattr(importlib.import_module(name), "ROUTES", []))
     return handlers
 
 

@@ -17,6 +17,8 @@ from babel.messages.pofile import read_po
 from babel.support import Translations
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+# Each domain's home under services/api may keep its own catalogues in ``<domain>/locale/``.
+API_ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ("de", "en")
 DEFAULT_LOCALE = "de"
 LANGUAGE_NAMES = {"de": "Deutsch", "en": "English"}
@@ -27,8 +29,10 @@ def translations(locale: str) -> Translations:
     if locale not in LOCALES:
         locale = DEFAULT_LOCALE
     folder = LOCALE_DIR / locale / "LC_MESSAGES"
+    files = sorted(folder.glob("*.po"), key=lambda p: (p.stem != "messages", p.name))
+    files += sorted(API_ROOT.glob(f"*/locale/{locale}/LC_MESSAGES/*.po"))
     merged: Translations | None = None
-    for po in sorted(folder.glob("*.po"), key=lambda p: (p.stem != "messages", p.name)):
+    for po in files:
         with po.open("rb") as f:
             catalog = read_po(f, locale=locale)
         buffer = io.BytesIO()

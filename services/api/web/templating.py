@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, FileSystemLoader, pass_context
+from jinja2 import BaseLoader, ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, pass_context
 from jinja2.runtime import Context
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
@@ -15,6 +15,9 @@ from markupsafe import Markup, escape
 from services.api.web import i18n
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+# services/api: each domain's home keeps its pages' templates in ``<domain>/templates/``,
+# addressed as ``<domain>/<name>.html``.
+API_ROOT = Path(__file__).resolve().parent.parent
 STATIC = Path(__file__).resolve().parent / "static"
 HTMX = "htmx-2.0.8.min.js"
 
@@ -48,9 +51,18 @@ def _date(value: Any, locale: str = "de") -> str:
     return str(value.strftime("%d.%m.%Y %H:%M" if locale == "de" else "%Y-%m-%d %H:%M"))
 
 
+def loader() -> BaseLoader:
+    homes = {
+        folder.parent.name: FileSystemLoader(folder)
+        for folder in sorted(API_ROOT.glob("*/templates"))
+        if folder.parent.name != "web"
+    }
+    return ChoiceLoader([PrefixLoader(homes), FileSystemLoader(TEMPLATES)])
+
+
 def environment() -> Environment:
     env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
+        loader=loader(),
         autoescape=True,
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
