@@ -9,6 +9,7 @@ finds every pending row in PostgreSQL.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import uuid
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.db import Database
 from shared.errors import ValidationFailed
 from shared.logs import get_logger
-from shared.mail import build_message, smtp_client
+from shared.mail import MessageNotBuildable, build_message, smtp_client
 from shared.models import OutboxAttempt, OutboxMessage
 from shared.settings import Settings
 
@@ -32,7 +33,14 @@ MAX_BACKOFF = timedelta(hours=6)
 
 def _valid_address(address: str) -> bool:
     local, at, domain = address.rpartition("@")
-    return bool(at and local and "." in domain and " " not in address and len(address) <= 320)
+    return bool(
+        at
+        and local
+        and "." in domain
+        and " " not in address
+        and address.isprintable()
+        and len(address) <= 320
+    )
 
 
 async def enqueue(
@@ -118,8 +126,13 @@ async def _record(
     worker: str,
     started: datetime,
     error: str | None,
+    permanent: bool = False,
 ) -> str:
-    """Write the outcome, unless another worker took the message over after our lease ran out."""
+    """Write the outcome, unless another worker took the message over after our lease ran out.
+
+    A ``permanent`` error (the message cannot be built) fails the message at once: retrying
+    would fail the same way.
+    """
     now = datetime.now(UTC)
     async with db.system_context("outbox delivery") as session:
         row = (
@@ -152,12 +165,46 @@ async def _record(
             row.status, row.sent_at, row.last_error = "sent", now, None
             return "sent"
         row.last_error = error
-        if message.attempts >= settings.outbox_max_attempts:
+        if permanent or message.attempts >= settings.outbox_max_attempts:
             row.status = "failed"
             return "failed"
         row.status = "pending"
         row.next_attempt_at = now + backoff(settings, message.attempts)
         return "retried"
+
+
+async def _send(
+    client: aiosmtplib.SMTP, settings: Settings, message: Claimed, connect_error: str | None
+) -> tuple[str | None, bool]:
+    """Send one message: (error or None, whether the error is permanent).
+
+    Whatever goes wrong with one message stays with that message, so one organisation's bad
+    data never holds back the others' mail claimed in the same batch.
+    """
+    try:
+        built = build_message(
+            settings,
+            message_id=str(message.id),
+            to=message.to_address,
+            subject=message.subject,
+            body_text=message.body_text,
+            body_html=message.body_html,
+        )
+    except MessageNotBuildable as exc:
+        return f"cannot be written as e-mail: {exc}", True
+    if connect_error is not None:
+        return connect_error, False
+    try:
+        await client.send_message(built)
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        if not client.is_connected:
+            # The next message gets a fresh connection instead of the broken one.
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                await client.connect()
+        return f"{type(exc).__name__}: {exc}", False
+    except Exception as exc:  # e.g. an address aiosmtplib cannot encode: no retry will help
+        return f"{type(exc).__name__}: {exc}", True
+    return None, False
 
 
 async def deliver_due(db: Database, settings: Settings, *, worker: str) -> DeliveryReport:
@@ -176,22 +223,10 @@ async def deliver_due(db: Database, settings: Settings, *, worker: str) -> Deliv
     try:
         for message in batch:
             started = datetime.now(UTC)
-            error = connect_error
-            if error is None:
-                try:
-                    await client.send_message(
-                        build_message(
-                            settings,
-                            message_id=str(message.id),
-                            to=message.to_address,
-                            subject=message.subject,
-                            body_text=message.body_text,
-                            body_html=message.body_html,
-                        )
-                    )
-                except (aiosmtplib.SMTPException, OSError) as exc:
-                    error = f"{type(exc).__name__}: {exc}"
-            outcome = await _record(db, settings, message, worker=worker, started=started, error=error)
+            error, permanent = await _send(client, settings, message, connect_error)
+            outcome = await _record(
+                db, settings, message, worker=worker, started=started, error=error, permanent=permanent
+            )
             log.info(
                 "outbox message",
                 message_id=str(message.id),

@@ -15,6 +15,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from services.localstack import free_port
+from services.worker.main import deliver_outbox
 from shared import outbox
 from shared.db import Database
 from shared.models import OutboxAttempt, OutboxMessage
@@ -207,3 +208,38 @@ async def test_two_worker_processes_deliver_each_row_exactly_once_even_after_red
                 w.kill()
     for w in workers:
         assert w.returncode in (0, -15), w.stderr.read().decode() if w.stderr else ""
+
+
+async def test_a_line_break_in_one_subject_holds_up_nobody_and_an_unwritable_message_fails_alone(
+    db: Database, settings: Settings, mailbox: Mailbox, org_a: Org, org_b: Org
+) -> None:
+    # A title with a line break (typed into an event, task or form) becomes a subject; an address
+    # with one (stored before addresses were checked for it) cannot be written as e-mail at all.
+    titled = await queue(db, org_a, address("titled"), subject="Treffen\r\nBcc: everyone@evil.example")
+    others = [(org, await queue(db, org, address("other"))) for org in (org_b, org_b, org_a)]
+    broken = address("broken")
+    async with db.tenant(org_a.id) as session:
+        unwritable = OutboxMessage(
+            organization_id=org_a.id,
+            kind="test",
+            to_address=f"{broken}\r\nBcc: x@evil.example",
+            subject="Hallo",
+            body_text="x",
+        )
+        session.add(unwritable)
+    with pytest.raises(Exception, match="e-mail address"):
+        await queue(db, org_a, f"{broken}\nBcc: x@evil.example")
+
+    totals = await deliver_outbox({"db": db, "settings": settings, "worker_name": "test"})
+
+    assert totals["failed"] == 1 and totals["retried"] == 0
+    [received] = await mailbox.wait_for(titled.to_address)
+    assert received["Subject"] == "Treffen Bcc: everyone@evil.example"
+    assert received["Bcc"] is None and not mailbox.to("everyone@evil.example")
+    for org, message in others:
+        await mailbox.wait_for(message.to_address)
+        assert (await message_row(db, org, message.id)).status == "sent"
+    row = await message_row(db, org_a, unwritable.id)
+    assert row.status == "failed" and row.attempts == 1
+    assert "cannot be written as e-mail" in (row.last_error or "")
+    assert not [m for m in mailbox.messages if "evil.example" in str(m["To"])]
