@@ -146,10 +146,15 @@ async def list_tokens(session: AsyncSession, *, limit: int, cursor: str | None) 
     return Page(items=items, next_cursor=encode_cursor(items[-1].id) if len(rows) > limit else None)
 
 
-async def revoke_token(session: AsyncSession, token_id: uuid.UUID) -> TokenOut:
+async def revoke_token(
+    session: AsyncSession, token_id: uuid.UUID, *, revoked_by: Role | None = None
+) -> TokenOut:
+    """Revoke a token; ``revoked_by`` (the caller's role) may only act on tokens at or below it."""
     token = (await session.execute(select(ApiToken).where(ApiToken.id == token_id))).scalar_one_or_none()
     if token is None:
         raise NotFound("no such token")
+    if revoked_by is not None and not can_grant(revoked_by, Role(token.role)):
+        raise Forbidden(f"the role {revoked_by.value} cannot revoke a token with the role {token.role}")
     if token.revoked_at is None:
         token.revoked_at = datetime.now(UTC)
         await session.flush()

@@ -212,3 +212,20 @@ async def test_an_unknown_field_is_named(client: AsyncTestClient[Any], org_a: Or
         headers=org_a.auth(),
     )
     assert r.status_code == 400 and r.json()["field"] == "colour"
+
+
+async def test_an_admin_cannot_revoke_an_owners_token_but_an_owner_can(
+    client: AsyncTestClient[Any], org_a: Org
+) -> None:
+    url = f"{API}/{org_a.slug}/tokens"
+    r = await client.post(url, json={"name": "Vorstand", "role": "owner"}, headers=org_a.auth(Role.OWNER))
+    assert r.status_code == 201
+    created = r.json()
+    owner_token = {"Authorization": f"Bearer {created['token']}"}
+    r = await client.delete(f"{url}/{created['id']}", headers=org_a.auth(Role.ADMIN))
+    assert r.status_code == 403 and r.headers["content-type"] == "application/problem+json"
+    assert (await client.get(f"{API}/{org_a.slug}", headers=owner_token)).status_code == 200
+    r = await client.post(url, json={"name": "Admin", "role": "admin"}, headers=org_a.auth(Role.OWNER))
+    assert (await client.delete(f"{url}/{r.json()['id']}", headers=org_a.auth(Role.ADMIN))).status_code == 204
+    assert (await client.delete(f"{url}/{created['id']}", headers=org_a.auth(Role.OWNER))).status_code == 204
+    assert (await client.get(f"{API}/{org_a.slug}", headers=owner_token)).status_code == 401

@@ -37,6 +37,6 @@ async def create(
 
 
 async def revoke(session: AsyncSession, org_id: uuid.UUID, actor: Actor, token_id: uuid.UUID) -> TokenOut:
-    revoked = await tokens.revoke_token(session, token_id)
+    revoked = await tokens.revoke_token(session, token_id, revoked_by=actor.role)
     await audit(session, org_id, actor, "token.revoked", revoked.name)
     return revoked

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import html
 import re
 import secrets
 import time
@@ -163,8 +164,10 @@ def public_path(org_slug: str, form_slug: str) -> str:
 
 
 def embed_html(url: str, title: str) -> str:
+    """The snippet an organisation pastes into its website: every value escaped as an attribute."""
+    src = html.escape(f"{url}?embed=1", quote=True)
     return (
-        f'<iframe src="{url}?embed=1" title="{title}" loading="lazy" '
+        f'<iframe src="{src}" title="{html.escape(title, quote=True)}" loading="lazy" '
         'style="width:100%;min-height:60rem;border:0"></iframe>'
     )
 

@@ -333,3 +333,22 @@ async def test_form_settings_are_checked_and_name_the_field(intake: IntakeApi) -
     changed = await intake.call("PATCH", f"/forms/{form['id']}", json={"active": False})
     assert changed["active"] is False
     assert (await intake.client.get(f"/f/{intake.org.slug}/mentoren")).status_code == 404
+
+
+async def test_the_embed_snippet_escapes_the_form_title(intake: IntakeApi) -> None:
+    from html.parser import HTMLParser
+
+    title = 'Mitmachen" onload="alert(document.cookie)" x="<script>'
+    form = await make_form(intake, slug="einbetten", title_de=title)
+    found: list[tuple[str, dict[str, str | None]]] = []
+
+    class Snippet(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            found.append((tag, dict(attrs)))
+
+    Snippet().feed(form["embed_html"])
+    # What the organisation pastes into its website is one iframe whose title is the text typed.
+    assert [tag for tag, _ in found] == ["iframe"]
+    attrs = found[0][1]
+    assert set(attrs) == {"src", "title", "loading", "style"}
+    assert attrs["title"] == title and attrs["src"] == f"{form['url']}?embed=1"
