@@ -64,9 +64,16 @@ def api(host: str | None, port: int | None) -> None:
         host=host or settings.api_host,
         port=port or settings.api_port,
         log_config=None,
-        proxy_headers=True,
+        **proxy_options(settings),
         timeout_graceful_shutdown=20,
     )
+
+
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn believes X-Forwarded-For only from the configured proxies, and by default from none:
+    otherwise anyone could pick the address the rate limits count."""
+    networks = [str(n) for n in settings.trusted_proxy_networks]
+    return {"proxy_headers": bool(networks), "forwarded_allow_ips": networks or []}
 
 
 @main.group(invoke_without_command=True)

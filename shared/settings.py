@@ -5,6 +5,7 @@ A missing or malformed value stops the start with a message that names the varia
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -58,6 +59,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     api_workers: int = 1
+    # Comma-separated networks (CIDR) of the reverse proxies whose X-Forwarded-For is believed.
+    trusted_proxies: str | None = None
 
     log_level: LogLevel = "info"
     log_format: LogFormat = "auto"
@@ -136,6 +139,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
                 f"{PREFIX}SESSION_IDLE_MINUTES must not exceed {PREFIX}SESSION_ABSOLUTE_HOURS"
             )
         self.platform_providers  # noqa: B018 (parsed here so a malformed value stops the start)
+        self.trusted_proxy_networks  # noqa: B018
 
     @property
     def database_dsn(self) -> str:
@@ -177,6 +181,21 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
             if not p.issuer.startswith(("https://", "http://")):
                 raise SettingsError(f"{PREFIX}OIDC_PROVIDERS: the issuer of {p.key!r} must be a URL")
         return tuple(providers)
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """The networks of ``CODO_TRUSTED_PROXIES``; empty means X-Forwarded-For is ignored."""
+        networks = []
+        for part in (self.trusted_proxies or "").split(","):
+            if not part.strip():
+                continue
+            try:
+                networks.append(ipaddress.ip_network(part.strip(), strict=False))
+            except ValueError:
+                raise SettingsError(
+                    f"{PREFIX}TRUSTED_PROXIES: {part.strip()!r} is not a network such as 10.0.0.0/8"
+                ) from None
+        return tuple(networks)
 
     @property
     def secret(self) -> bytes:

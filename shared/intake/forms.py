@@ -1,7 +1,8 @@
 """Public sign-up forms: settings, submission with spam protection, double opt-in, purge.
 
-A visitor needs no account. The form page carries a signed time stamp: a submission that comes
-back faster than a person can type, or with the hidden honeypot field filled, is refused. Each
+A visitor needs no account. The form page carries a signed time stamp, good for one submission: a
+submission that comes back faster than a person can type, with a stamp already spent, or with the
+hidden honeypot field filled, is refused. Each
 e-mail address and each network address may submit only a few times an hour. The submission
 waits, with its answers and the consents exactly as shown, until the link in the confirmation
 e-mail is followed; only then are the contact (status "new" in its intake profile), its consents,
@@ -72,6 +73,11 @@ REFUSALS = {
     "too_fast": (
         "Das ging sehr schnell. Bitte prüfen Sie Ihre Angaben und senden Sie noch einmal.",
         "That was very fast. Please check your entries and send again.",
+    ),
+    "used": (
+        "Dieses Formular wurde schon gesendet. "
+        "Bitte laden Sie die Seite neu, um noch eine Anmeldung zu senden.",
+        "This form has already been sent. Please reload the page to send another sign-up.",
     ),
     "rate": (
         "Von dieser Adresse kamen gerade viele Anmeldungen. Bitte versuchen Sie es später noch einmal.",
@@ -497,21 +503,35 @@ async def public_form(session: AsyncSession, org: Organization, form_id: uuid.UU
     return PublicForm(org, form, lang, fields, consents)
 
 
-def form_stamp(secret: bytes, org_id: uuid.UUID, form_id: uuid.UUID, now: float | None = None) -> str:
-    """A signed time stamp the page carries, to tell a person's pace from a bot's."""
+def form_stamp(
+    secret: bytes, org_id: uuid.UUID, form_id: uuid.UUID, now: float | None = None, nonce: str | None = None
+) -> str:
+    """A signed time stamp the page carries, to tell a person's pace from a bot's.
+
+    Each page gets its own (the nonce), so a submission can use it only once.
+    """
     issued = int(now if now is not None else time.time())
-    mac = hmac.new(secret, f"{org_id}:{form_id}:{issued}".encode(), hashlib.sha256).hexdigest()[:32]
-    return f"{issued}.{mac}"
+    nonce = nonce or secrets.token_urlsafe(12)
+    message = f"{org_id}:{form_id}:{issued}:{nonce}".encode()
+    mac = hmac.new(secret, message, hashlib.sha256).hexdigest()[:32]
+    return f"{issued}.{nonce}.{mac}"
 
 
 def _stamp_age(secret: bytes, org_id: uuid.UUID, form_id: uuid.UUID, stamp: str, now: float) -> float | None:
-    issued_text, _, mac = stamp.partition(".")
-    if not issued_text.isdigit():
+    issued_text, nonce, mac = [*stamp.split("."), "", ""][:3]
+    if not issued_text.isdigit() or not nonce or len(stamp) > 200:
         return None
-    expected = form_stamp(secret, org_id, form_id, int(issued_text)).partition(".")[2]
+    expected = form_stamp(secret, org_id, form_id, int(issued_text), nonce).rpartition(".")[2]
     if not hmac.compare_digest(mac.encode(), expected.encode()):
         return None
     return now - int(issued_text)
+
+
+async def _first_use(redis: Any, org_id: uuid.UUID, stamp: str) -> bool:
+    """True the first time a stamp is spent; it is remembered for as long as it is valid."""
+    key = "codo:form-stamp:" + hashlib.sha256(f"{org_id}:{stamp}".encode()).hexdigest()
+    seconds = int(MAX_FORM_AGE.total_seconds()) + 60
+    return bool(await redis.set(key, b"1", nx=True, ex=seconds))
 
 
 def client_hash(secret: bytes, org_id: uuid.UUID, client: str) -> str:
@@ -620,6 +640,7 @@ async def submit(
     posted: dict[str, str],
     *,
     secret: bytes,
+    redis: Any,
     client: str,
     public_url: str,
     now: datetime | None = None,
@@ -660,6 +681,9 @@ async def submit(
     ).one()
     if by_email >= PER_EMAIL_PER_HOUR or by_client >= PER_CLIENT_PER_HOUR:
         raise Refused({"_form": _t(lang, *REFUSALS["rate"])}, 429)
+    # A page's stamp is spent by the submission it carries: replaying it sends nothing.
+    if not await _first_use(redis, public.org.id, posted["_stamp"]):
+        raise Refused({"_form": _t(lang, *REFUSALS["used"])}, 400)
 
     token = secrets.token_urlsafe(32)
     submission = IntakeSubmission(

@@ -221,11 +221,20 @@ async def test_spam_is_refused_honeypot_speed_and_rate_per_address(
     assert 'value="Lena"' in r.text, "what was typed is kept"
     assert await submissions(db, org_a) == 0
 
-    for _ in range(forms.PER_EMAIL_PER_HOUR):
-        assert (await client.post(path, data=good)).status_code == 200
-    r = await client.post(path, data=good)
+    assert (await client.post(path, data=good)).status_code == 200
+    # The page's stamp is spent: replaying the same submission sends no second e-mail.
+    r = await client.post(path, data={**good, "email": f"replay-{secrets.token_hex(3)}@example.org"})
+    assert r.status_code == 400 and "schon gesendet" in r.text
+    assert await submissions(db, org_a) == 1
+
+    def fresh(**extra: str) -> dict[str, str]:
+        return {**good, "_stamp": stamp(settings, org_a, form), **extra}
+
+    for _ in range(forms.PER_EMAIL_PER_HOUR - 1):
+        assert (await client.post(path, data=fresh())).status_code == 200
+    r = await client.post(path, data=fresh())
     assert r.status_code == 429 and "später noch einmal" in r.text
-    other = {**good, "email": f"other-{secrets.token_hex(3)}@example.org"}
+    other = fresh(email=f"other-{secrets.token_hex(3)}@example.org")
     assert (await client.post(path, data=other)).status_code == 200, "another address is not held back"
     assert await submissions(db, org_a) == forms.PER_EMAIL_PER_HOUR + 1
 

@@ -168,6 +168,7 @@ class PublicFormPages(Controller):
                     public,
                     posted,
                     secret=settings.secret,
+                    redis=request.app.state.redis,
                     client=_client(request),
                     public_url=settings.public_url,
                 )
