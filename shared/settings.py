@@ -37,6 +37,8 @@ class PlatformProvider(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     client_id: str
     client_secret: str
     scopes: str = "openid email profile"
+    # False accepts a provider that never sends email_verified (see the README for when that is safe).
+    require_email_verified: bool = True
 
 
 class Settings(msgspec.Struct, kw_only=True, frozen=True):
@@ -93,6 +95,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     session_absolute_hours: int = 12
     signin_attempts_per_minute: int = 20
     oidc_providers: str | None = None
+    # On-premises providers live in private networks; by default sign-in never connects there.
+    oidc_allow_private_networks: bool = False
     dev_signin: bool = False
 
     def __post_init__(self) -> None:

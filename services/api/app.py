@@ -94,7 +94,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.db = db
         app.state.redis = redis
         app.state.sessions = SessionStore(redis, settings)
-        app.state.oidc = OidcClient()
+        app.state.oidc = OidcClient(allow_private=settings.oidc_allow_private_networks)
         try:
             await check_runtime_role(db)
         except UnsafeDatabaseRole:

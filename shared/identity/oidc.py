@@ -1,14 +1,21 @@
 """OpenID Connect relying party: authorization code flow with PKCE (S256), state and nonce.
 
-authlib's httpx ``AsyncOAuth2Client`` builds the authorization URL and redeems the code; the
+authlib's httpx ``AsyncOAuth2Client`` builds the authorization URL; the code is redeemed here and the
 id_token is verified here with joserfc against the provider's JWKS: signature, ``iss``, ``aud``
 (and ``azp`` when there are several audiences), ``exp``, ``iat`` and ``nonce``. Discovery
 documents and key sets are cached per issuer for ``ttl`` seconds; a token signed with a key id
 the cache does not know makes us fetch the key set again once, so providers can rotate keys.
+
+Every request to a provider goes through :mod:`shared.identity.egress` (no private addresses
+unless allowed, short timeouts, a size cap), for the issuer and every endpoint its discovery
+document names. When the id_token carries no ``email`` (OpenID Connect Core §5.4 lets providers
+send it from UserInfo only), the UserInfo endpoint is asked, and its answer counts only for the
+same ``sub``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import secrets
@@ -29,8 +36,32 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from shared.identity import egress
+
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
 LEEWAY_SECONDS = 60
+# However slowly a provider answers, one request gives up after this long.
+REQUEST_DEADLINE_SECONDS = 10.0
+# Claims about the token itself: UserInfo may add to the id_token's claims, never change these.
+_TOKEN_CLAIMS = frozenset(
+    {
+        "iss",
+        "sub",
+        "aud",
+        "exp",
+        "iat",
+        "nbf",
+        "nonce",
+        "azp",
+        "auth_time",
+        "acr",
+        "amr",
+        "at_hash",
+        "c_hash",
+        "sid",
+        "jti",
+    }
+)
 
 
 class OidcError(Exception):
@@ -57,6 +88,8 @@ class Provider:
     auto_join_role: str | None = None
     group_claim: str | None = None
     group_roles: dict[str, str] = field(default_factory=dict)
+    # Some providers (Microsoft Entra) never send email_verified; see the README for when that is safe.
+    require_email_verified: bool = True
 
 
 @dataclass
@@ -74,8 +107,10 @@ class _Cached:
 
 
 class OidcClient:
-    def __init__(self, http: httpx.AsyncClient | None = None, *, ttl: float = 3600.0) -> None:
-        self.http = http or httpx.AsyncClient(timeout=10.0, follow_redirects=False)
+    def __init__(
+        self, http: httpx.AsyncClient | None = None, *, ttl: float = 3600.0, allow_private: bool = False
+    ) -> None:
+        self.http = http or egress.client(allow_private=allow_private)
         self.ttl = ttl
         self._metadata: dict[str, _Cached] = {}
         self._jwks: dict[str, _Cached] = {}
@@ -83,18 +118,36 @@ class OidcClient:
     async def aclose(self) -> None:
         await self.http.aclose()
 
-    async def _get_json(self, url: str, what: str) -> dict[str, Any]:
+    async def _request(
+        self, method: str, url: str, what: str, **kwargs: Any
+    ) -> tuple[int, dict[str, Any] | None]:
+        """Status and JSON object of a provider's answer, read under a deadline and a size cap."""
+        if not url.startswith(("https://", "http://")):
+            raise OidcError("provider-unreachable", f"{what}: not an http(s) URL")
         try:
-            response = await self.http.get(url, headers={"Accept": "application/json"})
-        except httpx.HTTPError as exc:
+            async with asyncio.timeout(REQUEST_DEADLINE_SECONDS):
+                async with self.http.stream(method, url, **kwargs) as response:
+                    body = await egress.read_capped(response)
+                    status = response.status_code
+        except egress.BlockedAddress as exc:
+            raise OidcError("provider-unreachable", f"{what}: {exc}") from None
+        except (httpx.HTTPError, TimeoutError) as exc:
             raise OidcError("provider-unreachable", f"{what}: {type(exc).__name__}") from None
-        if response.status_code != 200:
-            raise OidcError("provider-unreachable", f"{what}: HTTP {response.status_code}")
+        except ValueError as exc:
+            raise OidcError("provider-unreachable", f"{what}: {exc}") from None
         try:
-            data = response.json()
+            data = json.loads(body)
         except ValueError:
-            raise OidcError("provider-unreachable", f"{what}: not JSON") from None
-        if not isinstance(data, dict):
+            data = None
+        return status, data if isinstance(data, dict) else None
+
+    async def _get_json(self, url: str, what: str, **headers: str) -> dict[str, Any]:
+        status, data = await self._request(
+            "GET", url, what, headers={"Accept": "application/json", **headers}
+        )
+        if status != 200:
+            raise OidcError("provider-unreachable", f"{what}: HTTP {status}")
+        if data is None:
             raise OidcError("provider-unreachable", f"{what}: not a JSON object")
         return data
 
@@ -109,6 +162,11 @@ class OidcClient:
         for name in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
             if not isinstance(data.get(name), str):
                 raise OidcError("provider-unreachable", f"the discovery document has no {name}")
+        for name in ("authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint"):
+            # An https issuer's endpoints are https too: the document cannot downgrade the secret's way.
+            endpoint = data.get(name)
+            if endpoint is not None and not _same_scheme(issuer, endpoint):
+                raise OidcError("provider-unreachable", f"the discovery document's {name} is not https")
         self._metadata[issuer] = _Cached(data, time.monotonic())
         return data
 
@@ -151,25 +209,49 @@ class OidcClient:
     async def redeem(
         self, provider: Provider, *, code: str, code_verifier: str, redirect_uri: str, nonce: str
     ) -> tuple[dict[str, Any], str]:
-        """Exchange the code; return the verified id_token's claims and the id_token itself."""
+        """Exchange the code; return the verified id_token's claims (and UserInfo's) and the id_token."""
         meta = await self.metadata(provider.issuer)
-        async with self._oauth(provider, redirect_uri) as client:
-            try:
-                token = await client.fetch_token(
-                    meta["token_endpoint"],
-                    grant_type="authorization_code",
-                    code=code,
-                    code_verifier=code_verifier,
-                )
-            except httpx.HTTPError as exc:
-                raise OidcError("provider-unreachable", f"token endpoint: {type(exc).__name__}") from None
-            except Exception as exc:  # authlib raises OAuthError (invalid_grant for a code used twice)
-                error = getattr(exc, "error", None) or type(exc).__name__
-                raise OidcError("code-rejected", f"the provider refused the code: {error}") from None
+        status, token = await self._request(
+            "POST",
+            meta["token_endpoint"],
+            "token endpoint",
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "code_verifier": code_verifier,
+                "redirect_uri": redirect_uri,
+            },
+            auth=(provider.client_id, provider.client_secret),
+            headers={"Accept": "application/json"},
+        )
+        if status != 200 or token is None:
+            error = (token or {}).get("error")
+            if status in (400, 401) and isinstance(error, str):  # invalid_grant for a code used twice
+                raise OidcError("code-rejected", f"the provider refused the code: {error[:100]}")
+            raise OidcError("provider-unreachable", f"token endpoint: HTTP {status}")
         id_token = token.get("id_token")
         if not isinstance(id_token, str):
             raise OidcError("id-token-invalid", "the provider sent no id_token")
-        return await self.verify_id_token(provider, id_token, nonce=nonce), id_token
+        claims = await self.verify_id_token(provider, id_token, nonce=nonce)
+        if not isinstance(claims.get("email"), str):
+            claims = await self._with_userinfo(meta, claims, token.get("access_token"))
+        return claims, id_token
+
+    async def _with_userinfo(
+        self, meta: dict[str, Any], claims: dict[str, Any], access_token: Any
+    ) -> dict[str, Any]:
+        endpoint = meta.get("userinfo_endpoint")
+        if not isinstance(endpoint, str) or not isinstance(access_token, str):
+            return claims
+        info = await self._get_json(endpoint, "UserInfo", Authorization=f"Bearer {access_token}")
+        # §5.3.2: the answer may be about someone else unless its sub is the id_token's.
+        if info.get("sub") != claims.get("sub"):
+            raise OidcError("id-token-invalid", "UserInfo describes another subject")
+        merged = dict(claims)
+        for name, value in info.items():
+            if name not in _TOKEN_CLAIMS and name not in merged:
+                merged[name] = value
+        return merged
 
     async def verify_id_token(self, provider: Provider, id_token: str, *, nonce: str) -> dict[str, Any]:
         kid = _header(id_token).get("kid")
@@ -218,6 +300,12 @@ class OidcClient:
         if id_token:
             params["id_token_hint"] = id_token
         return str(httpx.URL(endpoint, params=params))
+
+
+def _same_scheme(issuer: str, url: object) -> bool:
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        return False
+    return url.startswith("https://") or not issuer.startswith("https://")
 
 
 def _header(token: str) -> dict[str, Any]:

@@ -56,6 +56,7 @@ def platform_providers(settings: Settings) -> list[Provider]:
             client_id=p.client_id,
             client_secret=p.client_secret,
             scopes=p.scopes,
+            require_email_verified=p.require_email_verified,
         )
         for p in settings.platform_providers
     ]

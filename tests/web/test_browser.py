@@ -43,6 +43,8 @@ def server_settings(servers: Servers, smtp_port: int, web_port: int, oidc_provid
         smtp_port,
         public_url=f"http://127.0.0.1:{web_port}",
         oidc_providers=platform_providers_json(oidc_provider.issuer),
+        # The test provider listens on loopback, which sign-in refuses unless allowed.
+        oidc_allow_private_networks=True,
         signin_attempts_per_minute=1000,
     )
 
