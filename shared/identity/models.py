@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     DateTime,
     ForeignKey,
     ForeignKeyConstraint,
@@ -60,6 +61,8 @@ class IdentityProvider(TenantBase):
     group_claim: Mapped[str | None] = mapped_column(String(100))
     # {"group name": "role"}; the highest role among a person's groups wins at each sign-in.
     group_roles: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    # False: a sign-in without the email_verified claim is accepted (the claim set to false never is).
+    require_email_verified: Mapped[bool] = mapped_column(Boolean, server_default="true", default=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

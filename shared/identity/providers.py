@@ -32,6 +32,8 @@ class ProviderIn(msgspec.Struct, forbid_unknown_fields=True):
     auto_join_role: str | None = None
     group_claim: str | None = None
     group_roles: dict[str, str] = msgspec.field(default_factory=dict)
+    # False accepts a provider that never sends email_verified (e.g. Microsoft Entra); see the README.
+    require_email_verified: bool = True
 
 
 class ProviderOut(msgspec.Struct):
@@ -43,6 +45,7 @@ class ProviderOut(msgspec.Struct):
     auto_join_role: str | None
     group_claim: str | None
     group_roles: dict[str, str]
+    require_email_verified: bool
     updated_at: datetime
     redirect_uri: str
 
@@ -87,6 +90,7 @@ async def org_provider(session: AsyncSession, settings: Settings, org_id: uuid.U
         auto_join_role=row.auto_join_role,
         group_claim=row.group_claim,
         group_roles=dict(row.group_roles),
+        require_email_verified=row.require_email_verified,
     )
 
 
@@ -111,6 +115,7 @@ def _out(settings: Settings, row: IdentityProvider) -> ProviderOut:
         auto_join_role=row.auto_join_role,
         group_claim=row.group_claim,
         group_roles=dict(row.group_roles),
+        require_email_verified=row.require_email_verified,
         updated_at=row.updated_at,
         redirect_uri=redirect_uri(settings),
     )
@@ -191,6 +196,7 @@ async def put_settings(
     row.auto_join_role = auto_join
     row.group_claim = group_claim
     row.group_roles = group_roles
+    row.require_email_verified = data.require_email_verified
     row.updated_at = datetime.now(UTC)
     await session.flush()
     await audit(
@@ -201,6 +207,7 @@ async def put_settings(
         issuer,
         allowed_domains=domains,
         auto_join_role=auto_join,
+        require_email_verified=data.require_email_verified,
         secret_changed=bool(secret),
     )
     return _out(settings, row)

@@ -51,11 +51,14 @@ class OrgChoice:
     role: str
 
 
-def _email(claims: dict[str, Any]) -> str:
+def _email(provider: Provider, claims: dict[str, Any]) -> str:
     email = claims.get("email")
     if not isinstance(email, str) or "@" not in email:
         raise SignInRefused("no-email")
-    if claims.get("email_verified") is not True:
+    verified = claims.get("email_verified")
+    # A provider that says the address is unverified is believed; one that never says anything
+    # is accepted only where the operator or the organisation's admin said so for that provider.
+    if verified is not True and (provider.require_email_verified or "email_verified" in claims):
         raise SignInRefused("email-unverified")
     return email.strip().lower()
 
@@ -106,7 +109,7 @@ async def complete(
     org_id: uuid.UUID | None,
     invitation: str | None,
 ) -> SignedIn:
-    email = _email(claims)
+    email = _email(provider, claims)
     domain = email.rpartition("@")[2]
     if provider.org_id is not None:
         if org_id != provider.org_id:

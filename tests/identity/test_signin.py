@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -29,6 +31,7 @@ from tests.fixtures.identity import (
     PUBLIC_URL,
     Browserless,
     OidcProvider,
+    platform_providers_json,
 )
 
 API = "/api/v1/orgs"
@@ -387,3 +390,91 @@ async def test_sessions_end_after_the_absolute_timeout(
     await store.save(session)
     await redis.aclose()
     assert (await person.codo.get(f"/o/{org_a.slug}", follow_redirects=False)).status_code == 303
+
+
+def id_token_claims(token: str) -> dict[str, Any]:
+    payload = token.split(".")[1]
+    return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
+
+
+async def test_a_provider_that_sends_the_email_only_from_userinfo_signs_people_in(
+    person: Browserless, db: Database, org_a: Org
+) -> None:
+    # oidc-provider's default (OpenID Connect Core §5.4): the id_token names only the subject.
+    email = unique("uli")
+    token = (await invite(person, org_a, email, "viewer"))["link"].rsplit("/", 1)[1]
+    r = await person.sign_in(f"/auth/start?provider={PLATFORM}&invitation={token}", email)
+    assert r.status_code == 303 and r.headers["location"] == f"/o/{org_a.slug}"
+    assert await memberships_of(db, org_a, email) == ["viewer"]
+    home = await person.codo.get(f"/o/{org_a.slug}")
+    csrf = re.search(r'name="_csrf" value="([^"]+)"', home.text).group(1)  # type: ignore[union-attr]
+    out = await person.codo.post("/auth/signout", data={"_csrf": csrf}, follow_redirects=False)
+    claims = id_token_claims(parse_qs(urlsplit(out.headers["location"]).query)["id_token_hint"][0])
+    assert claims["sub"] == email and "email" not in claims, "the e-mail address came from UserInfo"
+
+
+async def test_a_provider_that_puts_the_email_into_the_id_token_signs_people_in(
+    person: Browserless,
+    identity_settings: Settings,
+    thick_oidc_provider: OidcProvider,
+    db: Database,
+    org_a: Org,
+) -> None:
+    thick = msgspec.structs.replace(
+        identity_settings, oidc_providers=platform_providers_json(thick_oidc_provider.issuer, "thick")
+    )
+    email = unique("tim")
+    token = (await invite(person, org_a, email))["link"].rsplit("/", 1)[1]
+    async with AsyncTestClient(app=create_app(thick), base_url=PUBLIC_URL) as codo:
+        r = await Browserless(codo, person.idp).sign_in(
+            f"/auth/start?provider=platform:thick&invitation={token}", email
+        )
+    assert r.status_code == 303
+    assert await memberships_of(db, org_a, email) == ["coordinator"]
+
+
+async def test_a_platform_provider_without_email_verified_needs_the_switch(
+    person: Browserless, identity_settings: Settings, oidc_provider: OidcProvider, db: Database, org_a: Org
+) -> None:
+    email = unique("noverified-nia")
+    token = (await invite(person, org_a, email))["link"].rsplit("/", 1)[1]
+    r = await person.sign_in(f"/auth/start?provider={PLATFORM}&invitation={token}", email)
+    assert reason_of(r.text) == "email-unverified"
+    assert await memberships_of(db, org_a, email) == []
+
+    switched = msgspec.structs.replace(
+        identity_settings,
+        oidc_providers=platform_providers_json(oidc_provider.issuer, require_email_verified=False),
+    )
+    async with AsyncTestClient(app=create_app(switched), base_url=PUBLIC_URL) as codo:
+        entra_like = Browserless(codo, person.idp)
+        r = await entra_like.sign_in(f"/auth/start?provider={PLATFORM}&invitation={token}", email)
+        assert r.status_code == 303
+        # A provider that says "not verified" is still believed.
+        r = await entra_like.sign_in(
+            f"/auth/start?provider={PLATFORM}&org={org_a.slug}", unique("unverified")
+        )
+        assert reason_of(r.text) == "email-unverified"
+    assert await memberships_of(db, org_a, email) == ["coordinator"]
+
+
+async def test_an_organisations_provider_without_email_verified_needs_the_switch(
+    person: Browserless, db: Database, oidc_provider: OidcProvider, org_a: Org
+) -> None:
+    rules = {"allowed_domains": ["allowed.example"], "auto_join_role": "viewer"}
+    out = await configure_org_provider(person, org_a, oidc_provider, **rules)
+    assert out["require_email_verified"] is True
+    email = unique("noverified-ole", "allowed.example")
+    r = await person.sign_in(f"/auth/start?provider=org&org={org_a.slug}", email)
+    assert reason_of(r.text) == "email-unverified"
+    assert await memberships_of(db, org_a, email) == []
+
+    out = await configure_org_provider(person, org_a, oidc_provider, require_email_verified=False, **rules)
+    assert out["require_email_verified"] is False
+    r = await person.sign_in(f"/auth/start?provider=org&org={org_a.slug}", email)
+    assert r.status_code == 303
+    assert await memberships_of(db, org_a, email) == ["viewer"]
+    r = await person.sign_in(
+        f"/auth/start?provider=org&org={org_a.slug}", unique("unverified", "allowed.example")
+    )
+    assert reason_of(r.text) == "email-unverified"

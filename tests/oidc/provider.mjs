@@ -4,9 +4,13 @@
 // Accounts: any login is an account; the login is the e-mail address and the subject.
 //   "name@domain#g1,g2"  -> the same person with groups g1 and g2 in the "groups" claim
 //   "unverified…"        -> email_verified is false
+//   "noverified…"        -> no email_verified claim at all (as Microsoft Entra)
 //   "expired…"           -> the id_token is already expired when issued
 //   "wrong-nonce…"       -> the id_token carries a nonce other than the one sent
 // POST /__test/rotate replaces the signing key (a new kid), as a provider rotating keys does.
+// CONFORM_ID_TOKEN_CLAIMS=false puts the e-mail claims into the id_token too; by default (the
+// library's, and OpenID Connect Core §5.4) the code flow's id_token carries none of the claims a
+// scope asks for: email, name and groups come from the UserInfo endpoint only.
 import { createServer } from 'node:http';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import Provider from 'oidc-provider';
@@ -14,6 +18,7 @@ import Provider from 'oidc-provider';
 const port = Number(process.env.PORT);
 const issuer = `http://127.0.0.1:${port}`;
 const clients = JSON.parse(process.env.CLIENTS);
+const conformIdTokenClaims = process.env.CONFORM_ID_TOKEN_CLAIMS !== 'false';
 
 function newKey() {
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -25,9 +30,9 @@ function claimsFor(login) {
   const claims = {
     sub: login,
     email,
-    email_verified: !email.startsWith('unverified'),
     name: email.split('@')[0].replace(/[._-]/g, ' '),
   };
+  if (!email.startsWith('noverified')) claims.email_verified = !email.startsWith('unverified');
   if (groups) claims.groups = groups.split(',').filter(Boolean);
   return claims;
 }
@@ -38,7 +43,7 @@ function build(key) {
     jwks: { keys: [key] },
     cookies: { keys: ['codo-test-cookie-key'] },
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'groups'] },
-    conformIdTokenClaims: false,
+    conformIdTokenClaims,
     pkce: { required: () => true },
     features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true } },
     ttl: { IdToken: 600, AccessToken: 600, AuthorizationCode: 60, Interaction: 600, Session: 3600, Grant: 3600 },

@@ -237,6 +237,15 @@ async def test_an_admin_creates_and_revokes_an_api_token_and_sets_up_the_organis
     assert 'value="verein.example, partner.example"' in page.text
     assert "geheim" not in page.text and "leer lassen" in page.text
     assert "vorstand = admin" in page.text
+    assert re.search(r'name="email_verified_optional" value="yes">', page.text), "the claim is required"
+    r = await browser.post(
+        f"/o/{org_a.slug}/settings/signin",
+        data={**form, "email_verified_optional": "yes"},
+        follow_redirects=False,
+    )
+    page = await browser.get(f"/o/{org_a.slug}/settings/signin")
+    assert 'name="email_verified_optional" value="yes" checked>' in page.text
+    assert "ohne den Claim email_verified annehmen" in page.text
     r = await browser.post(f"/o/{org_a.slug}/settings/signin", data={**form, "issuer": "kein-url"})
     assert r.status_code == 422 and "issuer" in r.text
     signin_page = await browser.get(f"/o/{org_a.slug}/signin")

@@ -187,6 +187,7 @@ class OrgPages(Controller):
                 auto_join_role=form.get("auto_join_role") or None,
                 group_claim=form.get("group_claim") or None,
                 group_roles=_group_lines(form.get("group_roles", "")),
+                require_email_verified=not form.get("email_verified_optional"),
             )
             await providers.put_settings(page.session, page.settings, page.org.id, page.actor, data)
         except DomainError as exc:
