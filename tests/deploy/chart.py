@@ -23,8 +23,10 @@ CHART = REPO_ROOT / "helm" / "codo"
 PRODUCTION_VALUES = Path(__file__).resolve().parent / "values-production.yaml"
 RELEASE = "codo"
 NAMESPACE = "codo"
-# The operator pins the tag; the defaults render with nothing but this.
-TAG = {"image.tag": "1.0.0"}
+# The operator pins the tag and, in production (the default), gives the secret key; the defaults
+# render with nothing but these.
+SECRET_KEY = "chart-test-secret-key-0123456789abcdef"
+TAG = {"image.tag": "1.0.0", "secrets.secretKey": SECRET_KEY}
 
 Manifest = dict[str, Any]
 

@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from shared import orgsync
+from shared.settings import load_settings
 
 from . import app_settings
 from .chart import (
@@ -26,6 +27,8 @@ from .chart import (
     NAMESPACE,
     PRODUCTION_VALUES,
     RELEASE,
+    SECRET_KEY,
+    TAG,
     Manifest,
     env_by_name,
     env_names,
@@ -72,6 +75,10 @@ CONFIG_SETTINGS = {
     "CODO_WORKER_HEALTH_CHECK_INTERVAL",
     "CODO_METRICS_ENABLED",
     "CODO_METRICS_PORT",
+    "CODO_SESSION_IDLE_MINUTES",
+    "CODO_SESSION_ABSOLUTE_HOURS",
+    "CODO_SIGNIN_ATTEMPTS_PER_MINUTE",
+    "CODO_OIDC_ALLOW_PRIVATE_NETWORKS",
 }
 SECRET_SETTINGS = {
     "CODO_DATABASE_URL",
@@ -80,6 +87,7 @@ SECRET_SETTINGS = {
     "CODO_SMTP_USERNAME",
     "CODO_SMTP_PASSWORD",
     "CODO_SECRET_KEY",
+    "CODO_OIDC_PROVIDERS",
 }
 
 
@@ -97,7 +105,9 @@ def annotations(m: Manifest) -> dict[str, str]:
 
 
 def test_helm_lint_strict_passes_for_default_and_production_values() -> None:
-    out = run_helm("lint", "--strict", str(CHART), "--set", "image.tag=1.0.0")
+    out = run_helm(
+        "lint", "--strict", str(CHART), "--set", "image.tag=1.0.0", "--set", f"secrets.secretKey={SECRET_KEY}"
+    )
     assert "0 chart(s) failed" in out
     out = run_helm("lint", "--strict", str(CHART), "-f", str(PRODUCTION_VALUES))
     assert "0 chart(s) failed" in out
@@ -187,7 +197,12 @@ VARIANTS = {
         "secrets.databaseUrl": "postgresql://a:b@db/codo",
         "secrets.smtpUsername": "u",
         "secrets.smtpPassword": "p",
-        "secrets.secretKey": "k",
+        "secrets.secretKey": SECRET_KEY,
+        "secrets.oidcProviders[0].key": "entra",
+        "secrets.oidcProviders[0].label": "Microsoft",
+        "secrets.oidcProviders[0].issuer": "https://login.microsoftonline.com/t/v2.0",
+        "secrets.oidcProviders[0].client_id": "c",
+        "secrets.oidcProviders[0].client_secret": "s",
         "config.extraEnv.CODO_FEATURE_X": "on",
     },
 }
@@ -279,7 +294,7 @@ def test_metrics_port_is_shared_by_api_and_worker_and_configurable() -> None:
 
 
 def test_metrics_port_must_not_be_the_api_port() -> None:
-    message = render_error(sets={"image.tag": "1.0.0", "metrics.port": "8000"})
+    message = render_error(sets={**TAG, "metrics.port": "8000"})
     assert "metrics.port (8000) must differ from api.port" in message
     # without metrics nothing listens there, so nothing clashes
     render(sets={"metrics.enabled": "false", "metrics.port": "8000"})
@@ -477,7 +492,7 @@ def test_no_org_sync_without_organisations(default_manifests: list[Manifest]) ->
 def test_a_slug_listed_twice_stops_the_install() -> None:
     message = render_error(
         sets={
-            "image.tag": "1.0.0",
+            **TAG,
             "organizations[0].slug": "twice",
             "organizations[0].name": "A",
             "organizations[0].ownerEmail": "a@example.org",
@@ -552,7 +567,7 @@ def spec_labels(deployment: Manifest) -> dict[str, str]:
 def test_api_grace_period_must_exceed_the_pre_stop_sleep() -> None:
     message = render_error(
         sets={
-            "image.tag": "1.0.0",
+            **TAG,
             "api.preStopSleepSeconds": "30",
             "api.terminationGracePeriodSeconds": "30",
         }
@@ -691,10 +706,14 @@ def test_existing_secret_and_its_key_names_are_used(production_manifests: list[M
         "CODO_SMTP_USERNAME": "smtp-username",
         "CODO_SMTP_PASSWORD": "smtp-password",
         "CODO_SECRET_KEY": "secret-key",
+        "CODO_OIDC_PROVIDERS": "oidc-providers",
     }
     # database and Redis are required: a missing key stops the pod visibly
     assert not refs["CODO_DATABASE_URL"].get("optional", False)
     assert not refs["CODO_REDIS_URL"].get("optional", False)
+    # so is the secret key in production: without it the pods would start only to crash
+    assert not refs["CODO_SECRET_KEY"].get("optional", False)
+    assert refs["CODO_OIDC_PROVIDERS"]["optional"] is True
 
 
 def test_chart_created_secret_holds_only_the_values_given() -> None:
@@ -711,13 +730,81 @@ def test_chart_created_secret_holds_only_the_values_given() -> None:
         "CODO_DATABASE_URL": "postgresql://codo_app:pw@db:5432/codo",
         "CODO_MIGRATIONS_DATABASE_URL": "postgresql://codo_owner:pw@db:5432/codo",
         "CODO_REDIS_URL": "redis://redis:6379/0",
+        "CODO_SECRET_KEY": SECRET_KEY,
     }
     assert find(manifests, "Secret", "codo-migrate")["data"] == data
 
 
 def test_smtp_credentials_must_come_together() -> None:
-    message = render_error(sets={"image.tag": "1.0.0", "secrets.smtpUsername": "mailer"})
+    message = render_error(sets={**TAG, "secrets.smtpUsername": "mailer"})
     assert "smtpUsername and secrets.smtpPassword must be set together" in message
+
+
+def test_production_refuses_to_render_without_the_secret_key() -> None:
+    message = render_error(string_sets={"image.tag": "1.0.0"})
+    assert "/secrets/secretKey" in message
+    message = render_error(string_sets={"image.tag": "1.0.0", "secrets.secretKey": "too-short"})
+    assert "/secrets/secretKey" in message
+    # Another environment, or a Secret of the operator's own (which then must hold the key: the
+    # pods reference it without `optional`), renders without it.
+    assert render(sets={"image.tag": "1.0.0", "config.env": "development"})
+    assert render(sets={"image.tag": "1.0.0", "existingSecret": "mine"})
+
+
+def test_platform_sign_in_providers_come_from_the_secret_and_codo_reads_them() -> None:
+    provider = {
+        "key": "entra",
+        "label": "Microsoft",
+        "issuer": "https://login.microsoftonline.com/tenant/v2.0",
+        "client_id": "codo",
+        "client_secret": "very-secret-client-secret",
+        "require_email_verified": False,
+    }
+    sets = {f"secrets.oidcProviders[0].{k}": str(v).lower() if v is False else v for k, v in provider.items()}
+    manifests = render(sets=sets)
+    secret = find(manifests, "Secret", "codo")["data"]
+    providers = base64.b64decode(secret["CODO_OIDC_PROVIDERS"]).decode()
+    settings = load_settings({"CODO_OIDC_PROVIDERS": providers}, required=())
+    [read] = settings.platform_providers
+    assert (read.key, read.client_secret, read.require_email_verified) == (
+        "entra",
+        provider["client_secret"],
+        False,
+    )
+    for m in manifests:
+        if m["kind"] == "ConfigMap":
+            assert provider["client_secret"] not in json.dumps(m), "no client secret in a ConfigMap"
+    api = find(manifests, "Deployment", "codo-api")["spec"]["template"]["spec"]["containers"][0]
+    ref = env_by_name(api)["CODO_OIDC_PROVIDERS"]["valueFrom"]["secretKeyRef"]
+    assert ref == {"name": "codo", "key": "CODO_OIDC_PROVIDERS", "optional": True}
+    message = render_error(sets={**TAG, "config.extraEnv.CODO_OIDC_PROVIDERS": "[]"})
+    assert "CODO_OIDC_PROVIDERS" in message and "schema" in message
+    message = render_error(sets={**TAG, "secrets.oidcProviders[0].key": "entra"})
+    assert "client_secret" in message
+
+
+def test_sessions_sign_in_limits_and_trusted_proxies_have_values(
+    production_manifests: list[Manifest],
+) -> None:
+    defaults = find(render(), "ConfigMap", "codo")["data"]
+    assert defaults["CODO_SESSION_IDLE_MINUTES"] == "60" and defaults["CODO_SESSION_ABSOLUTE_HOURS"] == "12"
+    assert defaults["CODO_SIGNIN_ATTEMPTS_PER_MINUTE"] == "20"
+    assert defaults["CODO_OIDC_ALLOW_PRIVATE_NETWORKS"] == "false"
+    assert "CODO_TRUSTED_PROXIES" not in defaults, "no proxy is trusted unless named"
+    data = find(production_manifests, "ConfigMap", "codo")["data"]
+    assert data["CODO_TRUSTED_PROXIES"] == "10.244.0.0/16"
+    assert data["CODO_SESSION_IDLE_MINUTES"] == "30" and data["CODO_SIGNIN_ATTEMPTS_PER_MINUTE"] == "10"
+    settings = load_settings(data, required=())
+    assert [str(n) for n in settings.trusted_proxy_networks] == ["10.244.0.0/16"]
+    assert settings.session_absolute_hours == 10
+    two = find(render(sets={"config.trustedProxies": "{10.0.0.0/8,fd00::/8}"}), "ConfigMap", "codo")["data"]
+    assert load_settings(two, required=()).trusted_proxies == "10.0.0.0/8,fd00::/8"
+    assert "/config/trustedProxies/0" in render_error(sets={**TAG, "config.trustedProxies": "{0.0.0.0/0}"})
+    assert "/config/trustedProxies/0" in render_error(sets={**TAG, "config.trustedProxies": "{the-ingress}"})
+    message = render_error(
+        sets={**TAG, "config.session.idleMinutes": "120", "config.session.absoluteHours": "1"}
+    )
+    assert "idleMinutes must not exceed" in message
 
 
 def _checksums(manifests: list[Manifest]) -> dict[str, dict[str, str]]:
@@ -991,9 +1078,14 @@ def test_schema_is_draft_07_and_accepts_the_shipped_values_files() -> None:
     jsonschema.Draft7Validator.check_schema(schema)
     validator = jsonschema.Draft7Validator(schema)
     defaults = yaml.safe_load((CHART / "values.yaml").read_text())
-    # the defaults lack exactly one thing: the image tag the operator pins
-    assert {tuple(e.absolute_path) for e in validator.iter_errors(defaults)} == {("image", "tag")}
-    assert not list(validator.iter_errors(_merge(defaults, {"image": {"tag": "1.0.0"}})))
+    # the defaults lack exactly two things: the image tag the operator pins and, in production,
+    # the secret key
+    assert {tuple(e.absolute_path) for e in validator.iter_errors(defaults)} == {
+        ("image", "tag"),
+        ("secrets", "secretKey"),
+    }
+    ready = _merge(defaults, {"image": {"tag": "1.0.0"}, "secrets": {"secretKey": SECRET_KEY}})
+    assert not list(validator.iter_errors(ready))
     production = _merge(defaults, yaml.safe_load(PRODUCTION_VALUES.read_text()))
     assert not [e.message for e in validator.iter_errors(production)]
 
@@ -1014,9 +1106,19 @@ def test_install_notes_warn_when_the_database_is_not_configured() -> None:
         out = run_helm("install", RELEASE, str(CHART), "--namespace", NAMESPACE, "--dry-run=client", *args)
         return out[out.index("NOTES:") :]
 
-    default = notes("--set", "image.tag=1.0.0")
+    default = notes("--set", "image.tag=1.0.0", "--set", f"secrets.secretKey={SECRET_KEY}")
     assert "WARNING: not set: secrets.databaseUrl, secrets.redisUrl" in default
     assert "port-forward svc/codo 8000:80" in default
+    assert "trustedProxies" not in default, "without an ingress no proxy needs trusting"
+    behind = notes(
+        "--set",
+        "image.tag=1.0.0",
+        "--set",
+        f"secrets.secretKey={SECRET_KEY}",
+        "--set",
+        "ingress.enabled=true",
+    )
+    assert "WARNING: config.trustedProxies is empty" in behind
     production = notes("-f", str(PRODUCTION_VALUES))
     assert "WARNING" not in production
     assert "Open https://codo.example.org" in production

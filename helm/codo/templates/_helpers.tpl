@@ -117,6 +117,9 @@ ConfigMap renders it, the migrate Job inlines it, checksum/config hashes it.
 */}}
 {{- define "codo.configEnv" -}}
 {{- $c := .Values.config -}}
+{{- if gt (int64 $c.session.idleMinutes) (mul (int64 $c.session.absoluteHours) 60) -}}
+{{- fail "config.session.idleMinutes must not exceed config.session.absoluteHours (codo refuses to start otherwise)" -}}
+{{- end -}}
 {{- $env := dict -}}
 {{- $_ := set $env "CODO_ENV" $c.env -}}
 {{- $_ := set $env "CODO_PUBLIC_URL" $c.publicUrl -}}
@@ -146,6 +149,11 @@ ConfigMap renders it, the migrate Job inlines it, checksum/config hashes it.
 {{- $_ := set $env "CODO_WORKER_HEALTH_CHECK_INTERVAL" (toString (int64 .Values.worker.healthCheckInterval)) -}}
 {{- $_ := set $env "CODO_METRICS_ENABLED" (ternary "true" "false" .Values.metrics.enabled) -}}
 {{- $_ := set $env "CODO_METRICS_PORT" (toString (int64 .Values.metrics.port)) -}}
+{{- $_ := set $env "CODO_SESSION_IDLE_MINUTES" (toString (int64 $c.session.idleMinutes)) -}}
+{{- $_ := set $env "CODO_SESSION_ABSOLUTE_HOURS" (toString (int64 $c.session.absoluteHours)) -}}
+{{- $_ := set $env "CODO_SIGNIN_ATTEMPTS_PER_MINUTE" (toString (int64 $c.signin.attemptsPerMinute)) -}}
+{{- $_ := set $env "CODO_OIDC_ALLOW_PRIVATE_NETWORKS" (ternary "true" "false" $c.signin.allowPrivateNetworks) -}}
+{{- with $c.trustedProxies }}{{ $_ := set $env "CODO_TRUSTED_PROXIES" (join "," .) }}{{ end -}}
 {{- range $k, $v := $c.extraEnv }}{{ $_ := set $env $k (toString $v) }}{{ end -}}
 {{- toYaml $env -}}
 {{- end -}}
@@ -161,20 +169,26 @@ left out), as a YAML map of base64 strings.
 {{- fail "secrets.smtpUsername and secrets.smtpPassword must be set together" -}}
 {{- end -}}
 {{- $data := dict -}}
+{{- if and (eq .Values.config.env "production") (not $s.secretKey) -}}
+{{- fail "secrets.secretKey is required with config.env=production (or name a Secret holding CODO_SECRET_KEY in existingSecret)" -}}
+{{- end -}}
 {{- range $field := list "databaseUrl" "migrationsDatabaseUrl" "redisUrl" "smtpUsername" "smtpPassword" "secretKey" -}}
 {{- $value := index $s $field -}}
 {{- if $value -}}
 {{- $_ := set $data (index $k $field) ($value | toString | b64enc) -}}
 {{- end -}}
 {{- end -}}
+{{- with $s.oidcProviders -}}
+{{- $_ := set $data $k.oidcProviders (toJson . | b64enc) -}}
+{{- end -}}
 {{- toYaml $data -}}
 {{- end -}}
 
 {{/*
 Environment variables from the Secret: (dict "ctx" $ "secretName" NAME
-"migrations" BOOL). The database and Redis URLs are required (a missing key
-stops the pod with an event naming it); the SMTP credentials and the secret
-key are optional. CODO_MIGRATIONS_DATABASE_URL only when migrations=true.
+"migrations" BOOL). The database and Redis URLs and, in production, the secret
+key are required (a missing key stops the pod with an event naming it); the
+SMTP credentials and the platform's sign-in providers are optional. CODO_MIGRATIONS_DATABASE_URL only when migrations=true.
 */}}
 {{- define "codo.secretEnv" -}}
 {{- $k := .ctx.Values.secretKeys -}}
@@ -212,6 +226,14 @@ key are optional. CODO_MIGRATIONS_DATABASE_URL only when migrations=true.
     secretKeyRef:
       name: {{ .secretName }}
       key: {{ $k.secretKey }}
+      {{- if ne .ctx.Values.config.env "production" }}
+      optional: true
+      {{- end }}
+- name: CODO_OIDC_PROVIDERS
+  valueFrom:
+    secretKeyRef:
+      name: {{ .secretName }}
+      key: {{ $k.oidcProviders }}
       optional: true
 {{- end -}}
 
