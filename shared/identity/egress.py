@@ -99,6 +99,21 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+async def private_address(url: str) -> str | None:
+    """A non-public address the URL's host resolves to now, if any (for telling an admin early).
+
+    Only advice: what counts is the check when connecting, since the answer may change later.
+    """
+    host = httpx.URL(url).host
+    if not host:
+        return None
+    try:
+        addresses = await GuardedBackend(allow_private=True).resolve(host, 443, CONNECT_SECONDS)
+    except httpcore.ConnectError:
+        return None
+    return next((a for a in addresses if not is_public(a)), None)
+
+
 class GuardedTransport(httpx.AsyncHTTPTransport):
     def __init__(self, *, allow_private: bool, allowed: typing.Callable[[str], bool] = is_public) -> None:
         # No proxies from the environment: the check is about where this process connects.

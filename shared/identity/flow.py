@@ -19,8 +19,11 @@ from shared.db import Database
 from shared.identity import members, providers, signin
 from shared.identity.oidc import OidcClient, OidcError, Provider
 from shared.identity.signin import SignedIn, SignInRefused
+from shared.logs import get_logger
 from shared.organizations import get_by_slug
 from shared.settings import Settings
+
+log = get_logger(__name__)
 
 STATE_SECONDS = 600
 _PREFIX = "codo:oidc-state:"
@@ -108,7 +111,11 @@ async def begin(
             raise SignInRefused("unknown-organisation")
         org_id = org.id
     provider = await resolve_provider(db, settings, provider_key, org_id)
-    auth = await oidc.authorize(provider, providers.redirect_uri(settings))
+    try:
+        auth = await oidc.authorize(provider, providers.redirect_uri(settings))
+    except OidcError as exc:
+        _log_refusal(provider, exc)
+        raise
     pending = PendingSignIn(
         provider=provider_key,
         org_id=org_id,
@@ -157,8 +164,14 @@ async def finish(
             nonce=pending.nonce,
         )
     except OidcError as exc:
+        _log_refusal(provider, exc)
         raise SignInRefused(exc.reason) from None
     signed_in = await signin.complete(
         db, provider, claims, org_id=pending.org_id, invitation=pending.invitation
     )
     return signed_in, provider, id_token, pending.next
+
+
+def _log_refusal(provider: Provider, exc: OidcError) -> None:
+    # The visitor sees only the reason; the operator needs the detail (e.g. a refused address).
+    log.warning("sign-in provider failed", provider=provider.key, reason=exc.reason, detail=exc.detail)

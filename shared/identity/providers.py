@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import Database
 from shared.errors import NotFound, ValidationFailed
-from shared.identity import crypto
+from shared.identity import crypto, egress
 from shared.identity.members import Actor, audit
 from shared.identity.models import IdentityProvider
 from shared.identity.oidc import Provider
@@ -147,6 +147,13 @@ async def put_settings(
         raise ValidationFailed("the issuer is the provider's https:// URL", field="issuer")
     if settings.env == "production" and not issuer.startswith("https://"):
         raise ValidationFailed("the issuer must use https", field="issuer")
+    if not settings.oidc_allow_private_networks:
+        address = await egress.private_address(issuer)
+        if address is not None:
+            raise ValidationFailed(
+                f"the issuer's host resolves to {address}, a private address sign-in does not connect to",
+                field="issuer",
+            )
     client_id = data.client_id.strip()
     if not client_id or len(client_id) > 255:
         raise ValidationFailed("the client id must be 1 to 255 characters", field="client_id")

@@ -14,8 +14,11 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from services.api.app import create_app
-from shared.identity import egress
+from shared.db import Database
+from shared.identity import egress, providers
+from shared.identity.members import Actor
 from shared.identity.oidc import OidcClient, OidcError, Provider
+from shared.identity.providers import ProviderIn
 from shared.permissions import Role
 from shared.settings import Settings
 from tests.conftest import Org
@@ -96,18 +99,29 @@ def test_only_public_addresses_count_as_public(address: str, public: bool) -> No
 
 
 async def test_an_organisations_provider_in_a_private_network_is_never_contacted(
-    identity_settings: Settings, recorder: Recorder, org_a: Org
+    identity_settings: Settings, db: Database, recorder: Recorder, org_a: Org
 ) -> None:
     recorder.routes["/.well-known/openid-configuration"] = {"issuer": recorder.url}
     guarded = msgspec.structs.replace(identity_settings, oidc_allow_private_networks=False)
     async with AsyncTestClient(app=create_app(guarded), base_url=PUBLIC_URL) as codo:
         for issuer in (recorder.url, "http://169.254.169.254/latest/meta-data", "http://localhost:9"):
+            body = {"issuer": issuer, "client_id": ORG_CLIENT_ID, "client_secret": ORG_CLIENT_SECRET}
             r = await codo.put(
-                f"/api/v1/orgs/{org_a.slug}/signin-provider",
-                json={"issuer": issuer, "client_id": ORG_CLIENT_ID, "client_secret": ORG_CLIENT_SECRET},
-                headers=org_a.auth(Role.ADMIN),
+                f"/api/v1/orgs/{org_a.slug}/signin-provider", json=body, headers=org_a.auth(Role.ADMIN)
             )
-            assert r.status_code == 200, r.text
+            # The admin is told at once where the address resolves to.
+            assert r.status_code == 422 and r.json()["field"] == "issuer", r.text
+            assert "private address" in r.json()["detail"]
+            # A host may resolve to a public address when saved and to a private one later: what
+            # counts is the check when connecting. Stored as if it had passed then:
+            async with db.tenant(org_a.id) as session:
+                await providers.put_settings(
+                    session,
+                    identity_settings,
+                    org_a.id,
+                    Actor(label="t", role=Role.OWNER),
+                    ProviderIn(**body),
+                )
             # Any anonymous visitor may start a sign-in at the organisation's provider.
             started = time.monotonic()
             r = await codo.get(f"/auth/start?provider=org&org={org_a.slug}", follow_redirects=False)
