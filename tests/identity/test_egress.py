@@ -210,3 +210,52 @@ async def test_slow_and_oversized_answers_are_cut_off() -> None:
             await oidc.metadata(slow.url)
         assert time.monotonic() - started < egress.READ_SECONDS + 1.5
         await oidc.aclose()
+
+
+async def test_userinfo_about_another_subject_is_refused() -> None:
+    # A provider whose id_token carries no e-mail and whose UserInfo answers for someone else
+    # (oidc-provider cannot be made to do that, so a hand-written one answers here).
+    from joserfc import jwt
+    from joserfc.jwk import RSAKey
+
+    key = RSAKey.generate_key(2048, parameters={"kid": "k1", "use": "sig", "alg": "RS256"})
+    with Recorder() as idp:
+        now = int(time.time())
+        claims = {"iss": idp.url, "aud": "c", "sub": "alice", "iat": now, "exp": now + 300, "nonce": "n"}
+        idp.routes.update(
+            {
+                "/.well-known/openid-configuration": {
+                    "issuer": idp.url,
+                    "authorization_endpoint": f"{idp.url}/auth",
+                    "token_endpoint": f"{idp.url}/token",
+                    "jwks_uri": f"{idp.url}/jwks",
+                    "userinfo_endpoint": f"{idp.url}/me",
+                },
+                "/jwks": {"keys": [key.as_dict(private=False)]},
+                "/token": {
+                    "id_token": jwt.encode({"alg": "RS256", "kid": "k1"}, claims, key),
+                    "access_token": "at",
+                    "token_type": "Bearer",
+                },
+                "/me": {"sub": "mallory", "email": "mallory@evil.example", "email_verified": True},
+            }
+        )
+        oidc = OidcClient(egress.client(allow_private=True))
+        try:
+            with pytest.raises(OidcError, match="another subject"):
+                await oidc.redeem(
+                    _provider(idp.url), code="x", code_verifier="v", redirect_uri="https://x", nonce="n"
+                )
+            idp.routes["/me"] = {
+                "sub": "alice",
+                "email": "alice@example.org",
+                "email_verified": True,
+                "iss": "x",
+            }
+            got, _ = await oidc.redeem(
+                _provider(idp.url), code="x", code_verifier="v", redirect_uri="https://x", nonce="n"
+            )
+            assert (got["email"], got["email_verified"], got["iss"]) == ("alice@example.org", True, idp.url)
+        finally:
+            await oidc.aclose()
+    assert "GET /me" in idp.requests
