@@ -54,8 +54,9 @@ WEB_MODULES = ("api", "pages")
 
 
 def route_handlers() -> list[Any]:
-    """Every web module contributes its ``ROUTES``: ``services/api/controllers/*`` and the
-    ``api.py``/``pages.py`` of each domain package under ``services/api``."""
+    """Every web module contributes its ``ROUTES``: the ``api.py``/``pages.py`` of each domain's
+    home under ``services/api`` (a home gathers its other modules' routes there), and whatever
+    modules are left in ``services/api/controllers``."""
     import services.api as api_package
     import services.api.controllers as package
 

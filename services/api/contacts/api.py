@@ -11,6 +11,7 @@ from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParameter
 
+from services.api.contacts import imports as imports_api
 from services.api.context import OrgContext, provide_org_context
 from shared.contacts import exports, gdpr, service, timeline
 from shared.contacts import fields as custom_fields
@@ -370,4 +371,4 @@ class ContactController(Controller):
         return await timeline.update_settings(ctx.session, ctx.org.id, data)
 
 
-ROUTES = [ContactController]
+ROUTES = [ContactController, *imports_api.ROUTES]

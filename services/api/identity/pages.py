@@ -1,4 +1,4 @@
-"""Pages of one organisation: home, members and invitations, audit log, settings, API tokens."""
+"""Pages of one organisation: members and invitations, audit log, settings, API tokens; and sign-in."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
+from services.api.identity import signin
 from services.api.web.context import PageContext, provide_page
 from services.api.web.i18n import _
 from shared import tokens
@@ -61,11 +62,6 @@ class OrgPages(Controller):
     tags = ["web"]
     include_in_schema = False
     dependencies = {"page": Provide(provide_page)}
-
-    @get("")
-    async def home(self, page: NamedDependency[PageContext]) -> Template:
-        page.require(Permission.ORG_READ)
-        return page.render("home.html", nav="home")
 
     @get("/members")
     async def members_page(
@@ -253,4 +249,4 @@ def _group_lines(text: str) -> dict[str, str]:
     return out
 
 
-ROUTES = [OrgPages]
+ROUTES = [OrgPages, *signin.ROUTES]

@@ -19,6 +19,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
+from services.api.intake import public_forms
 from services.api.web import i18n
 from services.api.web.context import PageContext, provide_page
 from shared.contacts import fields as custom_fields
@@ -557,4 +558,4 @@ def _posted_consents(v: dict[str, str]) -> list[ConsentText]:
     return consents
 
 
-ROUTES = [IntakePages]
+ROUTES = [IntakePages, *public_forms.ROUTES]

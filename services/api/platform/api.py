@@ -12,6 +12,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, Parameter
 
 from services.api.context import OrgContext, provide_org_context
+from services.api.platform import health
 from shared import organizations, tokens
 from shared.identity import tokens as admin_tokens
 from shared.organizations import MemberOut, OrganizationOut
@@ -71,4 +72,4 @@ class OrgController(Controller):
         await admin_tokens.revoke(ctx.session, ctx.org.id, ctx.actor, token_id)
 
 
-ROUTES = [OrgController]
+ROUTES = [OrgController, *health.ROUTES]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, patch, post
@@ -11,7 +11,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from services.api.context import OrgContext, provide_org_context
-from services.api.controllers.tasks import acting_member, actor
+from services.api.tasks.acting import acting_member, actor, now_utc
 from shared.errors import ValidationFailed
 from shared.permissions import Permission
 from shared.tasks import agenda, calendar_feed
@@ -28,10 +28,6 @@ from shared.tasks.recurrence import local_now
 from shared.tasks.tasks import week_bounds
 
 MAX_LIST_RANGE = timedelta(days=400)
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
 
 
 class AppointmentController(Controller):

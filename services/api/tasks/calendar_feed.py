@@ -16,7 +16,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from services.api.context import OrgContext, database, provide_org_context
-from services.api.controllers.tasks import acting_member
+from services.api.tasks.acting import acting_member
 from shared.errors import NotFound
 from shared.models import Organization
 from shared.permissions import Permission

@@ -1,0 +1,586 @@
+"""Pages of tasks: my day, the task list, a task, the rules, the calendar and the notifications."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from babel.dates import format_date
+from babel.messages.pofile import read_po
+from litestar import Controller, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.response import Redirect, Template
+
+from services.api.tasks.acting import now_utc
+from services.api.web import i18n
+from services.api.web.context import PageContext, provide_page
+from shared.errors import Conflict, DomainError, NotFound, ValidationFailed
+from shared.organizations import MemberOut, list_members
+from shared.permissions import Permission
+from shared.tasks import agenda, appointments, calendar_feed, notify, recurrence, rules
+from shared.tasks import tasks as service
+from shared.tasks.models import DEFAULT_TIMEZONE
+from shared.tasks.notify import Channels
+from shared.tasks.tasks import (
+    Actor,
+    TaskCreate,
+    TaskFilter,
+    parse_time,
+    week_bounds,
+)
+
+CATALOG_DIR = Path(__file__).resolve().parent.parent / "web" / "templates" / "tasks"
+
+
+@cache
+def _catalog(locale: str) -> dict[str, str]:
+    """This domain's German texts (messages.de.po next to its templates); English is the msgid."""
+    path = CATALOG_DIR / f"messages.{locale}.po"
+    if not path.exists():
+        return {}
+    with path.open("rb") as f:
+        catalog = read_po(f, locale=locale)
+    return {str(m.id): str(m.string) for m in catalog if m.id and m.string and isinstance(m.id, str)}
+
+
+def translator(locale: str) -> Callable[..., str]:
+    def gettext(message: str, **values: Any) -> str:
+        text = _catalog(locale).get(message) or i18n.gettext(locale, message)
+        return text % values if values else text
+
+    return gettext
+
+
+@dataclass(frozen=True)
+class Fmt:
+    locale: str
+
+    def day(self, value: date) -> str:
+        return format_date(
+            value, "EEE, d. MMM y" if self.locale == "de" else "EEE, d MMM y", locale=self.locale
+        )
+
+    def day_short(self, value: date) -> str:
+        return format_date(value, "EEE d.M." if self.locale == "de" else "EEE d/M", locale=self.locale)
+
+    def clock(self, value: datetime, tz: str) -> str:
+        return value.astimezone(recurrence.zone(tz)).strftime("%H:%M")
+
+    def rrule(self, rule: str) -> str:
+        de = self.locale == "de"
+        parts = dict(p.split("=", 1) for p in rule.split(";") if "=" in p)
+        n = int(parts.get("INTERVAL", "1"))
+        freq = parts.get("FREQ", "")
+        if set(parts) - {"FREQ", "INTERVAL"}:
+            return rule
+        names = {
+            "DAILY": ("täglich", "alle %d Tage", "daily", "every %d days"),
+            "WEEKLY": ("wöchentlich", "alle %d Wochen", "weekly", "every %d weeks"),
+            "MONTHLY": ("monatlich", "alle %d Monate", "monthly", "every %d months"),
+            "YEARLY": ("jährlich", "alle %d Jahre", "yearly", "every %d years"),
+        }
+        if freq not in names:
+            return rule
+        one_de, many_de, one_en, many_en = names[freq]
+        if n == 1:
+            return one_de if de else one_en
+        return (many_de if de else many_en) % n
+
+
+def _local_redirect(target: str | None, fallback: str) -> str:
+    """Only a path of this site (never another host) may be a redirect target."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return fallback
+
+
+def _page_actor(page: PageContext) -> Actor:
+    return Actor(
+        org_id=page.org.id,
+        slug=page.org.slug,
+        membership_id=page.membership_id,
+        public_url=page.settings.public_url,
+        label=page.user.email if page.user else "",
+    )
+
+
+async def _member_choices(page: PageContext) -> list[MemberOut]:
+    return (await list_members(page.session, limit=200, cursor=None)).items
+
+
+def render(
+    page: PageContext, template: str, *, sub: str, unread: int | None = None, **values: Any
+) -> Template:
+    _ = translator(page.locale)
+    today = recurrence.local_now(now_utc(), DEFAULT_TIMEZONE).date()
+    return page.render(
+        template,
+        nav="tasks",
+        sub=sub,
+        _=_,
+        fmt=Fmt(page.locale),
+        today=today,
+        me=page.membership_id,
+        unread=unread,
+        recurrence_choices=[
+            ("", _("does not repeat")),
+            ("daily", _("daily")),
+            ("weekly", _("weekly")),
+            ("every 2 weeks", _("every 2 weeks")),
+            ("monthly", _("monthly")),
+        ],
+        **values,
+    )
+
+
+async def _unread(page: PageContext) -> int:
+    return await notify.unread_count(page.session, page.membership_id)
+
+
+def _form_task(form: dict[str, str], page: PageContext) -> TaskCreate:
+    try:
+        due = date.fromisoformat(form.get("due_date", ""))
+    except ValueError:
+        raise ValidationFailed("choose a due date", field="due_date") from None
+    assignee = form.get("assignee_id") or None
+    try:
+        assignee_id = uuid.UUID(assignee) if assignee else page.membership_id
+    except ValueError:
+        raise ValidationFailed("no such member", field="assignee_id") from None
+    return TaskCreate(
+        title=form.get("title", ""),
+        due_date=due,
+        due_time=form.get("due_time") or None,
+        assignee_id=assignee_id,
+        recurrence=form.get("recurrence") or None,
+    )
+
+
+class TaskPages(Controller):
+    path = "/o/{slug:str}"
+    tags = ["web"]
+    include_in_schema = False
+    dependencies = {"page": Provide(provide_page)}
+
+    async def _my_day(
+        self,
+        page: PageContext,
+        *,
+        status_code: int = 200,
+        error: str | None = None,
+        form: dict[str, str] | None = None,
+        message: str | None = None,
+    ) -> Template:
+        plan = await agenda.my_day(page.session, page.membership_id, now_utc())
+        return render(
+            page,
+            "tasks/my_day.html",
+            sub="my-day",
+            status_code=status_code,
+            plan=plan,
+            back=f"/o/{page.org.slug}/my-day",
+            members=[],
+            form=form or {},
+            error=error,
+            message=message,
+            unread=await _unread(page),
+        )
+
+    @get("/my-day")
+    async def my_day(
+        self,
+        page: NamedDependency[PageContext],
+        done: FromQuery[str | None] = None,
+        following: Annotated[date | None, QueryParameter(name="next")] = None,
+    ) -> Template:
+        page.require(Permission.DATA_READ)
+        return await self._my_day(page, message=_done_message(page, done, following))
+
+    @get("/tasks")
+    async def task_list(
+        self,
+        page: NamedDependency[PageContext],
+        view: FromQuery[str | None] = None,
+        status: FromQuery[str | None] = "open",
+        assignee_id: FromQuery[str | None] = None,
+        q: FromQuery[str | None] = None,
+        contact_id: FromQuery[uuid.UUID | None] = None,
+        match_id: FromQuery[uuid.UUID | None] = None,
+        cursor: FromQuery[str | None] = None,
+        done: FromQuery[str | None] = None,
+        following: Annotated[date | None, QueryParameter(name="next")] = None,
+    ) -> Template:
+        page.require(Permission.DATA_READ)
+        _ = translator(page.locale)
+        try:
+            who = uuid.UUID(assignee_id) if assignee_id else None
+        except ValueError:
+            who = None
+        filters = TaskFilter(
+            status=status or None,
+            assignee_id=who,
+            view=view or None,
+            q=q or None,
+            contact_id=contact_id,
+            match_id=match_id,
+        )
+        listed = await service.list_tasks(page.session, filters, now=now_utc(), limit=100, cursor=cursor)
+        members = await _member_choices(page)
+        query = {
+            k: str(v)
+            for k, v in {
+                "view": view,
+                "status": status,
+                "assignee_id": assignee_id,
+                "q": q,
+                "contact_id": contact_id,
+                "match_id": match_id,
+            }.items()
+            if v
+        }
+        return render(
+            page,
+            "tasks/list.html",
+            sub="tasks",
+            page_items=listed.items,
+            next_cursor=listed.next_cursor,
+            more_query=urlencode({**query, "cursor": listed.next_cursor or ""}),
+            filters=filters,
+            members=members,
+            names={m.id: m.display_name or m.email for m in members},
+            back=f"/o/{page.org.slug}/tasks" + (f"?{urlencode(query)}" if query else ""),
+            form={},
+            views=[
+                ("", _("all")),
+                ("today", _("due today")),
+                ("overdue", _("overdue")),
+                ("week", _("due this week")),
+            ],
+            statuses=[
+                ("open", _("open")),
+                ("done", _("done")),
+                ("cancelled", _("cancelled")),
+                ("", _("any")),
+            ],
+            status_names={"open": _("open"), "done": _("done"), "cancelled": _("cancelled")},
+            message=_done_message(page, done, following),
+            unread=await _unread(page),
+        )
+
+    @post("/tasks", status_code=303)
+    async def create(self, page: NamedDependency[PageContext]) -> Redirect | Template:
+        page.require(Permission.DATA_WRITE)
+        form = await page.form()
+        back = _local_redirect(form.get("next"), f"/o/{page.org.slug}/my-day")
+        try:
+            await service.create_task(page.session, _page_actor(page), _form_task(form, page), now_utc())
+        except DomainError as exc:
+            # Validation happens before anything is written; the form comes back with what was typed.
+            return await self._my_day(
+                page, status_code=exc.status, error=translator(page.locale)(exc.detail), form=form
+            )
+        return Redirect(back, status_code=303)
+
+    @post("/tasks/{task_id:uuid}/complete", status_code=303)
+    async def complete(self, page: NamedDependency[PageContext], task_id: FromPath[uuid.UUID]) -> Redirect:
+        await service.get_task(page.session, task_id, now_utc())
+        page.require(Permission.DATA_WRITE)
+        form = await page.form()
+        back = _local_redirect(form.get("next"), f"/o/{page.org.slug}/my-day")
+        try:
+            result = await service.complete_task(page.session, _page_actor(page), task_id, now_utc())
+        except Conflict:
+            return Redirect(back, status_code=303)
+        extra = {"done": result.task.title}
+        if result.next is not None:
+            extra["next"] = result.next.due_date.isoformat()
+        return Redirect(back + ("&" if "?" in back else "?") + urlencode(extra), status_code=303)
+
+    @post("/tasks/bulk", status_code=303)
+    async def bulk(self, page: NamedDependency[PageContext]) -> Redirect:
+        page.require(Permission.DATA_WRITE)
+        raw = await page.request.form()
+        back = _local_redirect(str(raw.get("next") or ""), f"/o/{page.org.slug}/tasks")
+        try:
+            ids = [uuid.UUID(str(v)) for v in raw.getall("ids")] if "ids" in raw else []
+        except ValueError:
+            raise ValidationFailed("no such task", field="ids") from None
+        if not ids:
+            return Redirect(back, status_code=303)
+        if raw.get("action") == "reassign":
+            assignee = str(raw.get("assignee_id") or "")
+            await service.bulk_reassign(
+                page.session, _page_actor(page), ids, uuid.UUID(assignee) if assignee else None, now_utc()
+            )
+        else:
+            await service.bulk_complete(page.session, _page_actor(page), ids, now_utc())
+        return Redirect(back, status_code=303)
+
+    @get("/tasks/{task_id:uuid}")
+    async def task_page(self, page: NamedDependency[PageContext], task_id: FromPath[uuid.UUID]) -> Template:
+        task = await service.get_task(page.session, task_id, now_utc())
+        page.require(Permission.DATA_READ)
+        members = await _member_choices(page)
+        return render(
+            page,
+            "tasks/task.html",
+            sub="tasks",
+            t=task,
+            names={m.id: m.display_name or m.email for m in members},
+            back=f"/o/{page.org.slug}/tasks/{task.id}",
+            unread=await _unread(page),
+        )
+
+    @post("/tasks/{task_id:uuid}/comments", status_code=303)
+    async def comment(self, page: NamedDependency[PageContext], task_id: FromPath[uuid.UUID]) -> Redirect:
+        await service.get_task(page.session, task_id, now_utc())
+        page.require(Permission.DATA_WRITE)
+        form = await page.form()
+        await service.add_comment(page.session, _page_actor(page), task_id, form.get("body", ""))
+        return Redirect(f"/o/{page.org.slug}/tasks/{task_id}", status_code=303)
+
+    @post("/appointments", status_code=303)
+    async def new_appointment(self, page: NamedDependency[PageContext]) -> Redirect:
+        page.require(Permission.DATA_WRITE)
+        raw = await page.request.form()
+        try:
+            day = date.fromisoformat(str(raw.get("day") or ""))
+            start, end = (
+                parse_time(str(raw.get("start") or ""), "start"),
+                parse_time(str(raw.get("end") or ""), "end"),
+            )
+            members = [uuid.UUID(str(v)) for v in raw.getall("member_ids")] if "member_ids" in raw else []
+        except ValueError:
+            raise ValidationFailed("choose a day, a start and an end", field="day") from None
+        if start is None or end is None:
+            raise ValidationFailed("choose a start and an end", field="start")
+        await appointments.create(
+            page.session,
+            _page_actor(page),
+            appointments.AppointmentCreate(
+                title=str(raw.get("title") or ""),
+                starts_at=datetime.combine(day, start),
+                ends_at=datetime.combine(day, end),
+                location=str(raw.get("location") or ""),
+                video_url=str(raw.get("video_url") or ""),
+                member_ids=members,
+            ),
+        )
+        return Redirect(f"/o/{page.org.slug}/calendar?start={day.isoformat()}", status_code=303)
+
+    @get("/task-rules")
+    async def rules_page(
+        self, page: NamedDependency[PageContext], saved: FromQuery[bool] = False
+    ) -> Template:
+        page.require(Permission.DATA_READ)
+        labels, param_labels = _rule_labels(page)
+        return render(
+            page,
+            "tasks/rules.html",
+            sub="rules",
+            rule_list=await rules.list_rules(page.session),
+            labels=labels,
+            param_labels=param_labels,
+            members=await _member_choices(page),
+            editable=page.can(Permission.SETTINGS_MANAGE),
+            message=translator(page.locale)("Saved.") if saved else None,
+            unread=await _unread(page),
+        )
+
+    @post("/task-rules", status_code=303)
+    async def save_rules(self, page: NamedDependency[PageContext]) -> Redirect:
+        page.require(Permission.SETTINGS_MANAGE)
+        form = await page.form()
+        for name, defaults in rules.RULES.items():
+            params: dict[str, int] = {}
+            for key in defaults:
+                raw = form.get(f"{name}:{key}", "").strip()
+                if raw:
+                    try:
+                        params[key] = int(raw)
+                    except ValueError:
+                        raise ValidationFailed(f"{key} must be a whole number", field="params") from None
+            assignee = form.get(f"{name}:assignee_id") or None
+            try:
+                assignee_id = uuid.UUID(assignee) if assignee else None
+            except ValueError:
+                raise ValidationFailed("no such member", field="assignee_id") from None
+            await rules.set_rule(
+                page.session,
+                page.org.id,
+                name,
+                rules.RuleIn(enabled=f"{name}:enabled" in form, params=params, assignee_id=assignee_id),
+                now_utc(),
+            )
+        return Redirect(f"/o/{page.org.slug}/task-rules?saved=1", status_code=303)
+
+    @get("/calendar")
+    async def calendar_page(
+        self,
+        page: NamedDependency[PageContext],
+        view: FromQuery[str] = "week",
+        start: FromQuery[date | None] = None,
+        everyone: FromQuery[bool] = False,
+    ) -> Template:
+        page.require(Permission.DATA_READ)
+        view = "month" if view == "month" else "week"
+        today = recurrence.local_now(now_utc(), DEFAULT_TIMEZONE).date()
+        anchor = start or today
+        if view == "week":
+            first, end = week_bounds(anchor)
+            prev_start, next_start = first - timedelta(days=7), end
+            inside_from, inside_to = first, end
+        else:
+            month_first = anchor.replace(day=1)
+            month_end = (month_first + timedelta(days=32)).replace(day=1)
+            first = week_bounds(month_first)[0]
+            end = week_bounds(month_end - timedelta(days=1))[1]
+            prev_start = (month_first - timedelta(days=1)).replace(day=1)
+            next_start = month_end
+            inside_from, inside_to = month_first, month_end
+        cal = await agenda.calendar(
+            page.session, first, end, now_utc(), member_id=None if everyone else page.membership_id
+        )
+        days = []
+        cursor_day = first
+        while cursor_day < end:
+            days.append(
+                {
+                    "date": cursor_day,
+                    "inside": inside_from <= cursor_day < inside_to,
+                    "tasks": [t for t in cal.tasks if t.due_date == cursor_day],
+                    "appointments": [
+                        a
+                        for a in cal.appointments
+                        if a.starts_at.astimezone(recurrence.zone(a.timezone)).date() == cursor_day
+                    ],
+                }
+            )
+            cursor_day += timedelta(days=1)
+        return render(
+            page,
+            "tasks/calendar.html",
+            sub="calendar",
+            view=view,
+            cal=cal,
+            last_day=end - timedelta(days=1),
+            weeks=[days[i : i + 7] for i in range(0, len(days), 7)],
+            prev_start=prev_start.isoformat(),
+            next_start=next_start.isoformat(),
+            everyone=everyone,
+            who_query="&everyone=1" if everyone else "",
+            members=await _member_choices(page),
+            unread=await _unread(page),
+        )
+
+
+def _rule_labels(page: PageContext) -> tuple[dict[str, str], dict[str, str]]:
+    _ = translator(page.locale)
+    return (
+        {
+            "checkin_due": _(
+                "Check-in due: the match's last check-in is older than its programme's interval"
+            ),
+            "waiting_followup": _("Follow-up: a mentee has been waiting for a match"),
+            "consent_expiry": _("Consent: a given consent is about to expire"),
+            "match_wrap_up": _("Wrap-up: a match's planned end is near"),
+        },
+        {
+            "days": _("after how many days (and again every so many)"),
+            "valid_months": _("a consent is valid for months"),
+            "lead_days": _("days ahead"),
+            "duration_months": _("planned length of a match in months"),
+        },
+    )
+
+
+def _done_message(page: PageContext, done: str | None, following: date | None) -> str | None:
+    if not done:
+        return None
+    _ = translator(page.locale)
+    text = _("“%(title)s” is done.", title=done[:300])
+    if following is not None:
+        text += " " + _("Next time: %(day)s.", day=Fmt(page.locale).day(following))
+    return text
+
+
+class NotificationPages(Controller):
+    path = "/o/{slug:str}"
+    tags = ["web"]
+    include_in_schema = False
+    dependencies = {"page": Provide(provide_page)}
+
+    async def _page(
+        self, page: PageContext, *, message: str | None = None, feed_url: str | None = None
+    ) -> Template:
+        _ = translator(page.locale)
+        inbox = await notify.list_notifications(
+            page.session, page.membership_id, unread_only=False, limit=50, cursor=None
+        )
+        return render(
+            page,
+            "tasks/notifications.html",
+            sub="notifications",
+            inbox=inbox,
+            unread=inbox.unread_count,
+            prefs=await notify.get_preferences(page.session, page.membership_id),
+            kinds=[
+                ("task_due", _("Tasks that fall due")),
+                ("appointment", _("Upcoming appointments")),
+                ("assignment", _("Tasks given to me")),
+                ("digest", _("Daily overview at 7 o'clock")),
+            ],
+            message=message,
+            feed_url=feed_url,
+        )
+
+    @get("/notifications")
+    async def notifications_page(
+        self, page: NamedDependency[PageContext], saved: FromQuery[bool] = False
+    ) -> Template:
+        page.require(Permission.DATA_READ)
+        return await self._page(page, message=translator(page.locale)("Saved.") if saved else None)
+
+    @post("/notifications/read-all", status_code=303)
+    async def read_all(self, page: NamedDependency[PageContext]) -> Redirect:
+        page.require(Permission.DATA_READ)
+        await notify.mark_read(page.session, page.membership_id, None, datetime.now(UTC))
+        return Redirect(f"/o/{page.org.slug}/notifications", status_code=303)
+
+    @post("/notification-settings", status_code=303)
+    async def save_settings(self, page: NamedDependency[PageContext]) -> Redirect:
+        page.require(Permission.DATA_READ)
+        form = await page.form()
+        kinds = {
+            kind: Channels(email=f"{kind}:email" in form, in_app=f"{kind}:in_app" in form)
+            for kind in notify.KINDS
+        }
+        await notify.set_preferences(page.session, page.org.id, page.membership_id, kinds)
+        return Redirect(f"/o/{page.org.slug}/notifications?saved=1", status_code=303)
+
+    @post("/calendar-feed", status_code=200)
+    async def new_feed(self, page: NamedDependency[PageContext]) -> Template:
+        page.require(Permission.DATA_READ)
+        feed = await calendar_feed.create_or_rotate(
+            page.session, page.org.id, page.membership_id, page.settings.public_url
+        )
+        # The address exists only in this answer: its secret is stored hashed.
+        return await self._page(page, feed_url=feed.url)
+
+    @post("/calendar-feed/revoke", status_code=303)
+    async def revoke_feed(self, page: NamedDependency[PageContext]) -> Redirect:
+        page.require(Permission.DATA_READ)
+        with contextlib.suppress(NotFound):  # already off
+            await calendar_feed.revoke(page.session, page.membership_id)
+        return Redirect(f"/o/{page.org.slug}/notifications?saved=1", status_code=303)
+
+
+ROUTES = [TaskPages, NotificationPages]
