@@ -11,7 +11,7 @@ from typing import Any
 from babel.messages.extract import extract_from_dir
 from litestar.testing import AsyncTestClient
 
-from services.api.matching.api import translator
+from services.api.matching.pages import translator
 from shared.db import Database
 from shared.matching import runs
 from shared.permissions import Role
