@@ -13,6 +13,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParam
 
 from services.api.contacts import imports as imports_api
 from services.api.context import OrgContext, provide_org_context
+from services.api.pagination import Cursor, Limit
 from shared.contacts import exports, gdpr, service, timeline
 from shared.contacts import fields as custom_fields
 from shared.contacts.actor import Actor, display_name
@@ -42,8 +43,6 @@ from shared.pagination import Page, check_limit
 from shared.permissions import Permission
 from shared.settings import Settings
 
-Limit = Parameter(ge=1, le=200, default=50, description="items per page")
-Cursor = Parameter(default=None, description="next_cursor of the previous page")
 FieldFilter = Annotated[
     list[str] | None, QueryParameter(name="field", description="custom field filter key:value (repeatable)")
 ]

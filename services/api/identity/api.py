@@ -12,9 +12,10 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody, Parameter
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from services.api.context import OrgContext, provide_org_context
+from services.api.pagination import Cursor, Limit
 from shared.errors import NotFound
 from shared.identity import members, providers
 from shared.identity.members import AuditOut, InvitationOut, NewInvitation
@@ -25,8 +26,6 @@ from shared.permissions import Permission
 from shared.queue import wake_outbox
 from shared.settings import Settings
 
-Limit = Parameter(ge=1, le=200, default=50, description="items per page")
-Cursor = Parameter(default=None, description="next_cursor of the previous page")
 RoleName = Literal["owner", "admin", "coordinator", "viewer"]
 
 

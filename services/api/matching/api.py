@@ -13,6 +13,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from services.api.context import OrgContext, provide_org_context
+from services.api.pagination import Cursor
 from shared.contacts.actor import Actor, display_name
 from shared.errors import ValidationFailed
 from shared.matching import matches, people, runs
@@ -295,8 +296,9 @@ class MatchesController(Controller):
         contact_id: FromQuery[uuid.UUID | None] = None,
         programme_id: FromQuery[uuid.UUID | None] = None,
         overdue: FromQuery[bool | None] = None,
+        # check_limit bounds it: the published document has always shown it without a range.
         limit: int = Parameter(default=50, description="items per page"),
-        cursor: str | None = Parameter(default=None, description="next_cursor of the previous page"),
+        cursor: str | None = Cursor,
     ) -> Page[MatchOut]:
         ctx.require(Permission.DATA_READ)
         return await matches.list_matches(

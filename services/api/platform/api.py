@@ -9,9 +9,10 @@ from typing import Literal
 import msgspec
 from litestar import Controller, delete, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, JSONBody, Parameter
+from litestar.params import FromPath, JSONBody
 
 from services.api.context import OrgContext, provide_org_context
+from services.api.pagination import Cursor, Limit
 from services.api.platform import health
 from shared import organizations, tokens
 from shared.identity import tokens as admin_tokens
@@ -19,9 +20,6 @@ from shared.organizations import MemberOut, OrganizationOut
 from shared.pagination import Page, check_limit
 from shared.permissions import Permission, Role
 from shared.tokens import NewToken, TokenOut
-
-Limit = Parameter(ge=1, le=200, default=50, description="items per page")
-Cursor = Parameter(default=None, description="next_cursor of the previous page")
 
 
 class TokenCreate(msgspec.Struct, forbid_unknown_fields=True):

@@ -13,6 +13,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from services.api.context import OrgContext, provide_org_context
+from services.api.pagination import Cursor, Limit
 from services.api.tasks import appointments as appointment_api
 from services.api.tasks import calendar_feed as calendar_feed_api
 from services.api.tasks import notifications as notification_api
@@ -33,9 +34,6 @@ from shared.tasks.tasks import (
     TaskPage,
     TaskPatch,
 )
-
-Limit = QueryParameter(ge=1, le=200, description="items per page")
-Cursor = QueryParameter(description="next_cursor of the previous page")
 
 
 class BulkIds(msgspec.Struct, forbid_unknown_fields=True):
@@ -72,8 +70,8 @@ class TaskController(Controller):
         q: Annotated[str | None, QueryParameter(description="words in the title")] = None,
         contact_id: FromQuery[uuid.UUID | None] = None,
         match_id: FromQuery[uuid.UUID | None] = None,
-        limit: Annotated[int, Limit] = 50,
-        cursor: Annotated[str | None, Cursor] = None,
+        limit: int = Limit,
+        cursor: str | None = Cursor,
     ) -> TaskPage:
         ctx.require(Permission.DATA_READ)
         if mine:

@@ -10,14 +10,12 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from services.api.context import OrgContext, provide_org_context
+from services.api.pagination import Cursor, Limit
 from services.api.tasks.acting import acting_member
 from shared.pagination import check_limit
 from shared.permissions import Permission
 from shared.tasks import notify
 from shared.tasks.notify import Channels, NotificationPage, PreferencesOut
-
-Limit = QueryParameter(ge=1, le=200, description="items per page")
-Cursor = QueryParameter(description="next_cursor of the previous page")
 
 
 class SettingsIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -63,8 +61,8 @@ class NotificationController(Controller):
         ctx: NamedDependency[OrgContext],
         member_id: Annotated[uuid.UUID | None, QueryParameter(description="for API tokens")] = None,
         unread: FromQuery[bool] = False,
-        limit: Annotated[int, Limit] = 50,
-        cursor: Annotated[str | None, Cursor] = None,
+        limit: int = Limit,
+        cursor: str | None = Cursor,
     ) -> NotificationPage:
         ctx.require(Permission.DATA_READ)
         member = await _personal(ctx, member_id)
