@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contacts.models import Contact
+from shared.db import current_org
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.ids import new_id
 from shared.logs import get_logger
@@ -69,11 +70,6 @@ DEFAULT_END_REASONS = (
 )
 
 
-def _org(session: AsyncSession) -> uuid.UUID:
-    org: uuid.UUID = session.info["org_id"]
-    return org
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -85,7 +81,7 @@ async def ensure_end_reasons(session: AsyncSession) -> None:
     """Give an organisation the usual end reasons the first time it needs them."""
     if (await session.execute(select(EndReason.id).limit(1))).first() is not None:
         return
-    org = _org(session)
+    org = current_org(session)
     await session.execute(
         insert(EndReason)
         .values(
@@ -125,7 +121,7 @@ async def create_end_reason(session: AsyncSession, data: EndReasonIn) -> EndReas
     if taken is not None:
         raise Conflict(f"an end reason {data.key!r} exists already", field="key")
     reason = EndReason(
-        organization_id=_org(session),
+        organization_id=current_org(session),
         key=data.key,
         label_de=data.label_de.strip(),
         label_en=data.label_en.strip(),
@@ -457,7 +453,7 @@ async def create_match(
         mentor_profile, _ = await people.profile(session, mentor_id, settings.config)
         score = score_pair(mentee_profile, mentor_profile, settings.config, today).score
     match = Match(
-        organization_id=_org(session),
+        organization_id=current_org(session),
         mentor_id=mentor_id,
         mentee_id=mentee_id,
         programme_id=programme_id,
