@@ -15,7 +15,8 @@ from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from services.api.context import OrgContext, database, provide_org_context
+from services.api.context import OrgContext, provide_org_context
+from services.api.scope import database
 from services.api.tasks.acting import acting_member
 from shared.errors import NotFound
 from shared.models import Organization
