@@ -44,6 +44,7 @@ from shared.matching.schemas import (
 )
 from shared.matching.scoring import score_pair
 from shared.pagination import Page, decode_cursor, encode_cursor
+from shared.tasks import hooks
 
 log = get_logger(__name__)
 
@@ -682,3 +683,20 @@ async def list_meetings(session: AsyncSession, match_id: uuid.UUID) -> list[Meet
         .order_by(Meeting.occurred_on.desc(), Meeting.id.desc())
     )
     return [_meeting_out(m) for m in rows.scalars()]
+
+
+@hooks.on_introduction_confirmed
+async def introduce_on_meeting(session: AsyncSession, event: hooks.IntroductionConfirmed) -> None:
+    """A confirmed introduction meeting moves its proposed match to "introduced"."""
+    status = (
+        await session.execute(select(Match.status).where(Match.id == event.match_id))
+    ).scalar_one_or_none()
+    if status != "proposed":
+        return  # already introduced (or further): nothing to move
+    step = TransitionIn(to="introduced", on=min(event.met_on, event.today), first_meeting_on=event.met_on)
+    try:
+        await transition(session, event.match_id, step, actor=event.actor, today=event.today)
+    except ValidationFailed:
+        # A meeting dated before the match's last step: the introduction counts from today.
+        step = TransitionIn(to="introduced", on=event.today)
+        await transition(session, event.match_id, step, actor=event.actor, today=event.today)
