@@ -25,11 +25,17 @@ from shared.identity.members import membership_of
 from shared.models import Membership, Organization, User
 from shared.organizations import get_by_slug
 from shared.permissions import Permission, Role, can
+from shared.settings import Settings
 
 
 def database(request: Request[Any, Any, Any]) -> Database:
     db: Database = request.app.state.db
     return db
+
+
+def app_settings(request: Request[Any, Any, Any]) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 def require(role: Role, permission: Permission) -> None:

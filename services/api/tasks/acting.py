@@ -10,6 +10,7 @@ from litestar import Request
 
 from services.api.context import OrgContext
 from shared.errors import ValidationFailed
+from shared.permissions import Permission
 from shared.settings import Settings
 from shared.tasks import notify
 from shared.tasks.tasks import Actor
@@ -38,3 +39,13 @@ async def acting_member(ctx: OrgContext, member_id: uuid.UUID | None, field: str
     if ctx.membership_id is not None:
         return ctx.membership_id
     raise ValidationFailed(f"an API token acts for no member: name the member with {field}", field=field)
+
+
+async def personal_member(ctx: OrgContext, member_id: uuid.UUID | None) -> uuid.UUID:
+    """The member whose own things these are (notifications, the calendar feed): the caller's own,
+    or anyone's for an administrator."""
+    member = await acting_member(ctx, member_id)
+    if ctx.membership_id is None or member != ctx.membership_id:
+        # Someone else's inbox, or a feed that opens their calendar to whoever holds the URL.
+        ctx.require(Permission.MEMBERS_MANAGE)
+    return member

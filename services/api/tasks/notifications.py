@@ -11,7 +11,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from services.api.context import OrgContext, provide_org_context
 from services.api.pagination import Cursor, Limit
-from services.api.tasks.acting import acting_member
+from services.api.tasks.acting import personal_member
 from shared.pagination import check_limit
 from shared.permissions import Permission
 from shared.tasks import notify
@@ -42,14 +42,6 @@ class UnreadOut(msgspec.Struct):
     unread_count: int
 
 
-async def _personal(ctx: OrgContext, member_id: uuid.UUID | None) -> uuid.UUID:
-    """The member whose notifications these are: the caller's own, or anyone's for an administrator."""
-    member = await acting_member(ctx, member_id)
-    if ctx.membership_id is None or member != ctx.membership_id:
-        ctx.require(Permission.MEMBERS_MANAGE)
-    return member
-
-
 class NotificationController(Controller):
     path = "/api/v1/orgs/{slug:str}"
     tags = ["notifications"]
@@ -65,7 +57,7 @@ class NotificationController(Controller):
         cursor: str | None = Cursor,
     ) -> NotificationPage:
         ctx.require(Permission.DATA_READ)
-        member = await _personal(ctx, member_id)
+        member = await personal_member(ctx, member_id)
         return await notify.list_notifications(
             ctx.session, member, unread_only=unread, limit=check_limit(limit), cursor=cursor
         )
@@ -77,7 +69,7 @@ class NotificationController(Controller):
         member_id: Annotated[uuid.UUID | None, QueryParameter(description="for API tokens")] = None,
     ) -> UnreadOut:
         ctx.require(Permission.DATA_READ)
-        member = await _personal(ctx, member_id)
+        member = await personal_member(ctx, member_id)
         return UnreadOut(unread_count=await notify.unread_count(ctx.session, member))
 
     @post("/notifications/{notification_id:uuid}/read", summary="Mark one notification read", status_code=200)
@@ -88,14 +80,14 @@ class NotificationController(Controller):
         data: JSONBody[ReadIn],
     ) -> ReadOut:
         ctx.require(Permission.DATA_READ)
-        member = await _personal(ctx, data.member_id)
+        member = await personal_member(ctx, data.member_id)
         marked = await notify.mark_read(ctx.session, member, notification_id, datetime.now(UTC))
         return ReadOut(marked=marked, unread_count=await notify.unread_count(ctx.session, member))
 
     @post("/notifications/read-all", summary="Mark every notification read", status_code=200)
     async def mark_all_read(self, ctx: NamedDependency[OrgContext], data: JSONBody[ReadIn]) -> ReadOut:
         ctx.require(Permission.DATA_READ)
-        member = await _personal(ctx, data.member_id)
+        member = await personal_member(ctx, data.member_id)
         marked = await notify.mark_read(ctx.session, member, None, datetime.now(UTC))
         return ReadOut(marked=marked, unread_count=0)
 
@@ -106,7 +98,7 @@ class NotificationController(Controller):
         member_id: Annotated[uuid.UUID | None, QueryParameter(description="for API tokens")] = None,
     ) -> PreferencesOut:
         ctx.require(Permission.DATA_READ)
-        member = await _personal(ctx, member_id)
+        member = await personal_member(ctx, member_id)
         return await notify.get_preferences(ctx.session, member)
 
     @put(
@@ -117,7 +109,7 @@ class NotificationController(Controller):
         self, ctx: NamedDependency[OrgContext], data: JSONBody[SettingsIn]
     ) -> PreferencesOut:
         ctx.require(Permission.DATA_READ)
-        member = await _personal(ctx, data.member_id)
+        member = await personal_member(ctx, data.member_id)
         return await notify.set_preferences(ctx.session, ctx.org.id, member, data.kinds)
 
 

@@ -49,7 +49,7 @@ from litestar.response import Template
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.api.scope import database, find_organisation, member_scope, require
+from services.api.scope import app_settings, database, find_organisation, member_scope, require
 from shared.errors import Forbidden
 from shared.identity import signin
 from shared.identity.members import Actor
@@ -80,11 +80,6 @@ class SignInRequired(Exception):
 class CsrfRejected(Forbidden):
     def __init__(self) -> None:
         super().__init__("This form has expired. Please reload the page and try again.")
-
-
-def app_settings(request: Request[Any, Any, Any]) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 def sessions(request: Request[Any, Any, Any]) -> SessionStore:
