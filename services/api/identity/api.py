@@ -1,11 +1,13 @@
-"""Members, invitations, the audit log and the organisation's own sign-in provider (JSON API).
+"""Members, invitations, API tokens, the audit log and the organisation's own sign-in provider
+(JSON API).
 
-Listing members stays with the organisation (orgs.py); changing them lives here.
+Listing members stays with the organisation (services/api/platform/api.py); changing them lives here.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any, Literal
 
 import msgspec
@@ -16,15 +18,18 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from services.api.context import OrgContext, provide_org_context
 from services.api.pagination import Cursor, Limit
+from shared import tokens
 from shared.errors import NotFound
 from shared.identity import members, providers
+from shared.identity import tokens as admin_tokens
 from shared.identity.members import AuditOut, InvitationOut, NewInvitation
 from shared.identity.providers import ProviderIn, ProviderOut
 from shared.organizations import MemberOut
 from shared.pagination import Page, check_limit
-from shared.permissions import Permission
+from shared.permissions import Permission, Role
 from shared.queue import wake_outbox
 from shared.settings import Settings
+from shared.tokens import NewToken, TokenOut
 
 RoleName = Literal["owner", "admin", "coordinator", "viewer"]
 
@@ -36,6 +41,12 @@ class RoleChange(msgspec.Struct, forbid_unknown_fields=True):
 class InvitationCreate(msgspec.Struct, forbid_unknown_fields=True):
     email: str
     role: RoleName
+
+
+class TokenCreate(msgspec.Struct, forbid_unknown_fields=True):
+    name: str = msgspec.field()
+    role: RoleName
+    expires_at: datetime | None = None
 
 
 def _settings(request: Request[Any, Any, Any]) -> Settings:
@@ -139,4 +150,34 @@ class MemberController(Controller):
         await providers.delete_settings(ctx.session, ctx.org.id, ctx.actor)
 
 
-ROUTES = [MemberController]
+class TokenController(Controller):
+    path = "/api/v1/orgs/{slug:str}"
+    tags = ["organisation"]
+    dependencies = {"ctx": Provide(provide_org_context)}
+
+    @get("/tokens", summary="API tokens (admins)")
+    async def list_tokens(
+        self, ctx: NamedDependency[OrgContext], limit: int = Limit, cursor: str | None = Cursor
+    ) -> Page[TokenOut]:
+        ctx.require(Permission.TOKENS_MANAGE)
+        return await tokens.list_tokens(ctx.session, limit=check_limit(limit), cursor=cursor)
+
+    @post("/tokens", summary="Create an API token; its secret is shown only in this answer")
+    async def create_token(self, ctx: NamedDependency[OrgContext], data: JSONBody[TokenCreate]) -> NewToken:
+        ctx.require(Permission.TOKENS_MANAGE)
+        return await admin_tokens.create(
+            ctx.session,
+            ctx.org.id,
+            ctx.actor,
+            name=data.name,
+            role=Role(data.role),
+            expires_at=data.expires_at,
+        )
+
+    @delete("/tokens/{token_id:uuid}", summary="Revoke an API token", status_code=204)
+    async def revoke_token(self, ctx: NamedDependency[OrgContext], token_id: FromPath[uuid.UUID]) -> None:
+        ctx.require(Permission.TOKENS_MANAGE)
+        await admin_tokens.revoke(ctx.session, ctx.org.id, ctx.actor, token_id)
+
+
+ROUTES = [MemberController, TokenController]

@@ -1,31 +1,17 @@
-"""The organisation, its members and its API tokens: /api/v1/orgs/{slug}."""
+"""The organisation and its members: /api/v1/orgs/{slug}; and the health probes."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
-from typing import Literal
-
-import msgspec
-from litestar import Controller, delete, get, post
+from litestar import Controller, get
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, JSONBody
 
 from services.api.context import OrgContext, provide_org_context
 from services.api.pagination import Cursor, Limit
 from services.api.platform import health
-from shared import organizations, tokens
-from shared.identity import tokens as admin_tokens
+from shared import organizations
 from shared.organizations import MemberOut, OrganizationOut
 from shared.pagination import Page, check_limit
-from shared.permissions import Permission, Role
-from shared.tokens import NewToken, TokenOut
-
-
-class TokenCreate(msgspec.Struct, forbid_unknown_fields=True):
-    name: str = msgspec.field()
-    role: Literal["owner", "admin", "coordinator", "viewer"]
-    expires_at: datetime | None = None
+from shared.permissions import Permission
 
 
 class OrgController(Controller):
@@ -44,30 +30,6 @@ class OrgController(Controller):
     ) -> Page[MemberOut]:
         ctx.require(Permission.MEMBERS_READ)
         return await organizations.list_members(ctx.session, limit=check_limit(limit), cursor=cursor)
-
-    @get("/tokens", summary="API tokens (admins)")
-    async def list_tokens(
-        self, ctx: NamedDependency[OrgContext], limit: int = Limit, cursor: str | None = Cursor
-    ) -> Page[TokenOut]:
-        ctx.require(Permission.TOKENS_MANAGE)
-        return await tokens.list_tokens(ctx.session, limit=check_limit(limit), cursor=cursor)
-
-    @post("/tokens", summary="Create an API token; its secret is shown only in this answer")
-    async def create_token(self, ctx: NamedDependency[OrgContext], data: JSONBody[TokenCreate]) -> NewToken:
-        ctx.require(Permission.TOKENS_MANAGE)
-        return await admin_tokens.create(
-            ctx.session,
-            ctx.org.id,
-            ctx.actor,
-            name=data.name,
-            role=Role(data.role),
-            expires_at=data.expires_at,
-        )
-
-    @delete("/tokens/{token_id:uuid}", summary="Revoke an API token", status_code=204)
-    async def revoke_token(self, ctx: NamedDependency[OrgContext], token_id: FromPath[uuid.UUID]) -> None:
-        ctx.require(Permission.TOKENS_MANAGE)
-        await admin_tokens.revoke(ctx.session, ctx.org.id, ctx.actor, token_id)
 
 
 ROUTES = [OrgController, *health.ROUTES]
