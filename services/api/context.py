@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from litestar import Request
+from litestar import Controller, Request
+from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException
 from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -113,3 +114,9 @@ async def _session_context(request: Request[Any, Any, Any], slug: str) -> AsyncG
             user_id=user.id,
             label=user.email,
         )
+
+
+class ApiController(Controller):
+    """A controller of the JSON API of one organisation: its handlers take ``ctx: OrgContext``."""
+
+    dependencies = {"ctx": Provide(provide_org_context)}

@@ -11,12 +11,12 @@ from datetime import datetime
 from typing import Any, Literal
 
 import msgspec
-from litestar import Controller, Request, Response, delete, get, patch, post, put
+from litestar import Request, Response, delete, get, patch, post, put
 from litestar.background_tasks import BackgroundTask
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from services.api.context import OrgContext, provide_org_context
+from services.api.context import ApiController, OrgContext
 from services.api.pagination import Cursor, Limit
 from shared import tokens
 from shared.errors import NotFound
@@ -59,10 +59,9 @@ def _with_wake(request: Request[Any, Any, Any], body: NewInvitation, status: int
     return Response(body, status_code=status, background=BackgroundTask(wake_outbox, _settings(request)))
 
 
-class MemberController(Controller):
+class MemberController(ApiController):
     path = "/api/v1/orgs/{slug:str}"
     tags = ["members"]
-    dependencies = {"ctx": Provide(provide_org_context)}
 
     @patch("/members/{member_id:uuid}", summary="Change a member's role (the last owner stays owner)")
     async def change_role(
@@ -150,10 +149,9 @@ class MemberController(Controller):
         await providers.delete_settings(ctx.session, ctx.org.id, ctx.actor)
 
 
-class TokenController(Controller):
+class TokenController(ApiController):
     path = "/api/v1/orgs/{slug:str}"
     tags = ["organisation"]
-    dependencies = {"ctx": Provide(provide_org_context)}
 
     @get("/tokens", summary="API tokens (admins)")
     async def list_tokens(

@@ -7,12 +7,12 @@ import uuid
 from datetime import date
 from typing import Any, Literal
 
-from litestar import Controller, Request, Response, delete, get, patch, post, put
+from litestar import Request, Response, delete, get, patch, post, put
 from litestar.background_tasks import BackgroundTask
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
-from services.api.context import OrgContext, provide_org_context
+from services.api.context import ApiController, OrgContext
 from services.api.pagination import Cursor
 from shared.contacts.actor import Actor, display_name
 from shared.errors import ValidationFailed
@@ -58,10 +58,9 @@ def _today() -> date:
     return date.today()
 
 
-class MatchingController(Controller):
+class MatchingController(ApiController):
     path = "/api/v1/orgs/{slug:str}/matching"
     tags = ["matching"]
-    dependencies = {"ctx": Provide(provide_org_context)}
 
     @get("/suggestions", summary="The best candidates for one mentee (or mentor), with reasons")
     async def suggestions(
@@ -270,10 +269,9 @@ def _queued(request: Request[Any, Any, Any], ctx: OrgContext, run: RunOut) -> Re
     )
 
 
-class MatchesController(Controller):
+class MatchesController(ApiController):
     path = "/api/v1/orgs/{slug:str}/matches"
     tags = ["matches"]
-    dependencies = {"ctx": Provide(provide_org_context)}
 
     @post("", summary="Propose a match")
     async def propose(self, ctx: NamedDependency[OrgContext], data: JSONBody[MatchIn]) -> MatchOut:

@@ -12,15 +12,15 @@ from typing import Any
 import msgspec
 from babel.dates import format_date
 from babel.messages.pofile import read_po
-from litestar import Controller, get, post
+from litestar import get, post
 from litestar.background_tasks import BackgroundTask
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from services.api.matching.api import Lang, _today
 from services.api.web import i18n
-from services.api.web.context import PageContext, provide_page
+from services.api.web.context import PageContext, PageController
 from shared.contacts import service as contacts_service
 from shared.errors import DomainError, NotFound, ValidationFailed
 from shared.matching import matches, people, runs
@@ -99,11 +99,8 @@ def _pair(value: str, field: str) -> PairRef:
     return PairRef(mentee_id=_uuid(mentee, field), mentor_id=_uuid(mentor, field))
 
 
-class MatchingPages(Controller):
+class MatchingPages(PageController):
     path = "/o/{slug:str}"
-    tags = ["web"]
-    include_in_schema = False
-    dependencies = {"page": Provide(provide_page)}
 
     async def _board(
         self,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from litestar import Controller, get
-from litestar.di import NamedDependency, Provide
+from litestar import get
+from litestar.di import NamedDependency
 
-from services.api.context import OrgContext, provide_org_context
+from services.api.context import ApiController, OrgContext
 from services.api.pagination import Cursor, Limit
 from services.api.platform import health
 from shared import organizations
@@ -14,10 +14,9 @@ from shared.pagination import Page, check_limit
 from shared.permissions import Permission
 
 
-class OrgController(Controller):
+class OrgController(ApiController):
     path = "/api/v1/orgs/{slug:str}"
     tags = ["organisation"]
-    dependencies = {"ctx": Provide(provide_org_context)}
 
     @get("", summary="The organisation")
     async def get_org(self, ctx: NamedDependency[OrgContext]) -> OrganizationOut:

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from litestar import Controller, get
-from litestar.di import NamedDependency, Provide
+from litestar import get
+from litestar.di import NamedDependency
 from litestar.response import Template
 
-from services.api.web.context import PageContext, provide_page
+from services.api.web.context import PageContext, PageController
 from shared.permissions import Permission
 
 
-class HomePage(Controller):
+class HomePage(PageController):
     path = "/o/{slug:str}"
-    tags = ["web"]
-    include_in_schema = False
-    dependencies = {"page": Provide(provide_page)}
 
     @get("")
     async def home(self, page: NamedDependency[PageContext]) -> Template:

@@ -8,11 +8,11 @@ from datetime import date
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, delete, get, patch, post, put
-from litestar.di import NamedDependency, Provide
+from litestar import Request, delete, get, patch, post, put
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from services.api.context import OrgContext, provide_org_context
+from services.api.context import ApiController, OrgContext
 from services.api.pagination import Cursor, Limit
 from services.api.tasks import appointments as appointment_api
 from services.api.tasks import calendar_feed as calendar_feed_api
@@ -49,10 +49,9 @@ class CommentCreate(msgspec.Struct, forbid_unknown_fields=True):
     body: str
 
 
-class TaskController(Controller):
+class TaskController(ApiController):
     path = "/api/v1/orgs/{slug:str}"
     tags = ["tasks"]
-    dependencies = {"ctx": Provide(provide_org_context)}
 
     @get("/tasks", summary="Tasks by due time, with filters")
     async def list_tasks(

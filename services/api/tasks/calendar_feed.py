@@ -12,10 +12,10 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from services.api.context import OrgContext, provide_org_context
+from services.api.context import ApiController, OrgContext
 from services.api.scope import app_settings, database
 from services.api.tasks.acting import personal_member
 from shared.errors import NotFound
@@ -29,10 +29,9 @@ class FeedIn(msgspec.Struct, forbid_unknown_fields=True):
     member_id: uuid.UUID | None = None
 
 
-class CalendarFeedController(Controller):
+class CalendarFeedController(ApiController):
     path = "/api/v1/orgs/{slug:str}/calendar-feed"
     tags = ["calendar"]
-    dependencies = {"ctx": Provide(provide_org_context)}
 
     @post("", summary="Create or rotate the member's private calendar feed; answers its URL")
     async def create_feed(

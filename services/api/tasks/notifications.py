@@ -5,11 +5,11 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import msgspec
-from litestar import Controller, get, post, put
-from litestar.di import NamedDependency, Provide
+from litestar import get, post, put
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from services.api.context import OrgContext, provide_org_context
+from services.api.context import ApiController, OrgContext
 from services.api.pagination import Cursor, Limit
 from services.api.tasks.acting import personal_member
 from shared.pagination import check_limit
@@ -42,10 +42,9 @@ class UnreadOut(msgspec.Struct):
     unread_count: int
 
 
-class NotificationController(Controller):
+class NotificationController(ApiController):
     path = "/api/v1/orgs/{slug:str}"
     tags = ["notifications"]
-    dependencies = {"ctx": Provide(provide_org_context)}
 
     @get("/notifications", summary="A member's in-app notifications, newest first, with the unread count")
     async def list_notifications(

@@ -14,14 +14,14 @@ from urllib.parse import urlencode
 
 from babel.dates import format_date
 from babel.messages.pofile import read_po
-from litestar import Controller, get, post
-from litestar.di import NamedDependency, Provide
+from litestar import get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
 from services.api.tasks.acting import now_utc
 from services.api.web import i18n
-from services.api.web.context import PageContext, provide_page
+from services.api.web.context import PageContext, PageController
 from shared.errors import Conflict, DomainError, NotFound, ValidationFailed
 from shared.organizations import MemberOut, list_members
 from shared.permissions import Permission
@@ -164,11 +164,8 @@ def _form_task(form: dict[str, str], page: PageContext) -> TaskCreate:
     )
 
 
-class TaskPages(Controller):
+class TaskPages(PageController):
     path = "/o/{slug:str}"
-    tags = ["web"]
-    include_in_schema = False
-    dependencies = {"page": Provide(provide_page)}
 
     async def _my_day(
         self,
@@ -512,11 +509,8 @@ def _done_message(page: PageContext, done: str | None, following: date | None) -
     return text
 
 
-class NotificationPages(Controller):
+class NotificationPages(PageController):
     path = "/o/{slug:str}"
-    tags = ["web"]
-    include_in_schema = False
-    dependencies = {"page": Provide(provide_page)}
 
     async def _page(
         self, page: PageContext, *, message: str | None = None, feed_url: str | None = None

@@ -2,11 +2,10 @@
 
 Pages of one organisation live under ``/o/{slug}/...``. A controller for them declares::
 
-    from services.api.web.context import PageContext, provide_page
+    from services.api.web.context import PageContext, PageController
 
-    class ContactPages(Controller):
+    class ContactPages(PageController):
         path = "/o/{slug:str}/contacts"
-        dependencies = {"page": Provide(provide_page)}
 
         @get("")
         async def index(self, page: NamedDependency[PageContext]) -> Template:
@@ -41,8 +40,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from litestar import Request
+from litestar import Controller, Request
 from litestar.datastructures import Cookie
+from litestar.di import Provide
 from litestar.enums import ScopeType
 from litestar.params import FromPath
 from litestar.response import Template
@@ -286,3 +286,11 @@ async def provide_page(
             membership_id=scope.membership.id,
             session=scope.session,
         )
+
+
+class PageController(Controller):
+    """A controller of the pages of one organisation: its handlers take ``page: PageContext``."""
+
+    tags = ["web"]
+    include_in_schema = False
+    dependencies = {"page": Provide(provide_page)}
