@@ -23,6 +23,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 ## Chromium (browser tests) and Node.js (test identity provider, helm) from the system's packages.
 tools:
@@ -33,4 +34,4 @@ test: lint tools
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) .codo .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .codo .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

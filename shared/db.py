@@ -25,6 +25,18 @@ ORG_SETTING = "codo.org_id"
 SYSTEM_SETTING = "codo.system"
 
 
+class NoOrganisation(RuntimeError):
+    """Tenant work was attempted in a session that belongs to no organisation."""
+
+
+def current_org(session: AsyncSession) -> uuid.UUID:
+    """The organisation a tenant session works in: the ``organization_id`` new rows carry."""
+    org: uuid.UUID | None = session.info.get("org_id")
+    if org is None:
+        raise NoOrganisation("this needs a session of one organisation (Database.tenant)")
+    return org
+
+
 def async_url(url: str) -> str:
     """Accept ``postgresql://``, ``postgres://`` and ``postgresql+asyncpg://``."""
     parsed = make_url(

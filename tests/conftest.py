@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -75,6 +76,8 @@ def servers() -> Iterator[Servers]:
             redis.stop()
         if pg:
             pg.stop()
+        # A run leaves about 100 MB of database files behind otherwise.
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @dataclass

@@ -18,5 +18,27 @@ if ! command -v apt-get >/dev/null 2>&1; then
   echo "please install with your package manager: ${missing[*]}" >&2
   exit 1
 fi
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# Another apt run (unattended upgrades, a second terminal) may hold apt's locks: wait for it
+# rather than fail. apt waits for the dpkg lock itself (DPkg::Lock::Timeout); the package lists'
+# lock of `apt-get update` is retried here.
+LOCK_WAIT=${CODO_APT_LOCK_WAIT:-900}
+apt_get() {
+  local deadline=$((SECONDS + LOCK_WAIT)) out
+  while true; do
+    if out=$($SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout="$LOCK_WAIT" "$@" 2>&1); then
+      [ -z "$out" ] || printf '%s\n' "$out"
+      return 0
+    fi
+    if grep -qiE 'could not get lock|unable to lock|unable to acquire' <<<"$out" && [ "$SECONDS" -lt "$deadline" ]; then
+      echo "another apt run holds its lock; waiting" >&2
+      sleep 5
+      continue
+    fi
+    printf '%s\n' "$out" >&2
+    return 1
+  done
+}
+
+apt_get update -qq
+apt_get install -y -qq --no-install-recommends "${missing[@]}"

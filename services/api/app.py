@@ -54,17 +54,21 @@ WEB_MODULES = ("api", "pages")
 
 
 def route_handlers() -> list[Any]:
-    """Every web module contributes its ``ROUTES``: ``services/api/controllers/*`` and the
-    ``api.py``/``pages.py`` of each domain package under ``services/api``."""
+    """Every web module contributes its ``ROUTES``: the ``api.py``/``pages.py`` of each domain's
+    home under ``services/api`` (a home gathers its other modules' routes there), and whatever
+    modules are left in ``services/api/controllers``."""
     import services.api as api_package
-    import services.api.controllers as package
 
-    names = [f"{package.__name__}.{info.name}" for info in pkgutil.iter_modules(package.__path__)]
+    root = Path(api_package.__path__[0])
+    names = [
+        f"{api_package.__name__}.controllers.{info.name}"
+        for info in pkgutil.iter_modules([str(root / "controllers")])
+    ]
     for info in pkgutil.iter_modules(api_package.__path__):
         if not info.ispkg:
             continue
         for module in WEB_MODULES:
-            if (Path(api_package.__path__[0]) / info.name / f"{module}.py").exists():
+            if (root / info.name / f"{module}.py").exists():
                 names.append(f"{api_package.__name__}.{info.name}.{module}")
     handlers: list[Any] = []
     for name in sorted(names):

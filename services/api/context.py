@@ -9,18 +9,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from litestar import Request
+from litestar import Controller, Request
+from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException
 from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.api.scope import database, find_organisation, member_scope, require
 from shared import organizations, tokens
-from shared.db import Database
 from shared.errors import Forbidden, NotFound
-from shared.identity.members import Actor, membership_of
+from shared.identity.members import Actor
 from shared.identity.sessions import COOKIE, SessionStore
-from shared.models import Organization, User
-from shared.permissions import Permission, Role, can
+from shared.models import Organization
+from shared.permissions import Permission, Role
 
 
 @dataclass
@@ -45,9 +46,7 @@ class OrgContext:
         )
 
     def require(self, permission: Permission) -> None:
-        # Called only after the organisation was found, so a 403 never reveals what a 404 hides.
-        if not can(self.role, permission):
-            raise Forbidden(f"the role {self.role.value} may not do this ({permission.value})")
+        require(self.role, permission)
 
 
 def bearer_token(request: Request[Any, Any, Any]) -> str:
@@ -56,11 +55,6 @@ def bearer_token(request: Request[Any, Any, Any]) -> str:
     if scheme.lower() != "bearer" or not value.strip():
         raise NotAuthorizedException("send an API token as 'Authorization: Bearer <token>'")
     return value.strip()
-
-
-def database(request: Request[Any, Any, Any]) -> Database:
-    db: Database = request.app.state.db
-    return db
 
 
 async def provide_org_context(
@@ -110,21 +104,19 @@ async def _session_context(request: Request[Any, Any, Any], slug: str) -> AsyncG
         if not token or not hmac.compare_digest(token.encode(), web.csrf.encode()):
             raise Forbidden("send the session's CSRF token in the X-CSRF-Token header")
     db = database(request)
-    async with db.platform() as platform:
-        org = await organizations.get_by_slug(platform, slug)
-        user = await platform.get(User, web.user_id)
-    if org is None or user is None or (web.only_org is not None and web.only_org != org.id):
-        raise NotFound(f"no organisation {slug!r}")
-    async with db.tenant(org.id) as session:
-        membership = await membership_of(session, user.id)
-        if membership is None:
-            raise NotFound(f"no organisation {slug!r}")
-        structlog.contextvars.bind_contextvars(org=org.slug)
+    org, user = await find_organisation(db, slug, web.user_id, web.only_org)
+    async with member_scope(db, org, user) as scope:
         yield OrgContext(
             org=org,
-            session=session,
-            role=Role(membership.role),
-            membership_id=membership.id,
+            session=scope.session,
+            role=scope.role,
+            membership_id=scope.membership.id,
             user_id=user.id,
             label=user.email,
         )
+
+
+class ApiController(Controller):
+    """A controller of the JSON API of one organisation: its handlers take ``ctx: OrgContext``."""
+
+    dependencies = {"ctx": Provide(provide_org_context)}

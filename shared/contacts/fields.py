@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contacts.models import CustomField
 from shared.contacts.vocab import KINDS
+from shared.db import current_org
 from shared.errors import Conflict, NotFound, ValidationFailed
 
 FIELD_TYPES = ("text", "number", "date", "choice", "multi_choice", "boolean")
@@ -93,15 +94,10 @@ async def list_fields(session: AsyncSession, *, include_archived: bool = False) 
 
 
 async def get_field(session: AsyncSession, field_id: uuid.UUID) -> CustomField:
-    field = await session.get(CustomField, {"organization_id": _org(session), "id": field_id})
+    field = await session.get(CustomField, {"organization_id": current_org(session), "id": field_id})
     if field is None:
         raise NotFound("no such field")
     return field
-
-
-def _org(session: AsyncSession) -> uuid.UUID:
-    org: uuid.UUID = session.info["org_id"]
-    return org
 
 
 async def create_field(session: AsyncSession, org_id: uuid.UUID, data: FieldIn) -> CustomField:

@@ -73,6 +73,7 @@ from shared.contacts.vocab import (
     normalize_email,
     search_terms,
 )
+from shared.db import current_org
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.ids import new_id
 from shared.models import Membership
@@ -114,11 +115,6 @@ SORTS = {
     "-updated": ("updated_at", True),
 }
 _WORD = re.compile(r"[a-z0-9]+")
-
-
-def org_of(session: AsyncSession) -> uuid.UUID:
-    org: uuid.UUID = session.info["org_id"]
-    return org
 
 
 # ---------------------------------------------------------------- validation
@@ -483,8 +479,8 @@ async def _matching_ids(session: AsyncSession, term_sets: list[Any]) -> Any:
 async def _filters(session: AsyncSession, query: ContactQuery) -> list[Any]:
     # Row-level security filters by organisation anyway; saying it lets the planner use the
     # (organization_id, ...) indexes instead of checking the policy on every row.
-    conditions: list[Any] = [Contact.organization_id == org_of(session)]
-    org = org_of(session)
+    conditions: list[Any] = [Contact.organization_id == current_org(session)]
+    org = current_org(session)
     term_sets: list[Any] = []
     if query.q and query.q.strip():
         words = query_terms(query.q)

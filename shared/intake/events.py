@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import outbox
 from shared.contacts.models import Contact, Programme
 from shared.contacts.service import contact_name
+from shared.db import current_org
 from shared.errors import NotFound, ValidationFailed
 from shared.intake import mail, vocab
 from shared.intake.models import EventAttendee, IntakeEvent
@@ -109,11 +110,6 @@ class PersonAttendance(msgspec.Struct):
     events: list[PersonEvent]
 
 
-def _org(session: AsyncSession) -> uuid.UUID:
-    org: uuid.UUID = session.info["org_id"]
-    return org
-
-
 def _text(value: str | None, field: str, limit: int, *, required: bool = False) -> str | None:
     cleaned = (value or "").strip()
     if required and not cleaned:
@@ -191,7 +187,7 @@ async def list_events(
 async def create_event(session: AsyncSession, data: EventIn) -> EventOut:
     await _check_programme(session, data.programme_id)
     event = IntakeEvent(
-        organization_id=_org(session),
+        organization_id=current_org(session),
         kind=_check_kind(data.kind),
         title=_text(data.title, "title", 200, required=True),
         starts_at=_aware(data.starts_at, "starts_at"),

@@ -37,7 +37,7 @@ from shared.contacts.models import Consent, CustomField, Programme
 from shared.contacts.parsing import parse_date, parse_language, split_list
 from shared.contacts.schemas import ConsentIn, ContactIn
 from shared.contacts.vocab import EMAIL_RE, GENDERS, PHONE_RE, POSTAL_RE, normalize_email
-from shared.db import Database
+from shared.db import Database, current_org
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.intake import mail, vocab
 from shared.intake.models import IntakeForm, IntakeProfile, IntakeSubmission
@@ -158,11 +158,6 @@ class FormOut(msgspec.Struct):
     embed_html: str
     pending: int
     confirmed: int
-
-
-def _org(session: AsyncSession) -> uuid.UUID:
-    org: uuid.UUID = session.info["org_id"]
-    return org
 
 
 def public_path(org_slug: str, form_slug: str) -> str:
@@ -328,7 +323,7 @@ async def create_form(session: AsyncSession, data: FormIn, org_slug: str, public
     await _check_refs(session, data.programme_id, data.coordinator_id)
     await _slug_free(session, slug)
     form = IntakeForm(
-        organization_id=_org(session),
+        organization_id=current_org(session),
         slug=slug,
         programme_id=data.programme_id,
         audience=_check_audience(data.audience),

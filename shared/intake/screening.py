@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contacts.models import Contact, Programme
 from shared.contacts.service import contact_name
+from shared.db import current_org
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.intake import vocab
 from shared.intake.models import CertificateInspection, IntakeProfile, ScreeningRecord, ScreeningStep
@@ -184,11 +185,6 @@ def _name(value: str | None, field: str, who: Who) -> str:
     return cleaned
 
 
-def _org(session: AsyncSession) -> uuid.UUID:
-    org: uuid.UUID = session.info["org_id"]
-    return org
-
-
 def step_out(s: ScreeningStep) -> StepOut:
     return StepOut(
         s.id, s.programme_id, s.key, s.kind, s.label_de, s.label_en, s.required, list(s.applies_to),
@@ -275,7 +271,7 @@ async def create_step(session: AsyncSession, data: StepIn) -> StepOut:
             raise Conflict("this programme asks for the certificate already", field="kind")
     de, en = vocab.STEP_LABELS[data.kind]
     step = ScreeningStep(
-        organization_id=_org(session),
+        organization_id=current_org(session),
         programme_id=data.programme_id,
         key=key,
         kind=data.kind,
@@ -367,7 +363,7 @@ async def add_record(session: AsyncSession, who: Who, data: RecordIn) -> RecordO
     if note is not None and len(note) > 4000:
         raise ValidationFailed("at most 4000 characters", field="note")
     record = ScreeningRecord(
-        organization_id=_org(session),
+        organization_id=current_org(session),
         contact_id=data.contact_id,
         step_id=step.id,
         done_on=done_on,
@@ -418,7 +414,7 @@ async def record_certificate(session: AsyncSession, who: Who, data: CertificateI
             "only a certificate that was seen is recorded (the original, never a copy)", field="seen"
         )
     inspection = CertificateInspection(
-        organization_id=_org(session),
+        organization_id=current_org(session),
         contact_id=data.contact_id,
         seen=True,
         issued_on=data.issued_on,
@@ -456,7 +452,9 @@ async def profile_of(
         await session.execute(select(IntakeProfile).where(IntakeProfile.contact_id == contact_id))
     ).scalar_one_or_none()
     if profile is None and create:
-        profile = IntakeProfile(organization_id=_org(session), contact_id=contact_id, form_of_address="sie")
+        profile = IntakeProfile(
+            organization_id=current_org(session), contact_id=contact_id, form_of_address="sie"
+        )
         session.add(profile)
         await session.flush()
     return profile

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contacts.models import Contact
+from shared.db import current_org
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.ids import new_id
 from shared.logs import get_logger
@@ -43,6 +44,7 @@ from shared.matching.schemas import (
 )
 from shared.matching.scoring import score_pair
 from shared.pagination import Page, decode_cursor, encode_cursor
+from shared.tasks import hooks
 
 log = get_logger(__name__)
 
@@ -69,11 +71,6 @@ DEFAULT_END_REASONS = (
 )
 
 
-def _org(session: AsyncSession) -> uuid.UUID:
-    org: uuid.UUID = session.info["org_id"]
-    return org
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -85,7 +82,7 @@ async def ensure_end_reasons(session: AsyncSession) -> None:
     """Give an organisation the usual end reasons the first time it needs them."""
     if (await session.execute(select(EndReason.id).limit(1))).first() is not None:
         return
-    org = _org(session)
+    org = current_org(session)
     await session.execute(
         insert(EndReason)
         .values(
@@ -125,7 +122,7 @@ async def create_end_reason(session: AsyncSession, data: EndReasonIn) -> EndReas
     if taken is not None:
         raise Conflict(f"an end reason {data.key!r} exists already", field="key")
     reason = EndReason(
-        organization_id=_org(session),
+        organization_id=current_org(session),
         key=data.key,
         label_de=data.label_de.strip(),
         label_en=data.label_en.strip(),
@@ -457,7 +454,7 @@ async def create_match(
         mentor_profile, _ = await people.profile(session, mentor_id, settings.config)
         score = score_pair(mentee_profile, mentor_profile, settings.config, today).score
     match = Match(
-        organization_id=_org(session),
+        organization_id=current_org(session),
         mentor_id=mentor_id,
         mentee_id=mentee_id,
         programme_id=programme_id,
@@ -686,3 +683,20 @@ async def list_meetings(session: AsyncSession, match_id: uuid.UUID) -> list[Meet
         .order_by(Meeting.occurred_on.desc(), Meeting.id.desc())
     )
     return [_meeting_out(m) for m in rows.scalars()]
+
+
+@hooks.on_introduction_confirmed
+async def introduce_on_meeting(session: AsyncSession, event: hooks.IntroductionConfirmed) -> None:
+    """A confirmed introduction meeting moves its proposed match to "introduced"."""
+    status = (
+        await session.execute(select(Match.status).where(Match.id == event.match_id))
+    ).scalar_one_or_none()
+    if status != "proposed":
+        return  # already introduced (or further): nothing to move
+    step = TransitionIn(to="introduced", on=min(event.met_on, event.today), first_meeting_on=event.met_on)
+    try:
+        await transition(session, event.match_id, step, actor=event.actor, today=event.today)
+    except ValidationFailed:
+        # A meeting dated before the match's last step: the introduction counts from today.
+        step = TransitionIn(to="introduced", on=event.today)
+        await transition(session, event.match_id, step, actor=event.actor, today=event.today)

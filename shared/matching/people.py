@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contacts import fields as custom_fields
 from shared.contacts.models import Contact, Programme, ProgrammeMembership
+from shared.db import current_org
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.intake import readiness
 from shared.matching.config import MatchingConfig
@@ -347,8 +348,7 @@ async def save_settings(
         await session.execute(select(MatchingSettings).where(selector).with_for_update())
     ).scalar_one_or_none()
     if row is None:
-        org: uuid.UUID = session.info["org_id"]
-        row = MatchingSettings(organization_id=org, programme_id=programme_id)
+        row = MatchingSettings(organization_id=current_org(session), programme_id=programme_id)
         session.add(row)
     row.config = msgspec.to_builtins(config)
     row.checkin_interval_days = checkin_interval_days

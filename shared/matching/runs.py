@@ -14,7 +14,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contacts.models import Contact
-from shared.db import Database
+from shared.db import Database, current_org
 from shared.errors import DomainError, NotFound, ValidationFailed
 from shared.logs import get_logger
 from shared.matching import matches, people
@@ -40,11 +40,6 @@ log = get_logger(__name__)
 # A running run whose heartbeat is older than this lost its worker and may be taken over.
 STALE_AFTER = timedelta(minutes=2)
 MAX_PEOPLE = 5_000
-
-
-def _org(session: AsyncSession) -> uuid.UUID:
-    org: uuid.UUID = session.info["org_id"]
-    return org
 
 
 def _pairs(refs: list[PairRef]) -> list[list[str]]:
@@ -139,7 +134,7 @@ async def create_run(
     exclusions = _check_pairs(data.exclusions, mentees, mentors, "exclusions")
     _check_pins(pins, exclusions, mentees, mentors, config, today)
     run = MatchingRun(
-        organization_id=_org(session),
+        organization_id=current_org(session),
         programme_id=data.programme_id,
         previous_run_id=previous.id if previous else None,
         status="queued",

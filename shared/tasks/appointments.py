@@ -16,11 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.contacts.models import Contact
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.ids import new_id
-from shared.matching import matches
-from shared.matching.models import Match
-from shared.matching.schemas import TransitionIn
 from shared.models import Membership
-from shared.tasks import recurrence
+from shared.tasks import hooks, recurrence
 from shared.tasks.models import DEFAULT_TIMEZONE, Appointment, AppointmentParticipant
 from shared.tasks.tasks import Actor, require_match
 
@@ -89,21 +86,16 @@ class AppointmentPage(msgspec.Struct):
 
 
 async def _introduce(session: AsyncSession, actor: Actor, a: Appointment, now: datetime) -> None:
-    """A confirmed introduction meeting moves its proposed match to "introduced" (the matching
-    domain's own transition, in this transaction: both happen or neither)."""
+    """A confirmed introduction meeting moves its proposed match on: matching decides how (in this
+    transaction, so both happen or neither)."""
     assert a.match_id is not None
-    status = (await session.execute(select(Match.status).where(Match.id == a.match_id))).scalar_one_or_none()
-    if status != "proposed":
-        return  # already introduced (or further): nothing to move
-    today = recurrence.local_now(now, a.timezone).date()
-    meeting_day = a.starts_at.astimezone(recurrence.zone(a.timezone)).date()
-    step = TransitionIn(to="introduced", on=min(meeting_day, today), first_meeting_on=meeting_day)
-    try:
-        await matches.transition(session, a.match_id, step, actor=actor.label or "codo", today=today)
-    except ValidationFailed:
-        # A meeting dated before the match's last step: the introduction counts from today.
-        step = TransitionIn(to="introduced", on=today)
-        await matches.transition(session, a.match_id, step, actor=actor.label or "codo", today=today)
+    event = hooks.IntroductionConfirmed(
+        match_id=a.match_id,
+        met_on=a.starts_at.astimezone(recurrence.zone(a.timezone)).date(),
+        today=recurrence.local_now(now, a.timezone).date(),
+        actor=actor.label or "codo",
+    )
+    await hooks.introduction_confirmed(session, event)
 
 
 def to_utc_instant(value: datetime, tz: str, field: str) -> datetime:

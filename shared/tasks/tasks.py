@@ -12,13 +12,12 @@ from typing import Any, Literal
 
 import msgspec
 from msgspec import UNSET, UnsetType
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, column, func, or_, select, table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contacts.models import Contact
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.ids import new_id
-from shared.matching.models import Match
 from shared.tasks import messages, notify, recurrence
 from shared.tasks.models import DEFAULT_TIMEZONE, Task, TaskComment
 
@@ -248,8 +247,14 @@ async def require_contact(session: AsyncSession, contact_id: uuid.UUID, field: s
         raise ValidationFailed("no such contact in this organisation", field=field)
 
 
+# Tasks sit below matching: a task names its match by id and checks it like the foreign key that
+# holds it, by table, without reaching into the matching domain.
+_MATCHES = table("matches", column("id"))
+
+
 async def require_match(session: AsyncSession, match_id: uuid.UUID, field: str = "match_id") -> None:
-    if (await session.execute(select(Match.id).where(Match.id == match_id))).scalar_one_or_none() is None:
+    found = select(_MATCHES.c.id).where(_MATCHES.c.id == match_id)
+    if (await session.execute(found)).scalar_one_or_none() is None:
         raise ValidationFailed("no such match in this organisation", field=field)
 
 

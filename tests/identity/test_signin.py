@@ -1,4 +1,4 @@
-"""OpenID Connect sign-in against a real provider (oidc-provider 9 on loopback), without a browser."""
+"""OpenID Connect sign-in against a real provider (oidc-provider on loopback), without a browser."""
 
 from __future__ import annotations
 

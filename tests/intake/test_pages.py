@@ -203,11 +203,11 @@ async def test_viewers_read_but_do_not_change(
 def test_every_ui_text_of_intake_has_a_german_translation() -> None:
     api = REPO / "services" / "api"
     method_map = [
-        ("web/templates/intake/*.html", "jinja2"),
-        ("controllers/intake_pages.py", "python"),
-        ("controllers/public_forms.py", "python"),
+        ("intake/templates/*.html", "jinja2"),
+        ("intake/pages.py", "python"),
+        ("intake/public_forms.py", "python"),
     ]
-    options = {"web/templates/intake/*.html": {"extensions": "jinja2.ext.i18n"}}
+    options = {"intake/templates/*.html": {"extensions": "jinja2.ext.i18n"}}
     messages = {
         m[2] if isinstance(m[2], str) else m[2][0]
         for m in extract_from_dir(

@@ -11,7 +11,7 @@ from typing import Any
 from babel.messages.extract import extract_from_dir
 from litestar.testing import AsyncTestClient
 
-from services.api.controllers.matching import translator
+from services.api.matching.pages import translator
 from shared.db import Database
 from shared.matching import runs
 from shared.permissions import Role
@@ -142,7 +142,7 @@ async def test_a_cohort_run_is_started_reviewed_and_accepted_from_its_page(
 
 
 def test_every_ui_text_of_the_matching_pages_has_a_german_translation() -> None:
-    folder = REPO / "services" / "api" / "web" / "templates" / "matching"
+    folder = REPO / "services" / "api" / "matching" / "templates"
     messages = {
         m[2] if isinstance(m[2], str) else m[2][0]
         for m in extract_from_dir(

@@ -1,4 +1,5 @@
-// A real OpenID Connect provider (oidc-provider 9) for the sign-in tests, on loopback only.
+// A real OpenID Connect provider (oidc-provider 8, which runs on Node.js 18 as Debian 12 ships it) for
+// the sign-in tests, on loopback only.
 //
 // Environment: PORT, CLIENTS (JSON list of oidc-provider client metadata).
 // Accounts: any login is an account; the login is the e-mail address and the subject.

@@ -192,8 +192,7 @@ async def test_every_page_of_another_organisation_is_not_found(
     theirs = await a_task(db, org_b, bea, "Geheim", today())
     await sign_in(browserless, ana)
     csrf = csrf_of((await browserless.get(f"/o/{org_a.slug}/my-day")).text)
-    from services.api.controllers.notifications import NotificationPages
-    from services.api.controllers.tasks import TaskPages
+    from services.api.tasks.pages import NotificationPages, TaskPages
 
     checked = 0
     for route in browserless.app.routes:

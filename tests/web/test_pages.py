@@ -178,8 +178,8 @@ def test_every_ui_text_of_the_shell_has_a_german_translation() -> None:
     method_map = [
         ("web/templates/*.html", "jinja2"),
         ("web/*.py", "python"),
-        ("controllers/auth.py", "python"),
-        ("controllers/web_org.py", "python"),
+        ("identity/signin.py", "python"),
+        ("identity/pages.py", "python"),
     ]
     options = {"web/templates/*.html": {"extensions": "jinja2.ext.i18n"}}
     messages = {

@@ -2,11 +2,10 @@
 
 Pages of one organisation live under ``/o/{slug}/...``. A controller for them declares::
 
-    from services.api.web.context import PageContext, provide_page
+    from services.api.web.context import PageContext, PageController
 
-    class ContactPages(Controller):
+    class ContactPages(PageController):
         path = "/o/{slug:str}/contacts"
-        dependencies = {"page": Provide(provide_page)}
 
         @get("")
         async def index(self, page: NamedDependency[PageContext]) -> Template:
@@ -26,7 +25,8 @@ highlighted navigation entry (contacts, matching, tasks, reports, members, setti
 ``<form method="post">`` includes ``{{ csrf_field() }}``; htmx requests send the token in the
 ``X-CSRF-Token`` header by themselves (``hx-headers`` on ``<body>``). Put UI text in
 ``{{ _("English text") }}`` and its German translation in ``locale/de/LC_MESSAGES/<domain>.po``
-(every ``.po`` file there is loaded; put the domain's templates under ``templates/<domain>/``).
+(every ``.po`` file there is loaded). A domain keeps its templates in ``services/api/<domain>/templates/``
+and names them ``<domain>/<name>.html``.
 
 Pages outside an organisation (sign-in, the organisation chooser) use :func:`provide_visitor`.
 """
@@ -40,23 +40,22 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-import structlog
-from litestar import Request
+from litestar import Controller, Request
 from litestar.datastructures import Cookie
+from litestar.di import Provide
 from litestar.enums import ScopeType
 from litestar.params import FromPath
 from litestar.response import Template
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import Database
-from shared.errors import Forbidden, NotFound
+from services.api.scope import app_settings, database, find_organisation, member_scope, require
+from shared.errors import Forbidden
 from shared.identity import signin
 from shared.identity.members import Actor
 from shared.identity.sessions import COOKIE, SessionStore, WebSession
 from shared.identity.signin import OrgChoice
-from shared.models import Membership, Organization, User
-from shared.organizations import get_by_slug
+from shared.models import Organization, User
 from shared.permissions import Permission, Role, can
 from shared.settings import Settings
 
@@ -83,19 +82,9 @@ class CsrfRejected(Forbidden):
         super().__init__("This form has expired. Please reload the page and try again.")
 
 
-def app_settings(request: Request[Any, Any, Any]) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
 def sessions(request: Request[Any, Any, Any]) -> SessionStore:
     store: SessionStore = request.app.state.sessions
     return store
-
-
-def database(request: Request[Any, Any, Any]) -> Database:
-    db: Database = request.app.state.db
-    return db
 
 
 def session_cookie(settings: Settings, value: str | None) -> Cookie:
@@ -251,9 +240,7 @@ class PageContext(Visitor):
     session: AsyncSession = field(default=None)  # type: ignore[assignment]
 
     def require(self, permission: Permission) -> None:
-        # Only after the organisation was found, so a 403 never reveals what a 404 hides.
-        if not can(self.role, permission):
-            raise Forbidden(f"the role {self.role.value} may not do this ({permission.value})")
+        require(self.role, permission)
 
     def can(self, permission: Permission) -> bool:
         return can(self.role, permission)
@@ -284,17 +271,9 @@ async def provide_page(
         raise SignInRequired(f"/o/{quote(slug)}/signin?next={quote(target)}")
     await check_csrf(request, current)
     db = database(request)
-    async with db.platform() as platform:
-        org = await get_by_slug(platform, slug)
-        user = await platform.get(User, current.user_id)
-    if org is None or user is None or (current.only_org is not None and current.only_org != org.id):
-        raise NotFound(f"no organisation {slug!r}")
+    org, user = await find_organisation(db, slug, current.user_id, current.only_org)
     orgs = await signin.organisations_of(db, user.id)
-    async with db.tenant(org.id) as session:
-        membership = await _membership(session, user.id)
-        if membership is None:
-            raise NotFound(f"no organisation {slug!r}")
-        structlog.contextvars.bind_contextvars(org=org.slug)
+    async with member_scope(db, org, user) as scope:
         yield PageContext(
             request=request,
             settings=app_settings(request),
@@ -303,13 +282,15 @@ async def provide_page(
             locale=locale_of(request, user),
             orgs=[o for o in orgs if current.only_org is None or o.id == current.only_org],
             org=org,
-            role=Role(membership.role),
-            membership_id=membership.id,
-            session=session,
+            role=scope.role,
+            membership_id=scope.membership.id,
+            session=scope.session,
         )
 
 
-async def _membership(session: AsyncSession, user_id: uuid.UUID) -> Membership | None:
-    from shared.identity.members import membership_of
+class PageController(Controller):
+    """A controller of the pages of one organisation: its handlers take ``page: PageContext``."""
 
-    return await membership_of(session, user_id)
+    tags = ["web"]
+    include_in_schema = False
+    dependencies = {"page": Provide(provide_page)}

@@ -16,23 +16,12 @@ from litestar.background_tasks import BackgroundTask
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
+from services.api.scope import app_settings, database
 from services.api.web import i18n
-from shared.db import Database
 from shared.errors import DomainError
 from shared.intake import forms
 from shared.models import Organization
 from shared.queue import wake_outbox
-from shared.settings import Settings
-
-
-def _db(request: Request[Any, Any, Any]) -> Database:
-    db: Database = request.app.state.db
-    return db
-
-
-def _settings(request: Request[Any, Any, Any]) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 def _lang(request: Request[Any, Any, Any], chosen: str | None) -> str:
@@ -103,7 +92,7 @@ class PublicFormPages(Controller):
         errors: dict[str, str] | None = None,
         status: int = 200,
     ) -> Template:
-        async with _db(request).tenant(org.id) as session:
+        async with database(request).tenant(org.id) as session:
             public = await forms.public_form(session, org, form_id, lang)
         path = forms.public_path(org.slug, public.form.slug)
         labels = {f.name: f.label for f in public.fields}
@@ -126,7 +115,7 @@ class PublicFormPages(Controller):
             public=public,
             action=path,
             lang_links=_lang_links(path, embed),
-            stamp=forms.form_stamp(_settings(request).secret, org.id, public.form.id),
+            stamp=forms.form_stamp(app_settings(request).secret, org.id, public.form.id),
             values=values or {},
             errors=errors or {},
             labels=labels,
@@ -142,7 +131,7 @@ class PublicFormPages(Controller):
         embed: FromQuery[bool] = False,
     ) -> Template:
         language = _lang(request, lang)
-        found = await forms.find_public_form(_db(request), org_slug, form_slug)
+        found = await forms.find_public_form(database(request), org_slug, form_slug)
         if found is None:
             return _missing(language, embed)
         org, form_id = found
@@ -155,13 +144,13 @@ class PublicFormPages(Controller):
         posted = await _posted(request)
         language = _lang(request, posted.get("lang"))
         embed = posted.get("embed") == "1"
-        found = await forms.find_public_form(_db(request), org_slug, form_slug)
+        found = await forms.find_public_form(database(request), org_slug, form_slug)
         if found is None:
             return _missing(language, embed)
         org, form_id = found
-        settings = _settings(request)
+        settings = app_settings(request)
         try:
-            async with _db(request).tenant(org.id) as session:
+            async with database(request).tenant(org.id) as session:
                 public = await forms.public_form(session, org, form_id, language)
                 await forms.submit(
                     session,
@@ -204,11 +193,11 @@ class PublicFormPages(Controller):
     async def _confirmable(
         self, request: Request[Any, Any, Any], org_slug: str, form_slug: str, token: str
     ) -> tuple[Organization, Any, bool] | None:
-        found = await forms.find_public_form(_db(request), org_slug, form_slug, active_only=False)
+        found = await forms.find_public_form(database(request), org_slug, form_slug, active_only=False)
         if found is None:
             return None
         org, form_id = found
-        async with _db(request).tenant(org.id) as session:
+        async with database(request).tenant(org.id) as session:
             form = await forms.get_form(session, form_id)
             submission = await forms.pending_submission(session, form, token, datetime.now(UTC))
             if submission is None:
@@ -253,13 +242,13 @@ class PublicFormPages(Controller):
     ) -> Template:
         posted = await _posted(request)
         language = _lang(request, posted.get("lang"))
-        found = await forms.find_public_form(_db(request), org_slug, form_slug, active_only=False)
+        found = await forms.find_public_form(database(request), org_slug, form_slug, active_only=False)
         if found is None:
             return _missing(language)
         org, form_id = found
-        settings = _settings(request)
+        settings = app_settings(request)
         try:
-            async with _db(request).tenant(org.id) as session:
+            async with database(request).tenant(org.id) as session:
                 form = await forms.get_form(session, form_id)
                 done = await forms.confirm(session, org, form, token, public_url=settings.public_url)
         except DomainError:

@@ -13,14 +13,15 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 import msgspec
-from litestar import Controller, get, post
+from litestar import get, post
 from litestar.background_tasks import BackgroundTask
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
+from services.api.intake import public_forms
 from services.api.web import i18n
-from services.api.web.context import PageContext, provide_page
+from services.api.web.context import PageContext, PageController
 from shared.contacts import fields as custom_fields
 from shared.contacts.service import list_programmes
 from shared.errors import DomainError
@@ -99,11 +100,8 @@ async def attempt(page: PageContext, change: Callable[[], Awaitable[T]]) -> tupl
         return None, {exc.field or "_form": tr(page, exc.detail)}
 
 
-class IntakePages(Controller):
+class IntakePages(PageController):
     path = "/o/{slug:str}/intake"
-    tags = ["web"]
-    include_in_schema = False
-    dependencies = {"page": Provide(provide_page)}
 
     # ------------------------------------------------------------ a person's checklist
 
@@ -557,4 +555,4 @@ def _posted_consents(v: dict[str, str]) -> list[ConsentText]:
     return consents
 
 
-ROUTES = [IntakePages]
+ROUTES = [IntakePages, *public_forms.ROUTES]

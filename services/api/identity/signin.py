@@ -11,11 +11,11 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
+from services.api.scope import database
 from services.api.web import i18n
 from services.api.web.context import (
     LANG_COOKIE,
     Visitor,
-    database,
     provide_visitor,
     queue_cookie,
     replace_session,

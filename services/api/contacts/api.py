@@ -6,12 +6,14 @@ import uuid
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar import Request, Response, delete, get, patch, post
 from litestar.background_tasks import BackgroundTask
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParameter
 
-from services.api.context import OrgContext, provide_org_context
+from services.api.contacts import imports as imports_api
+from services.api.context import ApiController, OrgContext
+from services.api.pagination import Cursor, Limit
 from shared.contacts import exports, gdpr, service, timeline
 from shared.contacts import fields as custom_fields
 from shared.contacts.actor import Actor, display_name
@@ -41,8 +43,6 @@ from shared.pagination import Page, check_limit
 from shared.permissions import Permission
 from shared.settings import Settings
 
-Limit = Parameter(ge=1, le=200, default=50, description="items per page")
-Cursor = Parameter(default=None, description="next_cursor of the previous page")
 FieldFilter = Annotated[
     list[str] | None, QueryParameter(name="field", description="custom field filter key:value (repeatable)")
 ]
@@ -52,10 +52,9 @@ def actor(ctx: OrgContext) -> Actor:
     return Actor(role=ctx.role, token_id=ctx.token_id, membership_id=ctx.membership_id)
 
 
-class ContactController(Controller):
+class ContactController(ApiController):
     path = "/api/v1/orgs/{slug:str}/contacts"
     tags = ["contacts"]
-    dependencies = {"ctx": Provide(provide_org_context)}
 
     @get("", summary="Contacts: search, filter, sort, page")
     async def list_contacts(
@@ -370,4 +369,4 @@ class ContactController(Controller):
         return await timeline.update_settings(ctx.session, ctx.org.id, data)
 
 
-ROUTES = [ContactController]
+ROUTES = [ContactController, *imports_api.ROUTES]

@@ -6,14 +6,14 @@ import uuid
 from typing import Any
 
 import msgspec
-from litestar import Controller, Response, get, post
+from litestar import Response, get, post
 from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import UploadFile
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from services.api.web.context import PageContext, provide_page
+from services.api.web.context import PageContext, PageController
 from shared.contacts import exports, gdpr, imports, service, timeline
 from shared.contacts import fields as custom_fields
 from shared.contacts.actor import Actor
@@ -147,11 +147,8 @@ async def _edit_page(
     )
 
 
-class ContactPages(Controller):
+class ContactPages(PageController):
     path = "/o/{slug:str}/contacts"
-    tags = ["web"]
-    include_in_schema = False
-    dependencies = {"page": Provide(provide_page)}
 
     @get("")
     async def index(

@@ -7,13 +7,13 @@ import uuid
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Request, Response, get, post
 from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import UploadFile
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from services.api.context import OrgContext, provide_org_context
+from services.api.context import ApiController, OrgContext
 from shared.contacts import imports
 from shared.contacts.actor import Actor, display_name
 from shared.contacts.imports import ImportOut, ImportSummary, MappingOut
@@ -64,10 +64,9 @@ def _settings(request: Request[Any, Any, Any]) -> Settings:
     return settings
 
 
-class ImportController(Controller):
+class ImportController(ApiController):
     path = "/api/v1/orgs/{slug:str}/imports"
     tags = ["imports"]
-    dependencies = {"ctx": Provide(provide_org_context)}
 
     @post(
         "", summary="Upload .xlsx or .csv (multipart field 'file'): answers with the dry run", status_code=201

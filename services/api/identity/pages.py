@@ -1,17 +1,18 @@
-"""Pages of one organisation: home, members and invitations, audit log, settings, API tokens."""
+"""Pages of one organisation: members and invitations, audit log, settings, API tokens; and sign-in."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from litestar import Controller, get, post
+from litestar import get, post
 from litestar.background_tasks import BackgroundTask
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from services.api.web.context import PageContext, provide_page
+from services.api.identity import signin
+from services.api.web.context import PageContext, PageController
 from services.api.web.i18n import _
 from shared import tokens
 from shared.errors import DomainError
@@ -56,16 +57,8 @@ def _wake(page: PageContext) -> BackgroundTask:
     return BackgroundTask(wake_outbox, page.settings)
 
 
-class OrgPages(Controller):
+class OrgPages(PageController):
     path = "/o/{slug:str}"
-    tags = ["web"]
-    include_in_schema = False
-    dependencies = {"page": Provide(provide_page)}
-
-    @get("")
-    async def home(self, page: NamedDependency[PageContext]) -> Template:
-        page.require(Permission.ORG_READ)
-        return page.render("home.html", nav="home")
 
     @get("/members")
     async def members_page(
@@ -254,4 +247,4 @@ def _group_lines(text: str) -> dict[str, str]:
     return out
 
 
-ROUTES = [OrgPages]
+ROUTES = [OrgPages, *signin.ROUTES]

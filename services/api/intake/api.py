@@ -7,12 +7,12 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar import Request, Response, delete, get, patch, post
 from litestar.background_tasks import BackgroundTask
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from services.api.context import OrgContext, provide_org_context
+from services.api.context import ApiController, OrgContext
 from shared.errors import ValidationFailed
 from shared.intake import events, forms, readiness, screening
 from shared.intake.events import (
@@ -88,10 +88,9 @@ def _one_contact(contact_id: uuid.UUID | None) -> uuid.UUID:
     return contact_id
 
 
-class ScreeningController(Controller):
+class ScreeningController(ApiController):
     path = "/api/v1/orgs/{slug:str}/screening"
     tags = ["screening"]
-    dependencies = {"ctx": Provide(provide_org_context)}
 
     @get("/steps", summary="The preparation steps of each programme")
     async def list_steps(
@@ -205,10 +204,9 @@ class SummaryList(msgspec.Struct):
     items: list[KindSummary]
 
 
-class EventController(Controller):
+class EventController(ApiController):
     path = "/api/v1/orgs/{slug:str}/events"
     tags = ["events"]
-    dependencies = {"ctx": Provide(provide_org_context)}
 
     @get("", summary="Events with their attendance counts, by start")
     async def list_events(
@@ -306,10 +304,9 @@ def _public_url(request: Request[Any, Any, Any]) -> str:
     return url
 
 
-class FormController(Controller):
+class FormController(ApiController):
     path = "/api/v1/orgs/{slug:str}/forms"
     tags = ["forms"]
-    dependencies = {"ctx": Provide(provide_org_context)}
 
     @get("", summary="Public sign-up forms with their address, embed code and counts")
     async def list_forms(self, request: Request[Any, Any, Any], ctx: NamedDependency[OrgContext]) -> FormList:

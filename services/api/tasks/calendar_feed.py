@@ -12,15 +12,15 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from services.api.context import OrgContext, database, provide_org_context
-from services.api.controllers.tasks import acting_member
+from services.api.context import ApiController, OrgContext
+from services.api.scope import app_settings, database
+from services.api.tasks.acting import personal_member
 from shared.errors import NotFound
 from shared.models import Organization
 from shared.permissions import Permission
-from shared.settings import Settings
 from shared.tasks import calendar_feed
 from shared.tasks.calendar_feed import FeedOut
 
@@ -29,34 +29,25 @@ class FeedIn(msgspec.Struct, forbid_unknown_fields=True):
     member_id: uuid.UUID | None = None
 
 
-async def _member_for(ctx: OrgContext, member_id: uuid.UUID | None) -> uuid.UUID:
-    member = await acting_member(ctx, member_id)
-    if ctx.membership_id is None or member != ctx.membership_id:
-        # A feed opens someone's calendar to whoever holds the URL: only they or an admin may make one.
-        ctx.require(Permission.MEMBERS_MANAGE)
-    return member
-
-
-class CalendarFeedController(Controller):
+class CalendarFeedController(ApiController):
     path = "/api/v1/orgs/{slug:str}/calendar-feed"
     tags = ["calendar"]
-    dependencies = {"ctx": Provide(provide_org_context)}
 
     @post("", summary="Create or rotate the member's private calendar feed; answers its URL")
     async def create_feed(
         self, request: Request[Any, Any, Any], ctx: NamedDependency[OrgContext], data: JSONBody[FeedIn]
     ) -> FeedOut:
         ctx.require(Permission.DATA_READ)
-        member = await _member_for(ctx, data.member_id)
-        settings: Settings = request.app.state.settings
-        return await calendar_feed.create_or_rotate(ctx.session, ctx.org.id, member, settings.public_url)
+        member = await personal_member(ctx, data.member_id)
+        public_url = app_settings(request).public_url
+        return await calendar_feed.create_or_rotate(ctx.session, ctx.org.id, member, public_url)
 
     @delete("", summary="Revoke the member's calendar feed", status_code=204)
     async def revoke_feed(
         self, ctx: NamedDependency[OrgContext], member_id: FromQuery[uuid.UUID | None] = None
     ) -> None:
         ctx.require(Permission.DATA_READ)
-        member = await _member_for(ctx, member_id)
+        member = await personal_member(ctx, member_id)
         await calendar_feed.revoke(ctx.session, member)
 
 

@@ -1,32 +1,36 @@
-"""Members, invitations, the audit log and the organisation's own sign-in provider (JSON API).
+"""Members, invitations, API tokens, the audit log and the organisation's own sign-in provider
+(JSON API).
 
-Listing members stays with the organisation (orgs.py); changing them lives here.
+Listing members stays with the organisation (services/api/platform/api.py); changing them lives here.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any, Literal
 
 import msgspec
-from litestar import Controller, Request, Response, delete, get, patch, post, put
+from litestar import Request, Response, delete, get, patch, post, put
 from litestar.background_tasks import BackgroundTask
-from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody, Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody
 
-from services.api.context import OrgContext, provide_org_context
+from services.api.context import ApiController, OrgContext
+from services.api.pagination import Cursor, Limit
+from shared import tokens
 from shared.errors import NotFound
 from shared.identity import members, providers
+from shared.identity import tokens as admin_tokens
 from shared.identity.members import AuditOut, InvitationOut, NewInvitation
 from shared.identity.providers import ProviderIn, ProviderOut
 from shared.organizations import MemberOut
 from shared.pagination import Page, check_limit
-from shared.permissions import Permission
+from shared.permissions import Permission, Role
 from shared.queue import wake_outbox
 from shared.settings import Settings
+from shared.tokens import NewToken, TokenOut
 
-Limit = Parameter(ge=1, le=200, default=50, description="items per page")
-Cursor = Parameter(default=None, description="next_cursor of the previous page")
 RoleName = Literal["owner", "admin", "coordinator", "viewer"]
 
 
@@ -39,6 +43,12 @@ class InvitationCreate(msgspec.Struct, forbid_unknown_fields=True):
     role: RoleName
 
 
+class TokenCreate(msgspec.Struct, forbid_unknown_fields=True):
+    name: str = msgspec.field()
+    role: RoleName
+    expires_at: datetime | None = None
+
+
 def _settings(request: Request[Any, Any, Any]) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
@@ -49,10 +59,9 @@ def _with_wake(request: Request[Any, Any, Any], body: NewInvitation, status: int
     return Response(body, status_code=status, background=BackgroundTask(wake_outbox, _settings(request)))
 
 
-class MemberController(Controller):
+class MemberController(ApiController):
     path = "/api/v1/orgs/{slug:str}"
     tags = ["members"]
-    dependencies = {"ctx": Provide(provide_org_context)}
 
     @patch("/members/{member_id:uuid}", summary="Change a member's role (the last owner stays owner)")
     async def change_role(
@@ -140,4 +149,33 @@ class MemberController(Controller):
         await providers.delete_settings(ctx.session, ctx.org.id, ctx.actor)
 
 
-ROUTES = [MemberController]
+class TokenController(ApiController):
+    path = "/api/v1/orgs/{slug:str}"
+    tags = ["organisation"]
+
+    @get("/tokens", summary="API tokens (admins)")
+    async def list_tokens(
+        self, ctx: NamedDependency[OrgContext], limit: int = Limit, cursor: str | None = Cursor
+    ) -> Page[TokenOut]:
+        ctx.require(Permission.TOKENS_MANAGE)
+        return await tokens.list_tokens(ctx.session, limit=check_limit(limit), cursor=cursor)
+
+    @post("/tokens", summary="Create an API token; its secret is shown only in this answer")
+    async def create_token(self, ctx: NamedDependency[OrgContext], data: JSONBody[TokenCreate]) -> NewToken:
+        ctx.require(Permission.TOKENS_MANAGE)
+        return await admin_tokens.create(
+            ctx.session,
+            ctx.org.id,
+            ctx.actor,
+            name=data.name,
+            role=Role(data.role),
+            expires_at=data.expires_at,
+        )
+
+    @delete("/tokens/{token_id:uuid}", summary="Revoke an API token", status_code=204)
+    async def revoke_token(self, ctx: NamedDependency[OrgContext], token_id: FromPath[uuid.UUID]) -> None:
+        ctx.require(Permission.TOKENS_MANAGE)
+        await admin_tokens.revoke(ctx.session, ctx.org.id, ctx.actor, token_id)
+
+
+ROUTES = [MemberController, TokenController]

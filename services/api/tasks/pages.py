@@ -1,7 +1,8 @@
-"""Tasks and "my day": /api/v1/orgs/{slug}/tasks, /my-day."""
+"""Pages of tasks: my day, the task list, a task, the rules, the calendar and the notifications."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,223 +12,30 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-import msgspec
 from babel.dates import format_date
 from babel.messages.pofile import read_po
-from litestar import Controller, Request, delete, get, patch, post, put
-from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar import get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
-from services.api.context import OrgContext, provide_org_context
+from services.api.tasks.acting import now_utc
 from services.api.web import i18n
-from services.api.web.context import PageContext, provide_page
+from services.api.web.context import PageContext, PageController
 from shared.errors import Conflict, DomainError, NotFound, ValidationFailed
 from shared.organizations import MemberOut, list_members
-from shared.pagination import check_limit
 from shared.permissions import Permission
-from shared.settings import Settings
-from shared.tasks import agenda, appointments, notify, recurrence, rules
+from shared.tasks import agenda, appointments, calendar_feed, notify, recurrence, rules
 from shared.tasks import tasks as service
 from shared.tasks.models import DEFAULT_TIMEZONE
+from shared.tasks.notify import Channels
 from shared.tasks.tasks import (
     Actor,
-    BulkResult,
-    CommentOut,
-    Completed,
     TaskCreate,
-    TaskDetail,
     TaskFilter,
-    TaskOut,
-    TaskPage,
-    TaskPatch,
     parse_time,
     week_bounds,
 )
-
-Limit = QueryParameter(ge=1, le=200, description="items per page")
-Cursor = QueryParameter(description="next_cursor of the previous page")
-
-
-class BulkIds(msgspec.Struct, forbid_unknown_fields=True):
-    ids: list[uuid.UUID]
-
-
-class BulkReassign(msgspec.Struct, forbid_unknown_fields=True):
-    ids: list[uuid.UUID]
-    assignee_id: uuid.UUID | None
-
-
-class CommentCreate(msgspec.Struct, forbid_unknown_fields=True):
-    body: str
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
-
-
-def actor(request: Request[Any, Any, Any], ctx: OrgContext) -> Actor:
-    settings: Settings = request.app.state.settings
-    return Actor(
-        org_id=ctx.org.id,
-        slug=ctx.org.slug,
-        membership_id=ctx.membership_id,
-        public_url=settings.public_url,
-        label=ctx.label,
-    )
-
-
-async def acting_member(ctx: OrgContext, member_id: uuid.UUID | None, field: str = "member_id") -> uuid.UUID:
-    """The member a personal view is for: the signed-in member, or the one an API token names."""
-    if member_id is not None and member_id != ctx.membership_id:
-        await notify.require_member(ctx.session, member_id, field)
-        return member_id
-    if ctx.membership_id is not None:
-        return ctx.membership_id
-    raise ValidationFailed(f"an API token acts for no member: name the member with {field}", field=field)
-
-
-class TaskController(Controller):
-    path = "/api/v1/orgs/{slug:str}"
-    tags = ["tasks"]
-    dependencies = {"ctx": Provide(provide_org_context)}
-
-    @get("/tasks", summary="Tasks by due time, with filters")
-    async def list_tasks(
-        self,
-        ctx: NamedDependency[OrgContext],
-        status: FromQuery[str | None] = None,
-        assignee_id: FromQuery[uuid.UUID | None] = None,
-        mine: Annotated[bool, QueryParameter(description="only the calling member's tasks")] = False,
-        member_id: Annotated[
-            uuid.UUID | None, QueryParameter(description="with mine, for API tokens")
-        ] = None,
-        due_before: FromQuery[date | None] = None,
-        due_after: FromQuery[date | None] = None,
-        view: Annotated[str | None, QueryParameter(description="today, overdue, week or upcoming")] = None,
-        q: Annotated[str | None, QueryParameter(description="words in the title")] = None,
-        contact_id: FromQuery[uuid.UUID | None] = None,
-        match_id: FromQuery[uuid.UUID | None] = None,
-        limit: Annotated[int, Limit] = 50,
-        cursor: Annotated[str | None, Cursor] = None,
-    ) -> TaskPage:
-        ctx.require(Permission.DATA_READ)
-        if mine:
-            assignee_id = await acting_member(ctx, member_id)
-        return await service.list_tasks(
-            ctx.session,
-            TaskFilter(
-                status=status,
-                assignee_id=assignee_id,
-                due_before=due_before,
-                due_after=due_after,
-                view=view,
-                q=q,
-                contact_id=contact_id,
-                match_id=match_id,
-            ),
-            now=now_utc(),
-            limit=check_limit(limit),
-            cursor=cursor,
-        )
-
-    @post("/tasks", summary="Create a task (optionally recurring: an RRULE such as FREQ=WEEKLY;INTERVAL=2)")
-    async def create_task(
-        self, request: Request[Any, Any, Any], ctx: NamedDependency[OrgContext], data: JSONBody[TaskCreate]
-    ) -> TaskOut:
-        ctx.require(Permission.DATA_WRITE)
-        return await service.create_task(ctx.session, actor(request, ctx), data, now_utc())
-
-    @post("/tasks/bulk-complete", summary="Complete several tasks at once", status_code=200)
-    async def bulk_complete(
-        self, request: Request[Any, Any, Any], ctx: NamedDependency[OrgContext], data: JSONBody[BulkIds]
-    ) -> BulkResult:
-        ctx.require(Permission.DATA_WRITE)
-        return await service.bulk_complete(ctx.session, actor(request, ctx), data.ids, now_utc())
-
-    @post("/tasks/bulk-reassign", summary="Give several tasks to another member", status_code=200)
-    async def bulk_reassign(
-        self, request: Request[Any, Any, Any], ctx: NamedDependency[OrgContext], data: JSONBody[BulkReassign]
-    ) -> BulkResult:
-        ctx.require(Permission.DATA_WRITE)
-        return await service.bulk_reassign(
-            ctx.session, actor(request, ctx), data.ids, data.assignee_id, now_utc()
-        )
-
-    @get("/tasks/{task_id:uuid}", summary="A task with its comments")
-    async def get_task(self, ctx: NamedDependency[OrgContext], task_id: FromPath[uuid.UUID]) -> TaskDetail:
-        ctx.require(Permission.DATA_READ)
-        return await service.get_task(ctx.session, task_id, now_utc())
-
-    @patch("/tasks/{task_id:uuid}", summary="Change a task (status: open or cancelled)")
-    async def update_task(
-        self,
-        request: Request[Any, Any, Any],
-        ctx: NamedDependency[OrgContext],
-        task_id: FromPath[uuid.UUID],
-        data: JSONBody[TaskPatch],
-    ) -> TaskOut:
-        await service.get_task(ctx.session, task_id, now_utc())
-        ctx.require(Permission.DATA_WRITE)
-        return await service.update_task(ctx.session, actor(request, ctx), task_id, data, now_utc())
-
-    @delete("/tasks/{task_id:uuid}", summary="Delete a task", status_code=204)
-    async def delete_task(self, ctx: NamedDependency[OrgContext], task_id: FromPath[uuid.UUID]) -> None:
-        await service.get_task(ctx.session, task_id, now_utc())
-        ctx.require(Permission.DATA_WRITE)
-        await service.delete_task(ctx.session, task_id)
-
-    @post(
-        "/tasks/{task_id:uuid}/complete",
-        summary="Complete a task; a recurring one answers with its next occurrence",
-        status_code=200,
-    )
-    async def complete_task(
-        self, request: Request[Any, Any, Any], ctx: NamedDependency[OrgContext], task_id: FromPath[uuid.UUID]
-    ) -> Completed:
-        await service.get_task(ctx.session, task_id, now_utc())
-        ctx.require(Permission.DATA_WRITE)
-        return await service.complete_task(ctx.session, actor(request, ctx), task_id, now_utc())
-
-    @post("/tasks/{task_id:uuid}/comments", summary="Comment on a task")
-    async def add_comment(
-        self,
-        request: Request[Any, Any, Any],
-        ctx: NamedDependency[OrgContext],
-        task_id: FromPath[uuid.UUID],
-        data: JSONBody[CommentCreate],
-    ) -> CommentOut:
-        await service.get_task(ctx.session, task_id, now_utc())
-        ctx.require(Permission.DATA_WRITE)
-        return await service.add_comment(ctx.session, actor(request, ctx), task_id, data.body)
-
-    @get("/task-rules", summary="The automatic task rules, switched on or off, with their settings")
-    async def list_rules(self, ctx: NamedDependency[OrgContext]) -> list[rules.RuleOut]:
-        ctx.require(Permission.DATA_READ)
-        return await rules.list_rules(ctx.session)
-
-    @put("/task-rules/{rule:str}", summary="Switch a rule on or off and tune it")
-    async def set_rule(
-        self, ctx: NamedDependency[OrgContext], rule: FromPath[str], data: JSONBody[rules.RuleIn]
-    ) -> rules.RuleOut:
-        if rule not in rules.RULES:
-            raise NotFound(f"no rule {rule!r}")
-        ctx.require(Permission.SETTINGS_MANAGE)
-        return await rules.set_rule(ctx.session, ctx.org.id, rule, data, now_utc())
-
-    @get("/my-day", summary="Today's open and overdue tasks and today's appointments of one member")
-    async def my_day(
-        self,
-        ctx: NamedDependency[OrgContext],
-        member_id: Annotated[uuid.UUID | None, QueryParameter(description="for API tokens")] = None,
-        day: Annotated[date | None, QueryParameter(description="another day than today")] = None,
-    ) -> agenda.MyDay:
-        ctx.require(Permission.DATA_READ)
-        member = await acting_member(ctx, member_id)
-        return await agenda.my_day(ctx.session, member, now_utc(), day=day)
-
-
-# --- Pages: my day, the task list, a task, the calendar ---------------------------------------
 
 CATALOG_DIR = Path(__file__).resolve().parent.parent / "web" / "templates" / "tasks"
 
@@ -356,11 +164,8 @@ def _form_task(form: dict[str, str], page: PageContext) -> TaskCreate:
     )
 
 
-class TaskPages(Controller):
+class TaskPages(PageController):
     path = "/o/{slug:str}"
-    tags = ["web"]
-    include_in_schema = False
-    dependencies = {"page": Provide(provide_page)}
 
     async def _my_day(
         self,
@@ -704,4 +509,72 @@ def _done_message(page: PageContext, done: str | None, following: date | None) -
     return text
 
 
-ROUTES = [TaskController, TaskPages]
+class NotificationPages(PageController):
+    path = "/o/{slug:str}"
+
+    async def _page(
+        self, page: PageContext, *, message: str | None = None, feed_url: str | None = None
+    ) -> Template:
+        _ = translator(page.locale)
+        inbox = await notify.list_notifications(
+            page.session, page.membership_id, unread_only=False, limit=50, cursor=None
+        )
+        return render(
+            page,
+            "tasks/notifications.html",
+            sub="notifications",
+            inbox=inbox,
+            unread=inbox.unread_count,
+            prefs=await notify.get_preferences(page.session, page.membership_id),
+            kinds=[
+                ("task_due", _("Tasks that fall due")),
+                ("appointment", _("Upcoming appointments")),
+                ("assignment", _("Tasks given to me")),
+                ("digest", _("Daily overview at 7 o'clock")),
+            ],
+            message=message,
+            feed_url=feed_url,
+        )
+
+    @get("/notifications")
+    async def notifications_page(
+        self, page: NamedDependency[PageContext], saved: FromQuery[bool] = False
+    ) -> Template:
+        page.require(Permission.DATA_READ)
+        return await self._page(page, message=translator(page.locale)("Saved.") if saved else None)
+
+    @post("/notifications/read-all", status_code=303)
+    async def read_all(self, page: NamedDependency[PageContext]) -> Redirect:
+        page.require(Permission.DATA_READ)
+        await notify.mark_read(page.session, page.membership_id, None, datetime.now(UTC))
+        return Redirect(f"/o/{page.org.slug}/notifications", status_code=303)
+
+    @post("/notification-settings", status_code=303)
+    async def save_settings(self, page: NamedDependency[PageContext]) -> Redirect:
+        page.require(Permission.DATA_READ)
+        form = await page.form()
+        kinds = {
+            kind: Channels(email=f"{kind}:email" in form, in_app=f"{kind}:in_app" in form)
+            for kind in notify.KINDS
+        }
+        await notify.set_preferences(page.session, page.org.id, page.membership_id, kinds)
+        return Redirect(f"/o/{page.org.slug}/notifications?saved=1", status_code=303)
+
+    @post("/calendar-feed", status_code=200)
+    async def new_feed(self, page: NamedDependency[PageContext]) -> Template:
+        page.require(Permission.DATA_READ)
+        feed = await calendar_feed.create_or_rotate(
+            page.session, page.org.id, page.membership_id, page.settings.public_url
+        )
+        # The address exists only in this answer: its secret is stored hashed.
+        return await self._page(page, feed_url=feed.url)
+
+    @post("/calendar-feed/revoke", status_code=303)
+    async def revoke_feed(self, page: NamedDependency[PageContext]) -> Redirect:
+        page.require(Permission.DATA_READ)
+        with contextlib.suppress(NotFound):  # already off
+            await calendar_feed.revoke(page.session, page.membership_id)
+        return Redirect(f"/o/{page.org.slug}/notifications?saved=1", status_code=303)
+
+
+ROUTES = [TaskPages, NotificationPages]

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get, patch, post
-from litestar.di import NamedDependency, Provide
+from litestar import Request, Response, get, patch, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from services.api.context import OrgContext, provide_org_context
-from services.api.controllers.tasks import acting_member, actor
+from services.api.context import ApiController, OrgContext
+from services.api.tasks.acting import acting_member, actor, now_utc
 from shared.errors import ValidationFailed
 from shared.permissions import Permission
 from shared.tasks import agenda, calendar_feed
@@ -30,14 +30,9 @@ from shared.tasks.tasks import week_bounds
 MAX_LIST_RANGE = timedelta(days=400)
 
 
-def now_utc() -> datetime:
-    return datetime.now(UTC)
-
-
-class AppointmentController(Controller):
+class AppointmentController(ApiController):
     path = "/api/v1/orgs/{slug:str}"
     tags = ["appointments"]
-    dependencies = {"ctx": Provide(provide_org_context)}
 
     @get("/appointments", summary="Appointments overlapping a range (default: the next 30 days)")
     async def list_appointments(

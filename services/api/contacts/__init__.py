@@ -1,0 +1,1 @@
+"""Contacts: the JSON API and the pages of people, their fields, imports and exports."""

@@ -1,0 +1,1 @@
+"""Members, invitations, API tokens, sign-in and the organisation's settings and audit log."""

@@ -1,0 +1,1 @@
+"""Intake: screening, events and the public sign-up forms."""

@@ -1,0 +1,1 @@
+"""Matching: suggestions, cohort runs and the life of a match."""

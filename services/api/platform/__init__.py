@@ -1,0 +1,1 @@
+"""The platform: health and readiness probes, the organisation and its home page."""

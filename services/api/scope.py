@@ -1,0 +1,83 @@
+"""The scope of a request in one organisation, for the JSON API and the pages alike.
+
+A signed-in person reaches an organisation only through a membership in it: the organisation is
+looked up by its slug, the person's membership inside the organisation's own transaction (under
+row-level security), and an organisation without one looks exactly like one that does not exist.
+The API's provider (:mod:`services.api.context`) and the pages' provider
+(:mod:`services.api.web.context`) both go through here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from litestar import Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.db import Database
+from shared.errors import Forbidden, NotFound
+from shared.identity.members import membership_of
+from shared.models import Membership, Organization, User
+from shared.organizations import get_by_slug
+from shared.permissions import Permission, Role, can
+from shared.settings import Settings
+
+
+def database(request: Request[Any, Any, Any]) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def app_settings(request: Request[Any, Any, Any]) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def require(role: Role, permission: Permission) -> None:
+    # Called only after the organisation was found, so a 403 never reveals what a 404 hides.
+    if not can(role, permission):
+        raise Forbidden(f"the role {role.value} may not do this ({permission.value})")
+
+
+async def find_organisation(
+    db: Database, slug: str, user_id: uuid.UUID, only_org: uuid.UUID | None
+) -> tuple[Organization, User]:
+    """The organisation of ``slug`` and the signed-in user, or the 404 of an unknown organisation.
+
+    ``only_org`` is set when the sign-in came through an organisation's own provider, which vouches
+    for that organisation only.
+    """
+    async with db.platform() as platform:
+        org = await get_by_slug(platform, slug)
+        user = await platform.get(User, user_id)
+    if org is None or user is None or (only_org is not None and only_org != org.id):
+        raise NotFound(f"no organisation {slug!r}")
+    return org, user
+
+
+@dataclass
+class MemberScope:
+    org: Organization
+    user: User
+    membership: Membership
+    session: AsyncSession
+
+    @property
+    def role(self) -> Role:
+        return Role(self.membership.role)
+
+
+@asynccontextmanager
+async def member_scope(db: Database, org: Organization, user: User) -> AsyncIterator[MemberScope]:
+    """The organisation's transaction with the user's membership in it; no membership is a 404."""
+    async with db.tenant(org.id) as session:
+        membership = await membership_of(session, user.id)
+        if membership is None:
+            raise NotFound(f"no organisation {org.slug!r}")
+        structlog.contextvars.bind_contextvars(org=org.slug)
+        yield MemberScope(org=org, user=user, membership=membership, session=session)

@@ -1,0 +1,1 @@
+"""Tasks, appointments, notifications and the personal calendar feed."""
