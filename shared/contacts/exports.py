@@ -22,6 +22,7 @@ from shared.contacts import fields as custom_fields
 from shared.contacts.models import Contact, Export, Programme, ProgrammeMembership
 from shared.contacts.service import SORTS, ContactQuery, contact_name, count_contacts, filtered_select
 from shared.errors import NotFound, ValidationFailed
+from shared.limits import Items, Text
 
 INLINE_LIMIT = 2000
 COLUMNS: dict[str, str] = {
@@ -55,17 +56,17 @@ DEFAULT_COLUMNS = ["last_name", "first_name", "kinds", "status", "email", "phone
 
 
 class ExportIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    format: str = "csv"
-    columns: list[str] = []
-    q: str | None = None
-    kind: str | None = None
-    status: str | None = None
+    format: Text = "csv"
+    columns: Items[Text] = []
+    q: Text | None = None
+    kind: Text | None = None
+    status: Text | None = None
     programme: uuid.UUID | None = None
-    tag: str | None = None
+    tag: Text | None = None
     owner: uuid.UUID | None = None
-    field: list[str] = []
+    field: Items[Text] = []
     missing_consent: bool | None = None
-    sort: str = "name"
+    sort: Text = "name"
 
 
 class ExportOut(msgspec.Struct):

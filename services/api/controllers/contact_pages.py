@@ -13,6 +13,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
+from services.api.limits import UPLOAD_MAX_BYTES
 from services.api.web.context import PageContext, provide_page
 from shared.contacts import exports, gdpr, imports, service, timeline
 from shared.contacts import fields as custom_fields
@@ -317,7 +318,7 @@ class ContactPages(Controller):
             **VOCAB,
         )
 
-    @post("/import", status_code=303)
+    @post("/import", status_code=303, request_max_body_size=UPLOAD_MAX_BYTES)
     async def import_upload(self, page: NamedDependency[PageContext]) -> Template | Redirect:
         page.require(Permission.DATA_WRITE)
         form = await page.request.form()

@@ -11,14 +11,17 @@ from litestar import Controller, Request, Response, get, post
 from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
+from litestar.exceptions import HTTPException
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from services.api.context import OrgContext, provide_org_context
+from services.api.limits import UPLOAD_MAX_BYTES
 from shared.contacts import imports
 from shared.contacts.actor import Actor, display_name
 from shared.contacts.imports import ImportOut, ImportSummary, MappingOut
 from shared.contacts.queue import RUN_IMPORT, enqueue
 from shared.errors import ValidationFailed
+from shared.limits import Fields, Text
 from shared.permissions import Permission
 from shared.settings import Settings
 
@@ -34,8 +37,8 @@ FORM_FIELDS = ("mapping", "mapping_name", "save_mapping_as", "kind", "atomicity"
 
 
 class MappingIn(msgspec.Struct, forbid_unknown_fields=True):
-    name: str
-    columns: dict[str, str]
+    name: Text
+    columns: Fields[Text, Text]
 
 
 def _mapping(raw: str | None) -> dict[str, str] | None:
@@ -70,7 +73,10 @@ class ImportController(Controller):
     dependencies = {"ctx": Provide(provide_org_context)}
 
     @post(
-        "", summary="Upload .xlsx or .csv (multipart field 'file'): answers with the dry run", status_code=201
+        "",
+        summary="Upload .xlsx or .csv (multipart field 'file'): answers with the dry run",
+        status_code=201,
+        request_max_body_size=UPLOAD_MAX_BYTES,
     )
     async def upload(self, request: Request[Any, Any, Any], ctx: NamedDependency[OrgContext]) -> ImportOut:
         # The form is read only after the organisation and the role were checked, so a foreign
@@ -78,6 +84,8 @@ class ImportController(Controller):
         ctx.require(Permission.DATA_WRITE)
         try:
             form = await request.form()
+        except HTTPException:
+            raise
         except Exception:
             raise ValidationFailed(
                 "send a multipart/form-data body with the field 'file'", field="file"

@@ -19,6 +19,7 @@ from shared.errors import NotFound
 from shared.identity import members, providers
 from shared.identity.members import AuditOut, InvitationOut, NewInvitation
 from shared.identity.providers import ProviderIn, ProviderOut
+from shared.limits import Text
 from shared.organizations import MemberOut
 from shared.pagination import Page, check_limit
 from shared.permissions import Permission
@@ -35,7 +36,7 @@ class RoleChange(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class InvitationCreate(msgspec.Struct, forbid_unknown_fields=True):
-    email: str
+    email: Text
     role: RoleName
 
 

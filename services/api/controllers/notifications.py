@@ -17,6 +17,7 @@ from services.api.context import OrgContext, provide_org_context
 from services.api.controllers.tasks import acting_member, render, translator
 from services.api.web.context import PageContext, provide_page
 from shared.errors import NotFound
+from shared.limits import Fields, Text
 from shared.pagination import check_limit
 from shared.permissions import Permission
 from shared.tasks import calendar_feed, notify
@@ -27,7 +28,7 @@ Cursor = QueryParameter(description="next_cursor of the previous page")
 
 
 class SettingsIn(msgspec.Struct, forbid_unknown_fields=True):
-    kinds: dict[str, Channels]
+    kinds: Fields[Text, Channels]
     member_id: uuid.UUID | None = None
 
 

@@ -14,6 +14,7 @@ from litestar.params import FromPath, JSONBody, Parameter
 from services.api.context import OrgContext, provide_org_context
 from shared import organizations, tokens
 from shared.identity import tokens as admin_tokens
+from shared.limits import Text
 from shared.organizations import MemberOut, OrganizationOut
 from shared.pagination import Page, check_limit
 from shared.permissions import Permission, Role
@@ -24,7 +25,7 @@ Cursor = Parameter(default=None, description="next_cursor of the previous page")
 
 
 class TokenCreate(msgspec.Struct, forbid_unknown_fields=True):
-    name: str = msgspec.field()
+    name: Text = msgspec.field()
     role: Literal["owner", "admin", "coordinator", "viewer"]
     expires_at: datetime | None = None
 

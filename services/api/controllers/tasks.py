@@ -23,6 +23,7 @@ from services.api.context import OrgContext, provide_org_context
 from services.api.web import i18n
 from services.api.web.context import PageContext, provide_page
 from shared.errors import Conflict, DomainError, NotFound, ValidationFailed
+from shared.limits import Items, Text
 from shared.organizations import MemberOut, list_members
 from shared.pagination import check_limit
 from shared.permissions import Permission
@@ -50,16 +51,16 @@ Cursor = QueryParameter(description="next_cursor of the previous page")
 
 
 class BulkIds(msgspec.Struct, forbid_unknown_fields=True):
-    ids: list[uuid.UUID]
+    ids: Items[uuid.UUID]
 
 
 class BulkReassign(msgspec.Struct, forbid_unknown_fields=True):
-    ids: list[uuid.UUID]
+    ids: Items[uuid.UUID]
     assignee_id: uuid.UUID | None
 
 
 class CommentCreate(msgspec.Struct, forbid_unknown_fields=True):
-    body: str
+    body: Text
 
 
 def now_utc() -> datetime:
