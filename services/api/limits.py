@@ -9,6 +9,7 @@ field may hold (length, number of entries, integer range) is declared in the msg
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -66,6 +67,13 @@ def check_form(body: bytes) -> None:
     for key, value in parse_qsl(body.decode("latin-1"), keep_blank_values=True):
         if "\x00" in key or "\x00" in value:
             raise ValidationFailed("must not contain NUL characters", field=key.replace("\x00", ""))
+
+
+def refuse_nul(fields: Iterable[tuple[str, object]]) -> None:
+    """The text fields of a multipart form, which the body check above does not parse."""
+    for key, value in fields:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValidationFailed("must not contain NUL characters", field=key)
 
 
 def _content_type(scope: Scope) -> str:
@@ -148,5 +156,6 @@ __all__ = [
     "check_form",
     "check_json",
     "check_query",
+    "refuse_nul",
     "request_limits_middleware",
 ]

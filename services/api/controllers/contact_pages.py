@@ -13,7 +13,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from services.api.limits import UPLOAD_MAX_BYTES
+from services.api.limits import UPLOAD_MAX_BYTES, refuse_nul
 from services.api.web.context import PageContext, provide_page
 from shared.contacts import exports, gdpr, imports, service, timeline
 from shared.contacts import fields as custom_fields
@@ -324,6 +324,7 @@ class ContactPages(Controller):
         form = await page.request.form()
         upload = form.get("file")
         try:
+            refuse_nul(form.multi_items())
             if not isinstance(upload, UploadFile) or not upload.filename:
                 raise ValidationFailed("Choose an .xlsx or .csv file.", field="file")
             kinds = [v for v in form.getall("kind", []) if isinstance(v, str) and v]

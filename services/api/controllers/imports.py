@@ -15,7 +15,7 @@ from litestar.exceptions import HTTPException
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from services.api.context import OrgContext, provide_org_context
-from services.api.limits import UPLOAD_MAX_BYTES
+from services.api.limits import UPLOAD_MAX_BYTES, check_json, refuse_nul
 from shared.contacts import imports
 from shared.contacts.actor import Actor, display_name
 from shared.contacts.imports import ImportOut, ImportSummary, MappingOut
@@ -44,6 +44,10 @@ class MappingIn(msgspec.Struct, forbid_unknown_fields=True):
 def _mapping(raw: str | None) -> dict[str, str] | None:
     if not raw:
         return None
+    try:
+        check_json(raw.encode())
+    except ValidationFailed as exc:
+        raise ValidationFailed(exc.detail, field="mapping") from None
     try:
         value = json.loads(raw)
     except ValueError:
@@ -94,6 +98,7 @@ class ImportController(Controller):
         if not isinstance(upload, UploadFile):
             raise ValidationFailed("send the spreadsheet as the multipart field 'file'", field="file")
         values = {name: form.get(name) for name in FORM_FIELDS}
+        refuse_nul(values.items())
         text = {k: v if isinstance(v, str) and v.strip() else None for k, v in values.items()}
         content = await upload.read()
         who = await display_name(ctx.session, Actor(ctx.role, ctx.token_id, ctx.membership_id))
