@@ -51,6 +51,7 @@ from shared.db import Database
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.ids import new_id
 from shared.logs import get_logger
+from shared.spreadsheets import csv_row
 
 log = get_logger(__name__)
 
@@ -820,7 +821,7 @@ def error_report(imp: Import) -> str:
     writer.writerow(["Zeile / row", "Name", "Gründe / reasons"])
     for r in imp.report:
         if r["action"] == "reject":
-            writer.writerow([r["row"], r["name"], " | ".join(r["reasons"])])
+            writer.writerow(csv_row([r["row"], r["name"], " | ".join(r["reasons"])]))
     return "\ufeff" + out.getvalue()
 
 
