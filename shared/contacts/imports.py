@@ -8,6 +8,7 @@ the whole batch or nothing, and a rerun continues after the last saved batch.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import csv
 import io
@@ -265,6 +266,10 @@ def _read_xlsx(content: bytes) -> _Collector:
 
 
 def _read_csv(content: bytes) -> _Collector:
+    # Counting line breaks costs milliseconds; parsing a file of millions of them would not. The
+    # bound leaves room for cells that span several lines.
+    if content.count(b"\n") > 2 * MAX_LINES:
+        raise ValidationFailed(f"at most {MAX_LINES} lines per file (empty ones included)", field="file")
     head = content[:65536]
     # A file that is not UTF-8 is read again as Windows-1252; latin-1 decodes any byte.
     for encoding in ("utf-8-sig", "cp1252", "latin-1"):
@@ -683,7 +688,8 @@ async def dry_run(
     if not 1 <= batch_size <= 5000:
         raise ValidationFailed("batch_size between 1 and 5000", field="batch_size")
     kinds = _parse_kinds(default_kinds)
-    sheet = read_sheet(content, filename)
+    # Reading a large sheet takes a while; in a thread it does not hold up other requests.
+    sheet = await asyncio.to_thread(read_sheet, content, filename)
     fields = await custom_fields.list_fields(session)
     if mapping is None and mapping_name:
         mapping = await _saved_mapping(session, mapping_name)
@@ -717,7 +723,7 @@ async def replan(session: AsyncSession, import_id: uuid.UUID, mapping: dict[str,
     imp = await get_import(session, import_id, for_update=True)
     if imp.status != "dry_run" or imp.content is None:
         raise Conflict("only a dry run can be checked again", field="status")
-    sheet = read_sheet(imp.content, imp.filename)
+    sheet = await asyncio.to_thread(read_sheet, imp.content, imp.filename)
     fields = await custom_fields.list_fields(session)
     previous = dict(imp.mapping)
     kinds = [k for k in previous.pop("__default_kinds__", "").split(",") if k]

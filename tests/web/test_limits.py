@@ -26,8 +26,8 @@ def assert_problem(r: Any, status: int, field: str | None = None) -> dict[str, A
 
 
 async def test_a_huge_tag_list_is_refused_at_once(client: AsyncTestClient[Any], org_a: Org) -> None:
-    # 100,000 tags (just under the body limit) took the quadratic duplicate check seconds.
-    body = {"kinds": ["mentee"], "last_name": "Tag", "tags": [f"t{i}" for i in range(100_000)]}
+    # 50,000 tags (just under the body limit) took the quadratic duplicate check seconds.
+    body = {"kinds": ["mentee"], "last_name": "Tag", "tags": [f"t{i}" for i in range(50_000)]}
     started = time.perf_counter()
     r = await client.post(
         f"/api/v1/orgs/{org_a.slug}/contacts", json=body, headers=org_a.auth(Role.COORDINATOR)
@@ -50,7 +50,7 @@ async def test_fifty_distinct_tags_are_kept_in_order(client: AsyncTestClient[Any
 
 
 async def test_a_body_over_the_limit_is_413(client: AsyncTestClient[Any], org_a: Org) -> None:
-    body = {"kinds": ["mentee"], "last_name": "Groß", "notes": "x" * (2 * 1024 * 1024)}
+    body = {"kinds": ["mentee"], "last_name": "Groß", "notes": "x" * (600 * 1024)}
     r = await client.post(
         f"/api/v1/orgs/{org_a.slug}/contacts", json=body, headers=org_a.auth(Role.COORDINATOR)
     )
