@@ -31,7 +31,8 @@ def content_security_policy(path: str) -> str:
     if path.startswith("/schema") and not path.endswith((".json", ".yaml")):
         return _VIEWER_CSP
     if path.startswith(EMBEDDABLE):
-        return _CSP + "frame-ancestors *"
+        # No frame-ancestors at all: "*" would still refuse pages without an origin of their own.
+        return _CSP.rstrip("; ")
     return _CSP + "frame-ancestors 'none'"
 
 
