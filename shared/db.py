@@ -69,6 +69,8 @@ def create_engine(settings: Settings, url: str | None = None, *, pool_size: int 
         pool_timeout=settings.db_pool_timeout,
         pool_pre_ping=True,
         connect_args=connect_args,
+        # A statement's values are personal data; errors must not carry them into the logs.
+        hide_parameters=True,
     )
 
 

@@ -8,11 +8,58 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
 from typing import Any
 
 import structlog
 
 from shared.settings import Settings
+
+# Database errors carry the statement's values in their text (SQLAlchemy's "[parameters: ...]",
+# asyncpg's "invalid input for query argument $1: 'a@b.example'"): names, e-mail addresses, notes.
+_DATABASE_MODULES = ("sqlalchemy.", "asyncpg.")
+
+
+def _from_database(exc: BaseException) -> bool:
+    return type(exc).__module__.startswith(_DATABASE_MODULES)
+
+
+def _withheld(exc: BaseException) -> str:
+    """The traceback of ``exc`` and its chain, with the text of every database error withheld."""
+    te = traceback.TracebackException.from_exception(exc)
+    pending: list[traceback.TracebackException] = [te]
+    while pending:
+        current = pending.pop()
+        module = getattr(current.exc_type, "__module__", "") or ""
+        if module.startswith(_DATABASE_MODULES):
+            # format() prints _str as the message; there is no public way to replace it.
+            setattr(current, "_str", "(message withheld: it may contain personal data)")  # noqa: B010
+        pending.extend(x for x in (current.__cause__, current.__context__) if x is not None)
+    return "".join(te.format())
+
+
+def withhold_database_values(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """Replace the exception of a log line by one without values when a database error is in it."""
+    exc_info = event_dict.get("exc_info")
+    if not exc_info:
+        return event_dict
+    exc: BaseException | None
+    if isinstance(exc_info, BaseException):
+        exc = exc_info
+    elif isinstance(exc_info, tuple):
+        exc = exc_info[1]
+    else:
+        exc = sys.exc_info()[1]
+    chain: list[BaseException] = []
+    while exc is not None and exc not in chain:
+        chain.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    if not any(_from_database(e) for e in chain):
+        return event_dict
+    del event_dict["exc_info"]
+    event_dict["exception"] = _withheld(chain[0])
+    event_dict["error"] = type(chain[0]).__name__
+    return event_dict
 
 
 def configure_logging(settings: Settings) -> None:
@@ -27,6 +74,7 @@ def configure_logging(settings: Settings) -> None:
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
+        withhold_database_values,
     ]
     renderer: Any
     if fmt == "json":

@@ -16,6 +16,8 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.static_files import create_static_files_router
 from sqlalchemy import text
 
+from services.api.headers import security_headers
+from services.api.limits import BODY_MAX_BYTES, request_limits_middleware
 from services.api.middleware import request_context_middleware
 from services.api.problems import EXCEPTION_HANDLERS
 from services.api.web.context import cookie_middleware
@@ -119,7 +121,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
         ],
         lifespan=[lifespan],
-        middleware=[request_context_middleware, cookie_middleware],
+        middleware=[request_context_middleware, cookie_middleware, request_limits_middleware],
+        before_send=[security_headers],
+        request_max_body_size=BODY_MAX_BYTES,
         exception_handlers=exception_handlers(EXCEPTION_HANDLERS),
         template_config=template_config(),
         openapi_config=OpenAPIConfig(

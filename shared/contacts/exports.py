@@ -22,6 +22,8 @@ from shared.contacts import fields as custom_fields
 from shared.contacts.models import Contact, Export, Programme, ProgrammeMembership
 from shared.contacts.service import SORTS, ContactQuery, contact_name, count_contacts, filtered_select
 from shared.errors import NotFound, ValidationFailed
+from shared.limits import Items, Text
+from shared.spreadsheets import csv_row, xlsx_row
 
 INLINE_LIMIT = 2000
 COLUMNS: dict[str, str] = {
@@ -55,17 +57,17 @@ DEFAULT_COLUMNS = ["last_name", "first_name", "kinds", "status", "email", "phone
 
 
 class ExportIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    format: str = "csv"
-    columns: list[str] = []
-    q: str | None = None
-    kind: str | None = None
-    status: str | None = None
+    format: Text = "csv"
+    columns: Items[Text] = []
+    q: Text | None = None
+    kind: Text | None = None
+    status: Text | None = None
     programme: uuid.UUID | None = None
-    tag: str | None = None
+    tag: Text | None = None
     owner: uuid.UUID | None = None
-    field: list[str] = []
+    field: Items[Text] = []
     missing_consent: bool | None = None
-    sort: str = "name"
+    sort: Text = "name"
 
 
 class ExportOut(msgspec.Struct):
@@ -184,16 +186,16 @@ async def build(session: AsyncSession, export_id: uuid.UUID) -> Export:
     if export.format == "csv":
         text = io.StringIO()
         writer = csv.writer(text, delimiter=";")
-        writer.writerow(header)
+        writer.writerow(csv_row(header))
         for row in rows:
-            writer.writerow([v.isoformat() if isinstance(v, date | datetime) else v for v in row])
+            writer.writerow(csv_row(v.isoformat() if isinstance(v, date | datetime) else v for v in row))
         export.content = ("\ufeff" + text.getvalue()).encode("utf-8")
     else:
         book = Workbook(write_only=True)
         sheet = book.create_sheet("Kontakte")
-        sheet.append(header)
+        sheet.append(xlsx_row(sheet, header))
         for row in rows:
-            sheet.append(row)
+            sheet.append(xlsx_row(sheet, row))
         buffer = io.BytesIO()
         book.save(buffer)
         export.content = buffer.getvalue()

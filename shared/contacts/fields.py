@@ -15,6 +15,7 @@ from shared.contacts.models import CustomField
 from shared.contacts.vocab import KINDS
 from shared.db import current_org
 from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.limits import Int4, Items, Text
 
 FIELD_TYPES = ("text", "number", "date", "choice", "multi_choice", "boolean")
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
@@ -22,27 +23,27 @@ MAX_TEXT = 2000
 
 
 class FieldOption(msgspec.Struct, forbid_unknown_fields=True):
-    value: str
-    label_de: str
-    label_en: str = ""
+    value: Text
+    label_de: Text
+    label_en: Text = ""
 
 
 class FieldIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    key: str
-    label_de: str
-    label_en: str
-    type: str
-    options: list[FieldOption] = []
-    required_for: list[str] = []
-    position: int = 0
+    key: Text
+    label_de: Text
+    label_en: Text
+    type: Text
+    options: Items[FieldOption] = []
+    required_for: Items[Text] = []
+    position: Int4 = 0
 
 
 class FieldPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    label_de: str | None = None
-    label_en: str | None = None
-    options: list[FieldOption] | None = None
-    required_for: list[str] | None = None
-    position: int | None = None
+    label_de: Text | None = None
+    label_en: Text | None = None
+    options: Items[FieldOption] | None = None
+    required_for: Items[Text] | None = None
+    position: Int4 | None = None
 
 
 class FieldOut(msgspec.Struct):

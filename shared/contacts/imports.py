@@ -8,17 +8,20 @@ the whole batch or nothing, and a rerun continues after the last saved batch.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import csv
 import io
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+import zipfile
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import msgspec
+from defusedxml import DefusedXmlException  # type: ignore[import-untyped]
 from openpyxl import load_workbook  # type: ignore[import-untyped]
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,6 +52,7 @@ from shared.db import Database
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.ids import new_id
 from shared.logs import get_logger
+from shared.spreadsheets import csv_row
 
 log = get_logger(__name__)
 
@@ -161,53 +165,147 @@ class Sheet:
     rows: list[tuple[int, list[Any]]]
 
 
+# What a sheet may hold. They are checked while the file is read, row by row, whatever size the
+# file claims for itself, so an upload costs memory in proportion to its real content.
+MAX_COLUMNS = 200
+# Excel's own limit for the text of one cell.
+MAX_CELL_CHARS = 32_767
+MAX_HEADER_CHARS = 200
+# Empty rows are skipped but still counted: a file of nothing but line breaks ends here.
+MAX_LINES = 2 * MAX_ROWS
+# The unpacked parts of an .xlsx: a small archive must not unpack into gigabytes.
+MAX_UNPACKED_BYTES = 200 * 1024 * 1024
+
+
 def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _decode(content: bytes) -> str:
-    for encoding in ("utf-8-sig", "cp1252"):
+class _Collector:
+    """Keeps the header and the non-empty rows of a sheet, refusing what is over a limit."""
+
+    def __init__(self) -> None:
+        self.headers: list[str] | None = None
+        self.header_line = 0
+        self.rows: list[tuple[int, list[Any]]] = []
+        self.lines = 0
+
+    def add(self, cells: Sequence[Any]) -> None:
+        self.lines += 1
+        if self.lines > MAX_LINES:
+            raise ValidationFailed(f"at most {MAX_LINES} lines per file (empty ones included)", field="file")
+        width = len(cells)
+        while width and _blank(cells[width - 1]):
+            width -= 1
+        if not width:
+            return
+        if width > MAX_COLUMNS:
+            raise ValidationFailed(f"at most {MAX_COLUMNS} columns per sheet", field="file")
+        kept: list[Any] = []
+        for value in cells[:width]:
+            if isinstance(value, str):
+                if len(value) > MAX_CELL_CHARS:
+                    raise ValidationFailed(
+                        f"row {self.lines}: a cell holds more than {MAX_CELL_CHARS} characters", field="file"
+                    )
+                # PostgreSQL text cannot hold NUL; no spreadsheet means one.
+                value = value.replace("\x00", "")
+            kept.append(value)
+        if self.headers is None:
+            self.headers = [("" if c is None else str(c)).strip() for c in kept]
+            if any(len(h) > MAX_HEADER_CHARS for h in self.headers):
+                raise ValidationFailed(
+                    f"a column header is longer than {MAX_HEADER_CHARS} characters", field="file"
+                )
+            self.header_line = self.lines
+            return
+        if len(self.rows) >= MAX_ROWS:
+            raise ValidationFailed(f"at most {MAX_ROWS} rows per import", field="file")
+        self.rows.append((self.lines, kept))
+
+
+def _unreadable(exc: BaseException) -> ValidationFailed:
+    # openpyxl wraps what the XML parser refused in its own ValueError.
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, DefusedXmlException):
+            return ValidationFailed(
+                "the .xlsx file defines XML entities, which codo does not read; save it again from Excel",
+                field="file",
+            )
+        cause = cause.__cause__ or cause.__context__
+    return ValidationFailed("not a readable .xlsx file", field="file")
+
+
+def _read_xlsx(content: bytes) -> _Collector:
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except zipfile.BadZipFile:
+        raise ValidationFailed("not a readable .xlsx file", field="file") from None
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise ValidationFailed("the .xlsx file unpacks to more than codo reads", field="file")
+    try:
+        book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except Exception as exc:
+        raise _unreadable(exc) from None
+    try:
+        sheet = book.worksheets[0]
+        # The size a file states for itself ("A1:XFD1048576") would pad every row to its width.
+        sheet.reset_dimensions()
+        collector = _Collector()
+        for cells in sheet.iter_rows(values_only=True):
+            collector.add(cells)
+    except ValidationFailed:
+        raise
+    except Exception as exc:
+        raise _unreadable(exc) from None
+    finally:
+        book.close()
+    return collector
+
+
+def _read_csv(content: bytes) -> _Collector:
+    # Counting line breaks costs milliseconds; parsing a file of millions of them would not. The
+    # bound leaves room for cells that span several lines.
+    if content.count(b"\n") > 2 * MAX_LINES:
+        raise ValidationFailed(f"at most {MAX_LINES} lines per file (empty ones included)", field="file")
+    head = content[:65536]
+    # A file that is not UTF-8 is read again as Windows-1252; latin-1 decodes any byte.
+    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
         try:
-            return content.decode(encoding)
+            first = head.decode(encoding, errors="ignore").split("\n", 1)[0]
+            delimiter = ";" if first.count(";") >= first.count(",") and ";" in first else ","
+            if "\t" in first and first.count("\t") > first.count(delimiter):
+                delimiter = "\t"
+            text = io.TextIOWrapper(io.BytesIO(content), encoding=encoding, newline="")
+            reader = csv.reader(text, delimiter=delimiter)
+            collector = _Collector()
+            for cells in reader:
+                collector.add(cells)
         except UnicodeDecodeError:
             continue
-    return content.decode("latin-1")
+        except csv.Error:
+            raise ValidationFailed(
+                f"not a readable CSV file (a cell may hold at most {MAX_CELL_CHARS} characters)", field="file"
+            ) from None
+        return collector
+    raise ValidationFailed("not a readable CSV file", field="file")
 
 
 def read_sheet(content: bytes, filename: str) -> Sheet:
     """Rows of the first worksheet of an .xlsx, or of a CSV (UTF-8 or Windows-1252, ; or ,)."""
     if len(content) > MAX_BYTES:
         raise ValidationFailed(f"the file is larger than {MAX_BYTES // 1024 // 1024} MB", field="file")
-    raw_rows: list[list[Any]]
     if content[:2] == b"PK" or filename.lower().endswith((".xlsx", ".xlsm")):
-        try:
-            book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-        except Exception:
-            raise ValidationFailed("not a readable .xlsx file", field="file") from None
-        try:
-            sheet = book.worksheets[0]
-            raw_rows = [list(r) for r in sheet.iter_rows(values_only=True)]
-        finally:
-            book.close()
+        collector = _read_xlsx(content)
     elif filename.lower().endswith((".csv", ".txt")) or b"\0" not in content[:1000]:
-        text = _decode(content)
-        first = text.split("\n", 1)[0]
-        delimiter = ";" if first.count(";") >= first.count(",") and ";" in first else ","
-        if "\t" in first and first.count("\t") > first.count(delimiter):
-            delimiter = "\t"
-        raw_rows = [list(r) for r in csv.reader(io.StringIO(text), delimiter=delimiter)]
+        collector = _read_csv(content)
     else:
         raise ValidationFailed("upload an .xlsx or .csv file", field="file")
-    while raw_rows and all(_blank(c) for c in raw_rows[0]):
-        raw_rows.pop(0)
-    if not raw_rows:
+    if collector.headers is None:
         raise ValidationFailed("the file has no rows", field="file")
-    offset = 1
-    headers = [("" if c is None else str(c)).strip() for c in raw_rows[0]]
-    rows = [(i + offset + 1, r) for i, r in enumerate(raw_rows[1:]) if not all(_blank(c) for c in r)]
-    if len(rows) > MAX_ROWS:
-        raise ValidationFailed(f"at most {MAX_ROWS} rows per import", field="file")
-    return Sheet(headers, rows)
+    return Sheet(collector.headers, collector.rows)
 
 
 def suggest_mapping(headers: list[str], fields: list[CustomField]) -> dict[str, str]:
@@ -590,7 +688,8 @@ async def dry_run(
     if not 1 <= batch_size <= 5000:
         raise ValidationFailed("batch_size between 1 and 5000", field="batch_size")
     kinds = _parse_kinds(default_kinds)
-    sheet = read_sheet(content, filename)
+    # Reading a large sheet takes a while; in a thread it does not hold up other requests.
+    sheet = await asyncio.to_thread(read_sheet, content, filename)
     fields = await custom_fields.list_fields(session)
     if mapping is None and mapping_name:
         mapping = await _saved_mapping(session, mapping_name)
@@ -604,7 +703,7 @@ async def dry_run(
     imp = Import(
         organization_id=org_id,
         status="dry_run",
-        filename=filename[:300],
+        filename=filename.replace("\x00", "")[:300],
         content=content,
         mapping={**chosen, "__default_kinds__": ",".join(kinds)} if kinds else chosen,
         atomicity=atomicity,
@@ -624,7 +723,7 @@ async def replan(session: AsyncSession, import_id: uuid.UUID, mapping: dict[str,
     imp = await get_import(session, import_id, for_update=True)
     if imp.status != "dry_run" or imp.content is None:
         raise Conflict("only a dry run can be checked again", field="status")
-    sheet = read_sheet(imp.content, imp.filename)
+    sheet = await asyncio.to_thread(read_sheet, imp.content, imp.filename)
     fields = await custom_fields.list_fields(session)
     previous = dict(imp.mapping)
     kinds = [k for k in previous.pop("__default_kinds__", "").split(",") if k]
@@ -728,7 +827,7 @@ def error_report(imp: Import) -> str:
     writer.writerow(["Zeile / row", "Name", "Gründe / reasons"])
     for r in imp.report:
         if r["action"] == "reject":
-            writer.writerow([r["row"], r["name"], " | ".join(r["reasons"])])
+            writer.writerow(csv_row([r["row"], r["name"], " | ".join(r["reasons"])]))
     return "\ufeff" + out.getvalue()
 
 

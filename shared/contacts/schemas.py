@@ -9,69 +9,71 @@ from typing import Any
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from shared.limits import Entries, Fields, Int4, Items, Short, Text
+
 
 class ContactIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    kinds: list[str]
-    first_name: str = ""
-    last_name: str = ""
-    preferred_name: str | None = None
-    organisation_name: str | None = None
+    kinds: Items[Text]
+    first_name: Text = ""
+    last_name: Text = ""
+    preferred_name: Text | None = None
+    organisation_name: Text | None = None
     birth_date: date | None = None
-    age_group: str | None = None
-    gender: str | None = None
-    languages: list[str] = []
-    postal_code: str | None = None
-    city: str | None = None
-    phone: str | None = None
-    email: str | None = None
-    preferred_channel: str | None = None
-    status: str = "interested"
-    tags: list[str] = []
+    age_group: Text | None = None
+    gender: Text | None = None
+    languages: Items[Text] = []
+    postal_code: Text | None = None
+    city: Text | None = None
+    phone: Text | None = None
+    email: Text | None = None
+    preferred_channel: Text | None = None
+    status: Text = "interested"
+    tags: Entries[Short] = []
     owner_membership_id: uuid.UUID | None = None
-    interests: list[str] = []
-    availability: list[str] = []
-    capacity: int = 1
-    preferences: dict[str, Any] = {}
-    support_kinds: list[str] = []
-    notes: str | None = None
+    interests: Entries[Short] = []
+    availability: Items[Text] = []
+    capacity: Int4 = 1
+    preferences: Fields[Text, Any] = {}
+    support_kinds: Entries[Short] = []
+    notes: Text | None = None
     waiting_since: date | None = None
     last_match_ended_on: date | None = None
-    custom: dict[str, Any] = {}
-    programme_ids: list[uuid.UUID] = []
+    custom: Fields[Text, Any] = {}
+    programme_ids: Items[uuid.UUID] = []
 
 
 class ContactPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Only the fields sent are changed; ``null`` clears a field."""
 
-    kinds: list[str] | UnsetType = UNSET
-    first_name: str | UnsetType = UNSET
-    last_name: str | UnsetType = UNSET
-    preferred_name: str | UnsetType | None = UNSET
-    organisation_name: str | UnsetType | None = UNSET
+    kinds: Items[Text] | UnsetType = UNSET
+    first_name: Text | UnsetType = UNSET
+    last_name: Text | UnsetType = UNSET
+    preferred_name: Text | UnsetType | None = UNSET
+    organisation_name: Text | UnsetType | None = UNSET
     birth_date: date | UnsetType | None = UNSET
-    age_group: str | UnsetType | None = UNSET
-    gender: str | UnsetType | None = UNSET
-    languages: list[str] | UnsetType = UNSET
-    postal_code: str | UnsetType | None = UNSET
-    city: str | UnsetType | None = UNSET
-    phone: str | UnsetType | None = UNSET
-    email: str | UnsetType | None = UNSET
-    preferred_channel: str | UnsetType | None = UNSET
-    status: str | UnsetType = UNSET
-    tags: list[str] | UnsetType = UNSET
+    age_group: Text | UnsetType | None = UNSET
+    gender: Text | UnsetType | None = UNSET
+    languages: Items[Text] | UnsetType = UNSET
+    postal_code: Text | UnsetType | None = UNSET
+    city: Text | UnsetType | None = UNSET
+    phone: Text | UnsetType | None = UNSET
+    email: Text | UnsetType | None = UNSET
+    preferred_channel: Text | UnsetType | None = UNSET
+    status: Text | UnsetType = UNSET
+    tags: Entries[Short] | UnsetType = UNSET
     owner_membership_id: uuid.UUID | UnsetType | None = UNSET
-    interests: list[str] | UnsetType = UNSET
-    availability: list[str] | UnsetType = UNSET
-    capacity: int | UnsetType = UNSET
-    preferences: dict[str, Any] | UnsetType = UNSET
-    support_kinds: list[str] | UnsetType = UNSET
-    notes: str | UnsetType | None = UNSET
+    interests: Entries[Short] | UnsetType = UNSET
+    availability: Items[Text] | UnsetType = UNSET
+    capacity: Int4 | UnsetType = UNSET
+    preferences: Fields[Text, Any] | UnsetType = UNSET
+    support_kinds: Entries[Short] | UnsetType = UNSET
+    notes: Text | UnsetType | None = UNSET
     waiting_since: date | UnsetType | None = UNSET
     last_match_ended_on: date | UnsetType | None = UNSET
-    custom: dict[str, Any] | UnsetType = UNSET
-    programme_ids: list[uuid.UUID] | UnsetType = UNSET
+    custom: Fields[Text, Any] | UnsetType = UNSET
+    programme_ids: Items[uuid.UUID] | UnsetType = UNSET
     legal_hold: bool | UnsetType = UNSET
-    legal_hold_reason: str | UnsetType | None = UNSET
+    legal_hold_reason: Text | UnsetType | None = UNSET
 
 
 class ProgrammeRef(msgspec.Struct):
@@ -135,7 +137,7 @@ class MergeIn(msgspec.Struct, forbid_unknown_fields=True):
 
 class LinkIn(msgspec.Struct, forbid_unknown_fields=True):
     related_id: uuid.UUID
-    kind: str
+    kind: Text
 
 
 class LinkOut(msgspec.Struct):
@@ -148,7 +150,7 @@ class LinkOut(msgspec.Struct):
 
 
 class ProgrammeIn(msgspec.Struct, forbid_unknown_fields=True):
-    name: str
+    name: Text
 
 
 class ProgrammeOut(msgspec.Struct):
@@ -158,8 +160,8 @@ class ProgrammeOut(msgspec.Struct):
 
 
 class ActivityIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    kind: str = "note"
-    body: str
+    kind: Text = "note"
+    body: Text
     occurred_at: datetime | None = None
     confidential: bool = False
 
@@ -176,11 +178,11 @@ class ActivityOut(msgspec.Struct):
 
 
 class ConsentIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    purpose: str
-    status: str
+    purpose: Text
+    status: Text
     effective_on: date | None = None
-    given_by: str | None = None
-    evidence: str | None = None
+    given_by: Text | None = None
+    evidence: Text | None = None
 
 
 class ConsentOut(msgspec.Struct):
@@ -202,9 +204,9 @@ class ConsentSummary(msgspec.Struct):
 
 
 class SettingsIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    required_consents: list[str] | UnsetType = UNSET
-    retention_months: int | UnsetType | None = UNSET
-    retention_statuses: list[str] | UnsetType = UNSET
+    required_consents: Items[Text] | UnsetType = UNSET
+    retention_months: Int4 | UnsetType | None = UNSET
+    retention_statuses: Items[Text] | UnsetType = UNSET
 
 
 class SettingsOut(msgspec.Struct):

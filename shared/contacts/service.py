@@ -140,6 +140,11 @@ def _choice(value: Any, name: str, allowed: Sequence[str]) -> str | None:
 
 
 def _strings(value: list[str], name: str, limit: int, *, max_items: int = 50) -> list[str]:
+    # The schema caps the list already; an import row reaches this without it, so the count is
+    # checked before any entry is looked at, and duplicates are found through a set.
+    if len(value) > max_items:
+        raise ValidationFailed(f"at most {max_items} entries", field=name)
+    seen: set[str] = set()
     out: list[str] = []
     for item in value:
         cleaned = " ".join(str(item).split())
@@ -147,10 +152,9 @@ def _strings(value: list[str], name: str, limit: int, *, max_items: int = 50) ->
             continue
         if len(cleaned) > limit:
             raise ValidationFailed(f"each entry at most {limit} characters", field=name)
-        if cleaned not in out:
+        if cleaned not in seen:
+            seen.add(cleaned)
             out.append(cleaned)
-    if len(out) > max_items:
-        raise ValidationFailed(f"at most {max_items} entries", field=name)
     return out
 
 

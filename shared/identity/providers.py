@@ -15,6 +15,7 @@ from shared.identity import crypto, egress
 from shared.identity.members import Actor, audit
 from shared.identity.models import IdentityProvider
 from shared.identity.oidc import Provider
+from shared.limits import Fields, Items, Text
 from shared.permissions import Role, can_grant, parse_role
 from shared.settings import Settings
 
@@ -24,14 +25,14 @@ ORG_KEY = "org"
 class ProviderIn(msgspec.Struct, forbid_unknown_fields=True):
     """An organisation's own provider. Leave ``client_secret`` empty to keep the stored one."""
 
-    issuer: str
-    client_id: str
-    label: str = ""
-    client_secret: str = ""
-    allowed_domains: list[str] = msgspec.field(default_factory=list)
-    auto_join_role: str | None = None
-    group_claim: str | None = None
-    group_roles: dict[str, str] = msgspec.field(default_factory=dict)
+    issuer: Text
+    client_id: Text
+    label: Text = ""
+    client_secret: Text = ""
+    allowed_domains: Items[Text] = msgspec.field(default_factory=list)
+    auto_join_role: Text | None = None
+    group_claim: Text | None = None
+    group_roles: Fields[Text, Text] = msgspec.field(default_factory=dict)
     # False accepts a provider that never sends email_verified (e.g. Microsoft Entra); see the README.
     require_email_verified: bool = True
 

@@ -18,28 +18,29 @@ from shared.errors import NotFound, ValidationFailed
 from shared.intake import mail, vocab
 from shared.intake.models import EventAttendee, IntakeEvent
 from shared.intake.screening import forms_of_address
+from shared.limits import Items, Text
 from shared.models import Organization
 
 MAX_INVITE = 500
 
 
 class EventIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    kind: str
-    title: str
+    kind: Text
+    title: Text
     starts_at: datetime
     ends_at: datetime | None = None
-    location: str | None = None
-    description: str | None = None
+    location: Text | None = None
+    description: Text | None = None
     programme_id: uuid.UUID | None = None
 
 
 class EventPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    kind: str | UnsetType = UNSET
-    title: str | UnsetType = UNSET
+    kind: Text | UnsetType = UNSET
+    title: Text | UnsetType = UNSET
     starts_at: datetime | UnsetType = UNSET
     ends_at: datetime | UnsetType | None = UNSET
-    location: str | UnsetType | None = UNSET
-    description: str | UnsetType | None = UNSET
+    location: Text | UnsetType | None = UNSET
+    description: Text | UnsetType | None = UNSET
     programme_id: uuid.UUID | UnsetType | None = UNSET
 
 
@@ -78,7 +79,7 @@ class EventDetail(EventOut):
 
 
 class InviteIn(msgspec.Struct, forbid_unknown_fields=True):
-    contact_ids: list[uuid.UUID]
+    contact_ids: Items[uuid.UUID]
 
 
 class InviteOut(msgspec.Struct):
@@ -89,11 +90,11 @@ class InviteOut(msgspec.Struct):
 
 class AttendanceItem(msgspec.Struct, forbid_unknown_fields=True):
     contact_id: uuid.UUID
-    status: str
+    status: Text
 
 
 class AttendanceIn(msgspec.Struct, forbid_unknown_fields=True):
-    items: list[AttendanceItem]
+    items: Items[AttendanceItem]
 
 
 class PersonEvent(msgspec.Struct):

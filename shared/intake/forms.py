@@ -41,6 +41,7 @@ from shared.db import Database, current_org
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.intake import mail, vocab
 from shared.intake.models import IntakeForm, IntakeProfile, IntakeSubmission
+from shared.limits import Int4, Items, Text
 from shared.models import Membership, Organization
 from shared.permissions import Role
 from shared.tasks import tasks
@@ -98,46 +99,46 @@ GENDER_LABELS = {
 class FormField(msgspec.Struct, forbid_unknown_fields=True):
     """A standard field by name (phone, birth_date, ...) or a custom field as ``custom.<key>``."""
 
-    key: str
+    key: Text
     required: bool = False
 
 
 class ConsentText(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    purpose: str
-    version: str
-    text_de: str
-    text_en: str
+    purpose: Text
+    version: Text
+    text_de: Text
+    text_en: Text
     required: bool = True
 
 
 class FormIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    slug: str
+    slug: Text
     programme_id: uuid.UUID
-    audience: str
-    title_de: str
-    title_en: str
-    intro_de: str = ""
-    intro_en: str = ""
-    fields: list[FormField] = []
-    consents: list[ConsentText] = []
+    audience: Text
+    title_de: Text
+    title_en: Text
+    intro_de: Text = ""
+    intro_en: Text = ""
+    fields: Items[FormField] = []
+    consents: Items[ConsentText] = []
     coordinator_id: uuid.UUID | None = None
     active: bool = True
-    confirm_within_hours: int = 48
+    confirm_within_hours: Int4 = 48
 
 
 class FormPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    slug: str | UnsetType = UNSET
+    slug: Text | UnsetType = UNSET
     programme_id: uuid.UUID | UnsetType = UNSET
-    audience: str | UnsetType = UNSET
-    title_de: str | UnsetType = UNSET
-    title_en: str | UnsetType = UNSET
-    intro_de: str | UnsetType = UNSET
-    intro_en: str | UnsetType = UNSET
-    fields: list[FormField] | UnsetType = UNSET
-    consents: list[ConsentText] | UnsetType = UNSET
+    audience: Text | UnsetType = UNSET
+    title_de: Text | UnsetType = UNSET
+    title_en: Text | UnsetType = UNSET
+    intro_de: Text | UnsetType = UNSET
+    intro_en: Text | UnsetType = UNSET
+    fields: Items[FormField] | UnsetType = UNSET
+    consents: Items[ConsentText] | UnsetType = UNSET
     coordinator_id: uuid.UUID | UnsetType | None = UNSET
     active: bool | UnsetType = UNSET
-    confirm_within_hours: int | UnsetType = UNSET
+    confirm_within_hours: Int4 | UnsetType = UNSET
 
 
 class FormOut(msgspec.Struct):

@@ -20,6 +20,7 @@ from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.intake import vocab
 from shared.intake.models import CertificateInspection, IntakeProfile, ScreeningRecord, ScreeningStep
 from shared.intake.readiness import PersonState, evaluate
+from shared.limits import Int4, Items, Text
 
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
@@ -40,23 +41,23 @@ class Who:
 
 class StepIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     programme_id: uuid.UUID
-    kind: str
-    key: str | None = None
-    label_de: str | None = None
-    label_en: str | None = None
+    kind: Text
+    key: Text | None = None
+    label_de: Text | None = None
+    label_en: Text | None = None
     required: bool = True
-    applies_to: list[str] = msgspec.field(default_factory=lambda: ["mentor"])
-    valid_months: int | None = None
-    position: int = 0
+    applies_to: Items[Text] = msgspec.field(default_factory=lambda: ["mentor"])
+    valid_months: Int4 | None = None
+    position: Int4 = 0
 
 
 class StepPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    label_de: str | UnsetType = UNSET
-    label_en: str | UnsetType = UNSET
+    label_de: Text | UnsetType = UNSET
+    label_en: Text | UnsetType = UNSET
     required: bool | UnsetType = UNSET
-    applies_to: list[str] | UnsetType = UNSET
-    valid_months: int | UnsetType | None = UNSET
-    position: int | UnsetType = UNSET
+    applies_to: Items[Text] | UnsetType = UNSET
+    valid_months: Int4 | UnsetType | None = UNSET
+    position: Int4 | UnsetType = UNSET
 
 
 class StepOut(msgspec.Struct):
@@ -75,10 +76,10 @@ class StepOut(msgspec.Struct):
 class RecordIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     contact_id: uuid.UUID
     step_id: uuid.UUID
-    outcome: str
+    outcome: Text
     done_on: date | None = None
-    done_by: str | None = None
-    note: str | None = None
+    done_by: Text | None = None
+    note: Text | None = None
 
 
 class RecordOut(msgspec.Struct):
@@ -100,7 +101,7 @@ class CertificateIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     issued_on: date
     has_relevant_entries: bool
     inspected_on: date | None = None
-    inspected_by: str | None = None
+    inspected_by: Text | None = None
 
 
 class CertificateOut(msgspec.Struct):
@@ -115,9 +116,9 @@ class CertificateOut(msgspec.Struct):
 
 
 class ProfilePatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    form_of_address: str | UnsetType = UNSET
-    intake_status: str | UnsetType | None = UNSET
-    protection_notes: str | UnsetType | None = UNSET
+    form_of_address: Text | UnsetType = UNSET
+    intake_status: Text | UnsetType | None = UNSET
+    protection_notes: Text | UnsetType | None = UNSET
 
 
 class ChecklistStep(msgspec.Struct):

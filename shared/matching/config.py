@@ -6,6 +6,8 @@ from typing import Annotated
 
 import msgspec
 
+from shared.limits import Items
+
 Weight = Annotated[float, msgspec.Meta(ge=0, le=1000)]
 PositiveKm = Annotated[float, msgspec.Meta(gt=0, le=2000)]
 
@@ -47,7 +49,7 @@ class CustomCriterion(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class MatchingConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     rules: HardRules = msgspec.field(default_factory=HardRules)
     weights: Weights = msgspec.field(default_factory=Weights)
-    custom: list[CustomCriterion] = msgspec.field(default_factory=list)
+    custom: Items[CustomCriterion] = msgspec.field(default_factory=list)
     # Full distance points at 0 km, none from this distance on.
     distance_scale_km: PositiveKm = 30
     # Full age points at the ideal gap, none this many years away from it.

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from shared.limits import Int4, Items
 from shared.matching.config import MatchingConfig
 from shared.matching.scoring import CriterionScore, RuleViolation
 
@@ -64,14 +65,14 @@ class EndReasonIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     label_de: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     label_en: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     early: bool = True
-    position: int = 0
+    position: Int4 = 0
 
 
 class EndReasonPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     label_de: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
     label_en: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
     early: bool | None = None
-    position: int | None = None
+    position: Int4 | None = None
 
 
 class EndReasonOut(msgspec.Struct, kw_only=True):
@@ -90,25 +91,25 @@ class PairRef(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class RunIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    mentee_ids: list[uuid.UUID] | None = None
-    mentor_ids: list[uuid.UUID] | None = None
+    mentee_ids: Items[uuid.UUID] | None = None
+    mentor_ids: Items[uuid.UUID] | None = None
     programme_id: uuid.UUID | None = None
-    pins: list[PairRef] = msgspec.field(default_factory=list)
-    exclusions: list[PairRef] = msgspec.field(default_factory=list)
+    pins: Items[PairRef] = msgspec.field(default_factory=list)
+    exclusions: Items[PairRef] = msgspec.field(default_factory=list)
 
 
 class RerunIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Pins and exclusions to add to those of the run re-run (and ones to drop)."""
 
-    pins: list[PairRef] = msgspec.field(default_factory=list)
-    exclusions: list[PairRef] = msgspec.field(default_factory=list)
-    unpin: list[PairRef] = msgspec.field(default_factory=list)
-    unexclude: list[PairRef] = msgspec.field(default_factory=list)
+    pins: Items[PairRef] = msgspec.field(default_factory=list)
+    exclusions: Items[PairRef] = msgspec.field(default_factory=list)
+    unpin: Items[PairRef] = msgspec.field(default_factory=list)
+    unexclude: Items[PairRef] = msgspec.field(default_factory=list)
 
 
 class AcceptIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # Mentees whose proposed pair to accept; none given: every pair not accepted yet.
-    mentee_ids: list[uuid.UUID] | None = None
+    mentee_ids: Items[uuid.UUID] | None = None
 
 
 class RunPairOut(msgspec.Struct, kw_only=True):

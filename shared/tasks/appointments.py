@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.contacts.models import Contact
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.ids import new_id
+from shared.limits import Int4, Items, Text
 from shared.models import Membership
 from shared.tasks import hooks, recurrence
 from shared.tasks.models import DEFAULT_TIMEZONE, Appointment, AppointmentParticipant
@@ -26,35 +27,35 @@ MAX_PARTICIPANTS = 100
 
 
 class AppointmentCreate(msgspec.Struct, forbid_unknown_fields=True):
-    title: str
+    title: Text
     starts_at: datetime
     ends_at: datetime
-    timezone: str = DEFAULT_TIMEZONE
-    description: str = ""
+    timezone: Text = DEFAULT_TIMEZONE
+    description: Text = ""
     kind: Literal["meeting", "introduction"] = "meeting"
-    location: str = ""
-    video_url: str = ""
-    member_ids: list[uuid.UUID] = []
-    contact_ids: list[uuid.UUID] = []
+    location: Text = ""
+    video_url: Text = ""
+    member_ids: Items[uuid.UUID] = []
+    contact_ids: Items[uuid.UUID] = []
     match_id: uuid.UUID | None = None
-    reminder_minutes: int = 60
+    reminder_minutes: Int4 = 60
 
 
 class AppointmentPatch(msgspec.Struct, forbid_unknown_fields=True):
-    title: str | UnsetType = UNSET
+    title: Text | UnsetType = UNSET
     starts_at: datetime | UnsetType = UNSET
     ends_at: datetime | UnsetType = UNSET
-    timezone: str | UnsetType = UNSET
-    description: str | UnsetType = UNSET
-    location: str | UnsetType = UNSET
-    video_url: str | UnsetType = UNSET
-    member_ids: list[uuid.UUID] | UnsetType = UNSET
-    contact_ids: list[uuid.UUID] | UnsetType = UNSET
-    reminder_minutes: int | UnsetType = UNSET
+    timezone: Text | UnsetType = UNSET
+    description: Text | UnsetType = UNSET
+    location: Text | UnsetType = UNSET
+    video_url: Text | UnsetType = UNSET
+    member_ids: Items[uuid.UUID] | UnsetType = UNSET
+    contact_ids: Items[uuid.UUID] | UnsetType = UNSET
+    reminder_minutes: Int4 | UnsetType = UNSET
 
 
 class CancelBody(msgspec.Struct, forbid_unknown_fields=True):
-    reason: str = ""
+    reason: Text = ""
 
 
 class AppointmentOut(msgspec.Struct):

@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.db import Database
 from shared.errors import NotFound, ValidationFailed
 from shared.ids import new_id
+from shared.limits import Fields, Int4, Text
 from shared.tasks import notify
 from shared.tasks.models import DEFAULT_TIMEZONE, TaskRule
 from shared.tasks.tasks import schedule
@@ -63,7 +64,7 @@ class RuleOut(msgspec.Struct):
 
 class RuleIn(msgspec.Struct, forbid_unknown_fields=True):
     enabled: bool
-    params: dict[str, int] = {}
+    params: Fields[Text, Int4] = {}
     assignee_id: uuid.UUID | None = None
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.contacts.models import Contact
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.ids import new_id
+from shared.limits import Text
 from shared.tasks import messages, notify, recurrence
 from shared.tasks.models import DEFAULT_TIMEZONE, Task, TaskComment
 
@@ -48,27 +49,27 @@ class Actor:
 
 
 class TaskCreate(msgspec.Struct, forbid_unknown_fields=True):
-    title: str
+    title: Text
     due_date: date
-    due_time: str | None = None
+    due_time: Text | None = None
     assignee_id: uuid.UUID | None = None
-    description: str = ""
+    description: Text = ""
     priority: Priority = "normal"
-    recurrence: str | None = None
-    timezone: str = DEFAULT_TIMEZONE
+    recurrence: Text | None = None
+    timezone: Text = DEFAULT_TIMEZONE
     contact_id: uuid.UUID | None = None
     match_id: uuid.UUID | None = None
 
 
 class TaskPatch(msgspec.Struct, forbid_unknown_fields=True):
-    title: str | UnsetType = UNSET
-    description: str | UnsetType = UNSET
+    title: Text | UnsetType = UNSET
+    description: Text | UnsetType = UNSET
     due_date: date | UnsetType = UNSET
-    due_time: str | UnsetType | None = UNSET
+    due_time: Text | UnsetType | None = UNSET
     assignee_id: uuid.UUID | UnsetType | None = UNSET
     priority: Priority | UnsetType = UNSET
     status: Literal["open", "cancelled"] | UnsetType = UNSET
-    recurrence: str | UnsetType | None = UNSET
+    recurrence: Text | UnsetType | None = UNSET
     contact_id: uuid.UUID | UnsetType | None = UNSET
     match_id: uuid.UUID | UnsetType | None = UNSET
 

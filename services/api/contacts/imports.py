@@ -11,14 +11,17 @@ from litestar import Request, Response, get, post
 from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
+from litestar.exceptions import HTTPException
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from services.api.context import ApiController, OrgContext
+from services.api.limits import UPLOAD_MAX_BYTES, check_json, refuse_nul
 from shared.contacts import imports
 from shared.contacts.actor import Actor, display_name
 from shared.contacts.imports import ImportOut, ImportSummary, MappingOut
 from shared.contacts.queue import RUN_IMPORT, enqueue
 from shared.errors import ValidationFailed
+from shared.limits import Fields, Text
 from shared.permissions import Permission
 from shared.settings import Settings
 
@@ -34,13 +37,17 @@ FORM_FIELDS = ("mapping", "mapping_name", "save_mapping_as", "kind", "atomicity"
 
 
 class MappingIn(msgspec.Struct, forbid_unknown_fields=True):
-    name: str
-    columns: dict[str, str]
+    name: Text
+    columns: Fields[Text, Text]
 
 
 def _mapping(raw: str | None) -> dict[str, str] | None:
     if not raw:
         return None
+    try:
+        check_json(raw.encode())
+    except ValidationFailed as exc:
+        raise ValidationFailed(exc.detail, field="mapping") from None
     try:
         value = json.loads(raw)
     except ValueError:
@@ -69,7 +76,10 @@ class ImportController(ApiController):
     tags = ["imports"]
 
     @post(
-        "", summary="Upload .xlsx or .csv (multipart field 'file'): answers with the dry run", status_code=201
+        "",
+        summary="Upload .xlsx or .csv (multipart field 'file'): answers with the dry run",
+        status_code=201,
+        request_max_body_size=UPLOAD_MAX_BYTES,
     )
     async def upload(self, request: Request[Any, Any, Any], ctx: NamedDependency[OrgContext]) -> ImportOut:
         # The form is read only after the organisation and the role were checked, so a foreign
@@ -77,6 +87,8 @@ class ImportController(ApiController):
         ctx.require(Permission.DATA_WRITE)
         try:
             form = await request.form()
+        except HTTPException:
+            raise
         except Exception:
             raise ValidationFailed(
                 "send a multipart/form-data body with the field 'file'", field="file"
@@ -85,6 +97,7 @@ class ImportController(ApiController):
         if not isinstance(upload, UploadFile):
             raise ValidationFailed("send the spreadsheet as the multipart field 'file'", field="file")
         values = {name: form.get(name) for name in FORM_FIELDS}
+        refuse_nul(values.items())
         text = {k: v if isinstance(v, str) and v.strip() else None for k, v in values.items()}
         content = await upload.read()
         who = await display_name(ctx.session, Actor(ctx.role, ctx.token_id, ctx.membership_id))

@@ -13,6 +13,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
+from services.api.limits import UPLOAD_MAX_BYTES, refuse_nul
 from services.api.web.context import PageContext, PageController
 from shared.contacts import exports, gdpr, imports, service, timeline
 from shared.contacts import fields as custom_fields
@@ -314,12 +315,13 @@ class ContactPages(PageController):
             **VOCAB,
         )
 
-    @post("/import", status_code=303)
+    @post("/import", status_code=303, request_max_body_size=UPLOAD_MAX_BYTES)
     async def import_upload(self, page: NamedDependency[PageContext]) -> Template | Redirect:
         page.require(Permission.DATA_WRITE)
         form = await page.request.form()
         upload = form.get("file")
         try:
+            refuse_nul(form.multi_items())
             if not isinstance(upload, UploadFile) or not upload.filename:
                 raise ValidationFailed("Choose an .xlsx or .csv file.", field="file")
             kinds = [v for v in form.getall("kind", []) if isinstance(v, str) and v]

@@ -24,6 +24,7 @@ from shared.identity import members, providers
 from shared.identity import tokens as admin_tokens
 from shared.identity.members import AuditOut, InvitationOut, NewInvitation
 from shared.identity.providers import ProviderIn, ProviderOut
+from shared.limits import Text
 from shared.organizations import MemberOut
 from shared.pagination import Page, check_limit
 from shared.permissions import Permission, Role
@@ -39,12 +40,12 @@ class RoleChange(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class InvitationCreate(msgspec.Struct, forbid_unknown_fields=True):
-    email: str
+    email: Text
     role: RoleName
 
 
 class TokenCreate(msgspec.Struct, forbid_unknown_fields=True):
-    name: str = msgspec.field()
+    name: Text = msgspec.field()
     role: RoleName
     expires_at: datetime | None = None
 

@@ -16,6 +16,7 @@ from litestar.background_tasks import BackgroundTask
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
+from services.api.limits import refuse_nul
 from services.api.scope import app_settings, database
 from services.api.web import i18n
 from shared.errors import DomainError
@@ -69,7 +70,9 @@ async def _posted(request: Request[Any, Any, Any]) -> dict[str, str]:
     ):
         return {}
     data = await request.form()
-    return {k: v for k, v in data.items() if isinstance(v, str)}
+    fields = {k: v for k, v in data.items() if isinstance(v, str)}
+    refuse_nul(fields.items())
+    return fields
 
 
 def _client(request: Request[Any, Any, Any]) -> str:

@@ -19,6 +19,7 @@ from services.api.tasks import calendar_feed as calendar_feed_api
 from services.api.tasks import notifications as notification_api
 from services.api.tasks.acting import acting_member, actor, now_utc
 from shared.errors import NotFound
+from shared.limits import Items, Text
 from shared.pagination import check_limit
 from shared.permissions import Permission
 from shared.tasks import agenda, rules
@@ -37,16 +38,16 @@ from shared.tasks.tasks import (
 
 
 class BulkIds(msgspec.Struct, forbid_unknown_fields=True):
-    ids: list[uuid.UUID]
+    ids: Items[uuid.UUID]
 
 
 class BulkReassign(msgspec.Struct, forbid_unknown_fields=True):
-    ids: list[uuid.UUID]
+    ids: Items[uuid.UUID]
     assignee_id: uuid.UUID | None
 
 
 class CommentCreate(msgspec.Struct, forbid_unknown_fields=True):
-    body: str
+    body: Text
 
 
 class TaskController(ApiController):

@@ -12,6 +12,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from services.api.context import ApiController, OrgContext
 from services.api.pagination import Cursor, Limit
 from services.api.tasks.acting import personal_member
+from shared.limits import Fields, Text
 from shared.pagination import check_limit
 from shared.permissions import Permission
 from shared.tasks import notify
@@ -19,7 +20,7 @@ from shared.tasks.notify import Channels, NotificationPage, PreferencesOut
 
 
 class SettingsIn(msgspec.Struct, forbid_unknown_fields=True):
-    kinds: dict[str, Channels]
+    kinds: Fields[Text, Channels]
     member_id: uuid.UUID | None = None
 
 

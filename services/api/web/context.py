@@ -49,6 +49,7 @@ from litestar.response import Template
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.api.limits import refuse_nul
 from services.api.scope import app_settings, database, find_organisation, member_scope, require
 from shared.errors import Forbidden
 from shared.identity import signin
@@ -159,7 +160,9 @@ async def posted_form(request: Request[Any, Any, Any]) -> dict[str, str]:
     ):
         return {}
     form = await request.form()
-    return {k: v for k, v in form.items() if isinstance(v, str)}
+    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    refuse_nul(fields.items())
+    return fields
 
 
 async def check_csrf(request: Request[Any, Any, Any], current: WebSession | None) -> None:

@@ -1,0 +1,66 @@
+"""Under the Content-Security-Policy (no inline script or style) the pages still behave: a real
+Chromium reports no blocked resource, the timeline form empties itself after saving and removing
+a member still asks first."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from playwright.async_api import ConsoleMessage, Dialog, Page, expect
+
+from shared.db import Database
+from tests.conftest import Org
+from tests.fixtures.tasks import add_member
+
+pytestmark = pytest.mark.slow
+
+
+async def test_pages_work_under_the_content_security_policy(
+    dev_server: str, chromium_page: Page, db: Database, org_a: Org
+) -> None:
+    base, page = dev_server, chromium_page
+    blocked: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text or "Refused to" in message.text:
+            blocked.append(message.text)
+
+    page.on("console", on_console)
+    async with httpx.AsyncClient() as http:
+        r = await http.post(
+            f"{base}/api/v1/orgs/{org_a.slug}/contacts",
+            json={"kinds": ["mentee"], "first_name": "Clara", "last_name": "Sicher"},
+            headers=org_a.auth(),
+        )
+    contact_id = r.json()["id"]
+    admin = await add_member(db, org_a, role="admin")
+    other = await add_member(db, org_a)
+
+    await page.goto(f"{base}/o/{org_a.slug}/signin")
+    await page.select_option("#dev-member", str(admin.id))
+    await page.get_by_role("button", name="Als dieses Mitglied anmelden").click()
+
+    await page.goto(f"{base}/o/{org_a.slug}/contacts/{contact_id}")
+    await expect(page.locator("#timeline-empty")).to_be_visible()
+    await page.locator("#activity-body").fill("Erstes Gespräch geführt")
+    await page.get_by_role("button", name="Eintragen").click()
+    await expect(page.locator("#timeline-entries")).to_contain_text("Erstes Gespräch geführt")
+    await expect(page.locator("#activity-body")).to_have_value("")
+    await expect(page.locator("#timeline-empty")).to_have_count(0)
+
+    await page.goto(f"{base}/o/{org_a.slug}/members")
+    asked: list[str] = []
+
+    async def dismiss(dialog: Dialog) -> None:
+        asked.append(dialog.message)
+        await dialog.dismiss()
+
+    page.on("dialog", dismiss)
+    await page.get_by_role("button", name=f"{other.email} entfernen").click()
+    await expect(page.get_by_role("button", name=f"{other.email} entfernen")).to_be_visible()
+    assert asked == [f"{other.email} aus der Organisation entfernen?"]
+
+    for path in ("matching", "calendar", "contacts"):
+        await page.goto(f"{base}/o/{org_a.slug}/{path}")
+        await expect(page.locator("main")).to_be_visible()
+    assert blocked == []
