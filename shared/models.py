@@ -24,6 +24,7 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.ids import new_id
@@ -146,6 +147,10 @@ class OutboxMessage(TenantBase):
     subject: Mapped[str] = mapped_column(String(300))
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)
+    # [{"filename", "content_type", "data" (base64)}], e.g. an appointment's .ics (migration 0012)
+    attachments: Mapped[list[dict[str, str]]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    # When the retention period dropped body and attachments; the delivery record stays.
+    body_purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # pending -> sending (leased by one worker) -> sent | failed
     status: Mapped[str] = mapped_column(String(10), server_default="pending")
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")

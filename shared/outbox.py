@@ -9,8 +9,10 @@ finds every pending row in PostgreSQL.
 
 from __future__ import annotations
 
+import base64
 import random
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -21,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.db import Database
 from shared.errors import ValidationFailed
 from shared.logs import get_logger
-from shared.mail import build_message, smtp_client
+from shared.mail import Attachment, build_message, smtp_client
 from shared.models import OutboxAttempt, OutboxMessage
 from shared.settings import Settings
 
@@ -44,6 +46,7 @@ async def enqueue(
     subject: str,
     body_text: str,
     body_html: str | None = None,
+    attachments: Sequence[Attachment] = (),
 ) -> OutboxMessage:
     """Add a message to the outbox inside the caller's transaction."""
     if not _valid_address(to):
@@ -55,10 +58,36 @@ async def enqueue(
         subject=subject,
         body_text=body_text,
         body_html=body_html,
+        attachments=[_stored(a) for a in attachments],
     )
     session.add(message)
     await session.flush()
+    session.info[WAKE_AFTER_COMMIT] = True
     return message
+
+
+WAKE_AFTER_COMMIT = "outbox_wake_after_commit"
+
+
+async def wake_after_commit(session: AsyncSession, settings: Settings) -> None:
+    """Wake a worker for the mail this (now committed) transaction wrote, so it goes out within
+    seconds instead of at the next sweep. Call only after the commit; the sweep stays the safety net."""
+    if session.info.pop(WAKE_AFTER_COMMIT, False):
+        from shared.queue import wake_outbox
+
+        await wake_outbox(settings)
+
+
+def _stored(item: Attachment) -> dict[str, str]:
+    return {
+        "filename": item.filename,
+        "content_type": item.content_type,
+        "data": base64.b64encode(item.data).decode(),
+    }
+
+
+def _loaded(items: list[dict[str, str]] | None) -> list[Attachment]:
+    return [Attachment(i["filename"], i["content_type"], base64.b64decode(i["data"])) for i in items or []]
 
 
 @dataclass(frozen=True)
@@ -70,6 +99,7 @@ class Claimed:
     subject: str
     body_text: str
     body_html: str | None
+    attachments: list[dict[str, str]] | None = None
 
 
 @dataclass
@@ -91,7 +121,7 @@ _CLAIM = text(
         ORDER BY next_attempt_at
         LIMIT :limit
         FOR UPDATE SKIP LOCKED)
-    RETURNING organization_id, id, attempts, to_address, subject, body_text, body_html
+    RETURNING organization_id, id, attempts, to_address, subject, body_text, body_html, attachments
     """
 )
 
@@ -187,6 +217,7 @@ async def deliver_due(db: Database, settings: Settings, *, worker: str) -> Deliv
                             subject=message.subject,
                             body_text=message.body_text,
                             body_html=message.body_html,
+                            attachments=_loaded(message.attachments),
                         )
                     )
                 except (aiosmtplib.SMTPException, OSError) as exc:

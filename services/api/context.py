@@ -14,7 +14,7 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import organizations, tokens
+from shared import organizations, outbox, tokens
 from shared.db import Database
 from shared.errors import Forbidden, NotFound
 from shared.identity.members import Actor, membership_of
@@ -98,6 +98,7 @@ async def provide_org_context(
             token_id=token.id,
             label=f"API token {token.name}",
         )
+    await outbox.wake_after_commit(session, request.app.state.settings)
 
 
 async def _session_context(request: Request[Any, Any, Any], slug: str) -> AsyncGenerator[OrgContext, None]:
@@ -128,3 +129,4 @@ async def _session_context(request: Request[Any, Any, Any], slug: str) -> AsyncG
             user_id=user.id,
             label=user.email,
         )
+    await outbox.wake_after_commit(session, request.app.state.settings)

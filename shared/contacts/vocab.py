@@ -13,6 +13,8 @@ AGE_GROUPS = ("0-5", "6-9", "10-13", "14-17", "18-26", "27-49", "50-64", "65+")
 LINK_KINDS = ("guardian_of", "contact_person_of")
 ACTIVITY_KINDS = ("note", "call", "meeting", "email")
 CONSENT_STATUSES = ("given", "withdrawn")
+# The consent purpose without which codo writes no e-mail to a contact (appointments and the like).
+EMAIL_CONSENT = "contact_by_email"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAYTIMES = ("morning", "afternoon", "evening")
 AVAILABILITY = tuple(f"{d}-{t}" for d in DAYS for t in DAYTIMES)

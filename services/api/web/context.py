@@ -49,6 +49,7 @@ from litestar.response import Template
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import outbox
 from shared.db import Database
 from shared.errors import Forbidden, NotFound
 from shared.identity import signin
@@ -307,6 +308,7 @@ async def provide_page(
             membership_id=membership.id,
             session=session,
         )
+    await outbox.wake_after_commit(session, app_settings(request))
 
 
 async def _membership(session: AsyncSession, user_id: uuid.UUID) -> Membership | None:
