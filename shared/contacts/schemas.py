@@ -58,6 +58,8 @@ class ContactPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     email: str | UnsetType | None = UNSET
     preferred_channel: str | UnsetType | None = UNSET
     status: str | UnsetType = UNSET
+    # Required with a change to or from "declined_child_protection" (admins only).
+    status_reason: str | UnsetType = UNSET
     tags: list[str] | UnsetType = UNSET
     owner_membership_id: uuid.UUID | UnsetType | None = UNSET
     interests: list[str] | UnsetType = UNSET

@@ -66,6 +66,7 @@ from shared.contacts.vocab import (
     LINK_KINDS,
     PHONE_RE,
     POSTAL_RE,
+    PROTECTED_STATUS,
     STATUSES,
     digits,
     fold,
@@ -73,7 +74,7 @@ from shared.contacts.vocab import (
     normalize_email,
     search_terms,
 )
-from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from shared.ids import new_id
 from shared.models import Membership
 from shared.pagination import Page
@@ -652,6 +653,52 @@ async def _set_programmes(session: AsyncSession, contact: Contact, programme_ids
             )
 
 
+STATUS_LABELS_DE = {
+    "new": "Neu",
+    "interested": "Interessiert",
+    "screening": "In Vorbereitung",
+    "ready": "Bereit für die Vermittlung",
+    "matched": "Vermittelt",
+    "paused": "Pausiert",
+    "alumni": "Ehemalig",
+    "declined": "Abgelehnt",
+    "declined_child_protection": "Abgelehnt (Kinderschutz)",
+}
+
+
+async def protect_status(
+    session: AsyncSession,
+    contact: Contact,
+    status: str | None,
+    reason: str | msgspec.UnsetType,
+    *,
+    admin: bool,
+    actor: str,
+) -> None:
+    """Declined for child protection is set and lifted only by an admin, with a reason that the
+    person's timeline keeps."""
+    if PROTECTED_STATUS not in (status, contact.status):
+        return
+    if not admin:
+        raise Forbidden("only admins decide on child protection")
+    text = reason.strip() if isinstance(reason, str) else ""
+    if not text:
+        raise ValidationFailed("give a reason for a child-protection decision", field="status_reason")
+    before = STATUS_LABELS_DE.get(contact.status, contact.status)
+    after = STATUS_LABELS_DE.get(status or "", status or "")
+    session.add(
+        Activity(
+            organization_id=contact.organization_id,
+            contact_id=contact.id,
+            kind="note",
+            occurred_at=datetime.now(UTC),
+            author_name=actor,
+            body=f"Status: {before} → {after}. Grund: {text[:2000]}",
+            confidential=True,
+        )
+    )
+
+
 def _apply(contact: Contact, values: dict[str, Any]) -> None:
     now = datetime.now(UTC)
     for name, value in values.items():
@@ -744,10 +791,21 @@ async def create_contact(
     return out
 
 
-async def update_contact(session: AsyncSession, contact_id: uuid.UUID, data: ContactPatch) -> ContactOut:
+async def update_contact(
+    session: AsyncSession,
+    contact_id: uuid.UUID,
+    data: ContactPatch,
+    *,
+    admin: bool = False,
+    actor_label: str = "",
+) -> ContactOut:
     contact = await get_contact(session, contact_id, for_update=True)
     if contact.erased_at is not None:
         raise Conflict("this contact was erased and cannot be changed")
+    if not isinstance(data.status, msgspec.UnsetType) and data.status != contact.status:
+        await protect_status(
+            session, contact, data.status, data.status_reason, admin=admin, actor=actor_label
+        )
     sent = {
         name: getattr(data, name)
         for name in (*PROFILE_FIELDS, "legal_hold", "legal_hold_reason")

@@ -6,7 +6,21 @@ import re
 import unicodedata
 
 KINDS = ("mentor", "mentee", "guardian", "partner")
-STATUSES = ("interested", "screening", "ready", "matched", "paused", "alumni", "declined")
+# One status per person: "new" (a sign-up nobody looked at yet) and "declined_child_protection"
+# came from intake (migration 0012), so every list, filter, export and report sees the same one.
+STATUSES = (
+    "new",
+    "interested",
+    "screening",
+    "ready",
+    "matched",
+    "paused",
+    "alumni",
+    "declined",
+    "declined_child_protection",
+)
+# Set or lifted only by an admin, with a reason: it keeps a person away from children.
+PROTECTED_STATUS = "declined_child_protection"
 GENDERS = ("female", "male", "diverse", "not_stated")
 CHANNELS = ("email", "phone", "sms", "messenger", "post")
 AGE_GROUPS = ("0-5", "6-9", "10-13", "14-17", "18-26", "27-49", "50-64", "65+")

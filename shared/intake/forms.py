@@ -755,6 +755,7 @@ async def confirm(
         postal_code=a.get("postal_code"),
         city=a.get("city") or None,
         owner_membership_id=owner,
+        status="new",
         programme_ids=[] if a.get("for_child") else [form.programme_id],
         **({} if a.get("for_child") else _profile(a)),
     )
@@ -773,6 +774,7 @@ async def confirm(
                 postal_code=a.get("postal_code"),
                 city=a.get("city") or None,
                 owner_membership_id=owner,
+                status="new",
                 programme_ids=[form.programme_id],
                 **_profile(a),
             ),
@@ -787,7 +789,6 @@ async def confirm(
                 organization_id=org.id,
                 contact_id=cid,
                 form_of_address=a["form_of_address"],
-                intake_status="new",
             )
         )
     given_by = f"{a['first_name']} {a['last_name']}"

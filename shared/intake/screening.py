@@ -13,7 +13,9 @@ from msgspec import UNSET, UnsetType
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.contacts import service as contacts_service
 from shared.contacts.models import Contact, Programme
+from shared.contacts.schemas import ContactPatch
 from shared.contacts.service import contact_name
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.intake import vocab
@@ -115,8 +117,11 @@ class CertificateOut(msgspec.Struct):
 
 class ProfilePatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     form_of_address: str | UnsetType = UNSET
+    # Sets the contact's own status ("new", "declined_child_protection"; null: back to "interested").
     intake_status: str | UnsetType | None = UNSET
     protection_notes: str | UnsetType | None = UNSET
+    # Why a child-protection decision was made or lifted (else the protection notes are the reason).
+    status_reason: str | UnsetType = UNSET
 
 
 class ChecklistStep(msgspec.Struct):
@@ -489,10 +494,22 @@ async def update_profile(
                 f"intake_status must be null or one of {', '.join(vocab.INTAKE_STATUSES)}",
                 field="intake_status",
             )
-        touches_protection = "declined_child_protection" in (data.intake_status, profile.intake_status)
-        if touches_protection and data.intake_status != profile.intake_status and not who.is_admin:
-            raise ValidationFailed("only admins decide on child protection", field="intake_status")
-        profile.intake_status = data.intake_status
+        contact = await _contact(session, contact_id)
+        current = contact.status if contact.status in vocab.INTAKE_STATUSES else None
+        if data.intake_status != current:
+            touches_protection = vocab.INTAKE_STATUSES[1] in (data.intake_status, current)
+            if touches_protection and not who.is_admin:
+                raise ValidationFailed("only admins decide on child protection", field="intake_status")
+            reason = data.status_reason
+            if isinstance(reason, UnsetType) and isinstance(data.protection_notes, str):
+                reason = data.protection_notes
+            await contacts_service.update_contact(
+                session,
+                contact_id,
+                ContactPatch(status=data.intake_status or "interested", status_reason=reason),
+                admin=who.is_admin,
+                actor_label=who.name,
+            )
     if not isinstance(data.protection_notes, UnsetType):
         if not who.is_admin:
             raise ValidationFailed("only admins keep child-protection notes", field="protection_notes")
@@ -537,7 +554,7 @@ def _checklist(person: PersonState, who: Who) -> ChecklistOut:
         reasons=reasons,
         reasons_en=person.reasons("en"),
         form_of_address=profile.form_of_address if profile else "sie",
-        intake_status=profile.intake_status if profile else None,
+        intake_status=person.contact.status if person.contact.status in vocab.INTAKE_STATUSES else None,
         steps=steps,
         certificate=(
             certificate_out(person.certificate, person.certificate_due_on)

@@ -38,7 +38,7 @@ from shared.contacts.schemas import (
 )
 from shared.errors import Conflict, ValidationFailed
 from shared.pagination import Page, check_limit
-from shared.permissions import Permission
+from shared.permissions import Permission, can
 from shared.settings import Settings
 
 Limit = Parameter(ge=1, le=200, default=50, description="items per page")
@@ -120,7 +120,13 @@ class ContactController(Controller):
         ctx.require(Permission.DATA_WRITE)
         if data.legal_hold is not msgspec.UNSET or data.legal_hold_reason is not msgspec.UNSET:
             ctx.require(Permission.SETTINGS_MANAGE)
-        return await service.update_contact(ctx.session, contact_id, data)
+        return await service.update_contact(
+            ctx.session,
+            contact_id,
+            data,
+            admin=can(ctx.role, Permission.SETTINGS_MANAGE),
+            actor_label=ctx.label,
+        )
 
     @delete("/{contact_id:uuid}", summary="Delete a contact and all its records", status_code=204)
     async def delete_contact(self, ctx: NamedDependency[OrgContext], contact_id: FromPath[uuid.UUID]) -> None:
