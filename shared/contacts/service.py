@@ -73,6 +73,7 @@ from shared.contacts.vocab import (
     fold_plain,
     normalize_email,
     search_terms,
+    status_label,
 )
 from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from shared.ids import new_id
@@ -653,19 +654,6 @@ async def _set_programmes(session: AsyncSession, contact: Contact, programme_ids
             )
 
 
-STATUS_LABELS_DE = {
-    "new": "Neu",
-    "interested": "Interessiert",
-    "screening": "In Vorbereitung",
-    "ready": "Bereit für die Vermittlung",
-    "matched": "Vermittelt",
-    "paused": "Pausiert",
-    "alumni": "Ehemalig",
-    "declined": "Abgelehnt",
-    "declined_child_protection": "Abgelehnt (Kinderschutz)",
-}
-
-
 async def protect_status(
     session: AsyncSession,
     contact: Contact,
@@ -684,8 +672,8 @@ async def protect_status(
     text = reason.strip() if isinstance(reason, str) else ""
     if not text:
         raise ValidationFailed("give a reason for a child-protection decision", field="status_reason")
-    before = STATUS_LABELS_DE.get(contact.status, contact.status)
-    after = STATUS_LABELS_DE.get(status or "", status or "")
+    before = status_label(contact.status, "de")
+    after = status_label(status or "", "de")
     session.add(
         Activity(
             organization_id=contact.organization_id,

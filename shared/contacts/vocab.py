@@ -21,6 +21,25 @@ STATUSES = (
 )
 # Set or lifted only by an admin, with a reason: it keeps a person away from children.
 PROTECTED_STATUS = "declined_child_protection"
+# As the contacts catalogue labels them ("status:<key>"), for texts written outside a page.
+STATUS_LABELS = {
+    "new": ("neu", "new"),
+    "interested": ("interessiert", "interested"),
+    "screening": ("in Prüfung", "in screening"),
+    "ready": ("bereit", "ready"),
+    "matched": ("vermittelt", "matched"),
+    "paused": ("pausiert", "paused"),
+    "alumni": ("Alumni", "alumni"),
+    "declined": ("abgelehnt", "declined"),
+    "declined_child_protection": ("abgelehnt (Kinderschutz)", "declined (child protection)"),
+}
+
+
+def status_label(status: str, lang: str) -> str:
+    de, en = STATUS_LABELS.get(status, (status, status))
+    return en if lang == "en" else de
+
+
 GENDERS = ("female", "male", "diverse", "not_stated")
 CHANNELS = ("email", "phone", "sms", "messenger", "post")
 AGE_GROUPS = ("0-5", "6-9", "10-13", "14-17", "18-26", "27-49", "50-64", "65+")

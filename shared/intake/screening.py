@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contacts import service as contacts_service
-from shared.contacts.models import Contact, Programme
+from shared.contacts.models import Activity, Contact, Programme
 from shared.contacts.schemas import ContactPatch
 from shared.contacts.service import contact_name
 from shared.errors import Conflict, NotFound, ValidationFailed
@@ -384,7 +384,42 @@ async def add_record(session: AsyncSession, who: Who, data: RecordIn) -> RecordO
     session.add(record)
     await session.flush()
     await session.refresh(record)
+    if record.outcome == "passed":
+        await promote_if_ready(session, who, data.contact_id, step.label_de)
     return record_out(record)
+
+
+# Statuses from which completed preparation moves a person on to "ready" by itself; any other
+# (matched, paused, declined, ...) was chosen by someone and stays.
+PROMOTABLE = ("new", "interested", "screening")
+
+
+async def promote_if_ready(session: AsyncSession, who: Who, contact_id: uuid.UUID, last_step: str) -> bool:
+    """Once the last required step passed (and the certificate, where required, is inspected and
+    valid), the person becomes ready for matching, with a timeline entry saying why. A coordinator
+    may set the status back; it moves again only when another step passes."""
+    person = (await evaluate(session, [contact_id])).get(contact_id)
+    if person is None or person.contact.status not in PROMOTABLE:
+        return False
+    if not any(s.step.required for s in person.steps) or person.reasons("de"):
+        return False
+    await contacts_service.update_contact(session, contact_id, ContactPatch(status="ready"))
+    session.add(
+        Activity(
+            organization_id=person.contact.organization_id,
+            contact_id=contact_id,
+            kind="note",
+            occurred_at=datetime.now(UTC),
+            author_membership_id=who.membership_id,
+            author_name=who.name,
+            body=(
+                "Bereit für die Vermittlung: alle Pflichtschritte der Vorbereitung sind erledigt "
+                f"(zuletzt: {last_step})."
+            ),
+        )
+    )
+    await session.flush()
+    return True
 
 
 async def list_records(session: AsyncSession, contact_id: uuid.UUID) -> list[RecordOut]:
@@ -434,6 +469,8 @@ async def record_certificate(session: AsyncSession, who: Who, data: CertificateI
     )
     session.add(inspection)
     await session.flush()
+    if not inspection.has_relevant_entries:
+        await promote_if_ready(session, who, data.contact_id, vocab.STEP_LABELS["certificate"][0])
     people = await evaluate(session, [data.contact_id])
     return certificate_out(inspection, people[data.contact_id].certificate_due_on)
 

@@ -100,5 +100,5 @@ async def test_only_an_admin_declines_or_lifts_for_child_protection_with_a_reaso
     assert r.status_code == 200 and r.json()["status"] == "screening"
     timeline = (await client.get(f"{url}/timeline", headers=org_a.auth(Role.ADMIN))).json()
     bodies = [a["body"] for a in timeline["items"]]
-    assert any("Abgelehnt (Kinderschutz)" in b and "Eintrag im Führungszeugnis" in b for b in bodies)
+    assert any("abgelehnt (Kinderschutz)" in b and "Eintrag im Führungszeugnis" in b for b in bodies)
     assert any("Verwechslung" in b for b in bodies)

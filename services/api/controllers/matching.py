@@ -127,6 +127,23 @@ class MatchingController(Controller):
         ctx.require(Permission.DATA_READ)
         return await _people(ctx, "mentor", programme_id)
 
+    @get(
+        "/missing/{contact_id:uuid}",
+        summary="Why a person is not among the waiting mentees (role=mentee) or available mentors",
+    )
+    async def missing(
+        self,
+        ctx: NamedDependency[OrgContext],
+        contact_id: FromPath[uuid.UUID],
+        role: FromQuery[people.Role] = "mentee",
+        programme_id: FromQuery[uuid.UUID | None] = None,
+        locale: FromQuery[str] = "de",
+    ) -> list[str]:
+        ctx.require(Permission.DATA_READ)
+        await people.check_programme(ctx.session, programme_id, "programme_id")
+        settings = await people.settings_for(ctx.session, programme_id)
+        return await people.why_missing(ctx.session, contact_id, role, settings.config, programme_id, locale)
+
     @get("/score", summary="The score of one pair, criterion by criterion, and what excludes it")
     async def score(
         self,
@@ -258,7 +275,7 @@ class MatchingController(Controller):
 async def _people(ctx: OrgContext, role: people.Role, programme_id: uuid.UUID | None) -> list[PersonOut]:
     await people.check_programme(ctx.session, programme_id, "programme_id")
     settings = await people.settings_for(ctx.session, programme_id)
-    found = await people.candidates(ctx.session, role, settings.config, programme_id)
+    found = await people.listed(ctx.session, role, settings.config, programme_id)
     found.sort(key=lambda p: (p.waiting_since or _today(), p.name) if role == "mentee" else (p.name, p.id))
     return [
         PersonOut(
@@ -442,15 +459,16 @@ class MatchingPages(Controller):
         mentor: uuid.UUID | None = None,
         status_code: int = 200,
         error: str | None = None,
+        why: str | None = None,
     ) -> Template:
         programmes = await contacts_service.list_programmes(page.session)
         if programme is not None and programme not in {p.id for p in programmes}:
             raise NotFound("no such programme")
         settings = await people.settings_for(page.session, programme)
         today = _today()
-        waiting = await people.candidates(page.session, "mentee", settings.config, programme)
+        waiting = await people.listed(page.session, "mentee", settings.config, programme)
         waiting.sort(key=lambda p: (p.waiting_since or today, p.name))
-        available = await people.candidates(page.session, "mentor", settings.config, programme)
+        available = await people.listed(page.session, "mentor", settings.config, programme)
         available.sort(key=lambda p: p.name)
         selected = None
         suggestions: list[Suggestion] = []
@@ -465,6 +483,17 @@ class MatchingPages(Controller):
             pool = await people.candidate_pool(page.session, page.org.id, other, settings, today)
             suggestions = await people.suggest(page.session, pool, selected, 10, _lang(page))
             names = {p.id: p.name for p in pool.profiles}
+        missing = []
+        if why and why.strip():
+            found = await contacts_service.list_contacts(
+                page.session, contacts_service.ContactQuery(q=why.strip()[:100]), limit=5, cursor=None
+            )
+            for c in found.items:
+                side: people.Role = "mentor" if "mentor" in c.kinds and "mentee" not in c.kinds else "mentee"
+                reasons = await people.why_missing(
+                    page.session, c.id, side, settings.config, programme, _lang(page)
+                )
+                missing.append((c.id, people.display_name(c.first_name, c.last_name, None, None), reasons))
         return _render(
             page,
             "matching/board.html",
@@ -482,6 +511,8 @@ class MatchingPages(Controller):
             programme=programme,
             query=f"&programme={programme}" if programme else "",
             error=error,
+            why=why or "",
+            missing=missing,
         )
 
     @get("/matching")
@@ -491,6 +522,7 @@ class MatchingPages(Controller):
         mentee: FromQuery[str | None] = None,
         mentor: FromQuery[str | None] = None,
         programme: FromQuery[str | None] = None,
+        why: FromQuery[str | None] = None,
     ) -> Template:
         page.require(Permission.DATA_READ)
         try:
@@ -499,7 +531,7 @@ class MatchingPages(Controller):
             within = uuid.UUID(programme) if programme else None
         except ValueError:
             raise NotFound("no such person or programme") from None
-        return await self._board(page, chosen, within, mentor=chosen_mentor)
+        return await self._board(page, chosen, within, mentor=chosen_mentor, why=why)
 
     @post("/matching/propose", status_code=303)
     async def propose(self, page: NamedDependency[PageContext]) -> Redirect | Template:
