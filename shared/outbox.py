@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import aiosmtplib
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import Database
@@ -243,6 +243,24 @@ async def deliver_due(db: Database, settings: Settings, *, worker: str) -> Deliv
             except (aiosmtplib.SMTPException, OSError):
                 client.close()
     return report
+
+
+async def purge_delivered_bodies(db: Database, settings: Settings, now: datetime) -> int:
+    """Drop body and attachments of mail delivered longer ago than the retention period; the row
+    stays as the record of the delivery. Idempotent."""
+    cutoff = now - timedelta(days=settings.outbox_body_retention_days)
+    async with db.system_context("outbox body retention") as session:
+        result = await session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.status == "sent",
+                OutboxMessage.sent_at < cutoff,
+                OutboxMessage.body_purged_at.is_(None),
+            )
+            .values(body_text="", body_html=None, attachments=[], body_purged_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
