@@ -161,6 +161,33 @@ class OutboxMessage(TenantBase):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class PlatformOutboxMessage(Base):
+    """An e-mail of the platform itself, not of an organisation (the operator's test mail): no
+    tenant key, and no personal data of any organisation (migration 0012)."""
+
+    __tablename__ = "platform_outbox"
+    __table_args__ = (
+        Index(
+            "ix_platform_outbox_due",
+            "next_attempt_at",
+            postgresql_where=text("status IN ('pending', 'sending')"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(50))
+    to_address: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300))
+    body_text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_attempt_at: Mapped[datetime] = now_column()
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = now_column()
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class OutboxAttempt(TenantBase):
     __tablename__ = "outbox_attempts"
     __table_args__ = (

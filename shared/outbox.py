@@ -24,7 +24,7 @@ from shared.db import Database
 from shared.errors import ValidationFailed
 from shared.logs import get_logger
 from shared.mail import Attachment, build_message, smtp_client
-from shared.models import OutboxAttempt, OutboxMessage
+from shared.models import OutboxAttempt, OutboxMessage, PlatformOutboxMessage
 from shared.settings import Settings
 
 log = get_logger(__name__)
@@ -261,6 +261,100 @@ async def purge_delivered_bodies(db: Database, settings: Settings, now: datetime
             .execution_options(synchronize_session=False)
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------- the platform's own mail
+
+
+async def enqueue_platform(
+    session: AsyncSession, *, kind: str, to: str, subject: str, body_text: str
+) -> uuid.UUID:
+    """A message of the platform itself (no organisation), in the caller's platform transaction."""
+    if not _valid_address(to):
+        raise ValidationFailed("not a valid e-mail address", field="to")
+    message = PlatformOutboxMessage(kind=kind, to_address=to, subject=subject, body_text=body_text)
+    session.add(message)
+    await session.flush()
+    session.info[WAKE_AFTER_COMMIT] = True
+    return message.id
+
+
+_CLAIM_PLATFORM = text(
+    """
+    UPDATE platform_outbox SET status = 'sending', attempts = attempts + 1,
+                               locked_until = now() + make_interval(secs => :lease)
+    WHERE id IN (
+        SELECT id FROM platform_outbox
+        WHERE (status = 'pending' AND next_attempt_at <= now())
+           OR (status = 'sending' AND locked_until < now())
+        ORDER BY next_attempt_at
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED)
+    RETURNING id, attempts, to_address, subject, body_text
+    """
+)
+
+
+async def deliver_platform_due(db: Database, settings: Settings, *, worker: str) -> DeliveryReport:
+    """The platform's messages go the same way as an organisation's: claimed with a lease, sent
+    over the same SMTP settings, retried with the same back-off."""
+    report = DeliveryReport()
+    async with db.platform() as session:
+        batch = list(
+            await session.execute(
+                _CLAIM_PLATFORM, {"lease": settings.outbox_lease_seconds, "limit": settings.outbox_batch_size}
+            )
+        )
+    report.claimed = len(batch)
+    if not batch:
+        return report
+    client = smtp_client(settings)
+    try:
+        await client.connect()
+        connect_error = None
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        connect_error = f"cannot reach the SMTP server: {type(exc).__name__}: {exc}"
+    try:
+        for row in batch:
+            error = connect_error
+            if error is None:
+                try:
+                    await client.send_message(
+                        build_message(
+                            settings,
+                            message_id=str(row.id),
+                            to=row.to_address,
+                            subject=row.subject,
+                            body_text=row.body_text,
+                            body_html=None,
+                        )
+                    )
+                except (aiosmtplib.SMTPException, OSError) as exc:
+                    error = f"{type(exc).__name__}: {exc}"
+            now = datetime.now(UTC)
+            async with db.platform() as session:
+                message = await session.get(PlatformOutboxMessage, row.id, with_for_update=True)
+                if message is None or message.status != "sending" or message.attempts != row.attempts:
+                    continue
+                message.locked_until = None
+                if error is None:
+                    message.status, message.sent_at, message.last_error = "sent", now, None
+                    report.sent += 1
+                elif row.attempts >= settings.outbox_max_attempts:
+                    message.status, message.last_error = "failed", error
+                    report.failed += 1
+                else:
+                    message.status, message.last_error = "pending", error
+                    message.next_attempt_at = now + backoff(settings, row.attempts)
+                    report.retried += 1
+            log.info("platform outbox message", message_id=str(row.id), worker=worker, sent=error is None)
+    finally:
+        if client.is_connected:
+            try:
+                await client.quit()
+            except (aiosmtplib.SMTPException, OSError):
+                client.close()
+    return report
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,30 @@ def upgrade() -> None:
     op.add_column("outbox", sa.Column("body_purged_at", TZ))
     op.add_column("appointment_participants", sa.Column("reminded_period", sa.String(40)))
     _one_status_list()
+    op.create_table(
+        "platform_outbox",
+        sa.Column("id", sa.Uuid(), primary_key=True),
+        sa.Column("kind", sa.String(50), nullable=False),
+        sa.Column("to_address", sa.String(320), nullable=False),
+        sa.Column("subject", sa.String(300), nullable=False),
+        sa.Column("body_text", sa.Text(), nullable=False),
+        sa.Column("status", sa.String(10), nullable=False, server_default="pending"),
+        sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("next_attempt_at", TZ, nullable=False, server_default=sa.text("now()")),
+        sa.Column("locked_until", TZ),
+        sa.Column("last_error", sa.Text()),
+        sa.Column("created_at", TZ, nullable=False, server_default=sa.text("now()")),
+        sa.Column("sent_at", TZ),
+        sa.CheckConstraint(
+            in_list("status", ("pending", "sending", "sent", "failed")), name="ck_platform_outbox_status"
+        ),
+    )
+    op.create_index(
+        "ix_platform_outbox_due",
+        "platform_outbox",
+        ["next_attempt_at"],
+        postgresql_where=sa.text("status IN ('pending', 'sending')"),
+    )
 
 
 OLD_STATUSES = ("interested", "screening", "ready", "matched", "paused", "alumni", "declined")
@@ -66,6 +90,8 @@ def _one_status_list() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_platform_outbox_due", table_name="platform_outbox")
+    op.drop_table("platform_outbox")
     _system_context()
     op.add_column("intake_profiles", sa.Column("intake_status", sa.String(30)))
     op.execute(
