@@ -67,6 +67,9 @@ class Organization(Base):
     slug: Mapped[str] = mapped_column(String(63), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = now_column()
+    # The organisation's own legal pages, linked from its public forms (migration 0012).
+    privacy_url: Mapped[str | None] = mapped_column(String(500))
+    imprint_url: Mapped[str | None] = mapped_column(String(500))
 
 
 class User(Base):

@@ -29,6 +29,8 @@ def upgrade() -> None:
     op.add_column("outbox", sa.Column("body_purged_at", TZ))
     op.add_column("appointment_participants", sa.Column("reminded_period", sa.String(40)))
     _one_status_list()
+    op.add_column("organizations", sa.Column("privacy_url", sa.String(500)))
+    op.add_column("organizations", sa.Column("imprint_url", sa.String(500)))
     op.create_table(
         "platform_outbox",
         sa.Column("id", sa.Uuid(), primary_key=True),
@@ -90,6 +92,8 @@ def _one_status_list() -> None:
 
 
 def downgrade() -> None:
+    op.drop_column("organizations", "imprint_url")
+    op.drop_column("organizations", "privacy_url")
     op.drop_index("ix_platform_outbox_due", table_name="platform_outbox")
     op.drop_table("platform_outbox")
     _system_context()
