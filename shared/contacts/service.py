@@ -160,8 +160,11 @@ def _strings(value: list[str], name: str, limit: int, *, max_items: int = 50) ->
     return out
 
 
-def clean_values(values: dict[str, Any]) -> dict[str, Any]:
-    """Check and normalise profile values; a bad one raises ValidationFailed naming its field."""
+def clean_values(values: dict[str, Any], *, protected_status: bool = False) -> dict[str, Any]:
+    """Check and normalise profile values; a bad one raises ValidationFailed naming its field.
+
+    "declined_child_protection" only with ``protected_status``: an admin's decision on an existing
+    person, with a reason (:func:`protect_status`), never by creating or importing someone."""
     out: dict[str, Any] = {}
     for name, value in values.items():
         if name == "kinds":
@@ -192,6 +195,10 @@ def clean_values(values: dict[str, Any]) -> dict[str, Any]:
         elif name == "status":
             if value not in STATUSES:
                 raise ValidationFailed(f"{value!r} is not one of {', '.join(STATUSES)}", field=name)
+            if value == PROTECTED_STATUS and not protected_status:
+                raise ValidationFailed(
+                    "declined for child protection is an admin's decision on an existing person", field=name
+                )
             out[name] = value
         elif name == "languages":
             codes: list[str] = []
@@ -807,7 +814,7 @@ async def update_contact(
             sent[listed] = []
     if "preferences" in sent and sent["preferences"] is None:
         sent["preferences"] = {}
-    values = clean_values(sent)
+    values = clean_values(sent, protected_status=True)
     if "owner_membership_id" in values:
         await _check_owner(session, values["owner_membership_id"])
     fields = await custom_fields.list_fields(session)

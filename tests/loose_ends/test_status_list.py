@@ -74,6 +74,11 @@ async def test_only_an_admin_declines_or_lifts_for_child_protection_with_a_reaso
     )
     assert r.status_code == 201, r.text
     url = f"{API}/{org_a.slug}/contacts/{r.json()['id']}"
+    born_declined = {"kinds": ["mentor"], "last_name": "Neu", "status": "declined_child_protection"}
+    created = await client.post(
+        f"{API}/{org_a.slug}/contacts", json=born_declined, headers=org_a.auth(Role.ADMIN)
+    )
+    assert created.status_code == 422 and created.json()["field"] == "status"
     decline = {"status": "declined_child_protection", "status_reason": "Eintrag im Führungszeugnis"}
     r = await client.patch(url, json=decline, headers=org_a.auth(Role.COORDINATOR))
     assert r.status_code == 403
