@@ -75,7 +75,10 @@ async def wake_after_commit(session: AsyncSession, settings: Settings) -> None:
     if session.info.pop(WAKE_AFTER_COMMIT, False):
         from shared.queue import wake_outbox
 
-        await wake_outbox(settings)
+        try:
+            await wake_outbox(settings)
+        except Exception as exc:  # the change is committed; the sweep delivers the mail anyway
+            log.warning("could not wake the worker after the commit", error=type(exc).__name__)
 
 
 def _stored(item: Attachment) -> dict[str, str]:
