@@ -13,9 +13,10 @@ from litestar.testing import AsyncTestClient
 
 from services.localstack import provision_database
 from shared import migrate
-from shared.db import plain_url
+from shared.db import Database, plain_url
 from shared.permissions import Role
 from tests.conftest import Org, Servers
+from tests.fixtures.tasks import add_member, csrf_of, sign_in
 
 API = "/api/v1/orgs"
 
@@ -107,3 +108,37 @@ async def test_only_an_admin_declines_or_lifts_for_child_protection_with_a_reaso
     bodies = [a["body"] for a in timeline["items"]]
     assert any("abgelehnt (Kinderschutz)" in b and "Eintrag im Führungszeugnis" in b for b in bodies)
     assert any("Verwechslung" in b for b in bodies)
+
+
+async def test_an_admin_decides_on_the_edit_page_with_a_reason(
+    browserless: AsyncTestClient[Any], client: AsyncTestClient[Any], db: Database, org_a: Org
+) -> None:
+    r = await client.post(
+        f"{API}/{org_a.slug}/contacts",
+        json={"kinds": ["mentor"], "first_name": "Uwe", "last_name": "Test", "status": "screening"},
+        headers=org_a.auth(Role.COORDINATOR),
+    )
+    contact = r.json()["id"]
+    admin = await add_member(db, org_a, role="admin")
+    await sign_in(browserless, admin)
+    form = await browserless.get(f"/o/{org_a.slug}/contacts/{contact}/edit")
+    assert "Grund einer Kinderschutz-Entscheidung" in form.text
+    assert (
+        '<option value="declined_child_protection"' in form.text and "abgelehnt (Kinderschutz)" in form.text
+    )
+    sent = {
+        "_csrf": csrf_of(form.text),
+        "kinds": "mentor",
+        "first_name": "Uwe",
+        "last_name": "Test",
+        "status": "declined_child_protection",
+    }
+    refused = await browserless.post(f"/o/{org_a.slug}/contacts/{contact}/edit", data=sent)
+    assert refused.status_code == 422
+    sent["status_reason"] = "Einschlägiger Eintrag"
+    done = await browserless.post(
+        f"/o/{org_a.slug}/contacts/{contact}/edit", data=sent, follow_redirects=True
+    )
+    assert done.status_code == 200
+    assert "abgelehnt (Kinderschutz)" in done.text.split("<h1")[1].split("</h1>")[0]
+    assert "Einschlägiger Eintrag" in done.text

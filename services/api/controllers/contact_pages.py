@@ -245,10 +245,13 @@ class ContactPages(Controller):
         values: dict[str, Any] = {}
         try:
             values = _contact_values(single, multi, await custom_fields.list_fields(page.session))
+            patch = _convert(values, ContactPatch)
+            if single.get("status_reason", "").strip():
+                patch.status_reason = single["status_reason"]
             await service.update_contact(
                 page.session,
                 contact_id,
-                _convert(values, ContactPatch),
+                patch,
                 admin=page.can(Permission.SETTINGS_MANAGE),
                 actor_label=page.user.email if page.user else "",
             )
