@@ -188,7 +188,6 @@ async def listed(
 
 
 _MISSING = {
-    "unknown": ("Kontakt nicht gefunden", "Contact not found"),
     "kind_mentee": ("ist nicht als Mentee erfasst", "is not recorded as a mentee"),
     "kind_mentor": ("ist nicht als Mentor:in erfasst", "is not recorded as a mentor"),
     "programme": ("gehört nicht zu diesem Programm", "does not belong to this programme"),
@@ -221,7 +220,7 @@ async def why_missing(
         await session.execute(select(Contact).where(Contact.id == contact_id, Contact.erased_at.is_(None)))
     ).scalar_one_or_none()
     if contact is None:
-        return [_missing("unknown", lang)]
+        raise NotFound("no such contact")
     reasons: list[str] = []
     if role not in contact.kinds:
         reasons.append(_missing(f"kind_{role}", lang))

@@ -10,7 +10,7 @@ from litestar.testing import AsyncTestClient
 
 from shared.db import Database
 from shared.permissions import Role
-from tests.conftest import Org
+from tests.conftest import Org, create_org
 from tests.fixtures.intake import IntakeApi
 from tests.fixtures.tasks import add_member, sign_in
 
@@ -75,4 +75,8 @@ async def test_the_last_passed_step_makes_a_person_ready_and_the_board_agrees(
     english = {"role": "mentor", "locale": "en"}
     rita_why = await intake.call("GET", f"/matching/missing/{rita}", params=english)
     assert "“Preparation seminar” (Lesepaten) is still missing" in rita_why
+    # Another organisation's person is not found, not explained.
+    other = await create_org(db)
+    r = await intake.client.get(f"/api/v1/orgs/{other.slug}/matching/missing/{rita}", headers=other.auth())
+    assert r.status_code == 404
     assert (await intake.call("GET", f"/contacts/{paul}"))["status"] == "screening"
