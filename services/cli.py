@@ -272,9 +272,14 @@ def mail() -> None:
 
 @mail.command("test")
 @click.option("--to", "to", required=True, help="recipient address")
-@click.option("--org", "slug", default=None, help="organisation whose outbox to use (default: the only one)")
+@click.option(
+    "--org", "slug", default=None, help="an organisation whose outbox to use (default: the platform's)"
+)
 def mail_test(to: str, slug: str | None) -> None:
-    """Queue a test e-mail through the outbox; a running worker delivers it."""
+    """Queue a test e-mail through the outbox; a running worker delivers it.
+
+    Without --org it is the platform's own message: it works before any organisation exists.
+    """
     from shared import organizations, outbox
     from shared.db import Database
     from shared.queue import wake_outbox
@@ -283,30 +288,31 @@ def mail_test(to: str, slug: str | None) -> None:
 
     async def go() -> str:
         db = Database.from_settings(settings)
+        subject = "codo: Test-E-Mail / test e-mail"
+        body = (
+            "Diese Test-E-Mail bestätigt, dass codo E-Mails versenden kann.\n\n"
+            "This test e-mail confirms that codo can send e-mail.\n"
+        )
         try:
+            if not slug:
+                async with db.platform() as session:
+                    message_id = await outbox.enqueue_platform(
+                        session, kind="mail-test", to=to, subject=subject, body_text=body
+                    )
+                woke = await wake_outbox(settings)
+                return f"queued platform test e-mail {message_id}" + (
+                    "" if woke else " (Redis unreachable: the worker's next sweep delivers it)"
+                )
             async with db.platform() as session:
-                if slug:
-                    target = await organizations.require_org(session, slug)
-                else:
-                    orgs = await organizations.list_organizations(session)
-                    if len(orgs) != 1:
-                        raise click.ClickException(
-                            "create an organisation first (codo org create)"
-                            if not orgs
-                            else "several organisations exist: name one with --org"
-                        )
-                    target = orgs[0]
+                target = await organizations.require_org(session, slug)
             async with db.tenant(target.id) as session:
                 message = await outbox.enqueue(
                     session,
                     target.id,
                     kind="mail-test",
                     to=to,
-                    subject="codo: Test-E-Mail / test e-mail",
-                    body_text=(
-                        "Diese Test-E-Mail bestätigt, dass codo E-Mails versenden kann.\n\n"
-                        "This test e-mail confirms that codo can send e-mail.\n"
-                    ),
+                    subject=subject,
+                    body_text=body,
                 )
             woke = await wake_outbox(settings)
             return f"queued test e-mail {message.id} in {target.slug}'s outbox" + (

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
 
@@ -35,8 +37,22 @@ def _address(value: str) -> str:
     return value
 
 
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str  # "text/calendar; method=REQUEST": a type with its parameters
+    data: bytes
+
+
 def build_message(
-    settings: Settings, *, message_id: str, to: str, subject: str, body_text: str, body_html: str | None
+    settings: Settings,
+    *,
+    message_id: str,
+    to: str,
+    subject: str,
+    body_text: str,
+    body_html: str | None,
+    attachments: Sequence[Attachment] = (),
 ) -> EmailMessage:
     msg = EmailMessage()
     try:
@@ -49,6 +65,13 @@ def build_message(
         msg.set_content(body_text)
         if body_html:
             msg.add_alternative(body_html, subtype="html")
+        for item in attachments:
+            kind, *raw_params = (part.strip() for part in item.content_type.split(";"))
+            maintype, _, subtype = kind.partition("/")
+            params = dict(p.split("=", 1) for p in raw_params if "=" in p)
+            msg.add_attachment(
+                item.data, maintype=maintype, subtype=subtype, filename=item.filename, params=params
+            )
     except (ValueError, TypeError, IndexError) as exc:
         if isinstance(exc, MessageNotBuildable):
             raise

@@ -24,6 +24,7 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.ids import new_id
@@ -66,6 +67,9 @@ class Organization(Base):
     slug: Mapped[str] = mapped_column(String(63), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = now_column()
+    # The organisation's own legal pages, linked from its public forms (migration 0012).
+    privacy_url: Mapped[str | None] = mapped_column(String(500))
+    imprint_url: Mapped[str | None] = mapped_column(String(500))
 
 
 class User(Base):
@@ -146,7 +150,38 @@ class OutboxMessage(TenantBase):
     subject: Mapped[str] = mapped_column(String(300))
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)
+    # [{"filename", "content_type", "data" (base64)}], e.g. an appointment's .ics (migration 0012)
+    attachments: Mapped[list[dict[str, str]]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    # When the retention period dropped body and attachments; the delivery record stays.
+    body_purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # pending -> sending (leased by one worker) -> sent | failed
+    status: Mapped[str] = mapped_column(String(10), server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_attempt_at: Mapped[datetime] = now_column()
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = now_column()
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PlatformOutboxMessage(Base):
+    """An e-mail of the platform itself, not of an organisation (the operator's test mail): no
+    tenant key, and no personal data of any organisation (migration 0012)."""
+
+    __tablename__ = "platform_outbox"
+    __table_args__ = (
+        Index(
+            "ix_platform_outbox_due",
+            "next_attempt_at",
+            postgresql_where=text("status IN ('pending', 'sending')"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(50))
+    to_address: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300))
+    body_text: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(10), server_default="pending")
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
     next_attempt_at: Mapped[datetime] = now_column()

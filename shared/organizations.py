@@ -112,3 +112,46 @@ async def require_org(session: AsyncSession, slug: str) -> Organization:
     if org is None:
         raise NotFound(f"no organisation {slug!r}")
     return org
+
+
+class LegalPages(msgspec.Struct, forbid_unknown_fields=True):
+    """Where the organisation's privacy policy and imprint are: its public forms link to both."""
+
+    privacy_url: str | None = None
+    imprint_url: str | None = None
+
+
+def _legal_url(value: str | None, field: str) -> str | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    if not re.match(r"^https?://[^\s/]+\.[^\s]+$", value) or len(value) > 500:
+        raise ValidationFailed("give a web address starting with https://", field=field)
+    return value
+
+
+async def legal_pages(session: AsyncSession, org_id: uuid.UUID) -> LegalPages:
+    org = await session.get(Organization, org_id)
+    if org is None:
+        raise NotFound("no such organisation")
+    return LegalPages(privacy_url=org.privacy_url, imprint_url=org.imprint_url)
+
+
+async def set_legal_pages(session: AsyncSession, org_id: uuid.UUID, data: LegalPages) -> LegalPages:
+    privacy = _legal_url(data.privacy_url, "privacy_url")
+    imprint = _legal_url(data.imprint_url, "imprint_url")
+    org = await session.get(Organization, org_id)
+    if org is None:
+        raise NotFound("no such organisation")
+    org.privacy_url, org.imprint_url = privacy, imprint
+    await session.flush()
+    return LegalPages(privacy_url=privacy, imprint_url=imprint)
+
+
+async def require_legal_pages(session: AsyncSession, org_id: uuid.UUID, field: str = "active") -> None:
+    """A public form collects personal data: it goes live only with both legal pages to link to."""
+    pages = await legal_pages(session, org_id)
+    if not (pages.privacy_url and pages.imprint_url):
+        raise ValidationFailed(
+            "set the privacy-policy and imprint addresses in the organisation's settings first", field=field
+        )

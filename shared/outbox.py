@@ -9,21 +9,23 @@ finds every pending row in PostgreSQL.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import random
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import aiosmtplib
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import Database
 from shared.errors import ValidationFailed
 from shared.logs import get_logger
-from shared.mail import MessageNotBuildable, build_message, smtp_client
-from shared.models import OutboxAttempt, OutboxMessage
+from shared.mail import Attachment, MessageNotBuildable, build_message, smtp_client
+from shared.models import OutboxAttempt, OutboxMessage, PlatformOutboxMessage
 from shared.settings import Settings
 
 log = get_logger(__name__)
@@ -52,6 +54,7 @@ async def enqueue(
     subject: str,
     body_text: str,
     body_html: str | None = None,
+    attachments: Sequence[Attachment] = (),
 ) -> OutboxMessage:
     """Add a message to the outbox inside the caller's transaction."""
     if not _valid_address(to):
@@ -63,10 +66,39 @@ async def enqueue(
         subject=subject,
         body_text=body_text,
         body_html=body_html,
+        attachments=[_stored(a) for a in attachments],
     )
     session.add(message)
     await session.flush()
+    session.info[WAKE_AFTER_COMMIT] = True
     return message
+
+
+WAKE_AFTER_COMMIT = "outbox_wake_after_commit"
+
+
+async def wake_after_commit(session: AsyncSession, settings: Settings) -> None:
+    """Wake a worker for the mail this (now committed) transaction wrote, so it goes out within
+    seconds instead of at the next sweep. Call only after the commit; the sweep stays the safety net."""
+    if session.info.pop(WAKE_AFTER_COMMIT, False):
+        from shared.queue import wake_outbox
+
+        try:
+            await wake_outbox(settings)
+        except Exception as exc:  # the change is committed; the sweep delivers the mail anyway
+            log.warning("could not wake the worker after the commit", error=type(exc).__name__)
+
+
+def _stored(item: Attachment) -> dict[str, str]:
+    return {
+        "filename": item.filename,
+        "content_type": item.content_type,
+        "data": base64.b64encode(item.data).decode(),
+    }
+
+
+def _loaded(items: list[dict[str, str]] | None) -> list[Attachment]:
+    return [Attachment(i["filename"], i["content_type"], base64.b64decode(i["data"])) for i in items or []]
 
 
 @dataclass(frozen=True)
@@ -78,6 +110,7 @@ class Claimed:
     subject: str
     body_text: str
     body_html: str | None
+    attachments: list[dict[str, str]] | None = None
 
 
 @dataclass
@@ -99,7 +132,7 @@ _CLAIM = text(
         ORDER BY next_attempt_at
         LIMIT :limit
         FOR UPDATE SKIP LOCKED)
-    RETURNING organization_id, id, attempts, to_address, subject, body_text, body_html
+    RETURNING organization_id, id, attempts, to_address, subject, body_text, body_html, attachments
     """
 )
 
@@ -189,6 +222,7 @@ async def _send(
             subject=message.subject,
             body_text=message.body_text,
             body_html=message.body_html,
+            attachments=_loaded(message.attachments),
         )
     except MessageNotBuildable as exc:
         return f"cannot be written as e-mail: {exc}", True
@@ -240,6 +274,118 @@ async def deliver_due(db: Database, settings: Settings, *, worker: str) -> Deliv
                 report.retried += 1
             elif outcome == "failed":
                 report.failed += 1
+    finally:
+        if client.is_connected:
+            try:
+                await client.quit()
+            except (aiosmtplib.SMTPException, OSError):
+                client.close()
+    return report
+
+
+async def purge_delivered_bodies(db: Database, settings: Settings, now: datetime) -> int:
+    """Drop body and attachments of mail delivered longer ago than the retention period; the row
+    stays as the record of the delivery. Idempotent."""
+    cutoff = now - timedelta(days=settings.outbox_body_retention_days)
+    async with db.system_context("outbox body retention") as session:
+        result = await session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.status == "sent",
+                OutboxMessage.sent_at < cutoff,
+                OutboxMessage.body_purged_at.is_(None),
+            )
+            .values(body_text="", body_html=None, attachments=[], body_purged_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------- the platform's own mail
+
+
+async def enqueue_platform(
+    session: AsyncSession, *, kind: str, to: str, subject: str, body_text: str
+) -> uuid.UUID:
+    """A message of the platform itself (no organisation), in the caller's platform transaction."""
+    if not _valid_address(to):
+        raise ValidationFailed("not a valid e-mail address", field="to")
+    message = PlatformOutboxMessage(kind=kind, to_address=to, subject=subject, body_text=body_text)
+    session.add(message)
+    await session.flush()
+    session.info[WAKE_AFTER_COMMIT] = True
+    return message.id
+
+
+_CLAIM_PLATFORM = text(
+    """
+    UPDATE platform_outbox SET status = 'sending', attempts = attempts + 1,
+                               locked_until = now() + make_interval(secs => :lease)
+    WHERE id IN (
+        SELECT id FROM platform_outbox
+        WHERE (status = 'pending' AND next_attempt_at <= now())
+           OR (status = 'sending' AND locked_until < now())
+        ORDER BY next_attempt_at
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED)
+    RETURNING id, attempts, to_address, subject, body_text
+    """
+)
+
+
+async def deliver_platform_due(db: Database, settings: Settings, *, worker: str) -> DeliveryReport:
+    """The platform's messages go the same way as an organisation's: claimed with a lease, sent
+    over the same SMTP settings, retried with the same back-off."""
+    report = DeliveryReport()
+    async with db.platform() as session:
+        batch = list(
+            await session.execute(
+                _CLAIM_PLATFORM, {"lease": settings.outbox_lease_seconds, "limit": settings.outbox_batch_size}
+            )
+        )
+    report.claimed = len(batch)
+    if not batch:
+        return report
+    client = smtp_client(settings)
+    try:
+        await client.connect()
+        connect_error = None
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        connect_error = f"cannot reach the SMTP server: {type(exc).__name__}: {exc}"
+    try:
+        for row in batch:
+            error = connect_error
+            if error is None:
+                try:
+                    await client.send_message(
+                        build_message(
+                            settings,
+                            message_id=str(row.id),
+                            to=row.to_address,
+                            subject=row.subject,
+                            body_text=row.body_text,
+                            body_html=None,
+                        )
+                    )
+                except (aiosmtplib.SMTPException, OSError, MessageNotBuildable) as exc:
+                    error = f"{type(exc).__name__}: {exc}"
+            now = datetime.now(UTC)
+            async with db.platform() as session:
+                message = await session.get(PlatformOutboxMessage, row.id, with_for_update=True)
+                if message is None or message.status != "sending" or message.attempts != row.attempts:
+                    continue
+                message.locked_until = None
+                if error is None:
+                    message.status, message.sent_at, message.last_error = "sent", now, None
+                    report.sent += 1
+                elif row.attempts >= settings.outbox_max_attempts:
+                    message.status, message.last_error = "failed", error
+                    report.failed += 1
+                else:
+                    message.status, message.last_error = "pending", error
+                    message.next_attempt_at = now + backoff(settings, row.attempts)
+                    report.retried += 1
+            log.info("platform outbox message", message_id=str(row.id), worker=worker, sent=error is None)
     finally:
         if client.is_connected:
             try:

@@ -80,6 +80,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     outbox_max_attempts: int = 8
     outbox_backoff_seconds: int = 30
     outbox_lease_seconds: int = 300
+    # Days after delivery that an e-mail's body and attachments are kept (they hold personal data);
+    # the delivery record (to whom, when, how often tried) stays.
+    outbox_body_retention_days: int = 30
 
     worker_max_jobs: int = 10
     worker_job_timeout: int = 300
@@ -114,6 +117,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
             "outbox_max_attempts",
             "outbox_backoff_seconds",
             "outbox_lease_seconds",
+            "outbox_body_retention_days",
             "worker_max_jobs",
             "worker_job_timeout",
             "worker_health_check_interval",

@@ -16,7 +16,7 @@ from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.scope import database, find_organisation, member_scope, require
-from shared import organizations, tokens
+from shared import organizations, outbox, tokens
 from shared.errors import Forbidden, NotFound
 from shared.identity.members import Actor
 from shared.identity.sessions import COOKIE, SessionStore
@@ -92,6 +92,7 @@ async def provide_org_context(
             token_id=token.id,
             label=f"API token {token.name}",
         )
+    await outbox.wake_after_commit(session, request.app.state.settings)
 
 
 async def _session_context(request: Request[Any, Any, Any], slug: str) -> AsyncGenerator[OrgContext, None]:
@@ -114,6 +115,7 @@ async def _session_context(request: Request[Any, Any, Any], slug: str) -> AsyncG
             user_id=user.id,
             label=user.email,
         )
+    await outbox.wake_after_commit(scope.session, request.app.state.settings)
 
 
 class ApiController(Controller):

@@ -21,7 +21,7 @@ from arq.worker import Function, func
 from shared import metrics
 from shared.db import Database
 from shared.logs import configure_logging, get_logger
-from shared.outbox import deliver_due, outbox_stats
+from shared.outbox import deliver_due, deliver_platform_due, outbox_stats
 from shared.settings import Settings, load_settings
 
 log = get_logger(__name__)
@@ -34,6 +34,10 @@ async def deliver_outbox(ctx: dict[str, Any]) -> dict[str, int]:
     db: Database = ctx["db"]
     settings: Settings = ctx["settings"]
     totals = {"sent": 0, "retried": 0, "failed": 0}
+    while (
+        await deliver_platform_due(db, settings, worker=ctx["worker_name"])
+    ).claimed >= settings.outbox_batch_size:
+        pass
     while True:
         report = await deliver_due(db, settings, worker=ctx["worker_name"])
         totals["sent"] += report.sent

@@ -56,7 +56,7 @@ class Contact(TenantBase):
     phone: Mapped[str | None] = mapped_column(String(40))
     email: Mapped[str | None] = mapped_column(String(320))
     preferred_channel: Mapped[str | None] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(20), server_default="interested")
+    status: Mapped[str] = mapped_column(String(30), server_default="interested")
     status_changed_at: Mapped[datetime] = _now()
     tags: Mapped[list[str]] = mapped_column(ARRAY(String(50)), server_default=EMPTY_ARRAY)
     owner_membership_id: Mapped[uuid.UUID | None] = mapped_column()

@@ -60,6 +60,8 @@ class ContactPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     email: Text | UnsetType | None = UNSET
     preferred_channel: Text | UnsetType | None = UNSET
     status: Text | UnsetType = UNSET
+    # Required with a change to or from "declined_child_protection" (admins only).
+    status_reason: Text | UnsetType = UNSET
     tags: Entries[Short] | UnsetType = UNSET
     owner_membership_id: uuid.UUID | UnsetType | None = UNSET
     interests: Entries[Short] | UnsetType = UNSET

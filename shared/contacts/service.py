@@ -66,15 +66,17 @@ from shared.contacts.vocab import (
     LINK_KINDS,
     PHONE_RE,
     POSTAL_RE,
+    PROTECTED_STATUS,
     STATUSES,
     digits,
     fold,
     fold_plain,
     normalize_email,
     search_terms,
+    status_label,
 )
 from shared.db import current_org
-from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from shared.ids import new_id
 from shared.models import Membership
 from shared.pagination import Page
@@ -158,8 +160,11 @@ def _strings(value: list[str], name: str, limit: int, *, max_items: int = 50) ->
     return out
 
 
-def clean_values(values: dict[str, Any]) -> dict[str, Any]:
-    """Check and normalise profile values; a bad one raises ValidationFailed naming its field."""
+def clean_values(values: dict[str, Any], *, protected_status: bool = False) -> dict[str, Any]:
+    """Check and normalise profile values; a bad one raises ValidationFailed naming its field.
+
+    "declined_child_protection" only with ``protected_status``: an admin's decision on an existing
+    person, with a reason (:func:`protect_status`), never by creating or importing someone."""
     out: dict[str, Any] = {}
     for name, value in values.items():
         if name == "kinds":
@@ -190,6 +195,10 @@ def clean_values(values: dict[str, Any]) -> dict[str, Any]:
         elif name == "status":
             if value not in STATUSES:
                 raise ValidationFailed(f"{value!r} is not one of {', '.join(STATUSES)}", field=name)
+            if value == PROTECTED_STATUS and not protected_status:
+                raise ValidationFailed(
+                    "declined for child protection is an admin's decision on an existing person", field=name
+                )
             out[name] = value
         elif name == "languages":
             codes: list[str] = []
@@ -652,6 +661,39 @@ async def _set_programmes(session: AsyncSession, contact: Contact, programme_ids
             )
 
 
+async def protect_status(
+    session: AsyncSession,
+    contact: Contact,
+    status: str | None,
+    reason: str | msgspec.UnsetType,
+    *,
+    admin: bool,
+    actor: str,
+) -> None:
+    """Declined for child protection is set and lifted only by an admin, with a reason that the
+    person's timeline keeps."""
+    if PROTECTED_STATUS not in (status, contact.status):
+        return
+    if not admin:
+        raise Forbidden("only admins decide on child protection")
+    text = reason.strip() if isinstance(reason, str) else ""
+    if not text:
+        raise ValidationFailed("give a reason for a child-protection decision", field="status_reason")
+    before = status_label(contact.status, "de")
+    after = status_label(status or "", "de")
+    session.add(
+        Activity(
+            organization_id=contact.organization_id,
+            contact_id=contact.id,
+            kind="note",
+            occurred_at=datetime.now(UTC),
+            author_name=actor,
+            body=f"Status: {before} → {after}. Grund: {text[:2000]}",
+            confidential=True,
+        )
+    )
+
+
 def _apply(contact: Contact, values: dict[str, Any]) -> None:
     now = datetime.now(UTC)
     for name, value in values.items():
@@ -744,10 +786,21 @@ async def create_contact(
     return out
 
 
-async def update_contact(session: AsyncSession, contact_id: uuid.UUID, data: ContactPatch) -> ContactOut:
+async def update_contact(
+    session: AsyncSession,
+    contact_id: uuid.UUID,
+    data: ContactPatch,
+    *,
+    admin: bool = False,
+    actor_label: str = "",
+) -> ContactOut:
     contact = await get_contact(session, contact_id, for_update=True)
     if contact.erased_at is not None:
         raise Conflict("this contact was erased and cannot be changed")
+    if not isinstance(data.status, msgspec.UnsetType) and data.status != contact.status:
+        await protect_status(
+            session, contact, data.status, data.status_reason, admin=admin, actor=actor_label
+        )
     sent = {
         name: getattr(data, name)
         for name in (*PROFILE_FIELDS, "legal_hold", "legal_hold_reason")
@@ -761,7 +814,7 @@ async def update_contact(session: AsyncSession, contact_id: uuid.UUID, data: Con
             sent[listed] = []
     if "preferences" in sent and sent["preferences"] is None:
         sent["preferences"] = {}
-    values = clean_values(sent)
+    values = clean_values(sent, protected_status=True)
     if "owner_membership_id" in values:
         await _check_owner(session, values["owner_membership_id"])
     fields = await custom_fields.list_fields(session)

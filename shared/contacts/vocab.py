@@ -6,13 +6,48 @@ import re
 import unicodedata
 
 KINDS = ("mentor", "mentee", "guardian", "partner")
-STATUSES = ("interested", "screening", "ready", "matched", "paused", "alumni", "declined")
+# One status per person: "new" (a sign-up nobody looked at yet) and "declined_child_protection"
+# came from intake (migration 0012), so every list, filter, export and report sees the same one.
+STATUSES = (
+    "new",
+    "interested",
+    "screening",
+    "ready",
+    "matched",
+    "paused",
+    "alumni",
+    "declined",
+    "declined_child_protection",
+)
+# Set or lifted only by an admin, with a reason: it keeps a person away from children.
+PROTECTED_STATUS = "declined_child_protection"
+# As the contacts catalogue labels them ("status:<key>"), for texts written outside a page.
+STATUS_LABELS = {
+    "new": ("neu", "new"),
+    "interested": ("interessiert", "interested"),
+    "screening": ("in Prüfung", "in screening"),
+    "ready": ("bereit", "ready"),
+    "matched": ("vermittelt", "matched"),
+    "paused": ("pausiert", "paused"),
+    "alumni": ("Alumni", "alumni"),
+    "declined": ("abgelehnt", "declined"),
+    "declined_child_protection": ("abgelehnt (Kinderschutz)", "declined (child protection)"),
+}
+
+
+def status_label(status: str, lang: str) -> str:
+    de, en = STATUS_LABELS.get(status, (status, status))
+    return en if lang == "en" else de
+
+
 GENDERS = ("female", "male", "diverse", "not_stated")
 CHANNELS = ("email", "phone", "sms", "messenger", "post")
 AGE_GROUPS = ("0-5", "6-9", "10-13", "14-17", "18-26", "27-49", "50-64", "65+")
 LINK_KINDS = ("guardian_of", "contact_person_of")
 ACTIVITY_KINDS = ("note", "call", "meeting", "email")
 CONSENT_STATUSES = ("given", "withdrawn")
+# The consent purpose without which codo writes no e-mail to a contact (appointments and the like).
+EMAIL_CONSENT = "contact_by_email"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAYTIMES = ("morning", "afternoon", "evening")
 AVAILABILITY = tuple(f"{d}-{t}" for d in DAYS for t in DAYTIMES)

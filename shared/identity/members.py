@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import outbox
@@ -448,3 +448,34 @@ async def membership_of(session: AsyncSession, user_id: uuid.UUID) -> Membership
         await session.execute(select(Membership).where(Membership.user_id == user_id))
     ).scalar_one_or_none()
     return result
+
+
+# ---------------------------------------------------------------- housekeeping
+
+# An expired or revoked invitation stays this long on the members page (to see and resend it).
+INVITATION_KEEP = timedelta(days=30)
+
+
+def _stale_invitation(now: datetime) -> Any:
+    cutoff = now - INVITATION_KEEP
+    return (Invitation.accepted_at.is_(None)) & (
+        (Invitation.expires_at < cutoff) | (Invitation.revoked_at < cutoff)
+    )
+
+
+async def organisations_with_stale_invitations(db: Database, now: datetime) -> list[uuid.UUID]:
+    async with db.system_context("invitation purge scan") as session:
+        rows = await session.execute(
+            select(Invitation.organization_id).where(exists().where(_stale_invitation(now))).distinct()
+        )
+        return list(rows.scalars())
+
+
+async def purge_stale_invitations(db: Database, org_id: uuid.UUID, now: datetime) -> int:
+    """Delete invitations nobody accepted, a while after they expired or were revoked: each holds
+    an e-mail address that is no member's."""
+    async with db.tenant(org_id) as session:
+        result = await session.execute(
+            delete(Invitation).where(_stale_invitation(now)).execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

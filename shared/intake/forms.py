@@ -43,6 +43,7 @@ from shared.intake import mail, vocab
 from shared.intake.models import IntakeForm, IntakeProfile, IntakeSubmission
 from shared.limits import Int4, Items, Text
 from shared.models import Membership, Organization
+from shared.organizations import require_legal_pages
 from shared.permissions import Role
 from shared.tasks import tasks
 
@@ -338,6 +339,8 @@ async def create_form(session: AsyncSession, data: FormIn, org_slug: str, public
         active=data.active,
         confirm_within_hours=_check_hours(data.confirm_within_hours),
     )
+    if form.active:
+        await require_legal_pages(session, form.organization_id)
     session.add(form)
     await session.flush()
     return form_out(form, org_slug, public_url, {})
@@ -371,6 +374,8 @@ async def update_form(
         await _check_refs(session, None, data.coordinator_id)
         form.coordinator_membership_id = data.coordinator_id
     if not isinstance(data.active, UnsetType):
+        if data.active and not form.active:
+            await require_legal_pages(session, form.organization_id)
         form.active = data.active
     if not isinstance(data.confirm_within_hours, UnsetType):
         form.confirm_within_hours = _check_hours(data.confirm_within_hours)
@@ -385,6 +390,9 @@ async def delete_form(session: AsyncSession, form_id: uuid.UUID) -> None:
 
 
 # ---------------------------------------------------------------- the public side
+
+
+RADIO_LIMIT = 5
 
 
 @dataclass
@@ -481,10 +489,18 @@ async def public_form(session: AsyncSession, org: Organization, form_id: uuid.UU
             continue
         required = required or form.audience in cf.required_for
         label = (cf.label_en or cf.label_de) if en else cf.label_de
-        kinds = {"number": "number", "date": "date", "boolean": "checkbox", "choice": "select"}
         options = [
             (o["value"], (o.get("label_en") or o["label_de"]) if en else o["label_de"]) for o in cf.options
         ]
+        # A few choices are read at a glance as radio buttons; a long list stays a select.
+        single = "radio" if len(options) <= RADIO_LIMIT else "select"
+        kinds = {
+            "number": "number",
+            "date": "date",
+            "boolean": "checkbox",
+            "choice": single,
+            "multi_choice": "checkboxes",
+        }
         fields.append(Field(key, label, kinds.get(cf.type, "text"), required, "off", options))
     consents = [
         ConsentBox(
@@ -778,6 +794,7 @@ async def confirm(
         postal_code=a.get("postal_code"),
         city=a.get("city") or None,
         owner_membership_id=owner,
+        status="new",
         programme_ids=[] if a.get("for_child") else [form.programme_id],
         **({} if a.get("for_child") else _profile(a)),
     )
@@ -796,6 +813,7 @@ async def confirm(
                 postal_code=a.get("postal_code"),
                 city=a.get("city") or None,
                 owner_membership_id=owner,
+                status="new",
                 programme_ids=[form.programme_id],
                 **_profile(a),
             ),
@@ -810,7 +828,6 @@ async def confirm(
                 organization_id=org.id,
                 contact_id=cid,
                 form_of_address=a["form_of_address"],
-                intake_status="new",
             )
         )
     given_by = f"{a['first_name']} {a['last_name']}"

@@ -35,8 +35,8 @@ TZ = DateTime(timezone=True)
 class IntakeProfile(TenantBase):
     """What intake knows about a contact beyond the contact record itself.
 
-    ``intake_status`` holds the states the contacts vocabulary lacks ("new" after a sign-up,
-    "declined_child_protection"); ``protection_notes`` are for admins only.
+    Intake's statuses ("new" after a sign-up, "declined_child_protection") are the contact's own
+    status since migration 0012; ``protection_notes`` are for admins only.
     """
 
     __tablename__ = "intake_profiles"
@@ -48,7 +48,6 @@ class IntakeProfile(TenantBase):
     contact_id: Mapped[uuid.UUID] = mapped_column()
     # "du" or "sie": how every e-mail to this person addresses them.
     form_of_address: Mapped[str] = mapped_column(String(3), server_default="sie")
-    intake_status: Mapped[str | None] = mapped_column(String(30))
     protection_notes: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = _now()
 

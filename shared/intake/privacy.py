@@ -52,7 +52,6 @@ async def export_contact(session: AsyncSession, contact_id: uuid.UUID) -> dict[s
     ).scalars()
     return {
         "form_of_address": profile.form_of_address if profile else None,
-        "intake_status": profile.intake_status if profile else None,
         "protection_notes": profile.protection_notes if profile else None,
         "preparation": [
             {

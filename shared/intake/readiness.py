@@ -45,7 +45,7 @@ class PersonState:
 
     @property
     def declined(self) -> bool:
-        return self.profile is not None and self.profile.intake_status == "declined_child_protection"
+        return self.contact.status == "declined_child_protection"
 
     def reasons(self, lang: str) -> list[str]:
         found: list[str] = []

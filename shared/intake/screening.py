@@ -13,7 +13,9 @@ from msgspec import UNSET, UnsetType
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.contacts.models import Contact, Programme
+from shared.contacts import service as contacts_service
+from shared.contacts.models import Activity, Contact, Programme
+from shared.contacts.schemas import ContactPatch
 from shared.contacts.service import contact_name
 from shared.db import current_org
 from shared.errors import Conflict, NotFound, ValidationFailed
@@ -117,8 +119,11 @@ class CertificateOut(msgspec.Struct):
 
 class ProfilePatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     form_of_address: Text | UnsetType = UNSET
+    # Sets the contact's own status ("new", "declined_child_protection"; null: back to "interested").
     intake_status: Text | UnsetType | None = UNSET
     protection_notes: Text | UnsetType | None = UNSET
+    # Why a child-protection decision was made or lifted (else the protection notes are the reason).
+    status_reason: Text | UnsetType = UNSET
 
 
 class ChecklistStep(msgspec.Struct):
@@ -376,7 +381,42 @@ async def add_record(session: AsyncSession, who: Who, data: RecordIn) -> RecordO
     session.add(record)
     await session.flush()
     await session.refresh(record)
+    if record.outcome == "passed":
+        await promote_if_ready(session, who, data.contact_id, step.label_de)
     return record_out(record)
+
+
+# Statuses from which completed preparation moves a person on to "ready" by itself; any other
+# (matched, paused, declined, ...) was chosen by someone and stays.
+PROMOTABLE = ("new", "interested", "screening")
+
+
+async def promote_if_ready(session: AsyncSession, who: Who, contact_id: uuid.UUID, last_step: str) -> bool:
+    """Once the last required step passed (and the certificate, where required, is inspected and
+    valid), the person becomes ready for matching, with a timeline entry saying why. A coordinator
+    may set the status back; it moves again only when another step passes."""
+    person = (await evaluate(session, [contact_id])).get(contact_id)
+    if person is None or person.contact.status not in PROMOTABLE:
+        return False
+    if not any(s.step.required for s in person.steps) or person.reasons("de"):
+        return False
+    await contacts_service.update_contact(session, contact_id, ContactPatch(status="ready"))
+    session.add(
+        Activity(
+            organization_id=person.contact.organization_id,
+            contact_id=contact_id,
+            kind="note",
+            occurred_at=datetime.now(UTC),
+            author_membership_id=who.membership_id,
+            author_name=who.name,
+            body=(
+                "Bereit für die Vermittlung: alle Pflichtschritte der Vorbereitung sind erledigt "
+                f"(zuletzt: {last_step})."
+            ),
+        )
+    )
+    await session.flush()
+    return True
 
 
 async def list_records(session: AsyncSession, contact_id: uuid.UUID) -> list[RecordOut]:
@@ -426,6 +466,8 @@ async def record_certificate(session: AsyncSession, who: Who, data: CertificateI
     )
     session.add(inspection)
     await session.flush()
+    if not inspection.has_relevant_entries:
+        await promote_if_ready(session, who, data.contact_id, vocab.STEP_LABELS["certificate"][0])
     people = await evaluate(session, [data.contact_id])
     return certificate_out(inspection, people[data.contact_id].certificate_due_on)
 
@@ -488,10 +530,22 @@ async def update_profile(
                 f"intake_status must be null or one of {', '.join(vocab.INTAKE_STATUSES)}",
                 field="intake_status",
             )
-        touches_protection = "declined_child_protection" in (data.intake_status, profile.intake_status)
-        if touches_protection and data.intake_status != profile.intake_status and not who.is_admin:
-            raise ValidationFailed("only admins decide on child protection", field="intake_status")
-        profile.intake_status = data.intake_status
+        contact = await _contact(session, contact_id)
+        current = contact.status if contact.status in vocab.INTAKE_STATUSES else None
+        if data.intake_status != current:
+            touches_protection = vocab.INTAKE_STATUSES[1] in (data.intake_status, current)
+            if touches_protection and not who.is_admin:
+                raise ValidationFailed("only admins decide on child protection", field="intake_status")
+            reason = data.status_reason
+            if isinstance(reason, UnsetType) and isinstance(data.protection_notes, str):
+                reason = data.protection_notes
+            await contacts_service.update_contact(
+                session,
+                contact_id,
+                ContactPatch(status=data.intake_status or "interested", status_reason=reason),
+                admin=who.is_admin,
+                actor_label=who.name,
+            )
     if not isinstance(data.protection_notes, UnsetType):
         if not who.is_admin:
             raise ValidationFailed("only admins keep child-protection notes", field="protection_notes")
@@ -536,7 +590,7 @@ def _checklist(person: PersonState, who: Who) -> ChecklistOut:
         reasons=reasons,
         reasons_en=person.reasons("en"),
         form_of_address=profile.form_of_address if profile else "sie",
-        intake_status=profile.intake_status if profile else None,
+        intake_status=person.contact.status if person.contact.status in vocab.INTAKE_STATUSES else None,
         steps=steps,
         certificate=(
             certificate_out(person.certificate, person.certificate_due_on)

@@ -178,6 +178,76 @@ async def candidates(
     return people
 
 
+async def listed(
+    session: AsyncSession, role: Role, config: MatchingConfig, programme_id: uuid.UUID | None
+) -> list[Profile]:
+    """The board's waiting mentees or available mentors: the candidates who are also ready by
+    intake's rules, exactly as suggestions and cohort runs take them."""
+    found = await candidates(session, role, config, programme_id)
+    blocked = await not_ready(session, [p.id for p in found])
+    return [p for p in found if p.id not in blocked]
+
+
+_MISSING = {
+    "kind_mentee": ("ist nicht als Mentee erfasst", "is not recorded as a mentee"),
+    "kind_mentor": ("ist nicht als Mentor:in erfasst", "is not recorded as a mentor"),
+    "programme": ("gehört nicht zu diesem Programm", "does not belong to this programme"),
+    "status": ("Status ist „{status}“", "status is “{status}”"),
+    "open_match": ("hat schon ein offenes Tandem", "already has an open match"),
+    "full": ("hat keinen freien Platz ({capacity} belegt)", "has no free place ({capacity} taken)"),
+    "listed": ("steht auf der Liste", "is on the list"),
+}
+
+
+def _missing(key: str, lang: str, **params: Any) -> str:
+    de, en = _MISSING[key]
+    return (en if lang == "en" else de).format(**params)
+
+
+async def why_missing(
+    session: AsyncSession,
+    contact_id: uuid.UUID,
+    role: Role,
+    config: MatchingConfig,
+    programme_id: uuid.UUID | None,
+    locale: str = "de",
+) -> list[str]:
+    """Why a person is not among the waiting mentees (or available mentors): every rule of
+    :func:`listed` that keeps them off, in words; ``["is on the list"]`` when none does."""
+    from shared.contacts.vocab import status_label
+
+    lang = "en" if locale == "en" else "de"
+    contact = (
+        await session.execute(select(Contact).where(Contact.id == contact_id, Contact.erased_at.is_(None)))
+    ).scalar_one_or_none()
+    if contact is None:
+        raise NotFound("no such contact")
+    reasons: list[str] = []
+    if role not in contact.kinds:
+        reasons.append(_missing(f"kind_{role}", lang))
+    if programme_id is not None:
+        inside = await session.execute(
+            select(Contact.id).where(Contact.id == contact_id, *_in_programme(programme_id))
+        )
+        if inside.first() is None:
+            reasons.append(_missing("programme", lang))
+    statuses = WAITING_STATUSES if role == "mentee" else AVAILABLE_STATUSES
+    if contact.status not in statuses:
+        reasons.append(_missing("status", lang, status=status_label(contact.status, lang)))
+    if role == "mentee":
+        has_open = await session.execute(
+            select(Match.id).where(Match.mentee_id == contact_id, Match.status.in_(OPEN_STATUSES)).limit(1)
+        )
+        if has_open.first() is not None:
+            reasons.append(_missing("open_match", lang))
+    elif config.rules.capacity:
+        load = (await open_loads(session, [contact_id])).get(contact_id, 0)
+        if load >= contact.capacity:
+            reasons.append(_missing("full", lang, capacity=load))
+    reasons += (await not_ready(session, [contact_id], locale=lang)).get(contact_id, [])
+    return reasons or [_missing("listed", lang)]
+
+
 async def profiles_of(
     session: AsyncSession, ids: Sequence[uuid.UUID], role: Role, config: MatchingConfig, field: str
 ) -> list[Profile]:

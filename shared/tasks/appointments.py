@@ -18,7 +18,7 @@ from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.ids import new_id
 from shared.limits import Int4, Items, Text
 from shared.models import Membership
-from shared.tasks import hooks, recurrence
+from shared.tasks import contact_mail, hooks, recurrence
 from shared.tasks.models import DEFAULT_TIMEZONE, Appointment, AppointmentParticipant
 from shared.tasks.tasks import Actor, require_match
 
@@ -238,12 +238,16 @@ async def _check_contacts(session: AsyncSession, ids: list[uuid.UUID]) -> list[u
 
 
 async def _set_contacts(session: AsyncSession, a: Appointment, contact_ids: list[uuid.UUID]) -> None:
+    # Those who stay keep their row (and with it the record of their reminder).
     await session.execute(
         delete(AppointmentParticipant).where(
-            AppointmentParticipant.appointment_id == a.id, AppointmentParticipant.contact_id.is_not(None)
+            AppointmentParticipant.appointment_id == a.id,
+            AppointmentParticipant.contact_id.is_not(None),
+            AppointmentParticipant.contact_id.not_in(contact_ids),
         )
     )
-    for contact_id in contact_ids:
+    present = set(await contact_mail.contacts_of(session, a.id))
+    for contact_id in [c for c in contact_ids if c not in present]:
         session.add(
             AppointmentParticipant(
                 organization_id=a.organization_id, id=new_id(), appointment_id=a.id, contact_id=contact_id
@@ -305,6 +309,7 @@ async def create(session: AsyncSession, actor: Actor, data: AppointmentCreate) -
     await _set_contacts(session, a, contacts)
     await session.flush()
     await session.refresh(a)
+    await contact_mail.send(session, a, contacts, "invitation")
     return appointment_out(a, People(members=members, contacts=contacts))
 
 
@@ -314,6 +319,8 @@ async def update(
     a = await get(session, appointment_id, lock=True)
     if a.status == "cancelled":
         raise Conflict("a cancelled appointment cannot be changed", field="status")
+    before = (a.starts_at, a.ends_at, a.title, a.location, a.video_url)
+    contacts_before = await contact_mail.contacts_of(session, a.id)
     tz = a.timezone if isinstance(patch.timezone, UnsetType) else patch.timezone
     recurrence.zone(tz)
     a.timezone = tz
@@ -338,12 +345,35 @@ async def update(
     if not isinstance(patch.member_ids, UnsetType):
         await _set_members(session, a, await _check_members(session, patch.member_ids))
         a.reminded_at = None  # new participants; the ledger keeps the others from a second one
+    contacts_after = contacts_before
     if not isinstance(patch.contact_ids, UnsetType):
-        await _set_contacts(session, a, await _check_contacts(session, patch.contact_ids))
+        contacts_after = await _check_contacts(session, patch.contact_ids)
+        await _set_contacts(session, a, contacts_after)
     a.sequence += 1
     a.updated_at = now
     await session.flush()
+    await _tell_contacts(session, a, before, contacts_before, contacts_after, now)
     return await get_out(session, a.id)
+
+
+async def _tell_contacts(
+    session: AsyncSession,
+    a: Appointment,
+    before: tuple[object, ...],
+    contacts_before: list[uuid.UUID],
+    contacts_after: list[uuid.UUID],
+    now: datetime,
+) -> None:
+    """Newcomers get an invitation, those taken off a cancellation, the others an update if
+    anything they would see changed (time, title, place)."""
+    moved = before != (a.starts_at, a.ends_at, a.title, a.location, a.video_url)
+    stayed = [c for c in contacts_after if c in contacts_before]
+    added = [c for c in contacts_after if c not in contacts_before]
+    await contact_mail.send(session, a, added, "invitation", now)
+    removed = [c for c in contacts_before if c not in contacts_after]
+    await contact_mail.send(session, a, removed, "cancellation", now)
+    if moved:
+        await contact_mail.send(session, a, stayed, "update", now)
 
 
 async def confirm(
@@ -374,6 +404,8 @@ async def cancel(
         a.sequence += 1
         a.updated_at = now
         await session.flush()
+        contacts = await contact_mail.contacts_of(session, a.id)
+        await contact_mail.send(session, a, contacts, "cancellation", now)
     return await get_out(session, a.id)
 
 

@@ -122,7 +122,7 @@ def _calendar(name: str, method: str | None = None) -> Calendar:
     return cal
 
 
-def _address(email: str, name: str = "") -> vCalAddress:
+def address(email: str, name: str = "") -> vCalAddress:
     address = vCalAddress(f"mailto:{email}")
     if name:
         address.params["cn"] = vText(name)
@@ -151,10 +151,10 @@ def appointment_event(
         event.add("location", location)
     if a.organizer_membership_id in people:
         email, name = people[a.organizer_membership_id]
-        event.add("organizer", _address(email, name))
+        event.add("organizer", address(email, name))
     for member_id in member_ids:
         if member_id in people:
-            attendee = _address(*people[member_id])
+            attendee = address(*people[member_id])
             attendee.params["role"] = vText("REQ-PARTICIPANT")
             attendee.params["partstat"] = vText("NEEDS-ACTION")
             event.add("attendee", attendee, encode=False)
@@ -179,7 +179,7 @@ def task_event(task: Task, lang: str, now: datetime) -> Event:
     return event
 
 
-async def _people(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, tuple[str, str]]:
+async def member_people(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, tuple[str, str]]:
     if not ids:
         return {}
     rows = await session.execute(
@@ -251,7 +251,7 @@ async def member_feed(session: AsyncSession, member_id: uuid.UUID, org_name: str
     ids = {m for ms in participants.values() for m in ms} | {
         a.organizer_membership_id for a in appts if a.organizer_membership_id
     }
-    people = await _people(session, ids)
+    people = await member_people(session, ids)
     cal = _calendar(f"codo - {org_name}")
     for a in appts:
         cal.add_component(appointment_event(a, people, participants[a.id], now))
@@ -270,7 +270,7 @@ async def invitation(session: AsyncSession, appointment_id: uuid.UUID, org_name:
     participants = await _participants(session, [a.id])
     ids = set(participants[a.id]) | ({a.organizer_membership_id} if a.organizer_membership_id else set())
     cal = _calendar(f"codo - {org_name}", method="CANCEL" if a.status == "cancelled" else "REQUEST")
-    cal.add_component(appointment_event(a, await _people(session, ids), participants[a.id], now))
+    cal.add_component(appointment_event(a, await member_people(session, ids), participants[a.id], now))
     return bytes(cal.to_ical())
 
 

@@ -213,6 +213,9 @@ class AppointmentParticipant(TenantBase):
     # Exactly one of the two: a member of the organisation or a contact (a mentor, a family).
     membership_id: Mapped[uuid.UUID | None] = mapped_column()
     contact_id: Mapped[uuid.UUID | None] = mapped_column()
+    # A contact's reminder ledger (members have reminders_sent): the reminder instant (epoch
+    # seconds) this contact was last reminded of, so moving the appointment reminds them again.
+    reminded_period: Mapped[str | None] = mapped_column(String(40))
 
 
 class NotificationPreference(TenantBase):

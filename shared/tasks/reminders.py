@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import Row, String, Uuid, bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -23,7 +24,7 @@ from shared.db import Database
 from shared.ids import new_id
 from shared.logs import get_logger
 from shared.models import Organization
-from shared.tasks import messages, notify, recurrence
+from shared.tasks import contact_mail, messages, notify, recurrence
 from shared.tasks.models import (
     DEFAULT_TIMEZONE,
     Appointment,
@@ -237,12 +238,37 @@ async def _send_appointments(
             link = f"{base}/calendar?start={r.starts_at.date().isoformat()}"
             out.append((who, "appointment", _appointment_message(r, lang, link)))
     await notify.deliver_many(session, org.id, out)
+    report.appointments += len(out) + await _remind_contacts(session, by_id, now)
     await session.execute(
         update(Appointment).where(Appointment.id.in_(list(by_id))).values(reminded_at=now),
         execution_options={"synchronize_session": False},
     )
-    report.appointments += len(out)
     return len(rows)
+
+
+async def _remind_contacts(session: AsyncSession, by_id: dict[uuid.UUID, Row[Any]], now: datetime) -> int:
+    """Contacts of the due appointments not yet reminded of this reminder instant (the rows of
+    their appointments are locked by this transaction, so no other worker sends the same)."""
+    rows = (
+        await session.execute(
+            select(AppointmentParticipant).where(
+                AppointmentParticipant.appointment_id.in_(list(by_id)),
+                AppointmentParticipant.contact_id.is_not(None),
+            )
+        )
+    ).scalars()
+    due: dict[uuid.UUID, list[AppointmentParticipant]] = {}
+    for p in rows:
+        if p.reminded_period != by_id[p.appointment_id].period:
+            due.setdefault(p.appointment_id, []).append(p)
+    sent = 0
+    for appointment_id, participants in due.items():
+        a = (await session.execute(select(Appointment).where(Appointment.id == appointment_id))).scalar_one()
+        contact_ids = [p.contact_id for p in participants if p.contact_id is not None]
+        sent += len(await contact_mail.send(session, a, contact_ids, "reminder", now))
+        for p in participants:
+            p.reminded_period = by_id[appointment_id].period
+    return sent
 
 
 async def _send_digests(

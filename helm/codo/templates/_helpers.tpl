@@ -144,6 +144,7 @@ ConfigMap renders it, the migrate Job inlines it, checksum/config hashes it.
 {{- $_ := set $env "CODO_OUTBOX_MAX_ATTEMPTS" (toString (int64 $c.outbox.maxAttempts)) -}}
 {{- $_ := set $env "CODO_OUTBOX_BACKOFF_SECONDS" (toString (int64 $c.outbox.backoffSeconds)) -}}
 {{- $_ := set $env "CODO_OUTBOX_LEASE_SECONDS" (toString (int64 $c.outbox.leaseSeconds)) -}}
+{{- $_ := set $env "CODO_OUTBOX_BODY_RETENTION_DAYS" (toString (int64 $c.outbox.bodyRetentionDays)) -}}
 {{- $_ := set $env "CODO_WORKER_MAX_JOBS" (toString (int64 .Values.worker.maxJobs)) -}}
 {{- $_ := set $env "CODO_WORKER_JOB_TIMEOUT" (toString (int64 .Values.worker.jobTimeout)) -}}
 {{- $_ := set $env "CODO_WORKER_HEALTH_CHECK_INTERVAL" (toString (int64 .Values.worker.healthCheckInterval)) -}}

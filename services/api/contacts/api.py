@@ -40,7 +40,7 @@ from shared.contacts.schemas import (
 )
 from shared.errors import Conflict, ValidationFailed
 from shared.pagination import Page, check_limit
-from shared.permissions import Permission
+from shared.permissions import Permission, can
 from shared.settings import Settings
 
 FieldFilter = Annotated[
@@ -119,7 +119,13 @@ class ContactController(ApiController):
         ctx.require(Permission.DATA_WRITE)
         if data.legal_hold is not msgspec.UNSET or data.legal_hold_reason is not msgspec.UNSET:
             ctx.require(Permission.SETTINGS_MANAGE)
-        return await service.update_contact(ctx.session, contact_id, data)
+        return await service.update_contact(
+            ctx.session,
+            contact_id,
+            data,
+            admin=can(ctx.role, Permission.SETTINGS_MANAGE),
+            actor_label=ctx.label,
+        )
 
     @delete("/{contact_id:uuid}", summary="Delete a contact and all its records", status_code=204)
     async def delete_contact(self, ctx: NamedDependency[OrgContext], contact_id: FromPath[uuid.UUID]) -> None:

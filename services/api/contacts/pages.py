@@ -243,7 +243,16 @@ class ContactPages(PageController):
         values: dict[str, Any] = {}
         try:
             values = _contact_values(single, multi, await custom_fields.list_fields(page.session))
-            await service.update_contact(page.session, contact_id, _convert(values, ContactPatch))
+            patch = _convert(values, ContactPatch)
+            if single.get("status_reason", "").strip():
+                patch.status_reason = single["status_reason"]
+            await service.update_contact(
+                page.session,
+                contact_id,
+                patch,
+                admin=page.can(Permission.SETTINGS_MANAGE),
+                actor_label=page.user.email if page.user else "",
+            )
         except DomainError as exc:
             return await _edit_page(page, contact, values or single, error=exc)
         return Redirect(f"/o/{page.org.slug}/contacts/{contact_id}", status_code=303)

@@ -70,7 +70,8 @@ async def _posted(request: Request[Any, Any, Any]) -> dict[str, str]:
     ):
         return {}
     data = await request.form()
-    fields = {k: v for k, v in data.items() if isinstance(v, str)}
+    # Checkboxes of one multiple-choice field arrive as one name several times: kept as "a,b".
+    fields = {k: ",".join(v for v in data.getall(k) if isinstance(v, str)) for k in data}
     refuse_nul(fields.items())
     return fields
 

@@ -116,6 +116,23 @@ class MatchingController(ApiController):
         ctx.require(Permission.DATA_READ)
         return await _people(ctx, "mentor", programme_id)
 
+    @get(
+        "/missing/{contact_id:uuid}",
+        summary="Why a person is not among the waiting mentees (role=mentee) or available mentors",
+    )
+    async def missing(
+        self,
+        ctx: NamedDependency[OrgContext],
+        contact_id: FromPath[uuid.UUID],
+        role: FromQuery[people.Role] = "mentee",
+        programme_id: FromQuery[uuid.UUID | None] = None,
+        locale: FromQuery[str] = "de",
+    ) -> list[str]:
+        ctx.require(Permission.DATA_READ)
+        await people.check_programme(ctx.session, programme_id, "programme_id")
+        settings = await people.settings_for(ctx.session, programme_id)
+        return await people.why_missing(ctx.session, contact_id, role, settings.config, programme_id, locale)
+
     @get("/score", summary="The score of one pair, criterion by criterion, and what excludes it")
     async def score(
         self,
@@ -247,7 +264,7 @@ class MatchingController(ApiController):
 async def _people(ctx: OrgContext, role: people.Role, programme_id: uuid.UUID | None) -> list[PersonOut]:
     await people.check_programme(ctx.session, programme_id, "programme_id")
     settings = await people.settings_for(ctx.session, programme_id)
-    found = await people.candidates(ctx.session, role, settings.config, programme_id)
+    found = await people.listed(ctx.session, role, settings.config, programme_id)
     found.sort(key=lambda p: (p.waiting_since or _today(), p.name) if role == "mentee" else (p.name, p.id))
     return [
         PersonOut(

@@ -111,15 +111,16 @@ class MatchingPages(PageController):
         mentor: uuid.UUID | None = None,
         status_code: int = 200,
         error: str | None = None,
+        why: str | None = None,
     ) -> Template:
         programmes = await contacts_service.list_programmes(page.session)
         if programme is not None and programme not in {p.id for p in programmes}:
             raise NotFound("no such programme")
         settings = await people.settings_for(page.session, programme)
         today = _today()
-        waiting = await people.candidates(page.session, "mentee", settings.config, programme)
+        waiting = await people.listed(page.session, "mentee", settings.config, programme)
         waiting.sort(key=lambda p: (p.waiting_since or today, p.name))
-        available = await people.candidates(page.session, "mentor", settings.config, programme)
+        available = await people.listed(page.session, "mentor", settings.config, programme)
         available.sort(key=lambda p: p.name)
         selected = None
         suggestions: list[Suggestion] = []
@@ -134,6 +135,17 @@ class MatchingPages(PageController):
             pool = await people.candidate_pool(page.session, page.org.id, other, settings, today)
             suggestions = await people.suggest(page.session, pool, selected, 10, _lang(page))
             names = {p.id: p.name for p in pool.profiles}
+        missing = []
+        if why and why.strip():
+            found = await contacts_service.list_contacts(
+                page.session, contacts_service.ContactQuery(q=why.strip()[:100]), limit=5, cursor=None
+            )
+            for c in found.items:
+                side: people.Role = "mentor" if "mentor" in c.kinds and "mentee" not in c.kinds else "mentee"
+                reasons = await people.why_missing(
+                    page.session, c.id, side, settings.config, programme, _lang(page)
+                )
+                missing.append((c.id, people.display_name(c.first_name, c.last_name, None, None), reasons))
         return _render(
             page,
             "matching/board.html",
@@ -151,6 +163,8 @@ class MatchingPages(PageController):
             programme=programme,
             query=f"&programme={programme}" if programme else "",
             error=error,
+            why=why or "",
+            missing=missing,
         )
 
     @get("/matching")
@@ -160,6 +174,7 @@ class MatchingPages(PageController):
         mentee: FromQuery[str | None] = None,
         mentor: FromQuery[str | None] = None,
         programme: FromQuery[str | None] = None,
+        why: FromQuery[str | None] = None,
     ) -> Template:
         page.require(Permission.DATA_READ)
         try:
@@ -168,7 +183,7 @@ class MatchingPages(PageController):
             within = uuid.UUID(programme) if programme else None
         except ValueError:
             raise NotFound("no such person or programme") from None
-        return await self._board(page, chosen, within, mentor=chosen_mentor)
+        return await self._board(page, chosen, within, mentor=chosen_mentor, why=why)
 
     @post("/matching/propose", status_code=303)
     async def propose(self, page: NamedDependency[PageContext]) -> Redirect | Template:

@@ -51,6 +51,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.limits import refuse_nul
 from services.api.scope import app_settings, database, find_organisation, member_scope, require
+from shared import outbox
 from shared.errors import Forbidden
 from shared.identity import signin
 from shared.identity.members import Actor
@@ -289,6 +290,7 @@ async def provide_page(
             membership_id=scope.membership.id,
             session=scope.session,
         )
+    await outbox.wake_after_commit(scope.session, app_settings(request))
 
 
 class PageController(Controller):

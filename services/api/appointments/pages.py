@@ -1,0 +1,44 @@
+"""The page of one appointment: when, where, who takes part, and which contacts get its e-mails."""
+
+from __future__ import annotations
+
+import uuid
+
+from babel.dates import format_datetime
+from litestar import Controller, get
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath
+from litestar.response import Template
+
+from services.api.web.context import PageContext, provide_page
+from shared.permissions import Permission
+from shared.tasks import appointments, calendar_feed, contact_mail, recurrence
+
+
+class AppointmentPages(Controller):
+    path = "/o/{slug:str}"
+    include_in_schema = False
+    dependencies = {"page": Provide(provide_page)}
+
+    @get("/appointments/{appointment_id:uuid}")
+    async def appointment_page(
+        self, page: NamedDependency[PageContext], appointment_id: FromPath[uuid.UUID]
+    ) -> Template:
+        a = await appointments.get_out(page.session, appointment_id)
+        page.require(Permission.DATA_READ)
+        people = await calendar_feed.member_people(page.session, set(a.member_ids))
+        reach = await contact_mail.reach(page.session, a.contact_ids)
+        zone = recurrence.zone(a.timezone)
+        pattern = "EEEE, d. MMMM y, HH:mm" if page.locale == "de" else "EEEE, d MMMM y, HH:mm"
+        return page.render(
+            "appointments/appointment.html",
+            nav="tasks",
+            a=a,
+            start=format_datetime(a.starts_at, pattern, tzinfo=zone, locale=page.locale),
+            end=format_datetime(a.ends_at, "HH:mm", tzinfo=zone, locale=page.locale),
+            members=[people[m][1] or people[m][0] for m in a.member_ids if m in people],
+            contacts=[reach[c] for c in a.contact_ids if c in reach],
+        )
+
+
+ROUTES = [AppointmentPages]

@@ -1,0 +1,224 @@
+"""E-mails to the contacts taking part in an appointment: invitation, update, cancellation, reminder.
+
+Contacts are not members: they have no account and no notification settings, so they are written
+to only with an address and a current consent for contact by e-mail, in their language and with
+the form of address ("du" or "Sie") intake keeps for them. Each e-mail carries the appointment as
+an iTIP .ics with one UID for its whole life and its SEQUENCE, so a calendar updates or removes
+the entry it already has instead of adding a second one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from icalendar import Calendar
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared import outbox
+from shared.contacts.models import Contact
+from shared.contacts.service import current_consents
+from shared.contacts.vocab import EMAIL_CONSENT
+from shared.intake import mail as letters
+from shared.intake.models import IntakeProfile
+from shared.mail import Attachment
+from shared.models import Organization
+from shared.tasks import calendar_feed, messages
+from shared.tasks.models import Appointment, AppointmentParticipant
+
+Kind = Literal["invitation", "update", "cancellation", "reminder"]
+# Why a contact gets no e-mail; None: they get one.
+Reason = Literal["no_email", "no_consent"] | None
+
+_SUBJECTS = {
+    "de": {
+        "invitation": "Einladung: {title} am {when}",
+        "update": "Geändert: {title} am {when}",
+        "cancellation": "Abgesagt: {title} am {when}",
+        "reminder": "Erinnerung: {title} am {when}",
+    },
+    "en": {
+        "invitation": "Invitation: {title} on {when}",
+        "update": "Changed: {title} on {when}",
+        "cancellation": "Cancelled: {title} on {when}",
+        "reminder": "Reminder: {title} on {when}",
+    },
+}
+
+_BODIES = {
+    ("de", "sie"): {
+        "invitation": "wir laden Sie herzlich ein: {title} am {when}{where}.",
+        "update": "der Termin {title} hat sich geändert. Er findet jetzt am {when}{where} statt.",
+        "cancellation": "der Termin {title} am {when} ist leider abgesagt.",
+        "reminder": "wir erinnern Sie an den Termin {title} am {when}{where}.",
+        "calendar": "Den Termin finden Sie im Anhang für Ihren Kalender.",
+    },
+    ("de", "du"): {
+        "invitation": "wir laden dich herzlich ein: {title} am {when}{where}.",
+        "update": "der Termin {title} hat sich geändert. Er findet jetzt am {when}{where} statt.",
+        "cancellation": "der Termin {title} am {when} ist leider abgesagt.",
+        "reminder": "wir erinnern dich an den Termin {title} am {when}{where}.",
+        "calendar": "Den Termin findest du im Anhang für deinen Kalender.",
+    },
+    ("en", "sie"): {
+        "invitation": "we warmly invite you: {title} on {when}{where}.",
+        "update": "the appointment {title} has changed. It now takes place on {when}{where}.",
+        "cancellation": "we are sorry: the appointment {title} on {when} is cancelled.",
+        "reminder": "this is a reminder of the appointment {title} on {when}{where}.",
+        "calendar": "The appointment is attached for your calendar.",
+    },
+}
+_BODIES[("en", "du")] = _BODIES[("en", "sie")]
+_WHERE = {"de": " ({place})", "en": " ({place})"}
+_REASON_LABEL = {"de": "Grund", "en": "Reason"}
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Whether a contact of an appointment gets its e-mails, and how they are written to."""
+
+    contact_id: uuid.UUID
+    name: str
+    email: str | None
+    lang: str
+    form_of_address: str
+    first_name: str
+    last_name: str
+    reason: Reason
+
+
+def contact_language(contact: Contact) -> str:
+    languages = set(contact.languages or [])
+    return "en" if "de" not in languages and "en" in languages else "de"
+
+
+async def reach(session: AsyncSession, contact_ids: list[uuid.UUID]) -> dict[uuid.UUID, Reach]:
+    """For each contact: can they be e-mailed about an appointment, and if not, why not."""
+    if not contact_ids:
+        return {}
+    contacts = (await session.execute(select(Contact).where(Contact.id.in_(contact_ids)))).scalars()
+    consents = await current_consents(session, list(contact_ids))
+    rows = await session.execute(
+        select(IntakeProfile.contact_id, IntakeProfile.form_of_address).where(
+            IntakeProfile.contact_id.in_(contact_ids)
+        )
+    )
+    addresses = {cid: address for cid, address in rows}
+    result: dict[uuid.UUID, Reach] = {}
+    for c in contacts:
+        reason: Reason = None
+        if not c.email or c.erased_at is not None:
+            reason = "no_email"
+        elif consents.get(c.id, {}).get(EMAIL_CONSENT) != "given":
+            reason = "no_consent"
+        first = c.preferred_name or c.first_name
+        result[c.id] = Reach(
+            contact_id=c.id,
+            name=f"{first} {c.last_name}".strip() or (c.organisation_name or ""),
+            email=c.email,
+            lang=contact_language(c),
+            form_of_address=letters.address_of(addresses.get(c.id)),
+            first_name=first,
+            last_name=c.last_name,
+            reason=reason,
+        )
+    return result
+
+
+async def contacts_of(session: AsyncSession, appointment_id: uuid.UUID) -> list[uuid.UUID]:
+    rows = await session.execute(
+        select(AppointmentParticipant.contact_id)
+        .where(
+            AppointmentParticipant.appointment_id == appointment_id,
+            AppointmentParticipant.contact_id.is_not(None),
+        )
+        .order_by(AppointmentParticipant.id)
+    )
+    return [cid for cid in rows.scalars() if cid is not None]
+
+
+def _ics(
+    a: Appointment, who: Reach, organizer: dict[uuid.UUID, tuple[str, str]], method: str, now: datetime
+) -> bytes:
+    cal = Calendar()
+    cal.add("prodid", calendar_feed.PRODID)
+    cal.add("version", "2.0")
+    cal.add("method", method)
+    # Only this contact as attendee: one contact's invitation never shows the others' addresses.
+    event = calendar_feed.appointment_event(a, organizer, [], now)
+    if method == "CANCEL":
+        event["status"] = "CANCELLED"
+    assert who.email is not None
+    attendee = calendar_feed.address(who.email, who.name)
+    attendee.params["role"] = "REQ-PARTICIPANT"
+    attendee.params["partstat"] = "NEEDS-ACTION"
+    event.add("attendee", attendee, encode=False)
+    cal.add_component(event)
+    return bytes(cal.to_ical())
+
+
+def letter(a: Appointment, who: Reach, kind: Kind, org_name: str) -> letters.Letter:
+    lang = who.lang
+    when = messages.when_text(a.starts_at, lang, a.timezone)
+    place = a.location or a.video_url
+    where = _WHERE[lang].format(place=place) if place else ""
+    texts = _BODIES[(lang, who.form_of_address)]
+    lines = [
+        letters.greeting(lang, who.form_of_address, who.first_name, who.last_name),
+        texts[kind].format(title=f"„{a.title}“" if lang == "de" else f"“{a.title}”", when=when, where=where),
+    ]
+    if kind == "cancellation" and a.cancel_reason:
+        lines.append(f"{_REASON_LABEL[lang]}: {a.cancel_reason}")
+    if kind != "cancellation" and a.video_url:
+        lines.append(f"{messages.t(lang, 'video')}: {a.video_url}")
+    lines.append(texts["calendar"])
+    lines.append({"de": "Viele Grüße\n{org}", "en": "Best regards\n{org}"}[lang].format(org=org_name))
+    return letters.Letter(
+        subject=_SUBJECTS[lang][kind].format(title=a.title, when=when), body="\n\n".join(lines)
+    )
+
+
+async def send(
+    session: AsyncSession,
+    a: Appointment,
+    contact_ids: list[uuid.UUID],
+    kind: Kind,
+    now: datetime | None = None,
+) -> list[uuid.UUID]:
+    """Write the e-mail of ``kind`` to each reachable contact into the outbox; returns who got one."""
+    if not contact_ids:
+        return []
+    now = now or datetime.now(UTC)
+    org = await session.get(Organization, a.organization_id)
+    org_name = org.name if org else ""
+    organizer = await calendar_feed.member_people(
+        session, {a.organizer_membership_id} if a.organizer_membership_id else set()
+    )
+    method = "CANCEL" if kind == "cancellation" else "REQUEST"
+    sent: list[uuid.UUID] = []
+    people = await reach(session, contact_ids)
+    for cid in contact_ids:
+        who = people.get(cid)
+        if who is None or who.reason is not None or who.email is None:
+            continue
+        text = letter(a, who, kind, org_name)
+        await outbox.enqueue(
+            session,
+            a.organization_id,
+            kind=f"appointment_{kind}",
+            to=who.email,
+            subject=text.subject,
+            body_text=text.body,
+            attachments=[
+                Attachment(
+                    filename=calendar_feed.ics_filename(a.title, a.starts_at.date()),
+                    content_type=f"text/calendar; method={method}",
+                    data=_ics(a, who, organizer, method, now),
+                )
+            ],
+        )
+        sent.append(cid)
+    return sent
