@@ -57,7 +57,7 @@ async def create_organization(session: AsyncSession, slug: str, name: str) -> Or
     if not name or len(name) > 200:
         raise ValidationFailed("the name must be 1 to 200 characters", field="name")
     if await get_by_slug(session, slug) is not None:
-        raise Conflict(f"an organisation with the slug {slug!r} already exists", field="slug")
+        raise Conflict("an organisation with the slug %(slug)r already exists", field="slug", slug=slug)
     org = Organization(slug=slug, name=name)
     session.add(org)
     await session.flush()
@@ -110,5 +110,5 @@ async def add_member(
 async def require_org(session: AsyncSession, slug: str) -> Organization:
     org = await get_by_slug(session, slug)
     if org is None:
-        raise NotFound(f"no organisation {slug!r}")
+        raise NotFound("no organisation %(slug)r", slug=slug)
     return org

@@ -18,6 +18,7 @@ import aiosmtplib
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import queue
 from shared.db import Database
 from shared.errors import ValidationFailed
 from shared.logs import get_logger
@@ -45,7 +46,8 @@ async def enqueue(
     body_text: str,
     body_html: str | None = None,
 ) -> OutboxMessage:
-    """Add a message to the outbox inside the caller's transaction."""
+    """Add a message to the outbox inside the caller's transaction; the worker is woken once it
+    commits."""
     if not _valid_address(to):
         raise ValidationFailed("not a valid e-mail address", field="to")
     message = OutboxMessage(
@@ -58,6 +60,7 @@ async def enqueue(
     )
     session.add(message)
     await session.flush()
+    queue.wake_outbox(session)
     return message
 
 

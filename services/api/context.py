@@ -47,7 +47,11 @@ class OrgContext:
     def require(self, permission: Permission) -> None:
         # Called only after the organisation was found, so a 403 never reveals what a 404 hides.
         if not can(self.role, permission):
-            raise Forbidden(f"the role {self.role.value} may not do this ({permission.value})")
+            raise Forbidden(
+                "the role %(role)s may not do this (%(permission)s)",
+                role=self.role.value,
+                permission=permission.value,
+            )
 
 
 def bearer_token(request: Request[Any, Any, Any]) -> str:
@@ -89,7 +93,7 @@ async def provide_org_context(
         org = await organizations.get_by_slug(session, slug)
         # Another organisation's slug looks exactly like one that does not exist.
         if org is None or org.id != token_org:
-            raise NotFound(f"no organisation {slug!r}")
+            raise NotFound("no organisation %(slug)r", slug=slug)
         structlog.contextvars.bind_contextvars(org=org.slug)
         yield OrgContext(
             org=org,
@@ -114,11 +118,11 @@ async def _session_context(request: Request[Any, Any, Any], slug: str) -> AsyncG
         org = await organizations.get_by_slug(platform, slug)
         user = await platform.get(User, web.user_id)
     if org is None or user is None or (web.only_org is not None and web.only_org != org.id):
-        raise NotFound(f"no organisation {slug!r}")
+        raise NotFound("no organisation %(slug)r", slug=slug)
     async with db.tenant(org.id) as session:
         membership = await membership_of(session, user.id)
         if membership is None:
-            raise NotFound(f"no organisation {slug!r}")
+            raise NotFound("no organisation %(slug)r", slug=slug)
         structlog.contextvars.bind_contextvars(org=org.slug)
         yield OrgContext(
             org=org,

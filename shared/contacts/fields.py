@@ -82,7 +82,12 @@ def _check_definition(label_de: str, label_en: str, options: list[FieldOption], 
         raise ValidationFailed("option values must be non-empty and distinct", field="options")
     for kind in required:
         if kind not in KINDS:
-            raise ValidationFailed(f"unknown kind {kind!r}; one of {', '.join(KINDS)}", field="required_for")
+            raise ValidationFailed(
+                "unknown kind %(kind)r; one of %(kinds)s",
+                field="required_for",
+                kind=kind,
+                kinds=", ".join(KINDS),
+            )
 
 
 async def list_fields(session: AsyncSession, *, include_archived: bool = False) -> list[CustomField]:
@@ -110,7 +115,9 @@ async def create_field(session: AsyncSession, org_id: uuid.UUID, data: FieldIn) 
             "a key is 1 to 50 lower-case letters, digits or '_', starting with a letter", field="key"
         )
     if data.type not in FIELD_TYPES:
-        raise ValidationFailed(f"type must be one of {', '.join(FIELD_TYPES)}", field="type")
+        raise ValidationFailed(
+            "type must be one of %(field_types)s", field="type", field_types=", ".join(FIELD_TYPES)
+        )
     _check_definition(data.label_de, data.label_en, data.options, data.required_for)
     if data.type in ("choice", "multi_choice") and not data.options:
         raise ValidationFailed("a choice field needs options", field="options")
@@ -287,8 +294,9 @@ def apply_custom(
     for field in active.values():
         if set(field.required_for) & set(kinds) and is_empty(result.get(field.key)):
             raise ValidationFailed(
-                f"required for {', '.join(sorted(set(field.required_for) & set(kinds)))}",
+                "required for %(value)s",
                 field=f"{prefix}{field.key}",
+                value=", ".join(sorted(set(field.required_for) & set(kinds))),
             )
     return result
 

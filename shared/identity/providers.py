@@ -127,7 +127,9 @@ def _domains(values: list[str]) -> list[str]:
         if not domain:
             continue
         if "." not in domain or any(c in domain for c in " /@,;") or len(domain) > 253:
-            raise ValidationFailed(f"{value!r} is not a domain such as example.org", field="allowed_domains")
+            raise ValidationFailed(
+                "%(value)r is not a domain such as example.org", field="allowed_domains", value=value
+            )
         if domain not in out:
             out.append(domain)
     return out
@@ -168,7 +170,10 @@ async def put_settings(
             raise ValidationFailed(str(exc), field="group_roles") from None
         if not can_grant(actor.role, role):
             raise ValidationFailed(
-                f"the role {actor.role.value} cannot map a group to {role.value}", field="group_roles"
+                "the role %(role)s cannot map a group to %(role2)s",
+                field="group_roles",
+                role=actor.role.value,
+                role2=role.value,
             )
         if group.strip():
             group_roles[group.strip()] = role.value

@@ -6,15 +6,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date
-from functools import cache
-from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
 from babel.dates import format_date
-from babel.messages.pofile import read_po
 from litestar import Controller, Request, Response, delete, get, patch, post, put
-from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from litestar.response import Redirect, Template
@@ -53,7 +49,6 @@ from shared.matching.schemas import (
 from shared.matching.scoring import PairScore, Suggestion, score_pair
 from shared.pagination import Page, check_limit
 from shared.permissions import Permission
-from shared.settings import Settings
 
 Lang = Literal["de", "en"]
 
@@ -273,11 +268,8 @@ async def _people(ctx: OrgContext, role: people.Role, programme_id: uuid.UUID | 
 
 
 def _queued(request: Request[Any, Any, Any], ctx: OrgContext, run: RunOut) -> Response[RunOut]:
-    settings: Settings = request.app.state.settings
-    # A background task runs after the response is sent, so after the run's transaction committed.
-    return Response(
-        run, status_code=201, background=BackgroundTask(runs.enqueue, settings, ctx.org.id, run.id)
-    )
+    # create_run queued the run's job; it is sent once this request commits.
+    return Response(run, status_code=201)
 
 
 class MatchesController(Controller):
@@ -364,26 +356,12 @@ class MatchesController(Controller):
 
 # --- Pages: the matching board, a cohort run's review, the matches and one match's timeline ------
 
-CATALOG = Path(__file__).resolve().parent.parent / "web" / "templates" / "matching" / "messages.de.po"
 STATUS_WORDS = ("proposed", "introduced", "active", "paused", "ended")
 
 
-@cache
-def _catalog(locale: str) -> dict[str, str]:
-    """This domain's German texts (messages.de.po next to its templates); English is the msgid."""
-    if locale != "de" or not CATALOG.exists():
-        return {}
-    with CATALOG.open("rb") as f:
-        catalog = read_po(f, locale=locale)
-    return {str(m.id): str(m.string) for m in catalog if m.id and m.string and isinstance(m.id, str)}
-
-
 def translator(locale: str) -> Callable[..., str]:
-    def gettext(message: str, **values: Any) -> str:
-        text = _catalog(locale).get(message) or i18n.gettext(locale, message)
-        return text % values if values else text
-
-    return gettext
+    """The one translator, preferring this domain's wording ("done" is a finished run here)."""
+    return i18n.translator(locale, "matching")
 
 
 def _day(locale: str) -> Callable[[date | None], str]:
@@ -460,7 +438,7 @@ class MatchingPages(Controller):
         if chosen is not None:
             selected, kinds = await people.profile(page.session, chosen, settings.config)
             if role not in kinds:
-                raise NotFound(f"no such {role}")
+                raise NotFound("no such %(role)s", role=role)
             other: people.Role = "mentor" if role == "mentee" else "mentee"
             pool = await people.candidate_pool(page.session, page.org.id, other, settings, today)
             suggestions = await people.suggest(page.session, pool, selected, 10, _lang(page))
@@ -523,7 +501,13 @@ class MatchingPages(Controller):
             chosen = (
                 uuid.UUID(form["mentee_id"]) if exc.field != "mentee_id" and form.get("mentee_id") else None
             )
-            return await self._board(page, chosen, programme, status_code=exc.status, error=_(exc.detail))
+            return await self._board(
+                page,
+                chosen,
+                programme,
+                status_code=exc.status,
+                error=i18n.message(page.locale, exc, domain="matching"),
+            )
         return Redirect(f"/o/{page.org.slug}/matches/{match.id}", status_code=303)
 
     @post("/matching/runs", status_code=303)
@@ -642,7 +626,7 @@ class MatchingPages(Controller):
             async with page.session.begin_nested():
                 await action(form)
         except DomainError as exc:
-            message = translator(page.locale)(exc.detail)
+            message = i18n.message(page.locale, exc, domain="matching")
             return await self._match(page, match_id, status_code=exc.status, error=message, form=form)
         except msgspec.ValidationError as exc:
             return await self._match(page, match_id, status_code=400, error=str(exc), form=form)
@@ -698,12 +682,7 @@ class MatchingPages(Controller):
 
 
 def _run_redirect(page: PageContext, run_id: uuid.UUID) -> Redirect:
-    # The background task runs after the response is sent, so after the run's transaction committed.
-    return Redirect(
-        f"/o/{page.org.slug}/matching/runs/{run_id}",
-        status_code=303,
-        background=BackgroundTask(runs.enqueue, page.settings, page.org.id, run_id),
-    )
+    return Redirect(f"/o/{page.org.slug}/matching/runs/{run_id}", status_code=303)
 
 
 ROUTES = [MatchingController, MatchesController, MatchingPages]

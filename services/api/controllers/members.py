@@ -10,7 +10,6 @@ from typing import Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post, put
-from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
@@ -22,7 +21,6 @@ from shared.identity.providers import ProviderIn, ProviderOut
 from shared.organizations import MemberOut
 from shared.pagination import Page, check_limit
 from shared.permissions import Permission
-from shared.queue import wake_outbox
 from shared.settings import Settings
 
 Limit = Parameter(ge=1, le=200, default=50, description="items per page")
@@ -45,8 +43,8 @@ def _settings(request: Request[Any, Any, Any]) -> Settings:
 
 
 def _with_wake(request: Request[Any, Any, Any], body: NewInvitation, status: int) -> Response[NewInvitation]:
-    # The background task runs after the response is sent, so after the transaction committed.
-    return Response(body, status_code=status, background=BackgroundTask(wake_outbox, _settings(request)))
+    # The outbox wakes the worker once the request's transaction commits.
+    return Response(body, status_code=status)
 
 
 class MemberController(Controller):

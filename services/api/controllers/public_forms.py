@@ -12,7 +12,6 @@ from typing import Any
 from urllib.parse import quote
 
 from litestar import Controller, Request, get, post
-from litestar.background_tasks import BackgroundTask
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
@@ -21,7 +20,6 @@ from shared.db import Database
 from shared.errors import DomainError
 from shared.intake import forms
 from shared.models import Organization
-from shared.queue import wake_outbox
 from shared.settings import Settings
 
 
@@ -197,7 +195,6 @@ class PublicFormPages(Controller):
                 _t(language, "No e-mail? Look in your spam folder, or send the form again in a few minutes."),
             ],
         )
-        page.background = BackgroundTask(wake_outbox, settings)
         return page
 
     async def _confirmable(
@@ -274,7 +271,6 @@ class PublicFormPages(Controller):
         if done is None:
             return _missing(language)
         page = self._thanks(language, org)
-        page.background = BackgroundTask(wake_outbox, settings)
         return page
 
     @staticmethod

@@ -50,7 +50,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import Database
-from shared.errors import Forbidden, NotFound
+from shared.errors import DomainError, Forbidden, NotFound
 from shared.identity import signin
 from shared.identity.members import Actor
 from shared.identity.sessions import COOKIE, SessionStore, WebSession
@@ -183,11 +183,19 @@ async def check_csrf(request: Request[Any, Any, Any], current: WebSession | None
 
 
 def locale_of(request: Request[Any, Any, Any], user: User | None = None) -> str:
-    return (
+    if user is None:
+        # An error page of a request whose visitor was already known speaks that person's language.
+        known: str | None = request.state.get("locale")
+        if known:
+            return known
+    locale = (
         i18n.pick(request.cookies.get(LANG_COOKIE))
         or (i18n.pick(user.locale) if user is not None else None)
         or i18n.DEFAULT_LOCALE
     )
+    if user is not None:
+        request.state["locale"] = locale
+    return locale
 
 
 @dataclass
@@ -205,6 +213,10 @@ class Visitor:
 
     def _(self, message: str) -> str:
         return i18n.gettext(self.locale, message)
+
+    def message(self, error: DomainError) -> str:
+        """A domain error in this person's language."""
+        return i18n.message(self.locale, error)
 
     async def form(self) -> dict[str, str]:
         return await posted_form(self.request)
@@ -253,7 +265,11 @@ class PageContext(Visitor):
     def require(self, permission: Permission) -> None:
         # Only after the organisation was found, so a 403 never reveals what a 404 hides.
         if not can(self.role, permission):
-            raise Forbidden(f"the role {self.role.value} may not do this ({permission.value})")
+            raise Forbidden(
+                "the role %(role)s may not do this (%(permission)s)",
+                role=self.role.value,
+                permission=permission.value,
+            )
 
     def can(self, permission: Permission) -> bool:
         return can(self.role, permission)
@@ -288,12 +304,12 @@ async def provide_page(
         org = await get_by_slug(platform, slug)
         user = await platform.get(User, current.user_id)
     if org is None or user is None or (current.only_org is not None and current.only_org != org.id):
-        raise NotFound(f"no organisation {slug!r}")
+        raise NotFound("no organisation %(slug)r", slug=slug)
     orgs = await signin.organisations_of(db, user.id)
     async with db.tenant(org.id) as session:
         membership = await _membership(session, user.id)
         if membership is None:
-            raise NotFound(f"no organisation {slug!r}")
+            raise NotFound("no organisation %(slug)r", slug=slug)
         structlog.contextvars.bind_contextvars(org=org.slug)
         yield PageContext(
             request=request,
