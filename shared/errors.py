@@ -20,6 +20,8 @@ How to raise one (the convention every domain follows):
   ``shared/`` in ``shared/locale/…/platform.po``) and an entry in the English one. The
   catalogue test fails on a message id that is missing from a catalogue.
 - ``field`` names the input the message is about (``mentor_id``, ``rows.3.email``).
+- A parser that refuses a value raises :class:`InvalidValue` (a ``ValueError`` with a message
+  id); ``ValidationFailed.refusing(exc, field=…)`` turns it into a domain error that keeps the id.
 - A choice of vocabulary keys goes in as :class:`AnyOf` ("introduced or ended"), so a German
   page reads "vorgestellt oder beendet" while the English ``detail`` stays as it was.
 """
@@ -36,6 +38,15 @@ class AnyOf(tuple[str, ...]):
         return " or ".join(self)
 
 
+class InvalidValue(ValueError):
+    """A value a parser refuses, with a message id and parameters like :class:`DomainError`."""
+
+    def __init__(self, message: str, **params: Any) -> None:
+        super().__init__(message % params if params else message)
+        self.message_id = message
+        self.params = params
+
+
 class DomainError(Exception):
     status = 400
     type = "bad-request"
@@ -48,6 +59,13 @@ class DomainError(Exception):
         self.params = params
         self.detail = detail
         self.field = field
+
+    @classmethod
+    def refusing(cls, exc: Exception, *, field: str | None = None) -> DomainError:
+        """This error for a parser's refusal; an :class:`InvalidValue` keeps its message id."""
+        if isinstance(exc, InvalidValue):
+            return cls(exc.message_id, field=field, **exc.params)
+        return cls(str(exc), field=field)
 
 
 class ValidationFailed(DomainError):

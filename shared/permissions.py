@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from shared.errors import InvalidValue
 from shared.i18n import N_
 
 
@@ -67,6 +68,8 @@ def parse_role(value: str) -> Role:
     try:
         return Role(value)
     except ValueError:
-        raise ValueError(
-            f"unknown role {value!r}; choose one of {', '.join(r.value for r in Role)}"
+        raise InvalidValue(
+            "unknown role %(value)r; choose one of %(roles)s",
+            value=value,
+            roles=", ".join(r.value for r in Role),
         ) from None

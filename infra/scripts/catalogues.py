@@ -41,6 +41,7 @@ KEYWORDS: dict[str, object] = {
     "Conflict": None,
     "CsrfRejected": None,
     "_Bad": (2,),
+    "InvalidValue": None,
 }
 
 # Web modules not yet in their domain's home, by the domain whose catalogue holds their texts.

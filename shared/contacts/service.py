@@ -208,7 +208,7 @@ def clean_values(values: dict[str, Any]) -> dict[str, Any]:
                 try:
                     code = parse_language(item)
                 except ValueError as exc:
-                    raise ValidationFailed(str(exc), field=name) from None
+                    raise ValidationFailed.refusing(exc, field=name) from None
                 if code not in codes:
                     codes.append(code)
             out[name] = codes

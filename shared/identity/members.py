@@ -87,7 +87,7 @@ def _role(value: str, field: str = "role") -> Role:
     try:
         return parse_role(value)
     except ValueError as exc:
-        raise ValidationFailed(str(exc), field=field) from None
+        raise ValidationFailed.refusing(exc, field=field) from None
 
 
 async def audit(

@@ -153,7 +153,7 @@ async def put_settings(
         try:
             role = parse_role(data.auto_join_role)
         except ValueError as exc:
-            raise ValidationFailed(str(exc), field="auto_join_role") from None
+            raise ValidationFailed.refusing(exc, field="auto_join_role") from None
         if not domains:
             raise ValidationFailed(
                 "joining without an invitation needs allowed domains", field="auto_join_role"
@@ -167,7 +167,7 @@ async def put_settings(
         try:
             role = parse_role(value)
         except ValueError as exc:
-            raise ValidationFailed(str(exc), field="group_roles") from None
+            raise ValidationFailed.refusing(exc, field="group_roles") from None
         if not can_grant(actor.role, role):
             raise ValidationFailed(
                 "the role %(role)s cannot map a group to %(role2)s",
