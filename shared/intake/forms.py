@@ -54,14 +54,14 @@ PER_CLIENT_PER_HOUR = 10
 MAX_CONSENT_TEXT = 1500
 
 # Standard contact fields a form may ask for: labels, input type, autocomplete.
-STANDARD_FIELDS: dict[str, tuple[str, str, str, str]] = {
-    "phone": ("Telefon", "Phone", "tel", "tel"),
-    "birth_date": ("Geburtsdatum", "Date of birth", "date", "bday"),
-    "postal_code": ("Postleitzahl", "Postcode", "text", "postal-code"),
-    "city": ("Wohnort", "Town or city", "text", "address-level2"),
-    "gender": ("Geschlecht", "Gender", "select", "sex"),
-    "languages": ("Sprachen (z. B. Deutsch, Arabisch)", "Languages (e.g. German, Arabic)", "text", "off"),
-    "message": ("Ihre Nachricht an uns", "Your message to us", "textarea", "off"),
+STANDARD_FIELDS: dict[str, tuple[str, str, str]] = {
+    "phone": (N_("Phone"), "tel", "tel"),
+    "birth_date": (N_("Date of birth"), "date", "bday"),
+    "postal_code": (N_("Postcode"), "text", "postal-code"),
+    "city": (N_("Town or city"), "text", "address-level2"),
+    "gender": (N_("Gender"), "select", "sex"),
+    "languages": (N_("Languages (e.g. German, Arabic)"), "text", "off"),
+    "message": (N_("Your message to us"), "textarea", "off"),
 }
 REFUSALS = {
     "honeypot": N_("That did not work."),
@@ -70,10 +70,10 @@ REFUSALS = {
     "rate": N_("Many sign-ups came from this address just now. Please try again later."),
 }
 GENDER_LABELS = {
-    "female": ("weiblich", "female"),
-    "male": ("männlich", "male"),
-    "diverse": ("divers", "diverse"),
-    "not_stated": ("keine Angabe", "prefer not to say"),
+    "female": N_("female"),
+    "male": N_("male"),
+    "diverse": N_("diverse"),
+    "not_stated": N_("prefer not to say"),
 }
 
 
@@ -463,9 +463,9 @@ async def public_form(session: AsyncSession, org: Organization, form_id: uuid.UU
     for item in asked:
         key, required = item["key"], bool(item.get("required"))
         if key in STANDARD_FIELDS:
-            de, english, kind, autocomplete = STANDARD_FIELDS[key]
-            options = [(g, GENDER_LABELS[g][1 if en else 0]) for g in GENDERS] if key == "gender" else []
-            fields.append(Field(key, english if en else de, kind, required, autocomplete, options))
+            label, kind, autocomplete = STANDARD_FIELDS[key]
+            options = [(g, _t(lang, GENDER_LABELS[g])) for g in GENDERS] if key == "gender" else []
+            fields.append(Field(key, _t(lang, label), kind, required, autocomplete, options))
             continue
         cf = custom.get(key.removeprefix("custom."))
         if cf is None or cf.archived_at is not None:
