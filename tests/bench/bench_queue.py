@@ -3,7 +3,7 @@
     .venv/bin/python -m tests.bench.bench_queue [--jobs 500]
 
 Starts its own Redis and sends the same jobs twice: through ``shared.queue`` (one pool reused,
-as every request and job now does) and, as the baseline, the way each of the three old helpers
+as every request and job now does) and, as the baseline, the way each of the three earlier enqueue functions
 did it (``create_pool`` per send, closed afterwards). Prints sends per second and the number of
 pools each way opened.
 """
