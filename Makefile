@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint install tools clean
+.PHONY: run test lint install tools clean catalogues
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "codo needs Python 3.11 or newer")'
@@ -32,6 +32,10 @@ tools:
 ## Lint, types and the whole suite against a throwaway PostgreSQL and Redis the tests start.
 test: lint tools
 	$(BIN)/pytest
+
+## Add new message ids (pages, e-mails, domain errors) to the catalogues; fill in the German after.
+catalogues: $(STAMP)
+	$(BIN)/python infra/scripts/catalogues.py
 
 clean:
 	rm -rf $(VENV) .codo .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

@@ -137,15 +137,16 @@ def org() -> None:
 @click.option("--owner-email", default=None, help="send the first owner an invitation to this address")
 def org_create(slug: str, name: str, owner_email: str | None) -> None:
     """Create an organisation (and invite its first owner)."""
-    from shared import organizations
+    from shared import organizations, queue
     from shared.db import Database
     from shared.identity import members
-    from shared.queue import wake_outbox
 
     settings = _settings("database_url", *(("redis_url",) if owner_email else ()))
 
     async def go() -> list[str]:
         db = Database.from_settings(settings)
+        if owner_email:
+            queue.configure(settings.redis_dsn)
         try:
             if owner_email:
                 members.normalize_email(owner_email)  # refuse a bad address before creating anything
@@ -157,12 +158,12 @@ def org_create(slug: str, name: str, owner_email: str | None) -> None:
                     invitation = await members.invite(
                         session, settings, created, members.SYSTEM_ACTOR, email=owner_email, role="owner"
                     )
-                await wake_outbox(settings)
                 lines.append(f"invited {invitation.email} as owner; the link (valid 7 days, usable once):")
                 lines.append(invitation.link)
             return lines
         finally:
             await db.dispose()
+            await queue.close()
 
     for line in _run(go):
         click.echo(line)
@@ -198,22 +199,21 @@ def org_list() -> None:
 )
 def org_sync(path: str) -> None:
     """Create or update the organisations listed in a file; never deletes (reports the others)."""
-    from shared import orgsync
+    from shared import orgsync, queue
     from shared.db import Database
-    from shared.queue import wake_outbox
 
     settings = _settings("database_url", "redis_url")
 
     async def go() -> orgsync.SyncReport:
         spec = orgsync.read(path)
         db = Database.from_settings(settings)
+        queue.configure(settings.redis_dsn)
         try:
-            report = await orgsync.sync(db, settings, spec)
+            # Invitations wake the worker as their transactions commit.
+            return await orgsync.sync(db, settings, spec)
         finally:
             await db.dispose()
-        if report.invited:
-            await wake_outbox(settings)
-        return report
+            await queue.close()
 
     for line in _run(go).lines():
         click.echo(line)
@@ -280,9 +280,8 @@ def mail_test(to: str, slug: str | None) -> None:
 
     Without --org it is the platform's own message: it works before any organisation exists.
     """
-    from shared import organizations, outbox
+    from shared import organizations, outbox, queue
     from shared.db import Database
-    from shared.queue import wake_outbox
 
     settings = _settings("database_url", "redis_url")
 
@@ -293,13 +292,14 @@ def mail_test(to: str, slug: str | None) -> None:
             "Diese Test-E-Mail bestätigt, dass codo E-Mails versenden kann.\n\n"
             "This test e-mail confirms that codo can send e-mail.\n"
         )
+        queue.configure(settings.redis_dsn)
         try:
             if not slug:
                 async with db.platform() as session:
                     message_id = await outbox.enqueue_platform(
                         session, kind="mail-test", to=to, subject=subject, body_text=body
                     )
-                woke = await wake_outbox(settings)
+                woke = await queue.send(queue.DELIVER_OUTBOX, job_id=queue.DELIVER_OUTBOX_ID)
                 return f"queued platform test e-mail {message_id}" + (
                     "" if woke else " (Redis unreachable: the worker's next sweep delivers it)"
                 )
@@ -314,12 +314,14 @@ def mail_test(to: str, slug: str | None) -> None:
                     subject=subject,
                     body_text=body,
                 )
-            woke = await wake_outbox(settings)
+            # The commit already woke the worker; asking again tells whether Redis answers.
+            woke = await queue.send(queue.DELIVER_OUTBOX, job_id=queue.DELIVER_OUTBOX_ID)
             return f"queued test e-mail {message.id} in {target.slug}'s outbox" + (
                 "" if woke else " (Redis unreachable: the worker's next sweep delivers it)"
             )
         finally:
             await db.dispose()
+            await queue.close()
 
     click.echo(_run(go))
 

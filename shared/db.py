@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, SessionTransaction
 
+from shared import queue
 from shared.settings import Settings
 
 ORG_SETTING = "codo.org_id"
@@ -117,14 +118,22 @@ class Database:
     @asynccontextmanager
     async def tenant(self, org_id: uuid.UUID) -> AsyncIterator[AsyncSession]:
         """One transaction in one organisation: committed on success, rolled back on error."""
-        async with self.session(org_id) as session, session.begin():
-            yield session
+        async with self.session(org_id) as session:
+            try:
+                async with session.begin():
+                    yield session
+            finally:
+                await queue.flush(session)
 
     @asynccontextmanager
     async def platform(self) -> AsyncIterator[AsyncSession]:
         """One transaction on platform tables (organizations, users) with no organisation set."""
-        async with self.session() as session, session.begin():
-            yield session
+        async with self.session() as session:
+            try:
+                async with session.begin():
+                    yield session
+            finally:
+                await queue.flush(session)
 
     @asynccontextmanager
     async def system_context(self, reason: str) -> AsyncIterator[AsyncSession]:
@@ -135,5 +144,9 @@ class Database:
         """
         session = self._sessions()
         session.info["system"] = reason
-        async with session, session.begin():
-            yield session
+        async with session:
+            try:
+                async with session.begin():
+                    yield session
+            finally:
+                await queue.flush(session)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.limits import Text
 from shared.models import Membership, Organization, User
 from shared.pagination import Page, decode_cursor, encode_cursor
 
@@ -57,7 +58,7 @@ async def create_organization(session: AsyncSession, slug: str, name: str) -> Or
     if not name or len(name) > 200:
         raise ValidationFailed("the name must be 1 to 200 characters", field="name")
     if await get_by_slug(session, slug) is not None:
-        raise Conflict(f"an organisation with the slug {slug!r} already exists", field="slug")
+        raise Conflict("an organisation with the slug %(slug)r already exists", field="slug", slug=slug)
     org = Organization(slug=slug, name=name)
     session.add(org)
     await session.flush()
@@ -110,15 +111,15 @@ async def add_member(
 async def require_org(session: AsyncSession, slug: str) -> Organization:
     org = await get_by_slug(session, slug)
     if org is None:
-        raise NotFound(f"no organisation {slug!r}")
+        raise NotFound("no organisation %(slug)r", slug=slug)
     return org
 
 
 class LegalPages(msgspec.Struct, forbid_unknown_fields=True):
     """Where the organisation's privacy policy and imprint are: its public forms link to both."""
 
-    privacy_url: str | None = None
-    imprint_url: str | None = None
+    privacy_url: Text | None = None
+    imprint_url: Text | None = None
 
 
 def _legal_url(value: str | None, field: str) -> str | None:

@@ -70,14 +70,16 @@ def parse(text: str) -> SyncFile:
     try:
         raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise ValidationFailed(f"not valid YAML or JSON: {exc}", field="file") from None
+        raise ValidationFailed("not valid YAML or JSON: %(exc)s", field="file", exc=exc) from None
     try:
         spec = msgspec.convert(raw, SyncFile)
     except msgspec.ValidationError as exc:
-        raise ValidationFailed(f"organisations file: {exc}", field="file") from None
+        raise ValidationFailed("organisations file: %(exc)s", field="file", exc=exc) from None
     if spec.version != 1:
         raise ValidationFailed(
-            f"organisations file version {spec.version} is not known (1 is)", field="version"
+            "organisations file version %(version)s is not known (1 is)",
+            field="version",
+            version=spec.version,
         )
     seen: set[str] = set()
     for i, org in enumerate(spec.organizations):
@@ -86,13 +88,19 @@ def parse(text: str) -> SyncFile:
             organizations.validate_slug(org.slug)
         except ValidationFailed as exc:
             raise ValidationFailed(
-                f"{where}.slug {org.slug!r}: {exc.detail}", field=f"{where}.slug"
+                "%(where)s.slug %(slug)r: %(detail)s",
+                field=f"{where}.slug",
+                where=where,
+                slug=org.slug,
+                detail=exc.detail,
             ) from None
         if org.slug in seen:
-            raise ValidationFailed(f"{where}.slug {org.slug!r} appears twice", field=f"{where}.slug")
+            raise ValidationFailed(
+                "%(where)s.slug %(slug)r appears twice", field=f"{where}.slug", where=where, slug=org.slug
+            )
         seen.add(org.slug)
         if not org.name.strip():
-            raise ValidationFailed(f"{where}.name is empty", field=f"{where}.name")
+            raise ValidationFailed("%(where)s.name is empty", field=f"{where}.name", where=where)
     return spec
 
 
@@ -106,14 +114,19 @@ def _client_secret(spec: OidcSpec, where: str) -> str:
             secret = Path(spec.client_secret_file).read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise ValidationFailed(
-                f"{where}: cannot read clientSecretFile: {exc.strerror}", field=where
+                "%(where)s: cannot read clientSecretFile: %(strerror)s",
+                field=where,
+                where=where,
+                strerror=exc.strerror,
             ) from None
     elif spec.client_secret_env:
         secret = os.environ.get(spec.client_secret_env, "").strip()
     else:
-        raise ValidationFailed(f"{where}: name clientSecretFile or clientSecretEnv", field=where)
+        raise ValidationFailed(
+            "%(where)s: name clientSecretFile or clientSecretEnv", field=where, where=where
+        )
     if not secret:
-        raise ValidationFailed(f"{where}: the client secret is empty", field=where)
+        raise ValidationFailed("%(where)s: the client secret is empty", field=where, where=where)
     return secret
 
 

@@ -21,6 +21,7 @@ import aiosmtplib
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import queue
 from shared.db import Database
 from shared.errors import ValidationFailed
 from shared.logs import get_logger
@@ -56,7 +57,8 @@ async def enqueue(
     body_html: str | None = None,
     attachments: Sequence[Attachment] = (),
 ) -> OutboxMessage:
-    """Add a message to the outbox inside the caller's transaction."""
+    """Add a message to the outbox inside the caller's transaction; the worker is woken once it
+    commits."""
     if not _valid_address(to):
         raise ValidationFailed("not a valid e-mail address", field="to")
     message = OutboxMessage(
@@ -70,23 +72,8 @@ async def enqueue(
     )
     session.add(message)
     await session.flush()
-    session.info[WAKE_AFTER_COMMIT] = True
+    queue.wake_outbox(session)
     return message
-
-
-WAKE_AFTER_COMMIT = "outbox_wake_after_commit"
-
-
-async def wake_after_commit(session: AsyncSession, settings: Settings) -> None:
-    """Wake a worker for the mail this (now committed) transaction wrote, so it goes out within
-    seconds instead of at the next sweep. Call only after the commit; the sweep stays the safety net."""
-    if session.info.pop(WAKE_AFTER_COMMIT, False):
-        from shared.queue import wake_outbox
-
-        try:
-            await wake_outbox(settings)
-        except Exception as exc:  # the change is committed; the sweep delivers the mail anyway
-            log.warning("could not wake the worker after the commit", error=type(exc).__name__)
 
 
 def _stored(item: Attachment) -> dict[str, str]:
@@ -313,7 +300,7 @@ async def enqueue_platform(
     message = PlatformOutboxMessage(kind=kind, to_address=to, subject=subject, body_text=body_text)
     session.add(message)
     await session.flush()
-    session.info[WAKE_AFTER_COMMIT] = True
+    queue.wake_outbox(session)
     return message.id
 
 

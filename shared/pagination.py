@@ -35,5 +35,7 @@ def decode_cursor(cursor: str) -> uuid.UUID:
 
 def check_limit(limit: int) -> int:
     if not 1 <= limit <= MAX_LIMIT:
-        raise ValidationFailed(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
+        raise ValidationFailed(
+            "limit must be between 1 and %(max_limit)s", field="limit", max_limit=MAX_LIMIT
+        )
     return limit

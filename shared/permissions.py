@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from shared.errors import InvalidValue
+from shared.i18n import N_
+
 
 class Role(StrEnum):
     OWNER = "owner"
@@ -21,6 +24,22 @@ class Permission(StrEnum):
     DATA_WRITE = "data:write"
     SETTINGS_MANAGE = "settings:manage"
 
+
+# Messages name roles and permissions by key; these mark the keys for the catalogues, which hold
+# their labels ("settings:manage" reads "Einstellungen verwalten").
+LABELS = (
+    N_("owner"),
+    N_("admin"),
+    N_("coordinator"),
+    N_("viewer"),
+    N_("org:read"),
+    N_("members:read"),
+    N_("members:manage"),
+    N_("tokens:manage"),
+    N_("data:read"),
+    N_("data:write"),
+    N_("settings:manage"),
+)
 
 _READ = {Permission.ORG_READ, Permission.MEMBERS_READ, Permission.DATA_READ}
 _WORK = _READ | {Permission.DATA_WRITE}
@@ -49,6 +68,8 @@ def parse_role(value: str) -> Role:
     try:
         return Role(value)
     except ValueError:
-        raise ValueError(
-            f"unknown role {value!r}; choose one of {', '.join(r.value for r in Role)}"
+        raise InvalidValue(
+            "unknown role %(value)r; choose one of %(roles)s",
+            value=value,
+            roles=", ".join(r.value for r in Role),
         ) from None

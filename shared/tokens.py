@@ -99,7 +99,9 @@ async def create_token(
         raise ValidationFailed("expires_at must lie in the future", field="expires_at")
     if granted_by is not None and not can_grant(granted_by, role):
         raise Forbidden(
-            f"a token with the role {granted_by.value} cannot create one with the role {role.value}"
+            "a token with the role %(granted_by)s cannot create one with the role %(role)s",
+            granted_by=granted_by.value,
+            role=role.value,
         )
     secret = secrets.token_urlsafe(32)
     raw = f"{PREFIX}{org_id.hex}_{secret}"

@@ -23,6 +23,7 @@ from services.api.problems import EXCEPTION_HANDLERS
 from services.api.web.context import cookie_middleware
 from services.api.web.errors import exception_handlers
 from services.api.web.templating import STATIC, template_config
+from shared import queue
 from shared.db import Database
 from shared.identity.oidc import OidcClient
 from shared.identity.sessions import SessionStore
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         db = Database.from_settings(settings)
         redis = aioredis.Redis.from_url(settings.redis_dsn, socket_timeout=2, socket_connect_timeout=2)
+        queue.configure(settings.redis_dsn)
         app.state.settings = settings
         app.state.db = db
         app.state.redis = redis
@@ -113,6 +115,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         finally:
             await app.state.oidc.aclose()
             await redis.aclose()
+            await queue.close()
             await db.dispose()
 
     return Litestar(

@@ -16,7 +16,7 @@ from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.scope import database, find_organisation, member_scope, require
-from shared import organizations, outbox, tokens
+from shared import organizations, tokens
 from shared.errors import Forbidden, NotFound
 from shared.identity.members import Actor
 from shared.identity.sessions import COOKIE, SessionStore
@@ -83,7 +83,7 @@ async def provide_org_context(
         org = await organizations.get_by_slug(session, slug)
         # Another organisation's slug looks exactly like one that does not exist.
         if org is None or org.id != token_org:
-            raise NotFound(f"no organisation {slug!r}")
+            raise NotFound("no organisation %(slug)r", slug=slug)
         structlog.contextvars.bind_contextvars(org=org.slug)
         yield OrgContext(
             org=org,
@@ -92,7 +92,6 @@ async def provide_org_context(
             token_id=token.id,
             label=f"API token {token.name}",
         )
-    await outbox.wake_after_commit(session, request.app.state.settings)
 
 
 async def _session_context(request: Request[Any, Any, Any], slug: str) -> AsyncGenerator[OrgContext, None]:
@@ -115,7 +114,6 @@ async def _session_context(request: Request[Any, Any, Any], slug: str) -> AsyncG
             user_id=user.id,
             label=user.email,
         )
-    await outbox.wake_after_commit(scope.session, request.app.state.settings)
 
 
 class ApiController(Controller):

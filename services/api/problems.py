@@ -57,9 +57,26 @@ def problem(
     return Response(content=body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def _json(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_json(v) for v in value]
+    return value if isinstance(value, str | int | float | bool) or value is None else str(value)
+
+
 def _domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
+    """The English ``detail`` as always, plus the stable ``message_id`` and its ``params``: a client
+    tells errors apart (or translates them) without parsing English."""
     errors = [{"field": exc.field, "message": exc.detail}] if exc.field else None
-    return problem(exc.status, exc.detail, type_=exc.type, title=exc.title, field=exc.field, errors=errors)
+    return problem(
+        exc.status,
+        exc.detail,
+        type_=exc.type,
+        title=exc.title,
+        field=exc.field,
+        errors=errors,
+        message_id=exc.message_id,
+        params={k: _json(v) for k, v in exc.params.items()} or None,
+    )
 
 
 _MISSING = re.compile(r"(?:missing required|contains unknown) field `([^`]+)`")

@@ -41,7 +41,9 @@ def app_settings(request: Request[Any, Any, Any]) -> Settings:
 def require(role: Role, permission: Permission) -> None:
     # Called only after the organisation was found, so a 403 never reveals what a 404 hides.
     if not can(role, permission):
-        raise Forbidden(f"the role {role.value} may not do this ({permission.value})")
+        raise Forbidden(
+            "the role %(role)s may not do this (%(permission)s)", role=role.value, permission=permission.value
+        )
 
 
 async def find_organisation(
@@ -56,7 +58,7 @@ async def find_organisation(
         org = await get_by_slug(platform, slug)
         user = await platform.get(User, user_id)
     if org is None or user is None or (only_org is not None and only_org != org.id):
-        raise NotFound(f"no organisation {slug!r}")
+        raise NotFound("no organisation %(slug)r", slug=slug)
     return org, user
 
 
@@ -78,6 +80,6 @@ async def member_scope(db: Database, org: Organization, user: User) -> AsyncIter
     async with db.tenant(org.id) as session:
         membership = await membership_of(session, user.id)
         if membership is None:
-            raise NotFound(f"no organisation {org.slug!r}")
+            raise NotFound("no organisation %(slug)r", slug=org.slug)
         structlog.contextvars.bind_contextvars(org=org.slug)
         yield MemberScope(org=org, user=user, membership=membership, session=session)

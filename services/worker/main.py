@@ -18,7 +18,7 @@ from arq.connections import RedisSettings
 from arq.constants import default_queue_name
 from arq.worker import Function, func
 
-from shared import metrics
+from shared import metrics, queue
 from shared.db import Database
 from shared.logs import configure_logging, get_logger
 from shared.outbox import deliver_due, deliver_platform_due, outbox_stats
@@ -26,7 +26,7 @@ from shared.settings import Settings, load_settings
 
 log = get_logger(__name__)
 
-DELIVER_OUTBOX = "deliver_outbox"
+DELIVER_OUTBOX = queue.DELIVER_OUTBOX
 
 
 async def deliver_outbox(ctx: dict[str, Any]) -> dict[str, int]:
@@ -78,6 +78,8 @@ async def observe_queues(ctx: dict[str, Any]) -> None:
 async def _startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
     ctx["db"] = Database.from_settings(settings)
+    # Jobs that queue follow-up work send it through the worker's own connection.
+    queue.use(ctx["redis"])
     log.info("worker started", worker=ctx["worker_name"])
 
 

@@ -18,6 +18,7 @@ from openpyxl import Workbook  # type: ignore[import-untyped]
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import queue
 from shared.contacts import fields as custom_fields
 from shared.contacts.models import Contact, Export, Programme, ProgrammeMembership
 from shared.contacts.service import SORTS, ContactQuery, contact_name, count_contacts, filtered_select
@@ -100,12 +101,12 @@ async def create_export(session: AsyncSession, org_id: uuid.UUID, data: ExportIn
     if data.format not in ("csv", "xlsx"):
         raise ValidationFailed("format is csv or xlsx", field="format")
     if data.sort not in SORTS:
-        raise ValidationFailed(f"sort by one of {', '.join(SORTS)}", field="sort")
+        raise ValidationFailed("sort by one of %(sorts)s", field="sort", sorts=", ".join(SORTS))
     known = {f"custom.{f.key}" for f in await custom_fields.list_fields(session)}
     columns = data.columns or DEFAULT_COLUMNS
     for column in columns:
         if column not in COLUMNS and column not in known:
-            raise ValidationFailed(f"unknown column {column!r}", field="columns")
+            raise ValidationFailed("unknown column %(column)r", field="columns", column=column)
     query = _query(data)
     await filtered_select(session, query)  # validates the filters now, not in the worker
     export = Export(
@@ -120,6 +121,9 @@ async def create_export(session: AsyncSession, org_id: uuid.UUID, data: ExportIn
     await session.flush()
     await session.refresh(export)
     export.row_count = await count_contacts(session, query)
+    if export.row_count > INLINE_LIMIT:
+        # Large lists are written by the worker; the caller builds smaller ones inline.
+        queue.after_commit(session, queue.CONTACTS_RUN_EXPORT, str(org_id), str(export.id))
     return export
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.contacts.models import CustomField
 from shared.contacts.vocab import KINDS
 from shared.db import current_org
-from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.errors import Conflict, InvalidValue, NotFound, ValidationFailed
 from shared.limits import Int4, Items, Text
 
 FIELD_TYPES = ("text", "number", "date", "choice", "multi_choice", "boolean")
@@ -84,7 +84,12 @@ def _check_definition(label_de: str, label_en: str, options: list[FieldOption], 
         raise ValidationFailed("option values must be non-empty and distinct", field="options")
     for kind in required:
         if kind not in KINDS:
-            raise ValidationFailed(f"unknown kind {kind!r}; one of {', '.join(KINDS)}", field="required_for")
+            raise ValidationFailed(
+                "unknown kind %(kind)r; one of %(kinds)s",
+                field="required_for",
+                kind=kind,
+                kinds=", ".join(KINDS),
+            )
 
 
 async def list_fields(session: AsyncSession, *, include_archived: bool = False) -> list[CustomField]:
@@ -107,7 +112,9 @@ async def create_field(session: AsyncSession, org_id: uuid.UUID, data: FieldIn) 
             "a key is 1 to 50 lower-case letters, digits or '_', starting with a letter", field="key"
         )
     if data.type not in FIELD_TYPES:
-        raise ValidationFailed(f"type must be one of {', '.join(FIELD_TYPES)}", field="type")
+        raise ValidationFailed(
+            "type must be one of %(field_types)s", field="type", field_types=", ".join(FIELD_TYPES)
+        )
     _check_definition(data.label_de, data.label_en, data.options, data.required_for)
     if data.type in ("choice", "multi_choice") and not data.options:
         raise ValidationFailed("a choice field needs options", field="options")
@@ -176,7 +183,7 @@ async def restore_field(session: AsyncSession, field_id: uuid.UUID) -> CustomFie
 
 def _parse_number(value: Any) -> float | int:
     if isinstance(value, bool):
-        raise ValueError("a number is expected")
+        raise InvalidValue("a number is expected")
     if isinstance(value, int | float):
         return value
     if isinstance(value, str):
@@ -186,7 +193,7 @@ def _parse_number(value: Any) -> float | int:
             text = text.replace(".", "").replace(",", ".")
         number = float(text)
         return int(number) if number.is_integer() and "." not in text else number
-    raise ValueError("a number is expected")
+    raise InvalidValue("a number is expected")
 
 
 def _parse_bool(value: Any) -> bool:
@@ -200,7 +207,7 @@ def _parse_bool(value: Any) -> bool:
             return False
     if isinstance(value, int) and value in (0, 1):
         return bool(value)
-    raise ValueError("yes or no is expected")
+    raise InvalidValue("yes or no is expected")
 
 
 def coerce_value(field: CustomField, value: Any, *, lenient: bool = False) -> Any:
@@ -212,18 +219,18 @@ def coerce_value(field: CustomField, value: Any, *, lenient: bool = False) -> An
     kind = field.type
     if kind == "text":
         if not isinstance(value, str) and not lenient:
-            raise ValueError("text is expected")
+            raise InvalidValue("text is expected")
         text = str(value).strip()
         if len(text) > MAX_TEXT:
-            raise ValueError(f"at most {MAX_TEXT} characters")
+            raise InvalidValue("at most %(max_text)s characters", max_text=MAX_TEXT)
         return text
     if kind == "number":
         if isinstance(value, str) and not lenient:
-            raise ValueError("a number is expected")
+            raise InvalidValue("a number is expected")
         return _parse_number(value)
     if kind == "boolean":
         if not isinstance(value, bool) and not lenient:
-            raise ValueError("true or false is expected")
+            raise InvalidValue("true or false is expected")
         return _parse_bool(value)
     if kind == "date":
         if isinstance(value, datetime):
@@ -243,14 +250,14 @@ def coerce_value(field: CustomField, value: Any, *, lenient: bool = False) -> An
             return v
         if lenient and isinstance(v, str) and v.strip().lower() in by_label:
             return by_label[v.strip().lower()]
-        raise ValueError(f"{v!r} is not one of {', '.join(allowed)}")
+        raise InvalidValue("%(value)r is not one of %(allowed)s", value=v, allowed=", ".join(allowed))
 
     if kind == "choice":
         return one(value)
     if isinstance(value, str) and lenient:
         value = [p.strip() for p in re.split(r"[;,]", value) if p.strip()]
     if not isinstance(value, list):
-        raise ValueError("a list of options is expected")
+        raise InvalidValue("a list of options is expected")
     return list(dict.fromkeys(one(v) for v in value))
 
 
@@ -280,12 +287,13 @@ def apply_custom(
         try:
             result[key] = coerce_value(field, value, lenient=lenient)
         except ValueError as exc:
-            raise ValidationFailed(str(exc), field=f"{prefix}{key}") from None
+            raise ValidationFailed.refusing(exc, field=f"{prefix}{key}") from None
     for field in active.values():
         if set(field.required_for) & set(kinds) and is_empty(result.get(field.key)):
             raise ValidationFailed(
-                f"required for {', '.join(sorted(set(field.required_for) & set(kinds)))}",
+                "required for %(value)s",
                 field=f"{prefix}{field.key}",
+                value=", ".join(sorted(set(field.required_for) & set(kinds))),
             )
     return result
 

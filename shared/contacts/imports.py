@@ -26,6 +26,7 @@ from openpyxl import load_workbook  # type: ignore[import-untyped]
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import queue
 from shared.contacts import fields as custom_fields
 from shared.contacts.models import (
     Contact,
@@ -296,7 +297,9 @@ def _read_csv(content: bytes) -> _Collector:
 def read_sheet(content: bytes, filename: str) -> Sheet:
     """Rows of the first worksheet of an .xlsx, or of a CSV (UTF-8 or Windows-1252, ; or ,)."""
     if len(content) > MAX_BYTES:
-        raise ValidationFailed(f"the file is larger than {MAX_BYTES // 1024 // 1024} MB", field="file")
+        raise ValidationFailed(
+            "the file is larger than %(value)s MB", field="file", value=MAX_BYTES // 1024 // 1024
+        )
     if content[:2] == b"PK" or filename.lower().endswith((".xlsx", ".xlsm")):
         collector = _read_xlsx(content)
     elif filename.lower().endswith((".csv", ".txt")) or b"\0" not in content[:1000]:
@@ -331,7 +334,9 @@ def check_mapping(mapping: dict[str, str], headers: list[str], fields: list[Cust
     known = {f"custom.{f.key}" for f in fields if f.archived_at is None}
     for header, target in mapping.items():
         if target and target not in TARGETS and target not in known:
-            raise ValidationFailed(f"column {header!r}: unknown field {target!r}", field="mapping")
+            raise ValidationFailed(
+                "column %(header)r: unknown field %(target)r", field="mapping", header=header, target=target
+            )
     targets = [t for t in mapping.values() if t]
     if len(targets) != len(set(targets)):
         raise ValidationFailed("two columns map to the same field", field="mapping")
@@ -804,12 +809,13 @@ async def list_imports(session: AsyncSession) -> list[ImportSummary]:
 
 
 async def start(session: AsyncSession, import_id: uuid.UUID) -> Import:
-    """Mark an import to run (or to resume after a failure); the caller enqueues the job after commit."""
+    """Mark an import to run (or to resume after a failure); its job is queued once this commits."""
     imp = await get_import(session, import_id, for_update=True)
     if imp.status in ("done", "undone"):
-        raise Conflict(f"this import is {imp.status}", field="status")
+        raise Conflict("this import is %(status)s", field="status", status=imp.status)
     if imp.content is None:
         raise Conflict("the uploaded file is no longer kept; upload it again", field="file")
+    queue.after_commit(session, queue.CONTACTS_RUN_IMPORT, str(imp.organization_id), str(imp.id))
     if imp.status == "running" and imp.heartbeat_at and datetime.now(UTC) - imp.heartbeat_at < STALE_AFTER:
         return imp
     imp.status = "running"

@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from shared.contacts.vocab import LANGUAGE_NAMES, LANGUAGES
+from shared.errors import InvalidValue
 
 _EXCEL_EPOCH = date(1899, 12, 30)
 _GERMAN_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{2}|\d{4})$")
@@ -23,9 +24,9 @@ def parse_date(value: Any, *, lenient: bool = True) -> date:
     if lenient and isinstance(value, int | float) and not isinstance(value, bool):
         if 1 <= value < 2958466:
             return _EXCEL_EPOCH + timedelta(days=int(value))
-        raise ValueError(f"{value!r} is not a date")
+        raise InvalidValue("%(value)r is not a date", value=value)
     if not isinstance(value, str):
-        raise ValueError("a date YYYY-MM-DD is expected")
+        raise InvalidValue("a date YYYY-MM-DD is expected")
     text = value.strip()
     try:
         if match := _ISO_DATE.match(text):
@@ -42,8 +43,10 @@ def parse_date(value: Any, *, lenient: bool = True) -> date:
             if re.fullmatch(r"\d{5}(\.0+)?", text):
                 return _EXCEL_EPOCH + timedelta(days=int(float(text)))
     except ValueError:
-        raise ValueError(f"{value!r} is not a valid date") from None
-    raise ValueError(f"{value!r} is not a date (YYYY-MM-DD" + (" or DD.MM.YYYY)" if lenient else ")"))
+        raise InvalidValue("%(value)r is not a valid date", value=value) from None
+    if lenient:
+        raise InvalidValue("%(value)r is not a date (YYYY-MM-DD or DD.MM.YYYY)", value=value)
+    raise InvalidValue("%(value)r is not a date (YYYY-MM-DD)", value=value)
 
 
 def split_list(value: Any) -> list[str]:
@@ -61,7 +64,7 @@ def parse_language(value: str) -> str:
         return lowered
     if lowered in LANGUAGE_NAMES:
         return LANGUAGE_NAMES[lowered]
-    raise ValueError(f"{value!r} is not a language (ISO 639-1 code such as de, ar, uk)")
+    raise InvalidValue("%(value)r is not a language (ISO 639-1 code such as de, ar, uk)", value=value)
 
 
 def split_name(full: str) -> tuple[str, str]:

@@ -129,7 +129,7 @@ def _text(value: Any, name: str, limit: int, *, required: bool = False) -> str |
         return None
     text_value = " ".join(str(value).split())
     if len(text_value) > limit:
-        raise ValidationFailed(f"at most {limit} characters", field=name)
+        raise ValidationFailed("at most %(limit)s characters", field=name, limit=limit)
     return text_value or None
 
 
@@ -137,7 +137,9 @@ def _choice(value: Any, name: str, allowed: Sequence[str]) -> str | None:
     if value is None or value == "":
         return None
     if value not in allowed:
-        raise ValidationFailed(f"{value!r} is not one of {', '.join(allowed)}", field=name)
+        raise ValidationFailed(
+            "%(value)r is not one of %(allowed)s", field=name, value=value, allowed=", ".join(allowed)
+        )
     return str(value)
 
 
@@ -145,7 +147,7 @@ def _strings(value: list[str], name: str, limit: int, *, max_items: int = 50) ->
     # The schema caps the list already; an import row reaches this without it, so the count is
     # checked before any entry is looked at, and duplicates are found through a set.
     if len(value) > max_items:
-        raise ValidationFailed(f"at most {max_items} entries", field=name)
+        raise ValidationFailed("at most %(max_items)s entries", field=name, max_items=max_items)
     seen: set[str] = set()
     out: list[str] = []
     for item in value:
@@ -153,7 +155,7 @@ def _strings(value: list[str], name: str, limit: int, *, max_items: int = 50) ->
         if not cleaned:
             continue
         if len(cleaned) > limit:
-            raise ValidationFailed(f"each entry at most {limit} characters", field=name)
+            raise ValidationFailed("each entry at most %(limit)s characters", field=name, limit=limit)
         if cleaned not in seen:
             seen.add(cleaned)
             out.append(cleaned)
@@ -170,7 +172,7 @@ def clean_values(values: dict[str, Any], *, protected_status: bool = False) -> d
         if name == "kinds":
             kinds = list(dict.fromkeys(value))
             if not kinds:
-                raise ValidationFailed(f"at least one kind: {', '.join(KINDS)}", field=name)
+                raise ValidationFailed("at least one kind: %(kinds)s", field=name, kinds=", ".join(KINDS))
             for kind in kinds:
                 _choice(kind, name, KINDS)
             out[name] = kinds
@@ -194,7 +196,12 @@ def clean_values(values: dict[str, Any], *, protected_status: bool = False) -> d
             out[name] = _choice(value, name, CHANNELS)
         elif name == "status":
             if value not in STATUSES:
-                raise ValidationFailed(f"{value!r} is not one of {', '.join(STATUSES)}", field=name)
+                raise ValidationFailed(
+                    "%(value)r is not one of %(statuses)s",
+                    field=name,
+                    value=value,
+                    statuses=", ".join(STATUSES),
+                )
             if value == PROTECTED_STATUS and not protected_status:
                 raise ValidationFailed(
                     "declined for child protection is an admin's decision on an existing person", field=name
@@ -204,30 +211,34 @@ def clean_values(values: dict[str, Any], *, protected_status: bool = False) -> d
             codes: list[str] = []
             for item in value:
                 if not isinstance(item, str) or item.lower() != item or len(item) != 2:
-                    raise ValidationFailed(f"{item!r} is not an ISO 639-1 code such as de or ar", field=name)
+                    raise ValidationFailed(
+                        "%(item)r is not an ISO 639-1 code such as de or ar", field=name, item=item
+                    )
                 try:
                     code = parse_language(item)
                 except ValueError as exc:
-                    raise ValidationFailed(str(exc), field=name) from None
+                    raise ValidationFailed.refusing(exc, field=name) from None
                 if code not in codes:
                     codes.append(code)
             out[name] = codes
         elif name == "postal_code":
             cleaned = _text(value, name, 10)
             if cleaned is not None and not POSTAL_RE.match(cleaned):
-                raise ValidationFailed(f"{cleaned!r} is not a postal code", field=name)
+                raise ValidationFailed("%(cleaned)r is not a postal code", field=name, cleaned=cleaned)
             out[name] = cleaned
         elif name == "phone":
             cleaned = _text(value, name, 40)
             if cleaned is not None and (not PHONE_RE.match(cleaned) or len(digits(cleaned)) < 4):
-                raise ValidationFailed(f"{cleaned!r} is not a phone number", field=name)
+                raise ValidationFailed("%(cleaned)r is not a phone number", field=name, cleaned=cleaned)
             out[name] = cleaned
         elif name == "email":
             cleaned = _text(value, name, 320)
             if cleaned is not None:
                 cleaned = normalize_email(cleaned)
                 if not EMAIL_RE.match(cleaned):
-                    raise ValidationFailed(f"{cleaned!r} is not an e-mail address", field=name)
+                    raise ValidationFailed(
+                        "%(cleaned)r is not an e-mail address", field=name, cleaned=cleaned
+                    )
             out[name] = cleaned
         elif name == "tags":
             out[name] = _strings(value, name, 50)
@@ -240,8 +251,9 @@ def clean_values(values: dict[str, Any], *, protected_status: bool = False) -> d
             for slot in slots:
                 if slot not in AVAILABILITY:
                     raise ValidationFailed(
-                        f"{slot!r} is not a time slot: mon…sun + morning/afternoon/evening, e.g. tue-evening",
+                        "%(slot)r is not a time slot: mon…sun + morning/afternoon/evening, e.g. tue-evening",
                         field=name,
+                        slot=slot,
                     )
             out[name] = slots
         elif name == "capacity":
@@ -542,7 +554,7 @@ async def _filters(session: AsyncSession, query: ContactQuery) -> list[Any]:
             try:
                 value = custom_fields.coerce_value(definition, raw, lenient=True)
             except ValueError as exc:
-                raise ValidationFailed(f"{key}: {exc}", field="field") from None
+                raise ValidationFailed("%(key)s: %(exc)s", field="field", key=key, exc=exc) from None
             if definition.type == "multi_choice":
                 conditions.append(Contact.custom.contains({key: value}))
             else:
@@ -594,7 +606,7 @@ def _decode(cursor: str, column: str) -> tuple[Any, uuid.UUID]:
 
 async def filtered_select(session: AsyncSession, query: ContactQuery) -> Select[Contact]:
     if query.sort not in SORTS:
-        raise ValidationFailed(f"sort by one of {', '.join(SORTS)}", field="sort")
+        raise ValidationFailed("sort by one of %(sorts)s", field="sort", sorts=", ".join(SORTS))
     return select(Contact).where(*await _filters(session, query))
 
 
@@ -639,7 +651,7 @@ async def _set_programmes(session: AsyncSession, contact: Contact, programme_ids
     if wanted:
         known = set((await session.execute(select(Programme.id).where(Programme.id.in_(wanted)))).scalars())
         if missing := [p for p in wanted if p not in known]:
-            raise ValidationFailed(f"no programme {missing[0]}", field="programme_ids")
+            raise ValidationFailed("no programme %(missing)s", field="programme_ids", missing=missing[0])
     await session.execute(
         delete(ProgrammeMembership).where(
             ProgrammeMembership.contact_id == contact.id, ProgrammeMembership.programme_id.not_in(wanted)
@@ -768,7 +780,9 @@ async def create_contact(
         birth_date=values.get("birth_date"),
     )
     if duplicates and reject_duplicates:
-        raise Conflict(f"looks like an existing contact ({duplicates[0].reason})", field="email")
+        raise Conflict(
+            "looks like an existing contact (%(reason)s)", field="email", reason=duplicates[0].reason
+        )
     contact = Contact(organization_id=org_id, custom=custom, status="interested")
     _apply(contact, values)
     if values["status"] == "ready" and "mentee" in values["kinds"] and values.get("waiting_since") is None:
@@ -1008,7 +1022,9 @@ async def list_links(session: AsyncSession, contact_id: uuid.UUID) -> list[LinkO
 async def add_link(session: AsyncSession, contact_id: uuid.UUID, related_id: uuid.UUID, kind: str) -> LinkOut:
     contact = await get_contact(session, contact_id)
     if kind not in LINK_KINDS:
-        raise ValidationFailed(f"kind must be one of {', '.join(LINK_KINDS)}", field="kind")
+        raise ValidationFailed(
+            "kind must be one of %(link_kinds)s", field="kind", link_kinds=", ".join(LINK_KINDS)
+        )
     if related_id == contact_id:
         raise ValidationFailed("a contact cannot be linked to itself", field="related_id")
     try:

@@ -82,7 +82,9 @@ async def add_activity(
 ) -> ActivityOut:
     contact = await get_contact(session, contact_id)
     if data.kind not in ACTIVITY_KINDS:
-        raise ValidationFailed(f"kind must be one of {', '.join(ACTIVITY_KINDS)}", field="kind")
+        raise ValidationFailed(
+            "kind must be one of %(activity_kinds)s", field="kind", activity_kinds=", ".join(ACTIVITY_KINDS)
+        )
     body = data.body.strip()
     if not body:
         raise ValidationFailed("write something", field="body")
@@ -166,13 +168,17 @@ async def record_consent(
             field="purpose",
         )
     if data.status not in CONSENT_STATUSES:
-        raise ValidationFailed(f"status must be one of {', '.join(CONSENT_STATUSES)}", field="status")
+        raise ValidationFailed(
+            "status must be one of %(consent_statuses)s",
+            field="status",
+            consent_statuses=", ".join(CONSENT_STATUSES),
+        )
     effective = data.effective_on or date.today()
     if effective > date.today():
         raise ValidationFailed("a consent cannot be recorded for a future date", field="effective_on")
     for name, value, limit in (("given_by", data.given_by, 200), ("evidence", data.evidence, 2000)):
         if value is not None and len(value) > limit:
-            raise ValidationFailed(f"at most {limit} characters", field=name)
+            raise ValidationFailed("at most %(limit)s characters", field=name, limit=limit)
     consent = Consent(
         organization_id=contact.organization_id,
         contact_id=contact.id,
@@ -214,7 +220,9 @@ async def update_settings(session: AsyncSession, org_id: uuid.UUID, data: Settin
     if not isinstance(data.required_consents, type(None)) and isinstance(data.required_consents, list):
         for purpose in data.required_consents:
             if not PURPOSE_RE.match(purpose):
-                raise ValidationFailed(f"{purpose!r} is not a purpose key", field="required_consents")
+                raise ValidationFailed(
+                    "%(purpose)r is not a purpose key", field="required_consents", purpose=purpose
+                )
         row.required_consents = list(dict.fromkeys(data.required_consents))
     if isinstance(data.retention_months, int) or data.retention_months is None:
         if data.retention_months is not None and not 1 <= data.retention_months <= 600:
@@ -223,7 +231,9 @@ async def update_settings(session: AsyncSession, org_id: uuid.UUID, data: Settin
     if isinstance(data.retention_statuses, list):
         for status in data.retention_statuses:
             if status not in STATUSES:
-                raise ValidationFailed(f"{status!r} is not a status", field="retention_statuses")
+                raise ValidationFailed(
+                    "%(status)r is not a status", field="retention_statuses", status=status
+                )
         if not data.retention_statuses:
             raise ValidationFailed("name at least one status", field="retention_statuses")
         row.retention_statuses = list(dict.fromkeys(data.retention_statuses))

@@ -87,7 +87,7 @@ def _role(value: str, field: str = "role") -> Role:
     try:
         return parse_role(value)
     except ValueError as exc:
-        raise ValidationFailed(str(exc), field=field) from None
+        raise ValidationFailed.refusing(exc, field=field) from None
 
 
 async def audit(
@@ -156,7 +156,11 @@ async def _owners_locked(session: AsyncSession) -> int:
 
 def _may_manage(actor: Actor, member: Membership) -> None:
     if RANK[actor.role] < RANK[Role(member.role)]:
-        raise Forbidden(f"the role {actor.role.value} cannot change a member with the role {member.role}")
+        raise Forbidden(
+            "the role %(role)s cannot change a member with the role %(role2)s",
+            role=actor.role.value,
+            role2=member.role,
+        )
 
 
 async def get_member(session: AsyncSession, membership_id: uuid.UUID) -> MemberOut:
@@ -171,7 +175,11 @@ async def change_role(
     member, user = await _member(session, membership_id)
     _may_manage(actor, member)
     if not can_grant(actor.role, new_role):
-        raise Forbidden(f"the role {actor.role.value} cannot grant the role {new_role.value}")
+        raise Forbidden(
+            "the role %(role)s cannot grant the role %(new_role)s",
+            role=actor.role.value,
+            new_role=new_role.value,
+        )
     old = member.role
     if old == new_role.value:
         return _member_out(member, user)
@@ -295,7 +303,11 @@ async def invite(
     address = normalize_email(email)
     wanted = _role(role)
     if not can_grant(actor.role, wanted):
-        raise Forbidden(f"the role {actor.role.value} cannot invite with the role {wanted.value}")
+        raise Forbidden(
+            "the role %(role)s cannot invite with the role %(wanted)s",
+            role=actor.role.value,
+            wanted=wanted.value,
+        )
     member = (
         await session.execute(
             select(Membership.id)
@@ -352,9 +364,11 @@ async def resend(
     """A new link (the old one stops working) with a fresh expiry."""
     inv = await _invitation(session, invitation_id)
     if not can_grant(actor.role, Role(inv.role)):
-        raise Forbidden(f"the role {actor.role.value} cannot invite with the role {inv.role}")
+        raise Forbidden(
+            "the role %(role)s cannot invite with the role %(role2)s", role=actor.role.value, role2=inv.role
+        )
     if inv.accepted_at is not None or inv.revoked_at is not None:
-        raise Conflict(f"this invitation was {_status(inv)}; invite again instead")
+        raise Conflict("this invitation was %(status)s; invite again instead", status=_status(inv))
     now = datetime.now(UTC)
     raw = _new_secret(org.id)
     inv.token_hash = _digest(raw)
@@ -372,7 +386,11 @@ async def revoke(
 ) -> InvitationOut:
     inv = await _invitation(session, invitation_id)
     if not can_grant(actor.role, Role(inv.role)):
-        raise Forbidden(f"the role {actor.role.value} cannot revoke an invitation with the role {inv.role}")
+        raise Forbidden(
+            "the role %(role)s cannot revoke an invitation with the role %(role2)s",
+            role=actor.role.value,
+            role2=inv.role,
+        )
     if inv.accepted_at is not None:
         raise Conflict("this invitation was already accepted; remove the member instead")
     if inv.revoked_at is None:

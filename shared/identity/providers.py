@@ -134,7 +134,9 @@ def _domains(values: list[str]) -> list[str]:
         if not domain:
             continue
         if "." not in domain or any(c in domain for c in " /@,;") or len(domain) > 253:
-            raise ValidationFailed(f"{value!r} is not a domain such as example.org", field="allowed_domains")
+            raise ValidationFailed(
+                "%(value)r is not a domain such as example.org", field="allowed_domains", value=value
+            )
         if domain not in out:
             out.append(domain)
     return out
@@ -165,7 +167,7 @@ async def put_settings(
         try:
             role = parse_role(data.auto_join_role)
         except ValueError as exc:
-            raise ValidationFailed(str(exc), field="auto_join_role") from None
+            raise ValidationFailed.refusing(exc, field="auto_join_role") from None
         if not domains:
             raise ValidationFailed(
                 "joining without an invitation needs allowed domains", field="auto_join_role"
@@ -179,10 +181,13 @@ async def put_settings(
         try:
             role = parse_role(value)
         except ValueError as exc:
-            raise ValidationFailed(str(exc), field="group_roles") from None
+            raise ValidationFailed.refusing(exc, field="group_roles") from None
         if not can_grant(actor.role, role):
             raise ValidationFailed(
-                f"the role {actor.role.value} cannot map a group to {role.value}", field="group_roles"
+                "the role %(role)s cannot map a group to %(role2)s",
+                field="group_roles",
+                role=actor.role.value,
+                role2=role.value,
             )
         if group.strip():
             group_roles[group.strip()] = role.value

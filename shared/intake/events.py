@@ -116,7 +116,7 @@ def _text(value: str | None, field: str, limit: int, *, required: bool = False) 
     if required and not cleaned:
         raise ValidationFailed("cannot be empty", field=field)
     if len(cleaned) > limit:
-        raise ValidationFailed(f"at most {limit} characters", field=field)
+        raise ValidationFailed("at most %(limit)s characters", field=field, limit=limit)
     return cleaned or None
 
 
@@ -135,7 +135,9 @@ async def _check_programme(session: AsyncSession, programme_id: uuid.UUID | None
 
 def _check_kind(kind: str) -> str:
     if kind not in vocab.EVENT_KINDS:
-        raise ValidationFailed(f"kind must be one of {', '.join(vocab.EVENT_KINDS)}", field="kind")
+        raise ValidationFailed(
+            "kind must be one of %(event_kinds)s", field="kind", event_kinds=", ".join(vocab.EVENT_KINDS)
+        )
     return kind
 
 
@@ -258,7 +260,9 @@ async def invite(session: AsyncSession, event_id: uuid.UUID, data: InviteIn) -> 
     if not ids:
         raise ValidationFailed("choose at least one person", field="contact_ids")
     if len(ids) > MAX_INVITE:
-        raise ValidationFailed(f"at most {MAX_INVITE} people at once", field="contact_ids")
+        raise ValidationFailed(
+            "at most %(max_invite)s people at once", field="contact_ids", max_invite=MAX_INVITE
+        )
     contacts = {
         c.id: c
         for c in (
@@ -267,7 +271,7 @@ async def invite(session: AsyncSession, event_id: uuid.UUID, data: InviteIn) -> 
     }
     unknown = [i for i in ids if i not in contacts]
     if unknown:
-        raise ValidationFailed(f"no such contact: {unknown[0]}", field="contact_ids")
+        raise ValidationFailed("no such contact: %(unknown)s", field="contact_ids", unknown=unknown[0])
     present = set(
         (
             await session.execute(
@@ -362,7 +366,9 @@ async def set_attendance(session: AsyncSession, event_id: uuid.UUID, data: Atten
     for n, item in enumerate(data.items):
         if item.status not in vocab.ATTENDANCE:
             raise ValidationFailed(
-                f"status must be one of {', '.join(vocab.ATTENDANCE)}", field=f"items[{n}].status"
+                "status must be one of %(attendance)s",
+                field=f"items[{n}].status",
+                attendance=", ".join(vocab.ATTENDANCE),
             )
         row = rows.get(item.contact_id)
         if row is None:

@@ -28,7 +28,7 @@ from msgspec import UNSET, UnsetType
 from sqlalchemy import ColumnElement, and_, delete, exists, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import outbox
+from shared import i18n, outbox
 from shared.contacts import fields as custom_fields
 from shared.contacts import service as contacts
 from shared.contacts import timeline
@@ -39,6 +39,7 @@ from shared.contacts.schemas import ConsentIn, ContactIn
 from shared.contacts.vocab import EMAIL_RE, GENDERS, PHONE_RE, POSTAL_RE, normalize_email
 from shared.db import Database, current_org
 from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.i18n import N_
 from shared.intake import mail, vocab
 from shared.intake.models import IntakeForm, IntakeProfile, IntakeSubmission
 from shared.limits import Int4, Items, Text
@@ -57,40 +58,27 @@ PER_CLIENT_PER_HOUR = 10
 MAX_CONSENT_TEXT = 1500
 
 # Standard contact fields a form may ask for: labels, input type, autocomplete.
-STANDARD_FIELDS: dict[str, tuple[str, str, str, str]] = {
-    "phone": ("Telefon", "Phone", "tel", "tel"),
-    "birth_date": ("Geburtsdatum", "Date of birth", "date", "bday"),
-    "postal_code": ("Postleitzahl", "Postcode", "text", "postal-code"),
-    "city": ("Wohnort", "Town or city", "text", "address-level2"),
-    "gender": ("Geschlecht", "Gender", "select", "sex"),
-    "languages": ("Sprachen (z. B. Deutsch, Arabisch)", "Languages (e.g. German, Arabic)", "text", "off"),
-    "message": ("Ihre Nachricht an uns", "Your message to us", "textarea", "off"),
+STANDARD_FIELDS: dict[str, tuple[str, str, str]] = {
+    "phone": (N_("Phone"), "tel", "tel"),
+    "birth_date": (N_("Date of birth"), "date", "bday"),
+    "postal_code": (N_("Postcode"), "text", "postal-code"),
+    "city": (N_("Town or city"), "text", "address-level2"),
+    "gender": (N_("Gender"), "select", "sex"),
+    "languages": (N_("Languages (e.g. German, Arabic)"), "text", "off"),
+    "message": (N_("Your message to us"), "textarea", "off"),
 }
 REFUSALS = {
-    "honeypot": ("Das hat leider nicht geklappt.", "That did not work."),
-    "stale": (
-        "Die Seite war zu lange offen. Bitte senden Sie das Formular noch einmal.",
-        "The page was open too long. Please send the form again.",
-    ),
-    "too_fast": (
-        "Das ging sehr schnell. Bitte prüfen Sie Ihre Angaben und senden Sie noch einmal.",
-        "That was very fast. Please check your entries and send again.",
-    ),
-    "used": (
-        "Dieses Formular wurde schon gesendet. "
-        "Bitte laden Sie die Seite neu, um noch eine Anmeldung zu senden.",
-        "This form has already been sent. Please reload the page to send another sign-up.",
-    ),
-    "rate": (
-        "Von dieser Adresse kamen gerade viele Anmeldungen. Bitte versuchen Sie es später noch einmal.",
-        "Many sign-ups came from this address just now. Please try again later.",
-    ),
+    "honeypot": N_("That did not work."),
+    "stale": N_("The page was open too long. Please send the form again."),
+    "too_fast": N_("That was very fast. Please check your entries and send again."),
+    "used": N_("This form has already been sent. Please reload the page to send another sign-up."),
+    "rate": N_("Many sign-ups came from this address just now. Please try again later."),
 }
 GENDER_LABELS = {
-    "female": ("weiblich", "female"),
-    "male": ("männlich", "male"),
-    "diverse": ("divers", "diverse"),
-    "not_stated": ("keine Angabe", "prefer not to say"),
+    "female": N_("female"),
+    "male": N_("male"),
+    "diverse": N_("diverse"),
+    "not_stated": N_("prefer not to say"),
 }
 
 
@@ -233,7 +221,7 @@ def _required_text(value: str, name: str, limit: int) -> str:
     if not cleaned:
         raise ValidationFailed("cannot be empty", field=name)
     if len(cleaned) > limit:
-        raise ValidationFailed(f"at most {limit} characters", field=name)
+        raise ValidationFailed("at most %(limit)s characters", field=name, limit=limit)
     return cleaned
 
 
@@ -248,9 +236,11 @@ async def _check_fields(session: AsyncSession, items: list[FormField]) -> list[d
         )
         if not known:
             raise ValidationFailed(
-                f"not a field a form can ask for: {key!r} (standard: {', '.join(STANDARD_FIELDS)}; "
-                "custom fields as custom.<key>)",
+                "not a field a form can ask for: %(key)r (standard: "
+                "%(standard_fields)s; custom fields as custom.<key>)",
                 field=f"fields[{n}].key",
+                key=key,
+                standard_fields=", ".join(STANDARD_FIELDS),
             )
         if key in seen:
             raise ValidationFailed("asked twice", field=f"fields[{n}].key")
@@ -302,7 +292,9 @@ def _check_slug(slug: str) -> str:
 
 def _check_audience(audience: str) -> str:
     if audience not in vocab.AUDIENCES:
-        raise ValidationFailed(f"audience must be one of {', '.join(vocab.AUDIENCES)}", field="audience")
+        raise ValidationFailed(
+            "audience must be one of %(audiences)s", field="audience", audiences=", ".join(vocab.AUDIENCES)
+        )
     return audience
 
 
@@ -480,9 +472,9 @@ async def public_form(session: AsyncSession, org: Organization, form_id: uuid.UU
     for item in asked:
         key, required = item["key"], bool(item.get("required"))
         if key in STANDARD_FIELDS:
-            de, english, kind, autocomplete = STANDARD_FIELDS[key]
-            options = [(g, GENDER_LABELS[g][1 if en else 0]) for g in GENDERS] if key == "gender" else []
-            fields.append(Field(key, english if en else de, kind, required, autocomplete, options))
+            label, kind, autocomplete = STANDARD_FIELDS[key]
+            options = [(g, _t(lang, GENDER_LABELS[g])) for g in GENDERS] if key == "gender" else []
+            fields.append(Field(key, _t(lang, label), kind, required, autocomplete, options))
             continue
         cf = custom.get(key.removeprefix("custom."))
         if cf is None or cf.archived_at is not None:
@@ -550,8 +542,12 @@ def client_hash(secret: bytes, org_id: uuid.UUID, client: str) -> str:
     return hmac.new(secret, f"{org_id}:{client}".encode(), hashlib.sha256).hexdigest()
 
 
-def _t(lang: str, de: str, en: str) -> str:
-    return en if lang == "en" else de
+def _refused(lang: str, reason: str) -> str:
+    return _t(lang, REFUSALS[reason])
+
+
+def _t(lang: str, message: str, **params: Any) -> str:
+    return i18n.gettext(lang, message, domain="intake", **params)
 
 
 def _parse(
@@ -561,14 +557,14 @@ def _parse(
     lang = public.lang
     errors: dict[str, str] = {}
     answers: dict[str, Any] = {"custom": {}}
-    missing = _t(lang, "Bitte ausfüllen.", "Please fill this in.")
+    missing = _t(lang, "Please fill this in.")
 
     def text(name: str, limit: int, required: bool) -> str:
         value = " ".join(posted.get(name, "").split()) if name != "message" else posted.get(name, "").strip()
         if required and not value:
             errors[name] = missing
         elif len(value) > limit:
-            errors[name] = _t(lang, f"Höchstens {limit} Zeichen.", f"At most {limit} characters.")
+            errors[name] = _t(lang, "At most %(limit)s characters.", limit=limit)
         return value
 
     for_child = public.form.audience == "mentee" and posted.get("for_child") == "yes"
@@ -579,9 +575,7 @@ def _parse(
     if not email:
         errors["email"] = missing
     elif not EMAIL_RE.match(email) or len(email) > 320:
-        errors["email"] = _t(
-            lang, "Bitte eine gültige E-Mail-Adresse angeben.", "Please enter a valid e-mail address."
-        )
+        errors["email"] = _t(lang, "Please enter a valid e-mail address.")
     answers["email"] = email
     address = posted.get("form_of_address", "sie")
     answers["form_of_address"] = address if address in vocab.FORMS_OF_ADDRESS else "sie"
@@ -602,7 +596,7 @@ def _parse(
             try:
                 answers["custom"][cf.key] = custom_fields.coerce_value(cf, raw, lenient=True)
             except ValueError:
-                errors[f.name] = _t(lang, "Bitte prüfen Sie diese Angabe.", "Please check this entry.")
+                errors[f.name] = _t(lang, "Please check this entry.")
             continue
         if f.name == "birth_date":
             try:
@@ -611,24 +605,18 @@ def _parse(
                     raise ValueError(raw)
                 answers["birth_date"] = born.isoformat()
             except ValueError:
-                errors[f.name] = _t(lang, "Bitte ein gültiges Datum angeben.", "Please enter a valid date.")
+                errors[f.name] = _t(lang, "Please enter a valid date.")
         elif f.name == "phone":
             if not PHONE_RE.match(raw):
-                errors[f.name] = _t(
-                    lang, "Bitte eine gültige Telefonnummer angeben.", "Please enter a valid phone number."
-                )
+                errors[f.name] = _t(lang, "Please enter a valid phone number.")
             answers["phone"] = raw
         elif f.name == "postal_code":
             if not POSTAL_RE.match(raw):
-                errors[f.name] = _t(
-                    lang, "Bitte eine gültige Postleitzahl angeben.", "Please enter a valid postcode."
-                )
+                errors[f.name] = _t(lang, "Please enter a valid postcode.")
             answers["postal_code"] = raw
         elif f.name == "gender":
             if raw not in GENDERS:
-                errors[f.name] = _t(
-                    lang, "Bitte eine Angabe aus der Liste wählen.", "Please choose from the list."
-                )
+                errors[f.name] = _t(lang, "Please choose from the list.")
             answers["gender"] = raw
         elif f.name == "languages":
             try:
@@ -636,7 +624,6 @@ def _parse(
             except ValueError:
                 errors[f.name] = _t(
                     lang,
-                    "Diese Sprache kennen wir nicht, bitte anders schreiben.",
                     "We do not know this language; please write it differently.",
                 )
         elif f.name == "city":
@@ -663,12 +650,12 @@ async def submit(
     form = public.form
     # The honeypot is a field people do not see; whatever fills it in is not a person.
     if posted.get("website", "").strip():
-        raise Refused({"_form": _t(lang, *REFUSALS["honeypot"])}, 400)
+        raise Refused({"_form": _refused(lang, "honeypot")}, 400)
     age = _stamp_age(secret, public.org.id, form.id, posted.get("_stamp", ""), now.timestamp())
     if age is None or age > MAX_FORM_AGE.total_seconds():
-        raise Refused({"_form": _t(lang, *REFUSALS["stale"])}, 400)
+        raise Refused({"_form": _refused(lang, "stale")}, 400)
     if age < MIN_FILL_SECONDS:
-        raise Refused({"_form": _t(lang, *REFUSALS["too_fast"])}, 400)
+        raise Refused({"_form": _refused(lang, "too_fast")}, 400)
     custom = {f.key: f for f in await custom_fields.list_fields(session)}
     answers, errors = _parse(public, posted, custom)
     ticked = []
@@ -676,8 +663,7 @@ async def submit(
         if posted.get(box.name):
             ticked.append({"purpose": box.purpose, "version": box.version, "text": box.text, "lang": lang})
         elif box.required:
-            errors[box.name] = _t(lang, "Ohne diese Einwilligung können wir Sie nicht aufnehmen.",
-                                  "We cannot take you on without this consent.")  # fmt: skip
+            errors[box.name] = _t(lang, "We cannot take you on without this consent.")
     if errors:
         raise Refused(errors)
 
@@ -692,10 +678,10 @@ async def submit(
         )
     ).one()
     if by_email >= PER_EMAIL_PER_HOUR or by_client >= PER_CLIENT_PER_HOUR:
-        raise Refused({"_form": _t(lang, *REFUSALS["rate"])}, 429)
+        raise Refused({"_form": _refused(lang, "rate")}, 429)
     # A page's stamp is spent by the submission it carries: replaying it sends nothing.
     if not await _first_use(redis, public.org.id, posted["_stamp"]):
-        raise Refused({"_form": _t(lang, *REFUSALS["used"])}, 400)
+        raise Refused({"_form": _refused(lang, "used")}, 400)
 
     token = secrets.token_urlsafe(32)
     submission = IntakeSubmission(
@@ -854,7 +840,7 @@ async def confirm(
     actor = tasks.Actor(org_id=org.id, slug=org.slug, membership_id=None, public_url=public_url)
     details = [f"Formular: {form.title_de}", f"E-Mail: {a['email']}"]
     if a.get("for_child"):
-        details.append(f"Angemeldet von: {given_by} (Erziehungsberechtigte/r)")
+        details.append(f"Angemeldet von: {given_by} (Erziehungsberechtigte:r)")
     if a.get("message"):
         details.append(f"Nachricht: {a['message']}")
     if created.possible_duplicates:

@@ -10,61 +10,60 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from shared import i18n
+from shared.i18n import N_
 from shared.intake import vocab
 
+# Message ids by form of address ("du"/"sie" are the gettext contexts): English reads the same
+# either way, German does not. Their German lives in shared/intake/locale/de/LC_MESSAGES/intake.po.
 _GREETING = {
-    ("de", "sie"): "Guten Tag {full_name},",
-    ("de", "du"): "Hallo {first_name},",
-    ("en", "sie"): "Dear {full_name},",
-    ("en", "du"): "Hi {first_name},",
+    "sie": N_("Dear %(full_name)s,"),
+    "du": N_("Hi %(first_name)s,"),
 }
+_NO_NAME = N_("Hello,")
+_CLOSING = N_("Best regards\n%(org)s")
 
-_TEXTS: dict[tuple[str, str], dict[str, str]] = {
-    ("de", "sie"): {
-        "invitation_subject": "Einladung: {title}",
-        "invitation_body": (
-            "wir laden Sie herzlich ein: {title} am {when}{where}.\n\n{description}"
-            "Bitte geben Sie uns kurz Bescheid, ob Sie dabei sind."
+
+def _texts(address: str) -> dict[str, tuple[str, str]]:
+    """Each kind's subject and body in one form of address (listed twice so extraction finds both)."""
+    if address == "du":
+        return {
+            "invitation_subject": pgettext("du", "Invitation: %(title)s"),
+            "invitation_body": pgettext(
+                "du",
+                "we warmly invite you: %(title)s on %(when)s%(where)s.\n\n%(description)s"
+                "Please let us know whether you will come.",
+            ),
+            "confirm_subject": pgettext("du", "Please confirm your sign-up: %(form)s"),
+            "confirm_body": pgettext(
+                "du",
+                "thank you for signing up with %(org)s (%(form)s).\n\n"
+                "Please confirm your e-mail address with this link:\n%(link)s\n\n"
+                "Without confirmation we delete your details after %(hours)s hours. "
+                "If you did not sign up, simply ignore this e-mail.",
+            ),
+        }
+    return {
+        "invitation_subject": pgettext("sie", "Invitation: %(title)s"),
+        "invitation_body": pgettext(
+            "sie",
+            "we warmly invite you: %(title)s on %(when)s%(where)s.\n\n%(description)s"
+            "Please let us know whether you will come.",
         ),
-        "confirm_subject": "Bitte bestätigen Sie Ihre Anmeldung: {form}",
-        "confirm_body": (
-            "vielen Dank für Ihre Anmeldung bei {org} ({form}).\n\n"
-            "Bitte bestätigen Sie Ihre E-Mail-Adresse über diesen Link:\n{link}\n\n"
-            "Ohne Bestätigung löschen wir Ihre Angaben nach {hours} Stunden. "
-            "Wenn Sie sich nicht angemeldet haben, können Sie diese E-Mail einfach ignorieren."
+        "confirm_subject": pgettext("sie", "Please confirm your sign-up: %(form)s"),
+        "confirm_body": pgettext(
+            "sie",
+            "thank you for signing up with %(org)s (%(form)s).\n\n"
+            "Please confirm your e-mail address with this link:\n%(link)s\n\n"
+            "Without confirmation we delete your details after %(hours)s hours. "
+            "If you did not sign up, simply ignore this e-mail.",
         ),
-    },
-    ("de", "du"): {
-        "invitation_subject": "Einladung: {title}",
-        "invitation_body": (
-            "wir laden dich herzlich ein: {title} am {when}{where}.\n\n{description}"
-            "Gib uns bitte kurz Bescheid, ob du dabei bist."
-        ),
-        "confirm_subject": "Bitte bestätige deine Anmeldung: {form}",
-        "confirm_body": (
-            "danke für deine Anmeldung bei {org} ({form}).\n\n"
-            "Bitte bestätige deine E-Mail-Adresse über diesen Link:\n{link}\n\n"
-            "Ohne Bestätigung löschen wir deine Angaben nach {hours} Stunden. "
-            "Wenn du dich nicht angemeldet hast, kannst du diese E-Mail einfach ignorieren."
-        ),
-    },
-    ("en", "sie"): {
-        "invitation_subject": "Invitation: {title}",
-        "invitation_body": (
-            "we warmly invite you: {title} on {when}{where}.\n\n{description}"
-            "Please let us know whether you will come."
-        ),
-        "confirm_subject": "Please confirm your sign-up: {form}",
-        "confirm_body": (
-            "thank you for signing up with {org} ({form}).\n\n"
-            "Please confirm your e-mail address with this link:\n{link}\n\n"
-            "Without confirmation we delete your details after {hours} hours. "
-            "If you did not sign up, simply ignore this e-mail."
-        ),
-    },
-}
-_TEXTS[("en", "du")] = _TEXTS[("en", "sie")]
-_CLOSING = {"de": "Viele Grüße\n{org}", "en": "Best regards\n{org}"}
+    }
+
+
+def pgettext(context: str, message: str) -> tuple[str, str]:
+    """Marks a message id with its form of address; translated in :func:`letter`."""
+    return (context, message)
 
 
 @dataclass(frozen=True)
@@ -79,14 +78,19 @@ def address_of(value: str | None) -> str:
 
 def greeting(lang: str, form_of_address: str, first_name: str, last_name: str) -> str:
     full = f"{first_name} {last_name}".strip()
-    template = _GREETING[(vocab.language(lang), address_of(form_of_address))]
     if not first_name.strip():
-        return {"de": "Guten Tag,", "en": "Hello,"}[vocab.language(lang)]
-    return template.format(first_name=first_name.strip(), full_name=full)
+        return i18n.gettext(vocab.language(lang), _NO_NAME)
+    template = _GREETING[address_of(form_of_address)]
+    return i18n.gettext(vocab.language(lang), template, first_name=first_name.strip(), full_name=full)
 
 
 def texts_for(lang: str, form_of_address: str) -> dict[str, str]:
-    return _TEXTS[(vocab.language(lang), address_of(form_of_address))]
+    """The texts of every kind in one language and form of address (``%(name)s`` placeholders)."""
+    language = vocab.language(lang)
+    return {
+        kind: i18n.pgettext(language, context, message, domain="intake")
+        for kind, (context, message) in _texts(address_of(form_of_address)).items()
+    }
 
 
 def letter(
@@ -94,14 +98,15 @@ def letter(
 ) -> Letter:
     lang = vocab.language(lang)
     texts = texts_for(lang, form_of_address)
+    values = {"org": org, **params}
     body = "\n\n".join(
         [
             greeting(lang, form_of_address, first_name, last_name),
-            texts[f"{kind}_body"].format(org=org, **params),
-            _CLOSING[lang].format(org=org),
+            texts[f"{kind}_body"] % values,
+            i18n.gettext(lang, _CLOSING, domain="intake", org=org),
         ]
     )
-    return Letter(subject=texts[f"{kind}_subject"].format(org=org, **params), body=body)
+    return Letter(subject=texts[f"{kind}_subject"] % values, body=body)
 
 
 def when_text(value: datetime, lang: str) -> str:

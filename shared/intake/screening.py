@@ -172,7 +172,9 @@ def _label(value: str | None, field: str, fallback: str) -> str:
 def _applies_to(values: list[str]) -> list[str]:
     cleaned = list(dict.fromkeys(values))
     if not cleaned or any(v not in vocab.APPLIES_TO for v in cleaned):
-        raise ValidationFailed(f"choose from {', '.join(vocab.APPLIES_TO)}", field="applies_to")
+        raise ValidationFailed(
+            "choose from %(applies_to)s", field="applies_to", applies_to=", ".join(vocab.APPLIES_TO)
+        )
     return cleaned
 
 
@@ -252,7 +254,9 @@ async def get_step(session: AsyncSession, step_id: uuid.UUID) -> ScreeningStep:
 async def create_step(session: AsyncSession, data: StepIn) -> StepOut:
     await _programme(session, data.programme_id, "programme_id")
     if data.kind not in vocab.STEP_KINDS:
-        raise ValidationFailed(f"kind must be one of {', '.join(vocab.STEP_KINDS)}", field="kind")
+        raise ValidationFailed(
+            "kind must be one of %(step_kinds)s", field="kind", step_kinds=", ".join(vocab.STEP_KINDS)
+        )
     key = (data.key or data.kind).strip()
     if not _KEY.match(key):
         raise ValidationFailed("a key is lower-case letters, digits and '_'", field="key")
@@ -361,7 +365,9 @@ async def add_record(session: AsyncSession, who: Who, data: RecordIn) -> RecordO
             "record the certificate as an inspection (POST /screening/certificates)", field="step_id"
         )
     if data.outcome not in vocab.OUTCOMES:
-        raise ValidationFailed(f"outcome must be one of {', '.join(vocab.OUTCOMES)}", field="outcome")
+        raise ValidationFailed(
+            "outcome must be one of %(outcomes)s", field="outcome", outcomes=", ".join(vocab.OUTCOMES)
+        )
     done_on = data.done_on or vocab.today()
     if done_on > vocab.today():
         raise ValidationFailed("cannot lie in the future", field="done_on")
@@ -527,8 +533,9 @@ async def update_profile(
     if not isinstance(data.intake_status, UnsetType):
         if data.intake_status is not None and data.intake_status not in vocab.INTAKE_STATUSES:
             raise ValidationFailed(
-                f"intake_status must be null or one of {', '.join(vocab.INTAKE_STATUSES)}",
+                "intake_status must be null or one of %(intake_statuses)s",
                 field="intake_status",
+                intake_statuses=", ".join(vocab.INTAKE_STATUSES),
             )
         contact = await _contact(session, contact_id)
         current = contact.status if contact.status in vocab.INTAKE_STATUSES else None

@@ -126,9 +126,13 @@ class Cohort:
     ) -> tuple[int, int]:
         mentee_id, mentor_id = pair
         if mentee_id not in row:
-            raise ValidationFailed(f"mentee {mentee_id} is not part of this run", field=field)
+            raise ValidationFailed(
+                "mentee %(mentee_id)s is not part of this run", field=field, mentee_id=mentee_id
+            )
         if mentor_id not in col:
-            raise ValidationFailed(f"mentor {mentor_id} is not part of this run", field=field)
+            raise ValidationFailed(
+                "mentor %(mentor_id)s is not part of this run", field=field, mentor_id=mentor_id
+            )
         return row[mentee_id], col[mentor_id]
 
     def score(self, chunk_rows: int = 256) -> Iterator[float]:
@@ -150,14 +154,20 @@ class Cohort:
             cap[j] -= 1
             if cap[j] < 0:
                 raise ValidationFailed(
-                    f"more pairs are pinned to mentor {mentor.id} than it has free places", field="pins"
+                    "more pairs are pinned to mentor %(mentor_id)s than it has free places",
+                    field="pins",
+                    mentor_id=mentor.id,
                 )
             if not self.feasible[i, j]:
                 block = score_block(self._mentees.take([i]), self._mentors.take([j]), self.config)
                 pair = explain_block(block, 0, 0, mentee, mentor, self.config, self.today)
                 why = "; ".join(v.reason for v in pair.excluded_by if v.name != "capacity") or "excluded"
                 raise ValidationFailed(
-                    f"the pinned pair {mentee.id} / {mentor.id} breaks a rule: {why}", field="pins"
+                    "the pinned pair %(mentee_id)s / %(mentor_id)s breaks a rule: %(why)s",
+                    field="pins",
+                    mentee_id=mentee.id,
+                    mentor_id=mentor.id,
+                    why=why,
                 )
 
     def solve(self) -> CohortResult:

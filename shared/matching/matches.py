@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contacts.models import Contact
 from shared.db import current_org
-from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.errors import AnyOf, Conflict, NotFound, ValidationFailed
 from shared.ids import new_id
 from shared.logs import get_logger
 from shared.matching import people
@@ -120,7 +120,7 @@ async def create_end_reason(session: AsyncSession, data: EndReasonIn) -> EndReas
     await ensure_end_reasons(session)
     taken = (await session.execute(select(EndReason.id).where(EndReason.key == data.key))).first()
     if taken is not None:
-        raise Conflict(f"an end reason {data.key!r} exists already", field="key")
+        raise Conflict("an end reason %(key)r exists already", field="key", key=data.key)
     reason = EndReason(
         organization_id=current_org(session),
         key=data.key,
@@ -380,7 +380,12 @@ async def list_matches(
         statuses = [s.strip() for s in status.split(",") if s.strip()]
         for s in statuses:
             if s not in MATCH_STATUSES:
-                raise ValidationFailed(f"{s!r} is not one of {', '.join(MATCH_STATUSES)}", field="status")
+                raise ValidationFailed(
+                    "%(s)r is not one of %(match_statuses)s",
+                    field="status",
+                    s=s,
+                    match_statuses=", ".join(MATCH_STATUSES),
+                )
         query = query.where(Match.status.in_(statuses))
     if contact_id is not None:
         query = query.where(or_(Match.mentor_id == contact_id, Match.mentee_id == contact_id))
@@ -427,16 +432,19 @@ async def create_match(
             await session.execute(select(Contact).where(Contact.id == contact_id).with_for_update())
         ).scalar_one_or_none()
         if contact is None or contact.erased_at is not None:
-            raise ValidationFailed(f"no contact {contact_id}", field=field)
+            raise ValidationFailed("no contact %(contact_id)s", field=field, contact_id=contact_id)
         if kind not in contact.kinds:
-            raise ValidationFailed(f"this contact is not a {kind}", field=field)
+            raise ValidationFailed("this contact is not a %(kind)s", field=field, kind=kind)
         found[contact_id] = contact
     mentor = found[mentor_id]
     blocked = await people.not_ready(session, [mentor_id, mentee_id])
     for contact_id, field, who in ((mentor_id, "mentor_id", "mentor"), (mentee_id, "mentee_id", "mentee")):
         if contact_id in blocked:
             raise Conflict(
-                f"the {who} is not ready to be matched: {'; '.join(blocked[contact_id])}", field=field
+                "the %(who)s is not ready to be matched: %(blocked)s",
+                field=field,
+                who=who,
+                blocked="; ".join(blocked[contact_id]),
             )
     open_for_mentee = (
         await session.execute(
@@ -447,7 +455,12 @@ async def create_match(
         raise Conflict("the mentee already has a match that has not ended", field="mentee_id")
     load = (await people.open_loads(session, [mentor_id])).get(mentor_id, 0)
     if load >= mentor.capacity:
-        raise Conflict(f"the mentor has no free place ({load} of {mentor.capacity} taken)", field="mentor_id")
+        raise Conflict(
+            "the mentor has no free place (%(load)s of %(capacity)s taken)",
+            field="mentor_id",
+            load=load,
+            capacity=mentor.capacity,
+        )
     if score is None:
         settings = await people.settings_for(session, programme_id)
         mentee_profile, _ = await people.profile(session, mentee_id, settings.config)
@@ -513,7 +526,13 @@ async def transition(
     if data.to not in allowed:
         if not allowed:
             raise Conflict("this match has ended and cannot change any more", field="to")
-        raise Conflict(f"a match that is {was} can become {' or '.join(allowed)}, not {data.to}", field="to")
+        raise Conflict(
+            "a match that is %(was)s can become %(allowed)s, not %(to)s",
+            field="to",
+            was=was,
+            allowed=AnyOf(allowed),
+            to=data.to,
+        )
     on = data.on or today
     if on > today:
         raise ValidationFailed("cannot be in the future", field="on")
@@ -521,7 +540,7 @@ async def transition(
         await session.execute(select(func.max(MatchEvent.occurred_on)).where(MatchEvent.match_id == match.id))
     ).scalar_one() or match.proposed_on
     if on < last:
-        raise ValidationFailed(f"cannot be before the previous step on {last.isoformat()}", field="on")
+        raise ValidationFailed("cannot be before the previous step on %(last)s", field="on", last=last)
     if data.first_meeting_on is not None and data.to != "introduced":
         raise ValidationFailed("only when the pair is introduced", field="first_meeting_on")
     if data.first_meeting_on is not None and data.first_meeting_on < on:
@@ -532,7 +551,7 @@ async def transition(
     if data.to == "ended":
         if not reason:
             keys = ", ".join(r.key for r in await list_end_reasons(session))
-            raise ValidationFailed(f"why did it end? one of: {keys}", field="reason")
+            raise ValidationFailed("why did it end? one of: %(keys)s", field="reason", keys=keys)
         await ensure_end_reasons(session)
         end = (
             await session.execute(
@@ -541,7 +560,9 @@ async def transition(
         ).scalar_one_or_none()
         if end is None:
             keys = ", ".join(r.key for r in await list_end_reasons(session))
-            raise ValidationFailed(f"{reason!r} is not one of: {keys}", field="reason")
+            raise ValidationFailed(
+                "%(reason)r is not one of: %(keys)s", field="reason", reason=reason, keys=keys
+            )
         match.ended_on = on
         match.end_reason_id = end.id
         match.ended_early = end.early if data.ended_early is None else data.ended_early
@@ -610,9 +631,13 @@ def _check_date(match: Match, on: date, today: date) -> None:
         raise ValidationFailed("cannot be in the future", field="on")
     start = match.introduced_on or match.proposed_on
     if on < start:
-        raise ValidationFailed(f"cannot be before the pair was introduced ({start.isoformat()})", field="on")
+        raise ValidationFailed(
+            "cannot be before the pair was introduced (%(start)s)", field="on", start=start
+        )
     if match.ended_on is not None and on > match.ended_on:
-        raise ValidationFailed(f"cannot be after the match ended ({match.ended_on.isoformat()})", field="on")
+        raise ValidationFailed(
+            "cannot be after the match ended (%(ended_on)s)", field="on", ended_on=match.ended_on
+        )
 
 
 async def add_checkin(

@@ -267,9 +267,11 @@ async def profiles_of(
     for contact_id in wanted:
         row = rows.get(contact_id)
         if row is None or row.erased_at is not None:
-            raise ValidationFailed(f"no contact {contact_id}", field=field)
+            raise ValidationFailed("no contact %(contact_id)s", field=field, contact_id=contact_id)
         if role not in row.kinds:
-            raise ValidationFailed(f"contact {contact_id} is not a {role}", field=field)
+            raise ValidationFailed(
+                "contact %(contact_id)s is not a %(role)s", field=field, contact_id=contact_id, role=role
+            )
         out.append(_profile(row, config, loads.get(contact_id, 0), labels))
     return out
 
@@ -373,7 +375,7 @@ async def check_programme(session: AsyncSession, programme_id: uuid.UUID | None,
         await session.execute(select(Programme.id).where(Programme.id == programme_id))
     ).scalar_one_or_none()
     if found is None:
-        raise ValidationFailed(f"no programme {programme_id}", field=field)
+        raise ValidationFailed("no programme %(programme_id)s", field=field, programme_id=programme_id)
 
 
 async def settings_for(session: AsyncSession, programme_id: uuid.UUID | None) -> ProgrammeSettings:
@@ -406,8 +408,9 @@ async def save_settings(
     for i, criterion in enumerate(config.custom):
         if criterion.key not in fields:
             raise ValidationFailed(
-                f"no custom field {criterion.key!r}; criteria come from the organisation's custom fields",
+                "no custom field %(key)r; criteria come from the organisation's custom fields",
                 field=f"config.custom[{i}].key",
+                key=criterion.key,
             )
     selector = (
         MatchingSettings.programme_id == programme_id

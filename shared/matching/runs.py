@@ -8,11 +8,10 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from arq import create_pool
-from arq.connections import RedisSettings
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import queue
 from shared.contacts.models import Contact
 from shared.db import Database, current_org
 from shared.errors import DomainError, NotFound, ValidationFailed
@@ -33,7 +32,6 @@ from shared.matching.schemas import (
     RunSummary,
 )
 from shared.matching.scoring import score_pair
-from shared.settings import Settings
 
 log = get_logger(__name__)
 
@@ -58,9 +56,13 @@ def _check_pairs(
     out: list[tuple[uuid.UUID, uuid.UUID]] = []
     for ref in refs:
         if ref.mentee_id not in mentee_ids:
-            raise ValidationFailed(f"mentee {ref.mentee_id} is not part of this run", field=field)
+            raise ValidationFailed(
+                "mentee %(mentee_id)s is not part of this run", field=field, mentee_id=ref.mentee_id
+            )
         if ref.mentor_id not in mentor_ids:
-            raise ValidationFailed(f"mentor {ref.mentor_id} is not part of this run", field=field)
+            raise ValidationFailed(
+                "mentor %(mentor_id)s is not part of this run", field=field, mentor_id=ref.mentor_id
+            )
         pair = (ref.mentee_id, ref.mentor_id)
         if pair not in out:
             out.append(pair)
@@ -87,13 +89,17 @@ def _check_pins(
         taken[mentor_id] = taken.get(mentor_id, 0) + 1
         if taken[mentor_id] > mentor.capacity_left:
             raise ValidationFailed(
-                f"more pairs are pinned to {mentor.name} than places are free", field="pins"
+                "more pairs are pinned to %(mentor)s than places are free", field="pins", mentor=mentor.name
             )
         pair = score_pair(by_id[mentee_id], mentor, config, today)
         if pair.excluded:
             why = "; ".join(v.reason for v in pair.excluded_by)
             raise ValidationFailed(
-                f"{by_id[mentee_id].name} / {mentor.name} cannot be pinned: {why}", field="pins"
+                "%(name)s / %(mentor)s cannot be pinned: %(why)s",
+                field="pins",
+                name=by_id[mentee_id].name,
+                mentor=mentor.name,
+                why=why,
             )
 
 
@@ -107,7 +113,10 @@ async def _all_ready(session: AsyncSession, group: list[Profile], field: str) ->
     for p in group:
         if p.id in blocked:
             raise ValidationFailed(
-                f"{p.name} is not ready to be matched: {'; '.join(blocked[p.id])}", field=field
+                "%(p)s is not ready to be matched: %(blocked)s",
+                field=field,
+                p=p.name,
+                blocked="; ".join(blocked[p.id]),
             )
 
 
@@ -129,7 +138,9 @@ async def create_run(
         await _all_ready(session, mentors, "mentor_ids")
     for field, group in (("mentee_ids", mentees), ("mentor_ids", mentors)):
         if len(group) > MAX_PEOPLE:
-            raise ValidationFailed(f"at most {MAX_PEOPLE:,} people per run", field=field)
+            raise ValidationFailed(
+                "at most %(max_people)s people per run", field=field, max_people=format(MAX_PEOPLE, ",")
+            )
     pins = _check_pairs(data.pins, mentees, mentors, "pins")
     exclusions = _check_pairs(data.exclusions, mentees, mentors, "exclusions")
     _check_pins(pins, exclusions, mentees, mentors, config, today)
@@ -151,6 +162,10 @@ async def create_run(
     session.add(run)
     await session.flush()
     await session.refresh(run)
+    # The worker's sweep picks up a run whose job never arrived.
+    queue.after_commit(
+        session, queue.RUN_MATCHING, str(run.organization_id), str(run.id), job_id=job_id(run.id)
+    )
     return run
 
 
@@ -293,7 +308,7 @@ async def accept(
     run = await _get(session, run_id, for_update=True)
     if run.status != "done":
         raise ValidationFailed(
-            f"the run is {run.status}; only a finished run can be accepted", field="status"
+            "the run is %(status)s; only a finished run can be accepted", field="status", status=run.status
         )
     rows = list(
         (await session.execute(select(MatchingRunPair).where(MatchingRunPair.run_id == run.id))).scalars()
@@ -306,9 +321,13 @@ async def accept(
         for mentee_id in dict.fromkeys(data.mentee_ids):
             pair = by_mentee.get(mentee_id)
             if pair is None:
-                raise ValidationFailed(f"the run proposes no mentor for {mentee_id}", field="mentee_ids")
+                raise ValidationFailed(
+                    "the run proposes no mentor for %(mentee_id)s", field="mentee_ids", mentee_id=mentee_id
+                )
             if pair.match_id is not None:
-                raise ValidationFailed(f"the pair of {mentee_id} was accepted already", field="mentee_ids")
+                raise ValidationFailed(
+                    "the pair of %(mentee_id)s was accepted already", field="mentee_ids", mentee_id=mentee_id
+                )
             chosen.append(pair)
     created = []
     for pair in sorted(chosen, key=lambda r: (-r.score, r.mentee_id)):
@@ -482,23 +501,6 @@ async def runs_waiting(db: Database) -> list[tuple[uuid.UUID, uuid.UUID]]:
 
 # ---------------------------------------------------------------- the queue
 
-JOB = "run_matching"
-
 
 def job_id(run_id: uuid.UUID | str) -> str:
     return f"matching-run:{run_id}"
-
-
-async def enqueue(settings: Settings, org_id: uuid.UUID, run_id: uuid.UUID) -> bool:
-    """Wake a worker for the run; only after the run's transaction committed. Best effort: the
-    worker's sweep picks up a run whose job never arrived."""
-    try:
-        pool = await create_pool(RedisSettings.from_dsn(settings.redis_dsn), retry=0)
-    except Exception as exc:
-        log.warning("could not reach the queue", job=JOB, error=type(exc).__name__)
-        return False
-    try:
-        await pool.enqueue_job(JOB, str(org_id), str(run_id), _job_id=job_id(run_id))
-        return True
-    finally:
-        await pool.aclose()

@@ -22,12 +22,13 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from shared import i18n
 from shared.matching import geo, texts
 from shared.matching.config import MatchingConfig
 from shared.matching.profile import Profile, age_on, norm
@@ -368,8 +369,9 @@ _LABELS: dict[str, tuple[str, str]] = {
 }
 
 
-def _pick(locale: Locale, de: str, en: str) -> str:
-    return de if locale == "de" else en
+def _t(locale: Locale, message: str, **params: Any) -> str:
+    """A reason in the coordinator's language (the matching catalogue)."""
+    return i18n.gettext(locale, message, domain="matching", **params)
 
 
 def _shared_words(a: Iterable[str], b: Iterable[str]) -> list[str]:
@@ -393,63 +395,59 @@ def _reason(
         common = sorted(_languages(mentee) & _languages(mentor))
         if common:
             names = texts.join((texts.language_name(c, t) for c in common), t)
-            return _pick(t, f"beide sprechen {names}", f"both speak {names}")
+            return _t(t, "both speak %(names)s", names=names)
         if not _languages(mentee) or not _languages(mentor):
-            return _pick(t, "Sprachen nicht angegeben", "languages not recorded")
-        return _pick(t, "keine gemeinsame Sprache", "no common language")
+            return _t(t, "languages not recorded")
+        return _t(t, "no common language")
     if name == "interests":
         common = _shared_words(mentee.interests, mentor.interests)
         if common:
-            return _pick(t, "gemeinsame Interessen: ", "shared interests: ") + texts.join(common, t)
+            return _t(t, "shared interests: %(common)s", common=texts.join(common, t))
         if not _distinct(mentee.interests) or not _distinct(mentor.interests):
-            return _pick(t, "Interessen nicht angegeben", "interests not recorded")
-        return _pick(t, "keine gemeinsamen Interessen", "no shared interests")
+            return _t(t, "interests not recorded")
+        return _t(t, "no shared interests")
     if name == "availability":
         a, b = _slots(mentee), _slots(mentor)
         if not a or not b:
-            return _pick(t, "Zeiten nicht angegeben", "availability not recorded")
+            return _t(t, "availability not recorded")
         common = [s for s in texts.SLOTS if s in a and s in b]
         if not common:
-            return _pick(t, "keine gemeinsame Zeit", "no common time")
-        reason = _pick(t, "gemeinsame Zeit: ", "common time: ") + texts.join(
-            (texts.slot_name(s, t) for s in common), t
-        )
+            return _t(t, "no common time")
+        reason = _t(t, "common time: %(slots)s", slots=texts.join((texts.slot_name(s, t) for s in common), t))
         if (a & texts.WEEKEND) and (b & texts.WEEKEND) and not (set(common) & texts.WEEKEND):
-            reason += _pick(t, "; keine gemeinsame Zeit am Wochenende", "; no common time at the weekend")
+            reason += _t(t, "; no common time at the weekend")
         return reason
     if name == "distance":
         km = geo.distance_km(mentee.postal_code, mentor.postal_code)
         if km is None:
-            return _pick(t, "Entfernung unbekannt (Postleitzahl fehlt)", "distance unknown (no postal code)")
-        return _pick(t, f"{texts.km(km, t)} entfernt", f"{texts.km(km, t)} apart")
+            return _t(t, "distance unknown (no postal code)")
+        return _t(t, "%(km)s apart", km=texts.km(km, t))
     if name == "age_gap":
         mentee_age, mentor_age = age_on(mentee.birth_date, today), age_on(mentor.birth_date, today)
         if mentee_age is None or mentor_age is None:
-            return _pick(t, "Alter unbekannt", "age unknown")
+            return _t(t, "age unknown")
         gap = abs(mentee_age - mentor_age)
-        return _pick(t, f"{gap} Jahre Altersunterschied", f"{gap} years apart in age")
+        return _t(t, "%(gap)s years apart in age", gap=gap)
     if name == "waiting_time":
         if mentee.waiting_since is None:
-            return _pick(t, "Wartezeit unbekannt", "waiting time unknown")
+            return _t(t, "waiting time unknown")
         days = max((today - mentee.waiting_since).days, 0)
-        return _pick(t, f"wartet seit {days} Tagen", f"waiting for {days} days")
+        return _t(t, "waiting for %(days)s days", days=days)
     if name == "support_kinds":
         if not _distinct(mentee.support_kinds):
-            return _pick(t, "keine bestimmte Unterstützung gewünscht", "no particular support wanted")
+            return _t(t, "no particular support wanted")
         common = _shared_words(mentee.support_kinds, mentor.support_kinds)
         if common:
-            return _pick(t, "bietet gewünschte Unterstützung: ", "offers the support wanted: ") + texts.join(
-                common, t
-            )
-        return _pick(t, "bietet die gewünschte Unterstützung nicht", "does not offer the support wanted")
+            return _t(t, "offers the support wanted: %(common)s", common=texts.join(common, t))
+        return _t(t, "does not offer the support wanted")
     key = name.removeprefix("custom:")
     label = next(c.label for c in config.custom if c.key == key)
     common = _shared_words(mentee.custom.get(key, ()), mentor.custom.get(key, ()))
     if common:
-        return f"{label}: " + _pick(t, "beide ", "both ") + texts.join(common, t)
+        return _t(t, "%(label)s: both %(common)s", label=label, common=texts.join(common, t))
     if not mentee.custom.get(key) or not mentor.custom.get(key):
-        return f"{label}: " + _pick(t, "nicht angegeben", "not recorded")
-    return f"{label}: " + _pick(t, "verschieden", "different")
+        return _t(t, "%(label)s: not recorded", label=label)
+    return _t(t, "%(label)s: different", label=label)
 
 
 def _gender_words(values: Iterable[str], t: Locale) -> str:
@@ -461,28 +459,18 @@ def _violation(
 ) -> str:
     t = locale
     if name == "common_language":
-        return _pick(t, "keine gemeinsame Sprache", "no common language")
+        return _t(t, "no common language")
     if name == "max_distance":
         km = geo.distance_km(mentee.postal_code, mentor.postal_code) or 0.0
         limit = config.rules.max_distance_km or 0.0
-        return _pick(
-            t,
-            f"{texts.km(km, t)} entfernt, erlaubt sind höchstens {limit:g} km",
-            f"{texts.km(km, t)} apart, at most {limit:g} km allowed",
-        )
+        return _t(t, "%(km)s apart, at most %(limit)s km allowed", km=texts.km(km, t), limit=f"{limit:g}")
     if name == "capacity":
-        return _pick(
-            t,
-            f"keine freien Plätze ({mentor.load} von {mentor.capacity} belegt)",
-            f"no free place ({mentor.load} of {mentor.capacity} taken)",
+        return _t(
+            t, "no free place (%(load)s of %(capacity)s taken)", load=mentor.load, capacity=mentor.capacity
         )
     if name == "support_kinds":
         wanted = texts.join((k.strip() for k in mentee.support_kinds), t)
-        return _pick(
-            t,
-            f"bietet keine der gewünschten Unterstützungen ({wanted})",
-            f"offers none of the support wanted ({wanted})",
-        )
+        return _t(t, "offers none of the support wanted (%(wanted)s)", wanted=wanted)
     if name == "preferences":
         parts: list[str] = []
         for wisher, other, wisher_role, other_role in (
@@ -495,29 +483,37 @@ def _violation(
             if wished and other.gender and other.gender not in wished:
                 asked, actual = _gender_words(wished, t), texts.gender_name(other.gender, t)
                 parts.append(
-                    _pick(
+                    _t(
                         t,
-                        f"{w} wünscht sich {asked}, {o} ist {actual}",
-                        f"{w} asks for {asked}, {o} is {actual}",
+                        "%(wisher)s asks for %(asked)s, %(other)s is %(actual)s",
+                        wisher=w,
+                        asked=asked,
+                        other=o,
+                        actual=actual,
                     )
                 )
             age = age_on(other.birth_date, today)
             lo, hi = wisher.preferences.age_min, wisher.preferences.age_max
             if age is not None and ((lo is not None and age < lo) or (hi is not None and age > hi)):
                 low = lo if lo is not None else 0
-                wanted = f"{low} bis {hi}" if hi is not None else f"ab {lo}"
-                wanted_en = f"{low} to {hi}" if hi is not None else f"{lo} or older"
+                if hi is not None:
+                    wanted = _t(t, "%(low)s to %(high)s", low=low, high=hi)
+                else:
+                    wanted = _t(t, "%(low)s or older", low=lo)
                 parts.append(
-                    _pick(
+                    _t(
                         t,
-                        f"{w} wünscht sich ein Alter von {wanted}, {o} ist {age}",
-                        f"{w} asks for an age of {wanted_en}, {o} is {age}",
+                        "%(wisher)s asks for an age of %(wanted)s, %(other)s is %(age)s",
+                        wisher=w,
+                        wanted=wanted,
+                        other=o,
+                        age=age,
                     )
                 )
         return "; ".join(parts)
     key = name.removeprefix("custom:")
     label = next(c.label for c in config.custom if c.key == key)
-    return f"{label}: " + _pick(t, "keine Übereinstimmung", "no value in common")
+    return _t(t, "%(label)s: no value in common", label=label)
 
 
 def _label(name: str, config: MatchingConfig, locale: Locale) -> str:
@@ -563,9 +559,7 @@ def explain_block(
         if hit[i, j]
     ]
     if mentee.id == mentor.id:
-        excluded_by.append(
-            RuleViolation(name="same_person", reason=_pick(locale, "dieselbe Person", "the same person"))
-        )
+        excluded_by.append(RuleViolation(name="same_person", reason=_t(locale, "the same person")))
     return PairScore(
         mentee_id=mentee.id,
         mentor_id=mentor.id,

@@ -128,6 +128,6 @@ def km(value: float, locale: Locale) -> str:
 
 # Role words as coordinators say them.
 ROLE = {
-    "de": {"mentor": "Mentor/in", "mentee": "Mentee"},
+    "de": {"mentor": "Mentor:in", "mentee": "Mentee"},
     "en": {"mentor": "the mentor", "mentee": "the mentee"},
 }

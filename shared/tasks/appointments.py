@@ -115,9 +115,11 @@ def _local(value: datetime, tz: str) -> str:
 def _text(value: str, field: str, limit: int, *, required: bool = False) -> str:
     value = value.strip()
     if required and not value:
-        raise ValidationFailed(f"{field} must not be empty", field=field)
+        raise ValidationFailed("%(field_name)s must not be empty", field=field, field_name=field)
     if len(value) > limit:
-        raise ValidationFailed(f"{field} may be at most {limit} characters", field=field)
+        raise ValidationFailed(
+            "%(field_name)s may be at most %(limit)s characters", field=field, field_name=field, limit=limit
+        )
     return value
 
 
@@ -144,11 +146,15 @@ def _reminder(minutes: int) -> int:
 async def _check_members(session: AsyncSession, ids: list[uuid.UUID]) -> list[uuid.UUID]:
     unique = list(dict.fromkeys(ids))
     if len(unique) > MAX_PARTICIPANTS:
-        raise ValidationFailed(f"at most {MAX_PARTICIPANTS} participants", field="member_ids")
+        raise ValidationFailed(
+            "at most %(max_participants)s participants", field="member_ids", max_participants=MAX_PARTICIPANTS
+        )
     if unique:
         found = set((await session.execute(select(Membership.id).where(Membership.id.in_(unique)))).scalars())
         if missing := [str(i) for i in unique if i not in found]:
-            raise ValidationFailed(f"no such member: {', '.join(missing)}", field="member_ids")
+            raise ValidationFailed(
+                "no such member: %(missing)s", field="member_ids", missing=", ".join(missing)
+            )
     return unique
 
 
@@ -223,7 +229,11 @@ async def get_out(session: AsyncSession, appointment_id: uuid.UUID) -> Appointme
 async def _check_contacts(session: AsyncSession, ids: list[uuid.UUID]) -> list[uuid.UUID]:
     unique = list(dict.fromkeys(ids))
     if len(unique) > MAX_PARTICIPANTS:
-        raise ValidationFailed(f"at most {MAX_PARTICIPANTS} participants", field="contact_ids")
+        raise ValidationFailed(
+            "at most %(max_participants)s participants",
+            field="contact_ids",
+            max_participants=MAX_PARTICIPANTS,
+        )
     if unique:
         found = set(
             (
@@ -233,7 +243,9 @@ async def _check_contacts(session: AsyncSession, ids: list[uuid.UUID]) -> list[u
             ).scalars()
         )
         if missing := [str(i) for i in unique if i not in found]:
-            raise ValidationFailed(f"no such contact: {', '.join(missing)}", field="contact_ids")
+            raise ValidationFailed(
+                "no such contact: %(missing)s", field="contact_ids", missing=", ".join(missing)
+            )
     return unique
 
 

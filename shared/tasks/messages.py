@@ -15,47 +15,32 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_datetime
 from jinja2 import Environment, select_autoescape
 
-LANGUAGES = ("de", "en")
+from shared import i18n
+from shared.i18n import N_
 
-_CATALOG: dict[str, dict[str, str]] = {
-    "de": {
-        "task_due.subject": "Erinnerung: {title} ist fällig am {due}",
-        "task_due.intro": "Die Aufgabe „{title}“ ist fällig am {due}.",
-        "appointment.subject": "Erinnerung: {title} am {start}",
-        "appointment.intro": "Der Termin „{title}“ beginnt am {start}.",
-        "assignment.subject": "Neue Aufgabe für Sie: {title}",
-        "assignment.intro": "Ihnen wurde die Aufgabe „{title}“ zugewiesen (fällig am {due}).",
-        "digest.subject": "Ihr Tag bei codo: {day}",
-        "digest.intro": "Ihre Aufgaben und Termine für {day}:",
-        "digest.tasks": "Aufgaben",
-        "digest.appointments": "Termine",
-        "digest.overdue": "überfällig",
-        "digest.none": "Heute steht nichts an.",
-        "open": "Öffnen",
-        "location": "Ort",
-        "video": "Videolink",
-        "footer": "Sie erhalten diese Nachricht, weil Sie Benachrichtigungen in codo eingeschaltet haben. "
-        "Sie können das in Ihren Benachrichtigungseinstellungen ändern.",
-    },
-    "en": {
-        "task_due.subject": "Reminder: {title} is due on {due}",
-        "task_due.intro": "The task “{title}” is due on {due}.",
-        "appointment.subject": "Reminder: {title} on {start}",
-        "appointment.intro": "The appointment “{title}” starts on {start}.",
-        "assignment.subject": "New task for you: {title}",
-        "assignment.intro": "You have been assigned the task “{title}” (due on {due}).",
-        "digest.subject": "Your day in codo: {day}",
-        "digest.intro": "Your tasks and appointments for {day}:",
-        "digest.tasks": "Tasks",
-        "digest.appointments": "Appointments",
-        "digest.overdue": "overdue",
-        "digest.none": "Nothing is planned for today.",
-        "open": "Open",
-        "location": "Location",
-        "video": "Video link",
-        "footer": "You receive this message because you switched on notifications in codo. "
-        "You can change this in your notification settings.",
-    },
+LANGUAGES = i18n.LOCALES
+
+# The texts' message ids; their German lives in ``shared/tasks/locale/de/LC_MESSAGES/tasks.po``.
+_TEXTS: dict[str, str] = {
+    "task_due.subject": N_("Reminder: %(title)s is due on %(due)s"),
+    "task_due.intro": N_("The task “%(title)s” is due on %(due)s."),
+    "appointment.subject": N_("Reminder: %(title)s on %(start)s"),
+    "appointment.intro": N_("The appointment “%(title)s” starts on %(start)s."),
+    "assignment.subject": N_("New task for you: %(title)s"),
+    "assignment.intro": N_("You have been assigned the task “%(title)s” (due on %(due)s)."),
+    "digest.subject": N_("Your day in codo: %(day)s"),
+    "digest.intro": N_("Your tasks and appointments for %(day)s:"),
+    "digest.tasks": N_("Tasks"),
+    "digest.appointments": N_("Appointments"),
+    "digest.overdue": N_("overdue"),
+    "digest.none": N_("Nothing is planned for today."),
+    "open": N_("Open"),
+    "location": N_("Location"),
+    "video": N_("Video link"),
+    "footer": N_(
+        "You receive this message because you switched on notifications in codo. "
+        "You can change this in your notification settings."
+    ),
 }
 
 _env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
@@ -74,12 +59,11 @@ _HTML = _env.from_string(
 
 
 def language(locale: str | None) -> str:
-    lang = (locale or "de").split("-")[0].split("_")[0].lower()
-    return lang if lang in LANGUAGES else "de"
+    return i18n.language(locale)
 
 
 def t(lang: str, key: str, **params: Any) -> str:
-    return _CATALOG[language(lang)][key].format(**params)
+    return i18n.gettext(language(lang), _TEXTS[key], domain="tasks", **params)
 
 
 @lru_cache(maxsize=4096)

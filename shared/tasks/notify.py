@@ -187,7 +187,12 @@ async def set_preferences(
     await require_member(session, member_id, "member_id")
     for kind, channels in kinds.items():
         if kind not in KINDS:
-            raise ValidationFailed(f"unknown kind {kind!r}; choose from {', '.join(KINDS)}", field="kinds")
+            raise ValidationFailed(
+                "unknown kind %(kind)r; choose from %(kinds)s",
+                field="kinds",
+                kind=kind,
+                kinds=", ".join(KINDS),
+            )
         stmt = insert(NotificationPreference).values(
             organization_id=org_id,
             id=new_id(),

@@ -34,7 +34,7 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValidationFailed(f"unknown time zone {name!r}", field="timezone") from None
+        raise ValidationFailed("unknown time zone %(name)r", field="timezone", name=name) from None
 
 
 def to_utc(local: datetime, tz: str) -> datetime:
@@ -66,7 +66,9 @@ def normalize(value: str) -> str:
     try:
         parsed = rrulestr(rule, dtstart=datetime(2000, 1, 1), forceset=False)
     except (ValueError, TypeError) as exc:
-        raise ValidationFailed(f"recurrence is not a valid RRULE: {exc}", field="recurrence") from None
+        raise ValidationFailed(
+            "recurrence is not a valid RRULE: %(exc)s", field="recurrence", exc=exc
+        ) from None
     if not isinstance(parsed, rrule) or parsed._freq not in _ALLOWED_FREQ:
         raise ValidationFailed("recurrence must repeat daily, weekly, monthly or yearly", field="recurrence")
     if parsed._interval < 1 or parsed._interval > 366:

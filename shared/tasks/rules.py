@@ -83,10 +83,18 @@ def _params(rule: str, given: dict[str, Any]) -> dict[str, int]:
     out = dict(RULES[rule])
     for key, value in given.items():
         if key not in out:
-            raise ValidationFailed(f"the rule {rule} has no setting {key!r}", field="params")
+            raise ValidationFailed(
+                "the rule %(rule)s has no setting %(key)r", field="params", rule=rule, key=key
+            )
         low, high = LIMITS[key]
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            raise ValidationFailed(f"{key} must be a whole number from {low} to {high}", field="params")
+            raise ValidationFailed(
+                "%(key)s must be a whole number from %(low)s to %(high)s",
+                field="params",
+                key=key,
+                low=low,
+                high=high,
+            )
         out[key] = value
     return out
 
@@ -108,7 +116,7 @@ async def set_rule(
     session: AsyncSession, org_id: uuid.UUID, rule: str, data: RuleIn, now: datetime
 ) -> RuleOut:
     if rule not in RULES:
-        raise NotFound(f"no rule {rule!r}; the rules are {', '.join(RULES)}")
+        raise NotFound("no rule %(rule)r; the rules are %(rules)s", rule=rule, rules=", ".join(RULES))
     params = _params(rule, data.params)
     if data.assignee_id is not None:
         await notify.require_member(session, data.assignee_id, "assignee_id")
@@ -265,7 +273,7 @@ async def _candidates(
                 )
             )
         return out
-    raise NotFound(f"no rule {rule!r}")
+    raise NotFound("no rule %(rule)r", rule=rule)
 
 
 _INSERT = text(

@@ -393,7 +393,7 @@ async def _complete(session: AsyncSession, actor: Actor, task: Task, now: dateti
 async def complete_task(session: AsyncSession, actor: Actor, task_id: uuid.UUID, now: datetime) -> Completed:
     task = await _get(session, task_id, lock=True)
     if task.status != "open":
-        raise Conflict(f"the task is already {task.status}", field="status")
+        raise Conflict("the task is already %(status)s", field="status", status=task.status)
     nxt = await _complete(session, actor, task, now)
     await session.flush()
     if nxt is not None:
@@ -405,7 +405,7 @@ async def _lock_many(session: AsyncSession, ids: list[uuid.UUID]) -> list[Task]:
     if not ids:
         raise ValidationFailed("name at least one task", field="ids")
     if len(ids) > MAX_BULK:
-        raise ValidationFailed(f"at most {MAX_BULK} tasks at once", field="ids")
+        raise ValidationFailed("at most %(max_bulk)s tasks at once", field="ids", max_bulk=MAX_BULK)
     unique = list(dict.fromkeys(ids))
     rows = list(
         (
@@ -415,7 +415,7 @@ async def _lock_many(session: AsyncSession, ids: list[uuid.UUID]) -> list[Task]:
     if len(rows) != len(unique):
         # Nothing is changed when one id is unknown: bad input never writes half a change.
         missing = sorted(set(unique) - {t.id for t in rows})
-        raise ValidationFailed(f"no such task: {', '.join(map(str, missing))}", field="ids")
+        raise ValidationFailed("no such task: %(map)s", field="ids", map=", ".join(map(str, missing)))
     return rows
 
 

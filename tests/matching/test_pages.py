@@ -36,7 +36,7 @@ async def test_the_board_shows_who_waits_who_has_room_and_suggestions_with_reaso
     assert board.status_code == 200
     seen = text(board.text)
     assert "Wartende Mentees (1)" in seen and "Samir Test" in seen and "wartet seit 0 Tagen" in seen
-    assert "Verfügbare Mentor/innen (2)" in seen and "Hanna Test 2 frei" in seen
+    assert "Verfügbare Mentor:innen (2)" in seen and "Hanna Test 2 frei" in seen
 
     board = await browserless.get(f"/o/{org_a.slug}/matching", params={"mentee": samir})
     seen = text(board.text)
@@ -81,7 +81,7 @@ async def test_a_match_page_moves_the_match_on_and_records_the_accompaniment(
     csrf = csrf_of(page.text)
 
     r = await browserless.post(f"{url}/transition", data={"_csrf": csrf, "to": "active"})
-    assert r.status_code == 409 and "proposed can become introduced or ended" in r.text
+    assert r.status_code == 409 and "kann vorgestellt oder beendet werden, nicht „aktiv“" in r.text
     r = await browserless.post(
         f"{url}/transition", data={"_csrf": csrf, "to": "introduced"}, follow_redirects=False
     )
@@ -99,7 +99,7 @@ async def test_a_match_page_moves_the_match_on_and_records_the_accompaniment(
     assert "Stand vorgestellt" in seen
     assert "Nachfrage (Telefon): nicht so gut · Nachfassen nötig \u2013 Termine" in seen
     assert "Treffen: 120 Minuten \u2013 Bücherei" in seen
-    assert "1 Treffen, 2.0 Stunden" in seen
+    assert "1 Treffen, 2 Stunden" in seen
 
     r = await browserless.post(f"{url}/transition", data={"_csrf": csrf, "to": "ended", "reason": "conflict"})
     seen = text(r.text)
@@ -184,7 +184,7 @@ async def test_the_board_of_one_programme(
         f"/o/{org_a.slug}/matching", params={"programme": reading["id"], "mentee": mia}
     )
     seen = text(board.text)
-    assert "Wartende Mentees (1)" in seen and "Verfügbare Mentor/innen (1)" in seen
+    assert "Wartende Mentees (1)" in seen and "Verfügbare Mentor:innen (1)" in seen
     assert "Outside" not in seen and "Uwe Test" in seen
     r = await browserless.post(
         f"/o/{org_a.slug}/matching/propose",

@@ -149,7 +149,7 @@ def test_gender_and_age_wishes_of_both_sides() -> None:
     man = person(gender="male", birth_date="1990-01-01")
     woman = person(gender="female", birth_date="1990-01-01")
     pair = score_pair(wants_woman, man, config, TODAY)
-    assert excluded_by(pair) == {"preferences": "Mentee wünscht sich weiblich, Mentor/in ist männlich"}
+    assert excluded_by(pair) == {"preferences": "Mentee wünscht sich weiblich, Mentor:in ist männlich"}
     assert not score_pair(wants_woman, woman, config, TODAY).excluded
     # A gender that was not recorded excludes nobody.
     assert not score_pair(wants_woman, person(), config, TODAY).excluded
@@ -157,7 +157,7 @@ def test_gender_and_age_wishes_of_both_sides() -> None:
     likes_young = person(gender="female", preferences={"age_min": 10, "age_max": 14})
     pair = score_pair(person(birth_date="2010-06-01"), likes_young, config, TODAY)
     assert excluded_by(pair) == {
-        "preferences": "Mentor/in wünscht sich ein Alter von 10 bis 14, Mentee ist 16"
+        "preferences": "Mentor:in wünscht sich ein Alter von 10 bis 14, Mentee ist 16"
     }
     assert not score_pair(person(birth_date="2013-01-01"), likes_young, config, TODAY).excluded
     assert not score_pair(person(), likes_young, config, TODAY).excluded

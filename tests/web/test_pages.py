@@ -149,7 +149,7 @@ async def test_an_admin_invites_changes_a_role_with_htmx_and_the_last_owner_is_k
         data={"role": "viewer"},
         headers={"HX-Request": "true", "X-CSRF-Token": csrf},
     )
-    assert "die letzte Inhaberin bzw. der letzte Inhaber kann nicht herabgestuft werden" in r.text
+    assert "Die letzte Person mit der Rolle Inhaber:in kann nicht herabgestuft werden" in r.text
     audit = await browser.get(f"/o/{org_a.slug}/audit")
     assert "Rolle geändert" in audit.text and "Einladung gesendet" in audit.text
     assert f"owner@{org_a.slug}.example" in audit.text

@@ -8,7 +8,6 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, get, post
-from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
@@ -19,7 +18,6 @@ from services.api.limits import UPLOAD_MAX_BYTES, check_json, refuse_nul
 from shared.contacts import imports
 from shared.contacts.actor import Actor, display_name
 from shared.contacts.imports import ImportOut, ImportSummary, MappingOut
-from shared.contacts.queue import RUN_IMPORT, enqueue
 from shared.errors import ValidationFailed
 from shared.limits import Fields, Text
 from shared.permissions import Permission
@@ -154,12 +152,7 @@ class ImportController(ApiController):
         await imports.get_import(ctx.session, import_id)
         ctx.require(Permission.DATA_WRITE)
         imp = await imports.start(ctx.session, import_id)
-        # The background task runs after the response, so after the request's transaction committed.
-        return Response(
-            imports.import_out(imp, rows="none"),
-            status_code=202,
-            background=BackgroundTask(enqueue, _settings(request), RUN_IMPORT, str(ctx.org.id), str(imp.id)),
-        )
+        return Response(imports.import_out(imp, rows="none"), status_code=202)
 
     @post("/{import_id:uuid}/undo", summary="Undo the whole import", status_code=200)
     async def undo(self, ctx: NamedDependency[OrgContext], import_id: FromPath[uuid.UUID]) -> ImportOut:

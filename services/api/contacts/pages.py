@@ -7,7 +7,6 @@ from typing import Any
 
 import msgspec
 from litestar import Response, get, post
-from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
@@ -19,7 +18,6 @@ from shared.contacts import exports, gdpr, imports, service, timeline
 from shared.contacts import fields as custom_fields
 from shared.contacts.actor import Actor
 from shared.contacts.fields import FieldIn, FieldOption
-from shared.contacts.queue import RUN_EXPORT, RUN_IMPORT, enqueue
 from shared.contacts.schemas import ActivityIn, ConsentIn, ContactIn, ContactPatch, SettingsIn
 from shared.contacts.vocab import (
     ACTIVITY_KINDS,
@@ -399,10 +397,8 @@ class ContactPages(PageController):
     ) -> Redirect:
         await imports.get_import(page.session, import_id)
         page.require(Permission.DATA_WRITE)
-        imp = await imports.start(page.session, import_id)
-        # After the response, so after this request's transaction committed.
-        task = BackgroundTask(enqueue, page.settings, RUN_IMPORT, str(page.org.id), str(imp.id))
-        return Redirect(f"/o/{page.org.slug}/contacts/import/{import_id}", status_code=303, background=task)
+        await imports.start(page.session, import_id)
+        return Redirect(f"/o/{page.org.slug}/contacts/import/{import_id}", status_code=303)
 
     @get("/import/{import_id:uuid}/progress")
     async def import_progress(
@@ -452,10 +448,7 @@ class ContactPages(PageController):
         )
         if export.row_count > exports.INLINE_LIMIT:
             # Large lists are written by the worker; the status page fetches the file when it is ready.
-            task = BackgroundTask(enqueue, page.settings, RUN_EXPORT, str(page.org.id), str(export.id))
-            return Redirect(
-                f"/o/{page.org.slug}/contacts/exports/{export.id}", status_code=303, background=task
-            )
+            return Redirect(f"/o/{page.org.slug}/contacts/exports/{export.id}", status_code=303)
         export = await exports.build(page.session, export.id)
         return self._file(export)
 
@@ -483,7 +476,7 @@ class ContactPages(PageController):
         export = await exports.get_export(page.session, export_id)
         page.require(Permission.DATA_WRITE)
         if export.status != "done" or export.content is None:
-            raise Conflict(f"the export is {export.status}", field="status")
+            raise Conflict("the export is %(status)s", field="status", status=export.status)
         return self._file(export)
 
     # ------------------------------------------------------------ programmes, consents, retention

@@ -45,7 +45,7 @@ class ReportPages(Controller):
         try:
             first, last = figures.period(start, end)
         except DomainError as exc:
-            error = exc.detail
+            error = page.message(exc)
             first, last = figures.period(None, None)
         data = await figures.key_figures(page.session, first, last)
         return page.render("reports/index.html", figures=data, error=error, nav="reports")

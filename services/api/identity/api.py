@@ -12,7 +12,6 @@ from typing import Any, Literal
 
 import msgspec
 from litestar import Request, Response, delete, get, patch, post, put
-from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
@@ -28,7 +27,6 @@ from shared.limits import Text
 from shared.organizations import MemberOut
 from shared.pagination import Page, check_limit
 from shared.permissions import Permission, Role
-from shared.queue import wake_outbox
 from shared.settings import Settings
 from shared.tokens import NewToken, TokenOut
 
@@ -56,8 +54,8 @@ def _settings(request: Request[Any, Any, Any]) -> Settings:
 
 
 def _with_wake(request: Request[Any, Any, Any], body: NewInvitation, status: int) -> Response[NewInvitation]:
-    # The background task runs after the response is sent, so after the transaction committed.
-    return Response(body, status_code=status, background=BackgroundTask(wake_outbox, _settings(request)))
+    # The outbox wakes the worker once the request's transaction commits.
+    return Response(body, status_code=status)
 
 
 class MemberController(ApiController):

@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 from litestar import get, post
-from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
@@ -22,7 +21,6 @@ from shared.identity.providers import ProviderIn
 from shared.organizations import list_members
 from shared.pagination import MAX_LIMIT
 from shared.permissions import RANK, Permission, Role, parse_role
-from shared.queue import wake_outbox
 
 
 def _roles(page: PageContext) -> list[str]:
@@ -52,11 +50,6 @@ async def _members_page(page: PageContext, *, status_code: int = 200, **values: 
     )
 
 
-def _wake(page: PageContext) -> BackgroundTask:
-    # Runs after the response is sent, so after the request's transaction committed.
-    return BackgroundTask(wake_outbox, page.settings)
-
-
 class OrgPages(PageController):
     path = "/o/{slug:str}"
 
@@ -78,8 +71,10 @@ class OrgPages(PageController):
             member = await members.change_role(page.session, page.org.id, page.actor, member_id, role)
         except DomainError as exc:
             if _is_htmx(page):
-                return page.render("_member_row.html", m=member, roles=_roles(page), row_error=exc.detail)
-            return await _members_page(page, status_code=exc.status, error=exc.detail)
+                return page.render(
+                    "_member_row.html", m=member, roles=_roles(page), row_error=page.message(exc)
+                )
+            return await _members_page(page, status_code=exc.status, error=page.message(exc))
         if _is_htmx(page):
             return page.render("_member_row.html", m=member, roles=_roles(page), row_saved=True)
         return Redirect(f"/o/{page.org.slug}/members", status_code=303)
@@ -93,7 +88,7 @@ class OrgPages(PageController):
         try:
             await members.remove_member(page.session, page.org.id, page.actor, member_id)
         except DomainError as exc:
-            return await _members_page(page, status_code=exc.status, error=exc.detail)
+            return await _members_page(page, status_code=exc.status, error=page.message(exc))
         return Redirect(f"/o/{page.org.slug}/members", status_code=303)
 
     @post("/invitations", status_code=303)
@@ -111,9 +106,9 @@ class OrgPages(PageController):
             )
         except DomainError as exc:
             return await _members_page(
-                page, status_code=exc.status, error=exc.detail, form_email=form.get("email")
+                page, status_code=exc.status, error=page.message(exc), form_email=form.get("email")
             )
-        return Redirect(f"/o/{page.org.slug}/members?sent=1", status_code=303, background=_wake(page))
+        return Redirect(f"/o/{page.org.slug}/members?sent=1", status_code=303)
 
     @post("/invitations/{invitation_id:uuid}/resend", status_code=303)
     async def resend(
@@ -125,8 +120,8 @@ class OrgPages(PageController):
         except DomainError as exc:
             if exc.status == 404:
                 raise
-            return await _members_page(page, status_code=exc.status, error=exc.detail)
-        return Redirect(f"/o/{page.org.slug}/members", status_code=303, background=_wake(page))
+            return await _members_page(page, status_code=exc.status, error=page.message(exc))
+        return Redirect(f"/o/{page.org.slug}/members", status_code=303)
 
     @post("/invitations/{invitation_id:uuid}/revoke", status_code=303)
     async def revoke(
@@ -138,7 +133,7 @@ class OrgPages(PageController):
         except DomainError as exc:
             if exc.status == 404:
                 raise
-            return await _members_page(page, status_code=exc.status, error=exc.detail)
+            return await _members_page(page, status_code=exc.status, error=page.message(exc))
         return Redirect(f"/o/{page.org.slug}/members", status_code=303)
 
     @get("/audit")
@@ -190,7 +185,7 @@ class OrgPages(PageController):
                 nav="settings",
                 p=await providers.get_settings(page.session, page.settings),
                 redirect_uri=providers.redirect_uri(page.settings),
-                error=exc.detail,
+                error=page.message(exc),
                 error_field=exc.field,
             )
         return Redirect(f"/o/{page.org.slug}/settings/signin", status_code=303)
@@ -217,7 +212,7 @@ class OrgPages(PageController):
                     page.session, page.org.id, page.actor, name=form.get("name", ""), role=role
                 )
             except DomainError as exc:
-                error = exc.detail
+                error = page.message(exc)
         listed = await tokens.list_tokens(page.session, limit=MAX_LIMIT, cursor=None)
         return page.render(
             "tokens.html",

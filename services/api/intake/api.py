@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response, delete, get, patch, post
-from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
@@ -40,7 +39,6 @@ from shared.intake.screening import (
     Who,
 )
 from shared.permissions import Permission, can
-from shared.queue import wake_outbox
 
 ContactIds = Annotated[
     list[uuid.UUID] | None, QueryParameter(name="contact_id", description="a contact (repeatable)")
@@ -267,7 +265,7 @@ class EventController(ApiController):
         await events.get_event(ctx.session, event_id)
         ctx.require(Permission.DATA_WRITE)
         result = await events.invite(ctx.session, event_id, data)
-        return Response(result, background=BackgroundTask(wake_outbox, request.app.state.settings))
+        return Response(result)
 
     @post("/{event_id:uuid}/attendance", summary="Mark people confirmed, present or absent", status_code=200)
     async def attendance(

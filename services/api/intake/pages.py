@@ -14,7 +14,6 @@ from typing import Any, TypeVar
 
 import msgspec
 from litestar import get, post
-from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
@@ -31,7 +30,6 @@ from shared.intake.forms import ConsentText, FormField, FormIn, FormPatch
 from shared.intake.screening import CertificateIn, ProfilePatch, RecordIn, Who
 from shared.organizations import list_members
 from shared.permissions import Permission
-from shared.queue import wake_outbox
 
 T = TypeVar("T")
 
@@ -97,7 +95,7 @@ async def attempt(page: PageContext, change: Callable[[], Awaitable[T]]) -> tupl
         async with page.session.begin_nested():
             return await change(), {}
     except DomainError as exc:
-        return None, {exc.field or "_form": tr(page, exc.detail)}
+        return None, {exc.field or "_form": page.message(exc)}
 
 
 class IntakePages(PageController):
@@ -351,9 +349,7 @@ class IntakePages(PageController):
         _sent, errors = await attempt(page, change)
         if errors:
             return await self._event(page, event_id, errors=errors, status_code=422)
-        redirect = Redirect(f"/o/{page.org.slug}/intake/events/{event_id}?done=invited", status_code=303)
-        redirect.background = BackgroundTask(wake_outbox, page.settings)
-        return redirect
+        return Redirect(f"/o/{page.org.slug}/intake/events/{event_id}?done=invited", status_code=303)
 
     # ------------------------------------------------------------ sign-up forms
 

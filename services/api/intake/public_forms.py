@@ -12,7 +12,6 @@ from typing import Any
 from urllib.parse import quote
 
 from litestar import Controller, Request, get, post
-from litestar.background_tasks import BackgroundTask
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
@@ -22,7 +21,6 @@ from services.api.web import i18n
 from shared.errors import DomainError
 from shared.intake import forms
 from shared.models import Organization
-from shared.queue import wake_outbox
 
 
 def _lang(request: Request[Any, Any, Any], chosen: str | None) -> str:
@@ -191,7 +189,6 @@ class PublicFormPages(Controller):
                 _t(language, "No e-mail? Look in your spam folder, or send the form again in a few minutes."),
             ],
         )
-        page.background = BackgroundTask(wake_outbox, settings)
         return page
 
     async def _confirmable(
@@ -268,7 +265,6 @@ class PublicFormPages(Controller):
         if done is None:
             return _missing(language)
         page = self._thanks(language, org)
-        page.background = BackgroundTask(wake_outbox, settings)
         return page
 
     @staticmethod

@@ -8,7 +8,6 @@ from datetime import date
 from typing import Any, Literal
 
 from litestar import Request, Response, delete, get, patch, post, put
-from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
@@ -43,7 +42,6 @@ from shared.matching.schemas import (
 from shared.matching.scoring import score_pair
 from shared.pagination import Page, check_limit
 from shared.permissions import Permission
-from shared.settings import Settings
 
 Lang = Literal["de", "en"]
 
@@ -279,11 +277,8 @@ async def _people(ctx: OrgContext, role: people.Role, programme_id: uuid.UUID | 
 
 
 def _queued(request: Request[Any, Any, Any], ctx: OrgContext, run: RunOut) -> Response[RunOut]:
-    settings: Settings = request.app.state.settings
-    # A background task runs after the response is sent, so after the run's transaction committed.
-    return Response(
-        run, status_code=201, background=BackgroundTask(runs.enqueue, settings, ctx.org.id, run.id)
-    )
+    # create_run queued the run's job; it is sent once this request commits.
+    return Response(run, status_code=201)
 
 
 class MatchesController(ApiController):

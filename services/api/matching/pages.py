@@ -5,15 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import msgspec
 from babel.dates import format_date
-from babel.messages.pofile import read_po
 from litestar import get, post
-from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
@@ -36,26 +32,12 @@ from shared.matching.schemas import (
 from shared.matching.scoring import PairScore, Suggestion, score_pair
 from shared.permissions import Permission
 
-CATALOG = Path(__file__).resolve().parent.parent / "web" / "templates" / "matching" / "messages.de.po"
 STATUS_WORDS = ("proposed", "introduced", "active", "paused", "ended")
 
 
-@cache
-def _catalog(locale: str) -> dict[str, str]:
-    """This domain's German texts (messages.de.po next to its templates); English is the msgid."""
-    if locale != "de" or not CATALOG.exists():
-        return {}
-    with CATALOG.open("rb") as f:
-        catalog = read_po(f, locale=locale)
-    return {str(m.id): str(m.string) for m in catalog if m.id and m.string and isinstance(m.id, str)}
-
-
 def translator(locale: str) -> Callable[..., str]:
-    def gettext(message: str, **values: Any) -> str:
-        text = _catalog(locale).get(message) or i18n.gettext(locale, message)
-        return text % values if values else text
-
-    return gettext
+    """The one translator, preferring this domain's wording ("done" is a finished run here)."""
+    return i18n.translator(locale, "matching")
 
 
 def _day(locale: str) -> Callable[[date | None], str]:
@@ -130,7 +112,7 @@ class MatchingPages(PageController):
         if chosen is not None:
             selected, kinds = await people.profile(page.session, chosen, settings.config)
             if role not in kinds:
-                raise NotFound(f"no such {role}")
+                raise NotFound("no such %(role)s", role=role)
             other: people.Role = "mentor" if role == "mentee" else "mentee"
             pool = await people.candidate_pool(page.session, page.org.id, other, settings, today)
             suggestions = await people.suggest(page.session, pool, selected, 10, _lang(page))
@@ -207,7 +189,13 @@ class MatchingPages(PageController):
             chosen = (
                 uuid.UUID(form["mentee_id"]) if exc.field != "mentee_id" and form.get("mentee_id") else None
             )
-            return await self._board(page, chosen, programme, status_code=exc.status, error=_(exc.detail))
+            return await self._board(
+                page,
+                chosen,
+                programme,
+                status_code=exc.status,
+                error=i18n.message(page.locale, exc, domain="matching"),
+            )
         return Redirect(f"/o/{page.org.slug}/matches/{match.id}", status_code=303)
 
     @post("/matching/runs", status_code=303)
@@ -326,7 +314,7 @@ class MatchingPages(PageController):
             async with page.session.begin_nested():
                 await action(form)
         except DomainError as exc:
-            message = translator(page.locale)(exc.detail)
+            message = i18n.message(page.locale, exc, domain="matching")
             return await self._match(page, match_id, status_code=exc.status, error=message, form=form)
         except msgspec.ValidationError as exc:
             return await self._match(page, match_id, status_code=400, error=str(exc), form=form)
@@ -382,12 +370,7 @@ class MatchingPages(PageController):
 
 
 def _run_redirect(page: PageContext, run_id: uuid.UUID) -> Redirect:
-    # The background task runs after the response is sent, so after the run's transaction committed.
-    return Redirect(
-        f"/o/{page.org.slug}/matching/runs/{run_id}",
-        status_code=303,
-        background=BackgroundTask(runs.enqueue, page.settings, page.org.id, run_id),
-    )
+    return Redirect(f"/o/{page.org.slug}/matching/runs/{run_id}", status_code=303)
 
 
 ROUTES = [MatchingPages]

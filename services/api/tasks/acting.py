@@ -38,7 +38,9 @@ async def acting_member(ctx: OrgContext, member_id: uuid.UUID | None, field: str
         return member_id
     if ctx.membership_id is not None:
         return ctx.membership_id
-    raise ValidationFailed(f"an API token acts for no member: name the member with {field}", field=field)
+    raise ValidationFailed(
+        "an API token acts for no member: name the member with %(field_name)s", field=field, field_name=field
+    )
 
 
 async def personal_member(ctx: OrgContext, member_id: uuid.UUID | None) -> uuid.UUID:

@@ -173,7 +173,7 @@ class TaskController(ApiController):
         self, ctx: NamedDependency[OrgContext], rule: FromPath[str], data: JSONBody[rules.RuleIn]
     ) -> rules.RuleOut:
         if rule not in rules.RULES:
-            raise NotFound(f"no rule {rule!r}")
+            raise NotFound("no rule %(rule)r", rule=rule)
         ctx.require(Permission.SETTINGS_MANAGE)
         return await rules.set_rule(ctx.session, ctx.org.id, rule, data, now_utc())
 

@@ -7,13 +7,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import cache
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from babel.dates import format_date
-from babel.messages.pofile import read_po
 from litestar import get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
@@ -37,26 +34,10 @@ from shared.tasks.tasks import (
     week_bounds,
 )
 
-CATALOG_DIR = Path(__file__).resolve().parent.parent / "web" / "templates" / "tasks"
-
-
-@cache
-def _catalog(locale: str) -> dict[str, str]:
-    """This domain's German texts (messages.de.po next to its templates); English is the msgid."""
-    path = CATALOG_DIR / f"messages.{locale}.po"
-    if not path.exists():
-        return {}
-    with path.open("rb") as f:
-        catalog = read_po(f, locale=locale)
-    return {str(m.id): str(m.string) for m in catalog if m.id and m.string and isinstance(m.id, str)}
-
 
 def translator(locale: str) -> Callable[..., str]:
-    def gettext(message: str, **values: Any) -> str:
-        text = _catalog(locale).get(message) or i18n.gettext(locale, message)
-        return text % values if values else text
-
-    return gettext
+    """The one translator, preferring this domain's wording ("done" is a finished task here)."""
+    return i18n.translator(locale, "tasks")
 
 
 @dataclass(frozen=True)
@@ -282,7 +263,7 @@ class TaskPages(PageController):
         except DomainError as exc:
             # Validation happens before anything is written; the form comes back with what was typed.
             return await self._my_day(
-                page, status_code=exc.status, error=translator(page.locale)(exc.detail), form=form
+                page, status_code=exc.status, error=i18n.message(page.locale, exc, domain="tasks"), form=form
             )
         return Redirect(back, status_code=303)
 
@@ -404,7 +385,9 @@ class TaskPages(PageController):
                     try:
                         params[key] = int(raw)
                     except ValueError:
-                        raise ValidationFailed(f"{key} must be a whole number", field="params") from None
+                        raise ValidationFailed(
+                            "%(key)s must be a whole number", field="params", key=key
+                        ) from None
             assignee = form.get(f"{name}:assignee_id") or None
             try:
                 assignee_id = uuid.UUID(assignee) if assignee else None

@@ -51,8 +51,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.limits import refuse_nul
 from services.api.scope import app_settings, database, find_organisation, member_scope, require
-from shared import outbox
-from shared.errors import Forbidden
+from shared.errors import DomainError, Forbidden
 from shared.identity import signin
 from shared.identity.members import Actor
 from shared.identity.sessions import COOKIE, SessionStore, WebSession
@@ -176,11 +175,19 @@ async def check_csrf(request: Request[Any, Any, Any], current: WebSession | None
 
 
 def locale_of(request: Request[Any, Any, Any], user: User | None = None) -> str:
-    return (
+    if user is None:
+        # An error page of a request whose visitor was already known speaks that person's language.
+        known: str | None = request.state.get("locale")
+        if known:
+            return known
+    locale = (
         i18n.pick(request.cookies.get(LANG_COOKIE))
         or (i18n.pick(user.locale) if user is not None else None)
         or i18n.DEFAULT_LOCALE
     )
+    if user is not None:
+        request.state["locale"] = locale
+    return locale
 
 
 @dataclass
@@ -198,6 +205,10 @@ class Visitor:
 
     def _(self, message: str) -> str:
         return i18n.gettext(self.locale, message)
+
+    def message(self, error: DomainError) -> str:
+        """A domain error in this person's language."""
+        return i18n.message(self.locale, error)
 
     async def form(self) -> dict[str, str]:
         return await posted_form(self.request)
@@ -290,7 +301,6 @@ async def provide_page(
             membership_id=scope.membership.id,
             session=scope.session,
         )
-    await outbox.wake_after_commit(scope.session, app_settings(request))
 
 
 class PageController(Controller):

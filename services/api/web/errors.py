@@ -12,6 +12,7 @@ from litestar.types import ExceptionHandler, ExceptionHandlersMap
 from shared.errors import DomainError
 from shared.logs import get_logger
 
+from . import i18n
 from .context import SignInRequired, locale_of
 
 log = get_logger(__name__)
@@ -42,7 +43,7 @@ def _wrap(api_handler: ExceptionHandler[Any]) -> ExceptionHandler[Any]:
         if not is_page(request):
             return api_handler(request, exc)
         if isinstance(exc, DomainError):
-            return error_page(request, exc.status, exc.detail)
+            return error_page(request, exc.status, i18n.message(locale_of(request), exc))
         if isinstance(exc, HTTPException):
             return error_page(request, exc.status_code, exc.detail)
         log.exception("unhandled error on a page", error=type(exc).__name__)

@@ -33,6 +33,12 @@ def _ngettext(context: Context, singular: str, plural: str, n: int) -> str:
 
 
 @pass_context
+def _message_of(context: Context, error: Any) -> str:
+    """A domain error in the page's language: ``{{ message_of(error) }}``."""
+    return i18n.message(context.get("locale") or i18n.DEFAULT_LOCALE, error)
+
+
+@pass_context
 def _csrf_field(context: Context) -> Markup:
     return Markup('<input type="hidden" name="_csrf" value="{}">').format(
         escape(context.get("csrf_token", ""))
@@ -71,6 +77,7 @@ def environment() -> Environment:
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.globals.update(
         csrf_field=_csrf_field,
+        message_of=_message_of,
         htmx_script=f"/static/{HTMX}",
         languages=i18n.LANGUAGE_NAMES,
     )

@@ -8,12 +8,16 @@ from typing import Any
 from arq import cron
 from arq.worker import func
 
+from shared import queue
 from shared.contacts import exports, gdpr, imports
-from shared.contacts.queue import APPLY_RETENTION, RUN_EXPORT, RUN_IMPORT
 from shared.db import Database
 from shared.logs import get_logger
 
 log = get_logger(__name__)
+
+RUN_IMPORT = queue.CONTACTS_RUN_IMPORT
+RUN_EXPORT = queue.CONTACTS_RUN_EXPORT
+APPLY_RETENTION = queue.CONTACTS_APPLY_RETENTION
 
 
 async def run_import(ctx: dict[str, Any], org_id: str, import_id: str) -> str:

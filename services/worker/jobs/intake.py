@@ -14,13 +14,14 @@ from typing import Any
 from arq import cron
 from arq.worker import func
 
+from shared import queue
 from shared.db import Database
 from shared.intake import forms, reminders, vocab
 from shared.settings import Settings
 
-CERTIFICATE_REMINDERS = "intake_certificate_reminders"
-PURGE_SUBMISSIONS = "intake_purge_submissions"
-DELIVER_OUTBOX = "deliver_outbox"
+CERTIFICATE_REMINDERS = queue.INTAKE_CERTIFICATE_REMINDERS
+PURGE_SUBMISSIONS = queue.INTAKE_PURGE_SUBMISSIONS
+DELIVER_OUTBOX = queue.DELIVER_OUTBOX
 
 
 async def scan_certificates(ctx: dict[str, Any]) -> int:
@@ -40,7 +41,7 @@ async def certificate_reminders(ctx: dict[str, Any], org_id: str) -> int:
     report = await reminders.send_due(db, uuid.UUID(org_id), vocab.today(), settings.public_url)
     if report.created:
         # Assigned tasks notify their assignee through the outbox.
-        await ctx["redis"].enqueue_job(DELIVER_OUTBOX, _job_id="deliver-outbox")
+        await ctx["redis"].enqueue_job(DELIVER_OUTBOX, _job_id=queue.DELIVER_OUTBOX_ID)
     return report.created
 
 

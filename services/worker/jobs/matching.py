@@ -12,10 +12,11 @@ from typing import Any
 from arq import cron
 from arq.worker import func
 
+from shared import queue
 from shared.db import Database
 from shared.matching import runs
 
-RUN_MATCHING = runs.JOB
+RUN_MATCHING = queue.RUN_MATCHING
 
 
 async def run_matching(ctx: dict[str, Any], org_id: str, run_id: str) -> str:

@@ -16,17 +16,18 @@ from typing import Any
 from arq import cron
 from arq.worker import func
 
+from shared import queue
 from shared.db import Database
 from shared.settings import Settings
 from shared.tasks import recurrence, reminders, rules
 from shared.tasks.models import DEFAULT_TIMEZONE
 
-SEND_REMINDERS = "send_task_reminders"
-DELIVER_OUTBOX = "deliver_outbox"
+SEND_REMINDERS = queue.SEND_TASK_REMINDERS
+DELIVER_OUTBOX = queue.DELIVER_OUTBOX
 SCAN_SECONDS = 5
 
 
-RUN_RULES = "run_task_rules"
+RUN_RULES = queue.RUN_TASK_RULES
 RULES_EVERY_MINUTES = 15
 
 
@@ -51,7 +52,7 @@ async def send_reminders(ctx: dict[str, Any], org_id: str) -> int:
     report = await reminders.send_due(db, uuid.UUID(org_id), datetime.now(UTC), settings.public_url)
     if report.total:
         # The messages are committed: deliver them now rather than at the next outbox sweep.
-        await ctx["redis"].enqueue_job(DELIVER_OUTBOX, _job_id="deliver-outbox")
+        await ctx["redis"].enqueue_job(DELIVER_OUTBOX, _job_id=queue.DELIVER_OUTBOX_ID)
     return report.total
 
 

@@ -1,0 +1,188 @@
+"""The one translator: pages, e-mails and domain error messages, German first, English second.
+
+Catalogues are gettext ``.po`` files, one per domain, in a ``locale/<language>/LC_MESSAGES/``
+folder beside the code whose texts they hold:
+
+- ``shared/<domain>/locale/…/<domain>.po``: the domain's error messages and e-mails (the
+  worker builds e-mails, so these live in ``shared``); ``shared/locale/…/platform.po`` for the
+  modules directly in ``shared/``;
+- page catalogues in the web layer (``services/api/<domain>/locale/…``), which registers its
+  folders with :func:`add_catalogue_roots` (``shared`` never imports ``services``).
+
+Message ids are the English texts with named ``%(name)s`` placeholders. ``pybabel extract``
+(``babel.cfg`` at the repository root, ``infra/scripts/catalogues.sh``) collects them; the
+``.po`` files are compiled in memory on first use, so a fresh clone needs no build step. The
+English catalogues list every id too (an empty translation means "as the id says"), so the
+catalogue test can tell a forgotten message from an English one.
+
+A text used by several domains may read differently in one of them ("done" is "erledigt" for a
+task and "fertig" for a matching run): a translator for a domain looks in that domain's
+catalogues first, then in all the others.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterable
+from datetime import date, datetime
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from babel.dates import format_date, format_datetime
+from babel.lists import format_list
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
+from babel.support import Translations
+
+LOCALES = ("de", "en")
+DEFAULT_LOCALE = "de"
+LANGUAGE_NAMES = {"de": "Deutsch", "en": "English"}
+# The catalogue of the shell (navigation, sign-in, errors of the platform) comes first.
+BASE_DOMAIN = "messages"
+
+SHARED_ROOT = Path(__file__).resolve().parent
+_roots: list[Path] = [SHARED_ROOT, *sorted(p for p in SHARED_ROOT.iterdir() if (p / "locale").is_dir())]
+
+# Parameters of a domain error that hold a vocabulary key (a role, a status), shown by its label.
+LABELLED_PARAMS = frozenset(
+    {"role", "role2", "wanted", "new_role", "permission", "status", "was", "to", "kind", "who"}
+)
+
+
+def add_catalogue_roots(roots: Iterable[Path]) -> None:
+    """Folders whose ``locale/`` holds catalogues too (the web layer's homes)."""
+    for root in roots:
+        if root not in _roots:
+            _roots.append(root)
+    translations.cache_clear()
+    domain_translations.cache_clear()
+
+
+def language(value: str | None) -> str:
+    """A supported language for ``de-DE``, ``en_GB``, ``EN`` or nothing (German)."""
+    lang = (value or DEFAULT_LOCALE).replace("_", "-").split("-")[0].lower()
+    return lang if lang in LOCALES else DEFAULT_LOCALE
+
+
+def pick(value: str | None) -> str | None:
+    """A supported locale from a cookie or a person's preference, else None."""
+    if value and value[:2].lower() in LOCALES:
+        return value[:2].lower()
+    return None
+
+
+def catalogue_files(locale: str, domain: str | None = None) -> list[Path]:
+    files: list[Path] = []
+    for root in _roots:
+        folder = root / "locale" / locale / "LC_MESSAGES"
+        files += sorted(folder.glob(f"{domain or '*'}.po"))
+    return sorted(set(files), key=lambda p: (p.stem != BASE_DOMAIN, p.stem, str(p)))
+
+
+def _compile(files: list[Path], locale: str) -> Translations:
+    merged: Translations | None = None
+    for po in files:
+        with po.open("rb") as f:
+            catalog = read_po(f, locale=locale)
+        buffer = io.BytesIO()
+        write_mo(buffer, catalog)
+        buffer.seek(0)
+        part = Translations(fp=buffer)
+        if merged is None:
+            merged = part
+        else:
+            merged.merge(part)
+    return merged or Translations()
+
+
+@cache
+def translations(locale: str) -> Translations:
+    """Every catalogue of one language, merged."""
+    locale = language(locale)
+    return _compile(catalogue_files(locale), locale)
+
+
+@cache
+def domain_translations(locale: str, domain: str) -> Translations | None:
+    locale = language(locale)
+    files = catalogue_files(locale, domain)
+    return _compile(files, locale) if files else None
+
+
+def _lookup(locale: str, message: str, domain: str | None, context: str | None = None) -> str:
+    sources = [domain_translations(locale, domain)] if domain else []
+    sources.append(translations(locale))
+    for source in sources:
+        if source is None:
+            continue
+        found = source.pgettext(context, message) if context else source.gettext(message)
+        if found != message:
+            return str(found)
+    return message
+
+
+def _value(locale: str, name: str, value: Any, domain: str | None) -> Any:
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, datetime):
+        return format_datetime(value, "short", locale=locale)
+    if isinstance(value, date):
+        return format_date(value, "medium", locale=locale)
+    if isinstance(value, float | Decimal):
+        return format_decimal(value, locale=locale)  # 1.234,5 in German, 1,234.5 in English
+    if isinstance(value, tuple):  # shared.errors.AnyOf: one of these keys, by their labels
+        return format_list([_lookup(locale, str(v), domain) for v in value], style="or", locale=locale)
+    if isinstance(value, str) and name.rstrip("0123456789") in LABELLED_PARAMS:
+        return _lookup(locale, value, domain)
+    return value
+
+
+def _fill(locale: str, text: str, params: dict[str, Any], domain: str | None) -> str:
+    if not params:
+        return text
+    return text % {k: _value(locale, k, v, domain) for k, v in params.items()}
+
+
+def gettext(locale: str, message: str, *, domain: str | None = None, **params: Any) -> str:
+    """``message`` in ``locale``, with ``params`` filled in (dates and numbers in that locale)."""
+    return _fill(language(locale), _lookup(language(locale), message, domain), params, domain)
+
+
+def pgettext(locale: str, context: str, message: str, *, domain: str | None = None, **params: Any) -> str:
+    """Like :func:`gettext` for a text that reads differently by ``context`` (e.g. "du"/"sie")."""
+    lang = language(locale)
+    return _fill(lang, _lookup(lang, message, domain, context), params, domain)
+
+
+def ngettext(
+    locale: str, singular: str, plural: str, n: int, *, domain: str | None = None, **params: Any
+) -> str:
+    """The plural form for ``n``; filled in only when ``params`` are given (Jinja fills its own)."""
+    lang = language(locale)
+    text = str(translations(lang).ngettext(singular, plural, n))
+    return _fill(lang, text, params, domain)
+
+
+def message(locale: str, error: Any, *, domain: str | None = None) -> str:
+    """A domain error (anything with ``message_id`` and ``params``) in the person's language."""
+    message_id = getattr(error, "message_id", None)
+    if message_id is None:
+        return gettext(locale, str(getattr(error, "detail", error)), domain=domain)
+    return gettext(locale, message_id, domain=domain, **getattr(error, "params", {}))
+
+
+def translator(locale: str, domain: str | None = None) -> Callable[..., str]:
+    """``_("text", name=value)`` for one person's pages or e-mails."""
+
+    def _(text: str, **params: Any) -> str:
+        return gettext(locale, text, domain=domain, **params)
+
+    return _
+
+
+def N_(text: str) -> str:
+    """Marks a text for extraction where it is translated later."""
+    return text
