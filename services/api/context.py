@@ -15,9 +15,10 @@ from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import organizations, tokens
+from shared.actor import Actor
 from shared.db import Database
 from shared.errors import Forbidden, NotFound
-from shared.identity.members import Actor, membership_of
+from shared.identity.members import membership_of
 from shared.identity.sessions import COOKIE, SessionStore
 from shared.models import Organization, User
 from shared.permissions import Permission, Role, can

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.contacts.actor import Actor, display_name
+from shared.actor import Actor, display_name
 from shared.contacts.models import Activity, Consent, ContactSettings
 from shared.contacts.schemas import (
     ActivityIn,

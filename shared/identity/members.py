@@ -11,7 +11,6 @@ import hashlib
 import re
 import secrets
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import outbox
+from shared.actor import SYSTEM_ACTOR, Actor
 from shared.db import Database
 from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from shared.identity.models import AuditEntry, Invitation
@@ -33,19 +33,7 @@ INVITATION_VALID = timedelta(days=7)
 INVITATION_PREFIX = "inv_"
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
-
-@dataclass(frozen=True)
-class Actor:
-    """Who makes a change: a signed-in member, an API token, the identity provider or the CLI."""
-
-    label: str
-    role: Role
-    user_id: uuid.UUID | None = None
-    membership_id: uuid.UUID | None = None
-    token_id: uuid.UUID | None = None
-
-
-SYSTEM_ACTOR = Actor(label="codo", role=Role.OWNER)
+__all__ = ["SYSTEM_ACTOR", "Actor"]
 
 
 class InvitationOut(msgspec.Struct):

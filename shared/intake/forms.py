@@ -27,10 +27,10 @@ from sqlalchemy import ColumnElement, and_, delete, exists, func, select, true, 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import outbox
+from shared.actor import Actor
 from shared.contacts import fields as custom_fields
 from shared.contacts import service as contacts
 from shared.contacts import timeline
-from shared.contacts.actor import Actor as ContactActor
 from shared.contacts.models import Consent, CustomField, Programme
 from shared.contacts.parsing import parse_date, parse_language, split_list
 from shared.contacts.schemas import ConsentIn, ContactIn
@@ -796,7 +796,7 @@ async def confirm(
             recorded = await timeline.record_consent(
                 session,
                 cid,
-                ContactActor(role=Role.VIEWER),
+                Actor.system("public form", role=Role.VIEWER),
                 ConsentIn(
                     purpose=consent["purpose"],
                     status="given",
@@ -811,7 +811,7 @@ async def confirm(
             await session.execute(
                 update(Consent).where(Consent.id == recorded.id).values(recorded_by="Anmeldeformular")
             )
-    actor = tasks.Actor(org_id=org.id, slug=org.slug, membership_id=None, public_url=public_url)
+    actor = Actor.system("public form", org_id=org.id, slug=org.slug, public_url=public_url)
     details = [f"Formular: {form.title_de}", f"E-Mail: {a['email']}"]
     if a.get("for_child"):
         details.append(f"Angemeldet von: {given_by} (Erziehungsberechtigte/r)")

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.actor import Actor
 from shared.contacts.models import Contact
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.ids import new_id
@@ -411,7 +412,7 @@ async def create_match(
     mentor_id: uuid.UUID,
     mentee_id: uuid.UUID,
     programme_id: uuid.UUID | None,
-    actor: str,
+    actor: Actor,
     today: date,
     score: float | None = None,
     on: date | None = None,
@@ -464,7 +465,7 @@ async def create_match(
         status="proposed",
         score=score,
         proposed_on=on,
-        created_by=actor,
+        created_by=actor.label or "codo",
     )
     session.add(match)
     try:
@@ -478,7 +479,7 @@ async def create_match(
             from_status=None,
             to_status="proposed",
             occurred_on=on,
-            actor=actor,
+            actor=actor.label or "codo",
         )
     )
     await session.flush()
@@ -491,7 +492,7 @@ async def propose(
     mentor_id: uuid.UUID,
     mentee_id: uuid.UUID,
     programme_id: uuid.UUID | None,
-    actor: str,
+    actor: Actor,
     today: date,
     on: date | None = None,
 ) -> MatchOut:
@@ -508,7 +509,7 @@ async def propose(
 
 
 async def transition(
-    session: AsyncSession, match_id: uuid.UUID, data: TransitionIn, *, actor: str, today: date
+    session: AsyncSession, match_id: uuid.UUID, data: TransitionIn, *, actor: Actor, today: date
 ) -> MatchOut:
     match = await _get(session, match_id, for_update=True)
     was = match.status
@@ -566,7 +567,7 @@ async def transition(
             to_status=data.to,
             occurred_on=on,
             reason=reason,
-            actor=actor,
+            actor=actor.label or "codo",
         )
     )
     await session.flush()
@@ -619,7 +620,7 @@ def _check_date(match: Match, on: date, today: date) -> None:
 
 
 async def add_checkin(
-    session: AsyncSession, match_id: uuid.UUID, data: CheckInIn, *, actor: str, today: date
+    session: AsyncSession, match_id: uuid.UUID, data: CheckInIn, *, actor: Actor, today: date
 ) -> CheckInOut:
     match = await _get(session, match_id)
     if match.status == "proposed":
@@ -634,7 +635,7 @@ async def add_checkin(
         rating=data.rating,
         notes=data.notes.strip(),
         follow_up=data.follow_up,
-        created_by=actor,
+        created_by=actor.label or "codo",
     )
     session.add(checkin)
     match.updated_at = _now()

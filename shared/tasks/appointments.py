@@ -13,6 +13,7 @@ from msgspec import UNSET, UnsetType
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.actor import Actor
 from shared.contacts.models import Contact
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.ids import new_id
@@ -22,7 +23,7 @@ from shared.matching.schemas import TransitionIn
 from shared.models import Membership
 from shared.tasks import recurrence
 from shared.tasks.models import DEFAULT_TIMEZONE, Appointment, AppointmentParticipant
-from shared.tasks.tasks import Actor, require_match
+from shared.tasks.tasks import require_match
 
 MAX_LENGTH = timedelta(days=14)
 MAX_PARTICIPANTS = 100
@@ -99,11 +100,11 @@ async def _introduce(session: AsyncSession, actor: Actor, a: Appointment, now: d
     meeting_day = a.starts_at.astimezone(recurrence.zone(a.timezone)).date()
     step = TransitionIn(to="introduced", on=min(meeting_day, today), first_meeting_on=meeting_day)
     try:
-        await matches.transition(session, a.match_id, step, actor=actor.label or "codo", today=today)
+        await matches.transition(session, a.match_id, step, actor=actor, today=today)
     except ValidationFailed:
         # A meeting dated before the match's last step: the introduction counts from today.
         step = TransitionIn(to="introduced", on=today)
-        await matches.transition(session, a.match_id, step, actor=actor.label or "codo", today=today)
+        await matches.transition(session, a.match_id, step, actor=actor, today=today)
 
 
 def to_utc_instant(value: datetime, tz: str, field: str) -> datetime:
@@ -288,7 +289,7 @@ async def create(session: AsyncSession, actor: Actor, data: AppointmentCreate) -
         raise ValidationFailed("an introduction belongs to a match", field="match_id")
     minutes = _reminder(data.reminder_minutes)
     a = Appointment(
-        organization_id=actor.org_id,
+        organization_id=actor.organization_id,
         id=new_id(),
         title=_text(data.title, "title", 300, required=True),
         description=_text(data.description, "description", 20_000),

@@ -14,9 +14,9 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from services.api.web.context import PageContext, provide_page
+from shared.actor import Actor
 from shared.contacts import exports, gdpr, imports, service, timeline
 from shared.contacts import fields as custom_fields
-from shared.contacts.actor import Actor
 from shared.contacts.fields import FieldIn, FieldOption
 from shared.contacts.queue import RUN_EXPORT, RUN_IMPORT, enqueue
 from shared.contacts.schemas import ActivityIn, ConsentIn, ContactIn, ContactPatch, SettingsIn
@@ -55,7 +55,7 @@ OPTIONAL_TEXT = (
 
 
 def _actor(page: PageContext) -> Actor:
-    return Actor(role=page.role, membership_id=page.membership_id)
+    return page.actor
 
 
 def _htmx(page: PageContext) -> bool:

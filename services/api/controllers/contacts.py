@@ -12,9 +12,9 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParameter
 
 from services.api.context import OrgContext, provide_org_context
+from shared.actor import Actor, display_name
 from shared.contacts import exports, gdpr, service, timeline
 from shared.contacts import fields as custom_fields
-from shared.contacts.actor import Actor, display_name
 from shared.contacts.exports import ExportIn, ExportOut
 from shared.contacts.fields import FieldIn, FieldOut, FieldPatch
 from shared.contacts.queue import RUN_EXPORT, enqueue
@@ -49,7 +49,7 @@ FieldFilter = Annotated[
 
 
 def actor(ctx: OrgContext) -> Actor:
-    return Actor(role=ctx.role, token_id=ctx.token_id, membership_id=ctx.membership_id)
+    return ctx.actor
 
 
 class ContactController(Controller):

@@ -14,8 +14,8 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from services.api.context import OrgContext, provide_org_context
+from shared.actor import display_name
 from shared.contacts import imports
-from shared.contacts.actor import Actor, display_name
 from shared.contacts.imports import ImportOut, ImportSummary, MappingOut
 from shared.contacts.queue import RUN_IMPORT, enqueue
 from shared.errors import ValidationFailed
@@ -88,7 +88,7 @@ class ImportController(Controller):
         values = {name: form.get(name) for name in FORM_FIELDS}
         text = {k: v if isinstance(v, str) and v.strip() else None for k, v in values.items()}
         content = await upload.read()
-        who = await display_name(ctx.session, Actor(ctx.role, ctx.token_id, ctx.membership_id))
+        who = await display_name(ctx.session, ctx.actor)
         imp = await imports.dry_run(
             ctx.session,
             ctx.org.id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -22,8 +23,8 @@ from litestar.response import Redirect, Template
 from services.api.context import OrgContext, provide_org_context
 from services.api.web import i18n
 from services.api.web.context import PageContext, provide_page
+from shared.actor import Actor, display_name
 from shared.contacts import service as contacts_service
-from shared.contacts.actor import Actor, display_name
 from shared.errors import DomainError, NotFound, ValidationFailed
 from shared.matching import matches, people, runs
 from shared.matching.schemas import (
@@ -58,10 +59,9 @@ from shared.settings import Settings
 Lang = Literal["de", "en"]
 
 
-async def _actor(ctx: OrgContext) -> str:
-    return await display_name(
-        ctx.session, Actor(role=ctx.role, token_id=ctx.token_id, membership_id=ctx.membership_id)
-    )
+async def _actor(ctx: OrgContext) -> Actor:
+    # The match log names people as the timeline does: by name, not by e-mail address.
+    return replace(ctx.actor, label=await display_name(ctx.session, ctx.actor))
 
 
 def _today() -> date:
@@ -411,8 +411,10 @@ def _lang(page: PageContext) -> Lang:
     return "en" if page.locale == "en" else "de"
 
 
-async def _page_actor(page: PageContext) -> str:
-    return page.user.display_name or page.user.email if page.user else page.role.value
+async def _page_actor(page: PageContext) -> Actor:
+    return replace(
+        page.actor, label=page.user.display_name or page.user.email if page.user else page.role.value
+    )
 
 
 def _uuid(value: str | None, field: str) -> uuid.UUID:

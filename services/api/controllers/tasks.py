@@ -22,6 +22,7 @@ from litestar.response import Redirect, Template
 from services.api.context import OrgContext, provide_org_context
 from services.api.web import i18n
 from services.api.web.context import PageContext, provide_page
+from shared.actor import Actor
 from shared.errors import Conflict, DomainError, NotFound, ValidationFailed
 from shared.organizations import MemberOut, list_members
 from shared.pagination import check_limit
@@ -31,7 +32,6 @@ from shared.tasks import agenda, appointments, notify, recurrence, rules
 from shared.tasks import tasks as service
 from shared.tasks.models import DEFAULT_TIMEZONE
 from shared.tasks.tasks import (
-    Actor,
     BulkResult,
     CommentOut,
     Completed,
@@ -68,13 +68,7 @@ def now_utc() -> datetime:
 
 def actor(request: Request[Any, Any, Any], ctx: OrgContext) -> Actor:
     settings: Settings = request.app.state.settings
-    return Actor(
-        org_id=ctx.org.id,
-        slug=ctx.org.slug,
-        membership_id=ctx.membership_id,
-        public_url=settings.public_url,
-        label=ctx.label,
-    )
+    return ctx.actor.within(ctx.org.id, ctx.org.slug, settings.public_url)
 
 
 async def acting_member(ctx: OrgContext, member_id: uuid.UUID | None, field: str = "member_id") -> uuid.UUID:
@@ -295,13 +289,7 @@ def _local_redirect(target: str | None, fallback: str) -> str:
 
 
 def _page_actor(page: PageContext) -> Actor:
-    return Actor(
-        org_id=page.org.id,
-        slug=page.org.slug,
-        membership_id=page.membership_id,
-        public_url=page.settings.public_url,
-        label=page.user.email if page.user else "",
-    )
+    return page.actor.within(page.org.id, page.org.slug, page.settings.public_url)
 
 
 async def _member_choices(page: PageContext) -> list[MemberOut]:

@@ -16,7 +16,7 @@ Pages of one organisation live under ``/o/{slug}/...``. A controller for them de
 
 ``page.session`` is the request's database transaction in the organisation (row-level security
 applies), ``page.org``, ``page.user``, ``page.role`` and ``page.membership_id`` say who acts where,
-``page.actor`` is that as a :class:`shared.identity.members.Actor`, ``await page.form()`` gives the
+``page.actor`` is that as a :class:`shared.actor.Actor`, ``await page.form()`` gives the
 posted form fields. ``page.render`` returns a Litestar ``Template`` whose context already holds
 what ``base.html`` needs. A visitor who is not signed in is sent to the sign-in page; a signed-in
 person who is not a member gets the same 404 as for an organisation that does not exist.
@@ -49,10 +49,10 @@ from litestar.response import Template
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.actor import Actor
 from shared.db import Database
 from shared.errors import Forbidden, NotFound
 from shared.identity import signin
-from shared.identity.members import Actor
 from shared.identity.sessions import COOKIE, SessionStore, WebSession
 from shared.identity.signin import OrgChoice
 from shared.models import Membership, Organization, User
