@@ -20,6 +20,7 @@ from jinja2 import Environment, select_autoescape
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.actor import Actor
 from shared.contacts import fields as custom_fields
 from shared.contacts.models import (
     Activity,
@@ -33,6 +34,7 @@ from shared.contacts.models import (
 )
 from shared.contacts.schemas import ContactOut
 from shared.contacts.service import contact_name, delete_terms, get_contact, outputs
+from shared.contacts.timeline import visible_to
 from shared.contacts.vocab import AGE_GROUPS, fold
 from shared.db import Database
 from shared.errors import Conflict
@@ -48,7 +50,8 @@ _KEPT_CUSTOM_TYPES = ("number", "boolean", "choice", "multi_choice")
 def privacy_modules() -> list[ModuleType]:
     """Each domain's ``shared/<domain>/privacy.py``: what that domain keeps about one person.
 
-    Such a module defines ``async def export_contact(session, contact_id) -> dict`` and
+    Such a module defines ``async def export_contact(session, contact_id, actor) -> dict`` (only
+    what ``actor``'s role may see on the pages and through the API) and
     ``async def erase_contact(session, contact_id) -> None``; a person's export includes the
     former and their erasure runs the latter, so a new domain joins without a list to keep.
     """
@@ -79,8 +82,12 @@ def age_group(birth: date, today: date | None = None) -> str:
     return AGE_GROUPS[0]
 
 
-async def export_person(session: AsyncSession, contact_id: uuid.UUID) -> dict[str, Any]:
-    """Everything kept about one person, confidential notes included (it is their data)."""
+async def export_person(session: AsyncSession, contact_id: uuid.UUID, actor: Actor) -> dict[str, Any]:
+    """Everything kept about one person that ``actor`` may see elsewhere.
+
+    An admin answering the person's request gets all of it; a coordinator gets no more than the
+    pages show them (no one else's confidential notes, no child-protection notes).
+    """
     contact = await get_contact(session, contact_id)
     profile = msgspec.to_builtins((await outputs(session, [contact]))[0])
     fields = await custom_fields.list_fields(session, include_archived=True)
@@ -108,7 +115,9 @@ async def export_person(session: AsyncSession, contact_id: uuid.UUID) -> dict[st
     ).scalars()
     activities = (
         await session.execute(
-            select(Activity).where(Activity.contact_id == contact_id).order_by(Activity.occurred_at.desc())
+            select(Activity)
+            .where(Activity.contact_id == contact_id, visible_to(actor))  # type: ignore[arg-type]
+            .order_by(Activity.occurred_at.desc())
         )
     ).scalars()
     imported = (
@@ -121,7 +130,7 @@ async def export_person(session: AsyncSession, contact_id: uuid.UUID) -> dict[st
     domains = {}
     for module in privacy_modules():
         if hasattr(module, "export_contact"):
-            domains[domain_of(module)] = await module.export_contact(session, contact_id)
+            domains[domain_of(module)] = await module.export_contact(session, contact_id, actor)
     return {
         "exported_at": datetime.now(UTC).isoformat(),
         "domains": domains,

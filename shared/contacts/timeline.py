@@ -34,8 +34,8 @@ def activity_out(a: Activity) -> ActivityOut:
     )
 
 
-def _visible(actor: Actor) -> object:
-    """Confidential entries: admins and their author only."""
+def visible_to(actor: Actor) -> object:
+    """Confidential entries: admins and their author only (the pages, the API and the export)."""
     if actor.is_admin:
         return True
     mine = []
@@ -53,7 +53,7 @@ async def timeline(
     await get_contact(session, contact_id)
     query = (
         select(Activity)
-        .where(Activity.contact_id == contact_id, _visible(actor))  # type: ignore[arg-type]
+        .where(Activity.contact_id == contact_id, visible_to(actor))  # type: ignore[arg-type]
         .order_by(Activity.occurred_at.desc(), Activity.id.desc())
         .limit(limit + 1)
     )
@@ -117,7 +117,7 @@ async def delete_activity(
             select(Activity).where(
                 Activity.id == activity_id,
                 Activity.contact_id == contact_id,
-                _visible(actor),  # type: ignore[arg-type]
+                visible_to(actor),  # type: ignore[arg-type]
             )
         )
     ).scalar_one_or_none()

@@ -301,7 +301,7 @@ class ContactPages(Controller):
     ) -> Response[str]:
         await service.get_contact(page.session, contact_id)
         page.require(Permission.DATA_WRITE)
-        data = await gdpr.export_person(page.session, contact_id)
+        data = await gdpr.export_person(page.session, contact_id, page.actor)
         return Response(gdpr.export_html(data), media_type="text/html; charset=utf-8")
 
     # ------------------------------------------------------------ import wizard

@@ -263,7 +263,7 @@ class ContactController(Controller):
         ctx.require(Permission.DATA_WRITE)
         if format not in ("json", "html"):
             raise ValidationFailed("format is json or html", field="format")
-        data = await gdpr.export_person(ctx.session, contact_id)
+        data = await gdpr.export_person(ctx.session, contact_id, ctx.actor)
         disposition = {"Content-Disposition": f'attachment; filename="auskunft-{contact_id}.{format}"'}
         if format == "html":
             return Response(
