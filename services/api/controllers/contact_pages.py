@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -34,6 +35,7 @@ from shared.errors import Conflict, DomainError, ValidationFailed
 from shared.organizations import list_members
 from shared.pagination import MAX_LIMIT
 from shared.permissions import Permission
+from shared.tasks import erasure
 
 VOCAB: dict[str, Any] = {
     "kinds": KINDS,
@@ -291,9 +293,22 @@ class ContactPages(Controller):
     @post("/{contact_id:uuid}/erase", status_code=303)
     async def erase(self, page: NamedDependency[PageContext], contact_id: FromPath[uuid.UUID]) -> Redirect:
         await service.get_contact(page.session, contact_id)
-        page.require(Permission.SETTINGS_MANAGE)
+        page.require(Permission.PERSON_ERASE)
         await gdpr.erase(page.session, contact_id)
         return Redirect(f"/o/{page.org.slug}/contacts/{contact_id}", status_code=303)
+
+    @post("/{contact_id:uuid}/erase-request", status_code=303)
+    async def request_erasure(
+        self, page: NamedDependency[PageContext], contact_id: FromPath[uuid.UUID]
+    ) -> Redirect:
+        await service.get_contact(page.session, contact_id)
+        page.require(Permission.DATA_WRITE)
+        single, _ = await _form(page)
+        acting = page.actor.within(page.org.id, page.org.slug, page.settings.public_url)
+        task = await erasure.request_erasure(
+            page.session, acting, contact_id, single.get("reason", ""), datetime.now(UTC)
+        )
+        return Redirect(f"/o/{page.org.slug}/tasks/{task.id}", status_code=303)
 
     @get("/{contact_id:uuid}/export")
     async def export_person(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -40,6 +41,9 @@ from shared.errors import Conflict, ValidationFailed
 from shared.pagination import Page, check_limit
 from shared.permissions import Permission
 from shared.settings import Settings
+from shared.tasks import erasure
+from shared.tasks.erasure import ErasureRequestIn
+from shared.tasks.tasks import TaskOut
 
 Limit = Parameter(ge=1, le=200, default=50, description="items per page")
 Cursor = Parameter(default=None, description="next_cursor of the previous page")
@@ -278,8 +282,26 @@ class ContactController(Controller):
     )
     async def erase(self, ctx: NamedDependency[OrgContext], contact_id: FromPath[uuid.UUID]) -> ContactOut:
         await service.get_contact(ctx.session, contact_id)
-        ctx.require(Permission.SETTINGS_MANAGE)
+        ctx.require(Permission.PERSON_ERASE)
         return await gdpr.erase(ctx.session, contact_id)
+
+    @post(
+        "/{contact_id:uuid}/erase-request",
+        summary="Ask the admins to erase this person: a task for them, linked to the person",
+        status_code=201,
+    )
+    async def request_erasure(
+        self,
+        request: Request[Any, Any, Any],
+        ctx: NamedDependency[OrgContext],
+        contact_id: FromPath[uuid.UUID],
+        data: JSONBody[ErasureRequestIn],
+    ) -> TaskOut:
+        await service.get_contact(ctx.session, contact_id)
+        ctx.require(Permission.DATA_WRITE)
+        settings: Settings = request.app.state.settings
+        acting = ctx.actor.within(ctx.org.id, ctx.org.slug, settings.public_url)
+        return await erasure.request_erasure(ctx.session, acting, contact_id, data.reason, datetime.now(UTC))
 
     @get("/retention", summary="Who the retention rule would erase now (admins)")
     async def retention_preview(self, ctx: NamedDependency[OrgContext]) -> gdpr.RetentionPreview:
