@@ -14,7 +14,7 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import organizations, tokens
+from shared import history, organizations, tokens
 from shared.actor import Actor
 from shared.db import Database
 from shared.errors import Forbidden, NotFound
@@ -92,13 +92,15 @@ async def provide_org_context(
         if org is None or org.id != token_org:
             raise NotFound(f"no organisation {slug!r}")
         structlog.contextvars.bind_contextvars(org=org.slug)
-        yield OrgContext(
+        ctx = OrgContext(
             org=org,
             session=session,
             role=Role(token.role),
             token_id=token.id,
             label=f"API token {token.name}",
         )
+        history.bind(session, ctx.actor)
+        yield ctx
 
 
 async def _session_context(request: Request[Any, Any, Any], slug: str) -> AsyncGenerator[OrgContext, None]:
@@ -121,7 +123,7 @@ async def _session_context(request: Request[Any, Any, Any], slug: str) -> AsyncG
         if membership is None:
             raise NotFound(f"no organisation {slug!r}")
         structlog.contextvars.bind_contextvars(org=org.slug)
-        yield OrgContext(
+        ctx = OrgContext(
             org=org,
             session=session,
             role=Role(membership.role),
@@ -129,3 +131,5 @@ async def _session_context(request: Request[Any, Any, Any], slug: str) -> AsyncG
             user_id=user.id,
             label=user.email,
         )
+        history.bind(session, ctx.actor)
+        yield ctx

@@ -49,6 +49,7 @@ from litestar.response import Template
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import history
 from shared.actor import Actor
 from shared.db import Database
 from shared.errors import Forbidden, NotFound
@@ -295,7 +296,7 @@ async def provide_page(
         if membership is None:
             raise NotFound(f"no organisation {slug!r}")
         structlog.contextvars.bind_contextvars(org=org.slug)
-        yield PageContext(
+        page = PageContext(
             request=request,
             settings=app_settings(request),
             web=current,
@@ -307,6 +308,8 @@ async def provide_page(
             membership_id=membership.id,
             session=session,
         )
+        history.bind(session, page.actor)
+        yield page
 
 
 async def _membership(session: AsyncSession, user_id: uuid.UUID) -> Membership | None:

@@ -1,0 +1,15 @@
+"""The change history of an organisation: who changed, exported or erased what, and when."""
+
+from shared.history.service import (
+    REDACTED,
+    Search,
+    acting,
+    bind,
+    created,
+    deleted,
+    diff,
+    record,
+    snapshot,
+)
+
+__all__ = ["REDACTED", "Search", "acting", "bind", "created", "deleted", "diff", "record", "snapshot"]
