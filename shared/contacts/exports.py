@@ -18,6 +18,7 @@ from openpyxl import Workbook  # type: ignore[import-untyped]
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import history
 from shared.contacts import fields as custom_fields
 from shared.contacts.models import Contact, Export, Programme, ProgrammeMembership
 from shared.contacts.service import SORTS, ContactQuery, contact_name, count_contacts, filtered_select
@@ -118,6 +119,18 @@ async def create_export(session: AsyncSession, org_id: uuid.UUID, data: ExportIn
     await session.flush()
     await session.refresh(export)
     export.row_count = await count_contacts(session, query)
+    await history.record(
+        session,
+        "contact_list",
+        export.id,
+        "exported",
+        details={
+            "format": data.format,
+            "rows": export.row_count,
+            "filters": export.query,
+            "columns": columns,
+        },
+    )
     return export
 
 

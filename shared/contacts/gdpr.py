@@ -20,6 +20,7 @@ from jinja2 import Environment, select_autoescape
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import history
 from shared.actor import Actor
 from shared.contacts import fields as custom_fields
 from shared.contacts.models import (
@@ -131,6 +132,7 @@ async def export_person(session: AsyncSession, contact_id: uuid.UUID, actor: Act
     for module in privacy_modules():
         if hasattr(module, "export_contact"):
             domains[domain_of(module)] = await module.export_contact(session, contact_id, actor)
+    await history.record(session, "contact", contact_id, "exported", actor=actor, contact_ids=[contact_id])
     return {
         "exported_at": datetime.now(UTC).isoformat(),
         "domains": domains,
@@ -223,7 +225,7 @@ async def erase(session: AsyncSession, contact_id: uuid.UUID) -> ContactOut:
     if contact.legal_hold:
         raise Conflict("a legal hold is set on this contact; it cannot be erased", field="legal_hold")
     if contact.erased_at is None:
-        await _anonymise(session, contact)
+        await _anonymise(session, contact, history.acting(session))
     return (await outputs(session, [contact]))[0]
 
 
@@ -246,7 +248,7 @@ def redact(text: str, needles: list[str]) -> str:
     return _redact(text, needles)
 
 
-async def _anonymise(session: AsyncSession, contact: Contact) -> None:
+async def _anonymise(session: AsyncSession, contact: Contact, actor: Actor) -> None:
     needles = person_needles(contact)
     person = fold(f"{contact.first_name} {contact.last_name}")
 
@@ -318,6 +320,8 @@ async def _anonymise(session: AsyncSession, contact: Contact) -> None:
         .where(Export.content.is_not(None))
         .values(content=None, status="expired", error="removed after a person's data was erased")
     )
+    # After every other domain's erasure (the history's own included): that it happened stays.
+    await history.record(session, "contact", contact.id, "erased", actor=actor, contact_ids=[contact.id])
     await session.flush()
     log.info("contact erased", contact_id=str(contact.id))
 
@@ -379,10 +383,12 @@ async def retention_preview(session: AsyncSession, *, today: date | None = None)
 
 async def apply_retention(session: AsyncSession, *, today: date | None = None) -> int:
     preview = await retention_preview(session, today=today)
+    # An admin applying the rule by hand acts themselves; the daily job acts for the rule.
+    actor = history.acting(session) if history.is_bound(session) else Actor.system("retention rule")
     for candidate in preview.contacts:
         contact = await get_contact(session, candidate.id, for_update=True)
         if not contact.legal_hold and contact.erased_at is None:
-            await _anonymise(session, contact)
+            await _anonymise(session, contact, actor)
     return len(preview.contacts)
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import history
 from shared.actor import Actor, display_name
 from shared.contacts.models import Activity, Consent, ContactSettings
 from shared.contacts.schemas import (
@@ -25,6 +26,8 @@ from shared.contacts.vocab import ACTIVITY_KINDS, CONSENT_STATUSES, STATUSES
 from shared.errors import NotFound, ValidationFailed
 from shared.pagination import Page, decode_cursor, encode_cursor
 
+ACTIVITY_FIELDS = ("kind", "occurred_at", "body", "confidential")
+CONSENT_FIELDS = ("purpose", "status", "effective_on", "given_by", "evidence")
 PURPOSE_RE = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 
 
@@ -105,6 +108,15 @@ async def add_activity(
     session.add(activity)
     await session.flush()
     await session.refresh(activity)
+    await history.record(
+        session,
+        "activity",
+        activity.id,
+        "created",
+        history.created(history.snapshot(activity, ACTIVITY_FIELDS)),
+        actor=actor,
+        contact_ids=[contact.id],
+    )
     return activity_out(activity)
 
 
@@ -123,6 +135,15 @@ async def delete_activity(
     ).scalar_one_or_none()
     if activity is None:
         raise NotFound("no such timeline entry")
+    await history.record(
+        session,
+        "activity",
+        activity.id,
+        "deleted",
+        history.deleted(history.snapshot(activity, ACTIVITY_FIELDS)),
+        actor=actor,
+        contact_ids=[contact_id],
+    )
     await session.delete(activity)
     await session.flush()
 
@@ -186,6 +207,15 @@ async def record_consent(
     session.add(consent)
     await session.flush()
     await session.refresh(consent)
+    await history.record(
+        session,
+        "consent",
+        consent.id,
+        "created",
+        history.created(history.snapshot(consent, CONSENT_FIELDS)),
+        actor=actor,
+        contact_ids=[contact.id],
+    )
     return consent_out(consent)
 
 

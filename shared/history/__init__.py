@@ -8,8 +8,26 @@ from shared.history.service import (
     created,
     deleted,
     diff,
+    is_bound,
+    jsonable,
+    merge_person,
     record,
+    record_many,
     snapshot,
 )
 
-__all__ = ["REDACTED", "Search", "acting", "bind", "created", "deleted", "diff", "record", "snapshot"]
+__all__ = [
+    "REDACTED",
+    "Search",
+    "acting",
+    "bind",
+    "created",
+    "deleted",
+    "diff",
+    "is_bound",
+    "jsonable",
+    "merge_person",
+    "record",
+    "record_many",
+    "snapshot",
+]

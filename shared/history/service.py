@@ -16,12 +16,13 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-from sqlalchemy import Select, Text, and_, cast, func, or_, select
+from sqlalchemy import Select, Text, and_, cast, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.actor import SYSTEM_ACTOR, Actor
 from shared.errors import ValidationFailed
 from shared.history.models import HistoryEntry
+from shared.ids import new_id
 from shared.pagination import Page, decode_cursor, encode_cursor
 
 REDACTED = "[gelöscht]"
@@ -34,6 +35,10 @@ Changes = dict[str, list[Any]]
 def bind(session: AsyncSession, actor: Actor) -> None:
     """Who acts in this session's transaction, for entries recorded without an explicit actor."""
     session.info["actor"] = actor
+
+
+def is_bound(session: AsyncSession) -> bool:
+    return isinstance(session.info.get("actor"), Actor)
 
 
 def acting(session: AsyncSession) -> Actor:
@@ -138,6 +143,36 @@ async def record(
     await session.flush()
 
 
+async def record_many(
+    session: AsyncSession,
+    actor: Actor,
+    org_id: uuid.UUID,
+    entries: Sequence[tuple[str, uuid.UUID, str, Changes]],
+) -> None:
+    """Several entries about contacts (entity, id, action, changes) in one insert, for imports."""
+    rows = [
+        {
+            "organization_id": org_id,
+            "id": new_id(),
+            "actor_kind": actor.kind.value,
+            "actor_user_id": actor.user_id,
+            "actor_membership_id": actor.membership_id,
+            "actor_token_id": actor.token_id,
+            "actor": (actor.label or actor.role.value)[:320],
+            "reason": actor.reason[:200],
+            "entity": entity,
+            "entity_id": entity_id,
+            "action": action,
+            "contact_ids": [entity_id],
+            "changes": changes,
+        }
+        for entity, entity_id, action, changes in entries
+        if action != "changed" or changes
+    ]
+    if rows:
+        await session.execute(insert(HistoryEntry), rows)
+
+
 # ---------------------------------------------------------------- reading
 
 
@@ -229,7 +264,16 @@ async def entries(session: AsyncSession, search: Search, *, limit: int = 200) ->
     return list((await session.execute(query)).scalars())
 
 
-# ---------------------------------------------------------------- erasure
+# ---------------------------------------------------------------- merging and erasure
+
+
+async def merge_person(session: AsyncSession, merged_id: uuid.UUID, kept_id: uuid.UUID) -> None:
+    """Entries about a merged duplicate are about the kept person too (their page shows them)."""
+    await session.execute(
+        update(HistoryEntry)
+        .where(HistoryEntry.contact_ids.contains([merged_id]))
+        .values(contact_ids=func.array_append(HistoryEntry.contact_ids, kept_id))
+    )
 
 
 async def scrub_person(session: AsyncSession, contact_id: uuid.UUID, needles: Sequence[str] = ()) -> int:

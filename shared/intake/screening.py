@@ -13,6 +13,7 @@ from msgspec import UNSET, UnsetType
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import history
 from shared.contacts.models import Contact, Programme
 from shared.contacts.service import contact_name
 from shared.errors import Conflict, NotFound, ValidationFailed
@@ -20,6 +21,8 @@ from shared.intake import vocab
 from shared.intake.models import CertificateInspection, IntakeProfile, ScreeningRecord, ScreeningStep
 from shared.intake.readiness import PersonState, evaluate
 
+RECORD_FIELDS = ("step_id", "done_on", "done_by", "outcome", "note")
+PROFILE_FIELDS = ("form_of_address", "intake_status", "protection_notes")
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
@@ -379,6 +382,14 @@ async def add_record(session: AsyncSession, who: Who, data: RecordIn) -> RecordO
     session.add(record)
     await session.flush()
     await session.refresh(record)
+    await history.record(
+        session,
+        "screening_record",
+        record.id,
+        "created",
+        history.created({"step": step.label_de, **history.snapshot(record, RECORD_FIELDS)}),
+        contact_ids=[record.contact_id],
+    )
     return record_out(record)
 
 
@@ -398,6 +409,14 @@ async def delete_record(session: AsyncSession, record_id: uuid.UUID) -> None:
     ).scalar_one_or_none()
     if record is None:
         raise NotFound("no such screening record")
+    await history.record(
+        session,
+        "screening_record",
+        record.id,
+        "deleted",
+        history.deleted(history.snapshot(record, RECORD_FIELDS)),
+        contact_ids=[record.contact_id],
+    )
     await session.delete(record)
     await session.flush()
 
@@ -429,6 +448,15 @@ async def record_certificate(session: AsyncSession, who: Who, data: CertificateI
     )
     session.add(inspection)
     await session.flush()
+    fields = ("seen", "issued_on", "inspected_on", "inspected_by", "has_relevant_entries")
+    await history.record(
+        session,
+        "certificate",
+        inspection.id,
+        "created",
+        history.created(history.snapshot(inspection, fields)),
+        contact_ids=[inspection.contact_id],
+    )
     people = await evaluate(session, [data.contact_id])
     return certificate_out(inspection, people[data.contact_id].certificate_due_on)
 
@@ -479,6 +507,7 @@ async def update_profile(
     await _contact(session, contact_id)
     profile = await profile_of(session, contact_id, create=True)
     assert profile is not None
+    before = history.snapshot(profile, PROFILE_FIELDS)
     if not isinstance(data.form_of_address, UnsetType):
         if data.form_of_address not in vocab.FORMS_OF_ADDRESS:
             raise ValidationFailed("either du or sie", field="form_of_address")
@@ -502,6 +531,14 @@ async def update_profile(
         profile.protection_notes = notes
     profile.updated_at = datetime.now(UTC)
     await session.flush()
+    await history.record(
+        session,
+        "intake_profile",
+        profile.id,
+        "changed",
+        history.diff(before, history.snapshot(profile, PROFILE_FIELDS)),
+        contact_ids=[contact_id],
+    )
     return await checklist(session, who, contact_id)
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import history
 from shared.actor import Actor
 from shared.contacts.models import Contact
 from shared.errors import Conflict, NotFound, ValidationFailed
@@ -405,6 +406,11 @@ async def list_matches(
 
 # ---------------------------------------------------------------- writing
 
+MATCH_FIELDS = (
+    "mentor_id", "mentee_id", "programme_id", "status", "proposed_on", "introduced_on", "first_meeting_on",
+    "started_on", "paused_on", "ended_on", "end_reason_id", "ended_early",
+)  # fmt: skip
+
 
 async def create_match(
     session: AsyncSession,
@@ -483,6 +489,16 @@ async def create_match(
         )
     )
     await session.flush()
+    await history.record(
+        session,
+        "match",
+        match.id,
+        "created",
+        history.created(history.snapshot(match, MATCH_FIELDS)),
+        actor=actor,
+        contact_ids=[mentor_id, mentee_id],
+        match_id=match.id,
+    )
     return match
 
 
@@ -512,6 +528,7 @@ async def transition(
     session: AsyncSession, match_id: uuid.UUID, data: TransitionIn, *, actor: Actor, today: date
 ) -> MatchOut:
     match = await _get(session, match_id, for_update=True)
+    before = history.snapshot(match, MATCH_FIELDS)
     was = match.status
     allowed = TRANSITIONS[was]
     if data.to not in allowed:
@@ -573,6 +590,17 @@ async def transition(
     await session.flush()
     await _follow(session, match, was, data, on)
     await session.flush()
+    await history.record(
+        session,
+        "match",
+        match.id,
+        "changed",
+        history.diff(before, history.snapshot(match, MATCH_FIELDS)),
+        actor=actor,
+        contact_ids=[match.mentor_id, match.mentee_id],
+        match_id=match.id,
+        details={"reason": reason} if reason else None,
+    )
     # Ids and statuses only: never personal data in logs.
     log.info("match moved on", match=str(match.id), from_status=was, to_status=data.to)
     return await read_match(session, match.id, today)
@@ -641,6 +669,18 @@ async def add_checkin(
     match.updated_at = _now()
     await session.flush()
     await session.refresh(checkin)
+    await history.record(
+        session,
+        "checkin",
+        checkin.id,
+        "created",
+        history.created(
+            history.snapshot(checkin, ("occurred_on", "channel", "rating", "notes", "follow_up"))
+        ),
+        actor=actor,
+        contact_ids=[match.mentor_id, match.mentee_id],
+        match_id=match.id,
+    )
     return _checkin_out(checkin)
 
 
@@ -676,6 +716,16 @@ async def add_meeting(
     match.updated_at = _now()
     await session.flush()
     await session.refresh(meeting)
+    fields = ("occurred_on", "duration_minutes", "volunteer_minutes", "activity", "reported_by", "notes")
+    await history.record(
+        session,
+        "meeting",
+        meeting.id,
+        "created",
+        history.created(history.snapshot(meeting, fields)),
+        contact_ids=[match.mentor_id, match.mentee_id],
+        match_id=match.id,
+    )
     return _meeting_out(meeting)
 
 
