@@ -206,6 +206,8 @@ def entry_out(e: HistoryEntry) -> EntryOut:
 
 class Search(msgspec.Struct, kw_only=True):
     contact_id: uuid.UUID | None = None
+    # Any of these people (a name search can find several).
+    contact_ids: list[uuid.UUID] | None = None
     match_id: uuid.UUID | None = None
     member_id: uuid.UUID | None = None
     token_id: uuid.UUID | None = None
@@ -221,6 +223,8 @@ def _filtered(search: Search) -> Select[Any]:
     conditions: list[Any] = []
     if search.contact_id is not None:
         conditions.append(HistoryEntry.contact_ids.contains([search.contact_id]))
+    if search.contact_ids is not None:
+        conditions.append(HistoryEntry.contact_ids.overlap(search.contact_ids))
     if search.match_id is not None:
         conditions.append(
             or_(

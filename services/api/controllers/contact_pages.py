@@ -14,6 +14,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
+from services.api.history.pages import record_history
 from services.api.web.context import PageContext, provide_page
 from shared.actor import Actor
 from shared.contacts import exports, gdpr, imports, service, timeline
@@ -227,6 +228,7 @@ class ContactPages(Controller):
             duplicates=await service.duplicates_of(page.session, contact_id),
             fields={f.key: f for f in await custom_fields.list_fields(page.session)},
             **VOCAB,
+            **await record_history(page, contact_id=contact_id),
         )
 
     @get("/{contact_id:uuid}/edit")

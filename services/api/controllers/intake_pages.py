@@ -19,6 +19,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
+from services.api.history.pages import record_history
 from services.api.web import i18n
 from services.api.web.context import PageContext, provide_page
 from shared.contacts import fields as custom_fields
@@ -137,6 +138,7 @@ class IntakePages(Controller):
             message=message,
             today=vocab.today(),
             is_admin=page.can(Permission.SETTINGS_MANAGE),
+            **await record_history(page, contact_id=contact_id),
         )
 
     @get("/people/{contact_id:uuid}")

@@ -21,6 +21,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from litestar.response import Redirect, Template
 
 from services.api.context import OrgContext, provide_org_context
+from services.api.history.pages import record_history
 from services.api.web import i18n
 from services.api.web.context import PageContext, provide_page
 from shared.actor import Actor, display_name
@@ -618,6 +619,7 @@ class MatchingPages(Controller):
         return _render(
             page,
             "matching/match.html",
+            **await record_history(page, match_id=match_id),
             fit=fit,
             status_code=status_code,
             m=match,
