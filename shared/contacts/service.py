@@ -814,6 +814,8 @@ async def delete_contact(session: AsyncSession, contact_id: uuid.UUID) -> None:
     await history.record(
         session, "contact", contact.id, "deleted", history.deleted(before), contact_ids=[contact.id]
     )
+    # Nothing of the person stays behind in the history either: which fields changed, and when, do.
+    await history.scrub_person(session, contact.id)
     await delete_terms(session, [contact.id])
     await session.delete(contact)
     await session.flush()

@@ -13,6 +13,7 @@ from shared.history.service import (
     merge_person,
     record,
     record_many,
+    scrub_person,
     snapshot,
 )
 
@@ -29,5 +30,6 @@ __all__ = [
     "merge_person",
     "record",
     "record_many",
+    "scrub_person",
     "snapshot",
 ]

@@ -207,3 +207,15 @@ async def test_admins_read_a_record_s_history_on_its_page_and_search_the_log(
     by_member = await browserless.get(f"/o/{org_a.slug}/history", params={"member_id": str(admin.id)})
     assert "Kontakt geändert" not in by_member.text  # the changes were made by a token
     assert (await browserless.get(f"/o/{org_a.slug}/history", params={"since": "gestern"})).status_code == 422
+
+
+async def test_deleting_a_contact_leaves_no_personal_value_in_its_history(
+    client: AsyncTestClient[Any], org_a: Org, contacts_api: ContactsApi
+) -> None:
+    person = await contacts_api.create(first_name="Dora", last_name="Doppelt", phone="+49 170 1112223")
+    base = f"/api/v1/orgs/{org_a.slug}/contacts/{person['id']}"
+    assert (await client.delete(base, headers=org_a.auth(Role.COORDINATOR))).status_code == 204
+    entries = (await history(client, org_a, contact_id=person["id"])).json()["items"]
+    assert [(e["entity"], e["action"]) for e in entries] == [("contact", "deleted"), ("contact", "created")]
+    assert entries[0]["changes"]["phone"] == [REDACTED, None]
+    assert "Dora" not in repr(entries) and "1112223" not in repr(entries)
