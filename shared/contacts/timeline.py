@@ -27,6 +27,7 @@ from shared.errors import NotFound, ValidationFailed
 from shared.pagination import Page, decode_cursor, encode_cursor
 
 ACTIVITY_FIELDS = ("kind", "occurred_at", "body", "confidential")
+SETTINGS_FIELDS = ("required_consents", "retention_months", "retention_statuses")
 CONSENT_FIELDS = ("purpose", "status", "effective_on", "given_by", "evidence")
 PURPOSE_RE = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 
@@ -241,6 +242,7 @@ async def get_settings(session: AsyncSession) -> SettingsOut:
 
 async def update_settings(session: AsyncSession, org_id: uuid.UUID, data: SettingsIn) -> SettingsOut:
     row = await _settings_row(session, org_id)
+    before = history.snapshot(row, SETTINGS_FIELDS)
     if not isinstance(data.required_consents, type(None)) and isinstance(data.required_consents, list):
         for purpose in data.required_consents:
             if not PURPOSE_RE.match(purpose):
@@ -259,4 +261,6 @@ async def update_settings(session: AsyncSession, org_id: uuid.UUID, data: Settin
         row.retention_statuses = list(dict.fromkeys(data.retention_statuses))
     row.updated_at = datetime.now(UTC)
     await session.flush()
+    changes = history.diff(before, history.snapshot(row, SETTINGS_FIELDS))
+    await history.record(session, "contact_settings", row.id, "changed", changes)
     return SettingsOut(list(row.required_consents), row.retention_months, list(row.retention_statuses))

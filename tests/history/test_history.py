@@ -219,3 +219,26 @@ async def test_deleting_a_contact_leaves_no_personal_value_in_its_history(
     assert [(e["entity"], e["action"]) for e in entries] == [("contact", "deleted"), ("contact", "created")]
     assert entries[0]["changes"]["phone"] == [REDACTED, None]
     assert "Dora" not in repr(entries) and "1112223" not in repr(entries)
+
+
+async def test_custom_field_definitions_and_the_retention_rule_are_recorded(
+    client: AsyncTestClient[Any], org_a: Org
+) -> None:
+    base = f"/api/v1/orgs/{org_a.slug}/contacts"
+    made = await client.post(
+        f"{base}/fields",
+        json={"key": "schule", "label_de": "Schule", "label_en": "School", "type": "text"},
+        headers=org_a.auth(),
+    )
+    assert made.status_code == 201, made.text
+    await client.patch(
+        f"{base}/fields/{made.json()['id']}", json={"label_de": "Schule/Kita"}, headers=org_a.auth()
+    )
+    await client.patch(f"{base}/settings", json={"retention_months": 24}, headers=org_a.auth())
+    fields = (await history(client, org_a, entity="custom_field")).json()["items"]
+    assert [(e["action"], e["changes"].get("label_de")) for e in fields] == [
+        ("changed", ["Schule", "Schule/Kita"]),
+        ("created", [None, "Schule"]),
+    ]
+    rule = (await history(client, org_a, entity="contact_settings")).json()["items"]
+    assert rule[0]["changes"]["retention_months"] == [None, 24]
