@@ -23,6 +23,10 @@ class Permission(StrEnum):
     DATA_READ = "data:read"
     DATA_WRITE = "data:write"
     SETTINGS_MANAGE = "settings:manage"
+    # Erasing a person cannot be undone: admins only; others request it (shared.tasks.erasure).
+    PERSON_ERASE = "person:erase"
+    # The change history names every person and member: admins only.
+    HISTORY_READ = "history:read"
 
 
 # Messages name roles and permissions by key; these mark the keys for the catalogues, which hold
@@ -43,7 +47,13 @@ LABELS = (
 
 _READ = {Permission.ORG_READ, Permission.MEMBERS_READ, Permission.DATA_READ}
 _WORK = _READ | {Permission.DATA_WRITE}
-_ADMIN = _WORK | {Permission.MEMBERS_MANAGE, Permission.TOKENS_MANAGE, Permission.SETTINGS_MANAGE}
+_ADMIN = _WORK | {
+    Permission.MEMBERS_MANAGE,
+    Permission.TOKENS_MANAGE,
+    Permission.SETTINGS_MANAGE,
+    Permission.PERSON_ERASE,
+    Permission.HISTORY_READ,
+}
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.OWNER: frozenset(_ADMIN),

@@ -12,12 +12,16 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.actor import Actor
 from shared.contacts.gdpr import person_needles, redact
 from shared.contacts.models import Contact
 from shared.models import OutboxMessage
 
 
-async def export_contact(session: AsyncSession, contact_id: uuid.UUID) -> dict[str, Any]:
+async def export_contact(session: AsyncSession, contact_id: uuid.UUID, actor: Actor) -> dict[str, Any]:
+    # The delivery log is shown on no page: only an admin answering the person's request gets it.
+    if not actor.is_admin:
+        return {"emails": []}
     contact = (await session.execute(select(Contact).where(Contact.id == contact_id))).scalar_one_or_none()
     if contact is None or not contact.email:
         return {"emails": []}

@@ -16,9 +16,9 @@ from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.scope import database, find_organisation, member_scope, require
-from shared import organizations, tokens
+from shared import history, organizations, tokens
+from shared.actor import Actor
 from shared.errors import Forbidden, NotFound
-from shared.identity.members import Actor
 from shared.identity.sessions import COOKIE, SessionStore
 from shared.models import Organization
 from shared.permissions import Permission, Role
@@ -85,13 +85,15 @@ async def provide_org_context(
         if org is None or org.id != token_org:
             raise NotFound("no organisation %(slug)r", slug=slug)
         structlog.contextvars.bind_contextvars(org=org.slug)
-        yield OrgContext(
+        ctx = OrgContext(
             org=org,
             session=session,
             role=Role(token.role),
             token_id=token.id,
             label=f"API token {token.name}",
         )
+        history.bind(session, ctx.actor)
+        yield ctx
 
 
 async def _session_context(request: Request[Any, Any, Any], slug: str) -> AsyncGenerator[OrgContext, None]:
@@ -106,7 +108,7 @@ async def _session_context(request: Request[Any, Any, Any], slug: str) -> AsyncG
     db = database(request)
     org, user = await find_organisation(db, slug, web.user_id, web.only_org)
     async with member_scope(db, org, user) as scope:
-        yield OrgContext(
+        ctx = OrgContext(
             org=org,
             session=scope.session,
             role=scope.role,
@@ -114,6 +116,8 @@ async def _session_context(request: Request[Any, Any, Any], slug: str) -> AsyncG
             user_id=user.id,
             label=user.email,
         )
+        history.bind(scope.session, ctx.actor)
+        yield ctx
 
 
 class ApiController(Controller):

@@ -18,7 +18,7 @@ from openpyxl import Workbook  # type: ignore[import-untyped]
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import queue
+from shared import history, queue
 from shared.contacts import fields as custom_fields
 from shared.contacts.models import Contact, Export, Programme, ProgrammeMembership
 from shared.contacts.service import SORTS, ContactQuery, contact_name, count_contacts, filtered_select
@@ -124,6 +124,18 @@ async def create_export(session: AsyncSession, org_id: uuid.UUID, data: ExportIn
     if export.row_count > INLINE_LIMIT:
         # Large lists are written by the worker; the caller builds smaller ones inline.
         queue.after_commit(session, queue.CONTACTS_RUN_EXPORT, str(org_id), str(export.id))
+    await history.record(
+        session,
+        "contact_list",
+        export.id,
+        "exported",
+        details={
+            "format": data.format,
+            "rows": export.row_count,
+            "filters": export.query,
+            "columns": columns,
+        },
+    )
     return export
 
 

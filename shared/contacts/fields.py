@@ -11,6 +11,7 @@ import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import history
 from shared.contacts.models import CustomField
 from shared.contacts.vocab import KINDS
 from shared.db import current_org
@@ -106,6 +107,10 @@ async def get_field(session: AsyncSession, field_id: uuid.UUID) -> CustomField:
     return field
 
 
+# What the history records of a field's definition.
+DEFINITION = ("key", "label_de", "label_en", "type", "options", "required_for", "position")
+
+
 async def create_field(session: AsyncSession, org_id: uuid.UUID, data: FieldIn) -> CustomField:
     if not KEY_RE.match(data.key):
         raise ValidationFailed(
@@ -138,11 +143,14 @@ async def create_field(session: AsyncSession, org_id: uuid.UUID, data: FieldIn) 
     session.add(field)
     await session.flush()
     await session.refresh(field)
+    snapshot = history.snapshot(field, DEFINITION)
+    await history.record(session, "custom_field", field.id, "created", history.created(snapshot))
     return field
 
 
 async def update_field(session: AsyncSession, field_id: uuid.UUID, data: FieldPatch) -> CustomField:
     field = await get_field(session, field_id)
+    before = history.snapshot(field, DEFINITION)
     options = data.options if data.options is not None else [FieldOption(**o) for o in field.options]
     _check_definition(
         data.label_de if data.label_de is not None else field.label_de,
@@ -163,6 +171,8 @@ async def update_field(session: AsyncSession, field_id: uuid.UUID, data: FieldPa
     if data.position is not None:
         field.position = data.position
     await session.flush()
+    changes = history.diff(before, history.snapshot(field, DEFINITION))
+    await history.record(session, "custom_field", field.id, "changed", changes)
     return field
 
 
@@ -171,11 +181,14 @@ async def archive_field(session: AsyncSession, field_id: uuid.UUID) -> None:
     field = await get_field(session, field_id)
     if field.archived_at is None:
         field.archived_at = datetime.now(UTC)
+        await history.record(session, "custom_field", field.id, "archived", target=field.label_de)
     await session.flush()
 
 
 async def restore_field(session: AsyncSession, field_id: uuid.UUID) -> CustomField:
     field = await get_field(session, field_id)
+    if field.archived_at is not None:
+        await history.record(session, "custom_field", field.id, "restored", target=field.label_de)
     field.archived_at = None
     await session.flush()
     return field

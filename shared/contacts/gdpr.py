@@ -20,6 +20,8 @@ from jinja2 import Environment, select_autoescape
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import history
+from shared.actor import Actor
 from shared.contacts import fields as custom_fields
 from shared.contacts.models import (
     Activity,
@@ -33,6 +35,7 @@ from shared.contacts.models import (
 )
 from shared.contacts.schemas import ContactOut
 from shared.contacts.service import contact_name, delete_terms, get_contact, outputs
+from shared.contacts.timeline import visible_to
 from shared.contacts.vocab import AGE_GROUPS, fold
 from shared.db import Database
 from shared.errors import Conflict
@@ -48,7 +51,8 @@ _KEPT_CUSTOM_TYPES = ("number", "boolean", "choice", "multi_choice")
 def privacy_modules() -> list[ModuleType]:
     """Each domain's ``shared/<domain>/privacy.py``: what that domain keeps about one person.
 
-    Such a module defines ``async def export_contact(session, contact_id) -> dict`` and
+    Such a module defines ``async def export_contact(session, contact_id, actor) -> dict`` (only
+    what ``actor``'s role may see on the pages and through the API) and
     ``async def erase_contact(session, contact_id) -> None``; a person's export includes the
     former and their erasure runs the latter, so a new domain joins without a list to keep.
     """
@@ -79,8 +83,12 @@ def age_group(birth: date, today: date | None = None) -> str:
     return AGE_GROUPS[0]
 
 
-async def export_person(session: AsyncSession, contact_id: uuid.UUID) -> dict[str, Any]:
-    """Everything kept about one person, confidential notes included (it is their data)."""
+async def export_person(session: AsyncSession, contact_id: uuid.UUID, actor: Actor) -> dict[str, Any]:
+    """Everything kept about one person that ``actor`` may see elsewhere.
+
+    An admin answering the person's request gets all of it; a coordinator gets no more than the
+    pages show them (no one else's confidential notes, no child-protection notes).
+    """
     contact = await get_contact(session, contact_id)
     profile = msgspec.to_builtins((await outputs(session, [contact]))[0])
     fields = await custom_fields.list_fields(session, include_archived=True)
@@ -108,7 +116,9 @@ async def export_person(session: AsyncSession, contact_id: uuid.UUID) -> dict[st
     ).scalars()
     activities = (
         await session.execute(
-            select(Activity).where(Activity.contact_id == contact_id).order_by(Activity.occurred_at.desc())
+            select(Activity)
+            .where(Activity.contact_id == contact_id, visible_to(actor))  # type: ignore[arg-type]
+            .order_by(Activity.occurred_at.desc())
         )
     ).scalars()
     imported = (
@@ -121,7 +131,8 @@ async def export_person(session: AsyncSession, contact_id: uuid.UUID) -> dict[st
     domains = {}
     for module in privacy_modules():
         if hasattr(module, "export_contact"):
-            domains[domain_of(module)] = await module.export_contact(session, contact_id)
+            domains[domain_of(module)] = await module.export_contact(session, contact_id, actor)
+    await history.record(session, "contact", contact_id, "exported", actor=actor, contact_ids=[contact_id])
     return {
         "exported_at": datetime.now(UTC).isoformat(),
         "domains": domains,
@@ -214,7 +225,7 @@ async def erase(session: AsyncSession, contact_id: uuid.UUID) -> ContactOut:
     if contact.legal_hold:
         raise Conflict("a legal hold is set on this contact; it cannot be erased", field="legal_hold")
     if contact.erased_at is None:
-        await _anonymise(session, contact)
+        await _anonymise(session, contact, history.acting(session))
     return (await outputs(session, [contact]))[0]
 
 
@@ -237,7 +248,7 @@ def redact(text: str, needles: list[str]) -> str:
     return _redact(text, needles)
 
 
-async def _anonymise(session: AsyncSession, contact: Contact) -> None:
+async def _anonymise(session: AsyncSession, contact: Contact, actor: Actor) -> None:
     needles = person_needles(contact)
     person = fold(f"{contact.first_name} {contact.last_name}")
 
@@ -309,6 +320,8 @@ async def _anonymise(session: AsyncSession, contact: Contact) -> None:
         .where(Export.content.is_not(None))
         .values(content=None, status="expired", error="removed after a person's data was erased")
     )
+    # After every other domain's erasure (the history's own included): that it happened stays.
+    await history.record(session, "contact", contact.id, "erased", actor=actor, contact_ids=[contact.id])
     await session.flush()
     log.info("contact erased", contact_id=str(contact.id))
 
@@ -370,10 +383,12 @@ async def retention_preview(session: AsyncSession, *, today: date | None = None)
 
 async def apply_retention(session: AsyncSession, *, today: date | None = None) -> int:
     preview = await retention_preview(session, today=today)
+    # An admin applying the rule by hand acts themselves; the daily job acts for the rule.
+    actor = history.acting(session) if history.is_bound(session) else Actor.system("retention rule")
     for candidate in preview.contacts:
         contact = await get_contact(session, candidate.id, for_update=True)
         if not contact.legal_hold and contact.erased_at is None:
-            await _anonymise(session, contact)
+            await _anonymise(session, contact, actor)
     return len(preview.contacts)
 
 

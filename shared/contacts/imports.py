@@ -26,7 +26,8 @@ from openpyxl import load_workbook  # type: ignore[import-untyped]
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import queue
+from shared import history, queue
+from shared.actor import Actor
 from shared.contacts import fields as custom_fields
 from shared.contacts.models import (
     Contact,
@@ -40,6 +41,7 @@ from shared.contacts.models import (
 )
 from shared.contacts.parsing import parse_date, parse_language, split_list, split_name
 from shared.contacts.service import (
+    HISTORY_FIELDS,
     PROFILE_FIELDS,
     clean_values,
     delete_terms,
@@ -53,6 +55,7 @@ from shared.db import Database
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.ids import new_id
 from shared.logs import get_logger
+from shared.permissions import Role
 from shared.spreadsheets import csv_row
 
 log = get_logger(__name__)
@@ -931,6 +934,7 @@ async def _write_batch(
     memberships: list[dict[str, Any]] = []
     terms: list[dict[str, Any]] = []
     touched: list[Contact] = []
+    changed: list[tuple[str, uuid.UUID, str, dict[str, list[Any]]]] = []
     now = datetime.now(UTC)
     updates = [p for p in batch if p.action == "update" and p.contact_id]
     existing = {}
@@ -946,6 +950,7 @@ async def _write_batch(
         if plan.action == "update" and plan.contact_id in existing:
             contact = existing[plan.contact_id]
             before = _snapshot(contact)
+            was = history.snapshot(contact, HISTORY_FIELDS)
             for name, value in _merged(contact, plan.values).items():
                 if name == "status" and value != contact.status:
                     contact.status_changed_at = now
@@ -954,6 +959,14 @@ async def _write_batch(
             contact.updated_at = now
             derive(contact)
             touched.append(contact)
+            changed.append(
+                (
+                    "contact",
+                    contact.id,
+                    "changed",
+                    history.diff(was, history.snapshot(contact, HISTORY_FIELDS)),
+                )
+            )
             import_rows.append(
                 {"organization_id": org_id, "id": new_id(), "import_id": import_id, "row_number": plan.row,
                  "action": "updated", "contact_id": contact.id, "before": before}
@@ -972,6 +985,8 @@ async def _write_batch(
             if row["status"] == "ready" and "mentee" in row.get("kinds", []) and not row.get("waiting_since"):
                 row["waiting_since"] = now.date()
             new_rows.append(row)
+            made = {k: v for k, v in row.items() if k in HISTORY_FIELDS}
+            changed.append(("contact", contact.id, "created", history.created(history.jsonable(made))))
             terms.extend(term_rows(contact))
             import_rows.append(
                 {"organization_id": org_id, "id": new_id(), "import_id": import_id, "row_number": plan.row,
@@ -1000,6 +1015,13 @@ async def _write_batch(
         await session.execute(insert(SearchTerm), terms)
     if import_rows:
         await session.execute(insert(ImportRow), import_rows)
+    started_by = (
+        await session.execute(select(Import.created_by, Import.filename).where(Import.id == import_id))
+    ).one()
+    importer = Actor(
+        role=Role.COORDINATOR, label=started_by.created_by, reason=f"import {started_by.filename}"
+    )
+    await history.record_many(session, importer, org_id, changed)
     if memberships:
         existing_pairs = set(
             (

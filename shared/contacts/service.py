@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import history
 from shared.contacts import fields as custom_fields
 from shared.contacts.models import (
     Activity,
@@ -117,6 +118,17 @@ SORTS = {
     "-updated": ("updated_at", True),
 }
 _WORD = re.compile(r"[a-z0-9]+")
+
+
+# What the change history records of a contact.
+HISTORY_FIELDS = (*PROFILE_FIELDS, "custom", "legal_hold", "legal_hold_reason")
+
+
+async def _programme_ids(session: AsyncSession, contact_id: uuid.UUID) -> list[str]:
+    rows = await session.execute(
+        select(ProgrammeMembership.programme_id).where(ProgrammeMembership.contact_id == contact_id)
+    )
+    return sorted(str(r) for r in rows.scalars())
 
 
 # ---------------------------------------------------------------- validation
@@ -795,6 +807,13 @@ async def create_contact(
     await _set_programmes(session, contact, data.programme_ids)
     await session.flush()
     await session.refresh(contact)
+    after = {
+        **history.snapshot(contact, HISTORY_FIELDS),
+        "programmes": await _programme_ids(session, contact.id),
+    }
+    await history.record(
+        session, "contact", contact.id, "created", history.created(after), contact_ids=[contact.id]
+    )
     out = (await outputs(session, [contact]))[0]
     out.possible_duplicates = [d.id for d in duplicates]
     return out
@@ -811,6 +830,7 @@ async def update_contact(
     contact = await get_contact(session, contact_id, for_update=True)
     if contact.erased_at is not None:
         raise Conflict("this contact was erased and cannot be changed")
+    before = history.snapshot(contact, HISTORY_FIELDS)
     if not isinstance(data.status, msgspec.UnsetType) and data.status != contact.status:
         await protect_status(
             session, contact, data.status, data.status_reason, admin=admin, actor=actor_label
@@ -839,8 +859,14 @@ async def update_contact(
     _require_name(contact)
     derive(contact)
     await sync_terms(session, [contact])
+    after = history.snapshot(contact, HISTORY_FIELDS)
     if not isinstance(data.programme_ids, msgspec.UnsetType):
+        before["programmes"] = await _programme_ids(session, contact.id)
         await _set_programmes(session, contact, data.programme_ids)
+        after["programmes"] = await _programme_ids(session, contact.id)
+    await history.record(
+        session, "contact", contact.id, "changed", history.diff(before, after), contact_ids=[contact.id]
+    )
     await session.flush()
     await session.refresh(contact)
     return (await outputs(session, [contact]))[0]
@@ -851,6 +877,12 @@ async def delete_contact(session: AsyncSession, contact_id: uuid.UUID) -> None:
     contact = await get_contact(session, contact_id, for_update=True)
     if contact.legal_hold:
         raise Conflict("a legal hold is set on this contact; lift it before deleting", field="legal_hold")
+    before = history.snapshot(contact, HISTORY_FIELDS)
+    await history.record(
+        session, "contact", contact.id, "deleted", history.deleted(before), contact_ids=[contact.id]
+    )
+    # Nothing of the person stays behind in the history either: which fields changed, and when, do.
+    await history.scrub_person(session, contact.id)
     await delete_terms(session, [contact.id])
     await session.delete(contact)
     await session.flush()
@@ -879,6 +911,7 @@ async def merge_contacts(session: AsyncSession, keep_id: uuid.UUID, other_id: uu
         raise NotFound("no such contact to merge", field="other_id") from None
     if keep.erased_at or other.erased_at:
         raise Conflict("erased contacts cannot be merged")
+    before = history.snapshot(keep, HISTORY_FIELDS)
     for name in PROFILE_FIELDS:
         mine, theirs = getattr(keep, name), getattr(other, name)
         if isinstance(mine, list):
@@ -938,6 +971,12 @@ async def merge_contacts(session: AsyncSession, keep_id: uuid.UUID, other_id: uu
             author_name="codo",
             body=f"Merged with a duplicate record ({other.id}).",
         )
+    )
+    changes = history.diff(before, history.snapshot(keep, HISTORY_FIELDS))
+    # The merged record's own entries now belong to the kept person as well.
+    await history.merge_person(session, other.id, keep.id)
+    await history.record(
+        session, "contact", keep.id, "merged", changes, contact_ids=[keep.id], details={"merged_id": other.id}
     )
     await delete_terms(session, [other.id])
     await session.delete(other)
@@ -1049,6 +1088,14 @@ async def add_link(session: AsyncSession, contact_id: uuid.UUID, related_id: uui
     )
     session.add(link)
     await session.flush()
+    await history.record(
+        session,
+        "link",
+        link.id,
+        "created",
+        history.created({"kind": kind, "contact_id": str(contact_id), "related_id": str(related_id)}),
+        contact_ids=[contact_id, related_id],
+    )
     return LinkOut(link.id, kind, contact_id, contact_name(contact), related_id, contact_name(related))
 
 
@@ -1064,5 +1111,15 @@ async def remove_link(session: AsyncSession, contact_id: uuid.UUID, link_id: uui
     ).scalar_one_or_none()
     if link is None:
         raise NotFound("no such link")
+    await history.record(
+        session,
+        "link",
+        link.id,
+        "deleted",
+        history.deleted(
+            {"kind": link.kind, "contact_id": str(link.contact_id), "related_id": str(link.related_id)}
+        ),
+        contact_ids=[link.contact_id, link.related_id],
+    )
     await session.delete(link)
     await session.flush()

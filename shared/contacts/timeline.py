@@ -9,7 +9,8 @@ from datetime import UTC, date, datetime
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.contacts.actor import Actor, display_name
+from shared import history
+from shared.actor import Actor, display_name
 from shared.contacts.models import Activity, Consent, ContactSettings
 from shared.contacts.schemas import (
     ActivityIn,
@@ -25,6 +26,9 @@ from shared.contacts.vocab import ACTIVITY_KINDS, CONSENT_STATUSES, STATUSES
 from shared.errors import NotFound, ValidationFailed
 from shared.pagination import Page, decode_cursor, encode_cursor
 
+ACTIVITY_FIELDS = ("kind", "occurred_at", "body", "confidential")
+SETTINGS_FIELDS = ("required_consents", "retention_months", "retention_statuses")
+CONSENT_FIELDS = ("purpose", "status", "effective_on", "given_by", "evidence")
 PURPOSE_RE = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 
 
@@ -34,8 +38,8 @@ def activity_out(a: Activity) -> ActivityOut:
     )
 
 
-def _visible(actor: Actor) -> object:
-    """Confidential entries: admins and their author only."""
+def visible_to(actor: Actor) -> object:
+    """Confidential entries: admins and their author only (the pages, the API and the export)."""
     if actor.is_admin:
         return True
     mine = []
@@ -53,7 +57,7 @@ async def timeline(
     await get_contact(session, contact_id)
     query = (
         select(Activity)
-        .where(Activity.contact_id == contact_id, _visible(actor))  # type: ignore[arg-type]
+        .where(Activity.contact_id == contact_id, visible_to(actor))  # type: ignore[arg-type]
         .order_by(Activity.occurred_at.desc(), Activity.id.desc())
         .limit(limit + 1)
     )
@@ -107,6 +111,15 @@ async def add_activity(
     session.add(activity)
     await session.flush()
     await session.refresh(activity)
+    await history.record(
+        session,
+        "activity",
+        activity.id,
+        "created",
+        history.created(history.snapshot(activity, ACTIVITY_FIELDS)),
+        actor=actor,
+        contact_ids=[contact.id],
+    )
     return activity_out(activity)
 
 
@@ -119,12 +132,21 @@ async def delete_activity(
             select(Activity).where(
                 Activity.id == activity_id,
                 Activity.contact_id == contact_id,
-                _visible(actor),  # type: ignore[arg-type]
+                visible_to(actor),  # type: ignore[arg-type]
             )
         )
     ).scalar_one_or_none()
     if activity is None:
         raise NotFound("no such timeline entry")
+    await history.record(
+        session,
+        "activity",
+        activity.id,
+        "deleted",
+        history.deleted(history.snapshot(activity, ACTIVITY_FIELDS)),
+        actor=actor,
+        contact_ids=[contact_id],
+    )
     await session.delete(activity)
     await session.flush()
 
@@ -192,6 +214,15 @@ async def record_consent(
     session.add(consent)
     await session.flush()
     await session.refresh(consent)
+    await history.record(
+        session,
+        "consent",
+        consent.id,
+        "created",
+        history.created(history.snapshot(consent, CONSENT_FIELDS)),
+        actor=actor,
+        contact_ids=[contact.id],
+    )
     return consent_out(consent)
 
 
@@ -217,6 +248,7 @@ async def get_settings(session: AsyncSession) -> SettingsOut:
 
 async def update_settings(session: AsyncSession, org_id: uuid.UUID, data: SettingsIn) -> SettingsOut:
     row = await _settings_row(session, org_id)
+    before = history.snapshot(row, SETTINGS_FIELDS)
     if not isinstance(data.required_consents, type(None)) and isinstance(data.required_consents, list):
         for purpose in data.required_consents:
             if not PURPOSE_RE.match(purpose):
@@ -239,4 +271,6 @@ async def update_settings(session: AsyncSession, org_id: uuid.UUID, data: Settin
         row.retention_statuses = list(dict.fromkeys(data.retention_statuses))
     row.updated_at = datetime.now(UTC)
     await session.flush()
+    changes = history.diff(before, history.snapshot(row, SETTINGS_FIELDS))
+    await history.record(session, "contact_settings", row.id, "changed", changes)
     return SettingsOut(list(row.required_consents), row.retention_months, list(row.retention_statuses))

@@ -11,7 +11,6 @@ import hashlib
 import re
 import secrets
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,10 +18,13 @@ import msgspec
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import outbox
+from shared import history, outbox
+from shared.actor import SYSTEM_ACTOR, Actor
 from shared.db import Database
 from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from shared.identity.models import AuditEntry, Invitation
+from shared.history.models import HistoryEntry
+from shared.history.service import ACCESS_ENTITIES
+from shared.identity.models import Invitation
 from shared.models import ApiToken, Membership, Organization, User
 from shared.organizations import MemberOut
 from shared.pagination import Page, decode_cursor, encode_cursor
@@ -33,19 +35,7 @@ INVITATION_VALID = timedelta(days=7)
 INVITATION_PREFIX = "inv_"
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
-
-@dataclass(frozen=True)
-class Actor:
-    """Who makes a change: a signed-in member, an API token, the identity provider or the CLI."""
-
-    label: str
-    role: Role
-    user_id: uuid.UUID | None = None
-    membership_id: uuid.UUID | None = None
-    token_id: uuid.UUID | None = None
-
-
-SYSTEM_ACTOR = Actor(label="codo", role=Role.OWNER)
+__all__ = ["SYSTEM_ACTOR", "Actor"]
 
 
 class InvitationOut(msgspec.Struct):
@@ -93,28 +83,33 @@ def _role(value: str, field: str = "role") -> Role:
 async def audit(
     session: AsyncSession, org_id: uuid.UUID, actor: Actor, action: str, target: str = "", **details: Any
 ) -> None:
-    session.add(
-        AuditEntry(
-            organization_id=org_id,
-            actor_user_id=actor.user_id,
-            actor_token_id=actor.token_id,
-            actor=actor.label,
-            action=action,
-            target=target,
-            details=details,
-        )
+    """An entry of the membership, token and sign-in part of the history (``action`` is "entity.verb")."""
+    entity, _, verb = action.partition(".")
+    await history.record(
+        session, entity, None, verb, actor=actor, target=target, details=details, org_id=org_id
     )
-    await session.flush()
 
 
 async def list_audit(session: AsyncSession, *, limit: int, cursor: str | None) -> Page[AuditOut]:
-    """Newest first (UUIDv7 ids order by time)."""
-    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit + 1)
+    """Newest first (UUIDv7 ids order by time): memberships, invitations, tokens and sign-in."""
+    query = (
+        select(HistoryEntry)
+        .where(HistoryEntry.entity.in_(ACCESS_ENTITIES))
+        .order_by(HistoryEntry.id.desc())
+        .limit(limit + 1)
+    )
     if cursor:
-        query = query.where(AuditEntry.id < decode_cursor(cursor))
+        query = query.where(HistoryEntry.id < decode_cursor(cursor))
     rows = list((await session.execute(query)).scalars())
     items = [
-        AuditOut(id=e.id, at=e.at, actor=e.actor, action=e.action, target=e.target, details=e.details)
+        AuditOut(
+            id=e.id,
+            at=e.at,
+            actor=e.reason if e.actor_kind == "system" and e.reason else e.actor,
+            action=f"{e.entity}.{e.action}",
+            target=e.target,
+            details=e.details,
+        )
         for e in rows[:limit]
     ]
     return Page(items=items, next_cursor=encode_cursor(items[-1].id) if len(rows) > limit else None)

@@ -95,18 +95,3 @@ class Invitation(TenantBase):
     last_sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-
-class AuditEntry(TenantBase):
-    """Who changed what, when. Actors and targets are copied as text so the entry outlives them."""
-
-    __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_organization_id_at", "organization_id", "at"),)
-
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    actor_user_id: Mapped[uuid.UUID | None] = mapped_column()
-    actor_token_id: Mapped[uuid.UUID | None] = mapped_column()
-    actor: Mapped[str] = mapped_column(String(320))
-    action: Mapped[str] = mapped_column(String(50))
-    target: Mapped[str] = mapped_column(String(320), server_default="")
-    details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")

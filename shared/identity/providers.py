@@ -9,10 +9,11 @@ import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.actor import Actor
 from shared.db import Database
 from shared.errors import NotFound, ValidationFailed
 from shared.identity import crypto, egress
-from shared.identity.members import Actor, audit
+from shared.identity.members import audit
 from shared.identity.models import IdentityProvider
 from shared.identity.oidc import Provider
 from shared.limits import Fields, Items, Text

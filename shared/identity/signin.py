@@ -17,10 +17,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.actor import Actor
 from shared.db import Database
 from shared.errors import Conflict
 from shared.identity import members
-from shared.identity.members import Actor
 from shared.identity.models import Identity
 from shared.identity.oidc import Provider
 from shared.models import Membership, Organization, User
@@ -134,7 +134,7 @@ async def complete(
         membership: Membership | None = None
         if identity is not None:
             membership = await members.membership_of(session, identity.user_id)
-        provider_actor = Actor(label=f"sign-in ({provider.label})", role=Role.OWNER)
+        provider_actor = Actor.system(f"sign-in ({provider.label})")
         mapped = _mapped_role(provider, claims)
         if membership is None and invitation:
             inv = await members.find_invitation(session, invitation)

@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import tokens
-from shared.identity.members import Actor, audit
+from shared.actor import Actor
+from shared.identity.members import audit
 from shared.permissions import Role
 from shared.tokens import NewToken, TokenOut
 

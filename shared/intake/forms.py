@@ -28,11 +28,11 @@ from msgspec import UNSET, UnsetType
 from sqlalchemy import ColumnElement, and_, delete, exists, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import i18n, outbox
+from shared import history, i18n, outbox
+from shared.actor import Actor
 from shared.contacts import fields as custom_fields
 from shared.contacts import service as contacts
 from shared.contacts import timeline
-from shared.contacts.actor import Actor as ContactActor
 from shared.contacts.models import Consent, CustomField, Programme
 from shared.contacts.parsing import parse_date, parse_language, split_list
 from shared.contacts.schemas import ConsentIn, ContactIn
@@ -312,6 +312,12 @@ async def _slug_free(session: AsyncSession, slug: str, form_id: uuid.UUID | None
         raise Conflict("another form has this address", field="slug")
 
 
+FORM_FIELDS = (
+    "slug", "programme_id", "audience", "title_de", "title_en", "intro_de", "intro_en", "fields", "consents",
+    "coordinator_membership_id", "active", "confirm_within_hours",
+)  # fmt: skip
+
+
 async def create_form(session: AsyncSession, data: FormIn, org_slug: str, public_url: str) -> FormOut:
     slug = _check_slug(data.slug)
     await _check_refs(session, data.programme_id, data.coordinator_id)
@@ -335,6 +341,9 @@ async def create_form(session: AsyncSession, data: FormIn, org_slug: str, public
         await require_legal_pages(session, form.organization_id)
     session.add(form)
     await session.flush()
+    await history.record(
+        session, "form", form.id, "created", history.created(history.snapshot(form, FORM_FIELDS))
+    )
     return form_out(form, org_slug, public_url, {})
 
 
@@ -342,6 +351,7 @@ async def update_form(
     session: AsyncSession, form_id: uuid.UUID, data: FormPatch, org_slug: str, public_url: str
 ) -> FormOut:
     form = await get_form(session, form_id)
+    before = history.snapshot(form, FORM_FIELDS)
     if not isinstance(data.slug, UnsetType):
         form.slug = _check_slug(data.slug)
         await _slug_free(session, form.slug, form.id)
@@ -373,11 +383,17 @@ async def update_form(
         form.confirm_within_hours = _check_hours(data.confirm_within_hours)
     form.updated_at = datetime.now(UTC)
     await session.flush()
+    changes = history.diff(before, history.snapshot(form, FORM_FIELDS))
+    await history.record(session, "form", form.id, "changed", changes)
     return await read_form(session, form.id, org_slug, public_url)
 
 
 async def delete_form(session: AsyncSession, form_id: uuid.UUID) -> None:
-    await session.delete(await get_form(session, form_id))
+    form = await get_form(session, form_id)
+    await history.record(
+        session, "form", form.id, "deleted", history.deleted(history.snapshot(form, FORM_FIELDS))
+    )
+    await session.delete(form)
     await session.flush()
 
 
@@ -754,6 +770,7 @@ async def confirm(
 ) -> Confirmed | None:
     """Follow the link: create the contact(s), consents, profile and the coordinator's task. Idempotent."""
     now = now or datetime.now(UTC)
+    history.bind(session, Actor.system("public sign-up form"))
     found = await pending_submission(session, form, token, now)
     if found is None:
         return None
@@ -822,7 +839,7 @@ async def confirm(
             recorded = await timeline.record_consent(
                 session,
                 cid,
-                ContactActor(role=Role.VIEWER),
+                Actor.system("public form", role=Role.VIEWER),
                 ConsentIn(
                     purpose=consent["purpose"],
                     status="given",
@@ -837,7 +854,7 @@ async def confirm(
             await session.execute(
                 update(Consent).where(Consent.id == recorded.id).values(recorded_by="Anmeldeformular")
             )
-    actor = tasks.Actor(org_id=org.id, slug=org.slug, membership_id=None, public_url=public_url)
+    actor = Actor.system("public form", org_id=org.id, slug=org.slug, public_url=public_url)
     details = [f"Formular: {form.title_de}", f"E-Mail: {a['email']}"]
     if a.get("for_child"):
         details.append(f"Angemeldet von: {given_by} (Erziehungsberechtigte:r)")

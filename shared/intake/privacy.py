@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.actor import Actor
 from shared.intake.models import (
     CertificateInspection,
     EventAttendee,
@@ -21,10 +22,15 @@ from shared.intake.models import (
     ScreeningRecord,
     ScreeningStep,
 )
+from shared.permissions import Permission
 
 
-async def export_contact(session: AsyncSession, contact_id: uuid.UUID) -> dict[str, Any]:
-    """Everything intake keeps about the person, as plain JSON-able values."""
+async def export_contact(session: AsyncSession, contact_id: uuid.UUID, actor: Actor) -> dict[str, Any]:
+    """What intake keeps about the person, as plain JSON-able values, as far as ``actor`` may see it.
+
+    The same rules as the checklist (shared.intake.screening): child-protection notes for admins,
+    certificate inspections for those who work with people (not viewers).
+    """
     profile = (
         await session.execute(select(IntakeProfile).where(IntakeProfile.contact_id == contact_id))
     ).scalar_one_or_none()
@@ -52,7 +58,7 @@ async def export_contact(session: AsyncSession, contact_id: uuid.UUID) -> dict[s
     ).scalars()
     return {
         "form_of_address": profile.form_of_address if profile else None,
-        "protection_notes": profile.protection_notes if profile else None,
+        "protection_notes": profile.protection_notes if profile and actor.is_admin else None,
         "preparation": [
             {
                 "step": label,
@@ -72,6 +78,7 @@ async def export_contact(session: AsyncSession, contact_id: uuid.UUID) -> dict[s
                 "has_relevant_entries": c.has_relevant_entries,
             }
             for c in inspections
+            if actor.may(Permission.DATA_WRITE)
         ],
         "events": [
             {"title": title, "starts_at": starts.isoformat(), "status": status}

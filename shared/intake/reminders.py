@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import exists, select
 from sqlalchemy.dialects.postgresql import insert
 
+from shared.actor import Actor
 from shared.contacts.service import contact_name
 from shared.db import Database
 from shared.intake import vocab
@@ -65,7 +66,7 @@ async def send_due(db: Database, org_id: uuid.UUID, today: date, public_url: str
             ).scalars()
         )
         people = await evaluate(session, contact_ids, today=today)
-        actor = tasks.Actor(org_id=org_id, slug=org.slug, membership_id=None, public_url=public_url)
+        actor = Actor.system("certificate reminder", org_id=org_id, slug=org.slug, public_url=public_url)
         for person in people.values():
             inspection, due_on = person.certificate, person.certificate_due_on
             needs_it = any(s.step.kind == "certificate" and s.state in ("done", "due") for s in person.steps)

@@ -13,6 +13,7 @@ from msgspec import UNSET, UnsetType
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import history
 from shared.contacts import service as contacts_service
 from shared.contacts.models import Activity, Contact, Programme
 from shared.contacts.schemas import ContactPatch
@@ -24,6 +25,8 @@ from shared.intake.models import CertificateInspection, IntakeProfile, Screening
 from shared.intake.readiness import PersonState, evaluate
 from shared.limits import Int4, Items, Text
 
+RECORD_FIELDS = ("step_id", "done_on", "done_by", "outcome", "note")
+PROFILE_FIELDS = ("form_of_address", "protection_notes")
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
@@ -387,6 +390,14 @@ async def add_record(session: AsyncSession, who: Who, data: RecordIn) -> RecordO
     session.add(record)
     await session.flush()
     await session.refresh(record)
+    await history.record(
+        session,
+        "screening_record",
+        record.id,
+        "created",
+        history.created({"step": step.label_de, **history.snapshot(record, RECORD_FIELDS)}),
+        contact_ids=[record.contact_id],
+    )
     if record.outcome == "passed":
         await promote_if_ready(session, who, data.contact_id, step.label_de)
     return record_out(record)
@@ -441,6 +452,14 @@ async def delete_record(session: AsyncSession, record_id: uuid.UUID) -> None:
     ).scalar_one_or_none()
     if record is None:
         raise NotFound("no such screening record")
+    await history.record(
+        session,
+        "screening_record",
+        record.id,
+        "deleted",
+        history.deleted(history.snapshot(record, RECORD_FIELDS)),
+        contact_ids=[record.contact_id],
+    )
     await session.delete(record)
     await session.flush()
 
@@ -472,6 +491,15 @@ async def record_certificate(session: AsyncSession, who: Who, data: CertificateI
     )
     session.add(inspection)
     await session.flush()
+    fields = ("seen", "issued_on", "inspected_on", "inspected_by", "has_relevant_entries")
+    await history.record(
+        session,
+        "certificate",
+        inspection.id,
+        "created",
+        history.created(history.snapshot(inspection, fields)),
+        contact_ids=[inspection.contact_id],
+    )
     if not inspection.has_relevant_entries:
         await promote_if_ready(session, who, data.contact_id, vocab.STEP_LABELS["certificate"][0])
     people = await evaluate(session, [data.contact_id])
@@ -526,6 +554,7 @@ async def update_profile(
     await _contact(session, contact_id)
     profile = await profile_of(session, contact_id, create=True)
     assert profile is not None
+    before = history.snapshot(profile, PROFILE_FIELDS)
     if not isinstance(data.form_of_address, UnsetType):
         if data.form_of_address not in vocab.FORMS_OF_ADDRESS:
             raise ValidationFailed("either du or sie", field="form_of_address")
@@ -562,6 +591,14 @@ async def update_profile(
         profile.protection_notes = notes
     profile.updated_at = datetime.now(UTC)
     await session.flush()
+    await history.record(
+        session,
+        "intake_profile",
+        profile.id,
+        "changed",
+        history.diff(before, history.snapshot(profile, PROFILE_FIELDS)),
+        contact_ids=[contact_id],
+    )
     return await checklist(session, who, contact_id)
 
 

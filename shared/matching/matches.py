@@ -13,6 +13,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import history
+from shared.actor import Actor
 from shared.contacts.models import Contact
 from shared.db import current_org
 from shared.errors import AnyOf, Conflict, NotFound, ValidationFailed
@@ -406,6 +408,11 @@ async def list_matches(
 
 # ---------------------------------------------------------------- writing
 
+MATCH_FIELDS = (
+    "mentor_id", "mentee_id", "programme_id", "status", "proposed_on", "introduced_on", "first_meeting_on",
+    "started_on", "paused_on", "ended_on", "end_reason_id", "ended_early",
+)  # fmt: skip
+
 
 async def create_match(
     session: AsyncSession,
@@ -413,7 +420,7 @@ async def create_match(
     mentor_id: uuid.UUID,
     mentee_id: uuid.UUID,
     programme_id: uuid.UUID | None,
-    actor: str,
+    actor: Actor,
     today: date,
     score: float | None = None,
     on: date | None = None,
@@ -474,7 +481,7 @@ async def create_match(
         status="proposed",
         score=score,
         proposed_on=on,
-        created_by=actor,
+        created_by=actor.label or "codo",
     )
     session.add(match)
     try:
@@ -488,10 +495,20 @@ async def create_match(
             from_status=None,
             to_status="proposed",
             occurred_on=on,
-            actor=actor,
+            actor=actor.label or "codo",
         )
     )
     await session.flush()
+    await history.record(
+        session,
+        "match",
+        match.id,
+        "created",
+        history.created(history.snapshot(match, MATCH_FIELDS)),
+        actor=actor,
+        contact_ids=[mentor_id, mentee_id],
+        match_id=match.id,
+    )
     return match
 
 
@@ -501,7 +518,7 @@ async def propose(
     mentor_id: uuid.UUID,
     mentee_id: uuid.UUID,
     programme_id: uuid.UUID | None,
-    actor: str,
+    actor: Actor,
     today: date,
     on: date | None = None,
 ) -> MatchOut:
@@ -518,9 +535,10 @@ async def propose(
 
 
 async def transition(
-    session: AsyncSession, match_id: uuid.UUID, data: TransitionIn, *, actor: str, today: date
+    session: AsyncSession, match_id: uuid.UUID, data: TransitionIn, *, actor: Actor, today: date
 ) -> MatchOut:
     match = await _get(session, match_id, for_update=True)
+    before = history.snapshot(match, MATCH_FIELDS)
     was = match.status
     allowed = TRANSITIONS[was]
     if data.to not in allowed:
@@ -584,12 +602,23 @@ async def transition(
             to_status=data.to,
             occurred_on=on,
             reason=reason,
-            actor=actor,
+            actor=actor.label or "codo",
         )
     )
     await session.flush()
     await _follow(session, match, was, data, on)
     await session.flush()
+    await history.record(
+        session,
+        "match",
+        match.id,
+        "changed",
+        history.diff(before, history.snapshot(match, MATCH_FIELDS)),
+        actor=actor,
+        contact_ids=[match.mentor_id, match.mentee_id],
+        match_id=match.id,
+        details={"reason": reason} if reason else None,
+    )
     # Ids and statuses only: never personal data in logs.
     log.info("match moved on", match=str(match.id), from_status=was, to_status=data.to)
     return await read_match(session, match.id, today)
@@ -641,7 +670,7 @@ def _check_date(match: Match, on: date, today: date) -> None:
 
 
 async def add_checkin(
-    session: AsyncSession, match_id: uuid.UUID, data: CheckInIn, *, actor: str, today: date
+    session: AsyncSession, match_id: uuid.UUID, data: CheckInIn, *, actor: Actor, today: date
 ) -> CheckInOut:
     match = await _get(session, match_id)
     if match.status == "proposed":
@@ -656,12 +685,24 @@ async def add_checkin(
         rating=data.rating,
         notes=data.notes.strip(),
         follow_up=data.follow_up,
-        created_by=actor,
+        created_by=actor.label or "codo",
     )
     session.add(checkin)
     match.updated_at = _now()
     await session.flush()
     await session.refresh(checkin)
+    await history.record(
+        session,
+        "checkin",
+        checkin.id,
+        "created",
+        history.created(
+            history.snapshot(checkin, ("occurred_on", "channel", "rating", "notes", "follow_up"))
+        ),
+        actor=actor,
+        contact_ids=[match.mentor_id, match.mentee_id],
+        match_id=match.id,
+    )
     return _checkin_out(checkin)
 
 
@@ -697,6 +738,16 @@ async def add_meeting(
     match.updated_at = _now()
     await session.flush()
     await session.refresh(meeting)
+    fields = ("occurred_on", "duration_minutes", "volunteer_minutes", "activity", "reported_by", "notes")
+    await history.record(
+        session,
+        "meeting",
+        meeting.id,
+        "created",
+        history.created(history.snapshot(meeting, fields)),
+        contact_ids=[match.mentor_id, match.mentee_id],
+        match_id=match.id,
+    )
     return _meeting_out(meeting)
 
 

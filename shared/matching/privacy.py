@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.actor import Actor
 from shared.contacts.gdpr import person_needles, redact
 from shared.contacts.models import Contact
 from shared.matching.models import CheckIn, Match, MatchEvent, Meeting
@@ -21,7 +22,7 @@ def _of(contact_id: uuid.UUID) -> Any:
     return or_(Match.mentor_id == contact_id, Match.mentee_id == contact_id)
 
 
-async def export_contact(session: AsyncSession, contact_id: uuid.UUID) -> dict[str, Any]:
+async def export_contact(session: AsyncSession, contact_id: uuid.UUID, actor: Actor) -> dict[str, Any]:
     matches = list(
         (await session.execute(select(Match).where(_of(contact_id)).order_by(Match.proposed_on))).scalars()
     )

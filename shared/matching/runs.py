@@ -12,6 +12,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import queue
+from shared.actor import Actor
 from shared.contacts.models import Contact
 from shared.db import Database, current_org
 from shared.errors import DomainError, NotFound, ValidationFailed
@@ -121,7 +122,7 @@ async def _all_ready(session: AsyncSession, group: list[Profile], field: str) ->
 
 
 async def create_run(
-    session: AsyncSession, data: RunIn, *, actor: str, today: date, previous: MatchingRun | None = None
+    session: AsyncSession, data: RunIn, *, actor: Actor, today: date, previous: MatchingRun | None = None
 ) -> MatchingRun:
     await people.check_programme(session, data.programme_id, "programme_id")
     settings = await people.settings_for(session, data.programme_id)
@@ -157,7 +158,7 @@ async def create_run(
         exclusions=[[str(a), str(b)] for a, b in exclusions],
         mentee_count=len(mentees),
         mentor_count=len(mentors),
-        created_by=actor,
+        created_by=actor.label or "codo",
     )
     session.add(run)
     await session.flush()
@@ -180,7 +181,7 @@ async def _get(session: AsyncSession, run_id: uuid.UUID, *, for_update: bool = F
 
 
 async def rerun(
-    session: AsyncSession, run_id: uuid.UUID, data: RerunIn, *, actor: str, today: date
+    session: AsyncSession, run_id: uuid.UUID, data: RerunIn, *, actor: Actor, today: date
 ) -> MatchingRun:
     """The same people again, with the review's pins and exclusions added to the earlier ones."""
     run = await _get(session, run_id)
@@ -302,7 +303,7 @@ async def list_runs(session: AsyncSession, limit: int = 20) -> list[RunSummary]:
 
 
 async def accept(
-    session: AsyncSession, run_id: uuid.UUID, data: AcceptIn, *, actor: str, today: date
+    session: AsyncSession, run_id: uuid.UUID, data: AcceptIn, *, actor: Actor, today: date
 ) -> list[MatchOut]:
     """Proposed matches for all or some pairs of a finished run: all of them, or none on any error."""
     run = await _get(session, run_id, for_update=True)

@@ -13,6 +13,7 @@ from msgspec import UNSET, UnsetType
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.actor import Actor
 from shared.contacts.models import Contact
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.ids import new_id
@@ -20,7 +21,7 @@ from shared.limits import Int4, Items, Text
 from shared.models import Membership
 from shared.tasks import contact_mail, hooks, recurrence
 from shared.tasks.models import DEFAULT_TIMEZONE, Appointment, AppointmentParticipant
-from shared.tasks.tasks import Actor, require_match
+from shared.tasks.tasks import require_match
 
 MAX_LENGTH = timedelta(days=14)
 MAX_PARTICIPANTS = 100
@@ -94,7 +95,7 @@ async def _introduce(session: AsyncSession, actor: Actor, a: Appointment, now: d
         match_id=a.match_id,
         met_on=a.starts_at.astimezone(recurrence.zone(a.timezone)).date(),
         today=recurrence.local_now(now, a.timezone).date(),
-        actor=actor.label or "codo",
+        actor=actor,
     )
     await hooks.introduction_confirmed(session, event)
 
@@ -297,7 +298,7 @@ async def create(session: AsyncSession, actor: Actor, data: AppointmentCreate) -
         raise ValidationFailed("an introduction belongs to a match", field="match_id")
     minutes = _reminder(data.reminder_minutes)
     a = Appointment(
-        organization_id=actor.org_id,
+        organization_id=actor.organization_id,
         id=new_id(),
         title=_text(data.title, "title", 300, required=True),
         description=_text(data.description, "description", 20_000),

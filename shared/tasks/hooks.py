@@ -15,6 +15,8 @@ from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.actor import Actor
+
 
 @dataclass(frozen=True)
 class IntroductionConfirmed:
@@ -23,7 +25,7 @@ class IntroductionConfirmed:
     match_id: uuid.UUID
     met_on: date  # the meeting's day where it takes place
     today: date
-    actor: str
+    actor: Actor
 
 
 IntroductionHandler = Callable[[AsyncSession, IntroductionConfirmed], Awaitable[None]]

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.actor import Actor
 from shared.contacts.gdpr import person_needles, redact
 from shared.contacts.models import Contact
 from shared.tasks.models import Appointment, AppointmentParticipant, Notification, Task, TaskComment
@@ -20,7 +21,7 @@ ERASED_TITLE = "Aufgabe zu einer gelöschten Person / task about an erased perso
 ERASED_APPOINTMENT = "Termin mit einer gelöschten Person / appointment with an erased person"
 
 
-async def export_contact(session: AsyncSession, contact_id: uuid.UUID) -> dict[str, Any]:
+async def export_contact(session: AsyncSession, contact_id: uuid.UUID, actor: Actor) -> dict[str, Any]:
     tasks = (await session.execute(select(Task).where(Task.contact_id == contact_id))).scalars()
     appointments = (
         await session.execute(

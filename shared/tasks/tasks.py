@@ -15,6 +15,7 @@ from msgspec import UNSET, UnsetType
 from sqlalchemy import Select, and_, column, func, or_, select, table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.actor import Actor
 from shared.contacts.models import Contact
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.ids import new_id
@@ -31,21 +32,6 @@ TIMED_LEAD = timedelta(minutes=60)
 DAY_START = time(7, 0)
 MAX_BULK = 500
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who acts, and where: the organisation, the member (None for an API token) and the site's URL."""
-
-    org_id: uuid.UUID
-    slug: str
-    membership_id: uuid.UUID | None
-    public_url: str = ""
-    # Who acts, as the matching log writes it (an e-mail address or "API token …").
-    label: str = ""
-
-    def link(self, path: str) -> str:
-        return f"{self.public_url.rstrip('/')}/o/{self.slug}{path}"
 
 
 class TaskCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -237,7 +223,7 @@ async def _notify_assignment(session: AsyncSession, actor: Actor, task: Task) ->
         details=[task.description] if task.description else None,
         link=actor.link(f"/tasks/{task.id}"),
     )
-    await notify.deliver(session, actor.org_id, recipient, "assignment", message)
+    await notify.deliver(session, actor.organization_id, recipient, "assignment", message)
 
 
 async def require_contact(session: AsyncSession, contact_id: uuid.UUID, field: str = "contact_id") -> None:
@@ -268,7 +254,7 @@ async def create_task(session: AsyncSession, actor: Actor, data: TaskCreate, now
     if data.match_id is not None:
         await require_match(session, data.match_id)
     task = Task(
-        organization_id=actor.org_id,
+        organization_id=actor.organization_id,
         id=new_id(),
         title=_title(data.title),
         description=_description(data.description),
@@ -472,7 +458,10 @@ async def add_comment(session: AsyncSession, actor: Actor, task_id: uuid.UUID, b
     if not body or len(body) > 10_000:
         raise ValidationFailed("a comment is 1 to 10,000 characters", field="body")
     comment = TaskComment(
-        organization_id=actor.org_id, task_id=task.id, author_membership_id=actor.membership_id, body=body
+        organization_id=actor.organization_id,
+        task_id=task.id,
+        author_membership_id=actor.membership_id,
+        body=body,
     )
     session.add(comment)
     await session.flush()

@@ -183,11 +183,14 @@ async def test_the_export_of_a_person_holds_all_their_data(
     await client.post(
         f"{base}/consents", json={"purpose": "photos", "status": "withdrawn"}, headers=org_a.auth()
     )
-    r = await client.get(f"{base}/export", headers=org_a.auth(Role.COORDINATOR))
+    r = await client.get(f"{base}/export", headers=org_a.auth())
     assert r.status_code == 200
     data = r.json()
     assert data["contact"]["email"] == "ayse@example.org"
     assert [t["text"] for t in data["timeline"]] == ["vertraulich <b>"]
+    # A coordinator's export holds no more than their timeline shows: not the admin's confidential note.
+    r = await client.get(f"{base}/export", headers=org_a.auth(Role.COORDINATOR))
+    assert r.status_code == 200 and r.json()["timeline"] == []
     assert [(c["purpose"], c["status"]) for c in data["consents"]] == [("photos", "withdrawn")]
     # Every domain with a privacy module adds what it keeps about the person.
     assert set(data["domains"]) == {gdpr.domain_of(m) for m in gdpr.privacy_modules()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
+from shared.actor import SYSTEM_ACTOR
 from shared.db import Database
 from shared.intake import privacy
 from tests.conftest import Org
@@ -42,7 +43,7 @@ async def test_export_and_erasure_cover_everything_intake_keeps(
     await intake.call("POST", f"/events/{event['id']}/invitations", json={"contact_ids": [person, other]})
 
     async with db.tenant(org_a.id) as session:
-        exported = await privacy.export_contact(session, uuid.UUID(person))
+        exported = await privacy.export_contact(session, uuid.UUID(person), SYSTEM_ACTOR)
     assert exported["form_of_address"] == "du" and exported["protection_notes"] == "x"
     assert [(p["step"], p["note"]) for p in exported["preparation"]] == [("Erstgespräch", "offen, herzlich")]
     assert exported["certificate_inspections"][0]["has_relevant_entries"] is False
@@ -51,8 +52,8 @@ async def test_export_and_erasure_cover_everything_intake_keeps(
     async with db.tenant(org_a.id) as session:
         await privacy.erase_contact(session, uuid.UUID(person))
     async with db.tenant(org_a.id) as session:
-        gone = await privacy.export_contact(session, uuid.UUID(person))
-        kept = await privacy.export_contact(session, uuid.UUID(other))
+        gone = await privacy.export_contact(session, uuid.UUID(person), SYSTEM_ACTOR)
+        kept = await privacy.export_contact(session, uuid.UUID(other), SYSTEM_ACTOR)
     assert (
         gone["preparation"] == []
         and gone["certificate_inspections"] == []

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from shared.actor import Actor
 from shared.db import Database
 from shared.identity import members, providers
-from shared.identity.members import Actor
 from shared.identity.providers import ProviderIn
 from shared.models import Organization
-from shared.permissions import Role
 from shared.settings import Settings
 from tests.conftest import Org
 
 
 async def seed(db: Database, org: Org) -> None:
     settings = Settings(env="test", public_url="https://codo.test")
-    actor = Actor(label="seed", role=Role.OWNER)
+    actor = Actor.system("seed")
     async with db.tenant(org.id) as session:
         organisation = (
             await session.execute(select(Organization).where(Organization.id == org.id))

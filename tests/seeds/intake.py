@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 
+from shared.actor import Actor
 from shared.contacts.models import Contact, Programme, ProgrammeMembership
 from shared.contacts.service import derive
 from shared.db import Database
@@ -69,7 +70,7 @@ async def seed(db: Database, org: Org) -> None:
         )  # fmt: skip
         task = await tasks.create_task(
             session,
-            tasks.Actor(o, org.slug, None),
+            Actor.system("test", org_id=o, slug=org.slug),
             tasks.TaskCreate(title="Führungszeugnis erneut einsehen", due_date=date.today()),
             datetime.now(UTC),
         )

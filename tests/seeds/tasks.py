@@ -7,8 +7,10 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 
+from shared.actor import Actor
 from shared.db import Database
 from shared.models import Membership
+from shared.permissions import Role
 from shared.tasks import appointments, calendar_feed, notify, rules, tasks
 from shared.tasks.models import Notification, ReminderSent
 from tests.conftest import Org
@@ -19,7 +21,7 @@ async def seed(db: Database, org: Org) -> None:
     now = datetime.now(UTC)
     async with db.tenant(org.id) as session:
         member = (await session.execute(select(Membership.id).limit(1))).scalar_one()
-        actor = tasks.Actor(org.id, org.slug, member)
+        actor = Actor(role=Role.COORDINATOR, membership_id=member, org_id=org.id, slug=org.slug)
         match = await make_match(session, org.id, status="proposed")
         contact = await make_contact(session, org.id)
         task = await tasks.create_task(

@@ -10,7 +10,9 @@ from typing import Any
 from icalendar import Calendar
 from litestar.testing import AsyncTestClient
 
+from shared.actor import Actor
 from shared.db import Database
+from shared.permissions import Role
 from shared.tasks import appointments, rules, tasks
 from tests.conftest import Org
 from tests.fixtures.tasks import Member, add_member, csrf_of, make_contact, make_match, sign_in
@@ -22,7 +24,7 @@ async def a_task(
     async with db.tenant(org.id) as session:
         return await tasks.create_task(
             session,
-            tasks.Actor(org.id, org.slug, member.id),
+            Actor(role=Role.COORDINATOR, membership_id=member.id, org_id=org.id, slug=org.slug),
             tasks.TaskCreate(title=title, due_date=due, assignee_id=member.id, **extra),
             datetime.now(UTC),
         )
@@ -138,7 +140,7 @@ async def test_the_calendar_week_and_month(
     async with db.tenant(org_a.id) as session:
         await appointments.create(
             session,
-            tasks.Actor(org_a.id, org_a.slug, ana.id),
+            Actor(role=Role.COORDINATOR, membership_id=ana.id, org_id=org_a.id, slug=org_a.slug),
             appointments.AppointmentCreate(
                 title="Treffen im März", starts_at=starts, ends_at=starts + timedelta(hours=1)
             ),

@@ -23,8 +23,10 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from services.localstack import free_port
+from shared.actor import Actor
 from shared.db import Database
 from shared.models import OutboxMessage
+from shared.permissions import Role
 from shared.settings import Settings
 from shared.tasks import recurrence, rules, tasks
 from shared.tasks.models import ReminderSent, Task
@@ -64,7 +66,7 @@ async def due_soon(db: Database, org: Org, member: Member, titles: list[str], se
         for title in titles:
             out = await tasks.create_task(
                 session,
-                tasks.Actor(org.id, org.slug, member.id),
+                Actor(role=Role.COORDINATOR, membership_id=member.id, org_id=org.id, slug=org.slug),
                 tasks.TaskCreate(
                     title=title, due_date=due.date(), due_time=due.strftime("%H:%M:%S"), assignee_id=member.id
                 ),

@@ -11,8 +11,10 @@ from email.message import Message
 from sqlalchemy import func, select
 
 from shared import outbox
+from shared.actor import Actor
 from shared.db import Database
 from shared.models import OutboxMessage
+from shared.permissions import Role
 from shared.settings import Settings
 from shared.tasks import appointments, notify, reminders, tasks
 from shared.tasks.models import ReminderSent
@@ -43,7 +45,9 @@ async def make_task(
     async with db.tenant(org.id) as session:
         out = await tasks.create_task(
             session,
-            tasks.Actor(org.id, org.slug, member.id),  # assigned by themselves: no assignment mail
+            Actor(
+                role=Role.COORDINATOR, membership_id=member.id, org_id=org.id, slug=org.slug
+            ),  # assigned by themselves: no assignment mail
             tasks.TaskCreate(title=title, due_date=due, due_time=due_time, assignee_id=member.id),
             datetime.now(UTC),
         )
@@ -143,7 +147,7 @@ async def test_moving_the_due_date_reminds_again_and_a_completed_task_not_at_all
     member = await add_member(db, org_a)
     moved = await make_task(db, org_a, member, "moved", date(2027, 6, 1), "12:00")
     done = await make_task(db, org_a, member, "done", date(2027, 6, 1), "12:00")
-    actor = tasks.Actor(org_a.id, org_a.slug, member.id)
+    actor = Actor(role=Role.COORDINATOR, membership_id=member.id, org_id=org_a.id, slug=org_a.slug)
     async with db.tenant(org_a.id) as session:
         await tasks.complete_task(session, actor, done, datetime.now(UTC))
     first = datetime(2027, 6, 1, 9, 0, tzinfo=UTC)
@@ -178,7 +182,7 @@ async def test_appointment_reminders_go_to_each_participant_unless_cancelled(
     async with db.tenant(org_a.id) as session:
         kept = await appointments.create(
             session,
-            tasks.Actor(org_a.id, org_a.slug, ana.id),
+            Actor(role=Role.COORDINATOR, membership_id=ana.id, org_id=org_a.id, slug=org_a.slug),
             appointments.AppointmentCreate(
                 title="Kennenlernen",
                 starts_at=starts,
@@ -190,7 +194,7 @@ async def test_appointment_reminders_go_to_each_participant_unless_cancelled(
         )
         dropped = await appointments.create(
             session,
-            tasks.Actor(org_a.id, org_a.slug, ana.id),
+            Actor(role=Role.COORDINATOR, membership_id=ana.id, org_id=org_a.id, slug=org_a.slug),
             appointments.AppointmentCreate(
                 title="Abgesagt", starts_at=starts, ends_at=starts + timedelta(hours=1)
             ),

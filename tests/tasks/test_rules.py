@@ -9,6 +9,7 @@ from typing import Any
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select, update
 
+from shared.actor import Actor
 from shared.contacts.models import Consent, Contact
 from shared.db import Database
 from shared.matching.models import CheckIn, Match
@@ -41,7 +42,9 @@ async def rule_tasks(db: Database, org: Org, rule: str) -> list[Task]:
 
 async def complete(db: Database, org: Org, task: Task) -> None:
     async with db.tenant(org.id) as session:
-        await tasks.complete_task(session, tasks.Actor(org.id, org.slug, None), task.id, datetime.now(UTC))
+        await tasks.complete_task(
+            session, Actor.system("test", org_id=org.id, slug=org.slug), task.id, datetime.now(UTC)
+        )
 
 
 async def test_a_waiting_mentee_gets_one_follow_up_however_often_the_rule_runs(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -13,9 +14,9 @@ from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParam
 from services.api.contacts import imports as imports_api
 from services.api.context import ApiController, OrgContext
 from services.api.pagination import Cursor, Limit
+from shared.actor import Actor, display_name
 from shared.contacts import exports, gdpr, service, timeline
 from shared.contacts import fields as custom_fields
-from shared.contacts.actor import Actor, display_name
 from shared.contacts.exports import ExportIn, ExportOut
 from shared.contacts.fields import FieldIn, FieldOut, FieldPatch
 from shared.contacts.schemas import (
@@ -39,6 +40,10 @@ from shared.contacts.schemas import (
 from shared.errors import Conflict, ValidationFailed
 from shared.pagination import Page, check_limit
 from shared.permissions import Permission, can
+from shared.settings import Settings
+from shared.tasks import erasure
+from shared.tasks.erasure import ErasureRequestIn
+from shared.tasks.tasks import TaskOut
 
 FieldFilter = Annotated[
     list[str] | None, QueryParameter(name="field", description="custom field filter key:value (repeatable)")
@@ -46,7 +51,7 @@ FieldFilter = Annotated[
 
 
 def actor(ctx: OrgContext) -> Actor:
-    return Actor(role=ctx.role, token_id=ctx.token_id, membership_id=ctx.membership_id)
+    return ctx.actor
 
 
 class ContactController(ApiController):
@@ -264,7 +269,7 @@ class ContactController(ApiController):
         ctx.require(Permission.DATA_WRITE)
         if format not in ("json", "html"):
             raise ValidationFailed("format is json or html", field="format")
-        data = await gdpr.export_person(ctx.session, contact_id)
+        data = await gdpr.export_person(ctx.session, contact_id, ctx.actor)
         disposition = {"Content-Disposition": f'attachment; filename="auskunft-{contact_id}.{format}"'}
         if format == "html":
             return Response(
@@ -279,8 +284,26 @@ class ContactController(ApiController):
     )
     async def erase(self, ctx: NamedDependency[OrgContext], contact_id: FromPath[uuid.UUID]) -> ContactOut:
         await service.get_contact(ctx.session, contact_id)
-        ctx.require(Permission.SETTINGS_MANAGE)
+        ctx.require(Permission.PERSON_ERASE)
         return await gdpr.erase(ctx.session, contact_id)
+
+    @post(
+        "/{contact_id:uuid}/erase-request",
+        summary="Ask the admins to erase this person: a task for them, linked to the person",
+        status_code=201,
+    )
+    async def request_erasure(
+        self,
+        request: Request[Any, Any, Any],
+        ctx: NamedDependency[OrgContext],
+        contact_id: FromPath[uuid.UUID],
+        data: JSONBody[ErasureRequestIn],
+    ) -> TaskOut:
+        await service.get_contact(ctx.session, contact_id)
+        ctx.require(Permission.DATA_WRITE)
+        settings: Settings = request.app.state.settings
+        acting = ctx.actor.within(ctx.org.id, ctx.org.slug, settings.public_url)
+        return await erasure.request_erasure(ctx.session, acting, contact_id, data.reason, datetime.now(UTC))
 
     @get("/retention", summary="Who the retention rule would erase now (admins)")
     async def retention_preview(self, ctx: NamedDependency[OrgContext]) -> gdpr.RetentionPreview:

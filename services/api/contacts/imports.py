@@ -15,8 +15,8 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from services.api.context import ApiController, OrgContext
 from services.api.limits import UPLOAD_MAX_BYTES, check_json, refuse_nul
+from shared.actor import display_name
 from shared.contacts import imports
-from shared.contacts.actor import Actor, display_name
 from shared.contacts.imports import ImportOut, ImportSummary, MappingOut
 from shared.errors import ValidationFailed
 from shared.limits import Fields, Text
@@ -98,7 +98,7 @@ class ImportController(ApiController):
         refuse_nul(values.items())
         text = {k: v if isinstance(v, str) and v.strip() else None for k, v in values.items()}
         content = await upload.read()
-        who = await display_name(ctx.session, Actor(ctx.role, ctx.token_id, ctx.membership_id))
+        who = await display_name(ctx.session, ctx.actor)
         imp = await imports.dry_run(
             ctx.session,
             ctx.org.id,

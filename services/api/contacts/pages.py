@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -12,11 +13,12 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
+from services.api.history.pages import record_history
 from services.api.limits import UPLOAD_MAX_BYTES, refuse_nul
 from services.api.web.context import PageContext, PageController
+from shared.actor import Actor
 from shared.contacts import exports, gdpr, imports, service, timeline
 from shared.contacts import fields as custom_fields
-from shared.contacts.actor import Actor
 from shared.contacts.fields import FieldIn, FieldOption
 from shared.contacts.schemas import ActivityIn, ConsentIn, ContactIn, ContactPatch, SettingsIn
 from shared.contacts.vocab import (
@@ -33,6 +35,7 @@ from shared.errors import Conflict, DomainError, ValidationFailed
 from shared.organizations import list_members
 from shared.pagination import MAX_LIMIT
 from shared.permissions import Permission
+from shared.tasks import erasure
 
 VOCAB: dict[str, Any] = {
     "kinds": KINDS,
@@ -54,7 +57,7 @@ OPTIONAL_TEXT = (
 
 
 def _actor(page: PageContext) -> Actor:
-    return Actor(role=page.role, membership_id=page.membership_id)
+    return page.actor
 
 
 def _htmx(page: PageContext) -> bool:
@@ -221,6 +224,7 @@ class ContactPages(PageController):
             duplicates=await service.duplicates_of(page.session, contact_id),
             fields={f.key: f for f in await custom_fields.list_fields(page.session)},
             **VOCAB,
+            **await record_history(page, contact_id=contact_id),
         )
 
     @get("/{contact_id:uuid}/edit")
@@ -296,9 +300,22 @@ class ContactPages(PageController):
     @post("/{contact_id:uuid}/erase", status_code=303)
     async def erase(self, page: NamedDependency[PageContext], contact_id: FromPath[uuid.UUID]) -> Redirect:
         await service.get_contact(page.session, contact_id)
-        page.require(Permission.SETTINGS_MANAGE)
+        page.require(Permission.PERSON_ERASE)
         await gdpr.erase(page.session, contact_id)
         return Redirect(f"/o/{page.org.slug}/contacts/{contact_id}", status_code=303)
+
+    @post("/{contact_id:uuid}/erase-request", status_code=303)
+    async def request_erasure(
+        self, page: NamedDependency[PageContext], contact_id: FromPath[uuid.UUID]
+    ) -> Redirect:
+        await service.get_contact(page.session, contact_id)
+        page.require(Permission.DATA_WRITE)
+        single, _ = await _form(page)
+        acting = page.actor.within(page.org.id, page.org.slug, page.settings.public_url)
+        task = await erasure.request_erasure(
+            page.session, acting, contact_id, single.get("reason", ""), datetime.now(UTC)
+        )
+        return Redirect(f"/o/{page.org.slug}/tasks/{task.id}", status_code=303)
 
     @get("/{contact_id:uuid}/export")
     async def export_person(
@@ -306,7 +323,7 @@ class ContactPages(PageController):
     ) -> Response[str]:
         await service.get_contact(page.session, contact_id)
         page.require(Permission.DATA_WRITE)
-        data = await gdpr.export_person(page.session, contact_id)
+        data = await gdpr.export_person(page.session, contact_id, page.actor)
         return Response(gdpr.export_html(data), media_type="text/html; charset=utf-8")
 
     # ------------------------------------------------------------ import wizard

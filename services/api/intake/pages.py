@@ -18,6 +18,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
+from services.api.history.pages import record_history
 from services.api.intake import public_forms
 from services.api.web import i18n
 from services.api.web.context import PageContext, PageController
@@ -133,6 +134,7 @@ class IntakePages(PageController):
             message=message,
             today=vocab.today(),
             is_admin=page.can(Permission.SETTINGS_MANAGE),
+            **await record_history(page, contact_id=contact_id),
         )
 
     @get("/people/{contact_id:uuid}")

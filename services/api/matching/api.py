@@ -4,6 +4,7 @@ and /api/v1/orgs/{slug}/matches (the life of a match, check-ins, meetings)."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import date
 from typing import Any, Literal
 
@@ -13,7 +14,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from services.api.context import ApiController, OrgContext
 from services.api.pagination import Cursor
-from shared.contacts.actor import Actor, display_name
+from shared.actor import Actor, display_name
 from shared.errors import ValidationFailed
 from shared.matching import matches, people, runs
 from shared.matching.schemas import (
@@ -46,10 +47,9 @@ from shared.permissions import Permission
 Lang = Literal["de", "en"]
 
 
-async def _actor(ctx: OrgContext) -> str:
-    return await display_name(
-        ctx.session, Actor(role=ctx.role, token_id=ctx.token_id, membership_id=ctx.membership_id)
-    )
+async def _actor(ctx: OrgContext) -> Actor:
+    # The match log names people as the timeline does: by name, not by e-mail address.
+    return replace(ctx.actor, label=await display_name(ctx.session, ctx.actor))
 
 
 def _today() -> date:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -14,9 +15,11 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
+from services.api.history.pages import record_history
 from services.api.matching.api import Lang, _today
 from services.api.web import i18n
 from services.api.web.context import PageContext, PageController
+from shared.actor import Actor
 from shared.contacts import service as contacts_service
 from shared.errors import DomainError, NotFound, ValidationFailed
 from shared.matching import matches, people, runs
@@ -65,8 +68,10 @@ def _lang(page: PageContext) -> Lang:
     return "en" if page.locale == "en" else "de"
 
 
-async def _page_actor(page: PageContext) -> str:
-    return page.user.display_name or page.user.email if page.user else page.role.value
+async def _page_actor(page: PageContext) -> Actor:
+    return replace(
+        page.actor, label=page.user.display_name or page.user.email if page.user else page.role.value
+    )
 
 
 def _uuid(value: str | None, field: str) -> uuid.UUID:
@@ -288,6 +293,7 @@ class MatchingPages(PageController):
         return _render(
             page,
             "matching/match.html",
+            **await record_history(page, match_id=match_id),
             fit=fit,
             status_code=status_code,
             m=match,

@@ -9,11 +9,11 @@ from typing import Any
 from litestar import Request
 
 from services.api.context import OrgContext
+from shared.actor import Actor
 from shared.errors import ValidationFailed
 from shared.permissions import Permission
 from shared.settings import Settings
 from shared.tasks import notify
-from shared.tasks.tasks import Actor
 
 
 def now_utc() -> datetime:
@@ -22,13 +22,7 @@ def now_utc() -> datetime:
 
 def actor(request: Request[Any, Any, Any], ctx: OrgContext) -> Actor:
     settings: Settings = request.app.state.settings
-    return Actor(
-        org_id=ctx.org.id,
-        slug=ctx.org.slug,
-        membership_id=ctx.membership_id,
-        public_url=settings.public_url,
-        label=ctx.label,
-    )
+    return ctx.actor.within(ctx.org.id, ctx.org.slug, settings.public_url)
 
 
 async def acting_member(ctx: OrgContext, member_id: uuid.UUID | None, field: str = "member_id") -> uuid.UUID:

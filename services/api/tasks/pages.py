@@ -19,6 +19,7 @@ from litestar.response import Redirect, Template
 from services.api.tasks.acting import now_utc
 from services.api.web import i18n
 from services.api.web.context import PageContext, PageController
+from shared.actor import Actor
 from shared.errors import Conflict, DomainError, NotFound, ValidationFailed
 from shared.organizations import MemberOut, list_members
 from shared.permissions import Permission
@@ -27,7 +28,6 @@ from shared.tasks import tasks as service
 from shared.tasks.models import DEFAULT_TIMEZONE
 from shared.tasks.notify import Channels
 from shared.tasks.tasks import (
-    Actor,
     TaskCreate,
     TaskFilter,
     parse_time,
@@ -84,13 +84,7 @@ def _local_redirect(target: str | None, fallback: str) -> str:
 
 
 def _page_actor(page: PageContext) -> Actor:
-    return Actor(
-        org_id=page.org.id,
-        slug=page.org.slug,
-        membership_id=page.membership_id,
-        public_url=page.settings.public_url,
-        label=page.user.email if page.user else "",
-    )
+    return page.actor.within(page.org.id, page.org.slug, page.settings.public_url)
 
 
 async def _member_choices(page: PageContext) -> list[MemberOut]:

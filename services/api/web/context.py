@@ -15,7 +15,7 @@ Pages of one organisation live under ``/o/{slug}/...``. A controller for them de
 
 ``page.session`` is the request's database transaction in the organisation (row-level security
 applies), ``page.org``, ``page.user``, ``page.role`` and ``page.membership_id`` say who acts where,
-``page.actor`` is that as a :class:`shared.identity.members.Actor`, ``await page.form()`` gives the
+``page.actor`` is that as a :class:`shared.actor.Actor`, ``await page.form()`` gives the
 posted form fields. ``page.render`` returns a Litestar ``Template`` whose context already holds
 what ``base.html`` needs. A visitor who is not signed in is sent to the sign-in page; a signed-in
 person who is not a member gets the same 404 as for an organisation that does not exist.
@@ -51,9 +51,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.limits import refuse_nul
 from services.api.scope import app_settings, database, find_organisation, member_scope, require
+from shared import history
+from shared.actor import Actor
 from shared.errors import DomainError, Forbidden
 from shared.identity import signin
-from shared.identity.members import Actor
 from shared.identity.sessions import COOKIE, SessionStore, WebSession
 from shared.identity.signin import OrgChoice
 from shared.models import Organization, User
@@ -289,7 +290,7 @@ async def provide_page(
     org, user = await find_organisation(db, slug, current.user_id, current.only_org)
     orgs = await signin.organisations_of(db, user.id)
     async with member_scope(db, org, user) as scope:
-        yield PageContext(
+        page = PageContext(
             request=request,
             settings=app_settings(request),
             web=current,
@@ -301,6 +302,8 @@ async def provide_page(
             membership_id=scope.membership.id,
             session=scope.session,
         )
+        history.bind(scope.session, page.actor)
+        yield page
 
 
 class PageController(Controller):
