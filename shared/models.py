@@ -11,6 +11,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import (
+    Boolean,
     DateTime,
     ForeignKey,
     ForeignKeyConstraint,
@@ -66,6 +67,8 @@ class Organization(Base):
     slug: Mapped[str] = mapped_column(String(63), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = now_column()
+    # The admins agreed to contribute anonymised aggregates to cross-organisation benchmarks.
+    benchmarks_opt_in: Mapped[bool] = mapped_column(Boolean, server_default="false")
 
 
 class User(Base):

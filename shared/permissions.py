@@ -10,6 +10,8 @@ class Role(StrEnum):
     ADMIN = "admin"
     COORDINATOR = "coordinator"
     VIEWER = "viewer"
+    # Board members and funders' contacts: reports and dashboard figures, never personal data.
+    REPORTER = "reporter"
 
 
 class Permission(StrEnum):
@@ -20,9 +22,11 @@ class Permission(StrEnum):
     DATA_READ = "data:read"
     DATA_WRITE = "data:write"
     SETTINGS_MANAGE = "settings:manage"
+    REPORTS_READ = "reports:read"
 
 
-_READ = {Permission.ORG_READ, Permission.MEMBERS_READ, Permission.DATA_READ}
+_REPORTS = {Permission.ORG_READ, Permission.REPORTS_READ}
+_READ = _REPORTS | {Permission.MEMBERS_READ, Permission.DATA_READ}
 _WORK = _READ | {Permission.DATA_WRITE}
 _ADMIN = _WORK | {Permission.MEMBERS_MANAGE, Permission.TOKENS_MANAGE, Permission.SETTINGS_MANAGE}
 
@@ -31,10 +35,17 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(_ADMIN),
     Role.COORDINATOR: frozenset(_WORK),
     Role.VIEWER: frozenset(_READ),
+    Role.REPORTER: frozenset(_REPORTS),
 }
 
 # A role may only hand out roles at or below its own rank (an admin cannot mint an owner token).
-RANK: dict[Role, int] = {Role.VIEWER: 0, Role.COORDINATOR: 1, Role.ADMIN: 2, Role.OWNER: 3}
+RANK: dict[Role, int] = {
+    Role.REPORTER: 0,
+    Role.VIEWER: 0,
+    Role.COORDINATOR: 1,
+    Role.ADMIN: 2,
+    Role.OWNER: 3,
+}
 
 
 def can(role: Role, permission: Permission) -> bool:

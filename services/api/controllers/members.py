@@ -27,7 +27,7 @@ from shared.settings import Settings
 
 Limit = Parameter(ge=1, le=200, default=50, description="items per page")
 Cursor = Parameter(default=None, description="next_cursor of the previous page")
-RoleName = Literal["owner", "admin", "coordinator", "viewer"]
+RoleName = Literal["owner", "admin", "coordinator", "viewer", "reporter"]
 
 
 class RoleChange(msgspec.Struct, forbid_unknown_fields=True):

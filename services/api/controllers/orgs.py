@@ -25,7 +25,7 @@ Cursor = Parameter(default=None, description="next_cursor of the previous page")
 
 class TokenCreate(msgspec.Struct, forbid_unknown_fields=True):
     name: str = msgspec.field()
-    role: Literal["owner", "admin", "coordinator", "viewer"]
+    role: Literal["owner", "admin", "coordinator", "viewer", "reporter"]
     expires_at: datetime | None = None
 
 

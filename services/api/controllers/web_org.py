@@ -11,6 +11,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
+from services.api.reporting.pages import dashboard_page
 from services.api.web.context import PageContext, provide_page
 from services.api.web.i18n import _
 from shared import tokens
@@ -64,8 +65,7 @@ class OrgPages(Controller):
 
     @get("")
     async def home(self, page: NamedDependency[PageContext]) -> Template:
-        page.require(Permission.ORG_READ)
-        return page.render("home.html", nav="home")
+        return await dashboard_page(page)
 
     @get("/members")
     async def members_page(
