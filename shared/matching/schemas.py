@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -158,6 +158,8 @@ class MatchIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     programme_id: uuid.UUID | None = None
     # When the pair was proposed, for matches recorded afterwards; today if not given.
     on: date | None = None
+    # Values of the organisation's match fields (funder, kind of tandem, ...) by key.
+    custom: dict[str, Any] = {}
 
 
 class TransitionIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -213,6 +215,7 @@ class MatchOut(msgspec.Struct, kw_only=True):
     created_at: datetime
     updated_at: datetime
     events: list[EventOut] | None = None
+    custom: dict[str, Any] = {}
 
 
 class CheckInIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -6,11 +6,12 @@ personal data (the reporter role) get the same answers with counts below 3 shown
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from services.api.context import OrgContext, provide_org_context
 from services.api.reporting.common import (
@@ -26,9 +27,15 @@ from services.api.reporting.common import (
     filename,
     render,
 )
+from services.api.web.i18n import gettext
+from shared.contacts import fields
+from shared.contacts.fields import FieldIn, FieldOut, FieldPatch
 from shared.errors import ValidationFailed
+from shared.matching import matches
+from shared.matching.models import MatchField
+from shared.matching.schemas import MatchOut
 from shared.permissions import Permission, can
-from shared.reporting import service
+from shared.reporting import figures, service
 from shared.reporting.model import Breakdown, Report, Series
 
 
@@ -109,8 +116,6 @@ class ReportsApi(Controller):
             raise ValidationFailed("the locale is de or en", field="locale")
         q = service.parse(start, end, programme, interval, by)
         doc = await document(ctx.session, q, ctx.org.name, suppressed=_suppressed(ctx), locale=locale)
-        from services.api.web.i18n import gettext
-
         content = render(doc, fmt, lambda m: gettext(locale, m), locale, table)
         return Response(
             content,
@@ -119,4 +124,56 @@ class ReportsApi(Controller):
         )
 
 
-ROUTES = [ReportsApi]
+class MatchFieldsApi(Controller):
+    """Fields an organisation defines on matches (funder, kind of tandem): the types and labels of
+    contact fields, and what reports break down by (``by=match.<key>``)."""
+
+    path = "/api/v1/orgs/{slug:str}"
+    tags = ["match fields"]
+    dependencies = {"ctx": Provide(provide_org_context)}
+
+    @get("/match-fields", summary="Fields on matches")
+    async def list_fields(
+        self, ctx: NamedDependency[OrgContext], include_archived: FromQuery[bool] = False
+    ) -> list[FieldOut]:
+        ctx.require(Permission.DATA_READ)
+        found = await fields.list_fields(ctx.session, include_archived=include_archived, model=MatchField)
+        return [fields.field_out(f) for f in found]
+
+    @post("/match-fields", summary="Define a field on matches (admins)")
+    async def create_field(self, ctx: NamedDependency[OrgContext], data: JSONBody[FieldIn]) -> FieldOut:
+        ctx.require(Permission.SETTINGS_MANAGE)
+        return fields.field_out(await fields.create_field(ctx.session, ctx.org.id, data, model=MatchField))
+
+    @patch("/match-fields/{field_id:uuid}", summary="Change a match field's labels, options or requirement")
+    async def update_field(
+        self, ctx: NamedDependency[OrgContext], field_id: FromPath[uuid.UUID], data: JSONBody[FieldPatch]
+    ) -> FieldOut:
+        await fields.get_field(ctx.session, field_id, model=MatchField)
+        ctx.require(Permission.SETTINGS_MANAGE)
+        return fields.field_out(await fields.update_field(ctx.session, field_id, data, model=MatchField))
+
+    @delete(
+        "/match-fields/{field_id:uuid}",
+        summary="Archive a match field (values stay, hidden)",
+        status_code=204,
+    )
+    async def archive_field(self, ctx: NamedDependency[OrgContext], field_id: FromPath[uuid.UUID]) -> None:
+        await fields.get_field(ctx.session, field_id, model=MatchField)
+        ctx.require(Permission.SETTINGS_MANAGE)
+        await fields.archive_field(ctx.session, field_id, model=MatchField)
+
+    @patch(
+        "/matches/{match_id:uuid}/custom",
+        summary="Set values of match fields (an empty value removes one); the match as it is then",
+    )
+    async def set_values(
+        self, ctx: NamedDependency[OrgContext], match_id: FromPath[uuid.UUID], data: JSONBody[dict[str, Any]]
+    ) -> MatchOut:
+        await matches.read_match(ctx.session, match_id, figures.today())
+        ctx.require(Permission.DATA_WRITE)
+        await matches.set_custom(ctx.session, match_id, data)
+        return await matches.read_match(ctx.session, match_id, figures.today())
+
+
+ROUTES = [ReportsApi, MatchFieldsApi]

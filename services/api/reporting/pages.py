@@ -3,12 +3,14 @@ home page (/o/{slug}/, delegated here by the organisation pages)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from typing import Any
 
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.response import Template
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
 from sqlalchemy import text
 
 from services.api.reporting.common import (
@@ -24,7 +26,10 @@ from services.api.reporting.common import (
     render,
 )
 from services.api.web.context import PageContext, provide_page
+from shared.contacts import fields
 from shared.errors import DomainError
+from shared.matching import matches
+from shared.matching.models import MatchField
 from shared.permissions import Permission
 from shared.reporting import dashboard as board
 from shared.reporting import exports, figures, service
@@ -144,6 +149,57 @@ class ReportPages(Controller):
         )
 
 
+class MatchFieldPages(Controller):
+    """The organisation's fields of one match: shown and edited on the match page."""
+
+    path = "/o/{slug:str}/matches/{match_id:uuid}/fields"
+    include_in_schema = False
+    dependencies = {"page": Provide(provide_page)}
+
+    async def _show(
+        self, page: PageContext, match_id: uuid.UUID, *, error: str | None = None, status_code: int = 200
+    ) -> Template:
+        match = await matches.read_match(page.session, match_id, figures.today())
+        defined = await fields.list_fields(page.session, model=MatchField)
+        fragment = page.request.headers.get("hx-request") == "true" and error is None
+        return page.render(
+            "reporting/match_fields.html",
+            status_code=status_code,
+            nav="matching",
+            m=match,
+            fields=defined,
+            error=error,
+            fragment=fragment,
+            label=lambda f: f.label_de if page.locale == "de" else (f.label_en or f.label_de),
+            **_helpers(page),
+        )
+
+    @get("")
+    async def show(self, page: NamedDependency[PageContext], match_id: FromPath[uuid.UUID]) -> Template:
+        page.require(Permission.DATA_READ)
+        return await self._show(page, match_id)
+
+    @post("", status_code=303)
+    async def save(
+        self, page: NamedDependency[PageContext], match_id: FromPath[uuid.UUID]
+    ) -> Redirect | Template:
+        await matches.read_match(page.session, match_id, figures.today())
+        page.require(Permission.DATA_WRITE)
+        posted = await page.request.form()
+        changes: dict[str, Any] = {}
+        for f in await fields.list_fields(page.session, model=MatchField):
+            if f.type == "multi_choice":
+                changes[f.key] = [v for v in posted.getall(f"custom.{f.key}") if v]
+            else:
+                changes[f.key] = posted.get(f"custom.{f.key}", "")
+        try:
+            async with page.session.begin_nested():
+                await matches.set_custom(page.session, match_id, changes, lenient=True)
+        except DomainError as exc:
+            return await self._show(page, match_id, error=page._(exc.detail), status_code=exc.status)
+        return Redirect(f"/o/{page.org.slug}/matches/{match_id}", status_code=303)
+
+
 async def dashboard_page(page: PageContext) -> Template:
     """The organisation's home page: today's numbers, each linking to its list, and a small trend."""
     page.require(Permission.ORG_READ)
@@ -165,4 +221,4 @@ async def dashboard_page(page: PageContext) -> Template:
     return page.render("reporting/dashboard.html", nav="home", board=tiles, trend=trend, **_helpers(page))
 
 
-ROUTES = [ReportPages]
+ROUTES = [ReportPages, MatchFieldPages]
