@@ -55,6 +55,9 @@ async def test_match_fields_in_the_api_and_the_breakdown(matching: MatchingApi, 
     )
     assert done["custom"] == {"funder": "stiftung", "agreed_on": "2026-02-01"}
     assert (await matching.call("GET", f"/matches/{match['id']}"))["custom"]["funder"] == "stiftung"
+    # The mentee's own export (GDPR Art. 15) holds the match's fields too.
+    export = await matching.call("GET", f"/contacts/{mentee}/export")
+    assert export["domains"]["matching"]["matches"][0]["fields"]["funder"] == "stiftung"
     breakdown = await matching.call("GET", "/reports/breakdown", params={"by": "match.funder"})
     assert [r["key"] for r in breakdown["table"]["rows"]] == ["stadt", "stiftung"]
     refused = await matching.call("GET", "/reports/breakdown", 422, params={"by": "match.agreed_on"})
