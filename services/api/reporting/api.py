@@ -9,7 +9,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 
@@ -30,13 +32,16 @@ from services.api.reporting.common import (
 from services.api.web.i18n import gettext
 from shared.contacts import fields
 from shared.contacts.fields import FieldIn, FieldOut, FieldPatch
+from shared.contacts.queue import enqueue
 from shared.errors import ValidationFailed
 from shared.matching import matches
 from shared.matching.models import MatchField
 from shared.matching.schemas import MatchOut
 from shared.permissions import Permission, can
-from shared.reporting import figures, service
+from shared.reporting import export_jobs, figures, service
 from shared.reporting.model import Breakdown, Report, Series
+from shared.reporting.queue import RUN_REPORT_EXPORT
+from shared.settings import Settings
 
 
 def _suppressed(ctx: OrgContext) -> bool:
@@ -124,6 +129,68 @@ class ReportsApi(Controller):
         )
 
 
+class ExportIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    format: str
+    start: str | None = msgspec.field(default=None, name="from")
+    end: str | None = msgspec.field(default=None, name="to")
+    programme: str | None = None
+    interval: str | None = None
+    by: str | None = None
+    table: str | None = None
+    locale: str = "en"
+
+
+class ReportExportsApi(Controller):
+    """Exports the worker prepares: a series of more than two years is built in the background
+    (202, with progress at its status URL); anything shorter is ready in the answer (201)."""
+
+    path = "/api/v1/orgs/{slug:str}/reports/exports"
+    tags = ["reports"]
+    dependencies = {"ctx": Provide(provide_org_context)}
+
+    @post("", summary="Export a report (xlsx, pdf or one table as csv); long ones go to the worker")
+    async def create(
+        self, request: Request[Any, Any, Any], ctx: NamedDependency[OrgContext], data: JSONBody[ExportIn]
+    ) -> Response[export_jobs.ExportOut]:
+        ctx.require(Permission.REPORTS_READ)
+        if data.locale not in ("de", "en"):
+            raise ValidationFailed("the locale is de or en", field="locale")
+        q = service.parse(data.start, data.end, data.programme, data.interval, data.by)
+        labels = {w: gettext(data.locale, w) for w in export_jobs.words()}
+        export = await export_jobs.create(
+            ctx.session, q, data.format, table=data.table, locale=data.locale, suppressed=_suppressed(ctx),
+            labels=labels, created_by=ctx.label,
+        )  # fmt: skip
+        base = f"/api/v1/orgs/{ctx.org.slug}/reports/exports"
+        if not export_jobs.is_large(q):
+            await export_jobs.build_now(ctx.session, export, ctx.org.name)
+            return Response(export_jobs.export_out(export, base), status_code=201)
+        settings: Settings = request.app.state.settings
+        task = BackgroundTask(enqueue, settings, RUN_REPORT_EXPORT, str(ctx.org.id), str(export.id))
+        return Response(export_jobs.export_out(export, base), status_code=202, background=task)
+
+    @get("/{export_id:uuid}", summary="An export's status and progress")
+    async def status(
+        self, ctx: NamedDependency[OrgContext], export_id: FromPath[uuid.UUID]
+    ) -> export_jobs.ExportOut:
+        export = await export_jobs.get(ctx.session, export_id)
+        ctx.require(Permission.REPORTS_READ)
+        return export_jobs.export_out(export, f"/api/v1/orgs/{ctx.org.slug}/reports/exports")
+
+    @get("/{export_id:uuid}/download", summary="The exported file", media_type="application/octet-stream")
+    async def download(
+        self, ctx: NamedDependency[OrgContext], export_id: FromPath[uuid.UUID]
+    ) -> Response[bytes]:
+        export = await export_jobs.get(ctx.session, export_id)
+        ctx.require(Permission.REPORTS_READ)
+        name = f"report-{export.query.get('from')}-{export.query.get('to')}.{export.format}"
+        return Response(
+            export_jobs.content(export),
+            media_type=MEDIA_TYPES[export.format],
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
+
 class MatchFieldsApi(Controller):
     """Fields an organisation defines on matches (funder, kind of tandem): the types and labels of
     contact fields, and what reports break down by (``by=match.<key>``)."""
@@ -176,4 +243,4 @@ class MatchFieldsApi(Controller):
         return await matches.read_match(ctx.session, match_id, figures.today())
 
 
-ROUTES = [ReportsApi, MatchFieldsApi]
+ROUTES = [ReportsApi, ReportExportsApi, MatchFieldsApi]
