@@ -25,6 +25,7 @@ API_ALLOWED = {
     *(("GET", f"/api/v1/orgs/{{slug:str}}/reports/{p}") for p in ("figures", "series", "breakdown")),
     *(("GET", f"/api/v1/orgs/{{slug:str}}/reports/export/{f}") for f in ("xlsx", "pdf", "csv")),
     ("POST", "/api/v1/orgs/{slug:str}/reports/exports"),
+    ("GET", "/api/v1/orgs/{slug:str}/reports/benchmarks"),
     ("GET", "/api/v1/orgs/{slug:str}/reports/exports/{export_id:uuid}"),
     ("GET", "/api/v1/orgs/{slug:str}/reports/exports/{export_id:uuid}/download"),
 }

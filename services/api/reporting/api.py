@@ -10,7 +10,7 @@ import uuid
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
@@ -38,7 +38,7 @@ from shared.matching import matches
 from shared.matching.models import MatchField
 from shared.matching.schemas import MatchOut
 from shared.permissions import Permission, can
-from shared.reporting import export_jobs, figures, service
+from shared.reporting import benchmarks, export_jobs, figures, service
 from shared.reporting.model import Breakdown, Report, Series
 from shared.reporting.queue import RUN_REPORT_EXPORT
 from shared.settings import Settings
@@ -191,6 +191,32 @@ class ReportExportsApi(Controller):
         )
 
 
+class OptIn(msgspec.Struct, forbid_unknown_fields=True):
+    opt_in: bool
+
+
+class BenchmarksApi(Controller):
+    path = "/api/v1/orgs/{slug:str}/reports/benchmarks"
+    tags = ["reports"]
+    dependencies = {"ctx": Provide(provide_org_context)}
+
+    @get(
+        "",
+        summary="Own figures next to the median and quartiles of at least five other opted-in organisations",
+    )
+    async def compare(
+        self, request: Request[Any, Any, Any], ctx: NamedDependency[OrgContext]
+    ) -> benchmarks.Benchmarks:
+        ctx.require(Permission.REPORTS_READ)
+        return await benchmarks.for_organisation(request.app.state.db, ctx.org.id, figures.today())
+
+    @put("/opt-in", summary="Contribute anonymised aggregates to benchmarks, or stop (admins)")
+    async def opt_in(self, ctx: NamedDependency[OrgContext], data: JSONBody[OptIn]) -> OptIn:
+        ctx.require(Permission.SETTINGS_MANAGE)
+        await benchmarks.set_opt_in(ctx.session, ctx.org.id, data.opt_in)
+        return data
+
+
 class MatchFieldsApi(Controller):
     """Fields an organisation defines on matches (funder, kind of tandem): the types and labels of
     contact fields, and what reports break down by (``by=match.<key>``)."""
@@ -243,4 +269,4 @@ class MatchFieldsApi(Controller):
         return await matches.read_match(ctx.session, match_id, figures.today())
 
 
-ROUTES = [ReportsApi, ReportExportsApi, MatchFieldsApi]
+ROUTES = [ReportsApi, ReportExportsApi, BenchmarksApi, MatchFieldsApi]
