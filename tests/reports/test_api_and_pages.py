@@ -175,3 +175,13 @@ async def test_the_reports_page_and_dashboard_in_german(browser: AsyncTestClient
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
     licence = await browser.get("/static/chart-4.6.1.LICENSE")
     assert licence.status_code == 200 and "MIT" in licence.text
+
+
+async def test_the_reports_api_is_documented(client: AsyncTestClient[Any]) -> None:
+    schema = (await client.get("/schema/openapi.json")).json()
+    paths = schema["paths"]
+    for path in ("figures", "series", "breakdown", "export/xlsx", "exports", "benchmarks"):
+        assert f"/api/v1/orgs/{{slug}}/reports/{path}" in paths, path
+    parameters = {p["name"] for p in paths["/api/v1/orgs/{slug}/reports/series"]["get"]["parameters"]}
+    assert {"from", "to", "programme", "interval", "figures"} <= parameters
+    assert "/api/v1/orgs/{slug}/match-fields" in paths
