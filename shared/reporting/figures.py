@@ -274,8 +274,7 @@ _PROGRAMME_CONTACT = """(CAST(:programme AS uuid) IS NULL OR EXISTS (
   SELECT 1 FROM contact_programme_members pm
   WHERE pm.contact_id = c.id AND pm.programme_id = CAST(:programme AS uuid)))"""
 # The check-in interval of a tandem's programme, else the organisation's, else 30 days.
-_INTERVAL = """coalesce(
-  (SELECT ms.checkin_interval_days FROM matching_settings ms WHERE ms.programme_id = m.programme_id),
+_INTERVAL = """coalesce(own.checkin_interval_days,
   (SELECT ms.checkin_interval_days FROM matching_settings ms WHERE ms.programme_id IS NULL), 30)"""
 # A bucket's number for a day, when the buckets are consecutive (as :starts always is).
 _BUCKET_OF = "width_bucket({day}, CAST(:starts AS date[]))"
@@ -292,6 +291,8 @@ m AS (
   SELECT m.id, m.mentor_id, m.proposed_on, m.started_on, m.ended_on, m.ended_early, p.waiting_since,
          m.programme_id, m.custom AS match_custom, p.custom, p.gender, p.birth_date, {_INTERVAL} AS every
   FROM matches m JOIN contacts p ON p.organization_id = m.organization_id AND p.id = m.mentee_id
+  LEFT JOIN matching_settings own ON own.organization_id = m.organization_id
+       AND own.programme_id = m.programme_id
   WHERE {_PROGRAMME_MATCH} AND m.proposed_on <= CAST(:last AS date)
     AND (m.ended_on IS NULL OR m.ended_on >= CAST(:first AS date))
 ),
@@ -327,14 +328,24 @@ FROM t LEFT JOIN held h ON h.i = t.i AND h.match_id = t.id
 GROUP BY t.i, t.dim"""
 
 
-def _accompaniment_sql(dim: str) -> str:
+def _accompaniment_sql(dim: str, joins: bool) -> str:
+    # Without a programme or a breakdown, the match and its mentee are not needed: one pass over
+    # meetings and check-ins.
+    tables = (
+        """JOIN matches m ON m.organization_id = x.organization_id AND m.id = x.match_id
+JOIN contacts p ON p.organization_id = m.organization_id AND p.id = m.mentee_id
+WHERE (CAST(:programme AS uuid) IS NULL OR m.programme_id = CAST(:programme AS uuid))"""
+        if joins
+        else ""
+    )
     return f"""WITH {_BUCKETS},
 x AS (
-  SELECT {_BUCKET_OF.format(day="v.occurred_on")} AS i, v.match_id, 1 AS meetings,
+  SELECT {_BUCKET_OF.format(day="v.occurred_on")} AS i, v.organization_id, v.match_id, 1 AS meetings,
          v.duration_minutes, v.volunteer_minutes, NULL::int AS rating, false AS follow_up, 0 AS checkins
   FROM match_meetings v WHERE v.occurred_on BETWEEN CAST(:first AS date) AND CAST(:last AS date)
   UNION ALL
-  SELECT {_BUCKET_OF.format(day="k.occurred_on")}, k.match_id, 0, 0, 0, k.rating, k.follow_up, 1
+  SELECT {_BUCKET_OF.format(day="k.occurred_on")}, k.organization_id, k.match_id, 0, 0, 0, k.rating,
+         k.follow_up, 1
   FROM match_checkins k WHERE k.occurred_on BETWEEN CAST(:first AS date) AND CAST(:last AS date)
 )
 SELECT b.i, {dim} AS dim,
@@ -350,9 +361,7 @@ SELECT b.i, {dim} AS dim,
   count(*) FILTER (WHERE x.rating = 5) AS rating_5,
   count(DISTINCT x.match_id) FILTER (WHERE x.follow_up) AS follow_up_tandems
 FROM x JOIN b ON b.i = x.i
-JOIN matches m ON m.id = x.match_id
-JOIN contacts p ON p.organization_id = m.organization_id AND p.id = m.mentee_id
-WHERE {_PROGRAMME_MATCH}
+{tables}
 GROUP BY b.i, 2"""
 
 
@@ -360,14 +369,16 @@ def _people_sql(dim: str) -> str:
     # A mentee waits from ``waiting_since`` until the day before their next match was proposed;
     # without one, while still ready, or else until their status last changed.
     return f"""WITH {_BUCKETS},
-c AS (
-  SELECT c.*, coalesce(
-      (SELECT min(m.proposed_on) FROM matches m
-        WHERE m.mentee_id = c.id AND m.proposed_on >= c.waiting_since) - 1,
+c AS MATERIALIZED (
+  SELECT c.id, c.kinds, c.waiting_since, coalesce(
+      min(m.proposed_on) - 1,
       CASE WHEN c.status = 'ready' THEN 'infinity'::date
            ELSE {_BERLIN_DAY.format(column="c.status_changed_at")} - 1 END) AS waited_until
   FROM contacts c
+  LEFT JOIN matches m ON m.organization_id = c.organization_id AND m.mentee_id = c.id
+       AND m.proposed_on >= c.waiting_since
   WHERE c.waiting_since <= CAST(:last AS date) AND {_PROGRAMME_CONTACT}
+  GROUP BY c.id, c.kinds, c.waiting_since, c.status, c.status_changed_at
 )
 SELECT b.i, {dim} AS dim,
   count(*) FILTER (WHERE 'mentee' = ANY(c.kinds) AND c.waiting_since BETWEEN b.s AND b.e) AS ready_mentees,
@@ -423,7 +434,8 @@ async def _compute(
     statements = {
         "tandems": _tandems_sql(dim.sql("m", "m.programme_id", "m.match_custom", "b.e") if dim else "NULL"),
         "accompaniment": _accompaniment_sql(
-            dim.sql("p", "m.programme_id", "m.custom", "b.e") if dim else "NULL"
+            dim.sql("p", "m.programme_id", "m.custom", "b.e") if dim else "NULL",
+            joins=dim is not None or programme_id is not None,
         ),
         # People and sign-ups are not broken down: a breakdown shows what belongs to tandems.
         "people": _people_sql("NULL"),
