@@ -26,7 +26,9 @@ import msgspec
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.contacts.models import Programme
 from shared.db import Database
+from shared.errors import NotFound, ValidationFailed
 from shared.models import Organization
 
 MIN_ORGANISATIONS = 5
@@ -196,3 +198,14 @@ async def open_data(db: Database, today: date) -> tuple[str, str]:
     ):
         described.writerow(row)
     return data.getvalue(), dictionary.getvalue()
+
+
+async def set_programme_kind(session: AsyncSession, programme_id: uuid.UUID, kind: str | None) -> None:
+    """What a programme is, so its figures are compared with programmes of the same kind."""
+    if kind is not None and kind not in PROGRAMME_KINDS:
+        raise ValidationFailed(f"the kind is one of {', '.join(PROGRAMME_KINDS)}", field="kind")
+    found = await session.get(Programme, {"organization_id": session.info["org_id"], "id": programme_id})
+    if found is None:
+        raise NotFound("no such programme")
+    found.kind = kind
+    await session.flush()

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
-from sqlalchemy import event, update
+from sqlalchemy import event, select, update
 
 from shared.contacts.models import Contact, Programme
 from shared.contacts.service import derive
@@ -77,6 +77,17 @@ async def test_benchmarks_compare_with_at_least_five_others_and_only_aggregates_
         await _programme_with_tandems(db, org.id, [100 + 10 * i] * 4, early=1)
     # A sixth that did not opt in, with figures that would stand out.
     await _programme_with_tandems(db, others[5].id, [900] * 4, early=4)
+
+    # A programme's kind is the admins' to say, from a fixed list.
+    async with db.tenant(org_a.id) as s:
+        lesen = (await s.execute(select(Programme.id))).scalar_one()
+    kind_url = f"/api/v1/orgs/{org_a.slug}/reports/programmes/{lesen}/kind"
+    r = await client.put(kind_url, json={"kind": "knitting"}, headers=org_a.auth())
+    assert r.status_code == 422 and r.json()["field"] == "kind"
+    r = await client.put(kind_url, json={"kind": "reading"}, headers=org_a.auth(Role.COORDINATOR))
+    assert r.status_code == 403
+    r = await client.put(kind_url, json={"kind": "reading"}, headers=org_a.auth())
+    assert r.status_code == 200
 
     # Only admins decide; a reporter may look but not opt in.
     r = await client.put(

@@ -217,6 +217,28 @@ class BenchmarksApi(Controller):
         return data
 
 
+class ProgrammeKind(msgspec.Struct, forbid_unknown_fields=True):
+    kind: str | None
+
+
+class ProgrammeKindApi(Controller):
+    path = "/api/v1/orgs/{slug:str}/reports/programmes/{programme_id:uuid}/kind"
+    tags = ["reports"]
+    dependencies = {"ctx": Provide(provide_org_context)}
+
+    @put("", summary="What kind of programme this is, for benchmarks (reading, school, job, ...; admins)")
+    async def set_kind(
+        self,
+        ctx: NamedDependency[OrgContext],
+        programme_id: FromPath[uuid.UUID],
+        data: JSONBody[ProgrammeKind],
+    ) -> ProgrammeKind:
+        await figures.programme_of(ctx.session, programme_id)
+        ctx.require(Permission.SETTINGS_MANAGE)
+        await benchmarks.set_programme_kind(ctx.session, programme_id, data.kind)
+        return data
+
+
 class MatchFieldsApi(Controller):
     """Fields an organisation defines on matches (funder, kind of tandem): the types and labels of
     contact fields, and what reports break down by (``by=match.<key>``)."""
@@ -269,4 +291,4 @@ class MatchFieldsApi(Controller):
         return await matches.read_match(ctx.session, match_id, figures.today())
 
 
-ROUTES = [ReportsApi, ReportExportsApi, BenchmarksApi, MatchFieldsApi]
+ROUTES = [ReportsApi, ReportExportsApi, BenchmarksApi, ProgrammeKindApi, MatchFieldsApi]
