@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
+from datetime import date
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from pypdf import PdfReader
 from services.api.app import create_app
 from shared.db import Database
 from shared.permissions import Role
+from shared.reporting.dashboard import dashboard
 from tests.conftest import Org, Servers, create_org, make_settings
 from tests.reports.history import History, build
 from tests.web.test_shell import dev_sign_in
@@ -127,10 +129,21 @@ async def test_a_reporter_sees_figures_with_small_numbers_hidden_and_no_personal
 
 
 async def test_another_organisation_sees_none_of_it(
-    client: AsyncTestClient[Any], org_a: Org, org_b: Org, history: History
+    client: AsyncTestClient[Any], db: Database, org_a: Org, org_b: Org, history: History
 ) -> None:
     r = await client.get(f"/api/v1/orgs/{org_b.slug}/reports/figures", params=YEAR, headers=org_b.auth())
     assert _rows(r.json(), "tandems")["tandems_active"] == [0]
+    r = await client.get(f"/api/v1/orgs/{org_b.slug}/reports/series", params=YEAR, headers=org_b.auth())
+    assert all(v in (0, None) for f in r.json()["figures"] for v in f["values"])
+    r = await client.get(
+        f"/api/v1/orgs/{org_b.slug}/reports/export/csv",
+        params={**YEAR, "table": "tandems"},
+        headers=org_b.auth(),
+    )
+    assert r.text.splitlines()[2].endswith(",0")  # tandems active: none of A's
+    async with db.tenant(org_b.id) as session:
+        board = await dashboard(session, date(2026, 11, 25), None, suppressed=False)
+    assert {t.key: t.value for t in board.tiles}["waiting"] == 0
     # B's token on A's reports: the organisation does not exist for it.
     r = await client.get(f"/api/v1/orgs/{org_a.slug}/reports/figures", params=YEAR, headers=org_b.auth())
     assert r.status_code in (401, 404)
