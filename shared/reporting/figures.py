@@ -286,8 +286,9 @@ def _tandems_sql(dim: str) -> str:
     started = "t.started_on BETWEEN t.s AND t.e"
     ended = "t.started_on IS NOT NULL AND t.ended_on BETWEEN t.s AND t.e"
     waited = "t.proposed_on BETWEEN t.s AND t.e AND t.waiting_since <= t.proposed_on"
+    # MATERIALIZED: computed once, not again for every bucket of the join below.
     return f"""WITH {_BUCKETS},
-m AS (
+m AS MATERIALIZED (
   SELECT m.id, m.mentor_id, m.proposed_on, m.started_on, m.ended_on, m.ended_early, p.waiting_since,
          m.programme_id, m.custom AS match_custom, p.custom, p.gender, p.birth_date, {_INTERVAL} AS every
   FROM matches m JOIN contacts p ON p.organization_id = m.organization_id AND p.id = m.mentee_id
@@ -300,7 +301,7 @@ t AS (
   SELECT b.i, b.s, b.e, {dim} AS dim, m.*
   FROM b JOIN m ON m.proposed_on <= b.e AND (m.ended_on IS NULL OR m.ended_on >= b.s)
 ),
-held AS (
+held AS MATERIALIZED (
   SELECT {_BUCKET_OF.format(day="k.occurred_on")} AS i, k.match_id, count(*) AS n
   FROM match_checkins k
   WHERE k.occurred_on BETWEEN CAST(:first AS date) AND CAST(:last AS date)
