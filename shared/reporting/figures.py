@@ -444,7 +444,15 @@ async def _compute(
     }
     out: dict[tuple[int, str | None], Values] = {}
     for group in groups:
-        for row in (await session.execute(text(statements[group]), params)).mappings():
+        # The tandems of every month meet their held check-ins by (month, tandem): PostgreSQL
+        # cannot foresee how many month-tandem pairs the ranges make and would loop over them
+        # once per check-in; a hash join answers a 5-year series in a fraction of the time.
+        if group == "tandems" and len(spans) > 1:
+            await session.execute(text("SELECT set_config('enable_nestloop', 'off', true)"))
+        rows = (await session.execute(text(statements[group]), params)).mappings().all()
+        if group == "tandems" and len(spans) > 1:
+            await session.execute(text("SELECT set_config('enable_nestloop', 'on', true)"))
+        for row in rows:
             values = out.setdefault((int(row["i"]), row["dim"]), {})
             for key, value in row.items():
                 if key not in ("i", "dim"):

@@ -263,7 +263,8 @@ async def main(args: argparse.Namespace) -> None:
             event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
             await codo()
             event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
-            statements = [(q, p) for q, p in captured if "set_config" not in q]
+            # The organisation is set once per transaction below; planner settings codo makes stay.
+            statements = [(q, p) for q, p in captured if "set_config" not in q or "enable_nestloop" in q]
 
             async def bare(statements: list[tuple[str, Any]] = statements) -> None:
                 async with conn.transaction():
