@@ -443,6 +443,8 @@ async def _compute(
         "signups": _signups_sql("NULL"),
     }
     out: dict[tuple[int, str | None], Values] = {}
+    # One statement serves one day and 120 months alike: a plan cached for one would ruin the other.
+    await session.execute(text("SELECT set_config('plan_cache_mode', 'force_custom_plan', true)"))
     for group in groups:
         # The tandems of every month meet their held check-ins by (month, tandem): PostgreSQL
         # cannot foresee how many month-tandem pairs the ranges make and would loop over them
