@@ -266,6 +266,38 @@ def token_create(slug: str, role: str, name: str, expires_in_days: int | None) -
 
 
 @main.group()
+def report() -> None:
+    """Reports across organisations (anonymised, opt-in)."""
+
+
+@report.command("benchmarks")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="CSV file to write")
+def report_benchmarks(out: str) -> None:
+    """The anonymised open data set of benchmarks (CSV) and its data dictionary (<out>.dictionary.csv)."""
+    from datetime import date
+    from pathlib import Path
+
+    from shared.db import Database
+    from shared.reporting import benchmarks
+
+    settings = _settings("database_url")
+
+    async def go() -> tuple[str, str]:
+        db = Database.from_settings(settings)
+        try:
+            return await benchmarks.open_data(db, date.today())
+        finally:
+            await db.dispose()
+
+    data, dictionary = _run(go)
+    target = Path(out)
+    target.write_text(data, encoding="utf-8")
+    described = target.with_name(target.stem + ".dictionary.csv")
+    described.write_text(dictionary, encoding="utf-8")
+    click.echo(f"{target}: {max(data.count(chr(10)) - 1, 0)} rows; data dictionary in {described}")
+
+
+@main.group()
 def mail() -> None:
     """E-mail delivery."""
 

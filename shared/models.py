@@ -11,6 +11,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import (
+    Boolean,
     DateTime,
     ForeignKey,
     ForeignKeyConstraint,
@@ -70,6 +71,8 @@ class Organization(Base):
     # The organisation's own legal pages, linked from its public forms (migration 0012).
     privacy_url: Mapped[str | None] = mapped_column(String(500))
     imprint_url: Mapped[str | None] = mapped_column(String(500))
+    # The admins agreed to contribute anonymised aggregates to cross-organisation benchmarks.
+    benchmarks_opt_in: Mapped[bool] = mapped_column(Boolean, server_default="false")
 
 
 class User(Base):

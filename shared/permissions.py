@@ -13,6 +13,8 @@ class Role(StrEnum):
     ADMIN = "admin"
     COORDINATOR = "coordinator"
     VIEWER = "viewer"
+    # Board members and funders' contacts: reports and dashboard figures, never personal data.
+    REPORTER = "reporter"
 
 
 class Permission(StrEnum):
@@ -27,6 +29,7 @@ class Permission(StrEnum):
     PERSON_ERASE = "person:erase"
     # The change history names every person and member: admins only.
     HISTORY_READ = "history:read"
+    REPORTS_READ = "reports:read"
 
 
 # Messages name roles and permissions by key; these mark the keys for the catalogues, which hold
@@ -36,6 +39,7 @@ LABELS = (
     N_("admin"),
     N_("coordinator"),
     N_("viewer"),
+    N_("reporter"),
     N_("org:read"),
     N_("members:read"),
     N_("members:manage"),
@@ -43,9 +47,13 @@ LABELS = (
     N_("data:read"),
     N_("data:write"),
     N_("settings:manage"),
+    N_("person:erase"),
+    N_("history:read"),
+    N_("reports:read"),
 )
 
-_READ = {Permission.ORG_READ, Permission.MEMBERS_READ, Permission.DATA_READ}
+_REPORTS = {Permission.ORG_READ, Permission.REPORTS_READ}
+_READ = _REPORTS | {Permission.MEMBERS_READ, Permission.DATA_READ}
 _WORK = _READ | {Permission.DATA_WRITE}
 _ADMIN = _WORK | {
     Permission.MEMBERS_MANAGE,
@@ -60,10 +68,17 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(_ADMIN),
     Role.COORDINATOR: frozenset(_WORK),
     Role.VIEWER: frozenset(_READ),
+    Role.REPORTER: frozenset(_REPORTS),
 }
 
 # A role may only hand out roles at or below its own rank (an admin cannot mint an owner token).
-RANK: dict[Role, int] = {Role.VIEWER: 0, Role.COORDINATOR: 1, Role.ADMIN: 2, Role.OWNER: 3}
+RANK: dict[Role, int] = {
+    Role.REPORTER: 0,
+    Role.VIEWER: 0,
+    Role.COORDINATOR: 1,
+    Role.ADMIN: 2,
+    Role.OWNER: 3,
+}
 
 
 def can(role: Role, permission: Permission) -> bool:

@@ -43,6 +43,7 @@ RUN_TASK_RULES = "run_task_rules"
 INTAKE_CERTIFICATE_REMINDERS = "intake_certificate_reminders"
 INTAKE_PURGE_SUBMISSIONS = "intake_purge_submissions"
 PURGE_STALE_INVITATIONS = "purge_stale_invitations"
+REPORTING_RUN_EXPORT = "reporting_run_export"
 
 JOBS = frozenset(
     {
@@ -56,6 +57,7 @@ JOBS = frozenset(
         INTAKE_CERTIFICATE_REMINDERS,
         INTAKE_PURGE_SUBMISSIONS,
         PURGE_STALE_INVITATIONS,
+        REPORTING_RUN_EXPORT,
     }
 )
 

@@ -1,4 +1,8 @@
-"""Custom fields an organisation defines for its contacts, and validating values against them."""
+"""Custom fields an organisation defines for its contacts, and validating values against them.
+
+The same machinery keeps the fields of matches (``shared.matching.models.MatchField``): every
+function takes the field ``model``; for matches, ``required_for`` may only name "match".
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import history
-from shared.contacts.models import CustomField
+from shared.contacts.models import CustomField, FieldDefinition
 from shared.contacts.vocab import KINDS
 from shared.db import current_org
 from shared.errors import Conflict, InvalidValue, NotFound, ValidationFailed
@@ -60,9 +64,9 @@ class FieldOut(msgspec.Struct):
     created_at: datetime
 
 
-def field_out(f: CustomField) -> FieldOut:
+def field_out(f: FieldDefinition) -> FieldOut:
     return FieldOut(
-        id=f.id,
+        id=f.id,  # type: ignore[attr-defined]
         key=f.key,
         label_de=f.label_de,
         label_en=f.label_en,
@@ -75,7 +79,13 @@ def field_out(f: CustomField) -> FieldOut:
     )
 
 
-def _check_definition(label_de: str, label_en: str, options: list[FieldOption], required: list[str]) -> None:
+def _check_definition(
+    label_de: str,
+    label_en: str,
+    options: list[FieldOption],
+    required: list[str],
+    kinds: tuple[str, ...] = KINDS,
+) -> None:
     if not label_de.strip() or len(label_de) > 200:
         raise ValidationFailed("a German label of 1 to 200 characters is needed", field="label_de")
     if not label_en.strip() or len(label_en) > 200:
@@ -84,24 +94,33 @@ def _check_definition(label_de: str, label_en: str, options: list[FieldOption], 
     if len(set(values)) != len(values) or any(not v.strip() for v in values):
         raise ValidationFailed("option values must be non-empty and distinct", field="options")
     for kind in required:
-        if kind not in KINDS:
+        if kind not in kinds:
             raise ValidationFailed(
                 "unknown kind %(kind)r; one of %(kinds)s",
                 field="required_for",
                 kind=kind,
-                kinds=", ".join(KINDS),
+                kinds=", ".join(kinds),
             )
 
 
-async def list_fields(session: AsyncSession, *, include_archived: bool = False) -> list[CustomField]:
-    query = select(CustomField).order_by(CustomField.position, CustomField.key)
+MATCH_KINDS = ("match",)
+
+
+def _kinds(model: type[Any]) -> tuple[str, ...]:
+    return KINDS if model is CustomField else MATCH_KINDS
+
+
+async def list_fields(
+    session: AsyncSession, *, include_archived: bool = False, model: type[Any] = CustomField
+) -> list[Any]:
+    query = select(model).order_by(model.position, model.key)
     if not include_archived:
-        query = query.where(CustomField.archived_at.is_(None))
+        query = query.where(model.archived_at.is_(None))
     return list((await session.execute(query)).scalars())
 
 
-async def get_field(session: AsyncSession, field_id: uuid.UUID) -> CustomField:
-    field = await session.get(CustomField, {"organization_id": current_org(session), "id": field_id})
+async def get_field(session: AsyncSession, field_id: uuid.UUID, *, model: type[Any] = CustomField) -> Any:
+    field = await session.get(model, {"organization_id": current_org(session), "id": field_id})
     if field is None:
         raise NotFound("no such field")
     return field
@@ -111,7 +130,9 @@ async def get_field(session: AsyncSession, field_id: uuid.UUID) -> CustomField:
 DEFINITION = ("key", "label_de", "label_en", "type", "options", "required_for", "position")
 
 
-async def create_field(session: AsyncSession, org_id: uuid.UUID, data: FieldIn) -> CustomField:
+async def create_field(
+    session: AsyncSession, org_id: uuid.UUID, data: FieldIn, *, model: type[Any] = CustomField
+) -> Any:
     if not KEY_RE.match(data.key):
         raise ValidationFailed(
             "a key is 1 to 50 lower-case letters, digits or '_', starting with a letter", field="key"
@@ -120,17 +141,15 @@ async def create_field(session: AsyncSession, org_id: uuid.UUID, data: FieldIn) 
         raise ValidationFailed(
             "type must be one of %(field_types)s", field="type", field_types=", ".join(FIELD_TYPES)
         )
-    _check_definition(data.label_de, data.label_en, data.options, data.required_for)
+    _check_definition(data.label_de, data.label_en, data.options, data.required_for, _kinds(model))
     if data.type in ("choice", "multi_choice") and not data.options:
         raise ValidationFailed("a choice field needs options", field="options")
-    existing = (
-        await session.execute(select(CustomField).where(CustomField.key == data.key))
-    ).scalar_one_or_none()
+    existing = (await session.execute(select(model).where(model.key == data.key))).scalar_one_or_none()
     if existing is not None:
         raise Conflict(
             "a field with this key exists" + (" (archived)" if existing.archived_at else ""), field="key"
         )
-    field = CustomField(
+    field = model(
         organization_id=org_id,
         key=data.key,
         label_de=data.label_de.strip(),
@@ -148,8 +167,10 @@ async def create_field(session: AsyncSession, org_id: uuid.UUID, data: FieldIn) 
     return field
 
 
-async def update_field(session: AsyncSession, field_id: uuid.UUID, data: FieldPatch) -> CustomField:
-    field = await get_field(session, field_id)
+async def update_field(
+    session: AsyncSession, field_id: uuid.UUID, data: FieldPatch, *, model: type[Any] = CustomField
+) -> Any:
+    field = await get_field(session, field_id, model=model)
     before = history.snapshot(field, DEFINITION)
     options = data.options if data.options is not None else [FieldOption(**o) for o in field.options]
     _check_definition(
@@ -157,6 +178,7 @@ async def update_field(session: AsyncSession, field_id: uuid.UUID, data: FieldPa
         data.label_en if data.label_en is not None else field.label_en,
         options,
         data.required_for if data.required_for is not None else list(field.required_for),
+        _kinds(model),
     )
     if data.label_de is not None:
         field.label_de = data.label_de.strip()
@@ -176,17 +198,19 @@ async def update_field(session: AsyncSession, field_id: uuid.UUID, data: FieldPa
     return field
 
 
-async def archive_field(session: AsyncSession, field_id: uuid.UUID) -> None:
+async def archive_field(
+    session: AsyncSession, field_id: uuid.UUID, *, model: type[Any] = CustomField
+) -> None:
     """Hide a field and its values; nothing is deleted, and restoring brings the values back."""
-    field = await get_field(session, field_id)
+    field = await get_field(session, field_id, model=model)
     if field.archived_at is None:
         field.archived_at = datetime.now(UTC)
         await history.record(session, "custom_field", field.id, "archived", target=field.label_de)
     await session.flush()
 
 
-async def restore_field(session: AsyncSession, field_id: uuid.UUID) -> CustomField:
-    field = await get_field(session, field_id)
+async def restore_field(session: AsyncSession, field_id: uuid.UUID, *, model: type[Any] = CustomField) -> Any:
+    field = await get_field(session, field_id, model=model)
     if field.archived_at is not None:
         await history.record(session, "custom_field", field.id, "restored", target=field.label_de)
     field.archived_at = None
@@ -223,7 +247,7 @@ def _parse_bool(value: Any) -> bool:
     raise InvalidValue("yes or no is expected")
 
 
-def coerce_value(field: CustomField, value: Any, *, lenient: bool = False) -> Any:
+def coerce_value(field: FieldDefinition, value: Any, *, lenient: bool = False) -> Any:
     """The stored form of ``value`` for ``field``, or ValueError saying what is wrong.
 
     ``lenient`` accepts what a spreadsheet holds (strings for numbers, "ja"/"nein", 01.02.2010,
@@ -279,7 +303,7 @@ def is_empty(value: Any) -> bool:
 
 
 def apply_custom(
-    fields: list[CustomField],
+    fields: list[Any],
     current: dict[str, Any],
     changes: dict[str, Any],
     kinds: list[str],
@@ -311,6 +335,6 @@ def apply_custom(
     return result
 
 
-def visible_custom(fields: list[CustomField], values: dict[str, Any]) -> dict[str, Any]:
+def visible_custom(fields: list[Any], values: dict[str, Any]) -> dict[str, Any]:
     active = {f.key for f in fields if f.archived_at is None}
     return {k: v for k, v in values.items() if k in active}

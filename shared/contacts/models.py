@@ -112,6 +112,8 @@ class Programme(TenantBase):
     __table_args__ = (UniqueConstraint("organization_id", "name"),)
 
     name: Mapped[str] = mapped_column(String(100))
+    # What the programme is, for anonymised benchmarks (shared.reporting.benchmarks.PROGRAMME_KINDS).
+    kind: Mapped[str | None] = mapped_column(String(30))
     created_at: Mapped[datetime] = _now()
 
 
@@ -148,11 +150,8 @@ class ContactLink(TenantBase):
     created_at: Mapped[datetime] = _now()
 
 
-class CustomField(TenantBase):
-    """A field an organisation's admins defined. Archived fields keep their values out of sight."""
-
-    __tablename__ = "contact_fields"
-    __table_args__ = (UniqueConstraint("organization_id", "key"),)
+class FieldDefinition:
+    """The columns of a custom field, on contacts (``contact_fields``) and on matches (``match_fields``)."""
 
     key: Mapped[str] = mapped_column(String(50))
     label_de: Mapped[str] = mapped_column(String(200))
@@ -164,6 +163,13 @@ class CustomField(TenantBase):
     position: Mapped[int] = mapped_column(Integer, server_default="0")
     archived_at: Mapped[datetime | None] = mapped_column(TZ)
     created_at: Mapped[datetime] = _now()
+
+
+class CustomField(FieldDefinition, TenantBase):
+    """A field an organisation's admins defined. Archived fields keep their values out of sight."""
+
+    __tablename__ = "contact_fields"
+    __table_args__ = (UniqueConstraint("organization_id", "key"),)
 
 
 class Consent(TenantBase):

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import history
 from shared.actor import Actor
+from shared.contacts.fields import apply_custom, list_fields
 from shared.contacts.models import Contact
 from shared.db import current_org
 from shared.errors import AnyOf, Conflict, NotFound, ValidationFailed
@@ -28,6 +29,7 @@ from shared.matching.models import (
     EndReason,
     Match,
     MatchEvent,
+    MatchField,
     MatchingSettings,
     Meeting,
 )
@@ -287,6 +289,9 @@ async def _outputs(session: AsyncSession, matches: Sequence[Match], today: date)
         if reason_ids
         else {}
     )
+    visible = set(
+        (await session.execute(select(MatchField.key).where(MatchField.archived_at.is_(None)))).scalars()
+    )
     out = []
     for m in matches:
         last_checkin = extra[m.id].last_checkin
@@ -324,6 +329,7 @@ async def _outputs(session: AsyncSession, matches: Sequence[Match], today: date)
                 volunteer_hours=round(volunteer / 60, 2),
                 created_at=m.created_at,
                 updated_at=m.updated_at,
+                custom={k: v for k, v in (m.custom or {}).items() if k in visible},
             )
         )
     return out
@@ -521,6 +527,7 @@ async def propose(
     actor: Actor,
     today: date,
     on: date | None = None,
+    custom: dict[str, Any] | None = None,
 ) -> MatchOut:
     match = await create_match(
         session,
@@ -531,7 +538,21 @@ async def propose(
         today=today,
         on=on,
     )
+    await set_custom(session, match.id, custom or {})
     return await read_match(session, match.id, today)
+
+
+async def set_custom(
+    session: AsyncSession, match_id: uuid.UUID, changes: dict[str, Any], *, lenient: bool = False
+) -> Match:
+    """Values of the organisation's match fields, checked like a contact's (problems name
+    ``custom.<key>``); an empty value removes one, and fields required "for match" must stay filled."""
+    match = await _get(session, match_id, for_update=True)
+    fields = await list_fields(session, model=MatchField)
+    match.custom = apply_custom(fields, dict(match.custom or {}), changes, ["match"], lenient=lenient)
+    match.updated_at = _now()
+    await session.flush()
+    return match
 
 
 async def transition(

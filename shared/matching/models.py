@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.contacts.models import FieldDefinition
 from shared.models import TenantBase
 from shared.models import now_column as _now
 from shared.models import tenant_fk as _fk
@@ -174,6 +175,15 @@ class Match(TenantBase):
     created_by: Mapped[str] = mapped_column(String(200), server_default="")
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
+    # Values of the organisation's match fields (MatchField), by key.
+    custom: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+
+
+class MatchField(FieldDefinition, TenantBase):
+    """A field the organisation defined on matches (funder, kind of tandem): the types of contacts."""
+
+    __tablename__ = "match_fields"
+    __table_args__ = (UniqueConstraint("organization_id", "key"),)
 
 
 class MatchEvent(TenantBase):

@@ -38,6 +38,8 @@ async def export_contact(session: AsyncSession, contact_id: uuid.UUID, actor: Ac
                 "proposed_on": m.proposed_on.isoformat(),
                 "started_on": m.started_on.isoformat() if m.started_on else None,
                 "ended_on": m.ended_on.isoformat() if m.ended_on else None,
+                # The organisation's fields of the match (funder, kind of tandem, ...).
+                "fields": dict(m.custom or {}),
             }
             for m in matches
         ],

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
-from shared.limits import Int4, Items
+from shared.limits import Fields, Int4, Items, Text
 from shared.matching.config import MatchingConfig
 from shared.matching.scoring import CriterionScore, RuleViolation
 
@@ -159,6 +159,8 @@ class MatchIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     programme_id: uuid.UUID | None = None
     # When the pair was proposed, for matches recorded afterwards; today if not given.
     on: date | None = None
+    # Values of the organisation's match fields (funder, kind of tandem, ...) by key.
+    custom: Fields[Text, Any] = {}
 
 
 class TransitionIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -214,6 +216,7 @@ class MatchOut(msgspec.Struct, kw_only=True):
     created_at: datetime
     updated_at: datetime
     events: list[EventOut] | None = None
+    custom: Fields[Text, Any] = {}
 
 
 class CheckInIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

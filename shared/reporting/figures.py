@@ -1,51 +1,146 @@
-"""Key figures of a programme for the board and funders: matches, accompaniment, waiting people, events.
+"""The standard figures of a programme, for one period, as a series of periods, or broken down.
 
-Everything is counted inside the session's organisation (row-level security) for one period.
+Every figure is aggregated by PostgreSQL in a handful of statements over a list of periods
+("buckets"): the report of one period is the series of one bucket, and a breakdown groups the same
+statements by one more expression. Everything runs inside the session's organisation (row-level
+security); nothing here reads across organisations. The definitions are in the README
+("Reporting: the figures, exactly").
+
+Labels are English message ids, translated by whoever shows them; option labels of custom fields
+and programme names are data and come in the requested locale.
 """
+
+# The statements are put together from the fixed fragments below only; every value a caller gives
+# (dates, programme, a field's key) is a bound parameter. En dashes are the labels' typography.
+# ruff: noqa: S608, RUF001
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-import msgspec
-from sqlalchemy import func, select
+from dateutil.relativedelta import relativedelta  # type: ignore[import-untyped]
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.contacts.models import Contact
-from shared.errors import ValidationFailed
-from shared.intake import events
-from shared.matching.models import CheckIn, Match, Meeting
+from shared.contacts.models import Programme
+from shared.errors import NotFound, ValidationFailed
+from shared.reporting.model import (
+    Breakdown,
+    Bucket,
+    Column,
+    Report,
+    Row,
+    Section,
+    Series,
+    SeriesFigure,
+    Table,
+)
 
 BERLIN = ZoneInfo("Europe/Berlin")
-LIVE = ("introduced", "active", "paused")
+MAX_YEARS = 10
+INTERVALS = ("month", "quarter")
+AGE_BANDS = ("under_20", "20_29", "30_49", "50_64", "65_plus", "unknown")
+AGE_BAND_LABELS = {
+    "under_20": "under 20",
+    "20_29": "20–29",
+    "30_49": "30–49",
+    "50_64": "50–64",
+    "65_plus": "65 and older",
+    "unknown": "unknown",
+}
+GENDER_LABELS = {
+    "female": "female",
+    "male": "male",
+    "diverse": "diverse",
+    "not_stated": "not stated",
+}
+EVENT_KIND_LABELS = {
+    "workshop": "Workshop",
+    "regulars": "Regulars' meeting",
+    "outing": "Outing",
+    "training": "Training",
+}
+UNKNOWN = "unknown"
 
 
-class EventFigures(msgspec.Struct):
-    kind: str
-    events: int
-    present: int
+@dataclass(frozen=True)
+class Figure:
+    """One scalar figure. ``unit``: people (suppressed below 3 for reporters), count (not of people),
+    days, hours, rating, rate. ``base`` names the people figure an average is taken over."""
+
+    key: str
+    label: str
+    unit: str
+    section: str
+    base: str | None = None
 
 
-class KeyFigures(msgspec.Struct):
-    period_from: date
-    period_to: date
-    mentees_waiting: int
-    mentors_available: int
-    matches_live: int
-    matches_active: int
-    matches_paused: int
-    matches_new: int
-    matches_started: int
-    matches_ended: int
-    matches_ended_early: int
-    average_days_to_start: float | None
-    average_duration_days: float | None
-    meetings: int
-    meeting_hours: float
-    volunteer_hours: float
-    check_ins: int
-    events: list[EventFigures]
+FIGURES: tuple[Figure, ...] = (
+    Figure("tandems_started", "Tandems started", "people", "tandems"),
+    Figure("tandems_active", "Tandems active at any time", "people", "tandems"),
+    Figure("tandems_ended", "Tandems ended", "people", "tandems"),
+    Figure("tandems_ended_early", "of them ended early", "people", "tandems"),
+    Figure(
+        "days_to_start_avg", "Days from proposal to start (average)", "days", "tandems", "tandems_started"
+    ),
+    Figure(
+        "days_to_start_median", "Days from proposal to start (median)", "days", "tandems", "tandems_started"
+    ),
+    Figure("duration_avg", "Days an ended tandem lasted (average)", "days", "tandems", "tandems_ended"),
+    Figure("mentors_reached", "Mentors reached", "people", "tandems"),
+    Figure("signups_mentees", "Sign-ups confirmed: mentees", "people", "people"),
+    Figure("signups_mentors", "Sign-ups confirmed: mentors", "people", "people"),
+    Figure("ready_mentees", "Mentees who became ready", "people", "people"),
+    Figure("ready_mentors", "Mentors who became ready", "people", "people"),
+    Figure("waiting_at_end", "Mentees waiting at the end of the period", "people", "people"),
+    Figure("matched_after_wait", "Mentees matched after waiting", "people", "people"),
+    Figure("wait_median", "Days from ready to match (median)", "days", "people", "matched_after_wait"),
+    Figure("wait_p90", "Days from ready to match (90th percentile)", "days", "people", "matched_after_wait"),
+    Figure("meetings", "Meetings", "count", "accompaniment"),
+    Figure("meeting_hours", "Meeting hours", "hours", "accompaniment"),
+    Figure("volunteer_hours", "Volunteer hours", "hours", "accompaniment"),
+    Figure("checkins_held", "Check-ins held", "count", "accompaniment"),
+    Figure("checkins_missed", "Check-ins due but missed", "count", "accompaniment"),
+    Figure("rating_avg", "Check-in rating (average, 1–5)", "rating", "accompaniment", "checkins_held"),
+    Figure("follow_up_tandems", "Tandems flagged for follow-up", "people", "accompaniment"),
+)
+BY_KEY = {f.key: f for f in FIGURES}
+SECTIONS = {
+    "tandems": "Tandems",
+    "people": "Mentees and mentors",
+    "mentors": "Mentors reached",
+    "accompaniment": "Accompaniment",
+    "events": "Events",
+    "funnel": "From sign-up to tandem",
+}
+# What a breakdown shows: figures that belong to a tandem, grouped by the tandem's (mentee's) value.
+BREAKDOWN_FIGURES = (
+    "tandems_started",
+    "tandems_active",
+    "tandems_ended",
+    "tandems_ended_early",
+    "mentors_reached",
+    "meetings",
+    "meeting_hours",
+    "volunteer_hours",
+    "checkins_held",
+    "follow_up_tandems",
+)
+FUNNEL = (
+    ("signups", "Sign-up forms sent"),
+    ("confirmed", "E-mail address confirmed"),
+    ("screened", "Screening done"),
+    ("ready", "Ready"),
+    ("matched", "Matched"),
+    ("active_3m", "Active 3 months later"),
+)
+
+# ---------------------------------------------------------------- periods and parameters
 
 
 def _day(value: str | None, field: str) -> date | None:
@@ -57,98 +152,645 @@ def _day(value: str | None, field: str) -> date | None:
         raise ValidationFailed("a day is written YYYY-MM-DD", field=field) from None
 
 
-def period(first: str | None, last: str | None, today: date | None = None) -> tuple[date, date]:
+def today() -> date:
+    return datetime.now(BERLIN).date()
+
+
+def period(first: str | None, last: str | None, now: date | None = None) -> tuple[date, date]:
     """The period asked for, by default the last twelve months up to today (both days included)."""
-    today = today or datetime.now(BERLIN).date()
-    end = _day(last, "to") or today
-    start = _day(first, "from") or end - timedelta(days=365)
+    now = now or today()
+    end = _day(last, "to") or now
+    start = _day(first, "from") or end - relativedelta(years=1) + timedelta(days=1)
     if start > end:
         raise ValidationFailed("the period must start before it ends", field="from")
-    if (end - start).days > 3660:
-        raise ValidationFailed("a period is at most ten years", field="from")
+    if start < end - relativedelta(years=MAX_YEARS) + timedelta(days=1) or start.year < 1900:
+        raise ValidationFailed("a period is at most 10 years", field="from")
     return start, end
 
 
-async def key_figures(session: AsyncSession, start: date, end: date) -> KeyFigures:
-    async def scalar(query: object) -> int:
-        return int((await session.execute(query)).scalar_one() or 0)  # type: ignore[call-overload]
+def buckets(start: date, end: date, interval: str) -> list[Bucket]:
+    """Calendar months or quarters covering the period; the first and last are cut to it."""
+    if interval not in INTERVALS:
+        raise ValidationFailed("the interval is month or quarter", field="interval")
+    step = 1 if interval == "month" else 3
+    first = date(start.year, (start.month - 1) // step * step + 1, 1)
+    out = []
+    while first <= end:
+        nxt = first + relativedelta(months=step)
+        label = (
+            f"{first.year}-{first.month:02d}"
+            if interval == "month"
+            else f"{first.year} Q{(first.month - 1) // 3 + 1}"
+        )
+        out.append(Bucket(start=max(first, start), end=min(nxt - timedelta(days=1), end), label=label))
+        first = nxt
+    return out
 
-    in_period = Match.ended_on.between(start, end)
-    mentees_waiting = await scalar(
-        select(func.count())
-        .select_from(Contact)
-        .where(Contact.kinds.contains(["mentee"]), Contact.status == "ready", Contact.erased_at.is_(None))
+
+async def programme_of(session: AsyncSession, programme_id: uuid.UUID | None) -> Programme | None:
+    if programme_id is None:
+        return None
+    found = await session.get(Programme, {"organization_id": session.info["org_id"], "id": programme_id})
+    if found is None:
+        raise NotFound("no such programme")
+    return found
+
+
+# ---------------------------------------------------------------- breakdown dimensions
+
+_KEY = re.compile(r"^(contact|match)\.([a-z][a-z0-9_]{0,49})$")
+FIXED_DIMENSIONS = ("programme", "gender", "age_band")
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """What a breakdown groups by: ``programme``, ``gender``, ``age_band`` (of the mentee, at the
+    period's end), ``contact.<key>`` (a choice field of the mentee) or ``match.<key>``."""
+
+    key: str
+    label: str
+    field_key: str | None = None
+    options: tuple[tuple[str, str], ...] = ()
+
+    def sql(self, person: str, programme: str, match_custom: str, day: str) -> str:
+        if self.key == "programme":
+            return f"{programme}::text"
+        if self.key == "gender":
+            return f"coalesce({person}.gender, 'not_stated')"
+        if self.key == "age_band":
+            return age_band_sql(person, day)
+        owner = f"{person}.custom" if self.key.startswith("contact.") else match_custom
+        return f"{owner} ->> CAST(:dim_key AS text)"
+
+
+def age_band_sql(person: str, day: str) -> str:
+    age = f"extract(year from age({day}, {person}.birth_date))"
+    return (
+        f"CASE WHEN {person}.birth_date IS NULL OR {person}.birth_date > {day} THEN 'unknown' "
+        f"WHEN {age} < 20 THEN 'under_20' WHEN {age} < 30 THEN '20_29' WHEN {age} < 50 THEN '30_49' "
+        f"WHEN {age} < 65 THEN '50_64' ELSE '65_plus' END"
     )
-    mentors_available = await scalar(
-        select(func.count())
-        .select_from(Contact)
-        .where(
-            Contact.kinds.contains(["mentor"]),
-            Contact.status.in_(("ready", "matched")),
-            Contact.erased_at.is_(None),
+
+
+async def dimension(session: AsyncSession, by: str, locale: str = "en") -> Dimension:
+    """The breakdown ``by`` names, or a problem naming ``by``: unknown, or not a choice field."""
+    if by == "programme":
+        return Dimension("programme", "Programme")
+    if by == "gender":
+        return Dimension("gender", "Gender", options=tuple(GENDER_LABELS.items()))
+    if by == "age_band":
+        return Dimension("age_band", "Age band", options=tuple(AGE_BAND_LABELS.items()))
+    found = _KEY.match(by or "")
+    if not found:
+        raise ValidationFailed(
+            "break down by programme, gender, age_band, contact.<field> or match.<field>", field="by"
         )
+    table = "contact_fields" if found.group(1) == "contact" else "match_fields"
+    row = (
+        await session.execute(
+            text(
+                f"SELECT type, label_de, label_en, options FROM {table} "
+                "WHERE key = :key AND archived_at IS NULL"
+            ),
+            {"key": found.group(2)},
+        )
+    ).first()
+    if row is None:
+        raise ValidationFailed("there is no such field to break down by", field="by")
+    if row.type != "choice":
+        raise ValidationFailed("only choice fields break down; this field is not one", field="by")
+    pick = "label_de" if locale == "de" else "label_en"
+    options = tuple((o["value"], o.get(pick) or o["label_de"]) for o in row.options)
+    return Dimension(by, getattr(row, pick) or row.label_de, found.group(2), options)
+
+
+# ---------------------------------------------------------------- the statements
+
+_BUCKETS = """b AS (
+  SELECT s, e, i FROM unnest(CAST(:starts AS date[]), CAST(:ends AS date[])) WITH ORDINALITY AS x(s, e, i)
+)"""
+_PROGRAMME_MATCH = "(CAST(:programme AS uuid) IS NULL OR m.programme_id = CAST(:programme AS uuid))"
+_PROGRAMME_CONTACT = """(CAST(:programme AS uuid) IS NULL OR EXISTS (
+  SELECT 1 FROM contact_programme_members pm
+  WHERE pm.contact_id = c.id AND pm.programme_id = CAST(:programme AS uuid)))"""
+# The check-in interval of a tandem's programme, else the organisation's, else 30 days.
+_INTERVAL = """coalesce(own.checkin_interval_days,
+  (SELECT ms.checkin_interval_days FROM matching_settings ms WHERE ms.programme_id IS NULL), 30)"""
+# A bucket's number for a day, when the buckets are consecutive (as :starts always is).
+_BUCKET_OF = "width_bucket({day}, CAST(:starts AS date[]))"
+_BERLIN_DAY = "({column} AT TIME ZONE 'Europe/Berlin')::date"
+
+
+def _tandems_sql(dim: str) -> str:
+    active = "t.started_on <= t.e AND (t.ended_on IS NULL OR t.ended_on >= t.s)"
+    started = "t.started_on BETWEEN t.s AND t.e"
+    ended = "t.started_on IS NOT NULL AND t.ended_on BETWEEN t.s AND t.e"
+    waited = "t.proposed_on BETWEEN t.s AND t.e AND t.waiting_since <= t.proposed_on"
+    # MATERIALIZED: computed once, not again for every bucket of the join below.
+    return f"""WITH {_BUCKETS},
+m AS MATERIALIZED (
+  SELECT m.id, m.mentor_id, m.proposed_on, m.started_on, m.ended_on, m.ended_early, p.waiting_since,
+         m.programme_id, m.custom AS match_custom, p.custom, p.gender, p.birth_date, {_INTERVAL} AS every
+  FROM matches m JOIN contacts p ON p.organization_id = m.organization_id AND p.id = m.mentee_id
+  LEFT JOIN matching_settings own ON own.organization_id = m.organization_id
+       AND own.programme_id = m.programme_id
+  WHERE {_PROGRAMME_MATCH} AND m.proposed_on <= CAST(:last AS date)
+    AND (m.ended_on IS NULL OR m.ended_on >= CAST(:first AS date))
+),
+t AS (
+  SELECT b.i, b.s, b.e, {dim} AS dim, m.*
+  FROM b JOIN m ON m.proposed_on <= b.e AND (m.ended_on IS NULL OR m.ended_on >= b.s)
+),
+held AS MATERIALIZED (
+  SELECT {_BUCKET_OF.format(day="k.occurred_on")} AS i, k.match_id, count(*) AS n
+  FROM match_checkins k
+  WHERE k.occurred_on BETWEEN CAST(:first AS date) AND CAST(:last AS date)
+  GROUP BY 1, 2
+)
+SELECT t.i, t.dim,
+  count(*) FILTER (WHERE {started}) AS tandems_started,
+  count(*) FILTER (WHERE {active}) AS tandems_active,
+  count(*) FILTER (WHERE {ended}) AS tandems_ended,
+  count(*) FILTER (WHERE {ended} AND t.ended_early) AS tandems_ended_early,
+  avg(t.started_on - t.proposed_on) FILTER (WHERE {started}) AS days_to_start_avg,
+  percentile_cont(0.5) WITHIN GROUP (ORDER BY t.started_on - t.proposed_on)
+    FILTER (WHERE {started}) AS days_to_start_median,
+  avg(t.ended_on - t.started_on) FILTER (WHERE {ended}) AS duration_avg,
+  count(DISTINCT t.mentor_id) FILTER (WHERE {active}) AS mentors_reached,
+  count(*) FILTER (WHERE {waited}) AS matched_after_wait,
+  percentile_cont(0.5) WITHIN GROUP (ORDER BY t.proposed_on - t.waiting_since)
+    FILTER (WHERE {waited}) AS wait_median,
+  percentile_cont(0.9) WITHIN GROUP (ORDER BY t.proposed_on - t.waiting_since)
+    FILTER (WHERE {waited}) AS wait_p90,
+  coalesce(sum(greatest(
+    floor((least(coalesce(t.ended_on, t.e), t.e) - greatest(t.started_on, t.s) + 1)::numeric / t.every)
+    - coalesce(h.n, 0), 0)) FILTER (WHERE {active}), 0) AS checkins_missed
+FROM t LEFT JOIN held h ON h.i = t.i AND h.match_id = t.id
+GROUP BY t.i, t.dim"""
+
+
+def _accompaniment_sql(dim: str, joins: bool) -> str:
+    # Without a programme or a breakdown, the match and its mentee are not needed: one pass over
+    # meetings and check-ins.
+    tables = (
+        """JOIN matches m ON m.organization_id = x.organization_id AND m.id = x.match_id
+JOIN contacts p ON p.organization_id = m.organization_id AND p.id = m.mentee_id
+WHERE (CAST(:programme AS uuid) IS NULL OR m.programme_id = CAST(:programme AS uuid))"""
+        if joins
+        else ""
     )
-    by_status: dict[str, int] = {
-        status: n
-        for status, n in await session.execute(select(Match.status, func.count()).group_by(Match.status))
+    return f"""WITH {_BUCKETS},
+x AS (
+  SELECT {_BUCKET_OF.format(day="v.occurred_on")} AS i, v.organization_id, v.match_id, 1 AS meetings,
+         v.duration_minutes, v.volunteer_minutes, NULL::int AS rating, false AS follow_up, 0 AS checkins
+  FROM match_meetings v WHERE v.occurred_on BETWEEN CAST(:first AS date) AND CAST(:last AS date)
+  UNION ALL
+  SELECT {_BUCKET_OF.format(day="k.occurred_on")}, k.organization_id, k.match_id, 0, 0, 0, k.rating,
+         k.follow_up, 1
+  FROM match_checkins k WHERE k.occurred_on BETWEEN CAST(:first AS date) AND CAST(:last AS date)
+)
+SELECT b.i, {dim} AS dim,
+  sum(x.meetings) AS meetings,
+  sum(x.duration_minutes) / 60.0 AS meeting_hours,
+  sum(x.volunteer_minutes) / 60.0 AS volunteer_hours,
+  sum(x.checkins) AS checkins_held,
+  avg(x.rating) AS rating_avg,
+  count(*) FILTER (WHERE x.rating = 1) AS rating_1,
+  count(*) FILTER (WHERE x.rating = 2) AS rating_2,
+  count(*) FILTER (WHERE x.rating = 3) AS rating_3,
+  count(*) FILTER (WHERE x.rating = 4) AS rating_4,
+  count(*) FILTER (WHERE x.rating = 5) AS rating_5,
+  count(DISTINCT x.match_id) FILTER (WHERE x.follow_up) AS follow_up_tandems
+FROM x JOIN b ON b.i = x.i
+{tables}
+GROUP BY b.i, 2"""
+
+
+def _people_sql(dim: str) -> str:
+    # A mentee waits from ``waiting_since`` until the day before their next match was proposed;
+    # without one, while still ready, or else until their status last changed.
+    return f"""WITH {_BUCKETS},
+c AS MATERIALIZED (
+  SELECT c.id, c.kinds, c.waiting_since, coalesce(
+      min(m.proposed_on) - 1,
+      CASE WHEN c.status = 'ready' THEN 'infinity'::date
+           ELSE {_BERLIN_DAY.format(column="c.status_changed_at")} - 1 END) AS waited_until
+  FROM contacts c
+  LEFT JOIN matches m ON m.organization_id = c.organization_id AND m.mentee_id = c.id
+       AND m.proposed_on >= c.waiting_since
+  WHERE c.waiting_since <= CAST(:last AS date) AND {_PROGRAMME_CONTACT}
+  GROUP BY c.id, c.kinds, c.waiting_since, c.status, c.status_changed_at
+)
+SELECT b.i, {dim} AS dim,
+  count(*) FILTER (WHERE 'mentee' = ANY(c.kinds) AND c.waiting_since BETWEEN b.s AND b.e) AS ready_mentees,
+  count(*) FILTER (WHERE 'mentor' = ANY(c.kinds) AND c.waiting_since BETWEEN b.s AND b.e) AS ready_mentors,
+  count(*) FILTER (WHERE 'mentee' = ANY(c.kinds) AND c.waited_until >= b.e) AS waiting_at_end
+FROM b JOIN c ON c.waiting_since <= b.e
+GROUP BY b.i, 2"""
+
+
+def _signups_sql(dim: str) -> str:
+    return f"""WITH {_BUCKETS}
+SELECT b.i, {dim} AS dim,
+  count(*) FILTER (WHERE f.audience = 'mentee') AS signups_mentees,
+  count(*) FILTER (WHERE f.audience = 'mentor') AS signups_mentors
+FROM intake_submissions s
+JOIN intake_forms f ON f.organization_id = s.organization_id AND f.id = s.form_id
+LEFT JOIN contacts c ON c.organization_id = s.organization_id AND c.id = s.contact_id
+JOIN b ON b.i = {_BUCKET_OF.format(day=_BERLIN_DAY.format(column="s.confirmed_at"))}
+WHERE s.confirmed_at IS NOT NULL
+  AND {_BERLIN_DAY.format(column="s.confirmed_at")} BETWEEN CAST(:first AS date) AND CAST(:last AS date)
+  AND (CAST(:programme AS uuid) IS NULL OR f.programme_id = CAST(:programme AS uuid))
+GROUP BY b.i, 2"""
+
+
+_EXTRA = ("rating_1", "rating_2", "rating_3", "rating_4", "rating_5")
+Values = dict[str, float | int | None]
+
+
+def _number(value: Any) -> float | int | None:
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    return round(float(value), 1)
+
+
+async def _compute(
+    session: AsyncSession,
+    spans: list[Bucket],
+    programme_id: uuid.UUID | None,
+    dim: Dimension | None,
+    groups: tuple[str, ...] = ("tandems", "accompaniment", "people", "signups"),
+) -> dict[tuple[int, str | None], Values]:
+    """Every scalar figure per (bucket number from 1, dimension value)."""
+    params = {
+        "starts": [b.start for b in spans],
+        "ends": [b.end for b in spans],
+        "first": spans[0].start,
+        "last": spans[-1].end,
+        "programme": programme_id,
+        "dim_key": dim.field_key if dim else None,
     }
-    matches_new = await scalar(
-        select(func.count()).select_from(Match).where(Match.proposed_on.between(start, end))
+    statements = {
+        "tandems": _tandems_sql(dim.sql("m", "m.programme_id", "m.match_custom", "b.e") if dim else "NULL"),
+        "accompaniment": _accompaniment_sql(
+            dim.sql("p", "m.programme_id", "m.custom", "b.e") if dim else "NULL",
+            joins=dim is not None or programme_id is not None,
+        ),
+        # People and sign-ups are not broken down: a breakdown shows what belongs to tandems.
+        "people": _people_sql("NULL"),
+        "signups": _signups_sql("NULL"),
+    }
+    out: dict[tuple[int, str | None], Values] = {}
+    # One statement serves one day and 120 months alike: a plan cached for one would ruin the other.
+    await session.execute(text("SELECT set_config('plan_cache_mode', 'force_custom_plan', true)"))
+    for group in groups:
+        # The tandems of every month meet their held check-ins by (month, tandem): PostgreSQL
+        # cannot foresee how many month-tandem pairs the ranges make and would loop over them
+        # once per check-in; a hash join answers a 5-year series in a fraction of the time.
+        if group == "tandems" and len(spans) > 1:
+            await session.execute(text("SELECT set_config('enable_nestloop', 'off', true)"))
+        rows = (await session.execute(text(statements[group]), params)).mappings().all()
+        if group == "tandems" and len(spans) > 1:
+            await session.execute(text("SELECT set_config('enable_nestloop', 'on', true)"))
+        for row in rows:
+            values = out.setdefault((int(row["i"]), row["dim"]), {})
+            for key, value in row.items():
+                if key not in ("i", "dim"):
+                    values[key] = _number(value)
+    return out
+
+
+def _zero(values: Values) -> Values:
+    """Counts are 0 where no row was found; averages stay unknown (None)."""
+    full: Values = {}
+    for f in FIGURES:
+        v = values.get(f.key)
+        full[f.key] = v if v is not None else (0 if f.unit in ("people", "count", "hours") else None)
+    for key in _EXTRA:
+        full[key] = values.get(key) or 0
+    return full
+
+
+def _rows(keys: tuple[str, ...], values: Values) -> list[Row]:
+    return [Row(k, BY_KEY[k].label, [values[k]], unit=BY_KEY[k].unit, base=BY_KEY[k].base) for k in keys]
+
+
+_VALUE = [Column("value", "Value", "count")]
+
+
+def _figure_table(key: str, title: str, keys: tuple[str, ...], values: Values) -> Table:
+    return Table(key, title, _VALUE, _rows(keys, values))
+
+
+async def _end_reasons(
+    session: AsyncSession, start: date, end: date, programme: uuid.UUID | None, locale: str
+) -> Table:
+    label = "r.label_de" if locale == "de" else "coalesce(nullif(r.label_en, ''), r.label_de)"
+    rows = await session.execute(
+        text(f"""
+SELECT r.key, {label} AS label, count(*) AS n
+FROM matches m
+LEFT JOIN match_end_reasons r ON r.organization_id = m.organization_id AND r.id = m.end_reason_id
+WHERE m.started_on IS NOT NULL AND m.ended_on BETWEEN :first AND :last AND {_PROGRAMME_MATCH}
+GROUP BY r.key, 2, r.position ORDER BY r.position NULLS LAST, 2"""),
+        {"first": start, "last": end, "programme": programme},
     )
-    matches_started = await scalar(
-        select(func.count()).select_from(Match).where(Match.started_on.between(start, end))
+    return Table(
+        "end_reasons",
+        "End reasons",
+        [Column("tandems", "Tandems", "people")],
+        [Row(r.key or UNKNOWN, r.label or "no reason recorded", [r.n]) for r in rows],
+        chart="bar",
     )
-    ended = (
-        await session.execute(
-            select(
-                func.count(),
-                func.count().filter(Match.ended_early.is_(True)),
-                func.avg(Match.ended_on - func.coalesce(Match.started_on, Match.proposed_on)).filter(
-                    Match.started_on.is_not(None)
+
+
+async def _mentors(session: AsyncSession, start: date, end: date, programme: uuid.UUID | None) -> list[Table]:
+    sql = f"""
+SELECT {{dim}} AS dim, count(DISTINCT m.mentor_id) AS n
+FROM matches m JOIN contacts r ON r.organization_id = m.organization_id AND r.id = m.mentor_id
+WHERE m.started_on <= CAST(:last AS date) AND (m.ended_on IS NULL OR m.ended_on >= CAST(:first AS date))
+  AND {_PROGRAMME_MATCH}
+GROUP BY 1"""
+    params = {"first": start, "last": end, "programme": programme}
+    tables = []
+    for key, title, dim, labels in (
+        (
+            "mentors_by_age",
+            "Mentors reached by age band",
+            age_band_sql("r", "CAST(:last AS date)"),
+            AGE_BAND_LABELS,
+        ),
+        ("mentors_by_gender", "Mentors reached by gender", "coalesce(r.gender, 'not_stated')", GENDER_LABELS),
+    ):
+        counts = {row.dim: row.n for row in await session.execute(text(sql.format(dim=dim)), params)}
+        tables.append(
+            Table(
+                key,
+                title,
+                [Column("mentors", "Mentors", "people")],
+                [Row(k, label, [counts.get(k, 0)]) for k, label in labels.items()],
+                chart="bar",
+            )
+        )
+    return tables
+
+
+async def _events(session: AsyncSession, start: date, end: date, programme: uuid.UUID | None) -> Table:
+    rows = await session.execute(
+        text(f"""
+WITH e AS (
+  SELECT e.id, e.kind FROM intake_events e
+  WHERE {_BERLIN_DAY.format(column="e.starts_at")} BETWEEN :first AND :last
+    AND (CAST(:programme AS uuid) IS NULL OR e.programme_id = CAST(:programme AS uuid))
+)
+SELECT e.kind, count(DISTINCT e.id) AS events, count(a.id) AS invitations,
+       count(a.id) FILTER (WHERE a.status IN ('confirmed', 'present')) AS confirmations,
+       count(a.id) FILTER (WHERE a.status = 'present') AS present
+FROM e LEFT JOIN intake_event_attendees a ON a.event_id = e.id
+GROUP BY e.kind"""),
+        {"first": start, "last": end, "programme": programme},
+    )
+    found = {r.kind: r for r in rows}
+    out = []
+    for kind, label in EVENT_KIND_LABELS.items():
+        r = found.get(kind)
+        events, invited, confirmed, present = (
+            (r.events, r.invitations, r.confirmations, r.present) if r else (0, 0, 0, 0)
+        )
+        rate = round(100 * present / invited, 1) if invited else None
+        out.append(Row(kind, label, [events, invited, confirmed, present, rate]))
+    return Table(
+        "events",
+        "Events by kind",
+        [
+            Column("events", "Events", "count"),
+            Column("invitations", "Invitations", "people"),
+            Column("confirmations", "Confirmations", "people"),
+            Column("present", "Present", "people"),
+            Column("attendance_rate", "Attendance rate in percent", "rate", base="invitations"),
+        ],
+        out,
+        chart="bar",
+    )
+
+
+async def _funnel(session: AsyncSession, start: date, end: date, programme: uuid.UUID | None) -> Table:
+    """The people who sent a sign-up form in the period, and how far each got by today: every stage
+    counts those who reached it or a later one."""
+    row = (
+        (
+            await session.execute(
+                text(f"""
+WITH s AS (
+  SELECT DISTINCT ON (coalesce(s.contact_id, s.id))
+         s.id, s.organization_id, s.contact_id, s.confirmed_at, f.audience,
+         {_BERLIN_DAY.format(column="s.created_at")} AS sent_on
+  FROM intake_submissions s JOIN intake_forms f ON f.organization_id = s.organization_id AND f.id = s.form_id
+  WHERE {_BERLIN_DAY.format(column="s.created_at")} BETWEEN :first AND :last
+    AND (CAST(:programme AS uuid) IS NULL OR f.programme_id = CAST(:programme AS uuid))
+  ORDER BY coalesce(s.contact_id, s.id), s.created_at
+),
+p AS (
+  SELECT s.*, c.waiting_since IS NOT NULL OR c.status IN ('ready', 'matched', 'paused', 'alumni') AS ready,
+    EXISTS (SELECT 1 FROM screening_records r
+            WHERE r.contact_id = s.contact_id AND r.outcome = 'passed') AS screened,
+    EXISTS (SELECT 1 FROM matches m WHERE (m.mentee_id = s.contact_id OR m.mentor_id = s.contact_id)
+            AND m.proposed_on >= s.sent_on) AS matched,
+    EXISTS (SELECT 1 FROM matches m WHERE (m.mentee_id = s.contact_id OR m.mentor_id = s.contact_id)
+            AND m.started_on >= s.sent_on AND m.started_on + interval '3 months' <= CAST(:today AS date)
+            AND (m.ended_on IS NULL OR m.ended_on >= m.started_on + interval '3 months')) AS active_3m
+  FROM s LEFT JOIN contacts c ON c.organization_id = s.organization_id AND c.id = s.contact_id
+)
+SELECT count(*) AS signups,
+  count(*) FILTER (WHERE confirmed_at IS NOT NULL OR contact_id IS NOT NULL) AS confirmed,
+  count(*) FILTER (WHERE screened OR ready OR matched OR active_3m) AS screened,
+  count(*) FILTER (WHERE ready OR matched OR active_3m) AS ready,
+  count(*) FILTER (WHERE matched OR active_3m) AS matched,
+  count(*) FILTER (WHERE active_3m) AS active_3m
+FROM p"""),
+                {"first": start, "last": end, "programme": programme, "today": today()},
+            )
+        )
+        .mappings()
+        .one()
+    )
+    return Table(
+        "funnel",
+        "From sign-up to tandem",
+        [Column("people", "People", "people")],
+        [Row(k, label, [row[k]]) for k, label in FUNNEL],
+        chart="bar",
+    )
+
+
+async def report(
+    session: AsyncSession, start: date, end: date, programme_id: uuid.UUID | None = None, locale: str = "en"
+) -> Report:
+    """Every standard figure of one period, in sections."""
+    programme = await programme_of(session, programme_id)
+    computed = await _compute(session, [Bucket(start, end, "")], programme_id, None)
+    values = _zero(computed.get((1, None), {}))
+    ratings = Table(
+        "ratings",
+        "Check-in ratings",
+        [Column("checkins", "Check-ins", "count")],
+        [Row(k, k[-1], [values[k]]) for k in _EXTRA],
+        chart="bar",
+    )
+    mentors = await _mentors(session, start, end, programme_id)
+    sections = [
+        Section(
+            "tandems",
+            SECTIONS["tandems"],
+            [
+                _figure_table(
+                    "tandems",
+                    SECTIONS["tandems"],
+                    ("tandems_started", "tandems_active", "tandems_ended", "tandems_ended_early",
+                     "days_to_start_avg", "days_to_start_median", "duration_avg"),
+                    values,
                 ),
-            ).where(in_period, Match.status == "ended")
-        )
-    ).one()
-    to_start = (
-        await session.execute(
-            select(func.avg(Match.started_on - Match.proposed_on)).where(Match.started_on.between(start, end))
-        )
-    ).scalar_one()
-    meetings = (
-        await session.execute(
-            select(
-                func.count(),
-                func.coalesce(func.sum(Meeting.duration_minutes), 0),
-                func.coalesce(func.sum(Meeting.volunteer_minutes), 0),
-            ).where(Meeting.occurred_on.between(start, end))
-        )
-    ).one()
-    check_ins = await scalar(
-        select(func.count()).select_from(CheckIn).where(CheckIn.occurred_on.between(start, end))
-    )
-    after = datetime.combine(start, time.min, BERLIN)
-    before = datetime.combine(end + timedelta(days=1), time.min, BERLIN)
-    event_rows = [
-        EventFigures(kind=s.kind, events=s.events, present=s.counts.present)
-        for s in await events.summary(session, after=after, before=before)
-    ]
-    return KeyFigures(
+                await _end_reasons(session, start, end, programme_id, locale),
+            ],
+        ),
+        Section(
+            "people",
+            SECTIONS["people"],
+            [
+                _figure_table(
+                    "people",
+                    SECTIONS["people"],
+                    ("signups_mentees", "signups_mentors", "ready_mentees", "ready_mentors",
+                     "waiting_at_end", "matched_after_wait", "wait_median", "wait_p90"),
+                    values,
+                )
+            ],
+        ),
+        Section(
+            "mentors",
+            SECTIONS["mentors"],
+            [_figure_table("mentors", SECTIONS["mentors"], ("mentors_reached",), values), *mentors],
+        ),
+        Section(
+            "accompaniment",
+            SECTIONS["accompaniment"],
+            [
+                _figure_table(
+                    "accompaniment",
+                    SECTIONS["accompaniment"],
+                    ("meetings", "meeting_hours", "volunteer_hours", "checkins_held", "checkins_missed",
+                     "rating_avg", "follow_up_tandems"),
+                    values,
+                ),
+                ratings,
+            ],
+        ),
+        Section("events", SECTIONS["events"], [await _events(session, start, end, programme_id)]),
+        Section("funnel", SECTIONS["funnel"], [await _funnel(session, start, end, programme_id)]),
+    ]  # fmt: skip
+    return Report(
         period_from=start,
         period_to=end,
-        mentees_waiting=mentees_waiting,
-        mentors_available=mentors_available,
-        matches_live=sum(by_status.get(s, 0) for s in LIVE),
-        matches_active=by_status.get("active", 0),
-        matches_paused=by_status.get("paused", 0),
-        matches_new=matches_new,
-        matches_started=matches_started,
-        matches_ended=ended[0],
-        matches_ended_early=ended[1],
-        average_days_to_start=None if to_start is None else round(float(to_start), 1),
-        average_duration_days=None if ended[2] is None else round(float(ended[2]), 1),
-        meetings=meetings[0],
-        meeting_hours=round(meetings[1] / 60, 1),
-        volunteer_hours=round(meetings[2] / 60, 1),
-        check_ins=check_ins,
-        events=event_rows,
+        programme_id=programme_id,
+        programme=programme.name if programme else None,
+        created_at=datetime.now(BERLIN),
+        sections=sections,
     )
+
+
+def figure_keys(wanted: str | None) -> tuple[str, ...]:
+    """The figures a series asks for (comma-separated keys), or every one; a problem names ``figures``."""
+    if not wanted:
+        return tuple(f.key for f in FIGURES)
+    keys = tuple(k.strip() for k in wanted.split(",") if k.strip())
+    unknown = [k for k in keys if k not in BY_KEY]
+    if unknown or not keys:
+        raise ValidationFailed(
+            f"unknown figure {', '.join(unknown)!s}; see the report's keys", field="figures"
+        )
+    return keys
+
+
+async def series(
+    session: AsyncSession,
+    start: date,
+    end: date,
+    interval: str = "month",
+    programme_id: uuid.UUID | None = None,
+    keys: tuple[str, ...] | None = None,
+) -> Series:
+    """Each figure per month or quarter of the period."""
+    spans = buckets(start, end, interval)
+    await programme_of(session, programme_id)
+    keys = keys or tuple(f.key for f in FIGURES)
+    wanted = {BY_KEY[k].section for k in keys}
+    groups = tuple(
+        g
+        for g, sections in (
+            ("tandems", {"tandems", "people", "accompaniment"}),
+            ("accompaniment", {"accompaniment"}),
+            ("people", {"people"}),
+            ("signups", {"people"}),
+        )
+        if wanted & sections
+    )
+    computed = await _compute(session, spans, programme_id, None, groups)
+    per_bucket = [_zero(computed.get((i + 1, None), {})) for i in range(len(spans))]
+    return Series(
+        period_from=start,
+        period_to=end,
+        interval=interval,
+        programme_id=programme_id,
+        buckets=spans,
+        figures=[
+            SeriesFigure(k, BY_KEY[k].label, BY_KEY[k].unit, [values[k] for values in per_bucket])
+            for k in keys
+        ],
+    )
+
+
+SERIES_BASES = {f.key: f.base for f in FIGURES if f.base}
+
+
+async def breakdown(
+    session: AsyncSession,
+    start: date,
+    end: date,
+    by: str,
+    programme_id: uuid.UUID | None = None,
+    locale: str = "en",
+) -> Breakdown:
+    """The tandem figures of the period, grouped by ``by`` (see :class:`Dimension`)."""
+    dim = await dimension(session, by, locale)
+    await programme_of(session, programme_id)
+    computed = await _compute(
+        session, [Bucket(start, end, "")], programme_id, dim, ("tandems", "accompaniment")
+    )
+    labels: dict[str | None, str] = dict(dim.options)
+    if dim.key == "programme":
+        labels = {
+            str(r.id): r.name
+            for r in await session.execute(text("SELECT id, name FROM contact_programmes ORDER BY name"))
+        }
+    order = list(labels)
+    for _i, value in computed:
+        if value not in labels:
+            labels[value] = UNKNOWN if value is None else value
+            order.append(value)
+    rows = []
+    for value in order:
+        values = _zero(computed.get((1, value), {}))
+        if value is None and not any(values[k] for k in BREAKDOWN_FIGURES):
+            continue
+        rows.append(Row(value or UNKNOWN, labels[value] if value is not None else "not recorded",
+                        [values[k] for k in BREAKDOWN_FIGURES]))  # fmt: skip
+    table = Table(
+        "breakdown",
+        dim.label,
+        [Column(k, BY_KEY[k].label, BY_KEY[k].unit, BY_KEY[k].base) for k in BREAKDOWN_FIGURES],
+        rows,
+        chart="bar",
+    )
+    return Breakdown(start, end, programme_id, by, dim.label, table)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.actor import Actor, display_name
 from shared.contacts.service import contact_name, get_contact
 from shared.errors import Conflict, ValidationFailed
+from shared.limits import Text
 from shared.models import Membership
 from shared.permissions import Permission, Role, can
 from shared.tasks import tasks
@@ -28,7 +29,7 @@ MAX_REASON = 2000
 
 
 class ErasureRequestIn(msgspec.Struct, forbid_unknown_fields=True):
-    reason: str = ""
+    reason: Text = ""
 
 
 async def _erasing_member(session: AsyncSession) -> uuid.UUID | None:

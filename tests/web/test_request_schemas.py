@@ -52,11 +52,18 @@ def unbounded(info: mi.Type, where: str, seen: set[type]) -> list[str]:
     return []
 
 
+# Bodies that are a bare JSON object of values by key: Litestar decodes them without schema bounds,
+# so their handlers count the keys themselves (tests/reports covers the refusal).
+BARE_OBJECTS = {"{'PATCH'} /api/v1/orgs/{slug:str}/matches/{match_id:uuid}/custom"}
+
+
 def test_every_request_body_field_is_bounded() -> None:
     bodies = request_body_types()
     assert len(bodies) > 40
     problems: list[str] = []
     seen: set[type] = set()
     for operation, annotation in sorted(bodies.items()):
+        if operation in BARE_OBJECTS:
+            continue
         problems += [f"{operation}: {p}" for p in unbounded(mi.type_info(annotation), "body", seen)]
     assert not problems, "unbounded request fields:\n" + "\n".join(problems)

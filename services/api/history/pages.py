@@ -85,7 +85,7 @@ async def render_values(page: PageContext, entries: list[EntryOut]) -> dict[str,
         if key.startswith("custom."):
             f = custom.get(key.removeprefix("custom."))
             if f is not None:
-                return f.label_de if page.locale == "de" else f.label_en
+                return str(f.label_de if page.locale == "de" else f.label_en)
         return FIELDS.get(key, key.replace("_", " ").capitalize())
 
     def show(value: Any, entity: str = "", key: str = "") -> str | None:

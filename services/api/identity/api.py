@@ -30,7 +30,7 @@ from shared.permissions import Permission, Role
 from shared.settings import Settings
 from shared.tokens import NewToken, TokenOut
 
-RoleName = Literal["owner", "admin", "coordinator", "viewer"]
+RoleName = Literal["owner", "admin", "coordinator", "viewer", "reporter"]
 
 
 class RoleChange(msgspec.Struct, forbid_unknown_fields=True):

@@ -296,6 +296,7 @@ class MatchesController(ApiController):
             actor=await _actor(ctx),
             today=_today(),
             on=data.on,
+            custom=data.custom,
         )
 
     @get("", summary="Matches, newest first")

@@ -1,0 +1,234 @@
+"""Report pages (/o/{slug}/reports), their downloads, and the dashboard that is the organisation's
+home page (/o/{slug}/, delegated here by the organisation pages)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+from sqlalchemy import text
+
+from services.api.reporting.common import (
+    MEDIA_TYPES,
+    By,
+    From,
+    Interval,
+    ProgrammeParam,
+    TableKey,
+    To,
+    document,
+    filename,
+    render,
+)
+from services.api.web.context import PageContext, PageController, provide_page
+from shared.contacts import fields
+from shared.errors import DomainError
+from shared.matching import matches
+from shared.matching.models import MatchField
+from shared.permissions import Permission
+from shared.reporting import dashboard as board
+from shared.reporting import exports, figures, service
+from shared.reporting.exports import series_table
+
+# The figures of the trend chart on the reports page.
+TREND = ("tandems_active", "tandems_started", "tandems_ended", "meetings")
+
+
+def _suppressed(page: PageContext) -> bool:
+    return not page.can(Permission.DATA_READ)
+
+
+def _helpers(page: PageContext) -> dict[str, Any]:
+    return {
+        "num": lambda v: exports.number(v, page.locale),
+        # Labels that come with the data (figures, options of custom fields): translated, never formatted.
+        "tr": page._,
+        "day": lambda d: exports.day(d, page.locale),
+        "suppressed": _suppressed(page),
+    }
+
+
+async def _choices(page: PageContext) -> dict[str, Any]:
+    """Programmes and what a report can be broken down by, for the form."""
+    programmes = list(
+        await page.session.execute(text("SELECT id, name FROM contact_programmes ORDER BY name"))
+    )
+    label = "label_de" if page.locale == "de" else "label_en"
+    fields = []
+    for prefix, table in (("contact", "contact_fields"), ("match", "match_fields")):
+        fields += [
+            (f"{prefix}.{r.key}", r.label)
+            for r in await page.session.execute(
+                text(
+                    f"SELECT key, {label} AS label FROM {table} "  # noqa: S608
+                    "WHERE type = 'choice' AND archived_at IS NULL ORDER BY position, key"
+                )
+            )
+        ]
+    by = [("programme", page._("Programme")), ("gender", page._("Gender")), ("age_band", page._("Age band"))]
+    return {"programmes": programmes, "by_choices": by + fields}
+
+
+class ReportPages(Controller):
+    path = "/o/{slug:str}/reports"
+    include_in_schema = False
+    dependencies = {"page": Provide(provide_page)}
+
+    @get("")
+    async def index(
+        self,
+        page: NamedDependency[PageContext],
+        start: From = None,
+        end: To = None,
+        programme: ProgrammeParam = None,
+        interval: Interval = None,
+        by: By = None,
+    ) -> Template:
+        page.require(Permission.REPORTS_READ)
+        error = None
+        try:
+            q = service.parse(start, end, programme, interval, by)
+            if q.programme_id:
+                await figures.programme_of(page.session, q.programme_id)
+            if q.by:
+                await figures.dimension(page.session, q.by)
+        except DomainError as exc:
+            error = (exc.field, page.message(exc))
+            q = service.parse()
+        suppressed = _suppressed(page)
+        report = await service.report(page.session, q, suppressed=suppressed, locale=page.locale)
+        trend = await service.series(
+            page.session,
+            service.Query(q.start, q.end, q.programme_id, q.interval, None, TREND),
+            suppressed=suppressed,
+        )
+        breakdown = (
+            await service.breakdown(page.session, q, suppressed=suppressed, locale=page.locale)
+            if q.by
+            else None
+        )
+        return page.render(
+            "reporting/index.html",
+            nav="reports",
+            q=q,
+            params=q.params(),
+            report=report,
+            trend=series_table(trend),
+            breakdown=breakdown,
+            error=error,
+            **_helpers(page),
+            **await _choices(page),
+        )
+
+    @get(["/export/xlsx", "/export/pdf", "/export/csv"])
+    async def download(
+        self,
+        page: NamedDependency[PageContext],
+        request: Request[Any, Any, Any],
+        start: From = None,
+        end: To = None,
+        programme: ProgrammeParam = None,
+        interval: Interval = None,
+        by: By = None,
+        table: TableKey = None,
+    ) -> Response[bytes]:
+        page.require(Permission.REPORTS_READ)
+        fmt = request.url.path.rsplit("/", 1)[-1]
+        q = service.parse(start, end, programme, interval, by)
+        doc = await document(page.session, q, page.org.name, suppressed=_suppressed(page), locale=page.locale)
+        content = render(doc, fmt, page._, page.locale, table)
+        return Response(
+            content,
+            media_type=MEDIA_TYPES[fmt],
+            headers={"Content-Disposition": f'attachment; filename="{filename(doc, fmt, table)}"'},
+        )
+
+
+class MatchFieldPages(Controller):
+    """The organisation's fields of one match: shown and edited on the match page."""
+
+    path = "/o/{slug:str}/matches/{match_id:uuid}/fields"
+    include_in_schema = False
+    dependencies = {"page": Provide(provide_page)}
+
+    async def _show(
+        self, page: PageContext, match_id: uuid.UUID, *, error: str | None = None, status_code: int = 200
+    ) -> Template:
+        match = await matches.read_match(page.session, match_id, figures.today())
+        defined = await fields.list_fields(page.session, model=MatchField)
+        fragment = page.request.headers.get("hx-request") == "true" and error is None
+        return page.render(
+            "reporting/match_fields.html",
+            status_code=status_code,
+            nav="matching",
+            m=match,
+            fields=defined,
+            error=error,
+            fragment=fragment,
+            label=lambda f: f.label_de if page.locale == "de" else (f.label_en or f.label_de),
+            **_helpers(page),
+        )
+
+    @get("")
+    async def show(self, page: NamedDependency[PageContext], match_id: FromPath[uuid.UUID]) -> Template:
+        page.require(Permission.DATA_READ)
+        return await self._show(page, match_id)
+
+    @post("", status_code=303)
+    async def save(
+        self, page: NamedDependency[PageContext], match_id: FromPath[uuid.UUID]
+    ) -> Redirect | Template:
+        await matches.read_match(page.session, match_id, figures.today())
+        page.require(Permission.DATA_WRITE)
+        posted = await page.request.form()
+        changes: dict[str, Any] = {}
+        for f in await fields.list_fields(page.session, model=MatchField):
+            if f.type == "multi_choice":
+                changes[f.key] = [v for v in posted.getall(f"custom.{f.key}") if v]
+            else:
+                changes[f.key] = posted.get(f"custom.{f.key}", "")
+        try:
+            async with page.session.begin_nested():
+                await matches.set_custom(page.session, match_id, changes, lenient=True)
+        except DomainError as exc:
+            return await self._show(page, match_id, error=page.message(exc), status_code=exc.status)
+        return Redirect(f"/o/{page.org.slug}/matches/{match_id}", status_code=303)
+
+
+async def dashboard_page(page: PageContext) -> Template:
+    """The organisation's home page: today's numbers, each linking to its list, and a small trend."""
+    page.require(Permission.ORG_READ)
+    today = figures.today()
+    suppressed = _suppressed(page)
+    tiles = None
+    trend = None
+    if page.can(Permission.REPORTS_READ):
+        tiles = await board.dashboard(
+            page.session, today, page.membership_id if not suppressed else None, suppressed=suppressed
+        )
+        start = date(today.year - 1, today.month, 1)
+        series = await service.series(
+            page.session,
+            service.Query(start, today, None, "month", None, ("tandems_active", "tandems_started")),
+            suppressed=suppressed,
+        )
+        trend = series_table(series)
+    return page.render("reporting/dashboard.html", nav="home", board=tiles, trend=trend, **_helpers(page))
+
+
+class DashboardPage(PageController):
+    """The organisation's home page is its dashboard."""
+
+    path = "/o/{slug:str}"
+
+    @get("")
+    async def home(self, page: NamedDependency[PageContext]) -> Template:
+        return await dashboard_page(page)
+
+
+ROUTES = [DashboardPage, ReportPages, MatchFieldPages]
