@@ -15,15 +15,14 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from icalendar import Calendar
-from sqlalchemy import select
+from sqlalchemy import String, Uuid, column, select, table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import outbox
+from shared.contacts import letters
 from shared.contacts.models import Contact
 from shared.contacts.service import current_consents
 from shared.contacts.vocab import EMAIL_CONSENT
-from shared.intake import mail as letters
-from shared.intake.models import IntakeProfile
 from shared.mail import Attachment
 from shared.models import Organization
 from shared.tasks import calendar_feed, messages
@@ -75,6 +74,9 @@ _BODIES[("en", "du")] = _BODIES[("en", "sie")]
 _WHERE = {"de": " ({place})", "en": " ({place})"}
 _REASON_LABEL = {"de": "Grund", "en": "Reason"}
 
+# Intake keeps each contact's form of address; tasks sit below intake, so they read it by table.
+_PROFILES = table("intake_profiles", column("contact_id", Uuid), column("form_of_address", String))
+
 
 @dataclass(frozen=True)
 class Reach:
@@ -102,8 +104,8 @@ async def reach(session: AsyncSession, contact_ids: list[uuid.UUID]) -> dict[uui
     contacts = (await session.execute(select(Contact).where(Contact.id.in_(contact_ids)))).scalars()
     consents = await current_consents(session, list(contact_ids))
     rows = await session.execute(
-        select(IntakeProfile.contact_id, IntakeProfile.form_of_address).where(
-            IntakeProfile.contact_id.in_(contact_ids)
+        select(_PROFILES.c.contact_id, _PROFILES.c.form_of_address).where(
+            _PROFILES.c.contact_id.in_(contact_ids)
         )
     )
     addresses = {cid: address for cid, address in rows}
@@ -175,7 +177,7 @@ def letter(a: Appointment, who: Reach, kind: Kind, org_name: str) -> letters.Let
     if kind != "cancellation" and a.video_url:
         lines.append(f"{messages.t(lang, 'video')}: {a.video_url}")
     lines.append(texts["calendar"])
-    lines.append({"de": "Viele Grüße\n{org}", "en": "Best regards\n{org}"}[lang].format(org=org_name))
+    lines.append(letters.closing(lang, org_name))
     return letters.Letter(
         subject=_SUBJECTS[lang][kind].format(title=a.title, when=when), body="\n\n".join(lines)
     )
