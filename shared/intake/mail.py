@@ -1,27 +1,20 @@
 """E-mails intake sends to people (not members): German with "du" or "Sie", or English.
 
 Every text is picked by language and form of address, so a person who is addressed as "du" on
-the phone is not suddenly "Sie" in a letter. Other domains that write to contacts can use
-:func:`greeting`, :func:`texts_for` and ``screening.forms_of_address``.
+the phone is not suddenly "Sie" in a letter. The greeting and closing every letter to a contact
+shares live in :mod:`shared.contacts.letters`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from shared import i18n
-from shared.i18n import N_
+from shared.contacts.letters import Letter, address_of, closing, greeting
 from shared.intake import vocab
 
 # Message ids by form of address ("du"/"sie" are the gettext contexts): English reads the same
 # either way, German does not. Their German lives in shared/intake/locale/de/LC_MESSAGES/intake.po.
-_GREETING = {
-    "sie": N_("Dear %(full_name)s,"),
-    "du": N_("Hi %(first_name)s,"),
-}
-_NO_NAME = N_("Hello,")
-_CLOSING = N_("Best regards\n%(org)s")
 
 
 def _texts(address: str) -> dict[str, tuple[str, str]]:
@@ -66,24 +59,6 @@ def pgettext(context: str, message: str) -> tuple[str, str]:
     return (context, message)
 
 
-@dataclass(frozen=True)
-class Letter:
-    subject: str
-    body: str
-
-
-def address_of(value: str | None) -> str:
-    return "du" if value == "du" else "sie"
-
-
-def greeting(lang: str, form_of_address: str, first_name: str, last_name: str) -> str:
-    full = f"{first_name} {last_name}".strip()
-    if not first_name.strip():
-        return i18n.gettext(vocab.language(lang), _NO_NAME)
-    template = _GREETING[address_of(form_of_address)]
-    return i18n.gettext(vocab.language(lang), template, first_name=first_name.strip(), full_name=full)
-
-
 def texts_for(lang: str, form_of_address: str) -> dict[str, str]:
     """The texts of every kind in one language and form of address (``%(name)s`` placeholders)."""
     language = vocab.language(lang)
@@ -103,7 +78,7 @@ def letter(
         [
             greeting(lang, form_of_address, first_name, last_name),
             texts[f"{kind}_body"] % values,
-            i18n.gettext(lang, _CLOSING, domain="intake", org=org),
+            closing(lang, org),
         ]
     )
     return Letter(subject=texts[f"{kind}_subject"] % values, body=body)

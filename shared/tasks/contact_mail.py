@@ -15,15 +15,15 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from icalendar import Calendar
-from sqlalchemy import select
+from sqlalchemy import String, Uuid, column, select, table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import outbox
+from shared import i18n, outbox
+from shared.contacts import letters
 from shared.contacts.models import Contact
 from shared.contacts.service import current_consents
 from shared.contacts.vocab import EMAIL_CONSENT
-from shared.intake import mail as letters
-from shared.intake.models import IntakeProfile
+from shared.i18n import N_
 from shared.mail import Attachment
 from shared.models import Organization
 from shared.tasks import calendar_feed, messages
@@ -33,47 +33,55 @@ Kind = Literal["invitation", "update", "cancellation", "reminder"]
 # Why a contact gets no e-mail; None: they get one.
 Reason = Literal["no_email", "no_consent"] | None
 
+# Message ids; their German lives in shared/tasks/locale/de/LC_MESSAGES/tasks.po.
 _SUBJECTS = {
-    "de": {
-        "invitation": "Einladung: {title} am {when}",
-        "update": "Geändert: {title} am {when}",
-        "cancellation": "Abgesagt: {title} am {when}",
-        "reminder": "Erinnerung: {title} am {when}",
-    },
-    "en": {
-        "invitation": "Invitation: {title} on {when}",
-        "update": "Changed: {title} on {when}",
-        "cancellation": "Cancelled: {title} on {when}",
-        "reminder": "Reminder: {title} on {when}",
-    },
+    "invitation": N_("Invitation: %(title)s on %(when)s"),
+    "update": N_("Changed: %(title)s on %(when)s"),
+    "cancellation": N_("Cancelled: %(title)s on %(when)s"),
+    "reminder": N_("Reminder: %(title)s on %(when)s"),
 }
+_REASON = N_("Reason: %(reason)s")
 
-_BODIES = {
-    ("de", "sie"): {
-        "invitation": "wir laden Sie herzlich ein: {title} am {when}{where}.",
-        "update": "der Termin {title} hat sich geändert. Er findet jetzt am {when}{where} statt.",
-        "cancellation": "der Termin {title} am {when} ist leider abgesagt.",
-        "reminder": "wir erinnern Sie an den Termin {title} am {when}{where}.",
-        "calendar": "Den Termin finden Sie im Anhang für Ihren Kalender.",
-    },
-    ("de", "du"): {
-        "invitation": "wir laden dich herzlich ein: {title} am {when}{where}.",
-        "update": "der Termin {title} hat sich geändert. Er findet jetzt am {when}{where} statt.",
-        "cancellation": "der Termin {title} am {when} ist leider abgesagt.",
-        "reminder": "wir erinnern dich an den Termin {title} am {when}{where}.",
-        "calendar": "Den Termin findest du im Anhang für deinen Kalender.",
-    },
-    ("en", "sie"): {
-        "invitation": "we warmly invite you: {title} on {when}{where}.",
-        "update": "the appointment {title} has changed. It now takes place on {when}{where}.",
-        "cancellation": "we are sorry: the appointment {title} on {when} is cancelled.",
-        "reminder": "this is a reminder of the appointment {title} on {when}{where}.",
-        "calendar": "The appointment is attached for your calendar.",
-    },
-}
-_BODIES[("en", "du")] = _BODIES[("en", "sie")]
-_WHERE = {"de": " ({place})", "en": " ({place})"}
-_REASON_LABEL = {"de": "Grund", "en": "Reason"}
+
+def pgettext(context: str, message: str) -> tuple[str, str]:
+    """Marks a message id with its form of address; translated in :func:`letter`."""
+    return (context, message)
+
+
+def _bodies(address: str) -> dict[str, tuple[str, str]]:
+    """Each kind's text in one form of address ("du"/"sie" are the gettext contexts: English reads
+    the same either way, German does not); listed twice so extraction finds both."""
+    if address == "du":
+        return {
+            "invitation": pgettext("du", "we warmly invite you: “%(title)s” on %(when)s%(where)s."),
+            "update": pgettext(
+                "du", "the appointment “%(title)s” has changed. It now takes place on %(when)s%(where)s."
+            ),
+            "cancellation": pgettext(
+                "du", "we are sorry: the appointment “%(title)s” on %(when)s is cancelled."
+            ),
+            "reminder": pgettext(
+                "du", "this is a reminder of the appointment “%(title)s” on %(when)s%(where)s."
+            ),
+            "calendar": pgettext("du", "The appointment is attached for your calendar."),
+        }
+    return {
+        "invitation": pgettext("sie", "we warmly invite you: “%(title)s” on %(when)s%(where)s."),
+        "update": pgettext(
+            "sie", "the appointment “%(title)s” has changed. It now takes place on %(when)s%(where)s."
+        ),
+        "cancellation": pgettext(
+            "sie", "we are sorry: the appointment “%(title)s” on %(when)s is cancelled."
+        ),
+        "reminder": pgettext(
+            "sie", "this is a reminder of the appointment “%(title)s” on %(when)s%(where)s."
+        ),
+        "calendar": pgettext("sie", "The appointment is attached for your calendar."),
+    }
+
+
+# Intake keeps each contact's form of address; tasks sit below intake, so they read it by table.
+_PROFILES = table("intake_profiles", column("contact_id", Uuid), column("form_of_address", String))
 
 
 @dataclass(frozen=True)
@@ -102,8 +110,8 @@ async def reach(session: AsyncSession, contact_ids: list[uuid.UUID]) -> dict[uui
     contacts = (await session.execute(select(Contact).where(Contact.id.in_(contact_ids)))).scalars()
     consents = await current_consents(session, list(contact_ids))
     rows = await session.execute(
-        select(IntakeProfile.contact_id, IntakeProfile.form_of_address).where(
-            IntakeProfile.contact_id.in_(contact_ids)
+        select(_PROFILES.c.contact_id, _PROFILES.c.form_of_address).where(
+            _PROFILES.c.contact_id.in_(contact_ids)
         )
     )
     addresses = {cid: address for cid, address in rows}
@@ -164,21 +172,25 @@ def letter(a: Appointment, who: Reach, kind: Kind, org_name: str) -> letters.Let
     lang = who.lang
     when = messages.when_text(a.starts_at, lang, a.timezone)
     place = a.location or a.video_url
-    where = _WHERE[lang].format(place=place) if place else ""
-    texts = _BODIES[(lang, who.form_of_address)]
+    where = f" ({place})" if place else ""
+    bodies = _bodies(letters.address_of(who.form_of_address))
+
+    def body(key: str, **params: str) -> str:
+        context, message = bodies[key]
+        return i18n.pgettext(lang, context, message, domain="tasks", **params)
+
     lines = [
         letters.greeting(lang, who.form_of_address, who.first_name, who.last_name),
-        texts[kind].format(title=f"„{a.title}“" if lang == "de" else f"“{a.title}”", when=when, where=where),
+        body(kind, title=a.title, when=when, where=where),
     ]
     if kind == "cancellation" and a.cancel_reason:
-        lines.append(f"{_REASON_LABEL[lang]}: {a.cancel_reason}")
+        lines.append(i18n.gettext(lang, _REASON, domain="tasks", reason=a.cancel_reason))
     if kind != "cancellation" and a.video_url:
         lines.append(f"{messages.t(lang, 'video')}: {a.video_url}")
-    lines.append(texts["calendar"])
-    lines.append({"de": "Viele Grüße\n{org}", "en": "Best regards\n{org}"}[lang].format(org=org_name))
-    return letters.Letter(
-        subject=_SUBJECTS[lang][kind].format(title=a.title, when=when), body="\n\n".join(lines)
-    )
+    lines.append(body("calendar"))
+    lines.append(letters.closing(lang, org_name))
+    subject = i18n.gettext(lang, _SUBJECTS[kind], domain="tasks", title=a.title, when=when)
+    return letters.Letter(subject=subject, body="\n\n".join(lines))
 
 
 async def send(
