@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -50,14 +51,30 @@ def create_engine(settings: Settings, url: str | None = None, *, pool_size: int 
         # PgBouncer in transaction mode hands each transaction another server connection.
         connect_args["statement_cache_size"] = 0
         connect_args["prepared_statement_cache_size"] = 0
-    return create_async_engine(
+    engine = create_async_engine(
         async_url(url or settings.database_dsn),
         pool_size=pool_size or settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip (BEGIN; ROLLBACK) on every checkout. A connection the
+        # server or a pooler closed is noticed by asyncpg itself and replaced at checkout (below);
+        # recycling retires connections before idle timeouts of firewalls and poolers cut them.
+        pool_pre_ping=False,
+        pool_recycle=POOL_RECYCLE_SECONDS,
         connect_args=connect_args,
     )
+    event.listen(engine.sync_engine, "checkout", _replace_closed)
+    return engine
+
+
+POOL_RECYCLE_SECONDS = 1800
+
+
+def _replace_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """Hand out no connection whose socket is already closed: the pool connects anew instead."""
+    driver = getattr(dbapi_connection, "driver_connection", None)
+    if driver is not None and driver.is_closed():
+        raise DisconnectionError("the connection was closed by the server")
 
 
 class CodoSession(Session):
