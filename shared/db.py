@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import msgspec
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DisconnectionError
@@ -61,6 +62,8 @@ def create_engine(settings: Settings, url: str | None = None, *, pool_size: int 
         # recycling retires connections before idle timeouts of firewalls and poolers cut them.
         pool_pre_ping=False,
         pool_recycle=POOL_RECYCLE_SECONDS,
+        # jsonb columns (custom fields, preferences) are decoded on every read of a contact.
+        json_deserializer=msgspec.json.decode,
         connect_args=connect_args,
     )
     event.listen(engine.sync_engine, "checkout", _replace_closed)

@@ -86,7 +86,7 @@ async def provide_org_context(
             token = await tokens.authenticate(session, raw)
         except tokens.TokenRejected as exc:
             raise NotAuthorizedException(str(exc)) from None
-        org = await organizations.get_by_slug(session, slug)
+        org = await organizations.cached_by_slug(session, slug)
         # Another organisation's slug looks exactly like one that does not exist.
         if org is None or org.id != token_org:
             raise NotFound(f"no organisation {slug!r}")
@@ -111,7 +111,7 @@ async def _session_context(request: Request[Any, Any, Any], slug: str) -> AsyncG
             raise Forbidden("send the session's CSRF token in the X-CSRF-Token header")
     db = database(request)
     async with db.platform() as platform:
-        org = await organizations.get_by_slug(platform, slug)
+        org = await organizations.cached_by_slug(platform, slug)
         user = await platform.get(User, web.user_id)
     if org is None or user is None or (web.only_org is not None and web.only_org != org.id):
         raise NotFound(f"no organisation {slug!r}")

@@ -56,7 +56,7 @@ from shared.identity.members import Actor
 from shared.identity.sessions import COOKIE, SessionStore, WebSession
 from shared.identity.signin import OrgChoice
 from shared.models import Membership, Organization, User
-from shared.organizations import get_by_slug
+from shared.organizations import cached_by_slug
 from shared.permissions import Permission, Role, can
 from shared.settings import Settings
 
@@ -285,7 +285,7 @@ async def provide_page(
     await check_csrf(request, current)
     db = database(request)
     async with db.platform() as platform:
-        org = await get_by_slug(platform, slug)
+        org = await cached_by_slug(platform, slug)
         user = await platform.get(User, current.user_id)
     if org is None or user is None or (current.only_org is not None and current.only_org != org.id):
         raise NotFound(f"no organisation {slug!r}")
