@@ -16,6 +16,7 @@ import msgspec
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import driver_connection
 from shared.errors import Forbidden, NotFound, ValidationFailed
 from shared.models import ApiToken
 from shared.pagination import Page, decode_cursor, encode_cursor
@@ -127,18 +128,14 @@ class Caller(msgspec.Struct, frozen=True):
     role: str
 
 
+# This runs on every API request: plain SQL on the transaction's connection, no ORM instance.
+_BY_HASH = "SELECT id, name, role, revoked_at, expires_at, last_used_at FROM api_tokens WHERE token_hash = $1"
+
+
 async def authenticate(session: AsyncSession, raw: str, now: datetime | None = None) -> Caller:
     """Find the token in the session's organisation; raise :class:`TokenRejected` if it may not be used."""
     now = now or datetime.now(UTC)
-    # Columns, not an ORM instance: this runs on every API request.
-    row = (
-        await session.execute(
-            select(
-                ApiToken.id, ApiToken.name, ApiToken.role, ApiToken.revoked_at, ApiToken.expires_at,
-                ApiToken.last_used_at,
-            ).where(ApiToken.token_hash == digest(raw))
-        )
-    ).first()  # fmt: skip
+    row = await (await driver_connection(session)).fetchrow(_BY_HASH, digest(raw))
     if row is None:
         raise TokenRejected("unknown token")
     token_id, name, role, revoked_at, expires_at, last_used_at = row

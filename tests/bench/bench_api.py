@@ -13,7 +13,9 @@ the number of organisations), then starts two servers, each one process under uv
   same row-level security, without authentication, ORM or domain rules.
 
 Each case runs wrk for ``--seconds`` at ``--connections`` connections against codo, then against
-the floor, and prints requests/s, p50/p99 latency and codo's share of the floor's requests/s.
+the floor, and prints requests/s, p50/p99 latency, the server's CPU time per request (its own and
+its worker processes'; steadier than requests/s on a machine shared with other work) and codo's
+share of the floor's requests/s.
 Codo authenticates with an API token; the browser-session rows use a signed-in session's cookie
 (the list page and the same API call). ``--profile`` records a py-spy flame graph of codo in each
 case (``pip install py-spy``; ``--profile raw`` for collapsed stacks).
@@ -57,9 +59,31 @@ class Result:
     p50: float
     p99: float
     errors: int
+    requests: int = 0
+    cpu_ms: float = 0.0  # CPU time of the server process per request
 
     def cells(self) -> str:
-        return f"{self.rps:9,.0f} {self.p50:8.1f} {self.p99:8.1f}"
+        return f"{self.rps:9,.0f} {self.p50:8.1f} {self.p99:8.1f} {self.cpu_ms:6.2f}"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and its children (the workers of a multi-process server)."""
+    total = 0.0
+    for p in [pid, *_children(pid)]:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    return [int(c) for c in found] + [g for c in found for g in _children(int(c))]
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -70,7 +94,8 @@ def _ms(value: str) -> float:
     return float(number) * _UNITS[unit]
 
 
-def wrk(url: str, script: Path, seconds: int, connections: int) -> Result:
+def wrk(url: str, script: Path, seconds: int, connections: int, pid: int | None = None) -> Result:
+    cpu_before = cpu_seconds(pid) if pid else 0.0
     out = subprocess.run(
         [
             "wrk",
@@ -95,7 +120,9 @@ def wrk(url: str, script: Path, seconds: int, connections: int) -> Result:
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     count = int(bad.group(1)) if bad else 0
     count += sum(int(n) for n in errors.groups()) if errors else 0
-    return Result(rps, p50, p99, count)
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    cpu = (cpu_seconds(pid) - cpu_before) * 1000 / max(total, 1) if pid else 0.0
+    return Result(rps, p50, p99, count, total, cpu)
 
 
 def lua(path: Path, method: str, paths: list[str], headers: dict[str, str], body: str | None = None) -> Path:
@@ -149,7 +176,8 @@ def wait_for(port: int, process: subprocess.Popen[bytes], name: str) -> None:
 
 def stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
+        # SIGINT: uvicorn stops as for SIGTERM and re-raises it, which lets cProfile write its file.
+        process.send_signal(signal.SIGINT)
         try:
             process.wait(30)
         except subprocess.TimeoutExpired:
@@ -227,8 +255,11 @@ def main(args: argparse.Namespace) -> None:
         token, cookie = env.pop("BENCH_TOKEN"), env.pop("BENCH_COOKIE")
 
         codo_port, floor_port = free_port(), free_port()
+        command = [str(Path(sys.executable).parent / "codo"), "api", "--port", str(codo_port)]
+        if args.cprofile:
+            command = [sys.executable, "-m", "cProfile", "-o", str(args.cprofile), *command]
         codo = subprocess.Popen(
-            [str(Path(sys.executable).parent / "codo"), "api", "--port", str(codo_port)],
+            command,
             env=env,
             cwd=REPO,
             stdout=subprocess.DEVNULL,
@@ -288,8 +319,8 @@ def main(args: argparse.Namespace) -> None:
             f"wrk {args.seconds} s at {args.connections} connections; "
             f"codo api with {args.workers} process(es), floor 1 process\n"
         )
-        print(f"{'':34} {'codo':^27} | {'floor':^27} |")
-        columns = f"{'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}"
+        print(f"{'':34} {'codo':^34} | {'floor':^34} |")
+        columns = f"{'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms':>6}"
         print(f"{'case':34} {columns} | {columns} | ratio")
         cases = [
             ("list 50 by name (API token)", list_codo, list_floor),
@@ -306,15 +337,15 @@ def main(args: argparse.Namespace) -> None:
                 if args.profile
                 else None
             )
-            a = wrk(codo_url, mine, args.seconds, args.connections)
+            a = wrk(codo_url, mine, args.seconds, args.connections, codo.pid)
             if spy:
                 spy.wait()
                 print(f"  py-spy: {spy.args[3]}")
-            b = wrk(floor_url, theirs, args.seconds, args.connections)
+            b = wrk(floor_url, theirs, args.seconds, args.connections, floor.pid)
             flag = f"  ({a.errors} failed)" if a.errors or b.errors else ""
             print(f"{label:34} {a.cells()} | {b.cells()} | {a.rps / b.rps:5.2f}{flag}", flush=True)
-        s = wrk(floor_url, select1, args.seconds, args.connections)
-        print(f"{'bare SELECT 1 (floor app)':34} {'':27} | {s.cells()} |")
+        s = wrk(floor_url, select1, args.seconds, args.connections, floor.pid)
+        print(f"{'bare SELECT 1 (floor app)':34} {'':34} | {s.cells()} |")
 
     finally:
         for process in processes:
@@ -335,6 +366,7 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=1, help="CODO_API_WORKERS of the codo process")
+    parser.add_argument("--cprofile", type=Path, help="run codo under cProfile, writing its statistics here")
     parser.add_argument("--only", default="", help="run only the cases whose label contains this")
     parser.add_argument(
         "--profile",
