@@ -444,16 +444,15 @@ async def outputs(session: AsyncSession, contacts: Sequence[Contact]) -> list[Co
 # The hot read paths (the list, one contact, the answer to a change) build ContactOut from the
 # selected columns in one statement instead of loading ORM instances and then their programmes,
 # consents and field definitions one query each: that was most of a request's time.
-_OUT_COLUMNS = (
-    Contact.id, Contact.kinds, Contact.first_name, Contact.last_name, Contact.preferred_name,
-    Contact.organisation_name, Contact.birth_date, Contact.age_group, Contact.gender, Contact.languages,
-    Contact.postal_code, Contact.city, Contact.phone, Contact.email, Contact.preferred_channel,
-    Contact.status, Contact.status_changed_at, Contact.tags, Contact.owner_membership_id,
-    Contact.interests, Contact.availability, Contact.capacity, Contact.preferences, Contact.support_kinds,
-    Contact.notes, Contact.waiting_since, Contact.last_match_ended_on,
-)  # fmt: skip
-_TAIL_COLUMNS = (Contact.legal_hold, Contact.legal_hold_reason, Contact.erased_at, Contact.created_at,
-                 Contact.updated_at)  # fmt: skip
+_OUT_NAMES = [
+    "id", "kinds", "first_name", "last_name", "preferred_name", "organisation_name", "birth_date",
+    "age_group", "gender", "languages", "postal_code", "city", "phone", "email", "preferred_channel",
+    "status", "status_changed_at", "tags", "owner_membership_id", "interests", "availability", "capacity",
+    "preferences", "support_kinds", "notes", "waiting_since", "last_match_ended_on", "legal_hold",
+    "legal_hold_reason", "erased_at", "created_at", "updated_at",
+]  # fmt: skip
+# Untyped columns: asyncpg's values are what ContactOut takes, so no result processing per value.
+_OUT_COLUMNS: list[ColumnClause[Any]] = [literal_column(f"contacts.{name}") for name in _OUT_NAMES]
 # Only the values of fields that are defined and not archived are shown (as visible_custom does).
 _VISIBLE_CUSTOM: ColumnClause[Any] = literal_column(
     "(SELECT coalesce(jsonb_object_agg(e.key, e.value), '{}'::jsonb) FROM jsonb_each(contacts.custom) AS e"
@@ -473,11 +472,10 @@ _GIVEN: ColumnClause[Any] = literal_column(
     " ORDER BY c.purpose, c.effective_on DESC, c.created_at DESC) AS l WHERE l.status = 'given')"
 )
 _REQUIRED: ColumnClause[Any] = literal_column("(SELECT s.required_consents FROM contact_settings AS s)")
-_OUT_NAMES = [c.key for c in (*_OUT_COLUMNS, *_TAIL_COLUMNS)]
 
 
 # Built once: constructing a statement of this many columns costs more than running it.
-_OUT_SELECT = select(*_OUT_COLUMNS, *_TAIL_COLUMNS, _VISIBLE_CUSTOM, _PROGRAMMES, _GIVEN, _REQUIRED)
+_OUT_SELECT = select(*_OUT_COLUMNS, _VISIBLE_CUSTOM, _PROGRAMMES, _GIVEN, _REQUIRED)
 # One contact, as the SQL the driver takes (compiled once; $1 is the contact's id).
 _ONE_OUT = str(
     _OUT_SELECT.where(Contact.id == bindparam("contact_id")).compile(dialect=asyncpg_dialect.dialect())  # type: ignore[no-untyped-call]
@@ -665,6 +663,37 @@ async def filtered_select(session: AsyncSession, query: ContactQuery) -> Select[
     return select(Contact).where(*await _filters(session, query))
 
 
+def _sorted(stmt: Select[Any], column: Any, descending: bool, after: tuple[Any, Any] | None) -> Select[Any]:
+    if after is not None:
+        key = tuple_(column, Contact.id)
+        stmt = stmt.where(key < tuple_(*after) if descending else key > tuple_(*after))
+    order = (column.desc(), Contact.id.desc()) if descending else (column, Contact.id)
+    return stmt.order_by(*order)
+
+
+# The unfiltered list (an integrator paging through all contacts, the list page's first look), as
+# driver SQL compiled once per sort and page: $1 the organisation, $2 the limit, $3/$4 the cursor.
+_PLAIN_LISTS: dict[tuple[str, bool, bool], str] = {}
+
+
+def _plain_list_sql(sort: str, paged: bool, include_erased: bool) -> str:
+    key = (sort, paged, include_erased)
+    if key not in _PLAIN_LISTS:
+        column_name, descending = SORTS[sort]
+        column = getattr(Contact, column_name)
+        org = bindparam("org", type_=Uuid())
+        stmt = _OUT_SELECT.add_columns(column).where(Contact.organization_id == org)
+        if not include_erased:
+            stmt = stmt.where(Contact.erased_at.is_(None))
+        after = (bindparam("value", type_=column.type), bindparam("last_id", type_=Uuid())) if paged else None
+        stmt = _sorted(stmt, column, descending, after).limit(bindparam("limit"))
+        compiled = stmt.compile(dialect=asyncpg_dialect.dialect())  # type: ignore[no-untyped-call]
+        expected = ["org", "value", "last_id", "limit"] if paged else ["org", "limit"]
+        assert list(compiled.positiontup or []) == expected, compiled.positiontup
+        _PLAIN_LISTS[key] = str(compiled)
+    return _PLAIN_LISTS[key]
+
+
 async def list_contacts(
     session: AsyncSession, query: ContactQuery, *, limit: int, cursor: str | None
 ) -> Page[ContactOut]:
@@ -672,13 +701,16 @@ async def list_contacts(
         raise ValidationFailed(f"sort by one of {', '.join(SORTS)}", field="sort")
     column_name, descending = SORTS[query.sort]
     column = getattr(Contact, column_name)
-    stmt = _OUT_SELECT.add_columns(column).where(*await _filters(session, query))
-    if cursor:
-        value, last_id = _decode(cursor, column_name)
-        key = tuple_(column, Contact.id)
-        stmt = stmt.where(key < tuple_(value, last_id) if descending else key > tuple_(value, last_id))
-    order = (column.desc(), Contact.id.desc()) if descending else (column, Contact.id)
-    rows = (await (await session.connection()).execute(stmt.order_by(*order).limit(limit + 1))).all()
+    after = _decode(cursor, column_name) if cursor else None
+    rows: Sequence[Any]
+    if query == ContactQuery(sort=query.sort, include_erased=query.include_erased):
+        sql = _plain_list_sql(query.sort, after is not None, query.include_erased)
+        connection = await driver_connection(session)
+        rows = await connection.fetch(sql, org_of(session), *(after or ()), limit + 1)
+    else:
+        stmt = _sorted(_OUT_SELECT.add_columns(column).where(*await _filters(session, query)), column,
+                       descending, after).limit(limit + 1)  # fmt: skip
+        rows = (await (await session.connection()).execute(stmt)).all()
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = _encode(rows[-1][-1], rows[-1][0]) if more else None
