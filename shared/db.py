@@ -49,9 +49,11 @@ def create_engine(settings: Settings, url: str | None = None, *, pool_size: int 
         },
     }
     if not settings.db_statement_cache:
-        # PgBouncer in transaction mode hands each transaction another server connection.
+        # PgBouncer in transaction mode hands each transaction another server connection. It also
+        # refuses startup parameters it does not know: set statement_timeout on the role instead.
         connect_args["statement_cache_size"] = 0
         connect_args["prepared_statement_cache_size"] = 0
+        del connect_args["server_settings"]["statement_timeout"]
     engine = create_async_engine(
         async_url(url or settings.database_dsn),
         pool_size=pool_size or settings.db_pool_size,
