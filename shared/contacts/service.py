@@ -878,10 +878,13 @@ async def update_contact(session: AsyncSession, contact_id: uuid.UUID, data: Con
     kinds = values.get("kinds", contact.kinds)
     changes = data.custom if not isinstance(data.custom, msgspec.UnsetType) else {}
     contact.custom = custom_fields.apply_custom(fields, contact.custom, changes, kinds)
+    terms_before = terms_of(contact)
     _apply(contact, values)
     _require_name(contact)
     derive(contact)
-    await sync_terms(session, [contact])
+    # Most changes (a city, a status) leave the searchable words alone: keep their rows then.
+    if terms_of(contact) != terms_before:
+        await sync_terms(session, [contact])
     if not isinstance(data.programme_ids, msgspec.UnsetType):
         await _set_programmes(session, contact, data.programme_ids)
     await session.flush()
