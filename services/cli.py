@@ -55,18 +55,28 @@ def api(host: str | None, port: int | None) -> None:
         app = create_app(settings)
     except SettingsError as exc:
         raise click.ClickException(f"configuration: {exc}") from None
+    options: dict[str, Any] = {
+        "host": host or settings.api_host,
+        "port": port or settings.api_port,
+        "log_config": None,
+        **proxy_options(settings),
+        # In-flight requests get this long after SIGTERM; below Kubernetes' 30 s grace period.
+        "timeout_graceful_shutdown": 20,
+    }
+    if settings.api_workers > 1:
+        # Several processes on one port: uvicorn's supervisor starts them, restarts one that dies
+        # and passes SIGTERM on, so each finishes its requests before it exits.
+        if settings.metrics_enabled:
+            from shared.metrics import serve_multiprocess
+
+            serve_multiprocess(settings.metrics_port)
+        uvicorn.run("services.api.app:create_app", factory=True, workers=settings.api_workers, **options)
+        return
     if settings.metrics_enabled:
         from shared.metrics import serve
 
         serve(settings.metrics_port)
-    uvicorn.run(
-        app,
-        host=host or settings.api_host,
-        port=port or settings.api_port,
-        log_config=None,
-        **proxy_options(settings),
-        timeout_graceful_shutdown=20,
-    )
+    uvicorn.run(app, **options)
 
 
 def proxy_options(settings: Settings) -> dict[str, Any]:

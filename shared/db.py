@@ -14,8 +14,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event, text
+import msgspec
+from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -60,19 +62,39 @@ def create_engine(settings: Settings, url: str | None = None, *, pool_size: int 
         },
     }
     if not settings.db_statement_cache:
-        # PgBouncer in transaction mode hands each transaction another server connection.
+        # PgBouncer in transaction mode hands each transaction another server connection. It also
+        # refuses startup parameters it does not know: set statement_timeout on the role instead.
         connect_args["statement_cache_size"] = 0
         connect_args["prepared_statement_cache_size"] = 0
-    return create_async_engine(
+        del connect_args["server_settings"]["statement_timeout"]
+    engine = create_async_engine(
         async_url(url or settings.database_dsn),
         pool_size=pool_size or settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip (BEGIN; ROLLBACK) on every checkout. A connection the
+        # server or a pooler closed is noticed by asyncpg itself and replaced at checkout (below);
+        # recycling retires connections before idle timeouts of firewalls and poolers cut them.
+        pool_pre_ping=False,
+        pool_recycle=POOL_RECYCLE_SECONDS,
+        # jsonb columns (custom fields, preferences) are decoded on every read of a contact.
+        json_deserializer=msgspec.json.decode,
         connect_args=connect_args,
         # A statement's values are personal data; errors must not carry them into the logs.
         hide_parameters=True,
     )
+    event.listen(engine.sync_engine, "checkout", _replace_closed)
+    return engine
+
+
+POOL_RECYCLE_SECONDS = 1800
+
+
+def _replace_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """Hand out no connection whose socket is already closed: the pool connects anew instead."""
+    driver = getattr(dbapi_connection, "driver_connection", None)
+    if driver is not None and driver.is_closed():
+        raise DisconnectionError("the connection was closed by the server")
 
 
 class CodoSession(Session):
@@ -83,15 +105,22 @@ class CodoSession(Session):
 def _scope_transaction(session: Session, transaction: SessionTransaction, connection: Connection) -> None:
     org = session.info.get("org_id")
     system = session.info.get("system")
-    connection.execute(
-        text("SELECT set_config(:org_key, :org, true), set_config(:sys_key, :sys, true)"),
-        {
-            "org_key": ORG_SETTING,
-            "org": str(org) if org else "",
-            "sys_key": SYSTEM_SETTING,
-            "sys": "on" if system else "",
-        },
+    # Driver SQL: sent on every transaction, so without compiling a statement each time.
+    connection.exec_driver_sql(
+        f"SELECT set_config('{ORG_SETTING}', $1, true), set_config('{SYSTEM_SETTING}', $2, true)",
+        (str(org) if org else "", "on" if system else ""),
     )
+
+
+async def driver_connection(session: AsyncSession) -> Any:
+    """The asyncpg connection of the session's transaction (scoped like every statement of it).
+
+    For the few statements on every request's path, where building and compiling them through
+    SQLAlchemy costs more than running them.
+    """
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return raw.driver_connection
 
 
 class Database:

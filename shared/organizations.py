@@ -10,6 +10,7 @@ import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.cache import TtlCache
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.limits import Text
 from shared.models import Membership, Organization, User
@@ -50,6 +51,26 @@ def validate_slug(slug: str) -> str:
 
 async def get_by_slug(session: AsyncSession, slug: str) -> Organization | None:
     return (await session.execute(select(Organization).where(Organization.slug == slug))).scalar_one_or_none()
+
+
+# Every request names its organisation by slug. Slugs never change and names rarely do; the
+# caller still checks that the token or the membership belongs to the organisation found.
+_BY_SLUG: TtlCache[tuple[uuid.UUID, str, str, datetime]] = TtlCache(ttl_seconds=30)
+
+
+async def cached_by_slug(session: AsyncSession, slug: str) -> Organization | None:
+    """:func:`get_by_slug` through a per-process cache (a new organisation is found at once)."""
+    hit = _BY_SLUG.get(slug)
+    if hit is not None:
+        return Organization(id=hit[0], slug=hit[1], name=hit[2], created_at=hit[3])
+    org = await get_by_slug(session, slug)
+    if org is not None:
+        _BY_SLUG.put(slug, (org.id, org.slug, org.name, org.created_at))
+    return org
+
+
+def forget_slug(slug: str) -> None:
+    _BY_SLUG.drop(slug)
 
 
 async def create_organization(session: AsyncSession, slug: str, name: str) -> Organization:

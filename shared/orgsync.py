@@ -187,6 +187,7 @@ async def sync(db: Database, settings: Settings, spec: SyncFile) -> SyncReport:
                 report.created.append(entry.slug)
             elif org.name != entry.name.strip():
                 org.name = entry.name.strip()
+                organizations.forget_slug(org.slug)
                 report.renamed.append(entry.slug)
             else:
                 report.unchanged.append(entry.slug)

@@ -16,6 +16,7 @@ import msgspec
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import driver_connection
 from shared.errors import Forbidden, NotFound, ValidationFailed
 from shared.models import ApiToken
 from shared.pagination import Page, decode_cursor, encode_cursor
@@ -121,22 +122,32 @@ async def create_token(
     return NewToken(token=raw, **msgspec.structs.asdict(token_out(token)))
 
 
-async def authenticate(session: AsyncSession, raw: str, now: datetime | None = None) -> ApiToken:
+class Caller(msgspec.Struct, frozen=True):
+    """The token a request presented, as far as answering the request needs it."""
+
+    id: uuid.UUID
+    name: str
+    role: str
+
+
+# This runs on every API request: plain SQL on the transaction's connection, no ORM instance.
+_BY_HASH = "SELECT id, name, role, revoked_at, expires_at, last_used_at FROM api_tokens WHERE token_hash = $1"
+
+
+async def authenticate(session: AsyncSession, raw: str, now: datetime | None = None) -> Caller:
     """Find the token in the session's organisation; raise :class:`TokenRejected` if it may not be used."""
     now = now or datetime.now(UTC)
-    token = (
-        await session.execute(select(ApiToken).where(ApiToken.token_hash == digest(raw)))
-    ).scalar_one_or_none()
-    if token is None:
+    row = await (await driver_connection(session)).fetchrow(_BY_HASH, digest(raw))
+    if row is None:
         raise TokenRejected("unknown token")
-    if token.revoked_at is not None:
+    token_id, name, role, revoked_at, expires_at, last_used_at = row
+    if revoked_at is not None:
         raise TokenRejected("this token has been revoked")
-    if token.expires_at is not None and token.expires_at <= now:
+    if expires_at is not None and expires_at <= now:
         raise TokenRejected("this token has expired")
-    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
-        await session.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
-        token.last_used_at = now
-    return token
+    if last_used_at is None or now - last_used_at >= LAST_USED_RESOLUTION:
+        await session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
+    return Caller(id=token_id, name=name, role=role)
 
 
 async def list_tokens(session: AsyncSession, *, limit: int, cursor: str | None) -> Page[TokenOut]:

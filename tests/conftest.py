@@ -1,7 +1,9 @@
 """The test harness: a throwaway PostgreSQL and Redis, a real SMTP server, the app.
 
 With CODO_TEST_DATABASE_URL (a role that may create roles and databases) and
-CODO_TEST_REDIS_URL set, tests use those servers instead of starting their own.
+CODO_TEST_REDIS_URL set, tests use those servers instead of starting their own. With
+CODO_TEST_PGBOUNCER=1 the application connects through a PgBouncer in transaction mode
+(tests/pgbouncer.py).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from shared.permissions import Role
 from shared.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
+THROUGH_PGBOUNCER = os.environ.get("CODO_TEST_PGBOUNCER") == "1"
 
 # Fixture modules of each domain (tests/fixtures/<domain>.py) are loaded as plugins.
 pytest_plugins = sorted(
@@ -53,6 +56,7 @@ def servers() -> Iterator[Servers]:
     tmp = Path(tempfile.mkdtemp(prefix="codo-test-"))
     pg: EmbeddedPostgres | None = None
     redis: EmbeddedRedis | None = None
+    bouncer: Any = None
     superuser_url = os.environ.get("CODO_TEST_DATABASE_URL")
     redis_url = os.environ.get("CODO_TEST_REDIS_URL")
     try:
@@ -70,8 +74,16 @@ def servers() -> Iterator[Servers]:
         migrations_url, app_url = asyncio.run(provision_database(superuser_url, database, password))
         migrate.upgrade(migrations_url)
         asyncio.run(migrate.grant_runtime_role(migrations_url, migrate.runtime_role(app_url)))
+        if THROUGH_PGBOUNCER:
+            from tests.pgbouncer import EmbeddedPgBouncer
+
+            bouncer = EmbeddedPgBouncer(tmp / "pgbouncer", free_port())
+            bouncer.start(app_url, {migrate.runtime_role(app_url): password})
+            app_url = bouncer.url(app_url)
         yield Servers(superuser_url, migrations_url, app_url, redis_url, password, pg)
     finally:
+        if bouncer:
+            bouncer.stop()
         if redis:
             redis.stop()
         if pg:
@@ -132,6 +144,8 @@ def make_settings(servers: Servers, smtp_port: int, **overrides: Any) -> Setting
         "outbox_poll_seconds": 1,
         "db_pool_size": 5,
         "log_format": "json",
+        # Behind PgBouncer in transaction mode, as the chart README says.
+        "db_statement_cache": not THROUGH_PGBOUNCER,
     }
     values.update(overrides)
     return msgspec.convert(values, Settings)

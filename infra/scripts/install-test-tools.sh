@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# What the test suite needs beyond Python: a headless Chromium for the browser tests and
-# Node.js/npm for the OpenID Connect test provider and the helm binary. Debian/Ubuntu only.
+# What the test suite needs beyond Python: a headless Chromium for the browser tests,
+# Node.js/npm for the OpenID Connect test provider and the helm binary, and PgBouncer for the
+# run of the isolation and outbox tests through a connection pooler. Debian/Ubuntu only.
 set -euo pipefail
 
 missing=()
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "installing ${missing[*]} for the test suite"

@@ -80,7 +80,7 @@ async def provide_org_context(
             token = await tokens.authenticate(session, raw)
         except tokens.TokenRejected as exc:
             raise NotAuthorizedException(str(exc)) from None
-        org = await organizations.get_by_slug(session, slug)
+        org = await organizations.cached_by_slug(session, slug)
         # Another organisation's slug looks exactly like one that does not exist.
         if org is None or org.id != token_org:
             raise NotFound("no organisation %(slug)r", slug=slug)

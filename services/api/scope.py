@@ -23,7 +23,7 @@ from shared.db import Database
 from shared.errors import Forbidden, NotFound
 from shared.identity.members import membership_of
 from shared.models import Membership, Organization, User
-from shared.organizations import get_by_slug
+from shared.organizations import cached_by_slug
 from shared.permissions import Permission, Role, can
 from shared.settings import Settings
 
@@ -55,7 +55,7 @@ async def find_organisation(
     for that organisation only.
     """
     async with db.platform() as platform:
-        org = await get_by_slug(platform, slug)
+        org = await cached_by_slug(platform, slug)
         user = await platform.get(User, user_id)
     if org is None or user is None or (only_org is not None and only_org != org.id):
         raise NotFound("no organisation %(slug)r", slug=slug)

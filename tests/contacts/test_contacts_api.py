@@ -60,6 +60,14 @@ async def test_create_read_update_delete_as_the_contract_says(
             return sorted(found.scalars())
 
     assert {"leyla", "oezdemir", "ozdemir", "#lesen", "01712345678"} <= set(await terms())
+    # Renamed: found by the new name.
+    r = await client.patch(
+        f"{base}/{created['id']}", json={"last_name": "Y\u0131lmaz"}, headers=org_a.auth(Role.COORDINATOR)
+    )
+    assert r.status_code == 200, r.text
+    found = await client.get(base, params={"q": "yilmaz"}, headers=org_a.auth())
+    assert [c["id"] for c in found.json()["items"]] == [created["id"]]
+    assert {"yilmaz", "leyla"} <= set(await terms())
     r = await client.delete(f"{base}/{created['id']}", headers=org_a.auth(Role.COORDINATOR))
     assert r.status_code == 204
     r = await client.get(f"{base}/{created['id']}", headers=org_a.auth())

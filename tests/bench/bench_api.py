@@ -1,0 +1,379 @@
+"""API load test: a real ``codo api`` process next to its floor, both driven by wrk.
+
+    .venv/bin/python -m tests.bench.bench_api [--contacts 2000] [--orgs 0] [--seconds 10]
+        [--connections 32] [--workers 1] [--profile]
+
+Needs ``wrk`` (Debian/Ubuntu: ``apt-get install wrk``). Starts its own PostgreSQL and Redis (as the
+test harness does), migrates, seeds one organisation ``alpha`` with ``--contacts`` contacts (and
+``--orgs`` further organisations of ``--org-contacts`` each, to see whether the list stays flat in
+the number of organisations), then starts two servers, each one process under uvicorn:
+
+- ``codo api``, with the settings a deployment has (JSON request logs at info level, to /dev/null);
+- the floor, ``tests/bench/floor.py``: bare Litestar + asyncpg running the same SQL under the
+  same row-level security, without authentication, ORM or domain rules.
+
+Each case runs wrk for ``--seconds`` at ``--connections`` connections against codo, then against
+the floor, and prints requests/s, p50/p99 latency, the server's CPU time per request (its own and
+its worker processes'; steadier than requests/s on a machine shared with other work) and codo's
+share of the floor's requests/s.
+Codo authenticates with an API token; the browser-session rows use a signed-in session's cookie
+(the list page and the same API call). ``--profile`` records a py-spy flame graph of codo in each
+case (``pip install py-spy``; ``--profile raw`` for collapsed stacks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import redis.asyncio as aioredis
+from sqlalchemy import select
+
+from services.localstack import EmbeddedPostgres, EmbeddedRedis, free_port, provision_database
+from shared import migrate
+from shared.db import Database, plain_url
+from shared.identity.sessions import COOKIE, SessionStore
+from shared.models import User
+from tests.bench.bench_contacts import seed_contacts
+from tests.conftest import Servers, create_org, make_settings, settings_env
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Result:
+    rps: float
+    p50: float
+    p99: float
+    errors: int
+    requests: int = 0
+    cpu_ms: float = 0.0  # CPU time of the server process per request
+
+    def cells(self) -> str:
+        return f"{self.rps:9,.0f} {self.p50:8.1f} {self.p99:8.1f} {self.cpu_ms:6.2f}"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and its children (the workers of a multi-process server)."""
+    total = 0.0
+    for p in [pid, *_children(pid)]:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    return [int(c) for c in found] + [g for c in found for g in _children(int(c))]
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", value).groups()  # type: ignore[union-attr]
+    return float(number) * _UNITS[unit]
+
+
+def wrk(url: str, script: Path, seconds: int, connections: int, pid: int | None = None) -> Result:
+    cpu_before = cpu_seconds(pid) if pid else 0.0
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    count = int(bad.group(1)) if bad else 0
+    count += sum(int(n) for n in errors.groups()) if errors else 0
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    cpu = (cpu_seconds(pid) - cpu_before) * 1000 / max(total, 1) if pid else 0.0
+    return Result(rps, p50, p99, count, total, cpu)
+
+
+def lua(path: Path, method: str, paths: list[str], headers: dict[str, str], body: str | None = None) -> Path:
+    """A wrk script sending ``method`` to one of ``paths`` at random, with ``headers``."""
+    quoted = ", ".join(f'"{p}"' for p in paths)
+    lines = [f"local paths = {{{quoted}}}", "local headers = {}"]
+    lines += [f'headers["{k}"] = "{v}"' for k, v in headers.items()]
+    body_lua = f"'{body}'" if body is not None else "nil"
+    lines += [
+        "math.randomseed(os.time())",
+        "request = function()",
+        f'  return wrk.format("{method}", paths[math.random(#paths)], headers, {body_lua})',
+        "end",
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def profile(pid: int, out: Path, args: argparse.Namespace) -> subprocess.Popen[bytes]:
+    fmt = ["--format", "raw"] if args.profile == "raw" else []
+    return subprocess.Popen(
+        [
+            shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"),
+            "record",
+            "-o",
+            str(out.with_suffix(".txt") if fmt else out),
+            "-d",
+            str(args.seconds),
+            "-p",
+            str(pid),
+            "--nonblocking",
+            *fmt,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def wait_for(port: int, process: subprocess.Popen[bytes], name: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{name} did not listen on {port} within 60 s")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        # SIGINT: uvicorn stops as for SIGTERM and re-raises it, which lets cProfile write its file.
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+async def seed_orgs(db: Database, app_url: str, count: int, per_org: int) -> None:
+    conn = await asyncpg.connect(plain_url(app_url))
+    try:
+        for i in range(count):
+            org = await create_org(db, f"org-{i:04d}")
+            await seed_contacts(conn, org.id, per_org)
+            if (i + 1) % 100 == 0:
+                print(f"  {i + 1:,} organisations seeded", flush=True)
+    finally:
+        await conn.close()
+
+
+async def prepare(
+    args: argparse.Namespace, servers: Servers
+) -> tuple[dict[str, str], dict[str, str], list[str]]:
+    """Seed; return codo's environment, the floor's and the ids of some contacts of alpha."""
+    settings = make_settings(
+        servers, free_port(), log_level="info", db_pool_size=10, db_max_overflow=5, api_workers=args.workers
+    )
+    db = Database.from_settings(settings)
+    org = await create_org(db, "alpha")
+    conn = await asyncpg.connect(plain_url(servers.app_url))
+    await seed_contacts(conn, org.id, args.contacts)
+    await conn.close()
+    if args.orgs:
+        print(f"seeding {args.orgs:,} more organisations of {args.org_contacts:,} contacts each", flush=True)
+        await seed_orgs(db, servers.app_url, args.orgs, args.org_contacts)
+    owner = await asyncpg.connect(plain_url(servers.migrations_url))
+    await owner.execute("ANALYZE")
+    await owner.close()
+    async with db.platform() as session:
+        user_id = (
+            await session.execute(select(User.id).where(User.email == "owner@alpha.example"))
+        ).scalar_one()
+    redis = aioredis.Redis.from_url(servers.redis_url)
+    web = await SessionStore(redis, settings).create(user_id=user_id)
+    await redis.aclose()
+    async with db.tenant(org.id) as session:
+        from shared.contacts.models import Contact
+
+        ids = [str(i) for i in (await session.execute(select(Contact.id).limit(200))).scalars()]
+    await db.dispose()
+    env = settings_env(settings)
+    floor_env = {**env, "FLOOR_ORG": str(org.id)}
+    env["BENCH_TOKEN"] = org.tokens[next(iter(org.tokens))]
+    env["BENCH_COOKIE"] = f"{COOKIE}={web.id}"
+    return env, floor_env, ids
+
+
+def main(args: argparse.Namespace) -> None:
+    if shutil.which("wrk") is None:
+        sys.exit("this benchmark needs wrk: apt-get install wrk (Debian/Ubuntu)")
+    tmp = Path(tempfile.mkdtemp(prefix="codo-bench-api-"))
+    pg = EmbeddedPostgres(tmp / "pg", free_port())
+    pg.init()
+    pg.start()
+    redis = EmbeddedRedis(tmp / "redis", free_port(), persist=False)
+    redis.start()
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        password = secrets.token_urlsafe(12)
+        owner_url, app_url = asyncio.run(
+            provision_database(pg.superuser_url, f"codo_bench_{secrets.token_hex(3)}", password)
+        )
+        migrate.upgrade(owner_url)
+        asyncio.run(migrate.grant_runtime_role(owner_url, migrate.runtime_role(app_url)))
+        servers = Servers(pg.superuser_url, owner_url, app_url, redis.url, password)
+        env, floor_env, ids = asyncio.run(prepare(args, servers))
+        token, cookie = env.pop("BENCH_TOKEN"), env.pop("BENCH_COOKIE")
+
+        codo_port, floor_port = free_port(), free_port()
+        command = [str(Path(sys.executable).parent / "codo"), "api", "--port", str(codo_port)]
+        if args.cprofile:
+            command = [sys.executable, "-m", "cProfile", "-o", str(args.cprofile), *command]
+        codo = subprocess.Popen(
+            command,
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        processes.append(codo)
+        floor = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.bench.floor",
+                "--port",
+                str(floor_port),
+                "--dsn",
+                plain_url(app_url),
+                "--org",
+                floor_env["FLOOR_ORG"],
+                "--pool-size",
+                "10",
+            ],
+            env=floor_env,
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        processes.append(floor)
+        wait_for(codo_port, codo, "codo api")
+        wait_for(floor_port, floor, "the floor app")
+
+        base = "/api/v1/orgs/alpha/contacts"
+        bearer = {"Authorization": f"Bearer {token}"}
+        session = {"Cookie": cookie}
+        patch_headers = {**bearer, "Content-Type": "application/json"}
+        one = [f"{base}/{i}" for i in ids]
+        scripts = tmp / "lua"
+        scripts.mkdir()
+        list_codo = lua(scripts / "list.lua", "GET", [f"{base}?limit=50"], bearer)
+        list_floor = lua(scripts / "list-floor.lua", "GET", [f"{base}?limit=50"], {})
+        one_codo = lua(scripts / "one.lua", "GET", one, bearer)
+        one_floor = lua(scripts / "one-floor.lua", "GET", one, {})
+        body = '{"city":"Berlin"}'
+        patch_codo = lua(scripts / "patch.lua", "PATCH", one, patch_headers, body)
+        patch_floor = lua(
+            scripts / "patch-floor.lua", "PATCH", one, {"Content-Type": "application/json"}, body
+        )
+        session_api = lua(scripts / "session-api.lua", "GET", [f"{base}?limit=50"], session)
+        session_page = lua(scripts / "session-page.lua", "GET", ["/o/alpha/contacts"], session)
+        select1 = lua(scripts / "select1.lua", "GET", ["/select1"], {})
+        codo_url, floor_url = f"http://127.0.0.1:{codo_port}", f"http://127.0.0.1:{floor_port}"
+
+        # Warm up both: connection pools, prepared statements, caches.
+        wrk(codo_url, list_codo, 2, args.connections)
+        wrk(floor_url, list_floor, 2, args.connections)
+
+        print(
+            f"\n{args.contacts:,} contacts in alpha, {args.orgs:,} more organisations; "
+            f"wrk {args.seconds} s at {args.connections} connections; "
+            f"codo api with {args.workers} process(es), floor 1 process\n"
+        )
+        print(f"{'':34} {'codo':^34} | {'floor':^34} |")
+        columns = f"{'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms':>6}"
+        print(f"{'case':34} {columns} | {columns} | ratio")
+        cases = [
+            ("list 50 by name (API token)", list_codo, list_floor),
+            ("one contact (API token)", one_codo, one_floor),
+            ("change one contact (API token)", patch_codo, patch_floor),
+            ("list 50 by name (browser session)", session_api, list_floor),
+            ("list page (browser session)", session_page, list_floor),
+        ]
+        for label, mine, theirs in cases:
+            if args.only and args.only not in label:
+                continue
+            spy = (
+                profile(codo.pid, tmp / f"{label.split(' (')[0].replace(' ', '-')}.svg", args)
+                if args.profile
+                else None
+            )
+            a = wrk(codo_url, mine, args.seconds, args.connections, codo.pid)
+            if spy:
+                spy.wait()
+                print(f"  py-spy: {spy.args[3]}")
+            b = wrk(floor_url, theirs, args.seconds, args.connections, floor.pid)
+            flag = f"  ({a.errors} failed)" if a.errors or b.errors else ""
+            print(f"{label:34} {a.cells()} | {b.cells()} | {a.rps / b.rps:5.2f}{flag}", flush=True)
+        s = wrk(floor_url, select1, args.seconds, args.connections, floor.pid)
+        print(f"{'bare SELECT 1 (floor app)':34} {'':34} | {s.cells()} |")
+
+    finally:
+        for process in processes:
+            stop(process)
+        redis.stop()
+        pg.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--contacts", type=int, default=2_000)
+    parser.add_argument("--orgs", type=int, default=0, help="further organisations besides alpha")
+    parser.add_argument(
+        "--org-contacts", type=int, default=1_000, help="contacts in each further organisation"
+    )
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=1, help="CODO_API_WORKERS of the codo process")
+    parser.add_argument("--cprofile", type=Path, help="run codo under cProfile, writing its statistics here")
+    parser.add_argument("--only", default="", help="run only the cases whose label contains this")
+    parser.add_argument(
+        "--profile",
+        nargs="?",
+        const="svg",
+        choices=["svg", "raw"],
+        help="record a py-spy profile of codo in each case (flame graph, or raw collapsed stacks)",
+    )
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main(parser.parse_args())
