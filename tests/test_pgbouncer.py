@@ -24,7 +24,7 @@ from tests.conftest import REPO, THROUGH_PGBOUNCER, Org
 # The tests that prove isolation and exactly-once delivery, run again through PgBouncer.
 THROUGH = [
     "tests/test_tenancy.py",
-    "tests/test_api_orgs.py",
+    "tests/platform/test_api_orgs.py",
     "tests/test_outbox.py",
     "tests/test_pgbouncer.py::test_concurrent_requests_of_two_organisations_share_server_connections_unmixed",
 ]

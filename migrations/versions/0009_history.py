@@ -2,7 +2,7 @@
 membership, token and sign-in changes that the audit log held until now (one log).
 
 Revision ID: 0009_history
-Revises: 0007_intake (and needs 0002_identity, whose audit_log it takes over)
+Revises: 0008_signin (and needs 0002_identity, whose audit_log it takes over)
 Create Date: 2026-11-26
 """
 
@@ -17,7 +17,7 @@ from migrations.tenancy import in_list as _in
 from migrations.tenancy import tenant_key as _key
 
 revision: str = "0009_history"
-down_revision: str | None = "0007_intake"
+down_revision: str | None = "0008_signin"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = ("0002_identity",)
 

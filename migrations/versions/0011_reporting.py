@@ -2,7 +2,7 @@
 and the organisation's consent to anonymised benchmarks.
 
 Revision ID: 0011_reporting
-Revises: 0007_intake (and needs 0004_matching and 0002_identity)
+Revises: 0009_history (and needs 0004_matching and 0002_identity)
 Create Date: 2026-11-26
 """
 
@@ -17,7 +17,7 @@ from migrations.tenancy import in_list as _in
 from migrations.tenancy import tenant_key as _key
 
 revision: str = "0011_reporting"
-down_revision: str | None = "0007_intake"
+down_revision: str | None = "0009_history"
 branch_labels: str | Sequence[str] | None = None
 # Roles are also stored by identity (0002), which nothing before this revision needs.
 depends_on: str | Sequence[str] | None = ("0004_matching", "0002_identity")

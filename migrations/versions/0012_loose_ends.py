@@ -2,7 +2,7 @@
 intake's statuses in the contacts' vocabulary, an organisation's legal pages, the platform outbox.
 
 Revision ID: 0012_loose_ends
-Revises: 0007_intake
+Revises: 0011_reporting
 Create Date: 2026-11-26
 """
 
@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from migrations.tenancy import in_list
 
 revision: str = "0012_loose_ends"
-down_revision: str | None = "0007_intake"
+down_revision: str | None = "0011_reporting"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -58,6 +58,10 @@ async def test_the_person_export_holds_what_the_role_sees_through_the_api(
         # Viewers read dashboards and lists; a person's whole record is not theirs to take away.
         assert export.status_code == 403
         return
+    if role is Role.REPORTER:
+        # The reports-only role sees no person at all: neither the export nor what it is made of.
+        assert export.status_code == timeline.status_code == checklist.status_code == 403
+        return
     assert export.status_code == timeline.status_code == checklist.status_code == 200
     data: dict[str, Any] = export.json()
 
