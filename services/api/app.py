@@ -58,15 +58,11 @@ WEB_MODULES = ("api", "pages")
 
 def route_handlers() -> list[Any]:
     """Every web module contributes its ``ROUTES``: the ``api.py``/``pages.py`` of each domain's
-    home under ``services/api`` (a home gathers its other modules' routes there), and whatever
-    modules are left in ``services/api/controllers``."""
+    home under ``services/api`` (a home gathers its other modules' routes there)."""
     import services.api as api_package
 
     root = Path(api_package.__path__[0])
-    names = [
-        f"{api_package.__name__}.controllers.{info.name}"
-        for info in pkgutil.iter_modules([str(root / "controllers")])
-    ]
+    names: list[str] = []
     for info in pkgutil.iter_modules(api_package.__path__):
         if not info.ispkg:
             continue

@@ -16,6 +16,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from services.api.context import ApiController, OrgContext
+from services.api.identity import legal_api
 from services.api.pagination import Cursor, Limit
 from shared import tokens
 from shared.errors import NotFound
@@ -177,4 +178,4 @@ class TokenController(ApiController):
         await admin_tokens.revoke(ctx.session, ctx.org.id, ctx.actor, token_id)
 
 
-ROUTES = [MemberController, TokenController]
+ROUTES = [MemberController, TokenController, *legal_api.ROUTES]

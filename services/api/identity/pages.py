@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from services.api.identity import signin
+from services.api.identity import legal_pages, signin
 from services.api.web.context import PageContext, PageController
 from services.api.web.i18n import _
 from shared import tokens
@@ -242,4 +242,4 @@ def _group_lines(text: str) -> dict[str, str]:
     return out
 
 
-ROUTES = [OrgPages, *signin.ROUTES]
+ROUTES = [OrgPages, *signin.ROUTES, *legal_pages.ROUTES]

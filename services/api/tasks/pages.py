@@ -16,6 +16,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
+from services.api.tasks import appointment_pages
 from services.api.tasks.acting import now_utc
 from services.api.web import i18n
 from services.api.web.context import PageContext, PageController
@@ -554,4 +555,4 @@ class NotificationPages(PageController):
         return Redirect(f"/o/{page.org.slug}/notifications?saved=1", status_code=303)
 
 
-ROUTES = [TaskPages, NotificationPages]
+ROUTES = [TaskPages, NotificationPages, *appointment_pages.ROUTES]

@@ -31,7 +31,7 @@ class AppointmentPages(Controller):
         zone = recurrence.zone(a.timezone)
         pattern = "EEEE, d. MMMM y, HH:mm" if page.locale == "de" else "EEEE, d MMMM y, HH:mm"
         return page.render(
-            "appointments/appointment.html",
+            "tasks/appointment.html",
             nav="tasks",
             a=a,
             start=format_datetime(a.starts_at, pattern, tzinfo=zone, locale=page.locale),

@@ -23,7 +23,7 @@ class LegalPagesPage(Controller):
     async def show(self, page: NamedDependency[PageContext], saved: FromQuery[bool] = False) -> Template:
         page.require(Permission.SETTINGS_MANAGE)
         current = await organizations.legal_pages(page.session, page.org.id)
-        return page.render("legal/legal.html", nav="settings", values=current, saved=saved, error=None)
+        return page.render("identity/legal.html", nav="settings", values=current, saved=saved, error=None)
 
     @post("", status_code=303)
     async def save(self, page: NamedDependency[PageContext]) -> Redirect | Template:
@@ -35,7 +35,7 @@ class LegalPagesPage(Controller):
                 await organizations.set_legal_pages(page.session, page.org.id, wanted)
         except ValidationFailed as exc:
             return page.render(
-                "legal/legal.html", nav="settings", values=wanted, saved=False, error=exc, status_code=422
+                "identity/legal.html", nav="settings", values=wanted, saved=False, error=exc, status_code=422
             )
         return Redirect(f"/o/{page.org.slug}/settings/legal?saved=1", status_code=303)
 
