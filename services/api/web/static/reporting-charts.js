@@ -30,6 +30,10 @@
         responsive: true, maintainAspectRatio: false, animation: false,
         locale: document.documentElement.lang || "de",
         indexAxis: kind === "line" ? "x" : "y",
+        // Counts never go below zero: without this an empty series is drawn from -1 to 1.
+        scales: kind === "line"
+          ? { y: { beginAtZero: true, suggestedMax: 1, ticks: { precision: 0 } } }
+          : { x: { beginAtZero: true, suggestedMax: 1, ticks: { precision: 0 } } },
         plugins: { legend: { display: datasets.length > 1 } }
       }
     });
