@@ -9,7 +9,7 @@ import msgspec
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.reporting.model import Value, suppress_value
+from shared.reporting.schemas import Value, suppress_value
 
 
 class Tile(msgspec.Struct):

@@ -20,7 +20,7 @@ from fpdf import FPDF
 from openpyxl import Workbook  # type: ignore[import-untyped]
 from openpyxl.styles import Font  # type: ignore[import-untyped]
 
-from shared.reporting.model import Breakdown, Report, Series, Table, Value
+from shared.reporting.schemas import Breakdown, Report, Series, Table, Value
 
 # En dashes are the typography of unknown values and ranges.
 # ruff: noqa: RUF001, RUF002
@@ -72,7 +72,7 @@ class Document:
 
 def series_table(series: Series) -> Table:
     """A series as a table: one row per month or quarter, one column per figure."""
-    from shared.reporting.model import Column, Row
+    from shared.reporting.schemas import Column, Row
 
     columns = [Column(f.key, f.label, f.unit) for f in series.figures]
     rows = [

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contacts.models import Programme
 from shared.errors import NotFound, ValidationFailed
-from shared.reporting.model import (
+from shared.reporting.schemas import (
     Breakdown,
     Bucket,
     Column,

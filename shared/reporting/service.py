@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.errors import ValidationFailed
 from shared.reporting import figures
-from shared.reporting.model import (
+from shared.reporting.schemas import (
     Breakdown,
     Report,
     Series,

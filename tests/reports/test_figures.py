@@ -16,7 +16,7 @@ from shared.db import Database
 from shared.errors import ValidationFailed
 from shared.matching.models import Match
 from shared.reporting import figures
-from shared.reporting.model import Report, Table, suppress_report
+from shared.reporting.schemas import Report, Table, suppress_report
 from tests.conftest import Org
 from tests.reports.history import YEAR, History, build
 

@@ -39,7 +39,7 @@ from shared.matching.models import MatchField
 from shared.matching.schemas import MatchOut
 from shared.permissions import Permission, can
 from shared.reporting import benchmarks, export_jobs, figures, service
-from shared.reporting.model import Breakdown, Report, Series
+from shared.reporting.schemas import Breakdown, Report, Series
 
 
 def _suppressed(ctx: OrgContext) -> bool:
