@@ -16,12 +16,10 @@ _CSP = (
 )
 # The public sign-up forms are meant to be embedded in an organisation's own website.
 EMBEDDABLE = ("/f/",)
-# The API reference viewer still loads its script from the CDN and starts it inline.
+# The API reference viewer (vendored Scalar) sets its styles from script at run time.
 _VIEWER_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "font-src 'self' data: https://cdn.jsdelivr.net https://fonts.gstatic.com; img-src 'self' data:; "
-    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
 # Static files carry no personal data and may be cached like any asset.
 _CACHEABLE = ("/static/",)

@@ -64,3 +64,24 @@ async def test_pages_work_under_the_content_security_policy(
         await page.goto(f"{base}/o/{org_a.slug}/{path}")
         await expect(page.locator("main")).to_be_visible()
     assert blocked == []
+
+
+async def test_the_api_reference_comes_from_codo_itself(dev_server: str, chromium_page: Page) -> None:
+    base, page = dev_server, chromium_page
+    blocked: list[str] = []
+    foreign: list[str] = []
+    page.on(
+        "console",
+        lambda m: (
+            blocked.append(m.text) if "Content Security Policy" in m.text or "Refused to" in m.text else None
+        ),
+    )
+    page.on(
+        "request",
+        lambda r: None if r.url.startswith(base) or r.url.startswith("data:") else foreign.append(r.url),
+    )
+    await page.goto(f"{base}/schema")
+    # The viewer drew the document: the API's title and an operation of it are on the page.
+    await expect(page.get_by_text("codo API").first).to_be_visible(timeout=20_000)
+    await expect(page.get_by_text("/api/v1/orgs/{slug}/contacts").first).to_be_attached(timeout=20_000)
+    assert blocked == [] and foreign == []
