@@ -242,3 +242,24 @@ async def test_custom_field_definitions_and_the_retention_rule_are_recorded(
     ]
     rule = (await history(client, org_a, entity="contact_settings")).json()["items"]
     assert rule[0]["changes"]["retention_months"] == [None, 24]
+
+
+async def test_one_organisations_history_never_shows_in_anothers(
+    client: AsyncTestClient[Any], db: Database, org_a: Org, org_b: Org
+) -> None:
+    person_b = await ContactsApi(client, org_b).create(first_name="Bruno", last_name="Beyer")
+    await ContactsApi(client, org_a).create(first_name="Anna", last_name="Arndt")
+    # A's admin asks A's log about B's person: nothing, as for a person that does not exist.
+    r = await history(client, org_a, contact_id=person_b["id"])
+    assert r.status_code == 200 and r.json()["items"] == []
+    everything = await history(client, org_a)
+    assert "Beyer" not in everything.text and "Bruno" not in everything.text
+    # The runtime role under A's organisation sees not one of B's rows.
+    async with db.tenant(org_a.id) as session:
+        foreign = await session.scalar(
+            select(func.count()).select_from(HistoryEntry).where(HistoryEntry.organization_id == org_b.id)
+        )
+    assert foreign == 0
+    async with db.tenant(org_b.id) as session:
+        own = await session.scalar(select(func.count()).select_from(HistoryEntry))
+    assert own and own > 0
