@@ -5,20 +5,19 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from litestar import Controller, get
-from litestar.di import NamedDependency, Provide
+from litestar import get
+from litestar.di import NamedDependency
 from litestar.params import FromQuery, Parameter
 
-from services.api.context import OrgContext, provide_org_context
+from services.api.context import ApiController, OrgContext
 from shared.history.service import EntryOut, Search, search
 from shared.pagination import Page, check_limit
 from shared.permissions import Permission
 
 
-class HistoryController(Controller):
+class HistoryController(ApiController):
     path = "/api/v1/orgs/{slug:str}/history"
     tags = ["history"]
-    dependencies = {"ctx": Provide(provide_org_context)}
 
     @get("", summary="Who created, changed, deleted, exported or erased what, newest first (admins)")
     async def list_history(

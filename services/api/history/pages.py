@@ -8,14 +8,14 @@ import uuid
 from datetime import date
 from typing import Any
 
-from litestar import Controller, get
-from litestar.di import NamedDependency, Provide
+from litestar import get
+from litestar.di import NamedDependency
 from litestar.params import FromQuery
 from litestar.response import Template
 from sqlalchemy import select
 
 from services.api.history.labels import ACTIONS, ENTITIES, FIELDS, VALUE_LABELS
-from services.api.web.context import PageContext, provide_page
+from services.api.web.context import PageContext, PageController
 from services.api.web.i18n import gettext
 from shared.contacts import fields as custom_fields
 from shared.contacts.models import Contact, Programme
@@ -144,10 +144,8 @@ def _parse_day(value: str | None, field: str) -> date | None:
         raise ValidationFailed("a date such as 2026-11-26", field=field) from None
 
 
-class HistoryPages(Controller):
+class HistoryPages(PageController):
     path = "/o/{slug:str}/history"
-    dependencies = {"page": Provide(provide_page)}
-    include_in_schema = False
 
     @get("")
     async def log(

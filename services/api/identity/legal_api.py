@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from litestar import Controller, get, put
-from litestar.di import NamedDependency, Provide
+from litestar import get, put
+from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
-from services.api.context import OrgContext, provide_org_context
+from services.api.context import ApiController, OrgContext
 from shared import organizations
 from shared.organizations import LegalPages
 from shared.permissions import Permission
 
 
-class LegalPagesController(Controller):
+class LegalPagesController(ApiController):
     path = "/api/v1/orgs/{slug:str}/settings/legal"
     tags = ["organisations"]
-    dependencies = {"ctx": Provide(provide_org_context)}
 
     @get("", summary="Where the organisation's privacy policy and imprint are")
     async def read(self, ctx: NamedDependency[OrgContext]) -> LegalPages:

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from litestar import Controller, get, post
-from litestar.di import NamedDependency, Provide
+from litestar import get, post
+from litestar.di import NamedDependency
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
-from services.api.web.context import PageContext, provide_page
+from services.api.web.context import PageContext, PageController
 from shared import organizations
 from shared.errors import ValidationFailed
 from shared.organizations import LegalPages
 from shared.permissions import Permission
 
 
-class LegalPagesPage(Controller):
+class LegalPagesPage(PageController):
     path = "/o/{slug:str}/settings/legal"
-    include_in_schema = False
-    dependencies = {"page": Provide(provide_page)}
 
     @get("")
     async def show(self, page: NamedDependency[PageContext], saved: FromQuery[bool] = False) -> Template:

@@ -10,11 +10,11 @@ import uuid
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, Response, delete, get, patch, post, put
-from litestar.di import NamedDependency, Provide
+from litestar import Request, Response, delete, get, patch, post, put
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from services.api.context import OrgContext, provide_org_context
+from services.api.context import ApiController, OrgContext
 from services.api.reporting.common import (
     MEDIA_TYPES,
     By,
@@ -46,10 +46,9 @@ def _suppressed(ctx: OrgContext) -> bool:
     return not can(ctx.role, Permission.DATA_READ)
 
 
-class ReportsApi(Controller):
+class ReportsApi(ApiController):
     path = "/api/v1/orgs/{slug:str}/reports"
     tags = ["reports"]
-    dependencies = {"ctx": Provide(provide_org_context)}
 
     @get(
         "/figures",
@@ -138,13 +137,12 @@ class ExportIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     locale: Short = "en"
 
 
-class ReportExportsApi(Controller):
+class ReportExportsApi(ApiController):
     """Exports the worker prepares: a series of more than two years is built in the background
     (202, with progress at its status URL); anything shorter is ready in the answer (201)."""
 
     path = "/api/v1/orgs/{slug:str}/reports/exports"
     tags = ["reports"]
-    dependencies = {"ctx": Provide(provide_org_context)}
 
     @post("", summary="Export a report (xlsx, pdf or one table as csv); long ones go to the worker")
     async def create(
@@ -193,10 +191,9 @@ class OptIn(msgspec.Struct, forbid_unknown_fields=True):
     opt_in: bool
 
 
-class BenchmarksApi(Controller):
+class BenchmarksApi(ApiController):
     path = "/api/v1/orgs/{slug:str}/reports/benchmarks"
     tags = ["reports"]
-    dependencies = {"ctx": Provide(provide_org_context)}
 
     @get(
         "",
@@ -219,10 +216,9 @@ class ProgrammeKind(msgspec.Struct, forbid_unknown_fields=True):
     kind: Short | None
 
 
-class ProgrammeKindApi(Controller):
+class ProgrammeKindApi(ApiController):
     path = "/api/v1/orgs/{slug:str}/reports/programmes/{programme_id:uuid}/kind"
     tags = ["reports"]
-    dependencies = {"ctx": Provide(provide_org_context)}
 
     @put("", summary="What kind of programme this is, for benchmarks (reading, school, job, ...; admins)")
     async def set_kind(
@@ -237,13 +233,12 @@ class ProgrammeKindApi(Controller):
         return data
 
 
-class MatchFieldsApi(Controller):
+class MatchFieldsApi(ApiController):
     """Fields an organisation defines on matches (funder, kind of tandem): the types and labels of
     contact fields, and what reports break down by (``by=match.<key>``)."""
 
     path = "/api/v1/orgs/{slug:str}"
     tags = ["match fields"]
-    dependencies = {"ctx": Provide(provide_org_context)}
 
     @get("/match-fields", summary="Fields on matches")
     async def list_fields(

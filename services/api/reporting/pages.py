@@ -7,8 +7,8 @@ import uuid
 from datetime import date
 from typing import Any
 
-from litestar import Controller, Request, Response, get, post
-from litestar.di import NamedDependency, Provide
+from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from sqlalchemy import text
@@ -25,7 +25,7 @@ from services.api.reporting.common import (
     filename,
     render,
 )
-from services.api.web.context import PageContext, PageController, provide_page
+from services.api.web.context import PageContext, PageController
 from shared.contacts import fields
 from shared.errors import DomainError
 from shared.matching import matches
@@ -74,10 +74,8 @@ async def _choices(page: PageContext) -> dict[str, Any]:
     return {"programmes": programmes, "by_choices": by + fields}
 
 
-class ReportPages(Controller):
+class ReportPages(PageController):
     path = "/o/{slug:str}/reports"
-    include_in_schema = False
-    dependencies = {"page": Provide(provide_page)}
 
     @get("")
     async def index(
@@ -149,12 +147,10 @@ class ReportPages(Controller):
         )
 
 
-class MatchFieldPages(Controller):
+class MatchFieldPages(PageController):
     """The organisation's fields of one match: shown and edited on the match page."""
 
     path = "/o/{slug:str}/matches/{match_id:uuid}/fields"
-    include_in_schema = False
-    dependencies = {"page": Provide(provide_page)}
 
     async def _show(
         self, page: PageContext, match_id: uuid.UUID, *, error: str | None = None, status_code: int = 200

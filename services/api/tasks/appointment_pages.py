@@ -5,20 +5,18 @@ from __future__ import annotations
 import uuid
 
 from babel.dates import format_datetime
-from litestar import Controller, get
-from litestar.di import NamedDependency, Provide
+from litestar import get
+from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Template
 
-from services.api.web.context import PageContext, provide_page
+from services.api.web.context import PageContext, PageController
 from shared.permissions import Permission
 from shared.tasks import appointments, calendar_feed, contact_mail, recurrence
 
 
-class AppointmentPages(Controller):
+class AppointmentPages(PageController):
     path = "/o/{slug:str}"
-    include_in_schema = False
-    dependencies = {"page": Provide(provide_page)}
 
     @get("/appointments/{appointment_id:uuid}")
     async def appointment_page(
