@@ -11,6 +11,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -212,6 +213,19 @@ class OutboxAttempt(TenantBase):
     finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     outcome: Mapped[str] = mapped_column(String(10))  # sent | error
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class ChangeCounter(TenantBase):
+    """A per-organisation revision of one topic, bumped by database triggers in every
+    transaction that writes what the topic was built from (see migration 0019).
+
+    A cache keyed by the revision is fresh after one primary-key lookup, however large
+    the organisation: ``id`` names the topic (e.g. the matching pools).
+    """
+
+    __tablename__ = "change_counters"
+
+    revision: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
 def load_all_models() -> None:

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 import msgspec
-from sqlalchemy import and_, func, select, true
+from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +25,7 @@ from shared.matching.models import OPEN_STATUSES, Match, MatchingSettings
 from shared.matching.profile import Preferences, Profile
 from shared.matching.scoring import CandidatePool, Suggestion
 from shared.matching.texts import Locale
+from shared.models import ChangeCounter
 
 Role = Literal["mentor", "mentee"]
 
@@ -440,9 +441,9 @@ async def save_settings(
 class _PoolCache:
     """Encoded candidate pools, reused while nothing they were built from has changed.
 
-    The key holds the organisation, so a pool can never answer for another one; the fingerprint
-    (counts and latest changes of contacts and matches, the settings' version, the day) is read
-    under row-level security on every request.
+    The key holds the organisation, so a pool can never answer for another one; the
+    organisation's matching revision, the settings' version and the day are read under
+    row-level security on every request.
     """
 
     def __init__(self, size: int = 8) -> None:
@@ -470,17 +471,18 @@ class _PoolCache:
 
 
 POOLS = _PoolCache()
+# The topic of the matching pools in change_counters (migration 0019 names the same id).
+POOL_TOPIC = uuid.UUID("1f9c4f5a-7d02-55b4-95cb-d553d4703f6f")
 
 
-async def _fingerprint(session: AsyncSession) -> tuple[Any, ...]:
-    """What a pool was built from, in one round trip: counts and latest changes."""
-    contacts = select(func.count(), func.max(Contact.updated_at)).subquery()
-    matches = select(func.count(), func.max(Match.updated_at)).subquery()
-    members = select(func.count(), func.max(ProgrammeMembership.created_at)).subquery()
-    # Three one-row aggregates side by side: one scan of each table.
-    joined = contacts.join(matches, true()).join(members, true())
-    row = (await session.execute(select(contacts, matches, members).select_from(joined))).one()
-    return tuple(row)
+async def _fingerprint(session: AsyncSession) -> int:
+    """The organisation's matching revision: one primary-key lookup, however many people.
+
+    Database triggers bump it in every transaction that writes contacts, programme members,
+    field definitions or matches (migration 0019), so it changes exactly when a pool would.
+    """
+    revision = await session.scalar(select(ChangeCounter.revision).where(ChangeCounter.id == POOL_TOPIC))
+    return revision or 0
 
 
 async def candidate_pool(

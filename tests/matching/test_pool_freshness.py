@@ -1,0 +1,83 @@
+"""The matching pools' freshness: one revision per organisation, bumped by the writing transaction."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+
+from shared.db import Database, plain_url
+from shared.matching.people import POOL_TOPIC
+from tests.conftest import Org, Servers
+from tests.fixtures.matching import MatchingApi
+
+
+@pytest.fixture
+async def app_conn(servers: Servers) -> AsyncIterator[asyncpg.Connection]:
+    """The runtime role, as the API connects: the triggers must work under its policies."""
+    conn = await asyncpg.connect(plain_url(servers.app_url))
+    yield conn
+    await conn.close()
+
+
+async def _revision(db: Database, org: Org) -> int:
+    async with db.session(org.id) as session:
+        value = await session.scalar(
+            text("SELECT revision FROM change_counters WHERE id = :topic"), {"topic": POOL_TOPIC}
+        )
+        return int(value or 0)
+
+
+async def test_each_writing_statement_bumps_its_own_organisation_once(
+    db: Database, org_a: Org, org_b: Org, app_conn: asyncpg.Connection
+) -> None:
+    before_a, before_b = await _revision(db, org_a), await _revision(db, org_b)
+    async with app_conn.transaction():
+        await app_conn.execute("SELECT set_config('codo.org_id', $1, true)", str(org_a.id))
+        # Fifty rows in one statement: one bump, not fifty.
+        await app_conn.execute(
+            "INSERT INTO contacts (organization_id, id, first_name, last_name, kinds) "
+            "SELECT $1, gen_random_uuid(), 'Person', g::text, ARRAY['mentor'] FROM generate_series(1, 50) g",
+            org_a.id,
+        )
+    assert await _revision(db, org_a) == before_a + 1
+    async with app_conn.transaction():
+        await app_conn.execute("SELECT set_config('codo.org_id', $1, true)", str(org_a.id))
+        await app_conn.execute("UPDATE contacts SET first_name = 'Renamed' WHERE last_name = '7'")
+        await app_conn.execute("DELETE FROM contacts WHERE last_name = '8'")
+        # A statement that changes nothing changes no revision.
+        await app_conn.execute("UPDATE contacts SET first_name = 'x' WHERE false")
+    assert await _revision(db, org_a) == before_a + 3
+    assert await _revision(db, org_b) == before_b
+    # A rolled-back write leaves the revision where it was.
+    tx = app_conn.transaction()
+    await tx.start()
+    await app_conn.execute("SELECT set_config('codo.org_id', $1, true)", str(org_a.id))
+    await app_conn.execute("DELETE FROM contacts WHERE last_name = '9'")
+    await tx.rollback()
+    assert await _revision(db, org_a) == before_a + 3
+
+
+async def test_suggestions_see_a_new_mentor_and_a_new_match_at_once(
+    matching: MatchingApi, db: Database, org_a: Org
+) -> None:
+    mentee = await matching.person("mentee", "Samir", languages=["ar"], postal_code="10115")
+    first = await matching.person("mentor", "Hanna", languages=["ar"], postal_code="10115")
+    got = await matching.call("GET", "/matching/suggestions", params={"contact_id": mentee})
+    assert [i["candidate_id"] for i in got["items"]] == [first]
+    revision = await _revision(db, org_a)
+    # Served from the cached pool: reading does not move the revision.
+    await matching.call("GET", "/matching/suggestions", params={"contact_id": mentee})
+    assert await _revision(db, org_a) == revision
+
+    second = await matching.person("mentor", "Jonas", languages=["ar"], postal_code="10115")
+    got = await matching.call("GET", "/matching/suggestions", params={"contact_id": mentee})
+    assert {i["candidate_id"] for i in got["items"]} == {first, second}
+
+    await matching.propose(first, mentee)
+    other = await matching.person("mentee", "Lina", languages=["ar"], postal_code="10115")
+    waiting = await matching.call("GET", "/matching/suggestions", params={"contact_id": second})
+    assert mentee not in {i["candidate_id"] for i in waiting["items"]}
+    assert other in {i["candidate_id"] for i in waiting["items"]}
