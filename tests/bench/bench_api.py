@@ -40,7 +40,7 @@ from pathlib import Path
 
 import asyncpg
 import redis.asyncio as aioredis
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from services.localstack import EmbeddedPostgres, EmbeddedRedis, free_port, provision_database
 from shared import migrate
@@ -198,8 +198,8 @@ async def seed_orgs(db: Database, app_url: str, count: int, per_org: int) -> Non
 
 async def prepare(
     args: argparse.Namespace, servers: Servers
-) -> tuple[dict[str, str], dict[str, str], list[str]]:
-    """Seed; return codo's environment, the floor's and the ids of some contacts of alpha."""
+) -> tuple[dict[str, str], dict[str, str], list[str], list[str]]:
+    """Seed; return codo's environment, the floor's, and ids of some contacts and mentees of alpha."""
     settings = make_settings(
         servers, free_port(), log_level="info", db_pool_size=10, db_max_overflow=5, api_workers=args.workers
     )
@@ -225,12 +225,18 @@ async def prepare(
         from shared.contacts.models import Contact
 
         ids = [str(i) for i in (await session.execute(select(Contact.id).limit(200))).scalars()]
+        waiting = select(Contact.id).where(Contact.kinds.contains(["mentee"])).limit(200)
+        mentees = [str(i) for i in (await session.execute(waiting)).scalars()]
+        mentors = await session.scalar(
+            select(func.count()).select_from(Contact).where(Contact.kinds.contains(["mentor"]))
+        )
+    print(f"alpha: {mentors:,} mentors to suggest from", flush=True)
     await db.dispose()
     env = settings_env(settings)
     floor_env = {**env, "FLOOR_ORG": str(org.id)}
     env["BENCH_TOKEN"] = org.tokens[next(iter(org.tokens))]
     env["BENCH_COOKIE"] = f"{COOKIE}={web.id}"
-    return env, floor_env, ids
+    return env, floor_env, ids, mentees
 
 
 def main(args: argparse.Namespace) -> None:
@@ -251,7 +257,7 @@ def main(args: argparse.Namespace) -> None:
         migrate.upgrade(owner_url)
         asyncio.run(migrate.grant_runtime_role(owner_url, migrate.runtime_role(app_url)))
         servers = Servers(pg.superuser_url, owner_url, app_url, redis.url, password)
-        env, floor_env, ids = asyncio.run(prepare(args, servers))
+        env, floor_env, ids, mentees = asyncio.run(prepare(args, servers))
         token, cookie = env.pop("BENCH_TOKEN"), env.pop("BENCH_COOKIE")
 
         codo_port, floor_port = free_port(), free_port()
@@ -307,6 +313,9 @@ def main(args: argparse.Namespace) -> None:
         )
         session_api = lua(scripts / "session-api.lua", "GET", [f"{base}?limit=50"], session)
         session_page = lua(scripts / "session-page.lua", "GET", ["/o/alpha/contacts"], session)
+        suggest = [f"/api/v1/orgs/alpha/matching/suggestions?contact_id={i}" for i in mentees]
+        suggest_codo = lua(scripts / "suggest.lua", "GET", suggest, bearer)
+        suggest_floor = lua(scripts / "suggest-floor.lua", "GET", suggest, {})
         select1 = lua(scripts / "select1.lua", "GET", ["/select1"], {})
         codo_url, floor_url = f"http://127.0.0.1:{codo_port}", f"http://127.0.0.1:{floor_port}"
 
@@ -328,6 +337,8 @@ def main(args: argparse.Namespace) -> None:
             ("change one contact (API token)", patch_codo, patch_floor),
             ("list 50 by name (browser session)", session_api, list_floor),
             ("list page (browser session)", session_page, list_floor),
+            # The floor reads the person and the pool's revision; codo also scores the pool.
+            ("suggestions for a mentee", suggest_codo, suggest_floor),
         ]
         for label, mine, theirs in cases:
             if args.only and args.only not in label:

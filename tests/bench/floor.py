@@ -36,6 +36,13 @@ LIST = (
 )
 ONE = f"SELECT {COLUMNS} FROM contacts WHERE organization_id = $1 AND id = $2"
 CHANGE = f"UPDATE contacts SET city = $3, updated_at = now() WHERE organization_id = $1 AND id = $2 RETURNING {COLUMNS}"  # noqa: E501
+# What a suggestions request must read however well it caches: the person and the revision
+# of the organisation's matching pool (scoring itself has no SQL floor).
+PERSON_AND_REVISION = (
+    f"SELECT {COLUMNS}, (SELECT revision FROM change_counters WHERE id = $3) AS revision "
+    "FROM contacts WHERE organization_id = $1 AND id = $2"
+)
+POOL_TOPIC = uuid.UUID("1f9c4f5a-7d02-55b4-95cb-d553d4703f6f")
 SCOPE = "SELECT set_config('codo.org_id', $1, true)"
 
 _encoder = msgspec.json.Encoder()
@@ -87,7 +94,14 @@ def create_app(dsn: str, org: uuid.UUID, pool_size: int) -> Litestar:
         rows = await scoped(CHANGE, contact_id, data.city)
         return json(dict(rows[0])) if rows else Response(b"", status_code=404)
 
-    return Litestar([select1, contacts, one, change], lifespan=[lifespan], debug=False, logging_config=None)
+    @get("/api/v1/orgs/{slug:str}/matching/suggestions")
+    async def suggestions(slug: str, contact_id: uuid.UUID) -> Response[bytes]:
+        rows = await scoped(PERSON_AND_REVISION, contact_id, POOL_TOPIC)
+        return json({"items": [dict(rows[0])]}) if rows else Response(b"", status_code=404)
+
+    return Litestar(
+        [select1, contacts, one, change, suggestions], lifespan=[lifespan], debug=False, logging_config=None
+    )
 
 
 if __name__ == "__main__":
