@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 import msgspec
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, literal_column, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -475,23 +475,35 @@ POOLS = _PoolCache()
 POOL_TOPIC = uuid.UUID("1f9c4f5a-7d02-55b4-95cb-d553d4703f6f")
 
 
-async def _fingerprint(session: AsyncSession) -> int:
-    """The organisation's matching revision: one primary-key lookup, however many people.
+async def _fingerprint(session: AsyncSession) -> tuple[int, bool]:
+    """The organisation's matching revision, and whether this transaction has changed it.
 
-    Database triggers bump it in every transaction that writes contacts, programme members,
-    field definitions or matches (migration 0019), so it changes exactly when a pool would.
+    One primary-key lookup, however many people: database triggers bump the revision in every
+    transaction that writes contacts, programme members, field definitions or matches
+    (migration 0019), so it changes exactly when a pool would.
     """
-    revision = await session.scalar(select(ChangeCounter.revision).where(ChangeCounter.id == POOL_TOPIC))
-    return revision or 0
+    row: Any = (
+        await session.execute(
+            select(
+                ChangeCounter.revision,
+                literal_column("xmin = pg_current_xact_id_if_assigned()::xid").label("mine"),
+            ).where(ChangeCounter.id == POOL_TOPIC)
+        )
+    ).one_or_none()
+    return (row.revision, bool(row.mine)) if row is not None else (0, False)
 
 
 async def candidate_pool(
     session: AsyncSession, org_id: uuid.UUID, role: Role, settings: ProgrammeSettings, today: date
 ) -> CandidatePool:
-    key = (org_id, settings.programme_id, role, settings.version, today, await _fingerprint(session))
+    revision, written_here = await _fingerprint(session)
+    key = (org_id, settings.programme_id, role, settings.version, today, revision)
     pool = POOLS.get(key)
     if pool is None:
         people = await candidates(session, role, settings.config, settings.programme_id)
         pool = CandidatePool(people, role, settings.config, today)
-        POOLS.put(key, pool)
+        # A transaction that has written counts its bump once: what it writes next would not move
+        # the revision again, so a pool it builds is not one to share.
+        if not written_here:
+            POOLS.put(key, pool)
     return pool

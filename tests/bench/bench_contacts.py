@@ -246,10 +246,13 @@ async def main(args: argparse.Namespace) -> None:
 
         # --- list and search ------------------------------------------------------------------
         await seed_contacts(conn, org.id, args.contacts - created)
+        owner_id, programme_id = await seed_filters(conn, org.id)
         # Only the owner may ANALYZE; autovacuum would do it in a while, the benchmark does it now.
         owner = await asyncpg.connect(plain_url(owner_url))
         await owner.execute("ANALYZE contacts")
         await owner.execute("ANALYZE contact_search_terms")
+        await owner.execute("ANALYZE contact_programme_members")
+        await owner.execute("ANALYZE contact_consents")
         await owner.close()
         total = await count_all(conn, org.id)
         from services.api.app import create_app
@@ -267,6 +270,16 @@ async def main(args: argparse.Namespace) -> None:
             ("tag=Lesen, newest first", {"tag": "Lesen", "sort": "-created"},
              "id IN (SELECT contact_id FROM contact_search_terms WHERE organization_id = $1 AND term = $2) "
              "ORDER BY created_at DESC, id DESC", ["#lesen"]),
+            ("owner (5 % of contacts)", {"owner": str(owner_id)},
+             "owner_membership_id = $2 ORDER BY sort_name, id", [owner_id]),
+            ("programme (2 % of contacts)", {"programme": str(programme_id)},
+             "id IN (SELECT contact_id FROM contact_programme_members WHERE organization_id = $1 "
+             "AND programme_id = $2) ORDER BY sort_name, id", [programme_id]),
+            ("custom field (1 %)", {"field": ["schulform:foerderschule"]},
+             "custom @> $2::jsonb ORDER BY sort_name, id", ['{"schulform": "foerderschule"}']),
+            ("missing consent (3 %)", {"missing_consent": True},
+             "id NOT IN (SELECT contact_id FROM contact_consents WHERE organization_id = $1 "
+             "AND status = 'given') ORDER BY sort_name, id", []),
         ]  # fmt: skip
         if args.explain:
             async with conn.transaction():
@@ -331,6 +344,48 @@ async def main(args: argparse.Namespace) -> None:
         await db.dispose()
     finally:
         pg.stop()
+
+
+async def seed_filters(conn: asyncpg.Connection, org_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID]:
+    """What the list's filters select, in proportions a programme has: an owner of 5 % of the
+    contacts, a small programme of 2 %, a rare custom value (1 %), 3 % without consent."""
+    async with conn.transaction():
+        await conn.execute("SELECT set_config('codo.org_id', $1, true)", str(org_id))
+        owner = await conn.fetchval("SELECT id FROM memberships LIMIT 1")
+        programme = uuid.uuid4()
+        await conn.execute(
+            "INSERT INTO contact_programmes (organization_id, id, name) VALUES ($1, $2, 'Lesepaten')",
+            org_id,
+            programme,
+        )
+        await conn.execute(
+            "INSERT INTO contact_fields (organization_id, id, key, label_de, label_en, type, options) "
+            "VALUES ($1, $2, 'schulform', 'Schulform', 'Type of school', 'choice', $3::jsonb)",
+            org_id,
+            uuid.uuid4(),
+            '[{"value": "gymnasium", "label_de": "Gymnasium"}, {"value": "foerderschule", '
+            '"label_de": "Förderschule"}, {"value": "gesamtschule", "label_de": "Gesamtschule"}]',
+        )
+        # Spread over the alphabet by hashing the id, so that no filter finds its rows first.
+        await conn.execute(
+            "UPDATE contacts SET owner_membership_id = $1 WHERE abs(hashtext(id::text)) % 100 < 5", owner
+        )
+        await conn.execute(
+            "UPDATE contacts SET custom = jsonb_build_object('schulform', CASE "
+            "WHEN abs(hashtext(id::text || 'f')) % 100 = 0 THEN 'foerderschule' ELSE 'gymnasium' END)"
+        )
+        await conn.execute(
+            "INSERT INTO contact_programme_members (organization_id, id, contact_id, programme_id) "
+            "SELECT organization_id, gen_random_uuid(), id, $1 FROM contacts "
+            "WHERE abs(hashtext(id::text || 'p')) % 100 < 2",
+            programme,
+        )
+        await conn.execute(
+            "INSERT INTO contact_consents (organization_id, id, contact_id, purpose, status, effective_on) "
+            "SELECT organization_id, gen_random_uuid(), id, 'data_processing', 'given', DATE '2026-01-01' "
+            "FROM contacts WHERE abs(hashtext(id::text || 'c')) % 100 >= 3"
+        )
+    return owner, programme
 
 
 async def count_all(conn: asyncpg.Connection, org_id: uuid.UUID) -> int:

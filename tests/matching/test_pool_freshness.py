@@ -30,26 +30,31 @@ async def _revision(db: Database, org: Org) -> int:
         return int(value or 0)
 
 
-async def test_each_writing_statement_bumps_its_own_organisation_once(
+async def test_each_writing_transaction_bumps_its_own_organisation_once(
     db: Database, org_a: Org, org_b: Org, app_conn: asyncpg.Connection
 ) -> None:
     before_a, before_b = await _revision(db, org_a), await _revision(db, org_b)
     async with app_conn.transaction():
         await app_conn.execute("SELECT set_config('codo.org_id', $1, true)", str(org_a.id))
-        # Fifty rows in one statement: one bump, not fifty.
         await app_conn.execute(
             "INSERT INTO contacts (organization_id, id, first_name, last_name, kinds) "
             "SELECT $1, gen_random_uuid(), 'Person', g::text, ARRAY['mentor'] FROM generate_series(1, 50) g",
             org_a.id,
         )
+        # Many single-row statements in one transaction: still one bump (and one row version).
+        for n in range(51, 81):
+            await app_conn.execute(
+                "INSERT INTO contacts (organization_id, id, first_name, last_name, kinds) "
+                "VALUES ($1, gen_random_uuid(), 'Person', $2, ARRAY['mentee'])",
+                org_a.id,
+                str(n),
+            )
     assert await _revision(db, org_a) == before_a + 1
     async with app_conn.transaction():
         await app_conn.execute("SELECT set_config('codo.org_id', $1, true)", str(org_a.id))
         await app_conn.execute("UPDATE contacts SET first_name = 'Renamed' WHERE last_name = '7'")
         await app_conn.execute("DELETE FROM contacts WHERE last_name = '8'")
-        # A statement that changes nothing changes no revision.
-        await app_conn.execute("UPDATE contacts SET first_name = 'x' WHERE false")
-    assert await _revision(db, org_a) == before_a + 3
+    assert await _revision(db, org_a) == before_a + 2
     assert await _revision(db, org_b) == before_b
     # A rolled-back write leaves the revision where it was.
     tx = app_conn.transaction()
@@ -57,7 +62,17 @@ async def test_each_writing_statement_bumps_its_own_organisation_once(
     await app_conn.execute("SELECT set_config('codo.org_id', $1, true)", str(org_a.id))
     await app_conn.execute("DELETE FROM contacts WHERE last_name = '9'")
     await tx.rollback()
+    assert await _revision(db, org_a) == before_a + 2
+    # The system context names no organisation: the written rows say which ones to bump.
+    async with app_conn.transaction():
+        await app_conn.execute("SELECT set_config('codo.system', 'on', true)")
+        await app_conn.execute(
+            "UPDATE contacts SET first_name = 'Swept' WHERE last_name IN ('1', '2') "
+            "AND organization_id = ANY($1::uuid[])",
+            [org_a.id, org_b.id],
+        )
     assert await _revision(db, org_a) == before_a + 3
+    assert await _revision(db, org_b) == before_b
 
 
 async def test_suggestions_see_a_new_mentor_and_a_new_match_at_once(
