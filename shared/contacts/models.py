@@ -40,6 +40,8 @@ class Contact(TenantBase):
         Index("ix_contacts_created", "organization_id", "created_at", "id"),
         Index("ix_contacts_updated", "organization_id", "updated_at", "id"),
         Index("ix_contacts_email", "organization_id", "email"),
+        Index("ix_contacts_owner", "organization_id", "owner_membership_id", "id"),
+        Index("ix_contacts_consent_missing", "organization_id", "consent_missing", "sort_name", "id"),
     )
 
     kinds: Mapped[list[str]] = mapped_column(ARRAY(String(20)), server_default=EMPTY_ARRAY)
@@ -72,6 +74,9 @@ class Contact(TenantBase):
     last_match_ended_on: Mapped[date | None] = mapped_column(Date)
     custom: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=EMPTY_OBJECT)
     legal_hold: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    # Kept by the database (migration 0020) from consents and the required purposes, so that the
+    # list can find the people who lack one without deciding it row by row.
+    consent_missing: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     legal_hold_reason: Mapped[str | None] = mapped_column(Text)
     erased_at: Mapped[datetime | None] = mapped_column(TZ)
     # Folded words (see vocab.fold) of names, e-mail, phone and tags; contact_search_terms indexes them.
@@ -105,6 +110,25 @@ class SearchTerm(TenantBase):
 
     contact_id: Mapped[uuid.UUID] = mapped_column()
     term: Mapped[str] = mapped_column(String(100, collation="C"))
+
+
+class FieldValue(TenantBase):
+    """One custom value of a contact, each element of a multi-choice value on its own row.
+
+    Written only by the database (migration 0020) from ``contacts.custom``: equality on these
+    rows is what an index can answer under row-level security, JSONB containment is not.
+    """
+
+    __tablename__ = "contact_field_values"
+    __table_args__ = (
+        _fk(["contact_id"], "contacts", "fk_contact_field_values_contact"),
+        Index("ix_contact_field_values_value", "organization_id", "key", "value", "contact_id"),
+        Index("ix_contact_field_values_contact", "organization_id", "contact_id"),
+    )
+
+    contact_id: Mapped[uuid.UUID] = mapped_column()
+    key: Mapped[str] = mapped_column(String(50))
+    value: Mapped[str] = mapped_column(String(200))
 
 
 class Programme(TenantBase):

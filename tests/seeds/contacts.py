@@ -27,8 +27,9 @@ async def seed(db: Database, org: Org) -> None:
     async with db.tenant(org.id) as session:
         o = org.id
         mentee = Contact(
-            organization_id=o, kinds=["mentee"], first_name="Mia", last_name="Kind", status="ready"
-        )
+            organization_id=o, kinds=["mentee"], first_name="Mia", last_name="Kind", status="ready",
+            custom={"school": "Grundschule am Park"},
+        )  # fmt: skip
         guardian = Contact(organization_id=o, kinds=["guardian"], first_name="Eva", last_name="Kind")
         for c in (mentee, guardian):
             derive(c)
