@@ -33,6 +33,8 @@ VALUE_LENGTH = 200
 def upgrade() -> None:
     op.execute("SELECT set_config('codo.system', 'on', true)")
     op.create_index("ix_contacts_owner", "contacts", ["organization_id", "owner_membership_id", "id"])
+    # The dashboard's and the board's counts by status.
+    op.create_index("ix_contacts_status", "contacts", ["organization_id", "status"])
     _field_values()
     _consent_missing()
 
@@ -195,4 +197,5 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION codo_field_values(jsonb)")
     disable_tenant_rls("contact_field_values")
     op.drop_table("contact_field_values")
+    op.drop_index("ix_contacts_status", table_name="contacts")
     op.drop_index("ix_contacts_owner", table_name="contacts")

@@ -41,6 +41,7 @@ class Contact(TenantBase):
         Index("ix_contacts_updated", "organization_id", "updated_at", "id"),
         Index("ix_contacts_email", "organization_id", "email"),
         Index("ix_contacts_owner", "organization_id", "owner_membership_id", "id"),
+        Index("ix_contacts_status", "organization_id", "status"),
         Index("ix_contacts_consent_missing", "organization_id", "consent_missing", "sort_name", "id"),
     )
 
