@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
 from collections import OrderedDict
@@ -471,6 +472,7 @@ class _PoolCache:
 
 
 POOLS = _PoolCache()
+_BUILDING: dict[tuple[Any, ...], asyncio.Future[CandidatePool]] = {}
 # The topic of the matching pools in change_counters (migration 0019 names the same id).
 POOL_TOPIC = uuid.UUID("1f9c4f5a-7d02-55b4-95cb-d553d4703f6f")
 
@@ -499,11 +501,41 @@ async def candidate_pool(
     revision, written_here = await _fingerprint(session)
     key = (org_id, settings.programme_id, role, settings.version, today, revision)
     pool = POOLS.get(key)
-    if pool is None:
-        people = await candidates(session, role, settings.config, settings.programme_id)
-        pool = CandidatePool(people, role, settings.config, today)
-        # A transaction that has written counts its bump once: what it writes next would not move
-        # the revision again, so a pool it builds is not one to share.
-        if not written_here:
-            POOLS.put(key, pool)
+    if pool is not None:
+        return pool
+    # A transaction that has written counts its bump once: what it writes next would not move
+    # the revision again, so a pool it builds is not one to share.
+    if written_here:
+        return await _build(session, role, settings, today)
+    # After a change, the requests that find no pool wait for the one that builds it instead of
+    # each encoding thousands of people at once.
+    loop = asyncio.get_running_loop()
+    building = _BUILDING.get(key)
+    if building is not None and building.get_loop() is loop:
+        try:
+            return await asyncio.shield(building)
+        except Exception:  # the builder's failure is its own (its session, its transaction)
+            return await _build(session, role, settings, today)
+    future: asyncio.Future[CandidatePool] = loop.create_future()
+    _BUILDING[key] = future
+    try:
+        pool = await _build(session, role, settings, today)
+    except BaseException as exc:
+        future.set_exception(exc)
+        # Nobody else may be waiting: do not let the loop report the exception as unretrieved.
+        future.exception()
+        raise
+    else:
+        POOLS.put(key, pool)
+        future.set_result(pool)
+    finally:
+        if _BUILDING.get(key) is future:
+            del _BUILDING[key]
     return pool
+
+
+async def _build(
+    session: AsyncSession, role: Role, settings: ProgrammeSettings, today: date
+) -> CandidatePool:
+    people = await candidates(session, role, settings.config, settings.programme_id)
+    return CandidatePool(people, role, settings.config, today)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from datetime import date
+from typing import Any
 
 import asyncpg
 import pytest
@@ -96,3 +99,33 @@ async def test_suggestions_see_a_new_mentor_and_a_new_match_at_once(
     waiting = await matching.call("GET", "/matching/suggestions", params={"contact_id": second})
     assert mentee not in {i["candidate_id"] for i in waiting["items"]}
     assert other in {i["candidate_id"] for i in waiting["items"]}
+
+
+async def test_requests_that_find_no_pool_wait_for_the_one_that_builds_it(
+    matching: MatchingApi, db: Database, org_a: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.matching import people
+
+    await matching.person("mentor", "Hanna", languages=["ar"], postal_code="10115")
+    people.POOLS.clear()
+    built = 0
+    original = people._build
+
+    async def counting(*args: Any) -> Any:
+        nonlocal built
+        built += 1
+        # Building takes a while (thousands of people): the other requests arrive meanwhile.
+        await asyncio.sleep(0.2)
+        return await original(*args)
+
+    monkeypatch.setattr(people, "_build", counting)
+
+    async def one_request() -> int:
+        async with db.tenant(org_a.id) as session:
+            settings = await people.settings_for(session, None)
+            pool = await people.candidate_pool(session, org_a.id, "mentor", settings, date.today())
+            return len(pool.profiles)
+
+    sizes = await asyncio.gather(*(one_request() for _ in range(6)))
+    assert sizes == [1] * 6
+    assert built == 1
