@@ -324,7 +324,7 @@ def main(args: argparse.Namespace) -> None:
         wrk(floor_url, list_floor, 2, args.connections)
         # The first suggestion request encodes the pool (seconds for thousands of mentors);
         # what is measured is the pool in use, as after any change it is built once again.
-        wrk(codo_url, suggest_codo, 5, 1)
+        wrk(codo_url, suggest_codo, 5, 2)
 
         print(
             f"\n{args.contacts:,} contacts in alpha, {args.orgs:,} more organisations; "
