@@ -107,7 +107,7 @@ def _out(c: MatchConcern, readable: bool) -> ConcernOut:
     )
 
 
-async def _pair_name(session: AsyncSession, match: Match) -> str:
+async def pair_name(session: AsyncSession, match: Match) -> str:
     rows = {
         r.id: people.display_name(r.first_name, r.last_name, r.preferred_name, r.organisation_name)
         for r in await session.execute(
@@ -170,7 +170,7 @@ async def raise_concern(
         )
     ).scalar_one_or_none()
     new_task = task_id is None
-    pair = await _pair_name(session, match)
+    pair = await pair_name(session, match)
     if task_id is None:
         due_at, remind_at = schedule(today, None, DEFAULT_TIMEZONE)
         task_id = (

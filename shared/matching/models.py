@@ -15,6 +15,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -273,4 +274,55 @@ class MatchConcern(TenantBase):
     # The coordinator's task; repeated signals of one source share it while it is open.
     task_id: Mapped[uuid.UUID | None] = mapped_column()
     created_by: Mapped[str] = mapped_column(String(200), server_default="")
+    created_at: Mapped[datetime] = _now()
+
+
+class MeetingLogLink(TenantBase):
+    """A mentor's personal link to log the meetings of one tandem; only its secret's hash is kept.
+
+    A reminder adds a link (the token cannot be read back to send it again); renewing or
+    revoking ends every link of the tandem. A link of an ended tandem opens nothing.
+    """
+
+    __tablename__ = "meeting_log_links"
+    __table_args__ = (
+        _fk(["match_id"], "matches", "fk_meeting_log_links_match"),
+        UniqueConstraint("organization_id", "token_hash"),
+        Index("ix_meeting_log_links_match", "organization_id", "match_id"),
+    )
+
+    match_id: Mapped[uuid.UUID] = mapped_column()
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    # Why it was made: "start", "renew", "reminder".
+    reason: Mapped[str] = mapped_column(String(12), server_default="start")
+    # Whether the e-mail with the link went to the outbox (no address or no consent: it did not).
+    sent: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    created_by: Mapped[str] = mapped_column(String(200), server_default="")
+    created_at: Mapped[datetime] = _now()
+    last_used_at: Mapped[datetime | None] = mapped_column(TZ)
+    revoked_at: Mapped[datetime | None] = mapped_column(TZ)
+
+
+class MeetingLogEntry(TenantBase):
+    """What a mentor added to a meeting they logged through their link: how it went, what they did."""
+
+    __tablename__ = "meeting_log_entries"
+    __table_args__ = (
+        _fk(["meeting_id"], "match_meetings", "fk_meeting_log_entries_meeting"),
+        _fk(["match_id"], "matches", "fk_meeting_log_entries_match"),
+        _fk(["link_id"], "meeting_log_links", "fk_meeting_log_entries_link", "SET NULL (link_id)"),
+        _fk(["concern_id"], "match_concerns", "fk_meeting_log_entries_concern", "SET NULL (concern_id)"),
+        UniqueConstraint("organization_id", "meeting_id"),
+        CheckConstraint("rating BETWEEN 1 AND 5", name="rating"),
+        Index("ix_meeting_log_entries_match", "organization_id", "match_id"),
+    )
+
+    meeting_id: Mapped[uuid.UUID] = mapped_column()
+    match_id: Mapped[uuid.UUID] = mapped_column()
+    link_id: Mapped[uuid.UUID | None] = mapped_column()
+    rating: Mapped[int] = mapped_column(Integer)
+    # Keys of shared.matching.meeting_log.ACTIVITIES.
+    activities: Mapped[list[str]] = mapped_column(ARRAY(String(20)), server_default=text("'{}'"))
+    worried: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    concern_id: Mapped[uuid.UUID | None] = mapped_column()
     created_at: Mapped[datetime] = _now()

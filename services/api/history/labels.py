@@ -14,6 +14,7 @@ ENTITIES = {
     "checkin": "Check-in",
     "meeting": "Meeting",
     "concern": "Signal from the tandem",
+    "meeting_log_link": "Link to the meeting log",
     "screening_record": "Preparation step",
     "certificate": "Certificate inspection",
     "intake_profile": "Intake details",
