@@ -382,7 +382,8 @@ async def remind_quiet(
                     timezone=DEFAULT_TIMEZONE,
                     match_id=r.id,
                     rule=QUIET_RULE,
-                    rule_subject=f"match:{r.id}",
+                    # One per quiet spell: an open task of an earlier spell does not hold back this one.
+                    rule_subject=f"match:{r.id}:{r.last.isoformat()}",
                     rule_occurrence=r.last.isoformat(),
                 )
                 .on_conflict_do_nothing()
@@ -390,7 +391,7 @@ async def remind_quiet(
             )
         ).scalar_one_or_none()
         if claimed is None:
-            continue  # this quiet spell was reminded of already (or its task is still open)
+            continue  # this quiet spell was reminded of already
         try:
             async with session.begin_nested():
                 issued = await meeting_links.issue(
