@@ -19,6 +19,7 @@ from shared.contacts.vocab import EMAIL_CONSENT
 from shared.db import Database
 from shared.intake.models import IntakeProfile
 from shared.matching.models import Match, MatchConcern, Meeting, MeetingLogEntry, MeetingLogLink
+from shared.permissions import Role
 from shared.settings import Settings
 from shared.tasks.models import Task
 from tests.conftest import Mailbox, Org
@@ -322,3 +323,35 @@ async def test_a_mentor_without_consent_gets_no_mail_and_the_page_says_so(
     page = await browserless.get(f"/o/{org_a.slug}/matches/{t.match_id}")
     assert "nicht eingewilligt, per E-Mail angeschrieben zu werden" in page.text
     assert "einen neuen Link schicken" not in page.text
+
+
+async def test_the_person_export_holds_the_log_and_erasure_closes_it(
+    db: Database,
+    settings: Settings,
+    mailbox: Mailbox,
+    matching: MatchingApi,
+    client: AsyncTestClient[Any],
+    org_a: Org,
+) -> None:
+    t = await tandem(db, org_a)
+    await matching.move(str(t.match_id), to="active")
+    path = await link_from_mail(db, settings, mailbox, t.mentor_email)
+    worry = "Er schläft im Unterricht ein"
+    r = await client.post(
+        path, data=form(rating="3", worried="yes", worry_text=worry), follow_redirects=False
+    )
+    assert r.status_code == 303
+
+    exported = await matching.call("GET", f"/contacts/{t.mentor_id}/export", role=Role.ADMIN)
+    mine = exported["domains"]["matching"]
+    assert [(e["rating"], e["activities"], e["worried"]) for e in mine["meeting_log"]] == [
+        (3, ["learning", "outdoors"], True)
+    ]
+    assert [c["text"] for c in mine["concerns"]] == [worry]
+    assert len(mine["meeting_log_links"]) == 1 and "token" not in str(mine["meeting_log_links"])
+
+    await matching.call("POST", f"/contacts/{t.mentor_id}/erase", role=Role.ADMIN)
+    assert (await client.get(path)).status_code == 404
+    async with db.tenant(org_a.id) as session:
+        words = (await session.execute(select(MatchConcern.confidential_text))).scalars().all()
+    assert worry not in words
