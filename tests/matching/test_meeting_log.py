@@ -355,3 +355,32 @@ async def test_the_person_export_holds_the_log_and_erasure_closes_it(
     async with db.tenant(org_a.id) as session:
         words = (await session.execute(select(MatchConcern.confidential_text))).scalars().all()
     assert worry not in words
+
+
+async def test_the_match_page_actions_answer_404_for_another_organisations_tandem(
+    db: Database, browserless: AsyncTestClient[Any], org_a: Org, org_b: Org
+) -> None:
+    b = await tandem(db, org_b)
+    a = await tandem(db, org_a)
+    viewer = await add_member(db, org_a, role="viewer")
+    await sign_in(browserless, a.coordinator)
+    page = await browserless.get(f"/o/{org_a.slug}/matches/{a.match_id}")
+    token = csrf_of(page.text)
+    for action in ("meeting-log/link", "meeting-log/revoke", "follow-up/clear"):
+        r = await browserless.post(
+            f"/o/{org_a.slug}/matches/{b.match_id}/{action}", data={"_csrf": token}, follow_redirects=False
+        )
+        assert r.status_code == 404, action
+    await sign_in(browserless, viewer)
+    page = await browserless.get(f"/o/{org_a.slug}/matches/{a.match_id}")
+    assert page.status_code == 200 and "Treffen-Logbuch der:des Mentor:in" not in page.text
+    r = await browserless.post(
+        f"/o/{org_a.slug}/matches/{a.match_id}/meeting-log/link",
+        data={"_csrf": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+    assert r.status_code == 403
+    async with db.tenant(org_b.id) as session:
+        assert (await session.execute(select(MeetingLogLink))).first() is None
+    async with db.tenant(org_a.id) as session:
+        assert (await session.execute(select(MeetingLogLink))).first() is None
