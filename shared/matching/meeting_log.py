@@ -257,6 +257,14 @@ async def overview(session: AsyncSession, match_id: uuid.UUID, actor: Actor) -> 
     )
 
 
+async def link_status(session: AsyncSession, match_id: uuid.UUID) -> meeting_links.LinkStatus:
+    return await meeting_links.status(session, await matches._get(session, match_id))
+
+
+async def concerns_of(session: AsyncSession, match_id: uuid.UUID, actor: Actor) -> list[concerns.ConcernOut]:
+    return await concerns.list_concerns(session, match_id, actor)
+
+
 async def renew_link(session: AsyncSession, match_id: uuid.UUID, actor: Actor) -> meeting_links.Issued:
     """A new link for the mentor, sent at once; earlier links stop working."""
     match = await matches._get(session, match_id, for_update=True)

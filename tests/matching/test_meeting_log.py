@@ -384,3 +384,45 @@ async def test_the_match_page_actions_answer_404_for_another_organisations_tande
         assert (await session.execute(select(MeetingLogLink))).first() is None
     async with db.tenant(org_a.id) as session:
         assert (await session.execute(select(MeetingLogLink))).first() is None
+
+
+async def test_the_api_sends_revokes_and_reads_signals_within_one_organisation(
+    db: Database, settings: Settings, mailbox: Mailbox, client: AsyncTestClient[Any], org_a: Org, org_b: Org
+) -> None:
+    t = await tandem(db, org_a)
+    a, b = MatchingApi(client, org_a), MatchingApi(client, org_b)
+    base = f"/matches/{t.match_id}"
+    assert (await a.call("POST", f"{base}/meeting-log/link", 201)) == {"sent": True}
+    path = await link_from_mail(db, settings, mailbox, t.mentor_email)
+    status = await a.call("GET", f"{base}/meeting-log", role=Role.VIEWER)
+    assert (status["active"], status["sent"], status["unreachable"]) == (True, True, None)
+    r = await client.post(path, data=form(worried="yes", worry_text="Nur für die Koordination"))
+    assert r.status_code == 200  # followed to the thank-you page
+
+    [signal] = await a.call("GET", f"{base}/concerns", role=Role.ADMIN)
+    assert signal["confidential_text"] == "Nur für die Koordination"
+    [hidden] = await a.call("GET", f"{base}/concerns", role=Role.COORDINATOR)
+    assert hidden["confidential_text"] is None and hidden["summary"] == signal["summary"]
+    await a.call("GET", f"{base}/concerns", 403, role=Role.REPORTER)
+
+    # Organisation B knows nothing of A's tandem; a viewer of A may look but not act.
+    for method, suffix in (
+        ("GET", "/meeting-log"),
+        ("POST", "/meeting-log/link"),
+        ("DELETE", "/meeting-log/link"),
+        ("GET", "/concerns"),
+        ("DELETE", "/follow-up"),
+    ):
+        await b.call(method, f"{base}{suffix}", 404, role=Role.ADMIN)
+    await a.call("POST", f"{base}/meeting-log/link", 403, role=Role.VIEWER)
+    await a.call("DELETE", f"{base}/follow-up", 403, role=Role.VIEWER)
+
+    flag = select(Match.follow_up_since).where(Match.id == t.match_id)
+    async with db.tenant(org_a.id) as session:
+        assert (await session.execute(flag)).scalar() is not None
+    await a.call("DELETE", f"{base}/follow-up", 204)
+    async with db.tenant(org_a.id) as session:
+        assert (await session.execute(flag)).scalar() is None
+    await a.call("DELETE", f"{base}/meeting-log/link", 204)
+    assert (await a.call("GET", f"{base}/meeting-log"))["active"] is False
+    assert (await client.get(path)).status_code == 404

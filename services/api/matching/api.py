@@ -13,6 +13,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from services.api.context import ApiController, OrgContext
+from services.api.matching import meeting_log_api
 from services.api.pagination import Cursor
 from services.api.scope import app_settings
 from shared.actor import Actor, display_name
@@ -371,4 +372,4 @@ class MatchesController(ApiController):
         return await matches.add_meeting(ctx.session, match_id, data, today=_today())
 
 
-ROUTES = [MatchingController, MatchesController]
+ROUTES = [MatchingController, MatchesController, *meeting_log_api.ROUTES]
