@@ -44,6 +44,7 @@ INTAKE_CERTIFICATE_REMINDERS = "intake_certificate_reminders"
 INTAKE_PURGE_SUBMISSIONS = "intake_purge_submissions"
 PURGE_STALE_INVITATIONS = "purge_stale_invitations"
 REPORTING_RUN_EXPORT = "reporting_run_export"
+MEETING_LOG_REMINDERS = "meeting_log_reminders"
 
 JOBS = frozenset(
     {
@@ -58,6 +59,7 @@ JOBS = frozenset(
         INTAKE_PURGE_SUBMISSIONS,
         PURGE_STALE_INVITATIONS,
         REPORTING_RUN_EXPORT,
+        MEETING_LOG_REMINDERS,
     }
 )
 

@@ -46,6 +46,15 @@ class CustomCriterion(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     required: bool = False
 
 
+class MeetingLogConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The mentors' meeting log of a programme (shared.matching.meeting_log)."""
+
+    # Weeks without any meeting before the mentor is reminded and the coordinator gets a task.
+    quiet_weeks: Annotated[int, msgspec.Meta(ge=1, le=52)] = 4
+    # A rating at or below this reaches the coordinator as a signal.
+    low_rating: Annotated[int, msgspec.Meta(ge=1, le=4)] = 2
+
+
 class MatchingConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     rules: HardRules = msgspec.field(default_factory=HardRules)
     weights: Weights = msgspec.field(default_factory=Weights)
@@ -57,6 +66,7 @@ class MatchingConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     age_gap_scale_years: Annotated[float, msgspec.Meta(gt=0, le=100)] = 40
     # Full waiting points after this many days.
     waiting_scale_days: Annotated[int, msgspec.Meta(gt=0, le=3650)] = 180
+    meeting_log: MeetingLogConfig = msgspec.field(default_factory=MeetingLogConfig)
 
     def __post_init__(self) -> None:
         keys = [c.key for c in self.custom]

@@ -21,7 +21,7 @@ from shared.db import current_org
 from shared.errors import AnyOf, Conflict, NotFound, ValidationFailed
 from shared.ids import new_id
 from shared.logs import get_logger
-from shared.matching import people
+from shared.matching import meeting_links, people
 from shared.matching.models import (
     MATCH_STATUSES,
     OPEN_STATUSES,
@@ -628,6 +628,9 @@ async def transition(
     )
     await session.flush()
     await _follow(session, match, was, data, on)
+    if data.to == "active" and was != "paused":
+        # The mentor's meeting log opens with the tandem.
+        await meeting_links.on_started(session, match, actor)
     await session.flush()
     await history.record(
         session,

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -177,6 +178,8 @@ class Match(TenantBase):
     updated_at: Mapped[datetime] = _now()
     # Values of the organisation's match fields (MatchField), by key.
     custom: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    # Set when a signal from the tandem (a worry, a low rating) asks the coordinator to look at it.
+    follow_up_since: Mapped[datetime | None] = mapped_column(TZ)
 
 
 class MatchField(FieldDefinition, TenantBase):
@@ -246,4 +249,80 @@ class Meeting(TenantBase):
     activity: Mapped[str] = mapped_column(String(200), server_default="")
     reported_by: Mapped[str] = mapped_column(String(12), server_default="mentor")
     notes: Mapped[str] = mapped_column(Text, server_default="")
+    created_at: Mapped[datetime] = _now()
+
+
+class MatchConcern(TenantBase):
+    """A signal from a tandem that asks its coordinator to look: a worry, a low rating.
+
+    ``summary`` is what anyone who may read the match sees; ``confidential_text`` is the
+    reporter's own words, for admins and the tandem's coordinator only.
+    """
+
+    __tablename__ = "match_concerns"
+    __table_args__ = (
+        _fk(["match_id"], "matches", "fk_match_concerns_match"),
+        _fk(["task_id"], "tasks", "fk_match_concerns_task", "SET NULL (task_id)"),
+        Index("ix_match_concerns_match", "organization_id", "match_id", "created_at"),
+    )
+
+    match_id: Mapped[uuid.UUID] = mapped_column()
+    # Where the signal came from: "meeting_log", "questionnaire", ...
+    source: Mapped[str] = mapped_column(String(40))
+    summary: Mapped[str] = mapped_column(String(300))
+    confidential_text: Mapped[str] = mapped_column(Text, server_default="")
+    # The coordinator's task; repeated signals of one source share it while it is open.
+    task_id: Mapped[uuid.UUID | None] = mapped_column()
+    created_by: Mapped[str] = mapped_column(String(200), server_default="")
+    created_at: Mapped[datetime] = _now()
+
+
+class MeetingLogLink(TenantBase):
+    """A mentor's personal link to log the meetings of one tandem; only its secret's hash is kept.
+
+    A reminder adds a link (the token cannot be read back to send it again); renewing or
+    revoking ends every link of the tandem. A link of an ended tandem opens nothing.
+    """
+
+    __tablename__ = "meeting_log_links"
+    __table_args__ = (
+        _fk(["match_id"], "matches", "fk_meeting_log_links_match"),
+        UniqueConstraint("organization_id", "token_hash"),
+        Index("ix_meeting_log_links_match", "organization_id", "match_id"),
+    )
+
+    match_id: Mapped[uuid.UUID] = mapped_column()
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    # Why it was made: "start", "renew", "reminder".
+    reason: Mapped[str] = mapped_column(String(12), server_default="start")
+    # Whether the e-mail with the link went to the outbox (no address or no consent: it did not).
+    sent: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    created_by: Mapped[str] = mapped_column(String(200), server_default="")
+    created_at: Mapped[datetime] = _now()
+    last_used_at: Mapped[datetime | None] = mapped_column(TZ)
+    revoked_at: Mapped[datetime | None] = mapped_column(TZ)
+
+
+class MeetingLogEntry(TenantBase):
+    """What a mentor added to a meeting they logged through their link: how it went, what they did."""
+
+    __tablename__ = "meeting_log_entries"
+    __table_args__ = (
+        _fk(["meeting_id"], "match_meetings", "fk_meeting_log_entries_meeting"),
+        _fk(["match_id"], "matches", "fk_meeting_log_entries_match"),
+        _fk(["link_id"], "meeting_log_links", "fk_meeting_log_entries_link", "SET NULL (link_id)"),
+        _fk(["concern_id"], "match_concerns", "fk_meeting_log_entries_concern", "SET NULL (concern_id)"),
+        UniqueConstraint("organization_id", "meeting_id"),
+        CheckConstraint("rating BETWEEN 1 AND 5", name="rating"),
+        Index("ix_meeting_log_entries_match", "organization_id", "match_id"),
+    )
+
+    meeting_id: Mapped[uuid.UUID] = mapped_column()
+    match_id: Mapped[uuid.UUID] = mapped_column()
+    link_id: Mapped[uuid.UUID | None] = mapped_column()
+    rating: Mapped[int] = mapped_column(Integer)
+    # Keys of shared.matching.meeting_log.ACTIVITIES.
+    activities: Mapped[list[str]] = mapped_column(ARRAY(String(20)), server_default=text("'{}'"))
+    worried: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    concern_id: Mapped[uuid.UUID | None] = mapped_column()
     created_at: Mapped[datetime] = _now()

@@ -1,7 +1,8 @@
 """What matching keeps about one person, for the export (GDPR Art. 15, 20) and the erasure (Art. 17).
 
 Matches, their dates and the number and length of meetings stay for the statistics; every word
-written about the pair (check-in notes, meeting notes and activities, transition reasons) goes.
+written about the pair (check-in notes, meeting notes and activities, transition reasons, the
+words of a worry) goes.
 """
 
 from __future__ import annotations
@@ -9,13 +10,22 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.actor import Actor
 from shared.contacts.gdpr import person_needles, redact
 from shared.contacts.models import Contact
-from shared.matching.models import CheckIn, Match, MatchEvent, Meeting
+from shared.matching.concerns import may_read_confidential, responsible_coordinator
+from shared.matching.models import (
+    CheckIn,
+    Match,
+    MatchConcern,
+    MatchEvent,
+    Meeting,
+    MeetingLogEntry,
+    MeetingLogLink,
+)
 
 
 def _of(contact_id: uuid.UUID) -> Any:
@@ -29,6 +39,19 @@ async def export_contact(session: AsyncSession, contact_id: uuid.UUID, actor: Ac
     ids = [m.id for m in matches]
     checkins = list((await session.execute(select(CheckIn).where(CheckIn.match_id.in_(ids)))).scalars())
     meetings = list((await session.execute(select(Meeting).where(Meeting.match_id.in_(ids)))).scalars())
+    concerns = list(
+        (await session.execute(select(MatchConcern).where(MatchConcern.match_id.in_(ids)))).scalars()
+    )
+    logged = list(
+        (await session.execute(select(MeetingLogEntry).where(MeetingLogEntry.match_id.in_(ids)))).scalars()
+    )
+    links = list(
+        (await session.execute(select(MeetingLogLink).where(MeetingLogLink.match_id.in_(ids)))).scalars()
+    )
+    # The words of a worry stay as confidential in the export as on the match page.
+    readable = {
+        m.id for m in matches if may_read_confidential(actor, await responsible_coordinator(session, m))
+    }
     return {
         "matches": [
             {
@@ -63,6 +86,37 @@ async def export_contact(session: AsyncSession, contact_id: uuid.UUID, actor: Ac
             }
             for m in meetings
         ],
+        "meeting_log": [
+            {
+                "match_id": str(e.match_id),
+                "meeting_id": str(e.meeting_id),
+                "rating": e.rating,
+                "activities": list(e.activities),
+                "worried": e.worried,
+            }
+            for e in logged
+        ],
+        # When links to the meeting log were made and used; the links themselves are never kept.
+        "meeting_log_links": [
+            {
+                "match_id": str(k.match_id),
+                "created_at": k.created_at.isoformat(),
+                "sent_by_email": k.sent,
+                "last_used_at": k.last_used_at.isoformat() if k.last_used_at else None,
+                "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
+            }
+            for k in links
+        ],
+        "concerns": [
+            {
+                "match_id": str(c.match_id),
+                "on": c.created_at.date().isoformat(),
+                "source": c.source,
+                "summary": c.summary,
+                **({"text": c.confidential_text} if c.match_id in readable else {}),
+            }
+            for c in concerns
+        ],
     }
 
 
@@ -72,6 +126,15 @@ async def erase_contact(session: AsyncSession, contact_id: uuid.UUID) -> None:
         await session.execute(update(CheckIn).where(CheckIn.match_id.in_(ids)).values(notes=""))
         await session.execute(update(Meeting).where(Meeting.match_id.in_(ids)).values(notes="", activity=""))
         await session.execute(update(MatchEvent).where(MatchEvent.match_id.in_(ids)).values(reason=None))
+        await session.execute(
+            update(MatchConcern).where(MatchConcern.match_id.in_(ids)).values(confidential_text="")
+        )
+        # Nobody can note meetings about an erased person any more.
+        await session.execute(
+            update(MeetingLogLink)
+            .where(MeetingLogLink.match_id.in_(ids), MeetingLogLink.revoked_at.is_(None))
+            .values(revoked_at=func.now())
+        )
     contact = (await session.execute(select(Contact).where(Contact.id == contact_id))).scalar_one_or_none()
     needles = person_needles(contact) if contact is not None else []
     if needles:

@@ -281,6 +281,22 @@ _BUCKET_OF = "width_bucket({day}, CAST(:starts AS date[]))"
 _BERLIN_DAY = "({column} AT TIME ZONE 'Europe/Berlin')::date"
 
 
+# Pauses that ended (a tandem paused, then active again or ended), from the match's log; the
+# pause a tandem is in now comes from its paused_on.
+_PAUSES = """pauses AS MATERIALIZED (
+  SELECT e.match_id, e.occurred_on AS since, r.occurred_on AS until
+  FROM match_events e
+  CROSS JOIN LATERAL (
+    SELECT n.occurred_on FROM match_events n
+    WHERE n.organization_id = e.organization_id AND n.match_id = e.match_id
+      AND n.to_status IN ('active', 'ended') AND (n.occurred_on, n.id) > (e.occurred_on, e.id)
+    ORDER BY n.occurred_on, n.id LIMIT 1
+  ) r
+  WHERE e.to_status = 'paused' AND e.occurred_on <= CAST(:last AS date)
+    AND r.occurred_on >= CAST(:first AS date)
+)"""
+
+
 def _tandems_sql(dim: str) -> str:
     active = "t.started_on <= t.e AND (t.ended_on IS NULL OR t.ended_on >= t.s)"
     started = "t.started_on BETWEEN t.s AND t.e"
@@ -290,7 +306,8 @@ def _tandems_sql(dim: str) -> str:
     return f"""WITH {_BUCKETS},
 m AS MATERIALIZED (
   SELECT m.id, m.mentor_id, m.proposed_on, m.started_on, m.ended_on, m.ended_early, p.waiting_since,
-         m.programme_id, m.custom AS match_custom, p.custom, p.gender, p.birth_date, {_INTERVAL} AS every
+         m.programme_id, m.custom AS match_custom, p.custom, p.gender, p.birth_date, {_INTERVAL} AS every,
+         CASE WHEN m.status = 'paused' THEN m.paused_on END AS paused_since
   FROM matches m JOIN contacts p ON p.organization_id = m.organization_id AND p.id = m.mentee_id
   LEFT JOIN matching_settings own ON own.organization_id = m.organization_id
        AND own.programme_id = m.programme_id
@@ -301,6 +318,7 @@ t AS (
   SELECT b.i, b.s, b.e, {dim} AS dim, m.*
   FROM b JOIN m ON m.proposed_on <= b.e AND (m.ended_on IS NULL OR m.ended_on >= b.s)
 ),
+{_PAUSES},
 held AS MATERIALIZED (
   SELECT {_BUCKET_OF.format(day="k.occurred_on")} AS i, k.match_id, count(*) AS n
   FROM match_checkins k
@@ -323,9 +341,18 @@ SELECT t.i, t.dim,
   percentile_cont(0.9) WITHIN GROUP (ORDER BY t.proposed_on - t.waiting_since)
     FILTER (WHERE {waited}) AS wait_p90,
   coalesce(sum(greatest(
-    floor((least(coalesce(t.ended_on, t.e), t.e) - greatest(t.started_on, t.s) + 1)::numeric / t.every)
+    floor((least(coalesce(t.ended_on, t.e), t.e) - greatest(t.started_on, t.s) + 1 - pd.days)::numeric
+          / t.every)
     - coalesce(h.n, 0), 0)) FILTER (WHERE {active}), 0) AS checkins_missed
 FROM t LEFT JOIN held h ON h.i = t.i AND h.match_id = t.id
+CROSS JOIN LATERAL (
+  -- The days of the bucket the tandem spent paused: no check-in falls due while it rests.
+  SELECT coalesce(sum(greatest(
+    least(pz.until - 1, coalesce(t.ended_on, t.e), t.e) - greatest(pz.since, t.started_on, t.s) + 1, 0)), 0)
+    AS days
+  FROM (SELECT pa.since, pa.until FROM pauses pa WHERE pa.match_id = t.id
+        UNION ALL SELECT t.paused_since, CAST(:last AS date) + 1 WHERE t.paused_since IS NOT NULL) pz
+) pd
 GROUP BY t.i, t.dim"""
 
 

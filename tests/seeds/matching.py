@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import date
 
 from shared.contacts.models import Contact
@@ -11,11 +12,14 @@ from shared.matching.models import (
     CheckIn,
     EndReason,
     Match,
+    MatchConcern,
     MatchEvent,
     MatchingRun,
     MatchingRunPair,
     MatchingSettings,
     Meeting,
+    MeetingLogEntry,
+    MeetingLogLink,
 )
 from tests.conftest import Org
 
@@ -53,6 +57,21 @@ async def seed(db: Database, org: Org) -> None:
         )
         session.add(match)
         await session.flush()
+        meeting = Meeting(
+            organization_id=o,
+            match_id=match.id,
+            occurred_on=date(2026, 2, 2),
+            duration_minutes=90,
+            volunteer_minutes=120,
+        )
+        concern = MatchConcern(
+            organization_id=o,
+            match_id=match.id,
+            source="meeting_log",
+            summary="Something worries the mentor",
+            confidential_text="Seed words",
+        )
+        link = MeetingLogLink(organization_id=o, match_id=match.id, token_hash=secrets.token_bytes(32))
         session.add_all(
             [
                 MatchingRunPair(
@@ -73,12 +92,21 @@ async def seed(db: Database, org: Org) -> None:
                     channel="phone",
                     rating=4,
                 ),
-                Meeting(
-                    organization_id=o,
-                    match_id=match.id,
-                    occurred_on=date(2026, 2, 2),
-                    duration_minutes=90,
-                    volunteer_minutes=120,
-                ),
+                meeting,
+                concern,
+                link,
             ]
+        )
+        await session.flush()
+        session.add(
+            MeetingLogEntry(
+                organization_id=o,
+                meeting_id=meeting.id,
+                match_id=match.id,
+                link_id=link.id,
+                rating=2,
+                activities=["talk"],
+                worried=True,
+                concern_id=concern.id,
+            )
         )

@@ -13,7 +13,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from services.api.context import ApiController, OrgContext
+from services.api.matching import meeting_log_api
 from services.api.pagination import Cursor
+from services.api.scope import app_settings
 from shared.actor import Actor, display_name
 from shared.errors import ValidationFailed
 from shared.matching import matches, people, runs
@@ -330,10 +332,16 @@ class MatchesController(ApiController):
 
     @post("/{match_id:uuid}/transitions", summary="Move a match on: introduced, active, paused, ended")
     async def transition(
-        self, ctx: NamedDependency[OrgContext], match_id: FromPath[uuid.UUID], data: JSONBody[TransitionIn]
+        self,
+        request: Request[Any, Any, Any],
+        ctx: NamedDependency[OrgContext],
+        match_id: FromPath[uuid.UUID],
+        data: JSONBody[TransitionIn],
     ) -> MatchOut:
         ctx.require(Permission.DATA_WRITE)
-        return await matches.transition(ctx.session, match_id, data, actor=await _actor(ctx), today=_today())
+        # A start sends the mentor their meeting-log link, which needs the site's address.
+        actor = (await _actor(ctx)).within(ctx.org.id, ctx.org.slug, app_settings(request).public_url)
+        return await matches.transition(ctx.session, match_id, data, actor=actor, today=_today())
 
     @get("/{match_id:uuid}/checkins", summary="The coordinator's check-ins, newest first")
     async def checkins(
@@ -364,4 +372,4 @@ class MatchesController(ApiController):
         return await matches.add_meeting(ctx.session, match_id, data, today=_today())
 
 
-ROUTES = [MatchingController, MatchesController]
+ROUTES = [MatchingController, MatchesController, *meeting_log_api.ROUTES]

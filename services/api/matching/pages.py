@@ -16,13 +16,14 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from services.api.history.pages import record_history
+from services.api.matching import meeting_log_pages
 from services.api.matching.api import Lang, _today
 from services.api.web import i18n
 from services.api.web.context import PageContext, PageController
 from shared.actor import Actor
 from shared.contacts import service as contacts_service
 from shared.errors import DomainError, NotFound, ValidationFailed
-from shared.matching import matches, people, runs
+from shared.matching import matches, meeting_log, people, runs
 from shared.matching.schemas import (
     AcceptIn,
     CheckInIn,
@@ -71,7 +72,7 @@ def _lang(page: PageContext) -> Lang:
 async def _page_actor(page: PageContext) -> Actor:
     return replace(
         page.actor, label=page.user.display_name or page.user.email if page.user else page.role.value
-    )
+    ).within(page.org.id, page.org.slug, page.settings.public_url)
 
 
 def _uuid(value: str | None, field: str) -> uuid.UUID:
@@ -282,6 +283,8 @@ class MatchingPages(PageController):
         timeline += [(m.on, "meeting", m) for m in meetings]
         timeline.sort(key=lambda item: (item[0], item[2].created_at), reverse=True)
         reasons = await matches.list_end_reasons(page.session)
+        # The mentor's meeting log: what they added to their meetings, signals, the link's state.
+        log_view = await meeting_log.overview(page.session, match_id, await _page_actor(page))
         settings = await people.settings_for(page.session, match.programme_id)
         try:
             mentee, mentor = await people.pair(
@@ -298,6 +301,9 @@ class MatchingPages(PageController):
             status_code=status_code,
             m=match,
             timeline=timeline,
+            log_view=log_view,
+            activity_labels=meeting_log.ACTIVITIES,
+            rating_labels=meeting_log.RATINGS,
             next_steps=matches.TRANSITIONS[match.status],
             reasons=reasons,
             reason_labels={r.key: (r.label_de if page.locale == "de" else r.label_en) for r in reasons},
@@ -374,9 +380,36 @@ class MatchingPages(PageController):
 
         return await self._write(page, match_id, act)
 
+    @post("/matches/{match_id:uuid}/meeting-log/link", status_code=303)
+    async def meeting_log_link_page(
+        self, page: NamedDependency[PageContext], match_id: FromPath[uuid.UUID]
+    ) -> Redirect | Template:
+        async def act(form: dict[str, str]) -> None:
+            await meeting_log.renew_link(page.session, match_id, await _page_actor(page))
+
+        return await self._write(page, match_id, act)
+
+    @post("/matches/{match_id:uuid}/meeting-log/revoke", status_code=303)
+    async def meeting_log_revoke_page(
+        self, page: NamedDependency[PageContext], match_id: FromPath[uuid.UUID]
+    ) -> Redirect | Template:
+        async def act(form: dict[str, str]) -> None:
+            await meeting_log.revoke_links(page.session, match_id, await _page_actor(page))
+
+        return await self._write(page, match_id, act)
+
+    @post("/matches/{match_id:uuid}/follow-up/clear", status_code=303)
+    async def follow_up_clear_page(
+        self, page: NamedDependency[PageContext], match_id: FromPath[uuid.UUID]
+    ) -> Redirect | Template:
+        async def act(form: dict[str, str]) -> None:
+            await meeting_log.clear_follow_up(page.session, match_id, await _page_actor(page))
+
+        return await self._write(page, match_id, act)
+
 
 def _run_redirect(page: PageContext, run_id: uuid.UUID) -> Redirect:
     return Redirect(f"/o/{page.org.slug}/matching/runs/{run_id}", status_code=303)
 
 
-ROUTES = [MatchingPages]
+ROUTES = [MatchingPages, *meeting_log_pages.ROUTES]
