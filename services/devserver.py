@@ -131,7 +131,8 @@ def run_dev(*, port: int, data_dir: str) -> int:
         children.append(subprocess.Popen([*codo, "api", "--host", "127.0.0.1", "--port", str(port)], env=env))
         children.append(subprocess.Popen([*codo, "worker"], env=env))
         base = f"http://127.0.0.1:{port}"
-        if not _wait_http(f"{base}/health", 30):
+        # A laptop from 2016 (or a busy machine) may need a while to import and start everything.
+        if not _wait_http(f"{base}/health", 120):
             print("codo: the API did not come up; see the log above", file=sys.stderr)
             return 1
         print(
