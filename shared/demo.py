@@ -30,9 +30,10 @@ from shared import organizations
 from shared.actor import Actor
 from shared.contacts import fields as custom_fields
 from shared.contacts import service as contacts
+from shared.contacts import timeline
 from shared.contacts.fields import FieldIn, FieldOption
 from shared.contacts.models import Activity, Contact
-from shared.contacts.schemas import ContactIn
+from shared.contacts.schemas import ConsentIn, ContactIn
 from shared.db import Database
 from shared.intake import events, forms
 from shared.intake.events import AttendanceIn, AttendanceItem, EventIn, InviteIn
@@ -384,6 +385,21 @@ class _Builder:
             admin=True, actor="Anna Admin",
         )  # fmt: skip
         birgit.status = "declined_child_protection"
+        # Consents as the sign-up forms and the first talks record them; two people are still missing
+        # theirs, which their pages point out.
+        joined = self.joined()
+        for key, contact_id in self.people.items():
+            if key in ("oskar", "clara"):
+                continue
+            child = PEOPLE[key][2] == "mentee"
+            purposes = ["data_processing"] + ([] if child else ["contact_by_email"])
+            for purpose in purposes:
+                await timeline.record_consent(
+                    self.s, contact_id, self.actor,
+                    ConsentIn(purpose=purpose, status="given", effective_on=min(joined[key], self.today),
+                              given_by="Erziehungsberechtigte" if child else None,
+                              evidence="Anmeldebogen, unterschrieben" if child else "Anmeldeformular"),
+                )  # fmt: skip
         for guardian, child in (("nadia", "amira"), ("aylin", "yusuf"), ("markus", "leon")):
             await contacts.add_link(self.s, self.people[guardian], self.people[child], "guardian_of")
         for partner, person in (("bibliothek", "sabine"), ("schule", "leon")):
@@ -626,9 +642,8 @@ class _Builder:
         )
         self.run_id = run.id
 
-    async def backdate(self) -> None:
-        """When people joined: a contact is created as long before its first tandem as people
-        usually wait, so the figures of earlier months are not empty."""
+    def joined(self) -> dict[str, date]:
+        """When people joined: as long before their first tandem as people usually wait."""
         joined: dict[str, date] = {}
         for mentor, mentee, _f, steps in TANDEMS:
             first = self.ago(steps[0][1])
@@ -636,10 +651,19 @@ class _Builder:
                 joined[key] = min(joined.get(key, first), first - timedelta(days=21 + len(key) * 3))
         for key in WAITING:
             joined.setdefault(key, self.ago(WAITING[key] + 14))
+        for n, key in enumerate(PEOPLE):
+            joined.setdefault(key, self.ago(30 + (n * 37) % 300))
+        return joined
+
+    async def backdate(self) -> None:
+        """The services stamp a new contact with today; the demo's people joined over the last
+        year and a half, so the figures of earlier months are not empty."""
+        joined = self.joined()
+        # Whose status the tandems changed keep the day of that change.
+        waited = {key for mentor, mentee, _f, _s in TANDEMS for key in (mentor, mentee)} | set(WAITING)
         for n, key in enumerate(self.people):
-            day = joined.get(key, self.ago(30 + (n * 37) % 300))
-            stamp = self.at(day, 9 + n % 8)
-            changed = stamp if key not in joined else Contact.status_changed_at
+            stamp = self.at(joined[key], 9 + n % 8)
+            changed = Contact.status_changed_at if key in waited else stamp
             await self.s.execute(
                 update(Contact)
                 .where(Contact.id == self.people[key])

@@ -49,6 +49,7 @@ EXPECTED = {
     "tandems with a funder": ("SELECT count(*) FROM matches WHERE custom ? 'foerderer'", 15),
     "guardian links": ("SELECT count(*) FROM contact_links WHERE kind = 'guardian_of'", 3),
     "timeline entries": ("SELECT count(*) FROM contact_activities", 5),
+    "consents": ("SELECT count(DISTINCT contact_id) FROM contact_consents WHERE status = 'given'", 40),
     "change history": ("SELECT count(*) FROM history", 50),
     "contacts who joined in earlier months": (
         "SELECT count(DISTINCT date_trunc('month', created_at)) FROM contacts", 8),
