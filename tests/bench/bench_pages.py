@@ -94,7 +94,6 @@ async def prepare(servers: Servers) -> tuple[dict[str, str], str, list[tuple[str
         ("forms", f"{o}/intake/forms"),
         ("preparation", f"{o}/intake/people/{sabine}"),
         ("reports (this year)", f"{o}/reports"),
-        ("history", f"{o}/history"),
     ]
     return settings_env(settings), f"{COOKIE}={web.id}", pages, str(seeded.org_id)
 
