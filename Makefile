@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+PORT   ?= 8000
 
 .PHONY: run test lint install tools clean catalogues
 
@@ -16,8 +17,9 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 ## Everything local: embedded PostgreSQL and Redis (data under .codo/), demo data, API and worker.
+## `make run PORT=8765` serves on another port.
 run: $(STAMP)
-	$(BIN)/codo dev
+	$(BIN)/codo dev --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

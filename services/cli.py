@@ -375,7 +375,8 @@ def mail_test(to: str, slug: str | None) -> None:
 @click.option("--port", type=int, default=8000, show_default=True, help="API port")
 @click.option("--data-dir", default=".codo", show_default=True, help="where PostgreSQL and Redis keep data")
 def dev(port: int, data_dir: str) -> None:
-    """Run everything locally: embedded PostgreSQL and Redis, migrations, demo data, API and worker."""
+    """Run everything locally: embedded PostgreSQL and Redis, migrations, the demo programme (created
+    once, never in production), API and worker."""
     from services.devserver import run_dev
 
     sys.exit(run_dev(port=port, data_dir=data_dir))

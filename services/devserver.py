@@ -18,14 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from services.localstack import EmbeddedPostgres, EmbeddedRedis, free_port, provision_database
+from shared import demo
 
-DEMO_SLUG = "demo"
-DEMO_NAME = "Lesepaten Musterstadt e.V."
-DEMO_MEMBERS = [
-    ("anna.admin@example.org", "Anna Admin", "owner"),
-    ("kemal.koordination@example.org", "Kemal Koordination", "coordinator"),
-    ("vera.vorstand@example.org", "Vera Vorstand", "viewer"),
-]
+DEMO_SLUG = demo.SLUG
+DEMO_NAME = demo.NAME
 
 
 class _MailSink:
@@ -50,9 +46,9 @@ def _secret(path: Path) -> str:
     return path.read_text().strip()
 
 
-async def _seed(env: dict[str, str], known_token: str | None) -> str:
-    """Create the demo organisation, its members and an admin token (kept between runs)."""
-    from shared import organizations, tokens
+async def _seed(env: dict[str, str], known_token: str | None) -> tuple[str, bool]:
+    """The demo programme (created once, kept between runs) and an admin token for it."""
+    from shared import tokens
     from shared.db import Database
     from shared.permissions import Role
     from shared.settings import load_settings
@@ -60,24 +56,16 @@ async def _seed(env: dict[str, str], known_token: str | None) -> str:
     settings = load_settings(env)
     db = Database.from_settings(settings)
     try:
-        async with db.platform() as session:
-            org = await organizations.get_by_slug(session, DEMO_SLUG)
-            if org is None:
-                org = await organizations.create_organization(session, DEMO_SLUG, DEMO_NAME)
-        async with db.tenant(org.id) as session:
-            existing = await organizations.list_members(session, limit=200, cursor=None)
-            known = {m.email for m in existing.items}
-            for email, name, role in DEMO_MEMBERS:
-                if email not in known:
-                    await organizations.add_member(session, org.id, email, role, display_name=name)
+        seeded = await demo.seed(db, settings.env, public_url=settings.public_url or "")
+        async with db.tenant(seeded.org_id) as session:
             if known_token:
                 try:
                     await tokens.authenticate(session, known_token)
-                    return known_token
+                    return known_token, seeded.created
                 except tokens.TokenRejected:
                     pass
-            new = await tokens.create_token(session, org.id, name="make run", role=Role.ADMIN)
-        return new.token
+            new = await tokens.create_token(session, seeded.org_id, name="make run", role=Role.ADMIN)
+        return new.token, seeded.created
     finally:
         await db.dispose()
 
@@ -132,14 +120,19 @@ def run_dev(*, port: int, data_dir: str) -> int:
         migrate.upgrade(migrations_url)
         asyncio.run(migrate.grant_runtime_role(migrations_url, migrate.runtime_role(app_url)))
         token_file = root / "demo-token"
-        token = asyncio.run(_seed(env, token_file.read_text().strip() if token_file.exists() else None))
+        print("codo: the demo programme …", flush=True)
+        token, created = asyncio.run(
+            _seed(env, token_file.read_text().strip() if token_file.exists() else None)
+        )
+        print(f"codo: demo programme {'created' if created else 'already there'}", flush=True)
         token_file.write_text(token)
         token_file.chmod(0o600)
         codo = [sys.executable, "-m", "services.cli"]
         children.append(subprocess.Popen([*codo, "api", "--host", "127.0.0.1", "--port", str(port)], env=env))
         children.append(subprocess.Popen([*codo, "worker"], env=env))
         base = f"http://127.0.0.1:{port}"
-        if not _wait_http(f"{base}/health", 30):
+        # A laptop from 2016 (or a busy machine) may need a while to import and start everything.
+        if not _wait_http(f"{base}/health", 120):
             print("codo: the API did not come up; see the log above", file=sys.stderr)
             return 1
         print(
@@ -147,7 +140,8 @@ def run_dev(*, port: int, data_dir: str) -> int:
 codo is running.
   web app:        {base}/signin   (development sign-in: pick a demo member, no password)
   API:            {base}   (OpenAPI: {base}/schema)
-  organisation:   {DEMO_SLUG}  ({DEMO_NAME})
+  organisation:   {DEMO_SLUG}  ({DEMO_NAME}): {base}/o/{DEMO_SLUG}
+  demo members:   {", ".join(f"{email} ({role})" for email, _name, role in demo.MEMBERS)}
   admin token:    {token}
   try:            curl -H "Authorization: Bearer {token}" {base}/api/v1/orgs/{DEMO_SLUG}/members
   e-mail:         caught in {root / "mail"}

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.actor import Actor
+from shared.cache import TtlCache
 from shared.db import Database
 from shared.errors import Conflict
 from shared.identity import members
@@ -174,8 +175,20 @@ async def complete(
         return SignedIn(membership.user_id, org.slug, only_org)
 
 
-async def organisations_of(db: Database, user_id: uuid.UUID) -> list[OrgChoice]:
-    """The organisations a person belongs to, for the switcher: their own memberships only."""
+# The switcher's list is read on every page of an organisation, and a transaction of its own costs
+# each page several round trips. There it only offers links: access to an organisation is checked on
+# each request, so a list a few seconds old after a membership changes lets nobody in.
+_SWITCHER: TtlCache[list[OrgChoice]] = TtlCache(ttl_seconds=30)
+
+
+async def organisations_of(db: Database, user_id: uuid.UUID, *, cached: bool = False) -> list[OrgChoice]:
+    """The organisations a person belongs to, for the switcher: their own memberships only.
+
+    ``cached``: a list up to 30 seconds old will do (the switcher on an organisation's pages; the
+    start page and the switch itself always read it fresh)."""
+    found = _SWITCHER.get(user_id) if cached else None
+    if found is not None:
+        return list(found)
     async with db.system_context("organisation switcher: the signed-in person's own memberships") as session:
         rows = await session.execute(
             select(Organization.id, Organization.slug, Organization.name, Membership.role)
@@ -183,7 +196,9 @@ async def organisations_of(db: Database, user_id: uuid.UUID) -> list[OrgChoice]:
             .where(Membership.user_id == user_id)
             .order_by(Organization.name)
         )
-        return [OrgChoice(id=r.id, slug=r.slug, name=r.name, role=r.role) for r in rows]
+        found = [OrgChoice(id=r.id, slug=r.slug, name=r.name, role=r.role) for r in rows]
+    _SWITCHER.put(user_id, found)
+    return list(found)
 
 
 async def user(db: Database, user_id: uuid.UUID) -> User | None:

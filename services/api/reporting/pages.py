@@ -13,6 +13,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from sqlalchemy import text
 
+from services.api.reporting import benchmark_pages, export_pages, match_field_settings
 from services.api.reporting.common import (
     MEDIA_TYPES,
     By,
@@ -32,7 +33,7 @@ from shared.matching import matches
 from shared.matching.models import MatchField
 from shared.permissions import Permission
 from shared.reporting import dashboard as board
-from shared.reporting import exports, figures, service
+from shared.reporting import export_jobs, exports, figures, service
 from shared.reporting.exports import series_table
 
 # The figures of the trend chart on the reports page.
@@ -115,6 +116,7 @@ class ReportPages(PageController):
             nav="reports",
             q=q,
             params=q.params(),
+            large=export_jobs.is_large(q),
             report=report,
             trend=series_table(trend),
             breakdown=breakdown,
@@ -227,4 +229,11 @@ class DashboardPage(PageController):
         return await dashboard_page(page)
 
 
-ROUTES = [DashboardPage, ReportPages, MatchFieldPages]
+ROUTES = [
+    DashboardPage,
+    ReportPages,
+    MatchFieldPages,
+    *export_pages.ROUTES,
+    *benchmark_pages.ROUTES,
+    *match_field_settings.ROUTES,
+]

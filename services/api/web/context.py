@@ -288,7 +288,7 @@ async def provide_page(
     await check_csrf(request, current)
     db = database(request)
     org, user = await find_organisation(db, slug, current.user_id, current.only_org)
-    orgs = await signin.organisations_of(db, user.id)
+    orgs = await signin.organisations_of(db, user.id, cached=True)
     async with member_scope(db, org, user) as scope:
         page = PageContext(
             request=request,
