@@ -177,6 +177,8 @@ class Match(TenantBase):
     updated_at: Mapped[datetime] = _now()
     # Values of the organisation's match fields (MatchField), by key.
     custom: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    # Set when a signal from the tandem (a worry, a low rating) asks the coordinator to look at it.
+    follow_up_since: Mapped[datetime | None] = mapped_column(TZ)
 
 
 class MatchField(FieldDefinition, TenantBase):
@@ -246,4 +248,29 @@ class Meeting(TenantBase):
     activity: Mapped[str] = mapped_column(String(200), server_default="")
     reported_by: Mapped[str] = mapped_column(String(12), server_default="mentor")
     notes: Mapped[str] = mapped_column(Text, server_default="")
+    created_at: Mapped[datetime] = _now()
+
+
+class MatchConcern(TenantBase):
+    """A signal from a tandem that asks its coordinator to look: a worry, a low rating.
+
+    ``summary`` is what anyone who may read the match sees; ``confidential_text`` is the
+    reporter's own words, for admins and the tandem's coordinator only.
+    """
+
+    __tablename__ = "match_concerns"
+    __table_args__ = (
+        _fk(["match_id"], "matches", "fk_match_concerns_match"),
+        _fk(["task_id"], "tasks", "fk_match_concerns_task", "SET NULL (task_id)"),
+        Index("ix_match_concerns_match", "organization_id", "match_id", "created_at"),
+    )
+
+    match_id: Mapped[uuid.UUID] = mapped_column()
+    # Where the signal came from: "meeting_log", "questionnaire", ...
+    source: Mapped[str] = mapped_column(String(40))
+    summary: Mapped[str] = mapped_column(String(300))
+    confidential_text: Mapped[str] = mapped_column(Text, server_default="")
+    # The coordinator's task; repeated signals of one source share it while it is open.
+    task_id: Mapped[uuid.UUID | None] = mapped_column()
+    created_by: Mapped[str] = mapped_column(String(200), server_default="")
     created_at: Mapped[datetime] = _now()

@@ -1,7 +1,8 @@
 """What matching keeps about one person, for the export (GDPR Art. 15, 20) and the erasure (Art. 17).
 
 Matches, their dates and the number and length of meetings stay for the statistics; every word
-written about the pair (check-in notes, meeting notes and activities, transition reasons) goes.
+written about the pair (check-in notes, meeting notes and activities, transition reasons, the
+words of a worry) goes.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.actor import Actor
 from shared.contacts.gdpr import person_needles, redact
 from shared.contacts.models import Contact
-from shared.matching.models import CheckIn, Match, MatchEvent, Meeting
+from shared.matching.concerns import may_read_confidential, responsible_coordinator
+from shared.matching.models import CheckIn, Match, MatchConcern, MatchEvent, Meeting
 
 
 def _of(contact_id: uuid.UUID) -> Any:
@@ -29,6 +31,13 @@ async def export_contact(session: AsyncSession, contact_id: uuid.UUID, actor: Ac
     ids = [m.id for m in matches]
     checkins = list((await session.execute(select(CheckIn).where(CheckIn.match_id.in_(ids)))).scalars())
     meetings = list((await session.execute(select(Meeting).where(Meeting.match_id.in_(ids)))).scalars())
+    concerns = list(
+        (await session.execute(select(MatchConcern).where(MatchConcern.match_id.in_(ids)))).scalars()
+    )
+    # The words of a worry stay as confidential in the export as on the match page.
+    readable = {
+        m.id for m in matches if may_read_confidential(actor, await responsible_coordinator(session, m))
+    }
     return {
         "matches": [
             {
@@ -63,6 +72,16 @@ async def export_contact(session: AsyncSession, contact_id: uuid.UUID, actor: Ac
             }
             for m in meetings
         ],
+        "concerns": [
+            {
+                "match_id": str(c.match_id),
+                "on": c.created_at.date().isoformat(),
+                "source": c.source,
+                "summary": c.summary,
+                **({"text": c.confidential_text} if c.match_id in readable else {}),
+            }
+            for c in concerns
+        ],
     }
 
 
@@ -72,6 +91,9 @@ async def erase_contact(session: AsyncSession, contact_id: uuid.UUID) -> None:
         await session.execute(update(CheckIn).where(CheckIn.match_id.in_(ids)).values(notes=""))
         await session.execute(update(Meeting).where(Meeting.match_id.in_(ids)).values(notes="", activity=""))
         await session.execute(update(MatchEvent).where(MatchEvent.match_id.in_(ids)).values(reason=None))
+        await session.execute(
+            update(MatchConcern).where(MatchConcern.match_id.in_(ids)).values(confidential_text="")
+        )
     contact = (await session.execute(select(Contact).where(Contact.id == contact_id))).scalar_one_or_none()
     needles = person_needles(contact) if contact is not None else []
     if needles:

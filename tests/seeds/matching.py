@@ -11,6 +11,7 @@ from shared.matching.models import (
     CheckIn,
     EndReason,
     Match,
+    MatchConcern,
     MatchEvent,
     MatchingRun,
     MatchingRunPair,
@@ -79,6 +80,13 @@ async def seed(db: Database, org: Org) -> None:
                     occurred_on=date(2026, 2, 2),
                     duration_minutes=90,
                     volunteer_minutes=120,
+                ),
+                MatchConcern(
+                    organization_id=o,
+                    match_id=match.id,
+                    source="meeting_log",
+                    summary="Something worries the mentor",
+                    confidential_text="Seed words",
                 ),
             ]
         )
