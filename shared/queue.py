@@ -44,6 +44,7 @@ INTAKE_CERTIFICATE_REMINDERS = "intake_certificate_reminders"
 INTAKE_PURGE_SUBMISSIONS = "intake_purge_submissions"
 PURGE_STALE_INVITATIONS = "purge_stale_invitations"
 REPORTING_RUN_EXPORT = "reporting_run_export"
+SEND_QUESTIONNAIRES = "send_questionnaires"
 
 JOBS = frozenset(
     {
@@ -58,6 +59,7 @@ JOBS = frozenset(
         INTAKE_PURGE_SUBMISSIONS,
         PURGE_STALE_INVITATIONS,
         REPORTING_RUN_EXPORT,
+        SEND_QUESTIONNAIRES,
     }
 )
 
