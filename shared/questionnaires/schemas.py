@@ -203,6 +203,10 @@ class ResponseOut(msgspec.Struct, kw_only=True):
     signals: list[str]
     answers: list[AnswerOut]
 
+    @property
+    def created_at(self) -> datetime:
+        return self.submitted_at
+
 
 class SubmittedOut(msgspec.Struct, kw_only=True):
     id: uuid.UUID
