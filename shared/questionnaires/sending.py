@@ -14,33 +14,34 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
+import msgspec
 from babel.dates import format_date
-from sqlalchemy import Integer, LargeBinary, String, Uuid, bindparam, select, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Integer, LargeBinary, String, Table, Uuid, bindparam, select, text
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import i18n, outbox, personal_links
+from shared import i18n, outbox, personal_links, queue
 from shared.actor import Actor
 from shared.contacts import letters
 from shared.contacts.models import Contact, ContactLink
-from shared.contacts.service import current_consents
+from shared.contacts.vocab import EMAIL_CONSENT
 from shared.db import Database
 from shared.errors import NotFound, ValidationFailed
 from shared.i18n import N_
 from shared.ids import new_id
 from shared.logs import get_logger
 from shared.matching.models import Match
-from shared.models import Organization
+from shared.models import Organization, OutboxMessage
 from shared.questionnaires.models import (
     Questionnaire,
     QuestionnaireInvitation,
     QuestionnaireVersion,
 )
-from shared.questionnaires.schemas import InvitationOut, SendIn, SentOut
+from shared.questionnaires.schemas import InvitationOut, SendIn, SentOut, Wording
 from shared.questionnaires.service import decode_content, get_settings, latest_version
-from shared.tasks import contact_mail
 
 log = get_logger(__name__)
 
@@ -181,27 +182,59 @@ class Person:
     reason: str | None
 
 
+# Address, language, form of address and the consents that decide whether a person is written
+# to, in one statement (the consent that counts is the latest by effective date, then by record).
+_CONSENT = """
+    SELECT k.status FROM contact_consents k
+    WHERE k.organization_id = c.organization_id AND k.contact_id = c.id AND k.purpose = {purpose}
+    ORDER BY k.effective_on DESC, k.created_at DESC LIMIT 1
+"""
+
+# Address, language, form of address and the consents that decide whether a person is written
+# to (the consent that counts is the latest by effective date, then by when it was recorded).
+_PEOPLE = text(
+    f"""
+    SELECT c.id AS contact_id, c.email, c.languages, COALESCE(c.preferred_name, c.first_name) AS first_name,
+           c.last_name, c.erased_at, p.form_of_address,
+           ({_CONSENT.format(purpose=":email_consent")}) AS email_consent,
+           ({_CONSENT.format(purpose=":consent")}) AS consent
+    FROM contacts c
+    LEFT JOIN intake_profiles p ON p.organization_id = c.organization_id AND p.contact_id = c.id
+    WHERE c.id = ANY(:ids)
+    """  # noqa: S608
+).bindparams(bindparam("ids", type_=ARRAY(Uuid())))
+
+
+def _person(r: Any, consent_required: bool) -> Person:
+    """As appointments' e-mails to contacts decide it: an address and a current consent to e-mail
+    (and, where the organisation asks for it, to questionnaires)."""
+    reason: str | None = None
+    if not r.email or r.erased_at is not None:
+        reason = "no_email"
+    elif r.email_consent != "given" or (consent_required and r.consent != "given"):
+        reason = "no_consent"
+    languages = set(r.languages or [])
+    return Person(
+        contact_id=r.contact_id,
+        email=r.email,
+        lang="en" if "de" not in languages and "en" in languages else "de",
+        form_of_address=letters.address_of(r.form_of_address),
+        first_name=r.first_name or "",
+        last_name=r.last_name or "",
+        reason=reason,
+    )
+
+
 async def people(
     session: AsyncSession, contact_ids: list[uuid.UUID], consent_required: bool
 ) -> dict[uuid.UUID, Person]:
     """Address, language, form of address and consent of the people to ask."""
-    reach = await contact_mail.reach(session, contact_ids)
-    consents = await current_consents(session, contact_ids) if consent_required else {}
-    result = {}
-    for cid, r in reach.items():
-        reason: str | None = r.reason
-        if reason is None and consent_required and consents.get(cid, {}).get(CONSENT) != "given":
-            reason = "no_consent"
-        result[cid] = Person(
-            contact_id=cid,
-            email=r.email,
-            lang=r.lang,
-            form_of_address=r.form_of_address,
-            first_name=r.first_name,
-            last_name=r.last_name,
-            reason=reason,
-        )
-    return result
+    if not contact_ids:
+        return {}
+    rows = await session.execute(
+        _PEOPLE, {"ids": contact_ids, "email_consent": EMAIL_CONSENT, "consent": CONSENT}
+    )
+    return {r.contact_id: _person(r, consent_required) for r in rows}
 
 
 def _p(lang: str, address: str, message: str, **params: object) -> str:
@@ -270,20 +303,6 @@ def letter(
     return Letter(subject=subject[:300], body="\n\n".join(lines))
 
 
-async def _versions(
-    session: AsyncSession, questionnaire_ids: set[uuid.UUID]
-) -> dict[uuid.UUID, QuestionnaireVersion]:
-    rows = (
-        await session.execute(
-            select(QuestionnaireVersion)
-            .where(QuestionnaireVersion.questionnaire_id.in_(questionnaire_ids))
-            .order_by(QuestionnaireVersion.questionnaire_id, QuestionnaireVersion.number.desc())
-            .distinct(QuestionnaireVersion.questionnaire_id)
-        )
-    ).scalars()
-    return {v.questionnaire_id: v for v in rows}
-
-
 async def organisations_due(db: Database, now: datetime) -> list[uuid.UUID]:
     """Which organisations have invitations or reminders due: the only cross-organisation read."""
     query = text(
@@ -295,36 +314,53 @@ async def organisations_due(db: Database, now: datetime) -> list[uuid.UUID]:
         return list((await session.execute(query, params)).scalars())
 
 
+# One batch of due invitations with all that writing them needs: the person's address, language,
+# form of address and consents, the questionnaire's latest version and the organisation's
+# settings, so a batch costs one read whatever its size.
+_BATCH = f"""
+    SELECT r.schedule_id, r.questionnaire_id, r.audience, r.phase, r.match_id, r.occurrence, r.contact_id,
+           v.id AS version_id, v.content -> 'title' AS title,
+           c.email, c.languages, COALESCE(c.preferred_name, c.first_name) AS first_name, c.last_name,
+           c.erased_at, p.form_of_address,
+           ({_CONSENT.format(purpose=":email_consent")}) AS email_consent,
+           ({_CONSENT.format(purpose=":consent")}) AS consent,
+           COALESCE(qs.consent_required, false) AS consent_required,
+           COALESCE(qs.link_valid_days, 21) AS link_valid_days
+    FROM ({_RECIPIENTS} ORDER BY d.schedule_id, d.match_id LIMIT :batch) r
+    CROSS JOIN LATERAL (
+        SELECT v.id, v.content FROM questionnaire_versions v
+        WHERE v.organization_id = r.organization_id AND v.questionnaire_id = r.questionnaire_id
+        ORDER BY v.number DESC LIMIT 1) v
+    JOIN contacts c ON c.organization_id = r.organization_id AND c.id = r.contact_id
+    LEFT JOIN intake_profiles p ON p.organization_id = c.organization_id AND p.contact_id = c.id
+    LEFT JOIN questionnaire_settings qs ON qs.organization_id = r.organization_id
+"""  # noqa: S608
+
+
 async def _send_scheduled(
     session: AsyncSession, org: Organization, now: datetime, public_url: str, report: Report
 ) -> int:
     rows = (
         await session.execute(
-            text(_RECIPIENTS + " ORDER BY d.schedule_id, d.match_id LIMIT :batch"),
-            {**_days(now), "batch": BATCH},
+            text(_BATCH), {**_days(now), "batch": BATCH, "email_consent": EMAIL_CONSENT, "consent": CONSENT}
         )
     ).all()
     if not rows:
         return 0
-    settings = await get_settings(session)
-    who = await people(session, list({r.contact_id for r in rows}), settings.consent_required)
-    versions = await _versions(session, {r.questionnaire_id for r in rows})
-    expires = now + timedelta(days=settings.link_valid_days)
+    expires = now + timedelta(days=rows[0].link_valid_days)
     columns: dict[str, list[object]] = {
         k: []
         for k in ("ids", "questionnaires", "versions", "schedules", "matches", "contacts", "audiences",
                   "occurrences", "phases", "langs", "addresses", "hashes", "skipped")
     }  # fmt: skip
     letters_by_id: dict[uuid.UUID, tuple[str, Letter]] = {}
+    titles: dict[tuple[uuid.UUID, str, str], str] = {}
     for r in rows:
-        person = who.get(r.contact_id)
-        if person is None:
-            continue  # erased or gone since the scan
-        version = versions[r.questionnaire_id]
+        person = _person(r, r.consent_required)
         token, digest = personal_links.issue(org.id)
         invitation_id = new_id()
         for key, value in (
-            ("ids", invitation_id), ("questionnaires", r.questionnaire_id), ("versions", version.id),
+            ("ids", invitation_id), ("questionnaires", r.questionnaire_id), ("versions", r.version_id),
             ("schedules", r.schedule_id), ("matches", r.match_id), ("contacts", r.contact_id),
             ("audiences", r.audience), ("occurrences", r.occurrence), ("phases", r.phase),
             ("langs", person.lang), ("addresses", person.form_of_address), ("hashes", digest),
@@ -332,30 +368,43 @@ async def _send_scheduled(
         ):  # fmt: skip
             columns[key].append(value)
         if person.reason is None and person.email:
-            title = decode_content(version.content).title.say(person.lang, person.form_of_address)
+            which = (r.version_id, person.lang, person.form_of_address)
+            if which not in titles:
+                titles[which] = msgspec.convert(r.title, Wording).say(person.lang, person.form_of_address)
             letters_by_id[invitation_id] = (
                 person.email,
                 letter(
                     lang=person.lang, address=person.form_of_address, first_name=person.first_name,
-                    last_name=person.last_name, org=org.name, title=title, link=link_of(public_url, token),
-                    until=expires, reminder=False,
+                    last_name=person.last_name, org=org.name, title=titles[which],
+                    link=link_of(public_url, token), until=expires, reminder=False,
                 ),
             )  # fmt: skip
-    if not columns["ids"]:
-        return len(rows)
     # One statement over arrays, whatever the batch size: prepared once, one round trip.
     won = {
         r[0]
         for r in await session.execute(_CLAIM, {"org": org.id, "expires": expires, "now": now, **columns})
     }
     mails = [(to, message) for invitation_id, (to, message) in letters_by_id.items() if invitation_id in won]
-    for to, message in mails:
-        await outbox.enqueue(
-            session, org.id, kind="questionnaire", to=to, subject=message.subject, body_text=message.body
-        )
+    await _enqueue_many(session, org.id, "questionnaire", mails)
     report.invited += len(mails)
     report.skipped += len(won) - len(mails)
     return len(rows)
+
+
+async def _enqueue_many(
+    session: AsyncSession, org_id: uuid.UUID, kind: str, mails: list[tuple[str, Letter]]
+) -> None:
+    """One multi-row INSERT into the outbox for a whole batch, woken once after the commit."""
+    rows = [
+        {"organization_id": org_id, "id": new_id(), "kind": kind, "to_address": to, "subject": m.subject,
+         "body_text": m.body}
+        for to, m in mails
+        if outbox._valid_address(to)
+    ]  # fmt: skip
+    if rows:
+        # Core, not the ORM's bulk insert: a batch of 500 letters is one statement either way.
+        await session.execute(insert(cast(Table, OutboxMessage.__table__)), rows)
+        queue.wake_outbox(session)
 
 
 async def _send_reminders(
