@@ -245,3 +245,33 @@ async def test_organisation_a_reaches_nothing_of_b(
     # B's link still works for B, and was untouched by A's attempts.
     assert (await client.get(f"/q/{token_b}")).status_code == 200
     assert uuid.UUID(schedule_b["id"])
+
+
+async def test_consent_where_the_organisation_requires_it_and_links_are_rate_limited(
+    db: Database, client: AsyncTestClient[Any], org_a: Org
+) -> None:
+    tandem = await _tandem(db, org_a)
+    q = await _copy(client, org_a)
+    base = f"/api/v1/orgs/{org_a.slug}"
+    settings = {
+        "low_rating_threshold": 2,
+        "link_valid_days": 14,
+        "reminder_after_days": 5,
+        "consent_required": True,
+    }
+    assert (
+        await client.put(f"{base}/questionnaires/settings", json=settings, headers=org_a.auth())
+    ).status_code == 200
+    r = await client.post(
+        f"{base}/matches/{tandem.match_id}/questionnaires",
+        json={"questionnaire_id": q["id"], "audience": "mentor"},
+        headers=org_a.auth(),
+    )
+    assert r.status_code == 201 and r.json()["items"] == []
+    assert r.json()["skipped"][0]["reason"] == "no_consent"
+    consent = {"purpose": "questionnaires", "status": "given", "effective_on": "2026-01-01"}
+    c = await client.post(f"{base}/contacts/{tandem.mentor_id}/consents", json=consent, headers=org_a.auth())
+    assert c.status_code == 201, c.text
+    token = await _link(client, tandem, q["id"])
+    statuses = [(await client.get(f"/q/{token}")).status_code for _ in range(31)]
+    assert statuses[:30] == [200] * 30 and statuses[30] == 429

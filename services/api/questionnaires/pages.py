@@ -83,7 +83,8 @@ class QuestionnairePages(PageController):
 
     @get("/questionnaires")
     async def index(self, page: NamedDependency[PageContext]) -> Template:
-        page.require(Permission.DATA_READ)
+        # Reports-only members see the list and the figures; the rest is for those who work with people.
+        page.require(Permission.REPORTS_READ)
         return await self._index(page)
 
     async def _admin(self, page: PageContext, act: Any) -> Redirect | Template:
