@@ -236,3 +236,43 @@ async def test_reminder_once_and_none_after_the_tandem_ended(
     assert first != reminder
     assert (await client.get(f"/q/{first}")).status_code == 200
     assert (await client.get(f"/q/{reminder}")).status_code == 200
+
+
+async def test_impact_questionnaire_at_the_start_and_at_the_end(
+    db: Database, client: AsyncTestClient[Any], settings: Settings, org_a: Org
+) -> None:
+    today = datetime.now(UTC)
+    tandem = await make_tandem(db, org_a, started_on=today.date())
+    base = f"/api/v1/orgs/{org_a.slug}/questionnaires"
+    qid = (
+        await client.post(f"{base}/from-template", json={"template": "impact"}, headers=org_a.auth())
+    ).json()["id"]
+    for trigger, phase in (("start", "before"), ("end", "after")):
+        r = await client.post(
+            f"{base}/schedules",
+            json={"questionnaire_id": qid, "audience": "mentee", "trigger": trigger, "phase": phase},
+            headers=org_a.auth(),
+        )
+        assert r.status_code == 201, r.text
+    assert (await sending.run_once(db, today, settings.public_url)).invited == 1
+    async with db.tenant(org_a.id) as session:
+        match = (await session.execute(select(Match).where(Match.id == tandem.match_id))).scalar_one()
+        match.status, match.ended_on = "ended", (today + timedelta(days=200)).date()
+    # Nothing during the tandem; on the day it ended, the "after" questionnaire.
+    assert (await sending.run_once(db, today + timedelta(days=100), settings.public_url)).invited == 0
+    assert (await sending.run_once(db, today + timedelta(days=200), settings.public_url)).invited == 1
+    assert (await sending.run_once(db, today + timedelta(days=201), settings.public_url)).invited == 0
+    async with db.tenant(org_a.id) as session:
+        phases = (
+            (
+                await session.execute(
+                    select(QuestionnaireInvitation.phase)
+                    .where(QuestionnaireInvitation.match_id == tandem.match_id)
+                    .order_by(QuestionnaireInvitation.sent_at)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert phases == ["before", "after"]
+    assert len(await mails_to(db, org_a, tandem.mentee_email)) == 2
