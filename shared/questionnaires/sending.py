@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
@@ -281,26 +282,34 @@ class Letter:
     body: str
 
 
-def letter(
-    *, lang: str, address: str, first_name: str, last_name: str, org: str, title: str, link: str,
-    until: datetime, reminder: bool,
-) -> Letter:  # fmt: skip
+@lru_cache(maxsize=256)
+def _parts(
+    lang: str, address: str, org: str, title: str, until: date, reminder: bool
+) -> tuple[str, str, str, str]:
+    """Subject, opening, validity and closing of a letter: the same for a whole batch, so they
+    are translated once (a batch of 500 letters differs only in greeting and link)."""
     texts = _TEXTS[letters.address_of(address)]
 
     def say(key: str, **params: object) -> str:
         context, message = texts[key]
         return i18n.pgettext(lang, context, message, domain=DOMAIN, **params)
 
-    day = format_date(until.astimezone(TZ).date(), "long", locale=lang)
-    lines = [
-        letters.greeting(lang, address, first_name, last_name),
-        say("remind") if reminder else say("ask", org=org),
-        link,
-        say("valid", until=day) + " " + say("readers", org=org),
-        letters.closing(lang, org),
-    ]
-    subject = say("reminder_subject" if reminder else "subject", title=title)
-    return Letter(subject=subject[:300], body="\n\n".join(lines))
+    day = format_date(until, "long", locale=lang)
+    subject = say("reminder_subject" if reminder else "subject", title=title)[:300]
+    opening = say("remind") if reminder else say("ask", org=org)
+    valid = say("valid", until=day) + " " + say("readers", org=org)
+    return subject, opening, valid, letters.closing(lang, org)
+
+
+def letter(
+    *, lang: str, address: str, first_name: str, last_name: str, org: str, title: str, link: str,
+    until: datetime, reminder: bool,
+) -> Letter:  # fmt: skip
+    subject, opening, valid, closing = _parts(
+        lang, address, org, title, until.astimezone(TZ).date(), reminder
+    )
+    greeting = letters.greeting(lang, address, first_name, last_name)
+    return Letter(subject=subject, body="\n\n".join((greeting, opening, link, valid, closing)))
 
 
 async def organisations_due(db: Database, now: datetime) -> list[uuid.UUID]:

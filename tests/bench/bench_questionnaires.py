@@ -280,7 +280,7 @@ async def answering(
     )
 
 
-async def main(orgs: int, per_org: int) -> None:
+async def main(orgs: int, per_org: int, concurrencies: list[int]) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="codo-bench-"))
     pg: EmbeddedPostgres | None = None
     redis = EmbeddedRedis(tmp / "redis", free_port(), persist=False)
@@ -307,6 +307,7 @@ async def main(orgs: int, per_org: int) -> None:
         print(f"baseline (bare SQL, 1 statement, superuser): {n} invitations in {secs:.2f}s")
 
         settings = Settings(
+            env="test",
             database_url=app_url,
             redis_url=redis.url,
             db_pool_size=8,
@@ -316,7 +317,7 @@ async def main(orgs: int, per_org: int) -> None:
         configure_logging(settings)
         db = Database(create_engine(settings, pool_size=10))
         try:
-            for concurrency in (1, 4):
+            for concurrency in concurrencies:
                 await reset(super_db_url)
                 n, secs, scan = await codo_run(db, concurrency)
                 print(
@@ -345,5 +346,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--orgs", type=int, default=1000)
     parser.add_argument("--per-org", type=int, default=100)
+    parser.add_argument("--concurrency", default="1,4", help="organisations at a time, one run each")
     args = parser.parse_args()
-    asyncio.run(main(args.orgs, args.per_org))
+    asyncio.run(main(args.orgs, args.per_org, [int(c) for c in args.concurrency.split(",")]))

@@ -65,16 +65,18 @@ async def test_scheduled_links_answers_signal_and_timeline(
     await setup_checkin(client, org_a, "mentor", "guardian")
 
     # Before day 28 nothing is due; on day 28 the mentor (German, du) and the family (English) are asked.
-    early = await sending.run_once(db, today - timedelta(days=2), settings.public_url)
+    assert org_a.id not in await sending.organisations_due(db, today - timedelta(days=2))
+    assert org_a.id in await sending.organisations_due(db, today)
+    early = await sending.send_due(db, org_a.id, today - timedelta(days=2), settings.public_url)
     assert early.invited == 0
-    report = await sending.run_once(db, today, settings.public_url)
+    report = await sending.send_due(db, org_a.id, today, settings.public_url)
     assert report.invited == 2
     [to_mentor] = await mails_to(db, org_a, tandem.mentor_email)
     [to_family] = await mails_to(db, org_a, tandem.guardian_email)
     assert "Hallo Mara" in to_mentor.body_text and "deinem Tandem" in to_mentor.subject
     assert "Dear Grace" in to_family.body_text and "your tandem" in to_family.subject
     # The schedule is a ledger: running again (a second worker, a retry) sends nothing more.
-    assert (await sending.run_once(db, today, settings.public_url)).invited == 0
+    assert (await sending.send_due(db, org_a.id, today, settings.public_url)).invited == 0
 
     mentor_token = link_in(to_mentor.body_text)
     family_token = link_in(to_family.body_text)
@@ -220,14 +222,16 @@ async def test_reminder_once_and_none_after_the_tandem_ended(
     running = await make_tandem(db, org_a, started_on=(today - timedelta(days=28)).date())
     ending = await make_tandem(db, org_a, started_on=(today - timedelta(days=28)).date())
     await setup_checkin(client, org_a, "mentor")
-    assert (await sending.run_once(db, today, settings.public_url)).invited == 2
+    assert (await sending.send_due(db, org_a.id, today, settings.public_url)).invited == 2
     async with db.tenant(org_a.id) as session:
         match = (await session.execute(select(Match).where(Match.id == ending.match_id))).scalar_one()
         match.status, match.ended_on = "ended", (today + timedelta(days=3)).date()
 
     later = today + timedelta(days=8)
-    assert (await sending.run_once(db, later, settings.public_url)).reminded == 1
-    assert (await sending.run_once(db, later + timedelta(days=1), settings.public_url)).reminded == 0
+    assert (await sending.send_due(db, org_a.id, later, settings.public_url)).reminded == 1
+    assert (
+        await sending.send_due(db, org_a.id, later + timedelta(days=1), settings.public_url)
+    ).reminded == 0
     running_mails = await mails_to(db, org_a, running.mentor_email)
     assert len(running_mails) == 2 and "Erinnerung" in running_mails[1].subject
     assert len(await mails_to(db, org_a, ending.mentor_email)) == 1
@@ -254,14 +258,20 @@ async def test_impact_questionnaire_at_the_start_and_at_the_end(
             headers=org_a.auth(),
         )
         assert r.status_code == 201, r.text
-    assert (await sending.run_once(db, today, settings.public_url)).invited == 1
+    assert (await sending.send_due(db, org_a.id, today, settings.public_url)).invited == 1
     async with db.tenant(org_a.id) as session:
         match = (await session.execute(select(Match).where(Match.id == tandem.match_id))).scalar_one()
         match.status, match.ended_on = "ended", (today + timedelta(days=200)).date()
     # Nothing during the tandem; on the day it ended, the "after" questionnaire.
-    assert (await sending.run_once(db, today + timedelta(days=100), settings.public_url)).invited == 0
-    assert (await sending.run_once(db, today + timedelta(days=200), settings.public_url)).invited == 1
-    assert (await sending.run_once(db, today + timedelta(days=201), settings.public_url)).invited == 0
+    assert (
+        await sending.send_due(db, org_a.id, today + timedelta(days=100), settings.public_url)
+    ).invited == 0
+    assert (
+        await sending.send_due(db, org_a.id, today + timedelta(days=200), settings.public_url)
+    ).invited == 1
+    assert (
+        await sending.send_due(db, org_a.id, today + timedelta(days=201), settings.public_url)
+    ).invited == 0
     async with db.tenant(org_a.id) as session:
         phases = (
             (

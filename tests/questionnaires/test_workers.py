@@ -64,7 +64,7 @@ async def test_two_workers_send_each_questionnaire_exactly_once_even_after_redis
         later = [await make_tandem(db, org_a, started_on=started) for _ in range(2)]
         addresses |= {a for t in later for a in (t.mentor_email, t.guardian_email)}
         await wait_until(lambda: _got(mailbox, addresses), timeout=60)
-        await asyncio.sleep(6)  # more than one scan interval: time for a duplicate to show up
+        await asyncio.sleep(16)  # more than one scan interval: time for a duplicate to show up
     finally:
         stop(workers)
     assert _count(mailbox, addresses) == dict.fromkeys(addresses, 1)

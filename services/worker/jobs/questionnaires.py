@@ -23,7 +23,8 @@ from shared.questionnaires import sending
 from shared.settings import Settings
 
 SEND = queue.SEND_QUESTIONNAIRES
-SCAN_SECONDS = 5
+# Schedules count in days: a scan every few seconds would only repeat the same idle query.
+SCAN_SECONDS = 15
 
 
 def now_of(ctx: dict[str, Any]) -> datetime:
