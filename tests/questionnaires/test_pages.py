@@ -134,3 +134,24 @@ async def test_the_match_page_shows_answers_on_the_timeline_and_the_latest_ratin
     await sign_in(browserless, viewer)
     page = await browserless.get(f"/o/{org_a.slug}/matches/{tandem.match_id}")
     assert page.status_code == 200 and "Sorge X" not in page.text and "4/5" in page.text
+
+
+async def test_a_reports_only_member_sees_the_figures_but_no_questions_or_settings(
+    db: Database, browserless: AsyncTestClient[Any], client: AsyncTestClient[Any], org_a: Org
+) -> None:
+    r = await client.post(
+        f"/api/v1/orgs/{org_a.slug}/questionnaires/from-template",
+        json={"template": "impact"},
+        headers=org_a.auth(),
+    )
+    qid = r.json()["id"]
+    reporter = await add_member(db, org_a, role="reporter")
+    await sign_in(browserless, reporter)
+    listing = await browserless.get(f"/o/{org_a.slug}/questionnaires")
+    assert listing.status_code == 200 and "Wie geht es Ihnen?" in listing.text
+    assert "Zeitpläne" not in listing.text and "Vorlagen" not in listing.text
+    figures = await browserless.get(f"/o/{org_a.slug}/questionnaires/{qid}")
+    assert figures.status_code == 200 and "Kennzahlen" in figures.text
+    assert "Ich traue mir zu, Neues auszuprobieren." in figures.text  # the question's row in the figures
+    assert 'id="questions-title"' not in figures.text
+    assert (await browserless.get(f"/o/{org_a.slug}/matches")).status_code == 403
