@@ -8,11 +8,12 @@ once: the invitation is locked and marked as answered in the transaction that ke
 from __future__ import annotations
 
 import math
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import or_, select
+from sqlalchemy import Table, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import i18n, personal_links
@@ -47,7 +48,6 @@ UNKNOWN = N_("This questionnaire has no such question.")
 @dataclass
 class Opened:
     invitation: QuestionnaireInvitation
-    version: QuestionnaireVersion
     content: Content
 
 
@@ -79,6 +79,12 @@ class Value:
     text: str | None = None
 
 
+# Versions that someone was sent a link to never change (editing makes the next version), so
+# their decoded content can be kept: answering a link then reads no JSON.
+_CONTENTS: dict[uuid.UUID, Content] = {}
+_CONTENTS_MAX = 512
+
+
 async def find(
     session: AsyncSession, token: personal_links.LinkToken, now: datetime, *, lock: bool = False
 ) -> Opened | None:
@@ -100,12 +106,18 @@ async def find(
         or invitation.expires_at <= now
     ):
         return None
-    version = (
-        await session.execute(
-            select(QuestionnaireVersion).where(QuestionnaireVersion.id == invitation.version_id)
-        )
-    ).scalar_one()
-    return Opened(invitation=invitation, version=version, content=decode_content(version.content))
+    content = _CONTENTS.get(invitation.version_id)
+    if content is None:
+        raw = (
+            await session.execute(
+                select(QuestionnaireVersion.content).where(QuestionnaireVersion.id == invitation.version_id)
+            )
+        ).scalar_one()
+        content = decode_content(raw)
+        if len(_CONTENTS) >= _CONTENTS_MAX:
+            _CONTENTS.clear()
+        _CONTENTS[invitation.version_id] = content
+    return Opened(invitation=invitation, content=content)
 
 
 def _blank(raw: Any) -> bool:
@@ -259,35 +271,33 @@ async def submit(
         submitted_at=now,
     )
     session.add(response)
-    await session.flush()
-    rows = []
-    for q in opened.content.questions:
-        v = values.get(q.key)
-        if v is None:
-            continue
-        rows.append(
-            QuestionnaireAnswer(
-                organization_id=inv.organization_id,
-                id=new_id(),
-                response_id=response.id,
-                question_key=q.key,
-                question_type=q.type,
-                wording=q.text.say(lang, inv.form_of_address),
-                number=v.number,
-                choices=list(v.choices),
-                text_value=v.text,
-                confidential=q.confidential,
-            )
-        )
-    session.add_all(rows)
     inv.submitted_at = now
     await session.flush()
+    rows = [
+        {
+            "organization_id": inv.organization_id,
+            "id": new_id(),
+            "response_id": response.id,
+            "question_key": q.key,
+            "question_type": q.type,
+            "wording": q.text.say(lang, inv.form_of_address),
+            "number": values[q.key].number,
+            "choices": list(values[q.key].choices),
+            "text_value": values[q.key].text,
+            "confidential": q.confidential,
+        }
+        for q in opened.content.questions
+        if q.key in values
+    ]
+    if rows:
+        # One statement for all answers (Core: the ORM's unit of work adds nothing here).
+        await session.execute(insert(cast(Table, QuestionnaireAnswer.__table__)), rows)
     return Submitted(response=response, signals=signals, worry=worry_text(opened.content, values))
 
 
 async def answer(
     session: AsyncSession,
-    org: Organization,
+    org: Organization | None,
     token: personal_links.LinkToken,
     raw: dict[str, Any],
     lang: str | None,
@@ -303,5 +313,9 @@ async def answer(
     if opened is None:
         return None
     submitted = await submit(session, opened, raw, lang or opened.invitation.lang, now, strict=strict)
-    await signals.pass_on(session, org, opened, submitted, now, public_url)
+    if submitted.signals:
+        # Only a signal needs the organisation (for the link in the coordinator's message).
+        org = org or await session.get(Organization, opened.invitation.organization_id)
+        assert org is not None
+        await signals.pass_on(session, org, opened, submitted, now, public_url)
     return submitted

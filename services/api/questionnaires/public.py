@@ -294,12 +294,9 @@ class PublicAnswerApi(Controller):
         settings = app_settings(request)
         try:
             async with database(request).tenant(parsed.organization_id) as session:
-                org = await session.get(Organization, parsed.organization_id)
-                if org is None:
-                    return _not_found()
                 done = await answers.answer(
                     session,
-                    org,
+                    None,
                     parsed,
                     data.answers,
                     data.lang,
