@@ -45,6 +45,7 @@ INTAKE_PURGE_SUBMISSIONS = "intake_purge_submissions"
 PURGE_STALE_INVITATIONS = "purge_stale_invitations"
 REPORTING_RUN_EXPORT = "reporting_run_export"
 MEETING_LOG_REMINDERS = "meeting_log_reminders"
+SEND_QUESTIONNAIRES = "send_questionnaires"
 
 JOBS = frozenset(
     {
@@ -60,6 +61,7 @@ JOBS = frozenset(
         PURGE_STALE_INVITATIONS,
         REPORTING_RUN_EXPORT,
         MEETING_LOG_REMINDERS,
+        SEND_QUESTIONNAIRES,
     }
 )
 

@@ -2,7 +2,7 @@
 that reach its coordinator (concerns) and the follow-up flag of a match.
 
 Revision ID: 0014_meeting_log
-Revises: 0012_loose_ends
+Revises: 0013_questionnaires
 Create Date: 2026-11-26
 """
 
@@ -17,7 +17,7 @@ from migrations.tenancy import tenant_fk as _fk
 from migrations.tenancy import tenant_key as _key
 
 revision: str = "0014_meeting_log"
-down_revision: str | None = "0012_loose_ends"
+down_revision: str | None = "0013_questionnaires"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import msgspec
 from babel.dates import format_date
@@ -35,7 +36,9 @@ from shared.matching.schemas import (
 )
 from shared.matching.scoring import PairScore, Suggestion, score_pair
 from shared.permissions import Permission
+from shared.questionnaires import timeline as questionnaire_answers
 
+BERLIN = ZoneInfo("Europe/Berlin")
 STATUS_WORDS = ("proposed", "introduced", "active", "paused", "ended")
 
 
@@ -281,6 +284,8 @@ class MatchingPages(PageController):
         timeline: list[tuple[date, str, Any]] = [(e.on, "event", e) for e in match.events or []]
         timeline += [(c.on, "checkin", c) for c in checkins]
         timeline += [(m.on, "meeting", m) for m in meetings]
+        answered = await questionnaire_answers.for_match(page.session, match_id, page.actor, page.locale)
+        timeline += [(a.submitted_at.astimezone(BERLIN).date(), "answers", a) for a in answered]
         timeline.sort(key=lambda item: (item[0], item[2].created_at), reverse=True)
         reasons = await matches.list_end_reasons(page.session)
         # The mentor's meeting log: what they added to their meetings, signals, the link's state.
@@ -298,6 +303,7 @@ class MatchingPages(PageController):
             "matching/match.html",
             **await record_history(page, match_id=match_id),
             fit=fit,
+            ratings=await questionnaire_answers.latest_ratings(page.session, match_id),
             status_code=status_code,
             m=match,
             timeline=timeline,

@@ -1,0 +1,1 @@
+"""Questionnaires that the people in a tandem fill in through a personal link, without an account."""
