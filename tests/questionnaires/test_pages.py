@@ -124,7 +124,8 @@ async def test_the_match_page_shows_answers_on_the_timeline_and_the_latest_ratin
     assert page.status_code == 200
     ratings = re.search(r'<dd id="latest-ratings">(.*?)</dd>', page.text, re.S)
     assert ratings and "4/5" in ratings.group(1) and "2/5" in ratings.group(1)
-    assert page.text.count("„Wie läuft Ihr Tandem?“") == 2
+    # Two entries on the timeline (the worry is also listed among the tandem's signals).
+    assert page.text.count("<summary>Fragebogen „Wie läuft Ihr Tandem?“") == 2
     # Each answer keeps the wording its person saw: the mentor's "du", the family's English.
     assert "<dt>Wie zufrieden bist du mit dem Tandem?</dt><dd>4</dd>" in page.text
     assert "<dt>How satisfied are you with the tandem?</dt><dd>2</dd>" in page.text
