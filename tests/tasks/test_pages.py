@@ -297,8 +297,8 @@ async def test_an_appointment_made_on_the_calendar_page(
         },
         follow_redirects=False,
     )
-    assert r.status_code == 303 and r.headers["location"].endswith("start=2027-10-27")
-    week = await browserless.get(r.headers["location"])
+    assert r.status_code == 303 and r.headers["location"].endswith("?saved=created")
+    week = await browserless.get(f"/o/{org_a.slug}/calendar", params={"start": "2027-10-27"})
     assert "Elternabend" in week.text and "18:30" in week.text
     async with db.tenant(org_a.id) as session:
         [made] = await appointments.list_between(
