@@ -478,3 +478,56 @@ async def test_a_check_in_that_needs_a_follow_up_gives_the_coordinator_a_task_on
             today=today(),
         )
     assert again is None and len(await follow_up_tasks(db, org_a, match.id)) == 2
+
+
+async def test_a_task_made_on_a_tandems_task_list_is_linked_to_it(
+    browserless: AsyncTestClient[Any], db: Database, org_a: Org
+) -> None:
+    ana = await add_member(db, org_a)
+    async with db.tenant(org_a.id) as session:
+        match = await make_match(session, org_a.id)
+    await sign_in(browserless, ana)
+    listed = await browserless.get(f"/o/{org_a.slug}/tasks", params={"match_id": str(match.id)})
+    assert f'name="match_id" value="{match.id}"' in listed.text
+    r = await browserless.post(
+        f"/o/{org_a.slug}/tasks",
+        data={
+            "_csrf": csrf_of(listed.text),
+            "title": "Abschlussgespräch planen",
+            "due_date": today().isoformat(),
+            "match_id": str(match.id),
+            "next": f"/o/{org_a.slug}/tasks?match_id={match.id}",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    shown = await browserless.get(r.headers["location"])
+    assert "Abschlussgespräch planen" in shown.text
+    async with db.tenant(org_a.id) as session:
+        [made] = (
+            await tasks.list_tasks(
+                session, tasks.TaskFilter(match_id=match.id), now=now(), limit=5, cursor=None
+            )
+        ).items
+    assert made.title == "Abschlussgespräch planen"
+
+
+async def test_one_notification_is_marked_read_from_the_page(
+    browserless: AsyncTestClient[Any], db: Database, org_a: Org
+) -> None:
+    ana, ben = await add_member(db, org_a), await add_member(db, org_a)
+    async with db.tenant(org_a.id) as session:
+        await tasks.create_task(
+            session,
+            Actor(role=Role.COORDINATOR, membership_id=ben.id, org_id=org_a.id, slug=org_a.slug),
+            tasks.TaskCreate(title="Für Ana", due_date=today(), assignee_id=ana.id),
+            now(),
+        )
+    await sign_in(browserless, ana)
+    page = await browserless.get(f"/o/{org_a.slug}/notifications")
+    action = re.search(r'action="(/o/[^"]+/notifications/[0-9a-f-]+/read)"', page.text)
+    assert action and "Als gelesen markieren" in page.text and "Ungelesen: 1" in page.text
+    r = await browserless.post(action.group(1), data={"_csrf": csrf_of(page.text)}, follow_redirects=False)
+    assert r.status_code == 303
+    page = await browserless.get(r.headers["location"])
+    assert "Ungelesen: 0" in page.text and "Als gelesen markieren" not in page.text

@@ -62,6 +62,8 @@ def _form_task(form: dict[str, str], page: PageContext) -> TaskCreate:
         due_time=form.get("due_time") or None,
         assignee_id=assignee_id,
         recurrence=form.get("recurrence") or None,
+        contact_id=uuid_or_none(form.get("contact_id"), "contact_id", "no such contact in this organisation"),
+        match_id=uuid_or_none(form.get("match_id"), "match_id", "no such match in this organisation"),
     )
 
 
@@ -588,6 +590,14 @@ class NotificationPages(PageController):
     async def read_all(self, page: NamedDependency[PageContext]) -> Redirect:
         page.require(Permission.DATA_READ)
         await notify.mark_read(page.session, page.membership_id, None, datetime.now(UTC))
+        return Redirect(f"/o/{page.org.slug}/notifications", status_code=303)
+
+    @post("/notifications/{notification_id:uuid}/read", status_code=303)
+    async def read_one(
+        self, page: NamedDependency[PageContext], notification_id: FromPath[uuid.UUID]
+    ) -> Redirect:
+        page.require(Permission.DATA_READ)
+        await notify.mark_read(page.session, page.membership_id, notification_id, datetime.now(UTC))
         return Redirect(f"/o/{page.org.slug}/notifications", status_code=303)
 
     @post("/notification-settings", status_code=303)
