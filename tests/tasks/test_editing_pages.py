@@ -531,3 +531,23 @@ async def test_one_notification_is_marked_read_from_the_page(
     assert r.status_code == 303
     page = await browserless.get(r.headers["location"])
     assert "Ungelesen: 0" in page.text and "Als gelesen markieren" not in page.text
+
+
+async def test_the_pages_speak_english_to_an_english_coordinator(
+    browserless: AsyncTestClient[Any], db: Database, org_a: Org
+) -> None:
+    eve = await add_member(db, org_a, locale="en")
+    task = await a_task(db, org_a, eve, "Call the school", today(), recurrence="weekly")
+    made = await an_appointment(db, org_a, eve, "Parents' evening", reminder_minutes=90)
+    await sign_in(browserless, eve)
+    page = text_of((await browserless.get(f"/o/{org_a.slug}/tasks/{task.id}")).text)
+    for words in ("Edit task", "Stop repeating", "Delete task", "Repeats weekly", "Priority"):
+        assert words in page, words
+    opened = await browserless.get(f"/o/{org_a.slug}/appointments/{made.id}")
+    words = text_of(opened.text)
+    assert "Wednesday, 10 March 2027, 10:00" in words and "Cancel appointment" in words
+    assert "Absagen" not in words and "Termin" not in words
+    # A lead time set through the API is shown and kept, not replaced by the nearest offer.
+    assert '<option value="90" selected>90 minutes before</option>' in opened.text
+    confirm = re.search(r'data-confirm="([^"]+)"', opened.text)
+    assert confirm and unescape(confirm.group(1)).startswith("Cancel “Parents' evening”? 0 contacts get")

@@ -36,7 +36,6 @@ from shared.tasks.tasks import parse_time
 
 # The form asks for a day and two times; the domain's names for what they become.
 FORM_FIELDS = {"starts_at": "start", "ends_at": "end", "timezone": "day"}
-REMINDERS = (0, 15, 60, 24 * 60)
 
 
 def _values(raw: Any) -> dict[str, Any]:
@@ -99,17 +98,22 @@ async def _form_context(
     selected = [uuid.UUID(v) for v in values.get("contact_ids", []) if _is_uuid(v)]
     picked, others, more = await choices.contact_choices(page.session, None, selected)
     _ = translator(page.locale)
+    reminders = [
+        ("0", _("no reminder")),
+        ("15", _("15 minutes before")),
+        ("60", _("1 hour before")),
+        ("1440", _("1 day before")),
+    ]
+    current = str(values.get("reminder_minutes") or "60")
+    if current.isdigit() and current not in dict(reminders):
+        # Set through the API to another lead time: shown as it is, kept unless changed.
+        reminders.insert(0, (current, _("%(minutes)s minutes before", minutes=int(current))))
     return {
         "form": values,
         "members": await member_choices(page),
         "tandems": await tandem_choices(page, match_id),
         "picker": {"name": "contact_ids", "multiple": True, "picked": picked, "others": others, "more": more},
-        "reminders": [
-            ("0", _("no reminder")),
-            ("15", _("15 minutes before")),
-            ("60", _("1 hour before")),
-            ("1440", _("1 day before")),
-        ],
+        "reminders": reminders,
     }
 
 
