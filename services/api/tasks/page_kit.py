@@ -186,7 +186,3 @@ class Refusal:
         if field and fields:
             field = fields.get(field, field)
         return cls(i18n.message(page.locale, exc, domain="tasks"), field, exc.status)
-
-
-def when_local(value: datetime, tz: str) -> datetime:
-    return value.astimezone(recurrence.zone(tz)).replace(tzinfo=None)
