@@ -139,6 +139,8 @@ async def test_a_coordinator_changes_tasks_and_appointments_in_the_browser(
     await page.get_by_role("button", name="Termin anlegen").click()
     await expect(page.get_by_role("status")).to_contain_text("Der Termin wurde angelegt.")
     await expect(page.locator(".appointment-contacts")).to_contain_text("Berger-Schönfeld")
+    await page.get_by_text("Termin bearbeiten").click()
+    await expect(page.get_by_label(re.compile("Berger-Schönfeld"))).to_be_checked()
     await looked_at(page, shots, "appointment")
 
     await page.goto(f"{base}/o/{org_a.slug}/calendar?view=month")
