@@ -82,12 +82,4 @@ async def checkin_needs_follow_up(
     return task_id
 
 
-async def task_of_checkin(session: AsyncSession, checkin_id: uuid.UUID) -> Task | None:
-    return (
-        await session.execute(
-            select(Task).where(Task.rule == RULE, Task.rule_subject == f"checkin:{checkin_id}")
-        )
-    ).scalar_one_or_none()
-
-
-__all__ = ["RULE", "checkin_needs_follow_up", "task_of_checkin"]
+__all__ = ["RULE", "checkin_needs_follow_up"]
