@@ -48,7 +48,7 @@ from shared.matching.schemas import (
 )
 from shared.matching.scoring import score_pair
 from shared.pagination import Page, decode_cursor, encode_cursor
-from shared.tasks import hooks
+from shared.tasks import followups, hooks
 
 log = get_logger(__name__)
 
@@ -727,7 +727,32 @@ async def add_checkin(
         contact_ids=[match.mentor_id, match.mentee_id],
         match_id=match.id,
     )
+    if checkin.follow_up:
+        await followups.checkin_needs_follow_up(
+            session,
+            actor,
+            checkin_id=checkin.id,
+            match_id=match.id,
+            checked_in_on=on,
+            coordinator_id=await _coordinator(session, match),
+            notes=checkin.notes,
+            today=today,
+        )
     return _checkin_out(checkin)
+
+
+async def _coordinator(session: AsyncSession, match: Match) -> uuid.UUID | None:
+    """Who looks after a tandem: the mentee's contact owner, else the mentor's."""
+    owners = dict(
+        (
+            await session.execute(
+                select(Contact.id, Contact.owner_membership_id).where(
+                    Contact.id.in_([match.mentee_id, match.mentor_id])
+                )
+            )
+        ).all()
+    )
+    return owners.get(match.mentee_id) or owners.get(match.mentor_id)
 
 
 async def list_checkins(session: AsyncSession, match_id: uuid.UUID) -> list[CheckInOut]:

@@ -52,6 +52,7 @@ class AppointmentPatch(msgspec.Struct, forbid_unknown_fields=True):
     video_url: Text | UnsetType = UNSET
     member_ids: Items[uuid.UUID] | UnsetType = UNSET
     contact_ids: Items[uuid.UUID] | UnsetType = UNSET
+    match_id: uuid.UUID | UnsetType | None = UNSET
     reminder_minutes: Int4 | UnsetType = UNSET
 
 
@@ -352,6 +353,12 @@ async def update(
         a.video_url = _video(patch.video_url)
     if not isinstance(patch.reminder_minutes, UnsetType):
         a.reminder_minutes = _reminder(patch.reminder_minutes)
+    if not isinstance(patch.match_id, UnsetType) and patch.match_id != a.match_id:
+        if patch.match_id is not None:
+            await require_match(session, patch.match_id)
+        elif a.kind == "introduction":
+            raise ValidationFailed("an introduction belongs to a match", field="match_id")
+        a.match_id = patch.match_id
     remind_at = a.starts_at - timedelta(minutes=a.reminder_minutes)
     if remind_at != a.remind_at:
         a.remind_at, a.reminded_at = remind_at, None

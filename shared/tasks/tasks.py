@@ -208,7 +208,7 @@ def _apply_recurrence(task: Task, rule: str | None) -> None:
     task.series_id = task.series_id or task.id
 
 
-async def _notify_assignment(session: AsyncSession, actor: Actor, task: Task) -> None:
+async def notify_assignment(session: AsyncSession, actor: Actor, task: Task) -> None:
     if task.assignee_id is None or task.assignee_id == actor.membership_id:
         return
     found = await notify.recipients(session, {task.assignee_id})
@@ -273,7 +273,7 @@ async def create_task(session: AsyncSession, actor: Actor, data: TaskCreate, now
     _set_schedule(task)
     session.add(task)
     await session.flush()
-    await _notify_assignment(session, actor, task)
+    await notify_assignment(session, actor, task)
     await session.refresh(task)
     return task_out(task, now)
 
@@ -338,7 +338,7 @@ async def update_task(
     task.updated_at = now
     await session.flush()
     if reassigned:
-        await _notify_assignment(session, actor, task)
+        await notify_assignment(session, actor, task)
     return task_out(task, now)
 
 
@@ -443,7 +443,7 @@ async def bulk_reassign(
         changed.append(task)
     await session.flush()
     for task in changed:
-        await _notify_assignment(session, actor, task)
+        await notify_assignment(session, actor, task)
     return result
 
 

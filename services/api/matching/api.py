@@ -350,12 +350,21 @@ class MatchesController(ApiController):
         ctx.require(Permission.DATA_READ)
         return await matches.list_checkins(ctx.session, match_id)
 
-    @post("/{match_id:uuid}/checkins", summary="Record a check-in")
+    @post(
+        "/{match_id:uuid}/checkins",
+        summary="Record a check-in; follow_up makes a task for the tandem's coordinator",
+    )
     async def add_checkin(
-        self, ctx: NamedDependency[OrgContext], match_id: FromPath[uuid.UUID], data: JSONBody[CheckInIn]
+        self,
+        request: Request[Any, Any, Any],
+        ctx: NamedDependency[OrgContext],
+        match_id: FromPath[uuid.UUID],
+        data: JSONBody[CheckInIn],
     ) -> CheckInOut:
         ctx.require(Permission.DATA_WRITE)
-        return await matches.add_checkin(ctx.session, match_id, data, actor=await _actor(ctx), today=_today())
+        # The follow-up task's notification links to the task: the actor knows where codo lives.
+        acting = (await _actor(ctx)).within(ctx.org.id, ctx.org.slug, request.app.state.settings.public_url)
+        return await matches.add_checkin(ctx.session, match_id, data, actor=acting, today=_today())
 
     @get("/{match_id:uuid}/meetings", summary="Meetings the pair reported, newest first")
     async def meetings(

@@ -367,9 +367,8 @@ class MatchingPages(PageController):
                 CheckInIn,
                 strict=False,
             )
-            await matches.add_checkin(
-                page.session, match_id, data, actor=await _page_actor(page), today=_today()
-            )
+            acting = (await _page_actor(page)).within(page.org.id, page.org.slug, page.settings.public_url)
+            await matches.add_checkin(page.session, match_id, data, actor=acting, today=_today())
 
         return await self._write(page, match_id, act)
 

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlencode
 
-from babel.dates import format_date
 from litestar import get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
@@ -18,103 +15,31 @@ from litestar.response import Redirect, Template
 
 from services.api.tasks import appointment_pages
 from services.api.tasks.acting import now_utc
+from services.api.tasks.page_kit import (
+    PRESET_RULES,
+    Fmt,
+    Refusal,
+    day_of,
+    local_redirect,
+    member_choices,
+    page_actor,
+    render,
+    tandem_choices,
+    tandem_name,
+    translator,
+    uuid_or_none,
+)
 from services.api.web import i18n
 from services.api.web.context import PageContext, PageController
-from shared.actor import Actor
 from shared.errors import Conflict, DomainError, NotFound, ValidationFailed
-from shared.organizations import MemberOut, list_members
 from shared.permissions import Permission
-from shared.tasks import agenda, appointments, calendar_feed, notify, recurrence, rules
+from shared.tasks import agenda, calendar_feed, choices, notify, recurrence, rules
 from shared.tasks import tasks as service
 from shared.tasks.models import DEFAULT_TIMEZONE
 from shared.tasks.notify import Channels
-from shared.tasks.tasks import (
-    TaskCreate,
-    TaskFilter,
-    parse_time,
-    week_bounds,
-)
+from shared.tasks.tasks import TaskCreate, TaskDetail, TaskFilter, TaskPatch, week_bounds
 
-
-def translator(locale: str) -> Callable[..., str]:
-    """The one translator, preferring this domain's wording ("done" is a finished task here)."""
-    return i18n.translator(locale, "tasks")
-
-
-@dataclass(frozen=True)
-class Fmt:
-    locale: str
-
-    def day(self, value: date) -> str:
-        return format_date(
-            value, "EEE, d. MMM y" if self.locale == "de" else "EEE, d MMM y", locale=self.locale
-        )
-
-    def day_short(self, value: date) -> str:
-        return format_date(value, "EEE d.M." if self.locale == "de" else "EEE d/M", locale=self.locale)
-
-    def clock(self, value: datetime, tz: str) -> str:
-        return value.astimezone(recurrence.zone(tz)).strftime("%H:%M")
-
-    def rrule(self, rule: str) -> str:
-        de = self.locale == "de"
-        parts = dict(p.split("=", 1) for p in rule.split(";") if "=" in p)
-        n = int(parts.get("INTERVAL", "1"))
-        freq = parts.get("FREQ", "")
-        if set(parts) - {"FREQ", "INTERVAL"}:
-            return rule
-        names = {
-            "DAILY": ("täglich", "alle %d Tage", "daily", "every %d days"),
-            "WEEKLY": ("wöchentlich", "alle %d Wochen", "weekly", "every %d weeks"),
-            "MONTHLY": ("monatlich", "alle %d Monate", "monthly", "every %d months"),
-            "YEARLY": ("jährlich", "alle %d Jahre", "yearly", "every %d years"),
-        }
-        if freq not in names:
-            return rule
-        one_de, many_de, one_en, many_en = names[freq]
-        if n == 1:
-            return one_de if de else one_en
-        return (many_de if de else many_en) % n
-
-
-def _local_redirect(target: str | None, fallback: str) -> str:
-    """Only a path of this site (never another host) may be a redirect target."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return fallback
-
-
-def _page_actor(page: PageContext) -> Actor:
-    return page.actor.within(page.org.id, page.org.slug, page.settings.public_url)
-
-
-async def _member_choices(page: PageContext) -> list[MemberOut]:
-    return (await list_members(page.session, limit=200, cursor=None)).items
-
-
-def render(
-    page: PageContext, template: str, *, sub: str, unread: int | None = None, **values: Any
-) -> Template:
-    _ = translator(page.locale)
-    today = recurrence.local_now(now_utc(), DEFAULT_TIMEZONE).date()
-    return page.render(
-        template,
-        nav="tasks",
-        sub=sub,
-        _=_,
-        fmt=Fmt(page.locale),
-        today=today,
-        me=page.membership_id,
-        unread=unread,
-        recurrence_choices=[
-            ("", _("does not repeat")),
-            ("daily", _("daily")),
-            ("weekly", _("weekly")),
-            ("every 2 weeks", _("every 2 weeks")),
-            ("monthly", _("monthly")),
-        ],
-        **values,
-    )
+PRIORITIES = ("low", "normal", "high")
 
 
 async def _unread(page: PageContext) -> int:
@@ -137,7 +62,56 @@ def _form_task(form: dict[str, str], page: PageContext) -> TaskCreate:
         due_time=form.get("due_time") or None,
         assignee_id=assignee_id,
         recurrence=form.get("recurrence") or None,
+        contact_id=uuid_or_none(form.get("contact_id"), "contact_id", "no such contact in this organisation"),
+        match_id=uuid_or_none(form.get("match_id"), "match_id", "no such match in this organisation"),
     )
+
+
+def _priorities(page: PageContext) -> list[tuple[str, str]]:
+    _ = translator(page.locale)
+    return [("low", _("low")), ("normal", _("normal")), ("high", _("high"))]
+
+
+def _task_form_values(task: TaskDetail) -> dict[str, str]:
+    return {
+        "title": task.title,
+        "description": task.description,
+        "due_date": task.due_date.isoformat(),
+        "due_time": task.due_time or "",
+        "assignee_id": str(task.assignee_id or ""),
+        "priority": task.priority,
+        "status": task.status,
+        "recurrence": Fmt("de").repeat_choice(task.recurrence),
+        "contact_id": str(task.contact_id or ""),
+        "match_id": str(task.match_id or ""),
+    }
+
+
+def _task_patch(form: dict[str, str], task: TaskDetail) -> TaskPatch:
+    """The edit form as the API's change: every field it shows, the repetition only when it changed."""
+    priority = form.get("priority", task.priority)
+    if priority not in PRIORITIES:
+        raise ValidationFailed("choose a priority", field="priority")
+    status = form.get("status", task.status)
+    if status not in ("open", "cancelled") and status != task.status:
+        raise ValidationFailed("choose a status", field="status")
+    patch = TaskPatch(
+        title=form.get("title", ""),
+        description=form.get("description", ""),
+        due_date=day_of(form.get("due_date"), "due_date"),
+        due_time=form.get("due_time") or None,
+        assignee_id=uuid_or_none(form.get("assignee_id"), "assignee_id", "no such member"),
+        priority=priority,  # type: ignore[arg-type]
+        contact_id=uuid_or_none(form.get("contact_id"), "contact_id", "no such contact in this organisation"),
+        match_id=uuid_or_none(form.get("match_id"), "match_id", "no such match in this organisation"),
+    )
+    if status != task.status:
+        patch.status = status  # type: ignore[assignment]
+    chosen = form.get("recurrence", "")
+    rule = PRESET_RULES.get(chosen, chosen) or None
+    if rule != task.recurrence:
+        patch.recurrence = rule
+    return patch
 
 
 class TaskPages(PageController):
@@ -190,9 +164,13 @@ class TaskPages(PageController):
         cursor: FromQuery[str | None] = None,
         done: FromQuery[str | None] = None,
         following: Annotated[date | None, QueryParameter(name="next")] = None,
+        deleted: FromQuery[str | None] = None,
     ) -> Template:
         page.require(Permission.DATA_READ)
         _ = translator(page.locale)
+        message = _done_message(page, done, following)
+        if deleted:
+            message = _("“%(title)s” was deleted.", title=deleted[:300])
         try:
             who = uuid.UUID(assignee_id) if assignee_id else None
         except ValueError:
@@ -206,7 +184,7 @@ class TaskPages(PageController):
             match_id=match_id,
         )
         listed = await service.list_tasks(page.session, filters, now=now_utc(), limit=100, cursor=cursor)
-        members = await _member_choices(page)
+        members = await member_choices(page)
         query = {
             k: str(v)
             for k, v in {
@@ -244,7 +222,7 @@ class TaskPages(PageController):
                 ("", _("any")),
             ],
             status_names={"open": _("open"), "done": _("done"), "cancelled": _("cancelled")},
-            message=_done_message(page, done, following),
+            message=message,
             unread=await _unread(page),
         )
 
@@ -252,9 +230,9 @@ class TaskPages(PageController):
     async def create(self, page: NamedDependency[PageContext]) -> Redirect | Template:
         page.require(Permission.DATA_WRITE)
         form = await page.form()
-        back = _local_redirect(form.get("next"), f"/o/{page.org.slug}/my-day")
+        back = local_redirect(form.get("next"), f"/o/{page.org.slug}/my-day")
         try:
-            await service.create_task(page.session, _page_actor(page), _form_task(form, page), now_utc())
+            await service.create_task(page.session, page_actor(page), _form_task(form, page), now_utc())
         except DomainError as exc:
             # Validation happens before anything is written; the form comes back with what was typed.
             return await self._my_day(
@@ -267,9 +245,9 @@ class TaskPages(PageController):
         await service.get_task(page.session, task_id, now_utc())
         page.require(Permission.DATA_WRITE)
         form = await page.form()
-        back = _local_redirect(form.get("next"), f"/o/{page.org.slug}/my-day")
+        back = local_redirect(form.get("next"), f"/o/{page.org.slug}/my-day")
         try:
-            result = await service.complete_task(page.session, _page_actor(page), task_id, now_utc())
+            result = await service.complete_task(page.session, page_actor(page), task_id, now_utc())
         except Conflict:
             return Redirect(back, status_code=303)
         extra = {"done": result.task.title}
@@ -281,7 +259,7 @@ class TaskPages(PageController):
     async def bulk(self, page: NamedDependency[PageContext]) -> Redirect:
         page.require(Permission.DATA_WRITE)
         raw = await page.request.form()
-        back = _local_redirect(str(raw.get("next") or ""), f"/o/{page.org.slug}/tasks")
+        back = local_redirect(str(raw.get("next") or ""), f"/o/{page.org.slug}/tasks")
         try:
             ids = [uuid.UUID(str(v)) for v in raw.getall("ids")] if "ids" in raw else []
         except ValueError:
@@ -291,25 +269,112 @@ class TaskPages(PageController):
         if raw.get("action") == "reassign":
             assignee = str(raw.get("assignee_id") or "")
             await service.bulk_reassign(
-                page.session, _page_actor(page), ids, uuid.UUID(assignee) if assignee else None, now_utc()
+                page.session, page_actor(page), ids, uuid.UUID(assignee) if assignee else None, now_utc()
             )
         else:
-            await service.bulk_complete(page.session, _page_actor(page), ids, now_utc())
+            await service.bulk_complete(page.session, page_actor(page), ids, now_utc())
         return Redirect(back, status_code=303)
 
-    @get("/tasks/{task_id:uuid}")
-    async def task_page(self, page: NamedDependency[PageContext], task_id: FromPath[uuid.UUID]) -> Template:
+    async def _task_page(
+        self,
+        page: PageContext,
+        task_id: uuid.UUID,
+        *,
+        form: dict[str, str] | None = None,
+        refused: Refusal | None = None,
+        message: str | None = None,
+    ) -> Template:
         task = await service.get_task(page.session, task_id, now_utc())
         page.require(Permission.DATA_READ)
-        members = await _member_choices(page)
+        members = await member_choices(page)
+        names = {m.id: m.display_name or m.email for m in members}
+        editing = page.can(Permission.DATA_WRITE) and task.status != "done"
+        values = form or _task_form_values(task)
+        linked = [c for c in [task.contact_id] if c]
+        with contextlib.suppress(DomainError):
+            # What the refused form had chosen stays chosen.
+            linked = [c for c in [uuid_or_none(values.get("contact_id"), "contact_id", "")] if c]
+        contact = await choices.contacts_by_id(page.session, [task.contact_id] if task.contact_id else [])
+        picked, others, more = (
+            await choices.contact_choices(page.session, None, linked) if editing else ([], [], False)
+        )
+        tandem = await tandem_name(page, task.match_id)
         return render(
             page,
             "tasks/task.html",
             sub="tasks",
+            status_code=refused.status if refused else 200,
             t=task,
-            names={m.id: m.display_name or m.email for m in members},
+            names=names,
+            members=members,
+            editing=editing,
+            form=values,
+            refused=refused,
+            message=message,
+            contact_name=contact[0].name if contact else None,
+            tandem_name=tandem,
+            picker={
+                "name": "contact_id",
+                "multiple": False,
+                "picked": picked,
+                "others": others,
+                "more": more,
+            },
+            tandems=await tandem_choices(page, task.match_id) if editing else [],
+            priorities=_priorities(page),
             back=f"/o/{page.org.slug}/tasks/{task.id}",
+            comment_count=len(task.comments),
             unread=await _unread(page),
+        )
+
+    @get("/tasks/{task_id:uuid}")
+    async def task_page(
+        self,
+        page: NamedDependency[PageContext],
+        task_id: FromPath[uuid.UUID],
+        saved: FromQuery[str | None] = None,
+    ) -> Template:
+        _ = translator(page.locale)
+        message = {
+            "1": _("Saved."),
+            "repeat-stopped": _("The task no longer repeats; this occurrence stays."),
+        }.get(saved or "")
+        return await self._task_page(page, task_id, message=message)
+
+    @post("/tasks/{task_id:uuid}", status_code=303)
+    async def edit_task(
+        self, page: NamedDependency[PageContext], task_id: FromPath[uuid.UUID]
+    ) -> Redirect | Template:
+        task = await service.get_task(page.session, task_id, now_utc())
+        page.require(Permission.DATA_WRITE)
+        form = await page.form()
+        try:
+            patch = _task_patch(form, task)
+            async with page.session.begin_nested():
+                # A refused change writes nothing, not even the fields checked before the refusal.
+                await service.update_task(page.session, page_actor(page), task_id, patch, now_utc())
+        except DomainError as exc:
+            return await self._task_page(page, task_id, form=form, refused=Refusal.of(page, exc))
+        return Redirect(f"/o/{page.org.slug}/tasks/{task_id}?saved=1", status_code=303)
+
+    @post("/tasks/{task_id:uuid}/stop-repeating", status_code=303)
+    async def stop_repeating(
+        self, page: NamedDependency[PageContext], task_id: FromPath[uuid.UUID]
+    ) -> Redirect:
+        await service.get_task(page.session, task_id, now_utc())
+        page.require(Permission.DATA_WRITE)
+        await service.update_task(
+            page.session, page_actor(page), task_id, service.TaskPatch(recurrence=None), now_utc()
+        )
+        return Redirect(f"/o/{page.org.slug}/tasks/{task_id}?saved=repeat-stopped", status_code=303)
+
+    @post("/tasks/{task_id:uuid}/delete", status_code=303)
+    async def delete_task(self, page: NamedDependency[PageContext], task_id: FromPath[uuid.UUID]) -> Redirect:
+        task = await service.get_task(page.session, task_id, now_utc())
+        page.require(Permission.DATA_WRITE)
+        await service.delete_task(page.session, task_id)
+        return Redirect(
+            f"/o/{page.org.slug}/tasks?" + urlencode({"deleted": task.title[:300]}), status_code=303
         )
 
     @post("/tasks/{task_id:uuid}/comments", status_code=303)
@@ -317,37 +382,37 @@ class TaskPages(PageController):
         await service.get_task(page.session, task_id, now_utc())
         page.require(Permission.DATA_WRITE)
         form = await page.form()
-        await service.add_comment(page.session, _page_actor(page), task_id, form.get("body", ""))
+        await service.add_comment(page.session, page_actor(page), task_id, form.get("body", ""))
         return Redirect(f"/o/{page.org.slug}/tasks/{task_id}", status_code=303)
 
-    @post("/appointments", status_code=303)
-    async def new_appointment(self, page: NamedDependency[PageContext]) -> Redirect:
-        page.require(Permission.DATA_WRITE)
-        raw = await page.request.form()
-        try:
-            day = date.fromisoformat(str(raw.get("day") or ""))
-            start, end = (
-                parse_time(str(raw.get("start") or ""), "start"),
-                parse_time(str(raw.get("end") or ""), "end"),
-            )
-            members = [uuid.UUID(str(v)) for v in raw.getall("member_ids")] if "member_ids" in raw else []
-        except ValueError:
-            raise ValidationFailed("choose a day, a start and an end", field="day") from None
-        if start is None or end is None:
-            raise ValidationFailed("choose a start and an end", field="start")
-        await appointments.create(
-            page.session,
-            _page_actor(page),
-            appointments.AppointmentCreate(
-                title=str(raw.get("title") or ""),
-                starts_at=datetime.combine(day, start),
-                ends_at=datetime.combine(day, end),
-                location=str(raw.get("location") or ""),
-                video_url=str(raw.get("video_url") or ""),
-                member_ids=members,
-            ),
+    @get("/contact-options")
+    async def contact_options(
+        self,
+        page: NamedDependency[PageContext],
+        name: FromQuery[str] = "contact_ids",
+        q: FromQuery[str | None] = None,
+    ) -> Template:
+        """The contact picker's choices for a search (htmx swaps them into the form)."""
+        page.require(Permission.DATA_READ)
+        if name not in ("contact_ids", "contact_id"):
+            raise ValidationFailed("no such field", field="name")
+        raw = page.request.query_params.getall(name, [])
+        selected = [uuid_or_none(v, name, "no such contact") for v in raw]
+        picked, others, more = await choices.contact_choices(
+            page.session, q, [c for c in selected if c is not None]
         )
-        return Redirect(f"/o/{page.org.slug}/calendar?start={day.isoformat()}", status_code=303)
+        return render(
+            page,
+            "tasks/_contact_options.html",
+            sub="",
+            picker={
+                "name": name,
+                "multiple": name == "contact_ids",
+                "picked": picked,
+                "others": others,
+                "more": more,
+            },
+        )
 
     @get("/task-rules")
     async def rules_page(
@@ -362,7 +427,7 @@ class TaskPages(PageController):
             rule_list=await rules.list_rules(page.session),
             labels=labels,
             param_labels=param_labels,
-            members=await _member_choices(page),
+            members=await member_choices(page),
             editable=page.can(Permission.SETTINGS_MANAGE),
             message=translator(page.locale)("Saved.") if saved else None,
             unread=await _unread(page),
@@ -452,7 +517,7 @@ class TaskPages(PageController):
             next_start=next_start.isoformat(),
             everyone=everyone,
             who_query="&everyone=1" if everyone else "",
-            members=await _member_choices(page),
+            members=await member_choices(page),
             unread=await _unread(page),
         )
 
@@ -525,6 +590,14 @@ class NotificationPages(PageController):
     async def read_all(self, page: NamedDependency[PageContext]) -> Redirect:
         page.require(Permission.DATA_READ)
         await notify.mark_read(page.session, page.membership_id, None, datetime.now(UTC))
+        return Redirect(f"/o/{page.org.slug}/notifications", status_code=303)
+
+    @post("/notifications/{notification_id:uuid}/read", status_code=303)
+    async def read_one(
+        self, page: NamedDependency[PageContext], notification_id: FromPath[uuid.UUID]
+    ) -> Redirect:
+        page.require(Permission.DATA_READ)
+        await notify.mark_read(page.session, page.membership_id, notification_id, datetime.now(UTC))
         return Redirect(f"/o/{page.org.slug}/notifications", status_code=303)
 
     @post("/notification-settings", status_code=303)
