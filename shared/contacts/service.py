@@ -995,6 +995,8 @@ async def delete_contact(session: AsyncSession, contact_id: uuid.UUID) -> None:
     # Nothing of the person stays behind in the history either: which fields changed, and when, do.
     await history.scrub_person(session, contact.id)
     await delete_terms(session, [contact.id])
+    # An import's record of what it did (with the values before an update) goes with the person.
+    await session.execute(delete(ImportRow).where(ImportRow.contact_id == contact.id))
     await session.delete(contact)
     await session.flush()
 
