@@ -407,7 +407,8 @@ class ContactPages(PageController):
         single, multi = await _form(page)
         mapping = {k.removeprefix("map:"): v for k, v in single.items() if k.startswith("map:")}
         # A ticked column lets the import replace what its field holds; unticked, it only fills in.
-        overwrite = [mapping[h] for h in multi.get("overwrite", []) if mapping.get(h)]
+        chosen = {**imp.mapping, **mapping}
+        overwrite = [chosen[h] for h in multi.get("overwrite", []) if chosen.get(h)]
         try:
             imp = await imports.replan(page.session, import_id, mapping, overwrite)
             if single.get("save_as", "").strip():
