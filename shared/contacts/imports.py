@@ -22,6 +22,7 @@ from types import SimpleNamespace
 from typing import Any, Protocol, cast
 
 import msgspec
+import uuid_utils
 from babel import Locale
 from babel.dates import format_date
 from defusedxml import DefusedXmlException  # type: ignore[import-untyped]
@@ -50,7 +51,6 @@ from shared.contacts.service import (
     derive,
     similar_names,
     sync_terms,
-    term_rows,
     terms_of,
 )
 from shared.contacts.vocab import (
@@ -400,6 +400,32 @@ def render(message: Message | str, locale: str, *, warning: bool = False) -> str
     if warning and message.get("column"):
         text = f"{text} — {i18n.gettext(locale, NOT_TAKEN, domain='contacts')}"
     return text
+
+
+def redacted_row(row: dict[str, Any], redacted: str) -> dict[str, Any]:
+    """A report row without the person in it: no name, no values, no parameters of its reasons."""
+
+    def blank(message: Message | str) -> Message | str:
+        if isinstance(message, str):
+            return redacted
+        return {**message, "params": dict.fromkeys(message.get("params", {}), redacted)}
+
+    def values(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{"field": c["field"], "old": redacted, "new": redacted} for c in changes]
+
+    return {
+        **row,
+        "name": redacted,
+        "reasons": [blank(m) for m in row.get("reasons", [])],
+        "warnings": [blank(m) for m in row.get("warnings", [])],
+        "changes": values(row.get("changes", [])),
+        "kept": values(row.get("kept", [])),
+    }
+
+
+def redacted_columns(columns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The file's columns without their sample values (they may be anyone's)."""
+    return [{**c, "samples": []} for c in columns]
 
 
 # ---------------------------------------------------------------- labels codo shows
@@ -1339,6 +1365,18 @@ async def _delete_terms(session: AsyncSession, org_id: uuid.UUID, contact_ids: l
     await _delete_by_contact(session, "contact_search_terms", org_id, contact_ids, "contact_id")
 
 
+def _row_id() -> str:
+    # A UUIDv7 as new_id() makes it, as the text the JSON of a batch holds anyway (thousands per batch).
+    return str(uuid_utils.uuid7())
+
+
+def _term_rows(contact: Any) -> list[dict[str, Any]]:
+    return [
+        {"organization_id": contact.organization_id, "id": _row_id(), "contact_id": contact.id, "term": term}
+        for term in terms_of(contact)
+    ]
+
+
 def _new_contact(org_id: uuid.UUID, plan: Planned, today: date) -> dict[str, Any]:
     row = {**_NEW_CONTACT, **plan.values, "organization_id": org_id, "id": new_id(), "custom": plan.custom}
     if row["status"] == "ready" and "mentee" in row["kinds"] and not row["waiting_since"]:
@@ -1400,13 +1438,13 @@ async def _write_batch(
             updated_rows.append(after)
             if terms_of(contact) != terms_of(current):  # type: ignore[arg-type]
                 retermed.append(current.id)
-                terms.extend(term_rows(contact))  # type: ignore[arg-type]
+                terms.extend(_term_rows(contact))
             was = history.snapshot(current, HISTORY_FIELDS)
             changed.append(
                 (current.id, "changed", history.diff(was, history.snapshot(contact, HISTORY_FIELDS)))
             )
             import_rows.append(
-                {"organization_id": org_id, "id": new_id(), "import_id": import_id, "row_number": plan.row,
+                {"organization_id": org_id, "id": _row_id(), "import_id": import_id, "row_number": plan.row,
                  "action": "updated", "contact_id": current.id, "before": _snapshot(current)}
             )  # fmt: skip
             contact_id = current.id
@@ -1414,14 +1452,13 @@ async def _write_batch(
         else:
             row = _new_contact(org_id, plan, now.date())
             new_rows.append(row)
-            # As history.created() has it: each filled field from nothing to its value.
-            made = {
-                k: [None, history.jsonable(row[k])] for k in HISTORY_FIELDS if k in row and not _empty(row[k])
-            }
+            # As history.created() has it: each filled field from nothing to its value (the JSON
+            # encoder writes dates and ids as history.jsonable() would).
+            made = {k: [None, row[k]] for k in HISTORY_FIELDS if k in row and not _empty(row[k])}
             changed.append((row["id"], "created", made))
-            terms.extend(term_rows(SimpleNamespace(**row)))  # type: ignore[arg-type]
+            terms.extend(_term_rows(SimpleNamespace(**row)))
             import_rows.append(
-                {"organization_id": org_id, "id": new_id(), "import_id": import_id, "row_number": plan.row,
+                {"organization_id": org_id, "id": _row_id(), "import_id": import_id, "row_number": plan.row,
                  "action": "created", "contact_id": row["id"], "before": None}
             )  # fmt: skip
             contact_id = row["id"]
@@ -1440,16 +1477,19 @@ async def _write_batch(
     await _delete_terms(session, org_id, retermed)
     await bulk.insert_rows(session, cast(Table, SearchTerm.__table__), _TERMS, terms)
     await bulk.insert_rows(session, cast(Table, ImportRow.__table__), _IMPORT_ROW, import_rows)
+    who = {
+        "organization_id": org_id, "actor_kind": importer.kind.value, "actor_user_id": importer.user_id,
+        "actor_membership_id": importer.membership_id, "actor_token_id": importer.token_id,
+        "actor": (importer.label or importer.role.value)[:320], "reason": importer.reason[:200],
+        "entity": "contact",
+    }  # fmt: skip
     await bulk.insert_rows(
         session,
         cast(Table, HistoryEntry.__table__),
         _HISTORY,
         [
-            {"organization_id": org_id, "id": new_id(), "actor_kind": importer.kind.value,
-             "actor_user_id": importer.user_id, "actor_membership_id": importer.membership_id,
-             "actor_token_id": importer.token_id, "actor": (importer.label or importer.role.value)[:320],
-             "reason": importer.reason[:200], "entity": "contact", "entity_id": contact_id, "action": action,
-             "contact_ids": [contact_id], "changes": changes}
+            {**who, "id": _row_id(), "entity_id": contact_id, "action": action, "contact_ids": [contact_id],
+             "changes": changes}
             for contact_id, action, changes in changed
             if action != "changed" or changes
         ],

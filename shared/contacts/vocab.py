@@ -101,6 +101,8 @@ def fold(value: str) -> str:
     find each other, and "Straße" is found by "strasse".
     """
     lowered = value.lower().translate(_FOLD)
+    if lowered.isascii():  # most names and every e-mail: nothing left to decompose
+        return lowered
     decomposed = unicodedata.normalize("NFKD", lowered)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
