@@ -41,7 +41,6 @@ from shared.contacts.models import (
     ImportRow,
     Programme,
     ProgrammeMembership,
-    SearchTerm,
 )
 from shared.contacts.parsing import parse_date, parse_language, split_list, split_name
 from shared.contacts.service import (
@@ -740,11 +739,14 @@ def plan_rows(
     seen_email: dict[str, int] = {}
     seen_person: dict[date, list[tuple[str, int]]] = {}
     plans: list[Planned] = []
+    position_of = {h: i for i, (h, _, _) in enumerate(columns)}
     for number, cells in sheet.rows:
         plan = Planned(row=number, action="create")
-        values: dict[str, Any] = {}
         custom_values: dict[str, Any] = {}
         programme_names: list[str] = []
+        pending: dict[str, tuple[str, Any]] = {}
+        named: dict[str, tuple[str, Any]] = {}
+        refused: list[tuple[str, str, Exception]] = []
         for header, position, target in columns:
             value = cells[position] if position < len(cells) else None
             if _blank(value):
@@ -755,19 +757,30 @@ def plan_rows(
                     custom_values[key] = custom_fields.coerce_value(active[key], value, lenient=True)
                     continue
                 converted = _convert(target, value, ctx.labels)
-                if target == "programmes":
-                    programme_names = converted
-                elif target == "full_name":
-                    first, last = split_name(str(converted))
-                    for name, cleaned in clean_values({"first_name": first, "last_name": last}).items():
-                        values.setdefault(name, cleaned)
-                else:
-                    values.update(clean_values({target: converted}))
             except (ValueError, TypeError, DomainError) as exc:
-                if target in REQUIRED:
-                    plan.reasons.append(_refusal(exc, header))
-                else:
-                    plan.warnings.append(_refusal(exc, header))
+                refused.append((header, target, exc))
+                continue
+            if target == "programmes":
+                programme_names = converted
+            elif target == "full_name":
+                first, last = split_name(str(converted))
+                named = {"first_name": (header, first), "last_name": (header, last)}
+            else:
+                pending[target] = (header, converted)
+        for name, item in named.items():  # a first or last name column wins over a full name
+            pending.setdefault(name, item)
+        try:
+            # The whole row at once; only a row with a wrong value is checked field by field.
+            values = clean_values({t: v for t, (_, v) in pending.items()})
+        except (ValueError, TypeError, DomainError):
+            values = {}
+            for target, (header, value) in pending.items():
+                try:
+                    values.update(clean_values({target: value}))
+                except (ValueError, TypeError, DomainError) as exc:
+                    refused.append((header, target, exc))
+        for header, target, error in sorted(refused, key=lambda r: position_of[r[0]]):
+            (plan.reasons if target in REQUIRED else plan.warnings).append(_refusal(error, header))
         plan.name = " ".join(str(values.get(k) or "") for k in ("first_name", "last_name")).strip() or str(
             values.get("organisation_name") or ""
         )
@@ -1254,7 +1267,6 @@ _UPDATED = (*PROFILE_FIELDS, "custom", "search_text", "sort_name", "status_chang
 _IMPORT_ROW = ("organization_id", "id", "import_id", "row_number", "action", "contact_id", "before")
 _HISTORY = ("organization_id", "id", "actor_kind", "actor_user_id", "actor_membership_id", "actor_token_id",
             "actor", "reason", "entity", "entity_id", "action", "contact_ids", "changes")  # fmt: skip
-_TERMS = ("organization_id", "id", "contact_id", "term")
 
 
 def _snapshot(c: Any) -> dict[str, Any]:
@@ -1370,11 +1382,30 @@ def _row_id() -> str:
     return str(uuid_utils.uuid7())
 
 
-def _term_rows(contact: Any) -> list[dict[str, Any]]:
-    return [
-        {"organization_id": contact.organization_id, "id": _row_id(), "contact_id": contact.id, "term": term}
-        for term in terms_of(contact)
-    ]
+@dataclass
+class _Terms:
+    """The search terms of a batch as three parallel arrays: ten-odd per contact, so no row objects."""
+
+    ids: list[str] = field(default_factory=list)
+    contact_ids: list[uuid.UUID] = field(default_factory=list)
+    terms: list[str] = field(default_factory=list)
+
+    def add(self, contact: Any) -> None:
+        found = terms_of(contact)
+        self.ids += [_row_id() for _ in found]
+        self.contact_ids += [contact.id] * len(found)
+        self.terms += found
+
+    async def insert(self, session: AsyncSession, org_id: uuid.UUID) -> None:
+        if self.terms:
+            await session.execute(
+                text(
+                    "INSERT INTO contact_search_terms (organization_id, id, contact_id, term) "
+                    "SELECT :org, unnest(CAST(:ids AS uuid[])), unnest(CAST(:contacts AS uuid[])), "
+                    "unnest(CAST(:terms AS text[]))"
+                ),
+                {"org": org_id, "ids": self.ids, "contacts": self.contact_ids, "terms": self.terms},
+            )
 
 
 def _new_contact(org_id: uuid.UUID, plan: Planned, today: date) -> dict[str, Any]:
@@ -1401,7 +1432,7 @@ async def _write_batch(
     updated_rows: list[dict[str, Any]] = []
     import_rows: list[dict[str, Any]] = []
     memberships: list[dict[str, Any]] = []
-    terms: list[dict[str, Any]] = []
+    terms = _Terms()
     retermed: list[uuid.UUID] = []
     changed: list[tuple[uuid.UUID, str, dict[str, list[Any]]]] = []
     now = datetime.now(UTC)
@@ -1438,7 +1469,7 @@ async def _write_batch(
             updated_rows.append(after)
             if terms_of(contact) != terms_of(current):  # type: ignore[arg-type]
                 retermed.append(current.id)
-                terms.extend(_term_rows(contact))
+                terms.add(contact)
             was = history.snapshot(current, HISTORY_FIELDS)
             changed.append(
                 (current.id, "changed", history.diff(was, history.snapshot(contact, HISTORY_FIELDS)))
@@ -1456,7 +1487,7 @@ async def _write_batch(
             # encoder writes dates and ids as history.jsonable() would).
             made = {k: [None, row[k]] for k in HISTORY_FIELDS if k in row and not _empty(row[k])}
             changed.append((row["id"], "created", made))
-            terms.extend(_term_rows(SimpleNamespace(**row)))
+            terms.add(SimpleNamespace(**row))
             import_rows.append(
                 {"organization_id": org_id, "id": _row_id(), "import_id": import_id, "row_number": plan.row,
                  "action": "created", "contact_id": row["id"], "before": None}
@@ -1475,7 +1506,7 @@ async def _write_batch(
     await bulk.insert_rows(session, CONTACTS, list(_NEW_CONTACT), new_rows)
     await bulk.update_rows(session, CONTACTS, _UPDATED, updated_rows)
     await _delete_terms(session, org_id, retermed)
-    await bulk.insert_rows(session, cast(Table, SearchTerm.__table__), _TERMS, terms)
+    await terms.insert(session, org_id)
     await bulk.insert_rows(session, cast(Table, ImportRow.__table__), _IMPORT_ROW, import_rows)
     who = {
         "organization_id": org_id, "actor_kind": importer.kind.value, "actor_user_id": importer.user_id,

@@ -315,7 +315,8 @@ def derive(contact: Contact) -> None:
     ):
         if part:
             words.extend(_WORD.findall(fold(part)))
-            words.extend(_WORD.findall(fold_plain(part)))
+            if not part.isascii():  # "ü" typed as "u" too; plain ASCII folds the same both ways
+                words.extend(_WORD.findall(fold_plain(part)))
     if contact.phone:
         number = digits(contact.phone)
         words.append(number)
