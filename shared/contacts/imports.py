@@ -722,6 +722,11 @@ def merge(
     return new, changes, kept
 
 
+# Targets whose cells are looked up in the label tables; their conversions are remembered per value.
+_LOOKED_UP = frozenset({"kinds", "gender", "status", "preferred_channel", "languages", "availability"})
+_MISSING = object()
+
+
 def plan_rows(
     sheet: Sheet,
     mapping: dict[str, str],
@@ -740,6 +745,7 @@ def plan_rows(
     seen_person: dict[date, list[tuple[str, int]]] = {}
     plans: list[Planned] = []
     position_of = {h: i for i, (h, _, _) in enumerate(columns)}
+    memo: dict[tuple[str, Any], Any] = {}
     for number, cells in sheet.rows:
         plan = Planned(row=number, action="create")
         custom_values: dict[str, Any] = {}
@@ -756,7 +762,20 @@ def plan_rows(
                     key = target.removeprefix("custom.")
                     custom_values[key] = custom_fields.coerce_value(active[key], value, lenient=True)
                     continue
-                converted = _convert(target, value, ctx.labels)
+                if target in _LOOKED_UP:
+                    # A handful of values repeat in every row ("Mentee", "Di nachmittags").
+                    found = memo.get((target, value), _MISSING)
+                    if found is _MISSING:
+                        try:
+                            found = _convert(target, value, ctx.labels)
+                        except (ValueError, TypeError, DomainError) as exc:
+                            found = exc
+                        memo[(target, value)] = found
+                    if isinstance(found, Exception):
+                        raise found
+                    converted = found
+                else:
+                    converted = _convert(target, value, ctx.labels)
             except (ValueError, TypeError, DomainError) as exc:
                 refused.append((header, target, exc))
                 continue
