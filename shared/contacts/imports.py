@@ -60,6 +60,7 @@ from shared.contacts.vocab import (
     KINDS,
     LANGUAGE_NAMES,
     LANGUAGES,
+    PROTECTED_STATUS,
     STATUSES,
     fold,
     normalize_email,
@@ -393,12 +394,12 @@ def render(message: Message | str, locale: str, *, warning: bool = False) -> str
     """One reason or warning in ``locale`` ("en" gives the API's English text)."""
     if isinstance(message, str):  # reports written before reasons were kept as message ids
         return message
-    text = i18n.gettext(locale, message["id"], domain="contacts", **message.get("params", {}))
+    said = i18n.gettext(locale, message["id"], domain="contacts", **message.get("params", {}))
     if message.get("column"):
-        text = f"{message['column']}: {text}"
+        said = f"{message['column']}: {said}"
     if warning and message.get("column"):
-        text = f"{text} — {i18n.gettext(locale, NOT_TAKEN, domain='contacts')}"
-    return text
+        said = f"{said} — {i18n.gettext(locale, NOT_TAKEN, domain='contacts')}"
+    return said
 
 
 def redacted_row(row: dict[str, Any], redacted: str) -> dict[str, Any]:
@@ -697,6 +698,9 @@ def merge(
                     kept.append({"field": name, "old": old, "new": value})
         elif old == value or _empty(value):
             continue
+        elif name == "status" and old == PROTECTED_STATUS:
+            # Lifted only by an admin, with a reason (service.protect_status), never by a sheet.
+            kept.append({"field": name, "old": old, "new": value})
         elif _empty(old) or name in overwrite:
             new[name] = value
         else:

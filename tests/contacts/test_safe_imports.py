@@ -267,3 +267,24 @@ async def test_the_review_page_in_german_columns_in_file_order_with_samples_and_
     assert by_row[3]["reason_ids"] == [
         {"id": "unknown role %(value)r", "params": {"value": "Hausmeister"}, "column": "Rolle"}
     ]
+
+
+async def test_even_overwriting_all_never_lifts_a_child_protection_decline(
+    client: AsyncTestClient[Any], db: Database, org_a: Org, contacts_api: ContactsApi
+) -> None:
+    person = await contacts_api.create(
+        kinds=["mentor"], first_name="Kai", last_name="Roth", email="kai@example.de"
+    )
+    r = await client.patch(
+        f"/api/v1/orgs/{org_a.slug}/contacts/{person['id']}",
+        json={"status": "declined_child_protection", "status_reason": "Führungszeugnis mit Eintrag"},
+        headers=org_a.auth(),
+    )
+    assert r.status_code == 200, r.text
+    sheet = csv_of(["E-Mail", "Vorname", "Nachname", "Status", "Rolle"],
+                   ["kai@example.de", "Kai", "Roth", "bereit", "Mentor"])  # fmt: skip
+    r = await upload(client, org_a, sheet, "alle.csv", overwrite="all")
+    (row,) = r.json()["rows"]
+    assert row["action"] == "unchanged" and [c["field"] for c in row["kept"]] == ["status"]
+    await commit(client, db, org_a, r.json()["id"])
+    assert (await only_contact(contacts_api, "Roth"))["status"] == "declined_child_protection"
