@@ -946,6 +946,8 @@ def shown(name: str, value: Any, locale: str) -> str:
         return ", ".join(shown(name, v, locale) for v in value)
     if name in _LABELLED:
         return i18n.gettext(locale, f"{_LABELLED[name]}:{value}", domain="contacts")
+    if name == "languages":
+        return str(Locale.parse(i18n.language(locale)).languages.get(str(value), value))
     if name in _DATE_FIELDS and isinstance(value, str):
         with contextlib.suppress(ValueError):
             return format_date(date.fromisoformat(value), "medium", locale=i18n.language(locale))
