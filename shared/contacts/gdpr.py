@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import history
 from shared.actor import Actor
 from shared.contacts import fields as custom_fields
+from shared.contacts import imports
 from shared.contacts.models import (
     Activity,
     Consent,
@@ -308,11 +309,12 @@ async def _anonymise(session: AsyncSession, contact: Contact, actor: Actor) -> N
         report = []
         for row in imp.report:
             if row.get("contact_id") == cid or (person.strip() and fold(row.get("name", "")) == person):
-                row = {**row, "name": REDACTED}
+                row = imports.redacted_row(row, REDACTED)
                 touched = True
             report.append(row)
         if touched:
             imp.report = report
+            imp.columns = imports.redacted_columns(imp.columns)
             if imp.content is not None and imp.status != "running":
                 imp.content = None
     await session.execute(

@@ -17,16 +17,20 @@ import uuid
 import zipfile
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, time, timedelta
+from types import SimpleNamespace
+from typing import Any, Protocol, cast
 
 import msgspec
+import uuid_utils
+from babel import Locale
+from babel.dates import format_date
 from defusedxml import DefusedXmlException  # type: ignore[import-untyped]
 from openpyxl import load_workbook  # type: ignore[import-untyped]
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import Table, delete, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import history, queue
+from shared import bulk, history, i18n, queue
 from shared.actor import Actor
 from shared.contacts import fields as custom_fields
 from shared.contacts.models import (
@@ -37,22 +41,34 @@ from shared.contacts.models import (
     ImportRow,
     Programme,
     ProgrammeMembership,
-    SearchTerm,
 )
 from shared.contacts.parsing import parse_date, parse_language, split_list, split_name
 from shared.contacts.service import (
     HISTORY_FIELDS,
     PROFILE_FIELDS,
     clean_values,
-    delete_terms,
     derive,
     similar_names,
     sync_terms,
-    term_rows,
+    terms_of,
 )
-from shared.contacts.vocab import fold, normalize_email
+from shared.contacts.vocab import (
+    CHANNELS,
+    DAYS,
+    DAYTIMES,
+    GENDERS,
+    KINDS,
+    LANGUAGE_NAMES,
+    LANGUAGES,
+    PROTECTED_STATUS,
+    STATUSES,
+    fold,
+    normalize_email,
+)
 from shared.db import Database
-from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.errors import Conflict, DomainError, InvalidValue, NotFound, ValidationFailed
+from shared.history.models import HistoryEntry
+from shared.i18n import N_
 from shared.ids import new_id
 from shared.logs import get_logger
 from shared.permissions import Role
@@ -299,6 +315,8 @@ def _read_csv(content: bytes) -> _Collector:
 
 def read_sheet(content: bytes, filename: str) -> Sheet:
     """Rows of the first worksheet of an .xlsx, or of a CSV (UTF-8 or Windows-1252, ; or ,)."""
+    if content.startswith(_PARSED):
+        return _unpack_sheet(content)
     if len(content) > MAX_BYTES:
         raise ValidationFailed(
             "the file is larger than %(value)s MB", field="file", value=MAX_BYTES // 1024 // 1024
@@ -348,29 +366,188 @@ def check_mapping(mapping: dict[str, str], headers: list[str], fields: list[Cust
     return {h: mapping.get(h, "") for h in headers}
 
 
+# ---------------------------------------------------------------- reasons and warnings
+
+# A reason or a warning is kept as a message id with its parameters (and the column it is about),
+# never as text: the review page shows it in the reader's language, the API in English.
+Message = dict[str, Any]
+
+# What an invalid optional value leads to: the field is left as it was (empty for a new contact).
+NOT_TAKEN = N_("not taken over")
+
+
+def _message(message_id: str, column: str | None = None, **params: Any) -> Message:
+    out: Message = {"id": message_id, "params": {k: history.jsonable(v) for k, v in params.items()}}
+    if column:
+        out["column"] = column
+    return out
+
+
+def _refusal(exc: Exception, column: str | None) -> Message:
+    message_id = getattr(exc, "message_id", None)
+    if message_id is None:
+        return _message(str(exc), column)
+    return _message(message_id, column, **getattr(exc, "params", {}))
+
+
+def render(message: Message | str, locale: str, *, warning: bool = False) -> str:
+    """One reason or warning in ``locale`` ("en" gives the API's English text)."""
+    if isinstance(message, str):  # reports written before reasons were kept as message ids
+        return message
+    said = i18n.gettext(locale, message["id"], domain="contacts", **message.get("params", {}))
+    if message.get("column"):
+        said = f"{message['column']}: {said}"
+    if warning and message.get("column"):
+        said = f"{said} — {i18n.gettext(locale, NOT_TAKEN, domain='contacts')}"
+    return said
+
+
+def redacted_row(row: dict[str, Any], redacted: str) -> dict[str, Any]:
+    """A report row without the person in it: no name, no values, no parameters of its reasons."""
+
+    def blank(message: Message | str) -> Message | str:
+        if isinstance(message, str):
+            return redacted
+        return {**message, "params": dict.fromkeys(message.get("params", {}), redacted)}
+
+    def values(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{"field": c["field"], "old": redacted, "new": redacted} for c in changes]
+
+    return {
+        **row,
+        "name": redacted,
+        "reasons": [blank(m) for m in row.get("reasons", [])],
+        "warnings": [blank(m) for m in row.get("warnings", [])],
+        "changes": values(row.get("changes", [])),
+        "kept": values(row.get("kept", [])),
+    }
+
+
+def redacted_columns(columns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The file's columns without their sample values (they may be anyone's)."""
+    return [{**c, "samples": []} for c in columns]
+
+
+# ---------------------------------------------------------------- labels codo shows
+
+# The page catalogues label each vocabulary key ("kind:mentor" -> "Mentor:in", "day:tue" -> "Di");
+# an import accepts those labels in both languages, so a sheet exported from or typed after codo's
+# own pages reads back. Babel adds the full day names and every language's German and English name.
+_DAYTIME_WORDS = {"morning": ("vormittag", "morgens", "morgen"), "afternoon": ("nachmittag",),
+                  "evening": ("abend",)}  # fmt: skip
+
+
+@dataclass
+class Labels:
+    kinds: dict[str, str]
+    statuses: dict[str, str]
+    genders: dict[str, str]
+    channels: dict[str, str]
+    days: dict[str, str]
+    daytimes: dict[str, str]
+    languages: dict[str, str]
+
+
+def _labelled(prefix: str, keys: Sequence[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for key in keys:
+        found[_key(key)] = key
+        for lang in i18n.LOCALES:
+            label = i18n.gettext(lang, f"{prefix}:{key}", domain="contacts")
+            if label != f"{prefix}:{key}":
+                found[_key(label)] = key
+    return found
+
+
+def labels() -> Labels:
+    days = _labelled("day", DAYS)
+    for lang in i18n.LOCALES:
+        names = Locale.parse(lang).days["format"]
+        for width in ("wide", "abbreviated"):
+            # babel counts Monday as 0, as DAYS does.
+            days.update({_key(name): DAYS[number] for number, name in names[width].items()})
+    daytimes = _labelled("daytime", DAYTIMES)
+    for key, words in _DAYTIME_WORDS.items():
+        daytimes.update({_key(w): key for w in words})
+    daytimes.update({k.removesuffix("s"): v for k, v in list(daytimes.items())})
+    languages = {code: code for code in LANGUAGES}
+    languages.update({_key(name): code for name, code in LANGUAGE_NAMES.items()})
+    for lang in i18n.LOCALES:
+        languages.update(
+            {_key(name): code for code, name in Locale.parse(lang).languages.items() if code in LANGUAGES}
+        )
+    return Labels(
+        kinds={**KIND_INDEX, **_labelled("kind", KINDS)},
+        statuses={**STATUS_INDEX, **_labelled("status", STATUSES)},
+        genders={**GENDER_INDEX, **_labelled("gender", GENDERS)},
+        channels=_labelled("channel", CHANNELS),
+        days=days,
+        daytimes=daytimes,
+        languages=languages,
+    )
+
+
+def _availability(value: Any, known: Labels) -> list[str]:
+    """ "Di nachmittags, Do abends", "Mo und Mi vormittags", "tue-evening": time slots."""
+    slots: list[str] = []
+    last_days: list[str] = []
+    for part in split_list(value):
+        days: list[str] = []
+        times: list[str] = []
+        for word in re.split(r"[\s\-]+", part):
+            if not _key(word):
+                continue
+            if _key(word) in known.days:
+                days.append(known.days[_key(word)])
+            elif _key(word) in known.daytimes:
+                times.append(known.daytimes[_key(word)])
+            else:
+                raise InvalidValue(
+                    "%(value)r is not a day and time of day such as Di nachmittags", value=part
+                )
+        # "Di nachmittags und abends": a time of day alone belongs to the day before it.
+        days = days or last_days
+        last_days = days
+        if days or times:
+            slots += [f"{d}-{t}" for d in days or DAYS for t in times or DAYTIMES]
+    return list(dict.fromkeys(slots))
+
+
 # ---------------------------------------------------------------- planning rows
+
+# Without these a row cannot become a contact; any other value that is wrong is left out.
+REQUIRED = frozenset({"kinds", "full_name", "first_name", "last_name", "organisation_name"})
+# Lists gain the sheet's entries; what was there stays.
+_MERGED_LISTS = ("kinds", "languages", "tags", "interests", "availability", "support_kinds")
+# Notes gain the sheet's text below what is there; they are never replaced.
+_APPENDED = ("notes",)
+MAX_NOTES = 10_000
 
 
 @dataclass
 class Planned:
     row: int
-    action: str  # create | update | reject
-    reasons: list[str] = field(default_factory=list)
+    action: str  # create | update | unchanged | reject
+    reasons: list[Message] = field(default_factory=list)
+    warnings: list[Message] = field(default_factory=list)
     name: str = ""
     values: dict[str, Any] = field(default_factory=dict)
     custom: dict[str, Any] = field(default_factory=dict)
     programmes: list[uuid.UUID] = field(default_factory=list)
     contact_id: uuid.UUID | None = None
-    changes: list[str] = field(default_factory=list)
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    kept: list[dict[str, Any]] = field(default_factory=list)
 
     def report(self) -> dict[str, Any]:
         return {
             "row": self.row,
             "action": self.action,
             "reasons": self.reasons,
+            "warnings": self.warnings,
             "name": self.name,
             "contact_id": str(self.contact_id) if self.contact_id else None,
             "changes": self.changes,
+            "kept": self.kept,
         }
 
 
@@ -382,77 +559,98 @@ def _cell_text(value: Any) -> str:
     return str(value).strip()
 
 
-def _convert(target: str, value: Any) -> Any:
-    """A spreadsheet cell as the API would take it; ValueError says what is wrong."""
-    if target in ("kinds",):
-        kinds = []
-        for word in split_list(value):
-            kind = KIND_INDEX.get(_key(word))
-            if kind is None:
-                raise ValueError(f"unknown role {word!r}")
-            kinds.append(kind)
-        return kinds
+def _pick(index: dict[str, str], value: Any, message_id: str) -> str:
+    found = index.get(_key(_cell_text(value)))
+    if found is None:
+        raise InvalidValue(message_id, value=_cell_text(value))
+    return found
+
+
+def _convert(target: str, value: Any, known: Labels) -> Any:
+    """A spreadsheet cell as the API would take it; InvalidValue says what is wrong."""
+    if target == "kinds":
+        return [_pick(known.kinds, word, N_("unknown role %(value)r")) for word in split_list(value)]
     if target == "birth_date":
         return parse_date(value)
     if target == "gender":
-        gender = GENDER_INDEX.get(_key(_cell_text(value)))
-        if gender is None:
-            raise ValueError(f"unknown gender {value!r}")
-        return gender
+        return _pick(known.genders, value, N_("unknown gender %(value)r"))
     if target == "status":
-        status = STATUS_INDEX.get(_key(_cell_text(value)))
-        if status is None:
-            raise ValueError(f"unknown status {value!r}")
-        return status
+        return _pick(known.statuses, value, N_("unknown status %(value)r"))
+    if target == "preferred_channel":
+        return _pick(known.channels, value, N_("unknown contact channel %(value)r"))
     if target == "languages":
-        return [parse_language(v) for v in split_list(value)]
+        codes = []
+        for word in split_list(value):
+            code = known.languages.get(_key(word))
+            codes.append(code if code is not None else parse_language(word))
+        return codes
     if target in ("tags", "interests", "support_kinds", "programmes"):
         return split_list(value)
     if target == "availability":
-        return [v.lower() for v in split_list(value)]
+        return _availability(value, known)
     if target == "capacity":
         try:
             return int(float(_cell_text(value).replace(",", ".")))
         except ValueError:
-            raise ValueError(f"{value!r} is not a number") from None
+            raise InvalidValue("%(value)r is not a number", value=_cell_text(value)) from None
     if target == "postal_code":
-        text = _cell_text(value)
+        text_value = _cell_text(value)
         # Excel drops the leading zero of Saxon and Thuringian postal codes (01067 -> 1067).
-        return text.zfill(5) if text.isdigit() and len(text) == 4 else text
+        return text_value.zfill(5) if text_value.isdigit() and len(text_value) == 4 else text_value
     if target == "phone":
-        text = _cell_text(value)
-        return "0" + text if isinstance(value, int | float) and not text.startswith("0") else text
+        text_value = _cell_text(value)
+        return (
+            "0" + text_value
+            if isinstance(value, int | float) and not text_value.startswith("0")
+            else text_value
+        )
+    if target == "notes":
+        return str(value).strip()
     return _cell_text(value)
+
+
+class Existing(Protocol):
+    """A contact as planning and writing read it (a row of ``contacts``)."""
+
+    id: uuid.UUID
+    email: str | None
+    birth_date: date | None
+    first_name: str
+    last_name: str
+    kinds: list[str]
+    custom: dict[str, Any]
 
 
 @dataclass
 class Context:
     fields: list[CustomField]
     programmes: dict[str, uuid.UUID]
-    by_email: dict[str, Contact]
-    by_birth: dict[date, list[Contact]]
+    by_email: dict[str, Existing]
+    by_birth: dict[date, list[Existing]]
+    labels: Labels
 
 
 async def load_context(session: AsyncSession, planned_emails: set[str], births: set[date]) -> Context:
     fields = await custom_fields.list_fields(session)
     programmes = {fold(p.name): p.id for p in (await session.execute(select(Programme))).scalars()}
-    by_email: dict[str, Contact] = {}
-    by_birth: dict[date, list[Contact]] = {}
+    by_email: dict[str, Existing] = {}
+    by_birth: dict[date, list[Existing]] = {}
     conditions = []
     if planned_emails:
         conditions.append(Contact.email.in_(planned_emails))
     if births:
         conditions.append(Contact.birth_date.in_(births))
     if conditions:
-        found = (
-            await session.execute(select(Contact).where(or_(*conditions), Contact.erased_at.is_(None)))
-        ).scalars()
+        # Plain rows, not ORM objects: a sheet may match thousands of contacts.
+        found = await session.execute(
+            select(*CONTACTS.columns).where(or_(*conditions), Contact.erased_at.is_(None))
+        )
         for c in found:
             if c.email:
                 by_email.setdefault(c.email, c)
             if c.birth_date:
                 by_birth.setdefault(c.birth_date, []).append(c)
-    return Context(fields, programmes, by_email, by_birth)
+    return Context(fields, programmes, by_email, by_birth, labels())
 
 
 def _first_pass(sheet: Sheet, mapping: dict[str, str]) -> tuple[set[str], set[date]]:
@@ -469,57 +667,164 @@ def _first_pass(sheet: Sheet, mapping: dict[str, str]) -> tuple[set[str], set[da
     return emails, births
 
 
-def plan_rows(sheet: Sheet, mapping: dict[str, str], ctx: Context, default_kinds: list[str]) -> list[Planned]:
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+def merge(
+    existing: Any, values: dict[str, Any], custom: dict[str, Any], overwrite: set[str]
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """What an update writes: (new values, changes as field/old/new, values kept from the sheet out).
+
+    A field that is empty takes the sheet's value; one that holds something keeps it unless the
+    import may overwrite that field. Lists gain the sheet's entries; notes gain its text below.
+    """
+    new: dict[str, Any] = {}
+    kept: list[dict[str, Any]] = []
+    for name, value in values.items():
+        old = getattr(existing, name)
+        if name in _MERGED_LISTS:
+            joined = list(dict.fromkeys([*(old or []), *value]))
+            if joined != list(old or []):
+                new[name] = joined
+        elif name in _APPENDED:
+            if _empty(old):
+                new[name] = value
+            elif value and value not in old:
+                combined = f"{old}\n\n{value}"
+                if len(combined) <= MAX_NOTES:
+                    new[name] = combined
+                else:
+                    kept.append({"field": name, "old": old, "new": value})
+        elif old == value or _empty(value):
+            continue
+        elif name == "status" and old == PROTECTED_STATUS:
+            # Lifted only by an admin, with a reason (service.protect_status), never by a sheet.
+            kept.append({"field": name, "old": old, "new": value})
+        elif _empty(old) or name in overwrite:
+            new[name] = value
+        else:
+            kept.append({"field": name, "old": history.jsonable(old), "new": history.jsonable(value)})
+    changes = [
+        {"field": name, "old": history.jsonable(getattr(existing, name)), "new": history.jsonable(value)}
+        for name, value in new.items()
+    ]
+    current = dict(existing.custom or {})
+    after = dict(current)
+    for key, value in custom.items():
+        old = current.get(key)
+        if old == value:
+            continue
+        name = f"custom.{key}"
+        if custom_fields.is_empty(old) or name in overwrite:
+            after[key] = value
+            changes.append({"field": name, "old": old, "new": value})
+        else:
+            kept.append({"field": name, "old": old, "new": value})
+    if after != current:
+        new["custom"] = after
+    return new, changes, kept
+
+
+# Targets whose cells are looked up in the label tables; their conversions are remembered per value.
+_LOOKED_UP = frozenset({"kinds", "gender", "status", "preferred_channel", "languages", "availability"})
+_MISSING = object()
+
+
+def plan_rows(
+    sheet: Sheet,
+    mapping: dict[str, str],
+    ctx: Context,
+    default_kinds: list[str],
+    overwrite: set[str] | frozenset[str] = frozenset(),
+) -> list[Planned]:
     index = {h: i for i, h in enumerate(sheet.headers)}
+    columns = [(h, index[h], t) for h, t in mapping.items() if t]
+    header_of = {t: h for h, t in mapping.items() if t}
+    active = {f.key: f for f in ctx.fields if f.archived_at is None}
+    overwrite = set(overwrite)
+    if "full_name" in overwrite:
+        overwrite |= {"first_name", "last_name"}
     seen_email: dict[str, int] = {}
     seen_person: dict[date, list[tuple[str, int]]] = {}
     plans: list[Planned] = []
+    position_of = {h: i for i, (h, _, _) in enumerate(columns)}
+    memo: dict[tuple[str, Any], Any] = {}
     for number, cells in sheet.rows:
         plan = Planned(row=number, action="create")
-        raw: dict[str, Any] = {}
-        custom_raw: dict[str, Any] = {}
-        for header, target in mapping.items():
-            if not target:
-                continue
-            position = index[header]
+        custom_values: dict[str, Any] = {}
+        programme_names: list[str] = []
+        pending: dict[str, tuple[str, Any]] = {}
+        named: dict[str, tuple[str, Any]] = {}
+        refused: list[tuple[str, str, Exception]] = []
+        for header, position, target in columns:
             value = cells[position] if position < len(cells) else None
             if _blank(value):
                 continue
             try:
-                converted = _convert(target, value) if not target.startswith("custom.") else value
-            except (ValueError, TypeError) as exc:
-                plan.reasons.append(f"{header}: {exc}")
+                if target.startswith("custom."):
+                    key = target.removeprefix("custom.")
+                    custom_values[key] = custom_fields.coerce_value(active[key], value, lenient=True)
+                    continue
+                if target in _LOOKED_UP:
+                    # A handful of values repeat in every row ("Mentee", "Di nachmittags").
+                    found = memo.get((target, value), _MISSING)
+                    if found is _MISSING:
+                        try:
+                            found = _convert(target, value, ctx.labels)
+                        except (ValueError, TypeError, DomainError) as exc:
+                            found = exc
+                        memo[(target, value)] = found
+                    if isinstance(found, Exception):
+                        raise found
+                    converted = found
+                else:
+                    converted = _convert(target, value, ctx.labels)
+            except (ValueError, TypeError, DomainError) as exc:
+                refused.append((header, target, exc))
                 continue
-            if target.startswith("custom."):
-                custom_raw[target.removeprefix("custom.")] = converted
+            if target == "programmes":
+                programme_names = converted
             elif target == "full_name":
                 first, last = split_name(str(converted))
-                raw.setdefault("first_name", first)
-                raw.setdefault("last_name", last)
+                named = {"first_name": (header, first), "last_name": (header, last)}
             else:
-                raw[target] = converted
-        plan.name = " ".join(str(raw.get(k, "")) for k in ("first_name", "last_name")).strip() or str(
-            raw.get("organisation_name", "")
+                pending[target] = (header, converted)
+        for name, item in named.items():  # a first or last name column wins over a full name
+            pending.setdefault(name, item)
+        try:
+            # The whole row at once; only a row with a wrong value is checked field by field.
+            values = clean_values({t: v for t, (_, v) in pending.items()})
+        except (ValueError, TypeError, DomainError):
+            values = {}
+            for target, (header, value) in pending.items():
+                try:
+                    values.update(clean_values({target: value}))
+                except (ValueError, TypeError, DomainError) as exc:
+                    refused.append((header, target, exc))
+        for header, target, error in sorted(refused, key=lambda r: position_of[r[0]]):
+            (plan.reasons if target in REQUIRED else plan.warnings).append(_refusal(error, header))
+        plan.name = " ".join(str(values.get(k) or "") for k in ("first_name", "last_name")).strip() or str(
+            values.get("organisation_name") or ""
         )
-        programme_names = raw.pop("programmes", [])
         for name in programme_names:
             programme_id = ctx.programmes.get(fold(name))
             if programme_id is None:
-                plan.reasons.append(f"unknown programme {name!r}")
+                plan.warnings.append(
+                    _message(N_("unknown programme %(value)r"), header_of.get("programmes"), value=name)
+                )
             else:
                 plan.programmes.append(programme_id)
-        if not raw.get("kinds"):
+        if not values.get("kinds"):
             if default_kinds:
-                raw["kinds"] = list(default_kinds)
-            elif "kinds" not in raw:
-                plan.reasons.append("no role (Rolle): mentor, mentee, guardian or partner")
-        if not (raw.get("first_name") or raw.get("last_name") or raw.get("organisation_name")):
-            plan.reasons.append("no name")
-        try:
-            values = clean_values(raw)
-        except ValidationFailed as exc:
-            plan.reasons.append(f"{_header_of(mapping, exc.field)}: {exc.detail}")
-            values = {}
+                values["kinds"] = list(default_kinds)
+            elif not any(r.get("column") == header_of.get("kinds", "") for r in plan.reasons):
+                plan.reasons.append(_message(N_("no role (Rolle): mentor, mentee, guardian or partner")))
+        name_columns = {header_of.get(t, "") for t in REQUIRED - {"kinds"}}
+        if not (
+            values.get("first_name") or values.get("last_name") or values.get("organisation_name")
+        ) and not any(r.get("column") in name_columns for r in plan.reasons):
+            plan.reasons.append(_message(N_("no name")))
         if plan.reasons:
             plan.action = "reject"
             plans.append(plan)
@@ -527,7 +832,7 @@ def plan_rows(sheet: Sheet, mapping: dict[str, str], ctx: Context, default_kinds
         email = values.get("email")
         if email and email in seen_email:
             plan.action = "reject"
-            plan.reasons.append(f"duplicate of row {seen_email[email]} (same e-mail)")
+            plan.reasons.append(_message(N_("duplicate of row %(row)s (same e-mail)"), row=seen_email[email]))
             plans.append(plan)
             continue
         person = fold(f"{values.get('first_name', '')} {values.get('last_name', '')}")
@@ -536,12 +841,14 @@ def plan_rows(sheet: Sheet, mapping: dict[str, str], ctx: Context, default_kinds
             twin = next((r for n, r in seen_person.get(birth, []) if similar_names(n, person)), None)
             if twin is not None:
                 plan.action = "reject"
-                plan.reasons.append(f"duplicate of row {twin} (similar name, same date of birth)")
+                plan.reasons.append(
+                    _message(N_("duplicate of row %(row)s (similar name, same date of birth)"), row=twin)
+                )
                 plans.append(plan)
                 continue
         existing = ctx.by_email.get(email) if email else None
         if existing is not None:
-            plan.reasons.append("same e-mail as an existing contact")
+            plan.reasons.append(_message(N_("same e-mail as an existing contact")))
         elif birth:
             existing = next(
                 (
@@ -552,15 +859,21 @@ def plan_rows(sheet: Sheet, mapping: dict[str, str], ctx: Context, default_kinds
                 None,
             )
             if existing is not None:
-                plan.reasons.append("similar name and same date of birth as an existing contact")
-        kinds = list(dict.fromkeys([*(existing.kinds if existing else []), *values.get("kinds", [])]))
+                plan.reasons.append(
+                    _message(N_("similar name and same date of birth as an existing contact"))
+                )
+        if existing is not None:
+            new, plan.changes, plan.kept = merge(existing, values, custom_values, overwrite)
+            kinds = new.get("kinds", existing.kinds)
+            custom_after = new.get("custom", existing.custom)
+        else:
+            kinds, custom_after = values.get("kinds", []), custom_values
         try:
-            plan.custom = custom_fields.apply_custom(
-                ctx.fields, dict(existing.custom) if existing else {}, custom_raw, kinds, lenient=True
-            )
+            # Only the check of fields required for these kinds; the values were coerced above.
+            custom_fields.apply_custom(ctx.fields, dict(custom_after), {}, kinds)
         except ValidationFailed as exc:
             plan.action = "reject"
-            plan.reasons = [f"{_header_of(mapping, exc.field)}: {exc.detail}"]
+            plan.reasons = [_refusal(exc, header_of.get(exc.field or "", exc.field))]
             plans.append(plan)
             continue
         if email:
@@ -568,44 +881,21 @@ def plan_rows(sheet: Sheet, mapping: dict[str, str], ctx: Context, default_kinds
         if birth:
             seen_person.setdefault(birth, []).append((person, number))
         plan.values = values
+        plan.custom = custom_values
         if existing is not None:
-            plan.action = "update"
+            plan.action = "update" if plan.changes else "unchanged"
             plan.contact_id = existing.id
-            plan.changes = _changes(existing, values, plan.custom)
         plans.append(plan)
     return plans
 
 
-def _header_of(mapping: dict[str, str], field_name: str | None) -> str:
-    if field_name is None:
-        return "row"
-    target = field_name
-    for header, t in mapping.items():
-        if t == target or (target in ("first_name", "last_name") and t == "full_name"):
-            return header
-    return target
-
-
-_MERGED_LISTS = ("kinds", "languages", "tags", "interests", "availability", "support_kinds")
-
-
-def _merged(existing: Contact, values: dict[str, Any]) -> dict[str, Any]:
-    """An update fills in what the sheet says; lists are joined, not replaced."""
-    out = dict(values)
-    for name in _MERGED_LISTS:
-        if name in out:
-            out[name] = list(dict.fromkeys([*getattr(existing, name), *out[name]]))
-    return out
-
-
-def _changes(existing: Contact, values: dict[str, Any], custom: dict[str, Any]) -> list[str]:
-    changed = [k for k, v in _merged(existing, values).items() if getattr(existing, k) != v]
-    if custom != existing.custom:
-        changed.append("custom")
-    return changed
-
-
 # ---------------------------------------------------------------- dry run and API
+
+
+class ColumnOut(msgspec.Struct):
+    header: str
+    target: str
+    samples: list[str]
 
 
 class ImportOut(msgspec.Struct):
@@ -615,6 +905,10 @@ class ImportOut(msgspec.Struct):
     atomicity: str
     batch_size: int
     mapping: dict[str, str]
+    # The file's columns in the file's order, with the field each fills and three sample values.
+    columns: list[ColumnOut]
+    # The fields whose existing values this import may replace (others are only filled in).
+    overwrite: list[str]
     total_rows: int
     processed_rows: int
     counts: dict[str, int]
@@ -630,20 +924,81 @@ class ImportOut(msgspec.Struct):
     rows: list[dict[str, Any]]
 
 
-def import_out(imp: Import, *, rows: str = "all") -> ImportOut:
+ACTIONS = ("create", "update", "unchanged", "reject")
+_DATE_FIELDS = ("birth_date", "waiting_since", "last_match_ended_on")
+_LABELLED = {"kinds": "kind", "status": "status", "gender": "gender", "preferred_channel": "channel"}
+
+
+def shown(name: str, value: Any, locale: str) -> str:
+    """A value as a page shows it: labels for keys, dates in the reader's locale, lists joined."""
+    if value is None or value == "" or value == []:
+        return "—"
+    if name == "availability" and isinstance(value, list):
+        parts = []
+        for slot in value:
+            day, _, time_of_day = str(slot).partition("-")
+            parts.append(
+                f"{i18n.gettext(locale, f'day:{day}', domain='contacts')} "
+                f"{i18n.gettext(locale, f'daytime:{time_of_day}', domain='contacts')}"
+            )
+        return ", ".join(parts)
+    if isinstance(value, list):
+        return ", ".join(shown(name, v, locale) for v in value)
+    if name in _LABELLED:
+        return i18n.gettext(locale, f"{_LABELLED[name]}:{value}", domain="contacts")
+    if name == "languages":
+        return str(Locale.parse(i18n.language(locale)).languages.get(str(value), value))
+    if name in _DATE_FIELDS and isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return format_date(date.fromisoformat(value), "medium", locale=i18n.language(locale))
+    if isinstance(value, bool):
+        return i18n.gettext(locale, "yes" if value else "no")
+    return str(value)
+
+
+def _row_out(r: dict[str, Any], locale: str, with_text: bool) -> dict[str, Any]:
+    reasons = r.get("reasons", [])
+    warnings = r.get("warnings", [])
+    out = {
+        "row": r["row"],
+        "action": r["action"],
+        "name": r["name"],
+        "contact_id": r.get("contact_id"),
+        "reasons": [render(m, locale) for m in reasons],
+        "warnings": [render(m, locale, warning=True) for m in warnings],
+        "reason_ids": [m for m in reasons if isinstance(m, dict)],
+        "warning_ids": [m for m in warnings if isinstance(m, dict)],
+        "changes": [c for c in r.get("changes", []) if isinstance(c, dict)],
+        "kept": r.get("kept", []),
+    }
+    if with_text:
+        for change in (*out["changes"], *out["kept"]):
+            change["old_text"] = shown(change["field"], change["old"], locale)
+            change["new_text"] = shown(change["field"], change["new"], locale)
+    return out
+
+
+def import_out(imp: Import, *, rows: str = "all", locale: str = "en", texts: bool = False) -> ImportOut:
+    """The import for the API (English reasons) or, with ``locale`` and ``texts``, for a page."""
     report = imp.report
-    counts = {a: sum(1 for r in report if r["action"] == a) for a in ("create", "update", "reject")}
+    counts = {a: sum(1 for r in report if r["action"] == a) for a in ACTIONS}
     if rows == "rejected":
         report = [r for r in report if r["action"] == "reject"]
     elif rows == "none":
         report = []
+    mapping = {k: v for k, v in imp.mapping.items() if not k.startswith("__")}
+    columns = [ColumnOut(c["header"], mapping.get(c["header"], ""), c["samples"]) for c in imp.columns or []]
+    if not columns:  # imports from before the file's columns were kept
+        columns = [ColumnOut(h, t, []) for h, t in mapping.items()]
     return ImportOut(
         id=imp.id,
         status=imp.status,
         filename=imp.filename,
         atomicity=imp.atomicity,
         batch_size=imp.batch_size,
-        mapping={k: v for k, v in imp.mapping.items() if k != "__default_kinds__"},
+        mapping=mapping,
+        columns=columns,
+        overwrite=list((imp.options or {}).get("overwrite", [])),
         total_rows=imp.total_rows,
         processed_rows=imp.processed_rows,
         counts=counts,
@@ -656,7 +1011,7 @@ def import_out(imp: Import, *, rows: str = "all") -> ImportOut:
         started_at=imp.started_at,
         finished_at=imp.finished_at,
         undone_at=imp.undone_at,
-        rows=report,
+        rows=[_row_out(r, locale, texts) for r in report],
     )
 
 
@@ -677,6 +1032,60 @@ def _parse_kinds(value: str | None) -> list[str]:
     return kinds
 
 
+def check_overwrite(overwrite: Sequence[str], mapping: dict[str, str]) -> list[str]:
+    """The fields an import may overwrite: mapped fields only; notes are always appended instead."""
+    mapped = {t for t in mapping.values() if t}
+    wanted = mapped if "all" in overwrite else set(overwrite)
+    for name in wanted - mapped:
+        raise ValidationFailed("%(value)r is not a field this import fills", field="overwrite", value=name)
+    return sorted(wanted - set(_APPENDED) - set(_MERGED_LISTS) - {"programmes"})
+
+
+def _samples(sheet: Sheet) -> list[dict[str, Any]]:
+    columns: list[dict[str, Any]] = [{"header": h, "samples": []} for h in sheet.headers]
+    for _, cells in sheet.rows:
+        for position, value in enumerate(cells[: len(columns)]):
+            samples = columns[position]["samples"]
+            if len(samples) < 3 and not _blank(value):
+                samples.append(_cell_text(value)[:60])
+        if all(len(c["samples"]) == 3 for c in columns):
+            break
+    return columns
+
+
+# The file is kept until the import is finished; kept as its parsed rows, the worker does not
+# read the .xlsx a second time (reading is most of the cost of a large sheet).
+_PARSED = b"codo-sheet:1\n"
+_DATE_CELL = "\x00date:"
+
+
+def _pack_cell(value: Any) -> Any:
+    if isinstance(value, datetime | date | time):
+        return _DATE_CELL + value.isoformat()
+    if isinstance(value, timedelta):
+        return str(value)
+    return value
+
+
+def _unpack_cell(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_DATE_CELL):
+        text_value = value.removeprefix(_DATE_CELL)
+        with contextlib.suppress(ValueError):
+            return datetime.fromisoformat(text_value)
+        return text_value
+    return value
+
+
+def pack_sheet(sheet: Sheet) -> bytes:
+    rows = [[number, [_pack_cell(v) for v in cells]] for number, cells in sheet.rows]
+    return _PARSED + msgspec.msgpack.encode({"headers": sheet.headers, "rows": rows})
+
+
+def _unpack_sheet(content: bytes) -> Sheet:
+    data = msgspec.msgpack.decode(content[len(_PARSED) :])
+    return Sheet(data["headers"], [(n, [_unpack_cell(v) for v in cells]) for n, cells in data["rows"]])
+
+
 async def dry_run(
     session: AsyncSession,
     org_id: uuid.UUID,
@@ -689,6 +1098,7 @@ async def dry_run(
     default_kinds: str | None = None,
     atomicity: str = "batch",
     batch_size: int = 500,
+    overwrite: Sequence[str] = (),
     created_by: str = "",
 ) -> Import:
     if atomicity not in ("batch", "all"):
@@ -703,17 +1113,20 @@ async def dry_run(
         mapping = await _saved_mapping(session, mapping_name)
     chosen = suggest_mapping(sheet.headers, fields) | (mapping or {})
     chosen = check_mapping(chosen, sheet.headers, fields)
+    allowed = check_overwrite(overwrite, chosen)
     emails, births = _first_pass(sheet, chosen)
     ctx = await load_context(session, emails, births)
-    plans = plan_rows(sheet, chosen, ctx, kinds)
+    plans = plan_rows(sheet, chosen, ctx, kinds, set(allowed))
     if save_mapping_as:
         await save_mapping(session, org_id, save_mapping_as, chosen)
     imp = Import(
         organization_id=org_id,
         status="dry_run",
         filename=filename.replace("\x00", "")[:300],
-        content=content,
+        content=await asyncio.to_thread(pack_sheet, sheet),
         mapping={**chosen, "__default_kinds__": ",".join(kinds)} if kinds else chosen,
+        columns=_samples(sheet),
+        options={"overwrite": allowed},
         atomicity=atomicity,
         batch_size=batch_size,
         total_rows=len(plans),
@@ -726,8 +1139,13 @@ async def dry_run(
     return imp
 
 
-async def replan(session: AsyncSession, import_id: uuid.UUID, mapping: dict[str, str]) -> Import:
-    """Run the dry run again on the kept file with a changed mapping (the wizard's second step)."""
+async def replan(
+    session: AsyncSession,
+    import_id: uuid.UUID,
+    mapping: dict[str, str],
+    overwrite: Sequence[str] | None = None,
+) -> Import:
+    """Run the dry run again on the kept file with a changed mapping or overwrite choice."""
     imp = await get_import(session, import_id, for_update=True)
     if imp.status != "dry_run" or imp.content is None:
         raise Conflict("only a dry run can be checked again", field="status")
@@ -736,9 +1154,14 @@ async def replan(session: AsyncSession, import_id: uuid.UUID, mapping: dict[str,
     previous = dict(imp.mapping)
     kinds = [k for k in previous.pop("__default_kinds__", "").split(",") if k]
     chosen = check_mapping({**previous, **mapping}, sheet.headers, fields)
+    if overwrite is None:
+        # A changed mapping keeps the choices for the fields it still fills.
+        overwrite = [f for f in (imp.options or {}).get("overwrite", []) if f in set(chosen.values())]
+    allowed = check_overwrite(overwrite, chosen)
     emails, births = _first_pass(sheet, chosen)
-    plans = plan_rows(sheet, chosen, await load_context(session, emails, births), kinds)
+    plans = plan_rows(sheet, chosen, await load_context(session, emails, births), kinds, set(allowed))
     imp.mapping = {**chosen, "__default_kinds__": ",".join(kinds)} if kinds else chosen
+    imp.options = {**(imp.options or {}), "overwrite": allowed}
     imp.report = [p.report() for p in plans]
     imp.total_rows = len(plans)
     await session.flush()
@@ -829,14 +1252,24 @@ async def start(session: AsyncSession, import_id: uuid.UUID) -> Import:
     return imp
 
 
-def error_report(imp: Import) -> str:
-    """The rejected rows as CSV (semicolon-separated, as German Excel opens it)."""
+def error_report(imp: Import, locale: str = "de") -> str:
+    """The rejected rows and the warnings, with their reasons in ``locale``, as CSV.
+
+    Semicolon-separated, as German Excel opens it.
+    """
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";")
-    writer.writerow(["Zeile / row", "Name", "Gründe / reasons"])
+    # The review page's own column names and results (its catalogue has them).
+    say = i18n.translator(locale, "contacts")
+    writer.writerow([say("Row"), say("Name"), say("Result"), say("Why")])
     for r in imp.report:
         if r["action"] == "reject":
-            writer.writerow(csv_row([r["row"], r["name"], " | ".join(r["reasons"])]))
+            reasons = [render(m, locale) for m in r["reasons"]]
+        elif r.get("warnings"):
+            reasons = [render(m, locale, warning=True) for m in r["warnings"]]
+        else:
+            continue
+        writer.writerow(csv_row([r["row"], r["name"], say(f"action:{r['action']}"), " | ".join(reasons)]))
     return "\ufeff" + out.getvalue()
 
 
@@ -844,8 +1277,24 @@ def error_report(imp: Import) -> str:
 
 BatchHook = Callable[[int], Awaitable[None]]
 
+CONTACTS = cast(Table, Contact.__table__)
+# Every column a new contact is written with, and the value of one the sheet leaves empty.
+_NEW_CONTACT: dict[str, Any] = {
+    "organization_id": None, "id": None, "kinds": [], "first_name": "", "last_name": "",
+    "preferred_name": None, "organisation_name": None, "birth_date": None, "age_group": None,
+    "gender": None, "languages": [], "postal_code": None, "city": None, "phone": None, "email": None,
+    "preferred_channel": None, "status": "interested", "tags": [], "interests": [], "availability": [],
+    "capacity": 1, "support_kinds": [], "notes": None, "waiting_since": None, "custom": {},
+    "search_text": "", "sort_name": "",
+}  # fmt: skip
+# What an update may write (the row is read and locked first, so the rest is written back as it was).
+_UPDATED = (*PROFILE_FIELDS, "custom", "search_text", "sort_name", "status_changed_at", "updated_at")
+_IMPORT_ROW = ("organization_id", "id", "import_id", "row_number", "action", "contact_id", "before")
+_HISTORY = ("organization_id", "id", "actor_kind", "actor_user_id", "actor_membership_id", "actor_token_id",
+            "actor", "reason", "entity", "entity_id", "action", "contact_ids", "changes")  # fmt: skip
 
-def _snapshot(c: Contact) -> dict[str, Any]:
+
+def _snapshot(c: Any) -> dict[str, Any]:
     values = {name: getattr(c, name) for name in PROFILE_FIELDS}
     values["custom"] = c.custom
     return msgspec.to_builtins(values)  # type: ignore[no-any-return]
@@ -870,16 +1319,25 @@ async def run(
 ) -> str:
     """Commit a started import batch by batch; safe to run again (it continues where it stopped)."""
     async with db.tenant(org_id) as session:
-        imp = await get_import(session, import_id)
-        if imp.status != "running" or imp.content is None:
-            return imp.status
-        sheet = read_sheet(imp.content, imp.filename)
-        mapping = dict(imp.mapping)
+        found = (
+            await session.execute(
+                select(
+                    Import.status, Import.content, Import.filename, Import.mapping, Import.options,
+                    Import.atomicity, Import.batch_size, Import.created_by,
+                ).where(Import.id == import_id)
+            )
+        ).one()  # fmt: skip
+        if found.status != "running" or found.content is None:
+            return str(found.status)
+        sheet = await asyncio.to_thread(read_sheet, found.content, found.filename)
+        mapping = dict(found.mapping)
         kinds = [k for k in mapping.pop("__default_kinds__", "").split(",") if k]
+        overwrite = set((found.options or {}).get("overwrite", []))
         emails, births = _first_pass(sheet, mapping)
         ctx = await load_context(session, emails, births)
-        plans = plan_rows(sheet, mapping, ctx, kinds)
-        batch_size = imp.batch_size if imp.atomicity == "batch" else max(len(plans), 1)
+        plans = plan_rows(sheet, mapping, ctx, kinds, overwrite)
+        batch_size = found.batch_size if found.atomicity == "batch" else max(len(plans), 1)
+        importer = Actor(role=Role.COORDINATOR, label=found.created_by, reason=f"import {found.filename}")
     while True:
         async with db.tenant(org_id) as session:
             # Lock the import's row (only the columns needed: the report and file are large), so two
@@ -909,7 +1367,7 @@ async def run(
                 )
                 return "done"
             batch = plans[start_at : start_at + batch_size]
-            counts = await _write_batch(session, org_id, import_id, batch)
+            counts = await _write_batch(session, org_id, import_id, batch, overwrite, importer)
             await session.execute(
                 update(Import)
                 .where(Import.id == import_id)
@@ -925,74 +1383,141 @@ async def run(
                 await before_commit(start_at + len(batch))
 
 
+async def _delete_by_contact(
+    session: AsyncSession, table: str, org_id: uuid.UUID, contact_ids: list[uuid.UUID], column: str
+) -> None:
+    # As a join with the list, each id is one index lookup: "= ANY(list)" stays a filter under
+    # row-level security, and the database would read every row of the organisation instead.
+    if contact_ids:
+        await session.execute(
+            text(
+                f"DELETE FROM {table} t USING unnest(CAST(:ids AS uuid[])) AS u(id) "  # noqa: S608
+                f"WHERE t.organization_id = :org AND t.{column} = u.id"
+            ),
+            {"ids": contact_ids, "org": org_id},
+        )
+
+
+async def _delete_terms(session: AsyncSession, org_id: uuid.UUID, contact_ids: list[uuid.UUID]) -> None:
+    await _delete_by_contact(session, "contact_search_terms", org_id, contact_ids, "contact_id")
+
+
+def _row_id() -> str:
+    # A UUIDv7 as new_id() makes it, as the text the JSON of a batch holds anyway (thousands per batch).
+    return str(uuid_utils.uuid7())
+
+
+@dataclass
+class _Terms:
+    """The search terms of a batch as three parallel arrays: ten-odd per contact, so no row objects."""
+
+    ids: list[str] = field(default_factory=list)
+    contact_ids: list[uuid.UUID] = field(default_factory=list)
+    terms: list[str] = field(default_factory=list)
+
+    def add(self, contact: Any) -> None:
+        found = terms_of(contact)
+        self.ids += [_row_id() for _ in found]
+        self.contact_ids += [contact.id] * len(found)
+        self.terms += found
+
+    async def insert(self, session: AsyncSession, org_id: uuid.UUID) -> None:
+        if self.terms:
+            await session.execute(
+                text(
+                    "INSERT INTO contact_search_terms (organization_id, id, contact_id, term) "
+                    "SELECT :org, unnest(CAST(:ids AS uuid[])), unnest(CAST(:contacts AS uuid[])), "
+                    "unnest(CAST(:terms AS text[]))"
+                ),
+                {"org": org_id, "ids": self.ids, "contacts": self.contact_ids, "terms": self.terms},
+            )
+
+
+def _new_contact(org_id: uuid.UUID, plan: Planned, today: date) -> dict[str, Any]:
+    row = {**_NEW_CONTACT, **plan.values, "organization_id": org_id, "id": new_id(), "custom": plan.custom}
+    if row["status"] == "ready" and "mentee" in row["kinds"] and not row["waiting_since"]:
+        row["waiting_since"] = today
+    contact = SimpleNamespace(**row)
+    derive(contact)  # type: ignore[arg-type]
+    row["search_text"], row["sort_name"] = contact.search_text, contact.sort_name
+    return row
+
+
 async def _write_batch(
-    session: AsyncSession, org_id: uuid.UUID, import_id: uuid.UUID, batch: list[Planned]
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    import_id: uuid.UUID,
+    batch: list[Planned],
+    overwrite: set[str],
+    importer: Actor,
 ) -> dict[str, int]:
+    """One batch in a handful of statements: one per table, whatever the number of rows."""
     counts = {"create": 0, "update": 0, "reject": 0}
     new_rows: list[dict[str, Any]] = []
+    updated_rows: list[dict[str, Any]] = []
     import_rows: list[dict[str, Any]] = []
     memberships: list[dict[str, Any]] = []
-    terms: list[dict[str, Any]] = []
-    touched: list[Contact] = []
-    changed: list[tuple[str, uuid.UUID, str, dict[str, list[Any]]]] = []
+    terms = _Terms()
+    retermed: list[uuid.UUID] = []
+    changed: list[tuple[uuid.UUID, str, dict[str, list[Any]]]] = []
     now = datetime.now(UTC)
-    updates = [p for p in batch if p.action == "update" and p.contact_id]
-    existing = {}
+    updates = [p for p in batch if p.action in ("update", "unchanged") and p.contact_id]
+    existing: dict[uuid.UUID, Any] = {}
     if updates:
+        # Read and lock the contacts as they are now: someone may have changed them since the plan.
         found = await session.execute(
-            select(Contact).where(Contact.id.in_([p.contact_id for p in updates])).with_for_update()
+            select(*CONTACTS.columns)
+            .where(Contact.id.in_([p.contact_id for p in updates]), Contact.erased_at.is_(None))
+            .with_for_update()
         )
-        existing = {c.id: c for c in found.scalars()}
+        existing = {c.id: c for c in found}
     for plan in batch:
         if plan.action == "reject":
             counts["reject"] += 1
             continue
-        if plan.action == "update" and plan.contact_id in existing:
-            contact = existing[plan.contact_id]
-            before = _snapshot(contact)
-            was = history.snapshot(contact, HISTORY_FIELDS)
-            for name, value in _merged(contact, plan.values).items():
-                if name == "status" and value != contact.status:
-                    contact.status_changed_at = now
-                setattr(contact, name, value)
-            contact.custom = plan.custom
-            contact.updated_at = now
-            derive(contact)
-            touched.append(contact)
+        if plan.contact_id is not None:
+            current = existing.get(plan.contact_id)
+            if current is None:
+                continue
+            new, _, _ = merge(current, plan.values, plan.custom, overwrite)
+            if not new:
+                continue
+            after = {**{name: getattr(current, name) for name in _UPDATED}, **new}
+            if new.get("status", current.status) != current.status:
+                after["status_changed_at"] = now
+                if after["status"] == "ready" and "mentee" in after["kinds"] and not after["waiting_since"]:
+                    after["waiting_since"] = now.date()
+            after.update(organization_id=org_id, id=current.id, updated_at=now)
+            contact = SimpleNamespace(**{**current._mapping, **after})
+            derive(contact)  # type: ignore[arg-type]
+            after["search_text"], after["sort_name"] = contact.search_text, contact.sort_name
+            updated_rows.append(after)
+            if terms_of(contact) != terms_of(current):  # type: ignore[arg-type]
+                retermed.append(current.id)
+                terms.add(contact)
+            was = history.snapshot(current, HISTORY_FIELDS)
             changed.append(
-                (
-                    "contact",
-                    contact.id,
-                    "changed",
-                    history.diff(was, history.snapshot(contact, HISTORY_FIELDS)),
-                )
+                (current.id, "changed", history.diff(was, history.snapshot(contact, HISTORY_FIELDS)))
             )
             import_rows.append(
-                {"organization_id": org_id, "id": new_id(), "import_id": import_id, "row_number": plan.row,
-                 "action": "updated", "contact_id": contact.id, "before": before}
+                {"organization_id": org_id, "id": _row_id(), "import_id": import_id, "row_number": plan.row,
+                 "action": "updated", "contact_id": current.id, "before": _snapshot(current)}
             )  # fmt: skip
-            contact_id = contact.id
+            contact_id = current.id
             counts["update"] += 1
         else:
-            contact = Contact(organization_id=org_id, id=new_id(), **plan.values)
-            contact.custom = plan.custom
-            derive(contact)
-            row = {name: getattr(contact, name) for name in plan.values}
-            row.update(
-                organization_id=org_id, id=contact.id, custom=plan.custom, search_text=contact.search_text,
-                sort_name=contact.sort_name, status=plan.values.get("status", "interested"),
-            )  # fmt: skip
-            if row["status"] == "ready" and "mentee" in row.get("kinds", []) and not row.get("waiting_since"):
-                row["waiting_since"] = now.date()
+            row = _new_contact(org_id, plan, now.date())
             new_rows.append(row)
-            made = {k: v for k, v in row.items() if k in HISTORY_FIELDS}
-            changed.append(("contact", contact.id, "created", history.created(history.jsonable(made))))
-            terms.extend(term_rows(contact))
+            # As history.created() has it: each filled field from nothing to its value (the JSON
+            # encoder writes dates and ids as history.jsonable() would).
+            made = {k: [None, row[k]] for k in HISTORY_FIELDS if k in row and not _empty(row[k])}
+            changed.append((row["id"], "created", made))
+            terms.add(SimpleNamespace(**row))
             import_rows.append(
-                {"organization_id": org_id, "id": new_id(), "import_id": import_id, "row_number": plan.row,
-                 "action": "created", "contact_id": contact.id, "before": None}
+                {"organization_id": org_id, "id": _row_id(), "import_id": import_id, "row_number": plan.row,
+                 "action": "created", "contact_id": row["id"], "before": None}
             )  # fmt: skip
-            contact_id = contact.id
+            contact_id = row["id"]
             counts["create"] += 1
         for programme_id in plan.programmes:
             memberships.append(
@@ -1003,25 +1528,28 @@ async def _write_batch(
                     "programme_id": programme_id,
                 }
             )
-    # Rows differ in which columns they fill; insert each shape together.
-    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for row in new_rows:
-        shapes.setdefault(tuple(sorted(row)), []).append(row)
-    for rows in shapes.values():
-        await session.execute(insert(Contact), rows)
-    await session.flush()
-    await sync_terms(session, touched)
-    if terms:
-        await session.execute(insert(SearchTerm), terms)
-    if import_rows:
-        await session.execute(insert(ImportRow), import_rows)
-    started_by = (
-        await session.execute(select(Import.created_by, Import.filename).where(Import.id == import_id))
-    ).one()
-    importer = Actor(
-        role=Role.COORDINATOR, label=started_by.created_by, reason=f"import {started_by.filename}"
-    )
-    await history.record_many(session, importer, org_id, changed)
+    await bulk.insert_rows(session, CONTACTS, list(_NEW_CONTACT), new_rows)
+    await bulk.update_rows(session, CONTACTS, _UPDATED, updated_rows)
+    await _delete_terms(session, org_id, retermed)
+    await terms.insert(session, org_id)
+    await bulk.insert_rows(session, cast(Table, ImportRow.__table__), _IMPORT_ROW, import_rows)
+    who = {
+        "organization_id": org_id, "actor_kind": importer.kind.value, "actor_user_id": importer.user_id,
+        "actor_membership_id": importer.membership_id, "actor_token_id": importer.token_id,
+        "actor": (importer.label or importer.role.value)[:320], "reason": importer.reason[:200],
+        "entity": "contact",
+    }  # fmt: skip
+    await bulk.insert_rows(
+        session,
+        cast(Table, HistoryEntry.__table__),
+        _HISTORY,
+        [
+            {**who, "id": _row_id(), "entity_id": contact_id, "action": action, "contact_ids": [contact_id],
+             "changes": changes}
+            for contact_id, action, changes in changed
+            if action != "changed" or changes
+        ],
+    )  # fmt: skip
     if memberships:
         existing_pairs = set(
             (
@@ -1055,16 +1583,12 @@ async def undo(session: AsyncSession, import_id: uuid.UUID) -> Import:
     if imp.status == "dry_run":
         raise Conflict("nothing was imported yet", field="status")
     rows = (
-        (
-            await session.execute(
-                select(ImportRow)
-                .where(ImportRow.import_id == import_id)
-                .order_by(ImportRow.row_number.desc())
-            )
+        await session.execute(
+            select(ImportRow.action, ImportRow.contact_id, ImportRow.before)
+            .where(ImportRow.import_id == import_id)
+            .order_by(ImportRow.row_number.desc())
         )
-        .scalars()
-        .all()
-    )
+    ).all()
     updated = {r.contact_id: r for r in rows if r.action == "updated"}
     if updated:
         found = await session.execute(select(Contact).where(Contact.id.in_(updated)).with_for_update())
@@ -1076,9 +1600,10 @@ async def undo(session: AsyncSession, import_id: uuid.UUID) -> Import:
         await session.flush()
         await sync_terms(session, restored)
     created = [r.contact_id for r in rows if r.action == "created"]
-    await delete_terms(session, created)
-    for start_at in range(0, len(created), 1000):
-        await session.execute(delete(Contact).where(Contact.id.in_(created[start_at : start_at + 1000])))
+    for start_at in range(0, len(created), 5000):
+        chunk = created[start_at : start_at + 5000]
+        await _delete_terms(session, imp.organization_id, chunk)
+        await _delete_by_contact(session, "contacts", imp.organization_id, chunk, "id")
     await session.execute(delete(ImportRow).where(ImportRow.import_id == import_id))
     imp.status = "undone"
     imp.undone_at = datetime.now(UTC)

@@ -261,6 +261,10 @@ class Import(TenantBase):
     # The uploaded file, kept only until the import is finished (it holds personal data).
     content: Mapped[bytes | None] = mapped_column(LargeBinary)
     mapping: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=EMPTY_OBJECT)
+    # The file's columns in the file's order, each with up to three sample values.
+    columns: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    # {"overwrite": [field, ...]}: the fields whose existing values this import may replace.
+    options: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=EMPTY_OBJECT)
     # "batch": each batch of batch_size rows is saved or not at all; "all": one batch for the sheet.
     atomicity: Mapped[str] = mapped_column(String(10), server_default="batch")
     batch_size: Mapped[int] = mapped_column(Integer, server_default="500")
@@ -281,12 +285,16 @@ class Import(TenantBase):
 
 
 class ImportRow(TenantBase):
-    """What one committed row did, so the whole import can be undone."""
+    """What one committed row did, so the whole import can be undone.
+
+    No foreign key to contacts, on purpose (as for SearchTerm): checking it locked every imported
+    contact row once more and cost more than writing the contacts. Deleting a contact deletes its
+    rows here (service.delete_contact); undo passes over a contact that is gone.
+    """
 
     __tablename__ = "contact_import_rows"
     __table_args__ = (
         _fk(["import_id"], "contact_imports", "fk_contact_import_rows_import"),
-        _fk(["contact_id"], "contacts", "fk_contact_import_rows_contact"),
         Index("ix_contact_import_rows_import", "organization_id", "import_id", "row_number"),
         Index("ix_contact_import_rows_contact", "organization_id", "contact_id"),
     )

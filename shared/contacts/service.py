@@ -316,7 +316,8 @@ def derive(contact: Contact) -> None:
     ):
         if part:
             words.extend(_WORD.findall(fold(part)))
-            words.extend(_WORD.findall(fold_plain(part)))
+            if not part.isascii():  # "ü" typed as "u" too; plain ASCII folds the same both ways
+                words.extend(_WORD.findall(fold_plain(part)))
     if contact.phone:
         number = digits(contact.phone)
         words.append(number)
@@ -1011,6 +1012,8 @@ async def delete_contact(session: AsyncSession, contact_id: uuid.UUID) -> None:
     # Nothing of the person stays behind in the history either: which fields changed, and when, do.
     await history.scrub_person(session, contact.id)
     await delete_terms(session, [contact.id])
+    # An import's record of what it did (with the values before an update) goes with the person.
+    await session.execute(delete(ImportRow).where(ImportRow.contact_id == contact.id))
     await session.delete(contact)
     await session.flush()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -94,6 +95,7 @@ _FOLD = str.maketrans(
 _NON_WORD = re.compile(r"[^\w@.+]+")
 
 
+@functools.lru_cache(maxsize=65_536)  # names, tags and labels repeat: an import folds each once
 def fold(value: str) -> str:
     """Lower case, German umlauts spelt out (ü -> ue, ß -> ss), other accents dropped.
 
@@ -101,6 +103,8 @@ def fold(value: str) -> str:
     find each other, and "Straße" is found by "strasse".
     """
     lowered = value.lower().translate(_FOLD)
+    if lowered.isascii():  # most names and every e-mail: nothing left to decompose
+        return lowered
     decomposed = unicodedata.normalize("NFKD", lowered)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 

@@ -119,19 +119,29 @@ async def test_import_wizard_in_a_browser_with_the_worker(
     await page.get_by_role("button", name="Hochladen und prüfen").click()
     summary = page.locator("#dry-run-summary")
     await summary.wait_for()
-    assert "5 neu, 0 aktualisiert, 3 abgelehnt" in await summary.inner_text()
+    assert "6 neu, 0 aktualisiert, 0 unverändert, 2 abgelehnt" in await summary.inner_text()
     rows = page.locator("#import-rows tbody tr")
     assert await rows.count() == 8
     assert (
-        "duplicate of row 2"
+        "doppelt mit Zeile 2 (gleiche E-Mail)"
         in await page.locator("#import-rows tr", has_text="Jürgen Müller").nth(1).inner_text()
     )
+    columns = page.locator("#import-columns tbody tr th")
+    assert await columns.all_inner_texts() == [
+        "Name", "Geburtsdatum", "E-Mail", "Telefon", "PLZ", "Sprachen", "Rolle", "Bemerkung",
+    ], "the file's columns in the file's order"  # fmt: skip
+    # The review page at a phone's width and a laptop's: nothing wider than the screen.
+    for width, height in ((390, 844), (1366, 900)):
+        await page.set_viewport_size({"width": width, "height": height})
+        overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        await page.screenshot(path=str(tmp_path / f"import-review-{width}.png"), full_page=True)
+        assert overflow <= 0, f"the review page is {overflow} px too wide at {width} px"
 
-    await page.get_by_role("button", name="5 Zeilen jetzt importieren").click()
+    await page.get_by_role("button", name="6 Zeilen jetzt importieren").click()
     # The progress block polls the server every second until the worker is done.
     outcome = page.locator("#import-outcome")
     await page.locator("#import-progress", has_text="fertig").wait_for()
-    assert "5 neu, 0 aktualisiert, 3 abgelehnt" in await outcome.inner_text()
+    assert "6 neu, 0 aktualisiert, 2 abgelehnt" in await outcome.inner_text()
     await page.screenshot(path=str(tmp_path / "import-done-1366.png"))
     async with page.expect_download() as download_info:
         await page.get_by_role("link", name="Abgelehnte Zeilen herunterladen").click()
@@ -149,7 +159,19 @@ async def test_import_wizard_in_a_browser_with_the_worker(
     assert "q=schafer" in page.url, "the search is in the address, so it can be bookmarked"
 
     await page.goto(review_url)
+    await page.set_viewport_size({"width": 390, "height": 844})
+    overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    await page.screenshot(path=str(tmp_path / "import-done-390.png"), full_page=True)
+    assert overflow <= 0, f"the finished import's page is {overflow} px too wide at 390 px"
+    asked: list[str] = []
+
+    async def confirm(dialog: Any) -> None:
+        asked.append(dialog.message)
+        await dialog.accept()
+
+    page.on("dialog", confirm)
     await page.get_by_role("button", name="Ganzen Import rückgängig machen").click()
     await page.locator("#import-progress", has_text="rückgängig gemacht").wait_for()
     await page.goto(f"{live_server}/o/{org_a.slug}/contacts")
     assert "Keine Kontakte gefunden." in await page.locator("#results").inner_text()
+    assert asked and "6" in asked[0], "undoing asks first and says how many contacts go"

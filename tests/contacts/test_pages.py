@@ -93,8 +93,8 @@ async def test_the_import_wizard_from_upload_to_undo(
     )
     assert r.status_code == 303, r.text
     review = await browser.get(r.headers["location"])
-    assert "Probelauf: 5 neu, 0 aktualisiert, 3 abgelehnt" in review.text
-    assert "duplicate of row 2 (same e-mail)" in review.text
+    assert "Probelauf: 6 neu, 0 aktualisiert, 0 unverändert, 2 abgelehnt" in review.text
+    assert "doppelt mit Zeile 2 (gleiche E-Mail)" in review.text
     import_id = r.headers["location"].rsplit("/", 1)[-1]
     remapped = await browser.post(
         f"{base}/import/{import_id}/mapping",
@@ -111,7 +111,7 @@ async def test_the_import_wizard_from_upload_to_undo(
     done = await browser.get(f"{base}/import/{import_id}/progress")
     assert (
         "fertig" in done.text
-        and "5 neu, 0 aktualisiert, 3 abgelehnt" in done.text
+        and "6 neu, 0 aktualisiert, 2 abgelehnt" in done.text
         and "every 1s" not in done.text
     )
     errors = await browser.get(f"{base}/import/{import_id}/errors.csv")

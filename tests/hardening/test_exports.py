@@ -47,7 +47,7 @@ async def test_formula_like_names_are_exported_as_text(
 def test_the_import_error_report_writes_names_as_text() -> None:
     imp = Import(report=[{"row": 2, "action": "reject", "name": "+49 = Kosten", "reasons": ["\tE-Mail"]}])
     rows = list(csv.reader(io.StringIO(error_report(imp).lstrip("\ufeff")), delimiter=";"))
-    assert rows[1] == ["2", "'+49 = Kosten", "'\tE-Mail"]
+    assert rows[1] == ["2", "'+49 = Kosten", "abgelehnt", "'\tE-Mail"]
 
 
 def test_every_dangerous_start_is_quoted() -> None:

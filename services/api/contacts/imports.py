@@ -31,7 +31,10 @@ from shared.settings import Settings
 #   kind             comma-separated kinds for rows without a Rolle, e.g. "mentee"
 #   atomicity        "batch" (default: each batch all or nothing) or "all" (the whole sheet)
 #   batch_size       rows per batch (default 500)
-FORM_FIELDS = ("mapping", "mapping_name", "save_mapping_as", "kind", "atomicity", "batch_size")
+#   overwrite        comma-separated fields whose existing values the import may replace, or "all";
+#                    without it an import only fills empty fields (lists gain entries, notes are
+#                    appended below what is there)
+FORM_FIELDS = ("mapping", "mapping_name", "save_mapping_as", "kind", "atomicity", "batch_size", "overwrite")
 
 
 class MappingIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -110,6 +113,7 @@ class ImportController(ApiController):
             default_kinds=text["kind"],
             atomicity=text["atomicity"] or "batch",
             batch_size=_int(text["batch_size"] or "500", "batch_size"),
+            overwrite=[f.strip() for f in (text["overwrite"] or "").split(",") if f.strip()],
             created_by=who,
         )
         return imports.import_out(imp)
@@ -167,7 +171,7 @@ class ImportController(ApiController):
         ctx.require(Permission.DATA_READ)
         imp = await imports.get_import(ctx.session, import_id)
         return Response(
-            imports.error_report(imp).encode("utf-8"),
+            imports.error_report(imp, "en").encode("utf-8"),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="import-{imp.id}-errors.csv"'},
         )

@@ -383,12 +383,18 @@ class ContactPages(PageController):
 
     async def _review(self, page: PageContext, imp: Any, *, error: DomainError | None = None) -> Template:
         fields = await custom_fields.list_fields(page.session)
+        out = imports.import_out(imp, locale=page.locale, texts=True)
+        targets = imports.mapping_targets(fields)
+        labels = {t: page._(f"field:{t}") for t in targets if not t.startswith("custom.")}
+        labels |= {f"custom.{f.key}": f.label_en if page.locale == "en" else f.label_de for f in fields}
         return page.render(
             "contacts/import_review.html",
             status_code=error.status if error else 200,
             nav="contacts",
-            imp=imports.import_out(imp),
-            targets=imports.mapping_targets(fields),
+            imp=out,
+            targets=targets,
+            labels=labels,
+            overwrite_labels=[labels.get(f, f) for f in out.overwrite],
             error=error,
         )
 
@@ -398,10 +404,13 @@ class ContactPages(PageController):
     ) -> Template | Redirect:
         imp = await imports.get_import(page.session, import_id)
         page.require(Permission.DATA_WRITE)
-        single, _ = await _form(page)
+        single, multi = await _form(page)
         mapping = {k.removeprefix("map:"): v for k, v in single.items() if k.startswith("map:")}
+        # A ticked column lets the import replace what its field holds; unticked, it only fills in.
+        chosen = {**imp.mapping, **mapping}
+        overwrite = [chosen[h] for h in multi.get("overwrite", []) if chosen.get(h)]
         try:
-            imp = await imports.replan(page.session, import_id, mapping)
+            imp = await imports.replan(page.session, import_id, mapping, overwrite)
             if single.get("save_as", "").strip():
                 await imports.save_mapping(page.session, page.org.id, single["save_as"], mapping)
         except DomainError as exc:
@@ -423,7 +432,9 @@ class ContactPages(PageController):
     ) -> Template:
         imp = await imports.get_import(page.session, import_id)
         page.require(Permission.DATA_WRITE)
-        return page.render("contacts/_import_progress.html", imp=imports.import_out(imp, rows="none"))
+        return page.render(
+            "contacts/_import_progress.html", imp=imports.import_out(imp, rows="none", locale=page.locale)
+        )
 
     @post("/import/{import_id:uuid}/undo", status_code=303)
     async def import_undo(
@@ -441,7 +452,7 @@ class ContactPages(PageController):
         imp = await imports.get_import(page.session, import_id)
         page.require(Permission.DATA_WRITE)
         return Response(
-            imports.error_report(imp).encode("utf-8"),
+            imports.error_report(imp, page.locale).encode("utf-8"),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="import-{imp.id}-fehler.csv"'},
         )

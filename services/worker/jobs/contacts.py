@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 from arq import cron
 from arq.worker import func
 
-from shared import queue
+from shared import i18n, queue
 from shared.contacts import exports, gdpr, imports
 from shared.db import Database
 from shared.logs import get_logger
 
 log = get_logger(__name__)
+
+# The page catalogues label the vocabularies (kinds, statuses, days of the week) and an import
+# reads those labels back, so the worker plans a sheet as the dry run did. Found by folder: the
+# worker imports nothing of the API.
+_API = Path(__file__).resolve().parents[2] / "api"
+i18n.add_catalogue_roots([_API / "web", *sorted(p for p in _API.iterdir() if (p / "locale").is_dir())])
 
 RUN_IMPORT = queue.CONTACTS_RUN_IMPORT
 RUN_EXPORT = queue.CONTACTS_RUN_EXPORT
