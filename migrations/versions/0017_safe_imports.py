@@ -2,7 +2,7 @@
 and no foreign key from an import's undo record to the contact (see ImportRow).
 
 Revision ID: 0017_safe_imports
-Revises: 0012_loose_ends
+Revises: 0014_meeting_log
 Create Date: 2026-11-26
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision: str = "0017_safe_imports"
-down_revision: str | None = "0012_loose_ends"
+down_revision: str | None = "0014_meeting_log"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

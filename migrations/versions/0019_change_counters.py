@@ -6,7 +6,7 @@ pool cached under the revision it was built from is stale as soon as the transac
 and never before.
 
 Revision ID: 0019_change_counters
-Revises: 0014_meeting_log
+Revises: 0017_safe_imports
 Create Date: 2026-11-26
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 from migrations.tenancy import disable_tenant_rls, enable_tenant_rls, tenant_key
 
 revision: str = "0019_change_counters"
-down_revision: str | None = "0014_meeting_log"
+down_revision: str | None = "0017_safe_imports"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
