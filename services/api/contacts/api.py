@@ -42,8 +42,7 @@ from shared.pagination import Page, check_limit
 from shared.permissions import Permission, can
 from shared.settings import Settings
 from shared.tasks import erasure
-from shared.tasks.erasure import ErasureRequestIn
-from shared.tasks.tasks import TaskOut
+from shared.tasks.schemas import ErasureRequestIn, TaskOut
 
 FieldFilter = Annotated[
     list[str] | None, QueryParameter(name="field", description="custom field filter key:value (repeatable)")

@@ -26,9 +26,20 @@ from shared.contacts import fields as custom_fields
 from shared.contacts.service import list_programmes
 from shared.errors import DomainError
 from shared.intake import events, forms, screening, vocab
-from shared.intake.events import AttendanceIn, AttendanceItem, EventIn, InviteIn
-from shared.intake.forms import ConsentText, FormField, FormIn, FormPatch
-from shared.intake.screening import CertificateIn, ProfilePatch, RecordIn, Who
+from shared.intake.schemas import (
+    AttendanceIn,
+    AttendanceItem,
+    CertificateIn,
+    ConsentText,
+    EventIn,
+    FormField,
+    FormIn,
+    FormPatch,
+    InviteIn,
+    ProfilePatch,
+    RecordIn,
+)
+from shared.intake.screening import Who
 from shared.organizations import list_members
 from shared.permissions import Permission
 

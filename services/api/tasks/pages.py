@@ -27,13 +27,8 @@ from shared.permissions import Permission
 from shared.tasks import agenda, appointments, calendar_feed, notify, recurrence, rules
 from shared.tasks import tasks as service
 from shared.tasks.models import DEFAULT_TIMEZONE
-from shared.tasks.notify import Channels
-from shared.tasks.tasks import (
-    TaskCreate,
-    TaskFilter,
-    parse_time,
-    week_bounds,
-)
+from shared.tasks.schemas import AppointmentCreate, Channels, RuleIn, TaskCreate
+from shared.tasks.tasks import TaskFilter, parse_time, week_bounds
 
 
 def translator(locale: str) -> Callable[..., str]:
@@ -338,7 +333,7 @@ class TaskPages(PageController):
         await appointments.create(
             page.session,
             _page_actor(page),
-            appointments.AppointmentCreate(
+            AppointmentCreate(
                 title=str(raw.get("title") or ""),
                 starts_at=datetime.combine(day, start),
                 ends_at=datetime.combine(day, end),
@@ -392,7 +387,7 @@ class TaskPages(PageController):
                 page.session,
                 page.org.id,
                 name,
-                rules.RuleIn(enabled=f"{name}:enabled" in form, params=params, assignee_id=assignee_id),
+                RuleIn(enabled=f"{name}:enabled" in form, params=params, assignee_id=assignee_id),
                 now_utc(),
             )
         return Redirect(f"/o/{page.org.slug}/task-rules?saved=1", status_code=303)
