@@ -463,10 +463,7 @@ class IntakePages(PageController):
             (f"custom.{f.key}", f.label_de if page.locale == "de" else (f.label_en or f.label_de))
             for f in await custom_fields.list_fields(page.session)
         ]
-        standard = [
-            (k, labels[0] if page.locale == "de" else labels[1])
-            for k, labels in forms.STANDARD_FIELDS.items()
-        ]
+        standard = [(k, i18n.gettext(page.locale, label)) for k, (label, *_) in forms.STANDARD_FIELDS.items()]
         asked = {f.key: f.required for f in form.fields}
         return page.render(
             "intake/form.html",
