@@ -47,6 +47,27 @@ BASE_DOMAIN = "messages"
 SHARED_ROOT = Path(__file__).resolve().parent
 _roots: list[Path] = [SHARED_ROOT, *sorted(p for p in SHARED_ROOT.iterdir() if (p / "locale").is_dir())]
 
+# Parameters of a domain error that list the keys a value may take ("workshop, regulars, …"):
+# the API's English detail keeps the keys, a page shows their labels ("Workshop, Stammtisch …
+# oder Schulung"). The value is the vocabulary whose "<vocabulary>:<key>" labels come first.
+LISTED_PARAMS: dict[str, str | None] = {
+    "event_kinds": None,
+    "match_statuses": "match-status",
+    "statuses": "status",
+    "intake_statuses": "status",
+    "kinds": "kind",
+    "applies_to": "kind",
+    "audiences": "kind",
+    "link_kinds": "link",
+    "activity_kinds": "activity",
+    "consent_statuses": "consent",
+    "field_types": "type",
+    "attendance": None,
+    "step_kinds": None,
+    "outcomes": None,
+    "roles": None,
+}
+
 # Parameters of a domain error that hold a vocabulary key (a role, a status), shown by its label.
 LABELLED_PARAMS = frozenset(
     {"role", "role2", "wanted", "new_role", "permission", "status", "was", "to", "kind", "who"}
@@ -200,7 +221,19 @@ def _value(locale: str, name: str, value: Any, domain: str | None) -> Any:
         return format_list([_lookup(locale, str(v), domain) for v in value], style="or", locale=locale)
     if isinstance(value, str) and name.rstrip("0123456789") in LABELLED_PARAMS:
         return _lookup(locale, value, domain)
+    if isinstance(value, str) and name in LISTED_PARAMS:
+        vocabulary = LISTED_PARAMS[name]
+        labels = [_key_label(locale, key.strip(), vocabulary, domain) for key in value.split(",")]
+        return format_list(labels, style="or", locale=locale)
     return value
+
+
+def _key_label(locale: str, key: str, vocabulary: str | None, domain: str | None) -> str:
+    for message_id in ([f"{vocabulary}:{key}"] if vocabulary else []) + [key]:
+        found = _lookup(locale, message_id, domain)
+        if found != message_id:
+            return found
+    return label(locale, vocabulary or "", key)
 
 
 def _fill(locale: str, text: str, params: dict[str, Any], domain: str | None) -> str:

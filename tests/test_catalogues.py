@@ -109,3 +109,17 @@ def test_dates_and_numbers_in_a_german_error_follow_the_locale() -> None:
     assert web_i18n.gettext("en", text, n=3, hours=1234.5, volunteer=2.0) == (
         "3 meetings, 1,234.5 hours, 2 volunteer hours"
     )
+
+
+def test_a_list_of_allowed_keys_reads_as_labels_on_a_page_and_as_keys_in_the_api() -> None:
+    from services.api.web import i18n as web_i18n
+    from shared.errors import ValidationFailed
+    from shared.intake import vocab
+
+    wrong_kind = ValidationFailed(
+        "kind must be one of %(event_kinds)s", field="kind", event_kinds=", ".join(vocab.EVENT_KINDS)
+    )
+    assert wrong_kind.detail == "kind must be one of workshop, regulars, outing, training"
+    german = web_i18n.message("de", wrong_kind)
+    assert "Workshop, Stammtisch, Ausflug oder Schulung" in german
+    assert "regulars" not in german and "outing" not in german

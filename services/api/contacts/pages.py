@@ -128,7 +128,8 @@ def _convert(values: dict[str, Any], kind: type[Any]) -> Any:
     except msgspec.ValidationError as exc:
         message = str(exc)
         field = message.rsplit("$.", 1)[-1].rstrip("`").split("[")[0] if "$." in message else None
-        raise ValidationFailed(message.split(" - at ")[0], field=field) from None
+        # msgspec words its refusals for programmers; the page names the field to look at.
+        raise ValidationFailed("this value is not valid", field=field) from None
 
 
 async def _edit_page(

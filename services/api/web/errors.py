@@ -45,7 +45,7 @@ def _wrap(api_handler: ExceptionHandler[Any]) -> ExceptionHandler[Any]:
         if isinstance(exc, DomainError):
             return error_page(request, exc.status, i18n.message(locale_of(request), exc))
         if isinstance(exc, HTTPException):
-            return error_page(request, exc.status_code, exc.detail)
+            return error_page(request, exc.status_code, i18n.gettext(locale_of(request), exc.detail))
         log.exception("unhandled error on a page", error=type(exc).__name__)
         return error_page(request, 500, "Something went wrong on our side; the change was not saved.")
 
