@@ -6,7 +6,8 @@ each page as an owner (who sees everything) in German and in English, and reads 
 person sees. It fails on
 
 - a stored key or snake_case id (``data_processing``, ``in_person``, ``status:ready``),
-- a date or timestamp in ISO form (``2026-11-26``) instead of the reader's locale,
+- a date, timestamp or month in ISO form (``2026-11-26``, a chart's ``2026-11``) instead of the
+  reader's locale,
 - on a German page, a text that is exactly an English message id with a German translation
   (a label someone forgot to pass through ``_()``), or an English sentence.
 
@@ -57,7 +58,7 @@ PREFIXED_KEY = re.compile(
     r"\b(?:kind|status|gender|channel|consent|link|activity|purpose|field|day|daytime|type|import"
     r"|match-status|action|sort):[a-z_]+\b"
 )
-ISO_DAY = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+ISO_DAY = re.compile(r"\b\d{4}-\d{2}-\d{2}\b|\b20\d{2}-(?:0[1-9]|1[0-2])\b")  # a day or a month
 ENGLISH = re.compile(r"\b(?:the|may not|cannot|is not|must be|no such)\b")
 
 
