@@ -6,6 +6,8 @@ import calendar
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from shared import i18n
+
 STEP_KINDS = ("interview", "seminar", "certificate", "references", "agreement", "other")
 OUTCOMES = ("passed", "failed")
 APPLIES_TO = ("mentor", "mentee", "guardian")
@@ -52,7 +54,8 @@ def language(locale: str | None) -> str:
 
 
 def day_text(value: date, lang: str) -> str:
-    return value.strftime("%d.%m.%Y") if lang == "de" else value.isoformat()
+    """26.11.2026 in German, Nov 26, 2026 in English."""
+    return i18n.day(language(lang), value)
 
 
 def reason(key: str, lang: str, **params: str) -> str:
