@@ -59,6 +59,8 @@ PREFIXED_KEY = re.compile(
     r"|match-status|action|sort):[a-z_]+\b"
 )
 ISO_DAY = re.compile(r"\b\d{4}-\d{2}-\d{2}\b|\b20\d{2}-(?:0[1-9]|1[0-2])\b")  # a day or a month
+# A decimal point on a German page (1.5 instead of 1,5); dates (26.11.2026) do not match.
+POINT = re.compile(r"(?<![\d.])\d+\.\d{1,2}(?![\d.])")
 ENGLISH = re.compile(r"\b(?:the|may not|cannot|is not|must be|no such)\b")
 
 
@@ -116,6 +118,8 @@ def problems(html: str, locale: str, english_ids: set[str]) -> Iterator[str]:
             if match := pattern.search(node):
                 yield f"{match.group(0)!r} in {node[:80]!r}"
         if locale == "de":
+            if match := POINT.search(node):
+                yield f"decimal point {match.group(0)!r} in {node[:80]!r}"
             if node in english_ids and i18n.gettext("de", node) != node:
                 yield f"English {node!r}"
             elif match := ENGLISH.search(node):
