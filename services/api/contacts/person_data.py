@@ -315,8 +315,18 @@ def attachment(contact_id: uuid.UUID, format: str) -> dict[str, str]:
 
 def _latin(text: str) -> str:
     # The PDF core fonts speak Latin-1 (German umlauts included); other signs get a plain stand-in.
-    dashes = {ord("\u2013"): "-", ord("\u2014"): "-"}
-    return text.translate(dashes).encode("latin-1", "replace").decode("latin-1")
+    plain = {
+        ord("\u2013"): "-",
+        ord("\u2014"): "-",
+        ord("\u201e"): '"',
+        ord("\u201c"): '"',
+        ord("\u201d"): '"',
+        ord("\u201a"): "'",
+        ord("\u2018"): "'",
+        ord("\u2019"): "'",
+        ord("\u2026"): "...",
+    }
+    return text.translate(plain).encode("latin-1", "replace").decode("latin-1")
 
 
 class _Pdf(FPDF):
