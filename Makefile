@@ -37,7 +37,7 @@ test: lint tools
 
 ## Add new message ids (pages, e-mails, domain errors) to the catalogues; fill in the German after.
 catalogues: $(STAMP)
-	$(BIN)/python infra/scripts/catalogues.py
+	$(BIN)/python infra/scripts/catalogues.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .codo .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

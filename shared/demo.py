@@ -36,9 +36,16 @@ from shared.contacts.models import Activity, Contact
 from shared.contacts.schemas import ConsentIn, ContactIn
 from shared.db import Database
 from shared.intake import events, forms
-from shared.intake.events import AttendanceIn, AttendanceItem, EventIn, InviteIn
-from shared.intake.forms import ConsentText, FormField, FormIn
 from shared.intake.models import IntakeSubmission
+from shared.intake.schemas import (
+    AttendanceIn,
+    AttendanceItem,
+    ConsentText,
+    EventIn,
+    FormField,
+    FormIn,
+    InviteIn,
+)
 from shared.matching import matches, runs
 from shared.matching.models import MatchField
 from shared.matching.schemas import CheckInIn, MeetingIn, RunIn, TransitionIn
@@ -46,8 +53,7 @@ from shared.models import Membership, User
 from shared.permissions import Role
 from shared.reporting import benchmarks
 from shared.tasks import appointments, tasks
-from shared.tasks.appointments import AppointmentCreate
-from shared.tasks.tasks import Priority, TaskCreate
+from shared.tasks.schemas import AppointmentCreate, Priority, TaskCreate
 
 SLUG = "demo"
 NAME = "Lesepaten Musterstadt e.V."

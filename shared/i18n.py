@@ -29,8 +29,9 @@ from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, format_time
 from babel.lists import format_list
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -46,10 +47,93 @@ BASE_DOMAIN = "messages"
 SHARED_ROOT = Path(__file__).resolve().parent
 _roots: list[Path] = [SHARED_ROOT, *sorted(p for p in SHARED_ROOT.iterdir() if (p / "locale").is_dir())]
 
+# Parameters of a domain error that list the keys a value may take ("workshop, regulars, …"):
+# the API's English detail keeps the keys, a page shows their labels ("Workshop, Stammtisch …
+# oder Schulung"). The value is the vocabulary whose "<vocabulary>:<key>" labels come first.
+LISTED_PARAMS: dict[str, str | None] = {
+    "event_kinds": None,
+    "match_statuses": "match-status",
+    "statuses": "status",
+    "intake_statuses": "status",
+    "kinds": "kind",
+    "applies_to": "kind",
+    "audiences": "kind",
+    "link_kinds": "link",
+    "activity_kinds": "activity",
+    "consent_statuses": "consent",
+    "field_types": "type",
+    "attendance": None,
+    "step_kinds": None,
+    "outcomes": None,
+    "roles": None,
+}
+
 # Parameters of a domain error that hold a vocabulary key (a role, a status), shown by its label.
 LABELLED_PARAMS = frozenset(
     {"role", "role2", "wanted", "new_role", "permission", "status", "was", "to", "kind", "who"}
 )
+
+
+# The programmes codo serves keep German wall-clock time.
+DISPLAY_ZONE = ZoneInfo("Europe/Berlin")
+
+
+def day(locale: str, value: date | datetime | str | None) -> str:
+    """A calendar day as people write it: 26.11.2026 in German, Nov 26, 2026 in English."""
+    if value in (None, ""):
+        return ""
+    if isinstance(value, str):
+        value = _parse(value)
+        if isinstance(value, str):
+            return value
+    if isinstance(value, datetime):
+        value = (value.astimezone(DISPLAY_ZONE) if value.tzinfo else value).date()
+    return str(format_date(value, "medium", locale=language(locale)))
+
+
+def moment(locale: str, value: datetime | str | None) -> str:
+    """A point in time to the minute, in codo's wall-clock zone: 26.11.2026, 14:30."""
+    if value in (None, ""):
+        return ""
+    if isinstance(value, str):
+        value = _parse(value)  # type: ignore[assignment]
+        if not isinstance(value, datetime):
+            return day(locale, value)
+    assert isinstance(value, datetime)
+    if value.tzinfo is not None:
+        value = value.astimezone(DISPLAY_ZONE)
+    lang = language(locale)
+    return f"{format_date(value, 'medium', locale=lang)}, {format_time(value, 'short', locale=lang)}"
+
+
+def number(locale: str, value: float | int | Decimal | None) -> str:
+    """1.234,5 in German, 1,234.5 in English."""
+    return "" if value is None else str(format_decimal(value, locale=language(locale)))
+
+
+def _parse(text: str) -> date | datetime | str:
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text)
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return text
+
+
+def label(locale: str, vocabulary: str, key: str | None, *, domain: str | None = None) -> str:
+    """What a stored key of a vocabulary is called (``label("de", "status", "ready")``: "bereit").
+
+    The catalogues hold ``"<vocabulary>:<key>"``; a key no catalogue knows (an organisation's
+    own consent purpose, say) is shown as words rather than as the key itself.
+    """
+    if key is None or key == "":
+        return ""
+    message_id = f"{vocabulary}:{key}"
+    found = _lookup(language(locale), message_id, domain)
+    if found != message_id:
+        return found
+    words = key.replace("_", " ").replace("-", " ").strip()
+    return words[:1].upper() + words[1:]
 
 
 def add_catalogue_roots(roots: Iterable[Path]) -> None:
@@ -137,7 +221,19 @@ def _value(locale: str, name: str, value: Any, domain: str | None) -> Any:
         return format_list([_lookup(locale, str(v), domain) for v in value], style="or", locale=locale)
     if isinstance(value, str) and name.rstrip("0123456789") in LABELLED_PARAMS:
         return _lookup(locale, value, domain)
+    if isinstance(value, str) and name in LISTED_PARAMS:
+        vocabulary = LISTED_PARAMS[name]
+        labels = [_key_label(locale, key.strip(), vocabulary, domain) for key in value.split(",")]
+        return format_list(labels, style="or", locale=locale)
     return value
+
+
+def _key_label(locale: str, key: str, vocabulary: str | None, domain: str | None) -> str:
+    for message_id in ([f"{vocabulary}:{key}"] if vocabulary else []) + [key]:
+        found = _lookup(locale, message_id, domain)
+        if found != message_id:
+            return found
+    return label(locale, vocabulary or "", key)
 
 
 def _fill(locale: str, text: str, params: dict[str, Any], domain: str | None) -> str:

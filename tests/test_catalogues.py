@@ -109,3 +109,41 @@ def test_dates_and_numbers_in_a_german_error_follow_the_locale() -> None:
     assert web_i18n.gettext("en", text, n=3, hours=1234.5, volunteer=2.0) == (
         "3 meetings, 1,234.5 hours, 2 volunteer hours"
     )
+
+
+def test_a_list_of_allowed_keys_reads_as_labels_on_a_page_and_as_keys_in_the_api() -> None:
+    from services.api.web import i18n as web_i18n
+    from shared.errors import ValidationFailed
+    from shared.intake import vocab
+
+    wrong_kind = ValidationFailed(
+        "kind must be one of %(event_kinds)s", field="kind", event_kinds=", ".join(vocab.EVENT_KINDS)
+    )
+    assert wrong_kind.detail == "kind must be one of workshop, regulars, outing, training"
+    german = web_i18n.message("de", wrong_kind)
+    assert "Workshop, Stammtisch, Ausflug oder Schulung" in german
+    assert "regulars" not in german and "outing" not in german
+
+
+def test_every_stored_key_has_a_label_in_english_too() -> None:
+    """An English page shows "in person", never ``in_person``: a key's English label is not its id."""
+    import re
+
+    from babel.messages.pofile import read_po
+
+    from services.api.web import i18n as web_i18n
+
+    key = re.compile(r"^(?:[a-z-]+:)?[a-z0-9]+(?:[_.][a-z0-9]+)*$")
+    keys = set()
+    for po in REPO.glob("**/locale/de/LC_MESSAGES/*.po"):
+        if ".venv" in po.parts:
+            continue
+        with po.open("rb") as f:
+            keys |= {
+                m.id
+                for m in read_po(f)
+                if isinstance(m.id, str) and key.match(m.id) and any(c in m.id for c in "_:.")
+            }
+    assert len(keys) > 100
+    unlabelled = sorted(k for k in keys if web_i18n.gettext("en", k) == k)
+    assert unlabelled == []

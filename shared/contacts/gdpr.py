@@ -16,7 +16,6 @@ from typing import Any
 
 import msgspec
 from dateutil.relativedelta import relativedelta  # type: ignore[import-untyped]
-from jinja2 import Environment, select_autoescape
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -172,41 +171,6 @@ async def export_person(session: AsyncSession, contact_id: uuid.UUID, actor: Act
             {"action": action, "file": filename, "at": at.isoformat()} for action, filename, at in imported
         ],
     }
-
-
-_HTML = Environment(autoescape=select_autoescape(default=True, default_for_string=True)).from_string(
-    """<!doctype html>
-<html lang="de"><head><meta charset="utf-8"><title>Auskunft: {{ c.display_name }}</title>
-<style>body{font-family:system-ui,sans-serif;max-width:50rem;margin:2rem auto;padding:0 1rem}
-th{text-align:left;padding-right:1rem;vertical-align:top}td,th{border-bottom:1px solid #ddd;padding:.3rem}
-table{border-collapse:collapse;width:100%}</style></head><body>
-<h1>Gespeicherte Daten / Stored data: {{ c.display_name }}</h1>
-<p>Stand / as of {{ data.exported_at }}</p>
-<h2>Stammdaten / Profile</h2><table>
-{% for key, value in c.items() if key not in ("custom",) %}
-<tr><th>{{ key }}</th><td>{{ value if value is not none else "—" }}</td></tr>{% endfor %}
-{% for key, item in c.custom.items() %}
-<tr><th>{{ item.label.de if item.label else key }}</th><td>{{ item.value }}</td></tr>{% endfor %}
-</table>
-<h2>Verknüpfungen / Links</h2><ul>{% for l in data.links %}
-<li>{{ l.kind }} ({{ l.direction }}): {{ l.other }}</li>{% else %}<li>—</li>{% endfor %}</ul>
-<h2>Einwilligungen / Consents</h2><table>{% for x in data.consents %}
-<tr><td>{{ x.effective_on }}</td><td>{{ x.purpose }}</td><td>{{ x.status }}</td>
-<td>{{ x.given_by or "" }}</td><td>{{ x.evidence or "" }}</td></tr>
-{% else %}<tr><td>—</td></tr>{% endfor %}</table>
-<h2>Verlauf / Timeline</h2><table>{% for a in data.timeline %}
-<tr><td>{{ a.occurred_at }}</td><td>{{ a.kind }}</td><td>{{ a.author }}</td><td>{{ a.text }}</td></tr>
-{% else %}<tr><td>—</td></tr>{% endfor %}</table>
-{% for name, part in data.domains.items() %}
-<h2>{{ name }}</h2><pre>{{ part | tojson(indent=2) }}</pre>{% endfor %}
-<h2>Importe / Imports</h2><ul>{% for i in data.imports %}<li>{{ i.at }}: {{ i.action }} ({{ i.file }})</li>
-{% else %}<li>—</li>{% endfor %}</ul>
-</body></html>"""
-)
-
-
-def export_html(data: dict[str, Any]) -> str:
-    return _HTML.render(data=data, c=data["contact"])
 
 
 def _redact(text: str, needles: list[str]) -> str:

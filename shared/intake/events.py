@@ -5,8 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-import msgspec
-from msgspec import UNSET, UnsetType
+from msgspec import UnsetType
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,98 +16,28 @@ from shared.db import current_org
 from shared.errors import NotFound, ValidationFailed
 from shared.intake import mail, vocab
 from shared.intake.models import EventAttendee, IntakeEvent
+from shared.intake.schemas import (
+    AttendanceIn,
+    AttendeeOut,
+    Candidate,
+    Counts,
+    EventIn,
+    EventOut,
+    EventPatch,
+    InviteIn,
+    InviteOut,
+    KindSummary,
+    PersonAttendance,
+    PersonEvent,
+)
 from shared.intake.screening import forms_of_address
-from shared.limits import Items, Text
 from shared.models import Organization
 
 MAX_INVITE = 500
 
 
-class EventIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    kind: Text
-    title: Text
-    starts_at: datetime
-    ends_at: datetime | None = None
-    location: Text | None = None
-    description: Text | None = None
-    programme_id: uuid.UUID | None = None
-
-
-class EventPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    kind: Text | UnsetType = UNSET
-    title: Text | UnsetType = UNSET
-    starts_at: datetime | UnsetType = UNSET
-    ends_at: datetime | UnsetType | None = UNSET
-    location: Text | UnsetType | None = UNSET
-    description: Text | UnsetType | None = UNSET
-    programme_id: uuid.UUID | UnsetType | None = UNSET
-
-
-class Counts(msgspec.Struct):
-    """By current status; ``total`` is everyone on the list."""
-
-    total: int = 0
-    invited: int = 0
-    confirmed: int = 0
-    present: int = 0
-    absent: int = 0
-
-
-class EventOut(msgspec.Struct):
-    id: uuid.UUID
-    kind: str
-    title: str
-    starts_at: datetime
-    ends_at: datetime | None
-    location: str | None
-    description: str | None
-    programme_id: uuid.UUID | None
-    counts: Counts
-
-
-class AttendeeOut(msgspec.Struct):
-    contact_id: uuid.UUID
-    name: str
-    status: str
-    invited_at: datetime | None
-    has_email: bool
-
-
 class EventDetail(EventOut):
     attendees: list[AttendeeOut] = []
-
-
-class InviteIn(msgspec.Struct, forbid_unknown_fields=True):
-    contact_ids: Items[uuid.UUID]
-
-
-class InviteOut(msgspec.Struct):
-    invited: list[uuid.UUID]
-    already_invited: list[uuid.UUID]
-    without_email: list[uuid.UUID]
-
-
-class AttendanceItem(msgspec.Struct, forbid_unknown_fields=True):
-    contact_id: uuid.UUID
-    status: Text
-
-
-class AttendanceIn(msgspec.Struct, forbid_unknown_fields=True):
-    items: Items[AttendanceItem]
-
-
-class PersonEvent(msgspec.Struct):
-    event_id: uuid.UUID
-    title: str
-    kind: str
-    starts_at: datetime
-    status: str
-
-
-class PersonAttendance(msgspec.Struct):
-    contact_id: uuid.UUID
-    counts: Counts
-    events: list[PersonEvent]
 
 
 def _text(value: str | None, field: str, limit: int, *, required: bool = False) -> str | None:
@@ -327,12 +256,6 @@ async def invite(session: AsyncSession, event_id: uuid.UUID, data: InviteIn) -> 
     return result
 
 
-class Candidate(msgspec.Struct):
-    id: uuid.UUID
-    name: str
-    has_email: bool
-
-
 async def invitable(session: AsyncSession, event_id: uuid.UUID, limit: int = 500) -> list[Candidate]:
     """People not yet on the event's list, by name."""
     event = await get_event(session, event_id)
@@ -392,12 +315,6 @@ async def remove_attendee(session: AsyncSession, event_id: uuid.UUID, contact_id
         raise NotFound("this person is not on the event's list")
     await session.delete(row)
     await session.flush()
-
-
-class KindSummary(msgspec.Struct):
-    kind: str
-    events: int
-    counts: Counts
 
 
 async def summary(

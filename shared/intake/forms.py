@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import msgspec
-from msgspec import UNSET, UnsetType
+from msgspec import UnsetType
 from sqlalchemy import ColumnElement, and_, delete, exists, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,11 +42,12 @@ from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.i18n import N_
 from shared.intake import mail, vocab
 from shared.intake.models import IntakeForm, IntakeProfile, IntakeSubmission
-from shared.limits import Int4, Items, Text
+from shared.intake.schemas import ConsentText, FormField, FormIn, FormOut, FormPatch
 from shared.models import Membership, Organization
 from shared.organizations import require_legal_pages
 from shared.permissions import Role
 from shared.tasks import tasks
+from shared.tasks.schemas import TaskCreate
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,59}$")
 PURPOSE_RE = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
@@ -83,71 +84,6 @@ GENDER_LABELS = {
 
 
 # ---------------------------------------------------------------- settings
-
-
-class FormField(msgspec.Struct, forbid_unknown_fields=True):
-    """A standard field by name (phone, birth_date, ...) or a custom field as ``custom.<key>``."""
-
-    key: Text
-    required: bool = False
-
-
-class ConsentText(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    purpose: Text
-    version: Text
-    text_de: Text
-    text_en: Text
-    required: bool = True
-
-
-class FormIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    slug: Text
-    programme_id: uuid.UUID
-    audience: Text
-    title_de: Text
-    title_en: Text
-    intro_de: Text = ""
-    intro_en: Text = ""
-    fields: Items[FormField] = []
-    consents: Items[ConsentText] = []
-    coordinator_id: uuid.UUID | None = None
-    active: bool = True
-    confirm_within_hours: Int4 = 48
-
-
-class FormPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    slug: Text | UnsetType = UNSET
-    programme_id: uuid.UUID | UnsetType = UNSET
-    audience: Text | UnsetType = UNSET
-    title_de: Text | UnsetType = UNSET
-    title_en: Text | UnsetType = UNSET
-    intro_de: Text | UnsetType = UNSET
-    intro_en: Text | UnsetType = UNSET
-    fields: Items[FormField] | UnsetType = UNSET
-    consents: Items[ConsentText] | UnsetType = UNSET
-    coordinator_id: uuid.UUID | UnsetType | None = UNSET
-    active: bool | UnsetType = UNSET
-    confirm_within_hours: Int4 | UnsetType = UNSET
-
-
-class FormOut(msgspec.Struct):
-    id: uuid.UUID
-    slug: str
-    programme_id: uuid.UUID
-    audience: str
-    title_de: str
-    title_en: str
-    intro_de: str
-    intro_en: str
-    fields: list[FormField]
-    consents: list[ConsentText]
-    coordinator_id: uuid.UUID | None
-    active: bool
-    confirm_within_hours: int
-    url: str
-    embed_html: str
-    pending: int
-    confirmed: int
 
 
 def public_path(org_slug: str, form_slug: str) -> str:
@@ -866,7 +802,7 @@ async def confirm(
     await tasks.create_task(
         session,
         actor,
-        tasks.TaskCreate(
+        TaskCreate(
             title=f"Neue Anmeldung: {subject_name}"[:300],
             due_date=now.astimezone(vocab.ZONE).date() + timedelta(days=2),
             assignee_id=owner,

@@ -87,5 +87,5 @@ def letter(
 def when_text(value: datetime, lang: str) -> str:
     local = value.astimezone(vocab.ZONE)
     if vocab.language(lang) == "en":
-        return local.strftime("%Y-%m-%d at %H:%M")
+        return f"{i18n.day('en', local)} at {local:%H:%M}"
     return local.strftime("%d.%m.%Y um %H:%M Uhr")

@@ -22,6 +22,7 @@ from shared.intake.models import CertificateInspection, CertificateReminder
 from shared.intake.readiness import evaluate
 from shared.models import Organization
 from shared.tasks import tasks
+from shared.tasks.schemas import TaskCreate
 
 
 @dataclass
@@ -88,7 +89,7 @@ async def send_due(db: Database, org_id: uuid.UUID, today: date, public_url: str
             task = await tasks.create_task(
                 session,
                 actor,
-                tasks.TaskCreate(
+                TaskCreate(
                     title=f"Führungszeugnis erneut einsehen: {contact_name(contact)}"[:300],
                     due_date=max(due_on, today),
                     assignee_id=contact.owner_membership_id,

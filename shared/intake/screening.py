@@ -8,8 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-import msgspec
-from msgspec import UNSET, UnsetType
+from msgspec import UnsetType
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,7 +22,18 @@ from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.intake import vocab
 from shared.intake.models import CertificateInspection, IntakeProfile, ScreeningRecord, ScreeningStep
 from shared.intake.readiness import PersonState, evaluate
-from shared.limits import Int4, Items, Text
+from shared.intake.schemas import (
+    CertificateIn,
+    CertificateOut,
+    ChecklistOut,
+    ChecklistStep,
+    ProfilePatch,
+    RecordIn,
+    RecordOut,
+    StepIn,
+    StepOut,
+    StepPatch,
+)
 
 RECORD_FIELDS = ("step_id", "done_on", "done_by", "outcome", "note")
 PROFILE_FIELDS = ("form_of_address", "protection_notes")
@@ -39,127 +49,6 @@ class Who:
     is_admin: bool = False
     # § 72a SGB VIII: inspection results only for those who work with people (not viewers).
     sees_certificates: bool = True
-
-
-# ---------------------------------------------------------------- bodies
-
-
-class StepIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    programme_id: uuid.UUID
-    kind: Text
-    key: Text | None = None
-    label_de: Text | None = None
-    label_en: Text | None = None
-    required: bool = True
-    applies_to: Items[Text] = msgspec.field(default_factory=lambda: ["mentor"])
-    valid_months: Int4 | None = None
-    position: Int4 = 0
-
-
-class StepPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    label_de: Text | UnsetType = UNSET
-    label_en: Text | UnsetType = UNSET
-    required: bool | UnsetType = UNSET
-    applies_to: Items[Text] | UnsetType = UNSET
-    valid_months: Int4 | UnsetType | None = UNSET
-    position: Int4 | UnsetType = UNSET
-
-
-class StepOut(msgspec.Struct):
-    id: uuid.UUID
-    programme_id: uuid.UUID
-    key: str
-    kind: str
-    label_de: str
-    label_en: str
-    required: bool
-    applies_to: list[str]
-    valid_months: int | None
-    position: int
-
-
-class RecordIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    contact_id: uuid.UUID
-    step_id: uuid.UUID
-    outcome: Text
-    done_on: date | None = None
-    done_by: Text | None = None
-    note: Text | None = None
-
-
-class RecordOut(msgspec.Struct):
-    id: uuid.UUID
-    contact_id: uuid.UUID
-    step_id: uuid.UUID
-    done_on: date
-    done_by: str
-    outcome: str
-    note: str | None
-    created_at: datetime
-
-
-class CertificateIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """Exactly what § 72a SGB VIII allows to keep; any other field (a file, its text) is refused."""
-
-    contact_id: uuid.UUID
-    seen: bool
-    issued_on: date
-    has_relevant_entries: bool
-    inspected_on: date | None = None
-    inspected_by: Text | None = None
-
-
-class CertificateOut(msgspec.Struct):
-    id: uuid.UUID
-    contact_id: uuid.UUID
-    seen: bool
-    issued_on: date
-    inspected_on: date
-    inspected_by: str
-    has_relevant_entries: bool
-    reinspect_on: date | None
-
-
-class ProfilePatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    form_of_address: Text | UnsetType = UNSET
-    # Sets the contact's own status ("new", "declined_child_protection"; null: back to "interested").
-    intake_status: Text | UnsetType | None = UNSET
-    protection_notes: Text | UnsetType | None = UNSET
-    # Why a child-protection decision was made or lifted (else the protection notes are the reason).
-    status_reason: Text | UnsetType = UNSET
-
-
-class ChecklistStep(msgspec.Struct):
-    step_id: uuid.UUID
-    programme_id: uuid.UUID
-    programme: str
-    key: str
-    kind: str
-    label_de: str
-    label_en: str
-    required: bool
-    # done | missing | failed | due | blocked
-    state: str
-    done_on: date | None = None
-    done_by: str | None = None
-    outcome: str | None = None
-    note: str | None = None
-    due_on: date | None = None
-
-
-class ChecklistOut(msgspec.Struct):
-    contact_id: uuid.UUID
-    name: str
-    kinds: list[str]
-    ready: bool
-    reasons: list[str]
-    reasons_en: list[str]
-    form_of_address: str
-    intake_status: str | None
-    steps: list[ChecklistStep]
-    certificate: CertificateOut | None
-    # Only for admins; everyone else gets null.
-    protection_notes: str | None = None
 
 
 # ---------------------------------------------------------------- helpers

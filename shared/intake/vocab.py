@@ -1,10 +1,13 @@
-"""The fixed vocabularies of intake and the texts people read, in German and English."""
+"""The fixed vocabularies of intake; the texts people read are message ids of its catalogue."""
 
 from __future__ import annotations
 
 import calendar
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
+
+from shared import i18n
+from shared.i18n import N_
 
 STEP_KINDS = ("interview", "seminar", "certificate", "references", "agreement", "other")
 OUTCOMES = ("passed", "failed")
@@ -32,18 +35,15 @@ STEP_LABELS = {
     "other": ("Weiterer Schritt", "Further step"),
 }
 
+# Why a person is not ready yet, as message ids of the intake catalogue.
 _REASONS = {
-    "missing": ("„{step}“ ({programme}) fehlt noch", "“{step}” ({programme}) is still missing"),
-    "failed": ("„{step}“ ({programme}) nicht bestanden", "“{step}” ({programme}) was not passed"),
-    "certificate_due": (
-        "Das erweiterte Führungszeugnis muss erneut eingesehen werden (fällig seit {due})",
-        "The extended criminal-record certificate must be inspected again (due since {due})",
+    "missing": N_("“%(step)s” (%(programme)s) is still missing"),
+    "failed": N_("“%(step)s” (%(programme)s) was not passed"),
+    "certificate_due": N_(
+        "The extended criminal-record certificate must be inspected again (due since %(due)s)"
     ),
-    "child_protection": (
-        "Aus Gründen des Kinderschutzes nicht für die Vermittlung freigegeben",
-        "Not cleared for matching for child-protection reasons",
-    ),
-    "unknown": ("Kontakt nicht gefunden", "Contact not found"),
+    "child_protection": N_("Not cleared for matching for child-protection reasons"),
+    "unknown": N_("Contact not found"),
 }
 
 
@@ -52,12 +52,12 @@ def language(locale: str | None) -> str:
 
 
 def day_text(value: date, lang: str) -> str:
-    return value.strftime("%d.%m.%Y") if lang == "de" else value.isoformat()
+    """26.11.2026 in German, Nov 26, 2026 in English."""
+    return i18n.day(language(lang), value)
 
 
 def reason(key: str, lang: str, **params: str) -> str:
-    de, en = _REASONS[key]
-    return (en if lang == "en" else de).format(**params)
+    return i18n.gettext(language(lang), _REASONS[key], domain="intake", **params)
 
 
 def today() -> date:

@@ -477,8 +477,8 @@ def _violation(
             (mentee, mentor, "mentee", "mentor"),
             (mentor, mentee, "mentor", "mentee"),
         ):
-            w = texts.ROLE[t][wisher_role]
-            o = texts.ROLE[t][other_role]
+            w = texts.role_word(wisher_role, t)
+            o = texts.role_word(other_role, t)
             wished = [g for g in wisher.preferences.genders if g]
             if wished and other.gender and other.gender not in wished:
                 asked, actual = _gender_words(wished, t), texts.gender_name(other.gender, t)

@@ -1,133 +1,90 @@
 """Words a coordinator reads: language names, times of the week, the reasons behind a score.
 
-German first, English second. Reasons are built from facts, never from scores, so the
-same pair reads the same in both languages.
+Every word comes from the matching catalogue (German first, English second) or, for language
+names, from babel. Reasons are built from facts, never from scores, so the same pair reads the
+same in both languages.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal
+from typing import Any, Literal
+
+from babel import Locale as BabelLocale
+
+from shared import i18n
+from shared.i18n import N_
 
 Locale = Literal["de", "en"]
-
-# ISO 639-1 codes common in German mentoring programmes.
-LANGUAGES: dict[str, tuple[str, str]] = {
-    "de": ("Deutsch", "German"),
-    "en": ("Englisch", "English"),
-    "ar": ("Arabisch", "Arabic"),
-    "tr": ("Türkisch", "Turkish"),
-    "fa": ("Persisch", "Persian"),
-    "ps": ("Paschtu", "Pashto"),
-    "ku": ("Kurdisch", "Kurdish"),
-    "ru": ("Russisch", "Russian"),
-    "uk": ("Ukrainisch", "Ukrainian"),
-    "pl": ("Polnisch", "Polish"),
-    "ro": ("Rumänisch", "Romanian"),
-    "bg": ("Bulgarisch", "Bulgarian"),
-    "sr": ("Serbisch", "Serbian"),
-    "hr": ("Kroatisch", "Croatian"),
-    "bs": ("Bosnisch", "Bosnian"),
-    "sq": ("Albanisch", "Albanian"),
-    "mk": ("Mazedonisch", "Macedonian"),
-    "el": ("Griechisch", "Greek"),
-    "fr": ("Französisch", "French"),
-    "es": ("Spanisch", "Spanish"),
-    "it": ("Italienisch", "Italian"),
-    "pt": ("Portugiesisch", "Portuguese"),
-    "nl": ("Niederländisch", "Dutch"),
-    "ti": ("Tigrinya", "Tigrinya"),
-    "am": ("Amharisch", "Amharic"),
-    "so": ("Somali", "Somali"),
-    "sw": ("Suaheli", "Swahili"),
-    "ha": ("Hausa", "Hausa"),
-    "yo": ("Yoruba", "Yoruba"),
-    "ur": ("Urdu", "Urdu"),
-    "hi": ("Hindi", "Hindi"),
-    "bn": ("Bengalisch", "Bengali"),
-    "pa": ("Panjabi", "Punjabi"),
-    "ta": ("Tamil", "Tamil"),
-    "vi": ("Vietnamesisch", "Vietnamese"),
-    "zh": ("Chinesisch", "Chinese"),
-    "ja": ("Japanisch", "Japanese"),
-    "ko": ("Koreanisch", "Korean"),
-    "th": ("Thailändisch", "Thai"),
-    "hy": ("Armenisch", "Armenian"),
-    "ka": ("Georgisch", "Georgian"),
-    "az": ("Aserbaidschanisch", "Azerbaijani"),
-    "ce": ("Tschetschenisch", "Chechen"),
-    "he": ("Hebräisch", "Hebrew"),
-    "hu": ("Ungarisch", "Hungarian"),
-    "cs": ("Tschechisch", "Czech"),
-    "sk": ("Slowakisch", "Slovak"),
-    "sl": ("Slowenisch", "Slovenian"),
-    "lt": ("Litauisch", "Lithuanian"),
-    "lv": ("Lettisch", "Latvian"),
-    "et": ("Estnisch", "Estonian"),
-    "fi": ("Finnisch", "Finnish"),
-    "sv": ("Schwedisch", "Swedish"),
-    "da": ("Dänisch", "Danish"),
-    "no": ("Norwegisch", "Norwegian"),
-    "sgn": ("Gebärdensprache", "sign language"),
-}
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TIMES = ("morning", "afternoon", "evening")
 SLOTS = tuple(f"{d}-{t}" for d in DAYS for t in TIMES)
 WEEKEND = frozenset(s for s in SLOTS if s.startswith(("sat", "sun")))
 
-_DAY_NAMES = {
-    "de": dict(zip(DAYS, ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So"), strict=True)),
-    "en": dict(zip(DAYS, ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), strict=True)),
+# The names of days, times of day and genders are message ids of the matching catalogue (the
+# worker writes reasons too, without the pages' catalogues); language names come from babel.
+_DAY_IDS = {
+    "mon": N_("day:mon"),
+    "tue": N_("day:tue"),
+    "wed": N_("day:wed"),
+    "thu": N_("day:thu"),
+    "fri": N_("day:fri"),
+    "sat": N_("day:sat"),
+    "sun": N_("day:sun"),
 }
-_TIME_NAMES = {
-    "de": {"morning": "vormittags", "afternoon": "nachmittags", "evening": "abends"},
-    "en": {"morning": "morning", "afternoon": "afternoon", "evening": "evening"},
+_TIME_IDS = {
+    "morning": N_("daytime:morning"),
+    "afternoon": N_("daytime:afternoon"),
+    "evening": N_("daytime:evening"),
 }
+GENDERS = {"female": N_("gender:female"), "male": N_("gender:male"), "diverse": N_("gender:diverse")}
+# Languages babel has no name for.
+_LANGUAGE_IDS = {"sgn": N_("sign language")}
 
-GENDERS: dict[str, tuple[str, str]] = {
-    "female": ("weiblich", "female"),
-    "male": ("männlich", "male"),
-    "diverse": ("divers", "diverse"),
-}
+
+def _t(locale: Locale, message: str, **params: Any) -> str:
+    return i18n.gettext(locale, message, domain="matching", **params)
 
 
 def language_name(code: str, locale: Locale) -> str:
-    names = LANGUAGES.get(code.lower())
-    return names[0 if locale == "de" else 1] if names else code
+    code = code.lower()
+    if code in _LANGUAGE_IDS:
+        return _t(locale, _LANGUAGE_IDS[code])
+    return str(BabelLocale.parse(locale).languages.get(code, code))
 
 
 def slot_name(slot: str, locale: Locale) -> str:
-    day, _, time = slot.partition("-")
-    return f"{_DAY_NAMES[locale].get(day, day)} {_TIME_NAMES[locale].get(time, time)}"
+    day, _sep, time = slot.partition("-")
+    day_name = _t(locale, _DAY_IDS[day]) if day in _DAY_IDS else day
+    time_name = _t(locale, _TIME_IDS[time]) if time in _TIME_IDS else time
+    return f"{day_name} {time_name}"
 
 
 def gender_name(gender: str, locale: Locale) -> str:
-    names = GENDERS.get(gender)
-    return names[0 if locale == "de" else 1] if names else gender
+    return _t(locale, GENDERS[gender]) if gender in GENDERS else gender
 
 
 def join(items: Iterable[str], locale: Locale, *, limit: int = 4) -> str:
     """'A, B und C' / 'A, B and C', shortened with 'und 2 weitere' past ``limit``."""
     values = list(items)
-    conj = " und " if locale == "de" else " and "
     if len(values) > limit:
         rest = len(values) - (limit - 1)
-        more = f"{rest} weitere" if locale == "de" else f"{rest} more"
-        return ", ".join(values[: limit - 1]) + conj + more
+        values = [*values[: limit - 1], _t(locale, "%(count)s more", count=rest)]
     if len(values) <= 1:
         return "".join(values)
-    return ", ".join(values[:-1]) + conj + values[-1]
+    return _t(locale, "%(items)s and %(last)s", items=", ".join(values[:-1]), last=values[-1])
 
 
 def km(value: float, locale: Locale) -> str:
     if value < 1:
-        return "weniger als 1 km" if locale == "de" else "less than 1 km"
+        return _t(locale, "less than 1 km")
     return f"{round(value):d} km"
 
 
-# Role words as coordinators say them.
-ROLE = {
-    "de": {"mentor": "Mentor:in", "mentee": "Mentee"},
-    "en": {"mentor": "the mentor", "mentee": "the mentee"},
-}
+# Role words as coordinators say them ("Mentor:in" in German).
+ROLE = {"mentor": N_("the mentor"), "mentee": N_("the mentee")}
+
+
+def role_word(role: str, locale: Locale) -> str:
+    return _t(locale, ROLE[role]) if role in ROLE else role

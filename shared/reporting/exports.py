@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -40,6 +41,28 @@ def number(value: Value, locale: str) -> str:
 
 def day(value: date, locale: str) -> str:
     return format_date(value, format="medium", locale=locale)
+
+
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_QUARTER = re.compile(r"^(\d{4}) Q([1-4])$")
+
+
+def period(label: str, locale: str) -> str | None:
+    """A month or quarter of a series ("2026-11", "2026 Q4") as people read it, else None.
+
+    Buckets keep a locale-free key; charts, tables and files show "Nov. 2026" / "Nov 2026".
+    """
+    if match := _MONTH.match(label):
+        return str(format_date(date(int(match[1]), int(match[2]), 1), format="MMM y", locale=locale))
+    if match := _QUARTER.match(label):
+        month = (int(match[2]) - 1) * 3 + 1
+        return str(format_date(date(int(match[1]), month, 1), format="QQQ y", locale=locale))
+    return None
+
+
+def with_periods(t: Translate, locale: str) -> Translate:
+    """``t`` that also shows a series' months and quarters in ``locale``."""
+    return lambda message: period(message, locale) or t(message)
 
 
 @dataclass
@@ -244,7 +267,7 @@ def _line_chart(pdf: _Pdf, series: Series, key: str, t: Translate, locale: str) 
     for i, bucket in enumerate(series.buckets):
         if i % every == 0:
             pdf.set_xy(points[i][0] - 6, y0 + h + 0.5)
-            pdf.cell(12, 3, _latin(bucket.label), align="C")
+            pdf.cell(12, 3, _latin(period(bucket.label, locale) or bucket.label), align="C")
     pdf.set_y(y0 + h + 6)
 
 

@@ -5,34 +5,16 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, time, timedelta
 
-import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.errors import ValidationFailed
 from shared.tasks import appointments, recurrence
-from shared.tasks.appointments import AppointmentOut
 from shared.tasks.models import DEFAULT_TIMEZONE, Task
-from shared.tasks.tasks import TaskOut, task_out
+from shared.tasks.schemas import CalendarOut, MyDay
+from shared.tasks.tasks import task_out
 
 MAX_RANGE = timedelta(days=62)
-
-
-class MyDay(msgspec.Struct):
-    day: date
-    timezone: str
-    member_id: uuid.UUID
-    overdue: list[TaskOut]
-    tasks: list[TaskOut]
-    appointments: list[AppointmentOut]
-
-
-class CalendarOut(msgspec.Struct):
-    start: date
-    end: date
-    timezone: str
-    tasks: list[TaskOut]
-    appointments: list[AppointmentOut]
 
 
 def day_span(day: date, tz: str) -> tuple[datetime, datetime]:

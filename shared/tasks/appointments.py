@@ -6,10 +6,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal
 
-import msgspec
-from msgspec import UNSET, UnsetType
+from msgspec import UnsetType
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,75 +15,14 @@ from shared.actor import Actor
 from shared.contacts.models import Contact
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.ids import new_id
-from shared.limits import Int4, Items, Text
 from shared.models import Membership
 from shared.tasks import contact_mail, hooks, recurrence
-from shared.tasks.models import DEFAULT_TIMEZONE, Appointment, AppointmentParticipant
+from shared.tasks.models import Appointment, AppointmentParticipant
+from shared.tasks.schemas import AppointmentCreate, AppointmentOut, AppointmentPatch
 from shared.tasks.tasks import require_match
 
 MAX_LENGTH = timedelta(days=14)
 MAX_PARTICIPANTS = 100
-
-
-class AppointmentCreate(msgspec.Struct, forbid_unknown_fields=True):
-    title: Text
-    starts_at: datetime
-    ends_at: datetime
-    timezone: Text = DEFAULT_TIMEZONE
-    description: Text = ""
-    kind: Literal["meeting", "introduction"] = "meeting"
-    location: Text = ""
-    video_url: Text = ""
-    member_ids: Items[uuid.UUID] = []
-    contact_ids: Items[uuid.UUID] = []
-    match_id: uuid.UUID | None = None
-    reminder_minutes: Int4 = 60
-
-
-class AppointmentPatch(msgspec.Struct, forbid_unknown_fields=True):
-    title: Text | UnsetType = UNSET
-    starts_at: datetime | UnsetType = UNSET
-    ends_at: datetime | UnsetType = UNSET
-    timezone: Text | UnsetType = UNSET
-    description: Text | UnsetType = UNSET
-    location: Text | UnsetType = UNSET
-    video_url: Text | UnsetType = UNSET
-    member_ids: Items[uuid.UUID] | UnsetType = UNSET
-    contact_ids: Items[uuid.UUID] | UnsetType = UNSET
-    match_id: uuid.UUID | UnsetType | None = UNSET
-    reminder_minutes: Int4 | UnsetType = UNSET
-
-
-class CancelBody(msgspec.Struct, forbid_unknown_fields=True):
-    reason: Text = ""
-
-
-class AppointmentOut(msgspec.Struct):
-    id: uuid.UUID
-    title: str
-    description: str
-    kind: str
-    starts_at: datetime
-    ends_at: datetime
-    timezone: str
-    local_start: str
-    local_end: str
-    location: str
-    video_url: str
-    status: str
-    member_ids: list[uuid.UUID]
-    contact_ids: list[uuid.UUID]
-    match_id: uuid.UUID | None
-    organizer_id: uuid.UUID | None
-    reminder_minutes: int
-    sequence: int
-    confirmed_at: datetime | None
-    cancelled_at: datetime | None
-    cancel_reason: str
-
-
-class AppointmentPage(msgspec.Struct):
-    items: list[AppointmentOut]
 
 
 async def _introduce(session: AsyncSession, actor: Actor, a: Appointment, now: datetime) -> None:

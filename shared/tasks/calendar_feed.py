@@ -13,7 +13,6 @@ import secrets
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
-import msgspec
 from icalendar import Calendar, Event, vCalAddress, vText
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,18 +22,13 @@ from shared.ids import new_id
 from shared.models import Membership, User
 from shared.tasks import messages
 from shared.tasks.models import Appointment, AppointmentParticipant, CalendarFeed, Task
+from shared.tasks.schemas import FeedOut
 
 PRODID = "-//codo//Tasks and appointments//EN"
 PAST = timedelta(days=90)
 FUTURE = timedelta(days=400)
 MAX_ITEMS = 2000
 TIMED_TASK_LENGTH = timedelta(minutes=15)
-
-
-class FeedOut(msgspec.Struct):
-    url: str
-    member_id: uuid.UUID
-    created_at: datetime
 
 
 def digest(secret: str) -> bytes:

@@ -9,27 +9,22 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.actor import Actor, display_name
 from shared.contacts.service import contact_name, get_contact
 from shared.errors import Conflict, ValidationFailed
-from shared.limits import Text
 from shared.models import Membership
 from shared.permissions import Permission, Role, can
 from shared.tasks import tasks
 from shared.tasks.models import DEFAULT_TIMEZONE
 from shared.tasks.recurrence import local_now
+from shared.tasks.schemas import TaskCreate, TaskOut
 
 # Art. 12(3) GDPR gives a month to answer; a week leaves time to ask back.
 ANSWER_WITHIN = timedelta(days=7)
 MAX_REASON = 2000
-
-
-class ErasureRequestIn(msgspec.Struct, forbid_unknown_fields=True):
-    reason: Text = ""
 
 
 async def _erasing_member(session: AsyncSession) -> uuid.UUID | None:
@@ -44,7 +39,7 @@ async def _erasing_member(session: AsyncSession) -> uuid.UUID | None:
 
 async def request_erasure(
     session: AsyncSession, actor: Actor, contact_id: uuid.UUID, reason: str, now: datetime
-) -> tasks.TaskOut:
+) -> TaskOut:
     contact = await get_contact(session, contact_id)
     if contact.erased_at is not None:
         raise Conflict("this person's data was erased already", field="contact_id")
@@ -60,7 +55,7 @@ async def request_erasure(
     return await tasks.create_task(
         session,
         actor,
-        tasks.TaskCreate(
+        TaskCreate(
             title=f"Löschung beantragt: {contact_name(contact)}"[:300],
             due_date=today + ANSWER_WITHIN,
             assignee_id=await _erasing_member(session),

@@ -10,7 +10,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-import msgspec
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +21,7 @@ from shared.models import Membership, OutboxMessage, User
 from shared.pagination import decode_cursor, encode_cursor
 from shared.tasks.messages import Rendered
 from shared.tasks.models import Notification, NotificationPreference
+from shared.tasks.schemas import Channels, NotificationOut, NotificationPage, PreferencesOut
 
 KINDS = ("task_due", "appointment", "assignment", "digest")
 # (email, in_app) for a kind the member never chose: reminders on, the digest off.
@@ -31,33 +31,6 @@ DEFAULTS: dict[str, tuple[bool, bool]] = {
     "assignment": (True, True),
     "digest": (False, False),
 }
-
-
-class Channels(msgspec.Struct):
-    email: bool
-    in_app: bool
-
-
-class PreferencesOut(msgspec.Struct):
-    member_id: uuid.UUID
-    language: str
-    kinds: dict[str, Channels]
-
-
-class NotificationOut(msgspec.Struct):
-    id: uuid.UUID
-    kind: str
-    title: str
-    body: str
-    link: str
-    created_at: datetime
-    read_at: datetime | None
-
-
-class NotificationPage(msgspec.Struct):
-    items: list[NotificationOut]
-    unread_count: int
-    next_cursor: str | None
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import msgspec
 from dateutil.relativedelta import relativedelta  # type: ignore[import-untyped]
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
@@ -36,9 +35,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.db import Database
 from shared.errors import NotFound, ValidationFailed
 from shared.ids import new_id
-from shared.limits import Fields, Int4, Text
 from shared.tasks import notify
 from shared.tasks.models import DEFAULT_TIMEZONE, TaskRule
+from shared.tasks.schemas import RuleIn, RuleOut
 from shared.tasks.tasks import schedule
 
 RULES: dict[str, dict[str, int]] = {
@@ -53,19 +52,6 @@ LIMITS: dict[str, tuple[int, int]] = {
     "lead_days": (0, 365),
     "duration_months": (1, 120),
 }
-
-
-class RuleOut(msgspec.Struct):
-    rule: str
-    enabled: bool
-    params: dict[str, int]
-    assignee_id: uuid.UUID | None
-
-
-class RuleIn(msgspec.Struct, forbid_unknown_fields=True):
-    enabled: bool
-    params: Fields[Text, Int4] = {}
-    assignee_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
 import msgspec
-from msgspec import UNSET, UnsetType
+from msgspec import UnsetType
 from sqlalchemy import Select, and_, column, func, or_, select, table
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,11 +19,10 @@ from shared.actor import Actor
 from shared.contacts.models import Contact
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.ids import new_id
-from shared.limits import Text
 from shared.tasks import messages, notify, recurrence
 from shared.tasks.models import DEFAULT_TIMEZONE, Task, TaskComment
+from shared.tasks.schemas import BulkResult, CommentOut, Completed, TaskCreate, TaskOut, TaskPage, TaskPatch
 
-Priority = Literal["low", "normal", "high"]
 Status = Literal["open", "done", "cancelled"]
 View = Literal["today", "overdue", "week", "upcoming"]
 
@@ -34,78 +33,8 @@ MAX_BULK = 500
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
 
 
-class TaskCreate(msgspec.Struct, forbid_unknown_fields=True):
-    title: Text
-    due_date: date
-    due_time: Text | None = None
-    assignee_id: uuid.UUID | None = None
-    description: Text = ""
-    priority: Priority = "normal"
-    recurrence: Text | None = None
-    timezone: Text = DEFAULT_TIMEZONE
-    contact_id: uuid.UUID | None = None
-    match_id: uuid.UUID | None = None
-
-
-class TaskPatch(msgspec.Struct, forbid_unknown_fields=True):
-    title: Text | UnsetType = UNSET
-    description: Text | UnsetType = UNSET
-    due_date: date | UnsetType = UNSET
-    due_time: Text | UnsetType | None = UNSET
-    assignee_id: uuid.UUID | UnsetType | None = UNSET
-    priority: Priority | UnsetType = UNSET
-    status: Literal["open", "cancelled"] | UnsetType = UNSET
-    recurrence: Text | UnsetType | None = UNSET
-    contact_id: uuid.UUID | UnsetType | None = UNSET
-    match_id: uuid.UUID | UnsetType | None = UNSET
-
-
-class TaskOut(msgspec.Struct):
-    id: uuid.UUID
-    title: str
-    description: str
-    assignee_id: uuid.UUID | None
-    due_date: date
-    due_time: str | None
-    timezone: str
-    due_at: datetime
-    overdue: bool
-    priority: str
-    status: str
-    recurrence: str | None
-    series_id: uuid.UUID | None
-    rule: str | None
-    contact_id: uuid.UUID | None
-    match_id: uuid.UUID | None
-    created_at: datetime
-    completed_at: datetime | None
-
-
-class CommentOut(msgspec.Struct):
-    id: uuid.UUID
-    author_id: uuid.UUID | None
-    body: str
-    created_at: datetime
-
-
 class TaskDetail(TaskOut):
     comments: list[CommentOut] = []
-
-
-class Completed(msgspec.Struct):
-    task: TaskOut
-    next: TaskOut | None
-
-
-class BulkResult(msgspec.Struct):
-    updated: list[uuid.UUID]
-    skipped: list[uuid.UUID]
-    next: list[TaskOut]
-
-
-class TaskPage(msgspec.Struct):
-    items: list[TaskOut]
-    next_cursor: str | None
 
 
 @dataclass(frozen=True)

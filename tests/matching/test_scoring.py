@@ -257,3 +257,21 @@ def test_words_and_genders_outside_the_pool_match_nothing() -> None:
     assert pool.suggest(person(preferences={"genders": ["diverse"]})) == []
     got = pool.suggest(person(gender="diverse"))
     assert [s.candidate_id for s in got] == [pool.profiles[1].id]
+
+
+def test_the_words_of_reasons_come_from_the_catalogues_the_pages_use() -> None:
+    from services.api.web import i18n as web_i18n
+    from shared.matching import texts
+
+    # "Di nachmittags" reads the same in a reason as on the contact page that shows availability.
+    page_words = f"{web_i18n.gettext('de', 'day:tue')} {web_i18n.gettext('de', 'daytime:afternoon')}"
+    assert texts.slot_name("tue-afternoon", "de") == page_words == "Di nachmittags"
+    assert texts.slot_name("tue-afternoon", "en") == "Tue afternoon"
+    six = ["A", "B", "C", "D", "E", "F"]
+    assert texts.join(six, "de") == "A, B, C und 3 weitere"
+    assert texts.join(six, "en") == "A, B, C and 3 more"
+    assert (
+        texts.language_name("uk", "de") == "Ukrainisch"
+        and texts.language_name("sgn", "de") == "Gebärdensprache"
+    )
+    assert texts.role_word("mentor", "de") == "Mentor:in" and texts.role_word("mentor", "en") == "the mentor"

@@ -26,6 +26,7 @@ from shared.intake.models import (
 )
 from shared.models import Membership
 from shared.tasks import tasks
+from shared.tasks.schemas import TaskCreate
 from tests.conftest import Org
 
 
@@ -71,7 +72,7 @@ async def seed(db: Database, org: Org) -> None:
         task = await tasks.create_task(
             session,
             Actor.system("test", org_id=o, slug=org.slug),
-            tasks.TaskCreate(title="Führungszeugnis erneut einsehen", due_date=date.today()),
+            TaskCreate(title="Führungszeugnis erneut einsehen", due_date=date.today()),
             datetime.now(UTC),
         )
         session.add(

@@ -13,6 +13,7 @@ from shared.models import Membership
 from shared.permissions import Role
 from shared.tasks import appointments, calendar_feed, notify, rules, tasks
 from shared.tasks.models import Notification, ReminderSent
+from shared.tasks.schemas import AppointmentCreate, Channels, RuleIn, TaskCreate
 from tests.conftest import Org
 from tests.fixtures.tasks import make_contact, make_match
 
@@ -27,7 +28,7 @@ async def seed(db: Database, org: Org) -> None:
         task = await tasks.create_task(
             session,
             actor,
-            tasks.TaskCreate(
+            TaskCreate(
                 title="Seed",
                 due_date=date.today(),
                 assignee_id=member,
@@ -37,20 +38,18 @@ async def seed(db: Database, org: Org) -> None:
             ),
             now,
         )
-        await rules.set_rule(session, org.id, "waiting_followup", rules.RuleIn(enabled=True), now)
+        await rules.set_rule(session, org.id, "waiting_followup", RuleIn(enabled=True), now)
         await tasks.add_comment(session, actor, task.id, "first comment")
         await appointments.create(
             session,
             actor,
-            appointments.AppointmentCreate(
+            AppointmentCreate(
                 title="Seed meeting",
                 starts_at=now + timedelta(days=1),
                 ends_at=now + timedelta(days=1, hours=1),
             ),
         )
-        await notify.set_preferences(
-            session, org.id, member, {"digest": notify.Channels(email=True, in_app=False)}
-        )
+        await notify.set_preferences(session, org.id, member, {"digest": Channels(email=True, in_app=False)})
         session.add(Notification(organization_id=org.id, membership_id=member, kind="assignment", title="t"))
         session.add(
             ReminderSent(

@@ -14,18 +14,17 @@ from shared.actor import Actor
 from shared.db import Database
 from shared.permissions import Role
 from shared.tasks import appointments, rules, tasks
+from shared.tasks.schemas import AppointmentCreate, TaskCreate, TaskOut
 from tests.conftest import Org
 from tests.fixtures.tasks import Member, add_member, csrf_of, make_contact, make_match, sign_in
 
 
-async def a_task(
-    db: Database, org: Org, member: Member, title: str, due: date, **extra: Any
-) -> tasks.TaskOut:
+async def a_task(db: Database, org: Org, member: Member, title: str, due: date, **extra: Any) -> TaskOut:
     async with db.tenant(org.id) as session:
         return await tasks.create_task(
             session,
             Actor(role=Role.COORDINATOR, membership_id=member.id, org_id=org.id, slug=org.slug),
-            tasks.TaskCreate(title=title, due_date=due, assignee_id=member.id, **extra),
+            TaskCreate(title=title, due_date=due, assignee_id=member.id, **extra),
             datetime.now(UTC),
         )
 
@@ -141,9 +140,7 @@ async def test_the_calendar_week_and_month(
         await appointments.create(
             session,
             Actor(role=Role.COORDINATOR, membership_id=ana.id, org_id=org_a.id, slug=org_a.slug),
-            appointments.AppointmentCreate(
-                title="Treffen im März", starts_at=starts, ends_at=starts + timedelta(hours=1)
-            ),
+            AppointmentCreate(title="Treffen im März", starts_at=starts, ends_at=starts + timedelta(hours=1)),
         )
     await sign_in(browserless, ana)
     week = await browserless.get(f"/o/{org_a.slug}/calendar", params={"start": "2027-03-31"})

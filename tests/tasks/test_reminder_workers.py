@@ -30,6 +30,7 @@ from shared.permissions import Role
 from shared.settings import Settings
 from shared.tasks import recurrence, rules, tasks
 from shared.tasks.models import ReminderSent, Task
+from shared.tasks.schemas import RuleIn, TaskCreate
 from tests.conftest import Mailbox, Org, settings_env
 from tests.fixtures.tasks import Member, add_member, make_contact
 
@@ -67,7 +68,7 @@ async def due_soon(db: Database, org: Org, member: Member, titles: list[str], se
             out = await tasks.create_task(
                 session,
                 Actor(role=Role.COORDINATOR, membership_id=member.id, org_id=org.id, slug=org.slug),
-                tasks.TaskCreate(
+                TaskCreate(
                     title=title, due_date=due.date(), due_time=due.strftime("%H:%M:%S"), assignee_id=member.id
                 ),
                 datetime.now(UTC),
@@ -109,9 +110,7 @@ async def test_two_workers_send_each_reminder_exactly_once_even_after_redis_is_f
     # A rule switched on before the workers start: both run it at start-up, one task comes of it.
     async with db.tenant(org_b.id) as session:
         waiting = await make_contact(session, org_b.id, waiting_since=date.today() - timedelta(days=100))
-        await rules.set_rule(
-            session, org_b.id, "waiting_followup", rules.RuleIn(enabled=True), datetime.now(UTC)
-        )
+        await rules.set_rule(session, org_b.id, "waiting_followup", RuleIn(enabled=True), datetime.now(UTC))
     first = [f"vor-{i}" for i in range(12)]
     ids = await due_soon(db, org_a, ana, first[:6], 2) + await due_soon(db, org_b, ben, first[6:], 2)
     workers = [start_worker(settings, "tasks-1"), start_worker(settings, "tasks-2")]

@@ -18,6 +18,7 @@ from shared.permissions import Role
 from shared.settings import Settings
 from shared.tasks import appointments, notify, reminders, tasks
 from shared.tasks.models import ReminderSent
+from shared.tasks.schemas import AppointmentCreate, Channels, TaskCreate, TaskPatch
 from tests.conftest import Mailbox, Org
 from tests.fixtures.tasks import Member, add_member
 
@@ -48,7 +49,7 @@ async def make_task(
             Actor(
                 role=Role.COORDINATOR, membership_id=member.id, org_id=org.id, slug=org.slug
             ),  # assigned by themselves: no assignment mail
-            tasks.TaskCreate(title=title, due_date=due, due_time=due_time, assignee_id=member.id),
+            TaskCreate(title=title, due_date=due, due_time=due_time, assignee_id=member.id),
             datetime.now(UTC),
         )
     return out.id
@@ -119,10 +120,8 @@ async def test_channels_follow_the_members_choice(db: Database, settings: Settin
     quiet = await add_member(db, org_a)
     app_only = await add_member(db, org_a)
     async with db.tenant(org_a.id) as session:
-        await notify.set_preferences(session, org_a.id, quiet.id, {"task_due": notify.Channels(False, False)})
-        await notify.set_preferences(
-            session, org_a.id, app_only.id, {"task_due": notify.Channels(False, True)}
-        )
+        await notify.set_preferences(session, org_a.id, quiet.id, {"task_due": Channels(False, False)})
+        await notify.set_preferences(session, org_a.id, app_only.id, {"task_due": Channels(False, True)})
     day = date(2027, 2, 3)
     quiet_task = await make_task(db, org_a, quiet, "a", day, "10:00")
     await make_task(db, org_a, app_only, "b", day, "10:00")
@@ -154,7 +153,7 @@ async def test_moving_the_due_date_reminds_again_and_a_completed_task_not_at_all
     assert (await reminders.send_due(db, org_a.id, first, URL)).tasks == 1
     async with db.tenant(org_a.id) as session:
         await tasks.update_task(
-            session, actor, moved, tasks.TaskPatch(due_date=date(2027, 6, 2)), datetime.now(UTC)
+            session, actor, moved, TaskPatch(due_date=date(2027, 6, 2)), datetime.now(UTC)
         )
     assert (await reminders.send_due(db, org_a.id, first + timedelta(hours=1), URL)).tasks == 0
     assert (await reminders.send_due(db, org_a.id, first + timedelta(days=1), URL)).tasks == 1
@@ -183,7 +182,7 @@ async def test_appointment_reminders_go_to_each_participant_unless_cancelled(
         kept = await appointments.create(
             session,
             Actor(role=Role.COORDINATOR, membership_id=ana.id, org_id=org_a.id, slug=org_a.slug),
-            appointments.AppointmentCreate(
+            AppointmentCreate(
                 title="Kennenlernen",
                 starts_at=starts,
                 ends_at=starts + timedelta(hours=1),
@@ -195,9 +194,7 @@ async def test_appointment_reminders_go_to_each_participant_unless_cancelled(
         dropped = await appointments.create(
             session,
             Actor(role=Role.COORDINATOR, membership_id=ana.id, org_id=org_a.id, slug=org_a.slug),
-            appointments.AppointmentCreate(
-                title="Abgesagt", starts_at=starts, ends_at=starts + timedelta(hours=1)
-            ),
+            AppointmentCreate(title="Abgesagt", starts_at=starts, ends_at=starts + timedelta(hours=1)),
         )
         await appointments.cancel(session, dropped.id, "krank", datetime.now(UTC))
     assert (await reminders.send_due(db, org_a.id, starts - timedelta(minutes=31), URL)).appointments == 0
@@ -223,7 +220,7 @@ async def test_the_daily_digest_comes_once_after_seven_local_time(
                 session,
                 org_a.id,
                 who.id,
-                {"digest": notify.Channels(True, False), "task_due": notify.Channels(False, False)},
+                {"digest": Channels(True, False), "task_due": Channels(False, False)},
             )
     await make_task(db, org_a, member, "Bericht schreiben", date(2027, 9, 14), None)
     await make_task(db, org_a, member, "Liegengeblieben", date(2027, 9, 10), None)

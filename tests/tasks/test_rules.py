@@ -17,6 +17,7 @@ from shared.permissions import Role
 from shared.settings import Settings
 from shared.tasks import rules, tasks
 from shared.tasks.models import Task
+from shared.tasks.schemas import RuleIn
 from tests.conftest import Org
 from tests.fixtures.tasks import add_member, make_contact, make_match
 
@@ -25,9 +26,7 @@ TODAY = date(2027, 5, 10)
 
 async def switch_on(db: Database, org: Org, rule: str, **params: int) -> None:
     async with db.tenant(org.id) as session:
-        await rules.set_rule(
-            session, org.id, rule, rules.RuleIn(enabled=True, params=params), datetime.now(UTC)
-        )
+        await rules.set_rule(session, org.id, rule, RuleIn(enabled=True, params=params), datetime.now(UTC))
 
 
 async def run(db: Database, org: Org, today: date = TODAY) -> dict[str, int]:
@@ -183,9 +182,7 @@ async def test_a_wrap_up_task_when_the_planned_end_nears(db: Database, org_a: Or
 async def test_rules_that_are_off_do_nothing(db: Database, org_a: Org) -> None:
     async with db.tenant(org_a.id) as session:
         await make_contact(session, org_a.id, waiting_since=TODAY - timedelta(days=400))
-        await rules.set_rule(
-            session, org_a.id, "waiting_followup", rules.RuleIn(enabled=False), datetime.now(UTC)
-        )
+        await rules.set_rule(session, org_a.id, "waiting_followup", RuleIn(enabled=False), datetime.now(UTC))
     assert await run(db, org_a) == {}
     assert org_a.id not in await rules.organisations_with_rules(db)
 

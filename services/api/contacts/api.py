@@ -10,8 +10,10 @@ import msgspec
 from litestar import Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParameter
+from litestar.response import Template
 
 from services.api.contacts import imports as imports_api
+from services.api.contacts import person_data
 from services.api.context import ApiController, OrgContext
 from services.api.pagination import Cursor, Limit
 from shared.actor import Actor, display_name
@@ -42,8 +44,7 @@ from shared.pagination import Page, check_limit
 from shared.permissions import Permission, can
 from shared.settings import Settings
 from shared.tasks import erasure
-from shared.tasks.erasure import ErasureRequestIn
-from shared.tasks.tasks import TaskOut
+from shared.tasks.schemas import ErasureRequestIn, TaskOut
 
 FieldFilter = Annotated[
     list[str] | None, QueryParameter(name="field", description="custom field filter key:value (repeatable)")
@@ -258,24 +259,34 @@ class ContactController(ApiController):
 
     # ------------------------------------------------------------ data protection
 
-    @get("/{contact_id:uuid}/export", summary="Everything kept about this person (JSON, or format=html)")
+    @get(
+        "/{contact_id:uuid}/export",
+        summary="Everything kept about this person (JSON; format=html or pdf: a document to hand over)",
+    )
     async def export_person(
         self,
         ctx: NamedDependency[OrgContext],
         contact_id: FromPath[uuid.UUID],
         format: FromQuery[str] = "json",
+        lang: FromQuery[str | None] = None,
     ) -> Response[Any]:
         await service.get_contact(ctx.session, contact_id)
         ctx.require(Permission.DATA_WRITE)
-        if format not in ("json", "html"):
-            raise ValidationFailed("format is json or html", field="format")
+        if format not in ("json", "html", "pdf"):
+            raise ValidationFailed("format is json, html or pdf", field="format")
         data = await gdpr.export_person(ctx.session, contact_id, ctx.actor)
-        disposition = {"Content-Disposition": f'attachment; filename="auskunft-{contact_id}.{format}"'}
-        if format == "html":
-            return Response(
-                gdpr.export_html(data), media_type="text/html; charset=utf-8", headers=disposition
-            )
-        return Response(data, media_type="application/json", headers=disposition)
+        headers = person_data.attachment(contact_id, format)
+        if format == "json":
+            return Response(data, media_type="application/json", headers=headers)
+        doc = person_data.document(data, lang or "de")
+        if format == "pdf":
+            return Response(person_data.pdf(doc), media_type="application/pdf", headers=headers)
+        return Template(
+            template_name="contacts/person_data_print.html",
+            context={"doc": doc, "locale": doc.locale},
+            media_type="text/html; charset=utf-8",
+            headers=headers,
+        )
 
     @post(
         "/{contact_id:uuid}/erase",

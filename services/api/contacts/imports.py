@@ -48,7 +48,7 @@ def _mapping(raw: str | None) -> dict[str, str] | None:
     try:
         check_json(raw.encode())
     except ValidationFailed as exc:
-        raise ValidationFailed(exc.detail, field="mapping") from None
+        raise ValidationFailed(exc.message_id, field="mapping", **exc.params) from None
     try:
         value = json.loads(raw)
     except ValueError:

@@ -13,6 +13,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
+from services.api.contacts import person_data
 from services.api.history.pages import record_history
 from services.api.limits import UPLOAD_MAX_BYTES, refuse_nul
 from services.api.web.context import PageContext, PageController
@@ -127,7 +128,8 @@ def _convert(values: dict[str, Any], kind: type[Any]) -> Any:
     except msgspec.ValidationError as exc:
         message = str(exc)
         field = message.rsplit("$.", 1)[-1].rstrip("`").split("[")[0] if "$." in message else None
-        raise ValidationFailed(message.split(" - at ")[0], field=field) from None
+        # msgspec words its refusals for programmers; the page names the field to look at.
+        raise ValidationFailed("this value is not valid", field=field) from None
 
 
 async def _edit_page(
@@ -319,12 +321,29 @@ class ContactPages(PageController):
 
     @get("/{contact_id:uuid}/export")
     async def export_person(
-        self, page: NamedDependency[PageContext], contact_id: FromPath[uuid.UUID]
-    ) -> Response[str]:
+        self,
+        page: NamedDependency[PageContext],
+        contact_id: FromPath[uuid.UUID],
+        format: FromQuery[str] = "html",
+    ) -> Response[Any] | Template:
+        """The person's data as a page to read, a PDF to hand over, or JSON to take elsewhere."""
         await service.get_contact(page.session, contact_id)
         page.require(Permission.DATA_WRITE)
+        if format not in ("html", "pdf", "json"):
+            raise ValidationFailed("format is json, html or pdf", field="format")
         data = await gdpr.export_person(page.session, contact_id, page.actor)
-        return Response(gdpr.export_html(data), media_type="text/html; charset=utf-8")
+        if format == "json":
+            return Response(
+                data, media_type="application/json", headers=person_data.attachment(contact_id, "json")
+            )
+        doc = person_data.document(data, page.locale)
+        if format == "pdf":
+            return Response(
+                person_data.pdf(doc),
+                media_type="application/pdf",
+                headers=person_data.attachment(contact_id, "pdf"),
+            )
+        return page.render("contacts/person_data.html", nav="contacts", doc=doc, contact_id=contact_id)
 
     # ------------------------------------------------------------ import wizard
 

@@ -14,13 +14,13 @@ from litestar.params import FromQuery
 from litestar.response import Template
 from sqlalchemy import select
 
-from services.api.history.labels import ACTIONS, ENTITIES, FIELDS, VALUE_LABELS
 from services.api.web.context import PageContext, PageController
 from services.api.web.i18n import gettext
 from shared.contacts import fields as custom_fields
 from shared.contacts.models import Contact, Programme
 from shared.contacts.service import ContactQuery, contact_name, list_contacts
 from shared.errors import ValidationFailed
+from shared.history.labels import ACTIONS, ENTITIES, FIELDS, VALUE_LABELS
 from shared.history.service import REDACTED, EntryOut, Search, search
 from shared.intake.models import ScreeningStep
 from shared.models import Membership, User

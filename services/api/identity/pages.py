@@ -11,6 +11,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from services.api.identity import legal_pages, signin
+from services.api.web import i18n
 from services.api.web.context import PageContext, PageController
 from services.api.web.i18n import _
 from shared import tokens
@@ -205,7 +206,7 @@ class OrgPages(PageController):
         try:
             role = parse_role(form.get("role", ""))
         except ValueError as exc:
-            error, role = str(exc), None
+            error, role = i18n.message(page.locale, exc), None
         if role is not None:
             try:
                 new = await admin_tokens.create(

@@ -14,30 +14,30 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from services.api.context import ApiController, OrgContext
 from shared.errors import ValidationFailed
 from shared.intake import events, forms, readiness, screening
-from shared.intake.events import (
+from shared.intake.events import EventDetail
+from shared.intake.schemas import (
     AttendanceIn,
-    EventDetail,
+    CertificateIn,
+    CertificateOut,
+    ChecklistOut,
     EventIn,
     EventOut,
     EventPatch,
+    FormIn,
+    FormOut,
+    FormPatch,
     InviteIn,
     InviteOut,
     KindSummary,
     PersonAttendance,
-)
-from shared.intake.forms import FormIn, FormOut, FormPatch
-from shared.intake.screening import (
-    CertificateIn,
-    CertificateOut,
-    ChecklistOut,
     ProfilePatch,
     RecordIn,
     RecordOut,
     StepIn,
     StepOut,
     StepPatch,
-    Who,
 )
+from shared.intake.screening import Who
 from shared.permissions import Permission, can
 
 ContactIds = Annotated[

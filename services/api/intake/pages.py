@@ -26,9 +26,20 @@ from shared.contacts import fields as custom_fields
 from shared.contacts.service import list_programmes
 from shared.errors import DomainError
 from shared.intake import events, forms, screening, vocab
-from shared.intake.events import AttendanceIn, AttendanceItem, EventIn, InviteIn
-from shared.intake.forms import ConsentText, FormField, FormIn, FormPatch
-from shared.intake.screening import CertificateIn, ProfilePatch, RecordIn, Who
+from shared.intake.schemas import (
+    AttendanceIn,
+    AttendanceItem,
+    CertificateIn,
+    ConsentText,
+    EventIn,
+    FormField,
+    FormIn,
+    FormPatch,
+    InviteIn,
+    ProfilePatch,
+    RecordIn,
+)
+from shared.intake.screening import Who
 from shared.organizations import list_members
 from shared.permissions import Permission
 
@@ -452,10 +463,7 @@ class IntakePages(PageController):
             (f"custom.{f.key}", f.label_de if page.locale == "de" else (f.label_en or f.label_de))
             for f in await custom_fields.list_fields(page.session)
         ]
-        standard = [
-            (k, labels[0] if page.locale == "de" else labels[1])
-            for k, labels in forms.STANDARD_FIELDS.items()
-        ]
+        standard = [(k, i18n.gettext(page.locale, label)) for k, (label, *_) in forms.STANDARD_FIELDS.items()]
         asked = {f.key: f.required for f in form.fields}
         return page.render(
             "intake/form.html",

@@ -334,8 +334,11 @@ class MatchingPages(PageController):
         except DomainError as exc:
             message = i18n.message(page.locale, exc, domain="matching")
             return await self._match(page, match_id, status_code=exc.status, error=message, form=form)
-        except msgspec.ValidationError as exc:
-            return await self._match(page, match_id, status_code=400, error=str(exc), form=form)
+        except msgspec.ValidationError:
+            # msgspec words its refusals for programmers; the form says which value to look at.
+            _ = i18n.translator(page.locale, "matching")
+            message = _("Please check the values you entered.")
+            return await self._match(page, match_id, status_code=400, error=message, form=form)
         return Redirect(f"/o/{page.org.slug}/matches/{match_id}", status_code=303)
 
     @post("/matches/{match_id:uuid}/transition", status_code=303)

@@ -47,6 +47,7 @@ async def document(
 
 
 def render(doc: Document, fmt: str, t: exports.Translate, locale: str, table: str | None) -> bytes:
+    t = exports.with_periods(t, locale)
     if fmt == "xlsx":
         return exports.to_xlsx(doc, t, locale)
     if fmt == "pdf":

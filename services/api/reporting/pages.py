@@ -48,7 +48,7 @@ def _helpers(page: PageContext) -> dict[str, Any]:
     return {
         "num": lambda v: exports.number(v, page.locale),
         # Labels that come with the data (figures, options of custom fields): translated, never formatted.
-        "tr": page._,
+        "tr": exports.with_periods(page._, page.locale),
         "day": lambda d: exports.day(d, page.locale),
         "suppressed": _suppressed(page),
     }

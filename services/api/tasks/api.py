@@ -24,17 +24,19 @@ from shared.pagination import check_limit
 from shared.permissions import Permission
 from shared.tasks import agenda, rules
 from shared.tasks import tasks as service
-from shared.tasks.tasks import (
+from shared.tasks.schemas import (
     BulkResult,
     CommentOut,
     Completed,
+    MyDay,
+    RuleIn,
+    RuleOut,
     TaskCreate,
-    TaskDetail,
-    TaskFilter,
     TaskOut,
     TaskPage,
     TaskPatch,
 )
+from shared.tasks.tasks import TaskDetail, TaskFilter
 
 
 class BulkIds(msgspec.Struct, forbid_unknown_fields=True):
@@ -164,14 +166,14 @@ class TaskController(ApiController):
         return await service.add_comment(ctx.session, actor(request, ctx), task_id, data.body)
 
     @get("/task-rules", summary="The automatic task rules, switched on or off, with their settings")
-    async def list_rules(self, ctx: NamedDependency[OrgContext]) -> list[rules.RuleOut]:
+    async def list_rules(self, ctx: NamedDependency[OrgContext]) -> list[RuleOut]:
         ctx.require(Permission.DATA_READ)
         return await rules.list_rules(ctx.session)
 
     @put("/task-rules/{rule:str}", summary="Switch a rule on or off and tune it")
     async def set_rule(
-        self, ctx: NamedDependency[OrgContext], rule: FromPath[str], data: JSONBody[rules.RuleIn]
-    ) -> rules.RuleOut:
+        self, ctx: NamedDependency[OrgContext], rule: FromPath[str], data: JSONBody[RuleIn]
+    ) -> RuleOut:
         if rule not in rules.RULES:
             raise NotFound("no rule %(rule)r", rule=rule)
         ctx.require(Permission.SETTINGS_MANAGE)
@@ -183,7 +185,7 @@ class TaskController(ApiController):
         ctx: NamedDependency[OrgContext],
         member_id: Annotated[uuid.UUID | None, QueryParameter(description="for API tokens")] = None,
         day: Annotated[date | None, QueryParameter(description="another day than today")] = None,
-    ) -> agenda.MyDay:
+    ) -> MyDay:
         ctx.require(Permission.DATA_READ)
         member = await acting_member(ctx, member_id)
         return await agenda.my_day(ctx.session, member, now_utc(), day=day)

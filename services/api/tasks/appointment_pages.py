@@ -30,8 +30,8 @@ from services.api.web.context import PageContext, PageController
 from shared.errors import DomainError, ValidationFailed
 from shared.permissions import Permission
 from shared.tasks import appointments, calendar_feed, choices, contact_mail, recurrence
-from shared.tasks.appointments import AppointmentOut
 from shared.tasks.models import DEFAULT_TIMEZONE
+from shared.tasks.schemas import AppointmentCreate, AppointmentOut, AppointmentPatch
 from shared.tasks.tasks import parse_time
 
 # The form asks for a day and two times; the domain's names for what they become.
@@ -175,7 +175,7 @@ class AppointmentPages(PageController):
                 made = await appointments.create(
                     page.session,
                     page_actor(page),
-                    appointments.AppointmentCreate(
+                    AppointmentCreate(
                         title=values.get("title", ""),
                         starts_at=starts_at,
                         ends_at=ends_at,
@@ -259,7 +259,7 @@ class AppointmentPages(PageController):
                 await appointments.update(
                     page.session,
                     appointment_id,
-                    appointments.AppointmentPatch(
+                    AppointmentPatch(
                         title=values.get("title", ""),
                         starts_at=starts_at,
                         ends_at=ends_at,

@@ -16,15 +16,16 @@ from shared.errors import ValidationFailed
 from shared.permissions import Permission
 from shared.tasks import agenda, calendar_feed
 from shared.tasks import appointments as service
-from shared.tasks.appointments import (
+from shared.tasks.models import DEFAULT_TIMEZONE
+from shared.tasks.recurrence import local_now
+from shared.tasks.schemas import (
     AppointmentCreate,
     AppointmentOut,
     AppointmentPage,
     AppointmentPatch,
+    CalendarOut,
     CancelBody,
 )
-from shared.tasks.models import DEFAULT_TIMEZONE
-from shared.tasks.recurrence import local_now
 from shared.tasks.tasks import week_bounds
 
 MAX_LIST_RANGE = timedelta(days=400)
@@ -138,7 +139,7 @@ class AppointmentController(ApiController):
         ] = None,
         member_id: FromQuery[uuid.UUID | None] = None,
         mine: FromQuery[bool] = False,
-    ) -> agenda.CalendarOut:
+    ) -> CalendarOut:
         ctx.require(Permission.DATA_READ)
         if start is None:
             start = week_bounds(local_now(now_utc(), DEFAULT_TIMEZONE).date())[0]

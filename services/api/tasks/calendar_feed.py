@@ -22,7 +22,7 @@ from shared.errors import NotFound
 from shared.models import Organization
 from shared.permissions import Permission
 from shared.tasks import calendar_feed
-from shared.tasks.calendar_feed import FeedOut
+from shared.tasks.schemas import FeedOut
 
 
 class FeedIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -16,7 +16,7 @@ from shared.limits import Fields, Text
 from shared.pagination import check_limit
 from shared.permissions import Permission
 from shared.tasks import notify
-from shared.tasks.notify import Channels, NotificationPage, PreferencesOut
+from shared.tasks.schemas import Channels, NotificationPage, PreferencesOut
 
 
 class SettingsIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -36,8 +36,8 @@ from shared.permissions import Permission
 from shared.tasks import agenda, calendar_feed, choices, notify, recurrence, rules
 from shared.tasks import tasks as service
 from shared.tasks.models import DEFAULT_TIMEZONE
-from shared.tasks.notify import Channels
-from shared.tasks.tasks import TaskCreate, TaskDetail, TaskFilter, TaskPatch, week_bounds
+from shared.tasks.schemas import Channels, RuleIn, TaskCreate, TaskPatch
+from shared.tasks.tasks import TaskDetail, TaskFilter, week_bounds
 
 PRIORITIES = ("low", "normal", "high")
 
@@ -364,7 +364,7 @@ class TaskPages(PageController):
         await service.get_task(page.session, task_id, now_utc())
         page.require(Permission.DATA_WRITE)
         await service.update_task(
-            page.session, page_actor(page), task_id, service.TaskPatch(recurrence=None), now_utc()
+            page.session, page_actor(page), task_id, TaskPatch(recurrence=None), now_utc()
         )
         return Redirect(f"/o/{page.org.slug}/tasks/{task_id}?saved=repeat-stopped", status_code=303)
 
@@ -457,7 +457,7 @@ class TaskPages(PageController):
                 page.session,
                 page.org.id,
                 name,
-                rules.RuleIn(enabled=f"{name}:enabled" in form, params=params, assignee_id=assignee_id),
+                RuleIn(enabled=f"{name}:enabled" in form, params=params, assignee_id=assignee_id),
                 now_utc(),
             )
         return Redirect(f"/o/{page.org.slug}/task-rules?saved=1", status_code=303)

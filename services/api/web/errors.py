@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, ValidationException
 from litestar.response import Redirect, Template
 from litestar.types import ExceptionHandler, ExceptionHandlersMap
 
@@ -17,6 +17,7 @@ from .context import SignInRequired, locale_of
 
 log = get_logger(__name__)
 
+CHECK_VALUES = i18n._("Please check the values you entered.")
 _MACHINE_PATHS = ("/api/", "/schema", "/health", "/ready", "/static/", "/metrics")
 _PAGE_PATHS = ("/o/", "/f/", "/signin", "/auth/", "/invite/", "/lang", "/switch")
 
@@ -44,8 +45,11 @@ def _wrap(api_handler: ExceptionHandler[Any]) -> ExceptionHandler[Any]:
             return api_handler(request, exc)
         if isinstance(exc, DomainError):
             return error_page(request, exc.status, i18n.message(locale_of(request), exc))
+        if isinstance(exc, ValidationException):
+            # Litestar words a refused form for programmers; the person is told to look again.
+            return error_page(request, 400, i18n.gettext(locale_of(request), CHECK_VALUES))
         if isinstance(exc, HTTPException):
-            return error_page(request, exc.status_code, exc.detail)
+            return error_page(request, exc.status_code, i18n.gettext(locale_of(request), exc.detail))
         log.exception("unhandled error on a page", error=type(exc).__name__)
         return error_page(request, 500, "Something went wrong on our side; the change was not saved.")
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from jinja2 import BaseLoader, ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, pass_context
 from jinja2.runtime import Context
@@ -45,16 +45,35 @@ def _csrf_field(context: Context) -> Markup:
     )
 
 
-# The programmes codo serves keep German wall-clock time.
-DISPLAY_ZONE = ZoneInfo("Europe/Berlin")
-
-
 def _date(value: Any, locale: str = "de") -> str:
+    """A point in time in the page's locale (26.11.2026, 14:30); a plain date as a day."""
     if value is None:
         return ""
-    if getattr(value, "tzinfo", None) is not None:
-        value = value.astimezone(DISPLAY_ZONE)
-    return str(value.strftime("%d.%m.%Y %H:%M" if locale == "de" else "%Y-%m-%d %H:%M"))
+    if isinstance(value, datetime):
+        return i18n.moment(locale, value)
+    return i18n.day(locale, value)
+
+
+@pass_context
+def _day(context: Context, value: Any) -> str:
+    """``{{ x.due_date|day }}``: 26.11.2026 on a German page, Nov 26, 2026 on an English one."""
+    return i18n.day(context.get("locale") or i18n.DEFAULT_LOCALE, value)
+
+
+@pass_context
+def _moment(context: Context, value: Any) -> str:
+    return i18n.moment(context.get("locale") or i18n.DEFAULT_LOCALE, value)
+
+
+@pass_context
+def _number(context: Context, value: Any) -> str:
+    return i18n.number(context.get("locale") or i18n.DEFAULT_LOCALE, value)
+
+
+@pass_context
+def _label(context: Context, key: Any, vocabulary: str) -> str:
+    """``{{ c.purpose|label("purpose") }}``: a stored key by its label, never the key itself."""
+    return i18n.label(context.get("locale") or i18n.DEFAULT_LOCALE, vocabulary, key)
 
 
 def loader() -> BaseLoader:
@@ -81,7 +100,7 @@ def environment() -> Environment:
         htmx_script=f"/static/{HTMX}",
         languages=i18n.LANGUAGE_NAMES,
     )
-    env.filters["when"] = _date
+    env.filters.update(when=_date, day=_day, moment=_moment, number=_number, label=_label)
     return env
 
 

@@ -45,6 +45,7 @@ ACTIONS = {
     "role_changed": "role changed",
     "provider_changed": "provider changed",
     "provider_removed": "provider removed",
+    "provider_saved": "provider saved",
 }
 
 FIELDS = {
@@ -150,6 +151,12 @@ FIELDS = {
     "required_consents": "Required consents",
     "retention_months": "Erase after (months)",
     "retention_statuses": "Erase people with status",
+    "allowed_domains": "Allowed e-mail domains",
+    "auto_join_role": "Role on first sign-in",
+    "require_email_verified": "Verified e-mail address required",
+    "secret_changed": "Client secret changed",
+    "group_claim": "Group claim",
+    "group_roles": "Roles by group",
 }
 
 # Stored values that have labels: the message id is the prefix and the value ("kind:mentee").
@@ -162,4 +169,11 @@ VALUE_LABELS = {
     ("link", "kind"): "link:",
     ("activity", "kind"): "activity:",
     ("match", "status"): "match-status:",
+    # Roles are translated by their own key ("coordinator").
+    ("member", "role"): "",
+    ("member", "old"): "",
+    ("member", "new"): "",
+    ("invitation", "role"): "",
+    ("token", "role"): "",
+    ("signin", "auto_join_role"): "",
 }
