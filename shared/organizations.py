@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 import msgspec
@@ -177,3 +178,28 @@ async def require_legal_pages(session: AsyncSession, org_id: uuid.UUID, field: s
         raise ValidationFailed(
             "set the privacy-policy and imprint addresses in the organisation's settings first", field=field
         )
+
+
+async def members_with_roles(
+    session: AsyncSession, roles: Sequence[str], *, limit: int = 10
+) -> list[MemberOut]:
+    """Members of the session's organisation who hold one of ``roles``, oldest first: whom a person
+    refused by a page can ask for a different role."""
+    query = (
+        select(Membership, User)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.role.in_(roles))
+        .order_by(Membership.id)
+        .limit(limit)
+    )
+    return [
+        MemberOut(
+            id=m.id,
+            user_id=u.id,
+            email=u.email,
+            display_name=u.display_name,
+            role=m.role,
+            created_at=m.created_at,
+        )
+        for m, u in (await session.execute(query)).all()
+    ]

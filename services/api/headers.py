@@ -9,6 +9,8 @@ from __future__ import annotations
 from litestar.datastructures import MutableScopeHeaders
 from litestar.types import Message, Scope
 
+from services.api.web import assets
+
 # Only what codo serves itself: no inline script or style, no plug-ins, no foreign frames.
 _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -47,5 +49,10 @@ async def security_headers(message: Message, scope: Scope) -> None:
     headers["Referrer-Policy"] = "same-origin"
     # Pages and API answers hold personal data: no browser or proxy keeps a copy. A handler
     # that chose its own policy (the calendar feed) keeps it.
-    if not path.startswith(_CACHEABLE) and "cache-control" not in headers:
+    if path.startswith(_CACHEABLE):
+        query = scope.get("query_string", b"")
+        headers["Cache-Control"] = assets.cache_control(path, query.decode("latin-1"))
+    elif path == assets.FAVICON_PATH:
+        headers["Cache-Control"] = assets.REVALIDATE
+    elif "cache-control" not in headers:
         headers["Cache-Control"] = "no-store"

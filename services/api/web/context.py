@@ -47,6 +47,7 @@ from litestar.enums import ScopeType
 from litestar.params import FromPath
 from litestar.response import Template
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.limits import refuse_nul
@@ -58,6 +59,7 @@ from shared.identity import signin
 from shared.identity.sessions import COOKIE, SessionStore, WebSession
 from shared.identity.signin import OrgChoice
 from shared.models import Organization, User
+from shared.organizations import MemberOut, members_with_roles
 from shared.permissions import Permission, Role, can
 from shared.settings import Settings
 
@@ -303,7 +305,36 @@ async def provide_page(
             session=scope.session,
         )
         history.bind(scope.session, page.actor)
-        yield page
+        try:
+            yield page
+        except Forbidden as exc:
+            if "permission" in exc.params:
+                await remember_refusal(page, Permission(exc.params["permission"]))
+            raise
+
+
+REFUSAL = "codo.refusal"
+
+
+@dataclass
+class Refusal:
+    """What the forbidden page tells a member a page refused: the roles that may open it and the
+    members who can give them one."""
+
+    page: PageContext
+    roles: list[Role]
+    ask: list[MemberOut]
+
+
+async def remember_refusal(page: PageContext, permission: Permission) -> None:
+    managers = [r.value for r in Role if can(r, Permission.MEMBERS_MANAGE)]
+    try:
+        ask = await members_with_roles(page.session, managers)
+    except SQLAlchemyError:  # the refusal still shows, only without names
+        ask = []
+    # Owners may do everything; naming them too says nothing more.
+    roles: list[Role] = [r for r in Role if can(r, permission) and r != Role.OWNER] or [Role.OWNER]
+    page.request.scope[REFUSAL] = Refusal(page=page, roles=roles, ask=ask)  # type: ignore[literal-required]
 
 
 class PageController(Controller):

@@ -9,11 +9,11 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.response import Redirect, Template
 from litestar.types import ExceptionHandler, ExceptionHandlersMap
 
-from shared.errors import DomainError
+from shared.errors import DomainError, Forbidden
 from shared.logs import get_logger
 
 from . import i18n
-from .context import SignInRequired, locale_of
+from .context import REFUSAL, Refusal, SignInRequired, locale_of
 
 log = get_logger(__name__)
 
@@ -39,10 +39,24 @@ def error_page(request: Request[Any, Any, Any], status: int, detail: str) -> Res
     )
 
 
+def refused_page(refusal: Refusal, exc: Forbidden) -> Response[Any]:
+    """A page the member's role does not open: which roles do, and whom to ask for one."""
+    page = refusal.page
+    quote = "„{}“" if page.locale == "de" else "“{}”"
+    needed = [quote.format(page._(role.value)) for role in refusal.roles]
+    detail = i18n.message(page.locale, exc)
+    return page.render(
+        "forbidden.html", status_code=403, detail=detail, needed=needed, ask=refusal.ask, nav=None
+    )
+
+
 def _wrap(api_handler: ExceptionHandler[Any]) -> ExceptionHandler[Any]:
     def handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
         if not is_page(request):
             return api_handler(request, exc)
+        refusal: Refusal | None = request.scope.get(REFUSAL)  # type: ignore[assignment]
+        if isinstance(exc, Forbidden) and refusal is not None:
+            return refused_page(refusal, exc)
         if isinstance(exc, DomainError):
             return error_page(request, exc.status, i18n.message(locale_of(request), exc))
         if isinstance(exc, ValidationException):

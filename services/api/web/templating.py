@@ -13,12 +13,12 @@ from litestar.template.config import TemplateConfig
 from markupsafe import Markup, escape
 
 from services.api.web import i18n
+from services.api.web.assets import static_url
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # services/api: each domain's home keeps its pages' templates in ``<domain>/templates/``,
 # addressed as ``<domain>/<name>.html``.
 API_ROOT = Path(__file__).resolve().parent.parent
-STATIC = Path(__file__).resolve().parent / "static"
 HTMX = "htmx-2.0.8.min.js"
 
 
@@ -97,7 +97,8 @@ def environment() -> Environment:
     env.globals.update(
         csrf_field=_csrf_field,
         message_of=_message_of,
-        htmx_script=f"/static/{HTMX}",
+        htmx_script=static_url(HTMX),
+        static_url=static_url,
         languages=i18n.LANGUAGE_NAMES,
     )
     env.filters.update(when=_date, day=_day, moment=_moment, number=_number, label=_label)
