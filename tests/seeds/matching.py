@@ -68,7 +68,7 @@ async def seed(db: Database, org: Org) -> None:
             organization_id=o,
             match_id=match.id,
             source="meeting_log",
-            summary="Something worries the mentor",
+            summary="Etwas macht der Mentorin Sorgen",
             confidential_text="Seed words",
         )
         link = MeetingLogLink(organization_id=o, match_id=match.id, token_hash=secrets.token_bytes(32))

@@ -31,7 +31,8 @@ from shared import i18n
 from shared.contacts.models import Contact, Export, Import
 from shared.db import Database
 from shared.intake.models import IntakeEvent, IntakeForm
-from shared.matching.models import Match, MatchingRun
+from shared.matching.models import Match, MatchField, MatchingRun
+from shared.questionnaires.models import Questionnaire
 from shared.tasks.models import Appointment, Task
 from tests.conftest import REPO, Org
 from tests.fixtures.tasks import add_member, sign_in
@@ -48,6 +49,8 @@ ROWS: dict[str, Any] = {
     "run_id": MatchingRun.id,
     "task_id": Task.id,
     "appointment_id": Appointment.id,
+    "field_id": MatchField.id,
+    "questionnaire_id": Questionnaire.id,
 }
 # Each contact page is rendered for people with different data: consents and a guardian (Mia),
 # a tandem with check-ins (Max), preparation steps and an event (Paul).

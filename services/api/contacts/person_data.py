@@ -186,6 +186,13 @@ _DOMAIN_PARTS: dict[str, list[tuple[str, str, list[str]]]] = {
         ("matches", N_("Tandems"), ["as", "status", "proposed_on", "started_on", "ended_on"]),
         ("check_ins", N_("Check-ins"), ["on", "channel", "rating", "notes"]),
         ("meetings", N_("Meetings"), ["on", "minutes", "activity", "notes"]),
+        ("meeting_log", N_("Meetings logged by the mentor"), ["rating", "activities", "worried"]),
+        (
+            "meeting_log_links",
+            N_("Links to the meeting log"),
+            ["created_at", "sent_by_email", "last_used_at", "revoked_at"],
+        ),
+        ("concerns", N_("Signals from the tandem"), ["on", "summary", "text"]),
     ],
     "tasks": [
         ("tasks", N_("Tasks"), ["title", "due_date", "status", "description"]),
