@@ -23,10 +23,12 @@ from services.api.intake import public_forms
 from services.api.web import i18n
 from services.api.web.context import PageContext, PageController
 from shared.contacts import fields as custom_fields
-from shared.contacts.service import list_programmes
+from shared.contacts.service import ContactQuery, list_programmes
+from shared.contacts.vocab import KINDS as CONTACT_KINDS
+from shared.contacts.vocab import STATUSES as CONTACT_STATUSES
 from shared.errors import DomainError
 from shared.intake import events, forms, screening, vocab
-from shared.intake.events import AttendanceIn, AttendanceItem, EventIn, InviteIn
+from shared.intake.events import AttendanceIn, AttendanceItem, EventIn, EventPatch, InviteIn
 from shared.intake.forms import ConsentText, FormField, FormIn, FormPatch
 from shared.intake.screening import CertificateIn, ProfilePatch, RecordIn, Who
 from shared.organizations import list_members
@@ -41,6 +43,37 @@ STEP_STATES = {
     "due": "to inspect again",
     "blocked": "not cleared",
 }
+
+
+PICKER_FILTERS = ("q", "kind", "status", "programme")
+
+
+def _picker_query(find: dict[str, str]) -> ContactQuery:
+    """The invitation picker's filters as the contact list reads them (same checks, same messages)."""
+    programme = find.get("programme") or None
+    return ContactQuery(
+        q=find.get("q") or None,
+        kind=find.get("kind") or None,
+        status=find.get("status") or None,
+        programme=_uuid(programme, "programme") if programme else None,
+    )
+
+
+def _event_values(e: events.EventDetail) -> dict[str, str]:
+    """An event as its edit form shows it: times in Berlin wall time, to the minute."""
+
+    def local(at: datetime | None) -> str:
+        return at.astimezone(vocab.ZONE).strftime("%Y-%m-%dT%H:%M") if at else ""
+
+    return {
+        "title": e.title,
+        "kind": e.kind,
+        "starts_at": local(e.starts_at),
+        "ends_at": local(e.ends_at),
+        "location": e.location or "",
+        "description": e.description or "",
+        "programme_id": str(e.programme_id or ""),
+    }
 
 
 def who(page: PageContext) -> Who:
@@ -229,6 +262,7 @@ class IntakePages(PageController):
         *,
         errors: dict[str, str] | None = None,
         values: dict[str, str] | None = None,
+        message: str | None = None,
         status_code: int = 200,
     ) -> Template:
         listed = await events.list_events(page.session)
@@ -242,12 +276,16 @@ class IntakePages(PageController):
             kinds=[(k, tr(page, k)) for k in vocab.EVENT_KINDS],
             errors=errors or {},
             values=values or {},
+            message=message,
         )
 
     @get("/events")
-    async def event_list(self, page: NamedDependency[PageContext]) -> Template:
+    async def event_list(
+        self, page: NamedDependency[PageContext], done: FromQuery[str | None] = None
+    ) -> Template:
         page.require(Permission.DATA_READ)
-        return await self._events(page)
+        message = tr(page, "The event is cancelled.") if done == "cancelled" else None
+        return await self._events(page, message=message)
 
     @post("/events")
     async def create_event(self, page: NamedDependency[PageContext]) -> Template | Redirect:
@@ -282,24 +320,37 @@ class IntakePages(PageController):
         event_id: uuid.UUID,
         *,
         errors: dict[str, str] | None = None,
+        values: dict[str, str] | None = None,
         message: str | None = None,
         status_code: int = 200,
+        find: dict[str, str] | None = None,
     ) -> Template:
         detail = await events.event_detail(page.session, event_id)
-        candidates = [
-            (c.id, c.name + ("" if c.has_email else f" ({tr(page, 'no e-mail')})"))
-            for c in await events.invitable(page.session, event_id)
-        ]
+        find = {k: v for k, v in (find or {}).items() if k in PICKER_FILTERS and v}
+        found = None
+        if page.can(Permission.DATA_WRITE):
+            try:
+                found = await events.find_invitable(page.session, event_id, _picker_query(find))
+            except DomainError as exc:
+                errors = {**(errors or {}), exc.field or "_form": page.message(exc)}
+                find = {}
+                found = await events.find_invitable(page.session, event_id, ContactQuery())
         return page.render(
             "intake/event.html",
             status_code=status_code,
             nav="intake",
             sub="events",
             event=detail,
-            candidates=candidates,
+            found=found,
+            find=find,
+            contact_kinds=CONTACT_KINDS,
+            contact_statuses=CONTACT_STATUSES,
+            programmes=await list_programmes(page.session),
+            kinds=[(k, tr(page, k)) for k in vocab.EVENT_KINDS],
             statuses=[(s, tr(page, s)) for s in vocab.ATTENDANCE],
             kind_label=tr(page, detail.kind),
             errors=errors or {},
+            values=values or _event_values(detail),
             message=message,
         )
 
@@ -309,12 +360,71 @@ class IntakePages(PageController):
         page: NamedDependency[PageContext],
         event_id: FromPath[uuid.UUID],
         done: FromQuery[str | None] = None,
+        q: FromQuery[str | None] = None,
+        kind: FromQuery[str | None] = None,
+        status: FromQuery[str | None] = None,
+        programme: FromQuery[str | None] = None,
     ) -> Template:
         page.require(Permission.DATA_READ)
-        message = {"invited": tr(page, "The invitations are on their way."), "saved": tr(page, "Saved.")}.get(
-            done or ""
-        )
-        return await self._event(page, event_id, message=message)
+        message = {
+            "invited": tr(page, "The invitations are on their way."),
+            "saved": tr(page, "Saved."),
+            "removed": tr(page, "Taken off the list."),
+        }.get(done or "")
+        find = {"q": q or "", "kind": kind or "", "status": status or "", "programme": programme or ""}
+        return await self._event(page, event_id, message=message, find=find)
+
+    @post("/events/{event_id:uuid}")
+    async def update_event(
+        self, page: NamedDependency[PageContext], event_id: FromPath[uuid.UUID]
+    ) -> Template | Redirect:
+        await events.get_event(page.session, event_id)
+        page.require(Permission.DATA_WRITE)
+        v = await page.form()
+
+        async def change() -> Any:
+            starts = _local(v.get("starts_at"), "starts_at")
+            if starts is None:
+                raise _Bad("starts_at", "cannot be empty")
+            return await events.update_event(
+                page.session,
+                event_id,
+                EventPatch(
+                    kind=v.get("kind", ""),
+                    title=v.get("title", ""),
+                    starts_at=starts,
+                    ends_at=_local(v.get("ends_at"), "ends_at"),
+                    location=v.get("location"),
+                    description=v.get("description"),
+                    programme_id=_uuid(v["programme_id"], "programme_id") if v.get("programme_id") else None,
+                ),
+            )
+
+        _saved, errors = await attempt(page, change)
+        if errors:
+            return await self._event(page, event_id, errors=errors, values=v, status_code=422)
+        return Redirect(f"/o/{page.org.slug}/intake/events/{event_id}?done=saved", status_code=303)
+
+    @post("/events/{event_id:uuid}/cancel")
+    async def cancel_event(
+        self, page: NamedDependency[PageContext], event_id: FromPath[uuid.UUID]
+    ) -> Redirect:
+        await events.get_event(page.session, event_id)
+        page.require(Permission.DATA_WRITE)
+        await events.delete_event(page.session, event_id)
+        return Redirect(f"/o/{page.org.slug}/intake/events?done=cancelled", status_code=303)
+
+    @post("/events/{event_id:uuid}/attendees/{contact_id:uuid}/remove")
+    async def remove_attendee(
+        self,
+        page: NamedDependency[PageContext],
+        event_id: FromPath[uuid.UUID],
+        contact_id: FromPath[uuid.UUID],
+    ) -> Redirect:
+        await events.get_event(page.session, event_id)
+        page.require(Permission.DATA_WRITE)
+        await events.remove_attendee(page.session, event_id, contact_id)
+        return Redirect(f"/o/{page.org.slug}/intake/events/{event_id}?done=removed", status_code=303)
 
     @post("/events/{event_id:uuid}/attendance")
     async def attendance(
@@ -339,18 +449,23 @@ class IntakePages(PageController):
     async def invite(
         self, page: NamedDependency[PageContext], event_id: FromPath[uuid.UUID]
     ) -> Template | Redirect:
+        """The people ticked in the picker, or (``everyone``) all that its filters find."""
         await events.get_event(page.session, event_id)
         page.require(Permission.DATA_WRITE)
         form = await page.request.form()
-        chosen = [value for value in form.getall("contact_ids") if isinstance(value, str)] if form else []
+        chosen = [value for value in form.getall("contact_ids", []) if isinstance(value, str)] if form else []
+        v = await page.form()
+        find = {k: v.get("find." + k, "") for k in PICKER_FILTERS}
 
         async def change() -> Any:
+            if v.get("everyone") == "yes":
+                return await events.invite_matching(page.session, event_id, _picker_query(find))
             ids = [_uuid(c, "contact_ids") for c in chosen]
             return await events.invite(page.session, event_id, InviteIn(ids))
 
         _sent, errors = await attempt(page, change)
         if errors:
-            return await self._event(page, event_id, errors=errors, status_code=422)
+            return await self._event(page, event_id, errors=errors, status_code=422, find=find)
         return Redirect(f"/o/{page.org.slug}/intake/events/{event_id}?done=invited", status_code=303)
 
     # ------------------------------------------------------------ sign-up forms
