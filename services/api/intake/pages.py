@@ -30,7 +30,7 @@ from shared.errors import DomainError
 from shared.intake import events, forms, screening, vocab
 from shared.intake.events import AttendanceIn, AttendanceItem, EventIn, EventPatch, InviteIn
 from shared.intake.forms import ConsentText, FormField, FormIn, FormPatch
-from shared.intake.screening import CertificateIn, ProfilePatch, RecordIn, Who
+from shared.intake.screening import CertificateIn, ProfilePatch, RecordIn, StepIn, StepPatch, Who
 from shared.organizations import list_members
 from shared.permissions import Permission
 
@@ -109,6 +109,15 @@ def _local(value: str | None, field: str) -> datetime | None:
         raise _Bad(field, "a time reads YYYY-MM-DDTHH:MM") from None
 
 
+def _months(value: str | None) -> int | None:
+    if not (value or "").strip():
+        return None
+    try:
+        return int((value or "").strip())
+    except ValueError:
+        raise _Bad("valid_months", "a whole number of months") from None
+
+
 def _uuid(value: str | None, field: str) -> uuid.UUID:
     try:
         return uuid.UUID(value or "")
@@ -159,6 +168,8 @@ class IntakePages(PageController):
             nav="contacts",
             checklist=checklist,
             recordable=recordable,
+            records=await screening.list_records(page.session, contact_id),
+            step_labels={s.id: (s.label_en if page.locale == "en" else s.label_de) for s in steps},
             asks_certificate=asks_certificate,
             attendance=attendance,
             states={k: tr(page, v) for k, v in STEP_STATES.items()},
@@ -208,6 +219,20 @@ class IntakePages(PageController):
                     note=v.get("note"),
                 ),
             )
+
+        return await self._person_change(page, contact_id, change)
+
+    @post("/people/{contact_id:uuid}/records/{record_id:uuid}/remove")
+    async def remove_record(
+        self,
+        page: NamedDependency[PageContext],
+        contact_id: FromPath[uuid.UUID],
+        record_id: FromPath[uuid.UUID],
+    ) -> Template | Redirect:
+        async def change(_v: dict[str, str]) -> Any:
+            if record_id not in {r.id for r in await screening.list_records(page.session, contact_id)}:
+                raise _Bad("_form", "no such screening record")
+            await screening.delete_record(page.session, record_id)
 
         return await self._person_change(page, contact_id, change)
 
@@ -467,6 +492,137 @@ class IntakePages(PageController):
         if errors:
             return await self._event(page, event_id, errors=errors, status_code=422, find=find)
         return Redirect(f"/o/{page.org.slug}/intake/events/{event_id}?done=invited", status_code=303)
+
+    # ------------------------------------------------------------ preparation steps (settings)
+
+    async def _steps(
+        self,
+        page: PageContext,
+        *,
+        errors: dict[str, str] | None = None,
+        values: dict[str, str] | None = None,
+        failed: str | None = None,
+        message: str | None = None,
+        status_code: int = 200,
+    ) -> Template:
+        """``failed`` names the form (a step id, or ``new-<programme id>``) whose ``errors`` these are."""
+        programmes = await list_programmes(page.session)
+        steps = await screening.list_steps(page.session)
+        kind_labels = {k: vocab.STEP_LABELS[k][page.locale == "en"] for k in vocab.STEP_KINDS}
+        return page.render(
+            "intake/steps.html",
+            status_code=status_code,
+            nav="settings",
+            sub="steps",
+            programmes=[(p, [s for s in steps if s.programme_id == p.id]) for p in programmes],
+            step_kinds=list(kind_labels.items()),
+            kind_labels=kind_labels,
+            applies=vocab.APPLIES_TO,
+            errors=errors or {},
+            values=values or {},
+            failed=failed,
+            message=message,
+            is_admin=page.can(Permission.SETTINGS_MANAGE),
+        )
+
+    @get("/steps")
+    async def step_list(self, page: NamedDependency[PageContext], saved: FromQuery[bool] = False) -> Template:
+        page.require(Permission.DATA_READ)
+        return await self._steps(page, message=tr(page, "Saved.") if saved else None)
+
+    async def _step_change(
+        self, page: PageContext, failed: str, change: Callable[[dict[str, str], list[str]], Awaitable[Any]]
+    ) -> Template | Redirect:
+        page.require(Permission.SETTINGS_MANAGE)
+        v = await page.form()
+        form = await page.request.form()
+        applies = [a for a in form.getall("applies_to", []) if isinstance(a, str)] if form else []
+        _done, errors = await attempt(page, lambda: change(v, applies))
+        if errors:
+            return await self._steps(page, errors=errors, values=v, failed=failed, status_code=422)
+        return Redirect(f"/o/{page.org.slug}/intake/steps?saved=1", status_code=303)
+
+    @post("/steps")
+    async def create_step(self, page: NamedDependency[PageContext]) -> Template | Redirect:
+        v = await page.form()
+
+        async def change(v: dict[str, str], applies: list[str]) -> Any:
+            programme_id = _uuid(v.get("programme_id"), "programme_id")
+            existing = await screening.list_steps(page.session, programme_id)
+            return await screening.create_step(
+                page.session,
+                StepIn(
+                    programme_id=programme_id,
+                    kind=v.get("kind", ""),
+                    label_de=v.get("label_de") or None,
+                    label_en=v.get("label_en") or None,
+                    required=v.get("required") == "yes",
+                    applies_to=applies,
+                    valid_months=_months(v.get("valid_months")),
+                    position=max((s.position for s in existing), default=-1) + 1,
+                ),
+            )
+
+        return await self._step_change(page, f"new-{v.get('programme_id', '')}", change)
+
+    @post("/steps/defaults")
+    async def default_steps(self, page: NamedDependency[PageContext]) -> Template | Redirect:
+        async def change(v: dict[str, str], _applies: list[str]) -> Any:
+            return await screening.default_pipeline(
+                page.session, _uuid(v.get("programme_id"), "programme_id")
+            )
+
+        return await self._step_change(page, "defaults", change)
+
+    @post("/steps/{step_id:uuid}")
+    async def update_step(
+        self, page: NamedDependency[PageContext], step_id: FromPath[uuid.UUID]
+    ) -> Template | Redirect:
+        await screening.get_step(page.session, step_id)
+
+        async def change(v: dict[str, str], applies: list[str]) -> Any:
+            return await screening.update_step(
+                page.session,
+                step_id,
+                StepPatch(
+                    label_de=v.get("label_de", ""),
+                    label_en=v.get("label_en", ""),
+                    required=v.get("required") == "yes",
+                    applies_to=applies,
+                    valid_months=_months(v.get("valid_months")),
+                ),
+            )
+
+        return await self._step_change(page, str(step_id), change)
+
+    @post("/steps/{step_id:uuid}/move")
+    async def move_step(
+        self, page: NamedDependency[PageContext], step_id: FromPath[uuid.UUID]
+    ) -> Template | Redirect:
+        """One place earlier or later; the programme's steps are numbered afresh 0, 1, 2…"""
+        step = await screening.get_step(page.session, step_id)
+
+        async def change(v: dict[str, str], _applies: list[str]) -> Any:
+            order = [s.id for s in await screening.list_steps(page.session, step.programme_id)]
+            at = order.index(step_id)
+            to = at - 1 if v.get("direction") == "up" else at + 1
+            if 0 <= to < len(order):
+                order[at], order[to] = order[to], order[at]
+            for position, sid in enumerate(order):
+                await screening.update_step(page.session, sid, StepPatch(position=position))
+
+        return await self._step_change(page, str(step_id), change)
+
+    @post("/steps/{step_id:uuid}/remove")
+    async def remove_step(
+        self, page: NamedDependency[PageContext], step_id: FromPath[uuid.UUID]
+    ) -> Template | Redirect:
+        await screening.get_step(page.session, step_id)
+
+        async def change(_v: dict[str, str], _applies: list[str]) -> Any:
+            await screening.delete_step(page.session, step_id)
+
+        return await self._step_change(page, str(step_id), change)
 
     # ------------------------------------------------------------ sign-up forms
 
