@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 import msgspec
 from babel.dates import format_date
@@ -21,6 +22,7 @@ from services.api.web import i18n
 from services.api.web.context import PageContext, PageController
 from shared.actor import Actor
 from shared.contacts import service as contacts_service
+from shared.contacts.vocab import DAYS
 from shared.errors import DomainError, NotFound, ValidationFailed
 from shared.matching import matches, people, runs
 from shared.matching.schemas import (
@@ -86,6 +88,44 @@ def _pair(value: str, field: str) -> PairRef:
     return PairRef(mentee_id=_uuid(mentee, field), mentor_id=_uuid(mentor, field))
 
 
+@dataclass
+class BoardView:
+    """The board as the person left it: filters, order and the page of each list."""
+
+    filter: people.BoardFilter = field(default_factory=people.BoardFilter)
+    sort: str = "waiting"
+    wpage: int = 1
+    mpage: int = 1
+
+
+def _page_of(number: int, total: int) -> int:
+    last = max(1, -(-total // people.BOARD_PAGE))
+    return min(max(number, 1), last)
+
+
+def _keep(
+    programme: uuid.UUID | None, wanted: people.BoardFilter, view: BoardView, changed: dict[str, Any]
+) -> str:
+    """The board's query string with ``changed`` applied, so a link keeps filters and pages."""
+    values: dict[str, Any] = {
+        "programme": programme or "",
+        **msgspec.structs.asdict(wanted),
+        "sort": view.sort if view.sort != "waiting" else "",
+        "wpage": view.wpage if view.wpage > 1 else "",
+        "mpage": view.mpage if view.mpage > 1 else "",
+        **changed,
+    }
+    return urlencode({k: str(v) for k, v in values.items() if v not in ("", None)})
+
+
+def language_names(locale: str) -> dict[str, str]:
+    """The languages people on the board speak, by their name in the reader's language."""
+    from babel import Locale as BabelLocale
+
+    names: dict[str, str] = dict(BabelLocale.parse(locale).languages)
+    return names
+
+
 class MatchingPages(PageController):
     path = "/o/{slug:str}"
 
@@ -99,16 +139,33 @@ class MatchingPages(PageController):
         status_code: int = 200,
         error: str | None = None,
         why: str | None = None,
+        view: BoardView | None = None,
     ) -> Template:
         programmes = await contacts_service.list_programmes(page.session)
         if programme is not None and programme not in {p.id for p in programmes}:
             raise NotFound("no such programme")
+        view = view or BoardView()
+        filter_errors: dict[str, str] = {}
+        try:
+            wanted = people.check_board_filter(view.filter)
+        except DomainError as exc:
+            filter_errors[exc.field or "_form"] = page.message(exc)
+            wanted = people.BoardFilter()
         settings = await people.settings_for(page.session, programme)
         today = _today()
-        waiting = await people.listed(page.session, "mentee", settings.config, programme)
-        waiting.sort(key=lambda p: (p.waiting_since or today, p.name))
-        available = await people.listed(page.session, "mentor", settings.config, programme)
+        all_waiting = await people.listed(page.session, "mentee", settings.config, programme)
+        all_available = await people.listed(page.session, "mentor", settings.config, programme)
+        waiting = people.filter_board(all_waiting, wanted)
+        available = people.filter_board(all_available, wanted)
+        if view.sort == "name":
+            waiting.sort(key=lambda p: p.name)
+        else:
+            waiting.sort(key=lambda p: (p.waiting_since or today, p.name))
         available.sort(key=lambda p: p.name)
+        pages = {
+            "w": _page_of(view.wpage, len(waiting)),
+            "m": _page_of(view.mpage, len(available)),
+        }
         selected = None
         suggestions: list[Suggestion] = []
         names: dict[uuid.UUID, str] = {}
@@ -137,10 +194,25 @@ class MatchingPages(PageController):
             page,
             "matching/board.html",
             status_code=status_code,
-            waiting=waiting[:200],
+            waiting=waiting[(pages["w"] - 1) * people.BOARD_PAGE : pages["w"] * people.BOARD_PAGE],
             waiting_total=len(waiting),
-            available=available[:200],
+            waiting_all=len(all_waiting),
+            available=available[(pages["m"] - 1) * people.BOARD_PAGE : pages["m"] * people.BOARD_PAGE],
             available_total=len(available),
+            available_all=len(all_available),
+            pages=pages,
+            page_count={
+                "w": max(1, -(-len(waiting) // people.BOARD_PAGE)),
+                "m": max(1, -(-len(available) // people.BOARD_PAGE)),
+            },
+            wanted=wanted,
+            filter_errors=filter_errors,
+            filtered=wanted != people.BoardFilter(),
+            sort=view.sort,
+            days=DAYS,
+            language_names=language_names(page.locale),
+            spoken=sorted({code for p in [*all_waiting, *all_available] for code in p.languages}),
+            keep=lambda **changed: _keep(programme, wanted, view, changed),
             selected=selected,
             selected_role=role,
             suggestions=suggestions,
@@ -148,7 +220,6 @@ class MatchingPages(PageController):
             runs=await runs.list_runs(page.session, limit=5),
             programmes=programmes,
             programme=programme,
-            query=f"&programme={programme}" if programme else "",
             error=error,
             why=why or "",
             missing=missing,
@@ -162,6 +233,14 @@ class MatchingPages(PageController):
         mentor: FromQuery[str | None] = None,
         programme: FromQuery[str | None] = None,
         why: FromQuery[str | None] = None,
+        q: FromQuery[str] = "",
+        language: FromQuery[str] = "",
+        area: FromQuery[str] = "",
+        day: FromQuery[str] = "",
+        interest: FromQuery[str] = "",
+        sort: FromQuery[str] = "waiting",
+        wpage: FromQuery[int] = 1,
+        mpage: FromQuery[int] = 1,
     ) -> Template:
         page.require(Permission.DATA_READ)
         try:
@@ -170,7 +249,13 @@ class MatchingPages(PageController):
             within = uuid.UUID(programme) if programme else None
         except ValueError:
             raise NotFound("no such person or programme") from None
-        return await self._board(page, chosen, within, mentor=chosen_mentor, why=why)
+        view = BoardView(
+            filter=people.BoardFilter(q=q, language=language, area=area, day=day, interest=interest),
+            sort=sort if sort in people.BOARD_SORTS else "waiting",
+            wpage=wpage,
+            mpage=mpage,
+        )
+        return await self._board(page, chosen, within, mentor=chosen_mentor, why=why, view=view)
 
     @post("/matching/propose", status_code=303)
     async def propose(self, page: NamedDependency[PageContext]) -> Redirect | Template:
