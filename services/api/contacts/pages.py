@@ -121,6 +121,7 @@ async def _detail_page(
             "linked": page._("The link is saved."),
             "unlinked": page._("The link is removed."),
             "removed": page._("The entry is deleted."),
+            "merged": page._("The contacts are merged."),
         }.get(done or ""),
         errors=errors or {},
         duplicates=await service.duplicates_of(page.session, contact_id),
@@ -229,6 +230,7 @@ class ContactPages(PageController):
         programme: FromQuery[str | None] = None,
         sort: FromQuery[str] = "name",
         cursor: FromQuery[str | None] = None,
+        deleted: FromQuery[bool] = False,
     ) -> Template:
         page.require(Permission.DATA_READ)
         try:
@@ -254,6 +256,7 @@ class ContactPages(PageController):
             error=error,
             programmes=await service.list_programmes(page.session),
             sorts=list(service.SORTS),
+            message=page._("The contact is deleted.") if deleted else None,
             **VOCAB,
         )
 
@@ -286,6 +289,41 @@ class ContactPages(PageController):
         contact = await service.read_contact(page.session, contact_id)
         page.require(Permission.DATA_READ)
         return await _detail_page(page, contact, link_q=link_q, done=done)
+
+    @post("/{contact_id:uuid}/delete")
+    async def delete_contact(
+        self, page: NamedDependency[PageContext], contact_id: FromPath[uuid.UUID]
+    ) -> Template | Redirect:
+        """A contact entered by mistake goes with everything kept about them (erasure keeps statistics)."""
+        contact = await service.read_contact(page.session, contact_id)
+        page.require(Permission.DATA_WRITE)
+        try:
+            async with page.session.begin_nested():
+                await service.delete_contact(page.session, contact_id)
+        except DomainError as exc:
+            errors = {"_form": page.message(exc)}
+            return await _detail_page(page, contact, errors=errors, status_code=exc.status)
+        return Redirect(f"/o/{page.org.slug}/contacts?deleted=1", status_code=303)
+
+    @post("/{contact_id:uuid}/merge")
+    async def merge(
+        self, page: NamedDependency[PageContext], contact_id: FromPath[uuid.UUID]
+    ) -> Template | Redirect:
+        """Merge a possible duplicate (``other_id``) into this contact; the duplicate's page is gone after."""
+        contact = await service.read_contact(page.session, contact_id)
+        page.require(Permission.DATA_WRITE)
+        v = await page.form()
+        try:
+            async with page.session.begin_nested():
+                try:
+                    other = uuid.UUID(v.get("other_id", ""))
+                except ValueError:
+                    raise ValidationFailed("choose one from the list", field="other_id") from None
+                await service.merge_contacts(page.session, contact_id, other)
+        except DomainError as exc:
+            errors = {"_form": page.message(exc)}
+            return await _detail_page(page, contact, errors=errors, status_code=exc.status)
+        return Redirect(f"/o/{page.org.slug}/contacts/{contact_id}?done=merged", status_code=303)
 
     @post("/{contact_id:uuid}/links")
     async def add_link(
@@ -661,6 +699,19 @@ class ContactPages(PageController):
             return await self._settings(page, error=exc)
         return Redirect(f"/o/{page.org.slug}/contacts/settings", status_code=303)
 
+    @post("/programmes/{programme_id:uuid}/remove", status_code=303)
+    async def remove_programme(
+        self, page: NamedDependency[PageContext], programme_id: FromPath[uuid.UUID]
+    ) -> Template | Redirect:
+        await service.get_programme(page.session, programme_id)
+        page.require(Permission.SETTINGS_MANAGE)
+        try:
+            async with page.session.begin_nested():
+                await service.delete_programme(page.session, programme_id)
+        except DomainError as exc:
+            return await self._settings(page, error=exc)
+        return Redirect(f"/o/{page.org.slug}/contacts/settings", status_code=303)
+
     # ------------------------------------------------------------ field settings
 
     @get("/fields")
@@ -700,6 +751,26 @@ class ContactPages(PageController):
         )
         try:
             await custom_fields.create_field(page.session, page.org.id, data)
+        except DomainError as exc:
+            return await self._fields(page, error=exc, form=single)
+        return Redirect(f"/o/{page.org.slug}/contacts/fields", status_code=303)
+
+    @post("/fields/{field_id:uuid}", status_code=303)
+    async def update_field(
+        self, page: NamedDependency[PageContext], field_id: FromPath[uuid.UUID]
+    ) -> Template | Redirect:
+        """Labels and for whom it is required; the key, type and stored values stay."""
+        await custom_fields.get_field(page.session, field_id)
+        page.require(Permission.SETTINGS_MANAGE)
+        single, multi = await _form(page)
+        data = custom_fields.FieldPatch(
+            label_de=single.get("label_de", ""),
+            label_en=single.get("label_en", "") or single.get("label_de", ""),
+            required_for=multi.get("required_for", []),
+        )
+        try:
+            async with page.session.begin_nested():
+                await custom_fields.update_field(page.session, field_id, data)
         except DomainError as exc:
             return await self._fields(page, error=exc, form=single)
         return Redirect(f"/o/{page.org.slug}/contacts/fields", status_code=303)

@@ -754,6 +754,13 @@ class IntakePages(PageController):
         page.require(Permission.DATA_READ)
         return await self._form(page, form_id, message=tr(page, "Saved.") if saved else None)
 
+    @post("/forms/{form_id:uuid}/remove")
+    async def remove_form(self, page: NamedDependency[PageContext], form_id: FromPath[uuid.UUID]) -> Redirect:
+        await forms.get_form(page.session, form_id)
+        page.require(Permission.SETTINGS_MANAGE)
+        await forms.delete_form(page.session, form_id)
+        return Redirect(f"/o/{page.org.slug}/intake/forms", status_code=303)
+
     @post("/forms/{form_id:uuid}")
     async def save_form(
         self, page: NamedDependency[PageContext], form_id: FromPath[uuid.UUID]
