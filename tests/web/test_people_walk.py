@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Dialog, Page, async_playwright, expect
 
 from shared.db import Database
 from tests.conftest import Org
@@ -139,6 +139,44 @@ async def test_a_coordinator_walks_events_people_and_the_board_on_a_phone_and_a_
             heights = {
                 size: await walk(browser, base, org_a, coordinator, ids, size, folder) for size in VIEWPORTS
             }
+        finally:
+            await browser.close()
+        admin = str((await add_member(db, org_a, role="admin")).id)
+        browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            for size, (width, height) in VIEWPORTS.items():
+                context = await browser.new_context(
+                    viewport={"width": width, "height": height}, locale="de-DE"
+                )
+                page = await context.new_page()
+                page.on("dialog", lambda dialog: dialog.accept())
+                await page.goto(f"{base}/o/{org_a.slug}/signin")
+                await page.select_option("#dev-member", admin)
+                await page.get_by_role("button", name="Als dieses Mitglied anmelden").click()
+                await page.goto(f"{base}/o/{org_a.slug}/intake/steps")
+                await page.get_by_text("Ändern", exact=True).first.click()
+                await no_sideways_scroll(page, f"steps as admin ({size})")
+                await shot(page, folder, f"{size}-steps-admin")
+                await context.close()
+            # The admin removes the references step; the confirmation is accepted.
+            context = await browser.new_context(viewport={"width": 390, "height": 844}, locale="de-DE")
+            page = await context.new_page()
+            asked: list[str] = []
+
+            async def accept(dialog: Dialog) -> None:
+                asked.append(dialog.message)
+                await dialog.accept()
+
+            page.on("dialog", accept)
+            await page.goto(f"{base}/o/{org_a.slug}/signin")
+            await page.select_option("#dev-member", admin)
+            await page.get_by_role("button", name="Als dieses Mitglied anmelden").click()
+            await page.goto(f"{base}/o/{org_a.slug}/intake/steps")
+            references = page.locator("article", has=page.locator("header", has_text="Referenzen"))
+            await references.get_by_role("button", name="Schritt entfernen").click()
+            await expect(page.get_by_text("Gespeichert.")).to_be_visible()
+            await expect(page.locator("article header", has_text="Referenzen")).to_have_count(0)
+            assert asked and "Referenzen" in asked[0] and "mit allen Einträgen" in asked[0]
         finally:
             await browser.close()
     print(f"board height with 60 waiting mentees: {heights}")

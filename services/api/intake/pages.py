@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import msgspec
 from litestar import get, post
@@ -491,7 +492,9 @@ class IntakePages(PageController):
         _sent, errors = await attempt(page, change)
         if errors:
             return await self._event(page, event_id, errors=errors, status_code=422, find=find)
-        return Redirect(f"/o/{page.org.slug}/intake/events/{event_id}?done=invited", status_code=303)
+        # Back to the same search, to invite the next people from it.
+        kept = urlencode({"done": "invited", **{k: v for k, v in find.items() if v}})
+        return Redirect(f"/o/{page.org.slug}/intake/events/{event_id}?{kept}#invite-title", status_code=303)
 
     # ------------------------------------------------------------ preparation steps (settings)
 
