@@ -103,6 +103,15 @@ OFFERED_BY: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", f"{API}/matching/runs"): ("POST", f"{PAGE}/matching/runs"),
     ("POST", f"{API}/matching/runs/{{run_id}}/accept"): ("POST", f"{PAGE}/matching/runs/{{run_id}}/accept"),
     ("POST", f"{API}/matching/runs/{{run_id}}/rerun"): ("POST", f"{PAGE}/matching/runs/{{run_id}}/rerun"),
+    ("POST", f"{API}/matching/end-reasons"): ("POST", f"{PAGE}/matching/end-reasons"),
+    ("PATCH", f"{API}/matching/end-reasons/{{reason_id}}"): (
+        "POST",
+        f"{PAGE}/matching/end-reasons/{{reason_id}}",
+    ),
+    ("DELETE", f"{API}/matching/end-reasons/{{reason_id}}"): (
+        "POST",
+        f"{PAGE}/matching/end-reasons/{{reason_id}}/archive",
+    ),
     # members, sign-in, tokens, legal pages
     ("POST", f"{API}/invitations"): ("POST", f"{PAGE}/invitations"),
     ("DELETE", f"{API}/invitations/{{invitation_id}}"): (
@@ -150,12 +159,9 @@ API_ONLY: dict[tuple[str, str], str] = {
     ("POST", f"{API}/appointments/{{appointment_id}}/cancel"): "offered by the appointment pages",
     ("POST", f"{API}/appointments/{{appointment_id}}/confirm"): "offered by the appointment pages",
     ("POST", f"{API}/notifications/{{notification_id}}/read"): "offered by the notification pages",
-    # Not yet in the pages: matching's and reporting's settings (end reasons, fields of a match,
-    # the scoring settings, benchmarks). Listed so the gap is visible, not hidden; remove each
+    # Not yet in the pages: the scoring settings of matching and reporting's settings (fields of
+    # a match, benchmarks). Listed so the gap is visible, not hidden; remove each
     # entry when its settings page lands.
-    ("POST", f"{API}/matching/end-reasons"): "gap: matching settings page",
-    ("PATCH", f"{API}/matching/end-reasons/{{reason_id}}"): "gap: matching settings page",
-    ("DELETE", f"{API}/matching/end-reasons/{{reason_id}}"): "gap: matching settings page",
     ("PUT", f"{API}/matching/settings"): "gap: matching settings page",
     ("POST", f"{API}/match-fields"): "gap: reporting settings page",
     ("PATCH", f"{API}/match-fields/{{field_id}}"): "gap: reporting settings page",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -28,6 +29,8 @@ from shared.matching import matches, people, runs
 from shared.matching.schemas import (
     AcceptIn,
     CheckInIn,
+    EndReasonIn,
+    EndReasonPatch,
     MeetingIn,
     PairRef,
     RerunIn,
@@ -124,6 +127,30 @@ def language_names(locale: str) -> dict[str, str]:
 
     names: dict[str, str] = dict(BabelLocale.parse(locale).languages)
     return names
+
+
+def _reason_labels(v: dict[str, str]) -> tuple[str, str]:
+    """The two labels of an end reason, with the API's limits and the field named."""
+    labels = []
+    for name in ("label_de", "label_en"):
+        value = (v.get(name) or "").strip() or (v.get("label_de") or "").strip()
+        if not value:
+            raise ValidationFailed("cannot be empty", field=name)
+        if len(value) > 200:
+            raise ValidationFailed("at most %(limit)s characters", field=name, limit=200)
+        labels.append(value)
+    return labels[0], labels[1]
+
+
+def _reason_key(label: str, taken: set[str]) -> str:
+    """A stable key from the German label (``Umzug der Familie`` -> ``umzug_der_familie``)."""
+    from shared.contacts.vocab import fold
+
+    base = "_".join(re.findall(r"[a-z0-9]+", fold(label)))[:40] or "reason"
+    key, n = base, 2
+    while key in taken:
+        key, n = f"{base}_{n}", n + 1
+    return key
 
 
 class MatchingPages(PageController):
@@ -464,4 +491,90 @@ def _run_redirect(page: PageContext, run_id: uuid.UUID) -> Redirect:
     return Redirect(f"/o/{page.org.slug}/matching/runs/{run_id}", status_code=303)
 
 
-ROUTES = [MatchingPages]
+class EndReasonPages(PageController):
+    """Why tandems end, in the organisation's words: the choices of the "end" step on a match."""
+
+    path = "/o/{slug:str}/matching/end-reasons"
+
+    async def _page(
+        self,
+        page: PageContext,
+        *,
+        errors: dict[str, str] | None = None,
+        values: dict[str, str] | None = None,
+        failed: str | None = None,
+        saved: bool = False,
+        status_code: int = 200,
+    ) -> Template:
+        return _render(
+            page,
+            "matching/end_reasons.html",
+            status_code=status_code,
+            reasons=await matches.list_end_reasons(page.session, include_archived=True),
+            errors=errors or {},
+            values=values or {},
+            failed=failed,
+            message=translator(page.locale)("Saved.") if saved else None,
+            is_admin=page.can(Permission.SETTINGS_MANAGE),
+        )
+
+    @get("")
+    async def list_reasons(
+        self, page: NamedDependency[PageContext], saved: FromQuery[bool] = False
+    ) -> Template:
+        page.require(Permission.DATA_READ)
+        return await self._page(page, saved=saved)
+
+    async def _change(
+        self, page: PageContext, failed: str, change: Callable[[dict[str, str]], Awaitable[Any]]
+    ) -> Template | Redirect:
+        page.require(Permission.SETTINGS_MANAGE)
+        v = await page.form()
+        try:
+            async with page.session.begin_nested():
+                await change(v)
+        except DomainError as exc:
+            errors = {exc.field or "_form": page.message(exc)}
+            return await self._page(page, errors=errors, values=v, failed=failed, status_code=422)
+        return Redirect(f"/o/{page.org.slug}/matching/end-reasons?saved=1", status_code=303)
+
+    @post("")
+    async def add_reason(self, page: NamedDependency[PageContext]) -> Template | Redirect:
+        async def change(v: dict[str, str]) -> Any:
+            label_de, label_en = _reason_labels(v)
+            existing = await matches.list_end_reasons(page.session, include_archived=True)
+            return await matches.create_end_reason(
+                page.session,
+                EndReasonIn(
+                    key=_reason_key(label_de, {r.key for r in existing}),
+                    label_de=label_de,
+                    label_en=label_en,
+                    early=v.get("early") == "yes",
+                    position=max((r.position for r in existing), default=0) + 1,
+                ),
+            )
+
+        return await self._change(page, "new", change)
+
+    @post("/{reason_id:uuid}")
+    async def change_reason(
+        self, page: NamedDependency[PageContext], reason_id: FromPath[uuid.UUID]
+    ) -> Template | Redirect:
+        async def change(v: dict[str, str]) -> Any:
+            label_de, label_en = _reason_labels(v)
+            patch = EndReasonPatch(label_de=label_de, label_en=label_en, early=v.get("early") == "yes")
+            return await matches.update_end_reason(page.session, reason_id, patch)
+
+        return await self._change(page, str(reason_id), change)
+
+    @post("/{reason_id:uuid}/archive")
+    async def archive_reason(
+        self, page: NamedDependency[PageContext], reason_id: FromPath[uuid.UUID]
+    ) -> Template | Redirect:
+        async def change(_v: dict[str, str]) -> Any:
+            await matches.archive_end_reason(page.session, reason_id)
+
+        return await self._change(page, str(reason_id), change)
+
+
+ROUTES = [MatchingPages, EndReasonPages]
