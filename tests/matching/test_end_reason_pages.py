@@ -72,3 +72,43 @@ async def test_coordinators_see_the_reasons_but_do_not_change_them(
     r = await browserless.post(f"{url}/{before[0]['id']}/archive", data={"_csrf": csrf_of(page.text)})
     assert r.status_code == 403
     assert await reasons(matching, org_a) == before
+
+
+async def test_an_admin_sets_a_programmes_rules_weights_and_check_in_interval(
+    browserless: AsyncTestClient[Any], db: Database, org_a: Org, matching: MatchingApi
+) -> None:
+    created = await matching.client.post(
+        f"/api/v1/orgs/{org_a.slug}/contacts/programmes", json={"name": "Lesepaten"}, headers=org_a.auth()
+    )
+    programme = created.json()["id"]
+    await sign_in(browserless, await add_member(db, org_a, role="admin"))
+    url = f"/o/{org_a.slug}/matching/settings?programme={programme}"
+    page = await browserless.get(url)
+    assert "nutzt die Einstellungen der Organisation" in page.text and 'value="25"' in page.text
+    form = {
+        "_csrf": csrf_of(page.text), "rules.common_language": "yes", "rules.capacity": "yes",
+        "rules.max_distance_km": "15", "weights.languages": "30", "weights.interests": "25",
+        "weights.availability": "25", "weights.distance": "20", "weights.age_gap": "0",
+        "weights.waiting_time": "10", "weights.support_kinds": "5", "distance_scale_km": "30",
+        "waiting_scale_days": "180", "checkin_interval_days": "14",
+    }  # fmt: skip
+    r = await browserless.post(url, data={**form, "weights.languages": "viel"})
+    assert r.status_code == 422 and 'id="weights-languages-error"' in r.text and "von 0 bis 1000" in r.text
+    assert 'value="viel"' in r.text, "what was typed is shown again"
+    r = await browserless.post(url, data=form, follow_redirects=False)
+    assert r.status_code == 303
+    stored = await matching.client.get(
+        f"/api/v1/orgs/{org_a.slug}/matching/settings",
+        params={"programme_id": programme},
+        headers=org_a.auth(),
+    )
+    body = stored.json()
+    assert body["own"] is True and body["checkin_interval_days"] == 14
+    assert body["config"]["weights"]["languages"] == 30 and body["config"]["rules"]["max_distance_km"] == 15
+    assert body["config"]["rules"]["preferences"] is False, "an unticked rule is switched off"
+
+    await sign_in(browserless, await add_member(db, org_a))
+    page = await browserless.get(url)
+    assert "Einstellungen speichern" not in page.text
+    r = await browserless.post(url, data={**form, "_csrf": csrf_of(page.text)})
+    assert r.status_code == 403

@@ -103,6 +103,7 @@ OFFERED_BY: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", f"{API}/matching/runs"): ("POST", f"{PAGE}/matching/runs"),
     ("POST", f"{API}/matching/runs/{{run_id}}/accept"): ("POST", f"{PAGE}/matching/runs/{{run_id}}/accept"),
     ("POST", f"{API}/matching/runs/{{run_id}}/rerun"): ("POST", f"{PAGE}/matching/runs/{{run_id}}/rerun"),
+    ("PUT", f"{API}/matching/settings"): ("POST", f"{PAGE}/matching/settings"),
     ("POST", f"{API}/matching/end-reasons"): ("POST", f"{PAGE}/matching/end-reasons"),
     ("PATCH", f"{API}/matching/end-reasons/{{reason_id}}"): (
         "POST",
@@ -159,10 +160,8 @@ API_ONLY: dict[tuple[str, str], str] = {
     ("POST", f"{API}/appointments/{{appointment_id}}/cancel"): "offered by the appointment pages",
     ("POST", f"{API}/appointments/{{appointment_id}}/confirm"): "offered by the appointment pages",
     ("POST", f"{API}/notifications/{{notification_id}}/read"): "offered by the notification pages",
-    # Not yet in the pages: the scoring settings of matching and reporting's settings (fields of
-    # a match, benchmarks). Listed so the gap is visible, not hidden; remove each
-    # entry when its settings page lands.
-    ("PUT", f"{API}/matching/settings"): "gap: matching settings page",
+    # Not yet in the pages: reporting's settings (fields of a match, benchmarks, programme kinds).
+    # Listed so the gap is visible, not hidden; remove each entry when its settings page lands.
     ("POST", f"{API}/match-fields"): "gap: reporting settings page",
     ("PATCH", f"{API}/match-fields/{{field_id}}"): "gap: reporting settings page",
     ("DELETE", f"{API}/match-fields/{{field_id}}"): "gap: reporting settings page",

@@ -26,6 +26,7 @@ from shared.contacts import service as contacts_service
 from shared.contacts.vocab import DAYS
 from shared.errors import DomainError, NotFound, ValidationFailed
 from shared.matching import matches, people, runs
+from shared.matching.config import STANDARD_CRITERIA, HardRules, MatchingConfig, Weights
 from shared.matching.schemas import (
     AcceptIn,
     CheckInIn,
@@ -577,4 +578,124 @@ class EndReasonPages(PageController):
         return await self._change(page, str(reason_id), change)
 
 
-ROUTES = [MatchingPages, EndReasonPages]
+# name on the form -> (low, high, whole number); the API's own limits (shared.matching.config).
+NUMBERS: dict[str, tuple[float, float, bool]] = {
+    **{f"weights.{w}": (0, 1000, False) for w in STANDARD_CRITERIA},
+    "distance_scale_km": (0.1, 2000, False),
+    "waiting_scale_days": (1, 3650, True),
+    "checkin_interval_days": (1, 365, True),
+    "rules.max_distance_km": (0.1, 2000, False),
+}
+RULES = ("common_language", "preferences", "capacity", "support_kinds")
+
+
+def _number(v: dict[str, str], name: str) -> float | None:
+    low, high, whole = NUMBERS[name]
+    raw = (v.get(name) or "").strip().replace(",", ".")
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not (low <= value <= high) or (whole and value != int(value)):
+        raise ValidationFailed("a number from %(low)s to %(high)s", field=name, low=low, high=high)
+    return value
+
+
+def _posted_settings(v: dict[str, str], current: MatchingConfig) -> tuple[MatchingConfig, int]:
+    """The settings form as the API's body; custom criteria stay as they are."""
+    weights = {}
+    for w in STANDARD_CRITERIA:
+        value = _number(v, f"weights.{w}")
+        weights[w] = getattr(current.weights, w) if value is None else value
+    rules = HardRules(
+        **{r: v.get(f"rules.{r}") == "yes" for r in RULES},
+        max_distance_km=_number(v, "rules.max_distance_km"),
+    )
+    interval = _number(v, "checkin_interval_days")
+    if interval is None:
+        raise ValidationFailed("cannot be empty", field="checkin_interval_days")
+    config = msgspec.structs.replace(
+        current,
+        rules=rules,
+        weights=Weights(**weights),
+        distance_scale_km=_number(v, "distance_scale_km") or current.distance_scale_km,
+        waiting_scale_days=int(_number(v, "waiting_scale_days") or current.waiting_scale_days),
+    )
+    return config, int(interval)
+
+
+class MatchingSettingsPages(PageController):
+    """A programme's (or the organisation's) hard rules, weights and check-in interval."""
+
+    path = "/o/{slug:str}/matching/settings"
+
+    async def _page(
+        self,
+        page: PageContext,
+        programme: uuid.UUID | None,
+        *,
+        errors: dict[str, str] | None = None,
+        values: dict[str, str] | None = None,
+        saved: bool = False,
+        status_code: int = 200,
+    ) -> Template:
+        programmes = await contacts_service.list_programmes(page.session)
+        await people.check_programme(page.session, programme, "programme_id")
+        current = await people.settings_for(page.session, programme)
+        shown = {
+            **{f"weights.{w}": f"{getattr(current.config.weights, w):g}" for w in STANDARD_CRITERIA},
+            **{f"rules.{r}": "yes" if getattr(current.config.rules, r) else "" for r in RULES},
+            "rules.max_distance_km": f"{current.config.rules.max_distance_km:g}"
+            if current.config.rules.max_distance_km
+            else "",
+            "distance_scale_km": f"{current.config.distance_scale_km:g}",
+            "waiting_scale_days": str(current.config.waiting_scale_days),
+            "checkin_interval_days": str(current.checkin_interval_days),
+        }
+        return _render(
+            page,
+            "matching/settings.html",
+            status_code=status_code,
+            programmes=programmes,
+            programme=programme,
+            own=current.own,
+            values={**shown, **(values or {})},
+            posted=values is not None,
+            errors=errors or {},
+            criteria=STANDARD_CRITERIA,
+            rules=RULES,
+            message=translator(page.locale)("Saved.") if saved else None,
+            is_admin=page.can(Permission.SETTINGS_MANAGE),
+        )
+
+    @get("")
+    async def show(
+        self,
+        page: NamedDependency[PageContext],
+        programme: FromQuery[uuid.UUID | None] = None,
+        saved: FromQuery[bool] = False,
+    ) -> Template:
+        page.require(Permission.DATA_READ)
+        return await self._page(page, programme, saved=saved)
+
+    @post("")
+    async def save(
+        self, page: NamedDependency[PageContext], programme: FromQuery[uuid.UUID | None] = None
+    ) -> Template | Redirect:
+        page.require(Permission.SETTINGS_MANAGE)
+        v = await page.form()
+        try:
+            async with page.session.begin_nested():
+                current = await people.settings_for(page.session, programme)
+                config, interval = _posted_settings(v, current.config)
+                await people.save_settings(page.session, programme, config, interval)
+        except DomainError as exc:
+            errors = {exc.field or "_form": page.message(exc)}
+            return await self._page(page, programme, errors=errors, values=v, status_code=422)
+        query = f"programme={programme}&saved=1" if programme else "saved=1"
+        return Redirect(f"/o/{page.org.slug}/matching/settings?{query}", status_code=303)
+
+
+ROUTES = [MatchingPages, EndReasonPages, MatchingSettingsPages]
