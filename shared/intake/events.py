@@ -352,6 +352,8 @@ class Found(msgspec.Struct):
     items: list[Candidate]
     listed: set[uuid.UUID]
     total: int
+    # Of ``total``, how many are not on the list yet: whom "invite everyone found" would invite.
+    new: int = 0
 
 
 async def find_invitable(
@@ -371,7 +373,10 @@ async def find_invitable(
             )
         ).scalars()
     )
-    return Found([Candidate(c.id, contact_name(c), bool(c.email)) for c in rows], listed, total)
+    on_list = select(EventAttendee.contact_id).where(EventAttendee.event_id == event.id)
+    fresh = stmt.where(Contact.id.not_in(on_list)).subquery()
+    new = int((await session.execute(select(func.count()).select_from(fresh))).scalar_one())
+    return Found([Candidate(c.id, contact_name(c), bool(c.email)) for c in rows], listed, total, new)
 
 
 async def invite_matching(session: AsyncSession, event_id: uuid.UUID, query: ContactQuery) -> InviteOut:

@@ -84,6 +84,7 @@ async def test_the_picker_finds_people_and_invites_by_programme_kind_and_status(
     page = await browserless.get(url, params={"programme": lesen, "kind": "mentor"})
     assert "2 Personen gefunden" in page.text
     assert "(auf der Liste)" in page.text, "Anna is shown as invited already"
+    assert "Alle Gefundenen einladen (1)" in page.text, "the button counts only whom it would invite"
     r = await browserless.post(
         f"{url}/invitations",
         data={
