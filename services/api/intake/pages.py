@@ -27,7 +27,7 @@ from shared.contacts import fields as custom_fields
 from shared.contacts.service import ContactQuery, list_programmes
 from shared.contacts.vocab import KINDS as CONTACT_KINDS
 from shared.contacts.vocab import STATUSES as CONTACT_STATUSES
-from shared.errors import DomainError
+from shared.errors import DomainError, NotFound
 from shared.intake import events, forms, screening, vocab
 from shared.intake.events import AttendanceIn, AttendanceItem, EventIn, EventPatch, InviteIn
 from shared.intake.forms import ConsentText, FormField, FormIn, FormPatch
@@ -230,9 +230,12 @@ class IntakePages(PageController):
         contact_id: FromPath[uuid.UUID],
         record_id: FromPath[uuid.UUID],
     ) -> Template | Redirect:
+        # Only a record of this person, and another's is not found (404), not refused.
+        await screening.checklist(page.session, who(page), contact_id)
+        if record_id not in {r.id for r in await screening.list_records(page.session, contact_id)}:
+            raise NotFound("no such screening record")
+
         async def change(_v: dict[str, str]) -> Any:
-            if record_id not in {r.id for r in await screening.list_records(page.session, contact_id)}:
-                raise _Bad("_form", "no such screening record")
             await screening.delete_record(page.session, record_id)
 
         return await self._person_change(page, contact_id, change)

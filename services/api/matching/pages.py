@@ -527,8 +527,17 @@ class EndReasonPages(PageController):
         return await self._page(page, saved=saved)
 
     async def _change(
-        self, page: PageContext, failed: str, change: Callable[[dict[str, str]], Awaitable[Any]]
+        self,
+        page: PageContext,
+        failed: str,
+        change: Callable[[dict[str, str]], Awaitable[Any]],
+        reason_id: uuid.UUID | None = None,
     ) -> Template | Redirect:
+        # Look the reason up before the role: another organisation's reason is not found, not forbidden.
+        if reason_id is not None:
+            known = {r.id for r in await matches.list_end_reasons(page.session, include_archived=True)}
+            if reason_id not in known:
+                raise NotFound("no such end reason")
         page.require(Permission.SETTINGS_MANAGE)
         v = await page.form()
         try:
@@ -566,7 +575,7 @@ class EndReasonPages(PageController):
             patch = EndReasonPatch(label_de=label_de, label_en=label_en, early=v.get("early") == "yes")
             return await matches.update_end_reason(page.session, reason_id, patch)
 
-        return await self._change(page, str(reason_id), change)
+        return await self._change(page, str(reason_id), change, reason_id)
 
     @post("/{reason_id:uuid}/archive")
     async def archive_reason(
@@ -575,7 +584,7 @@ class EndReasonPages(PageController):
         async def change(_v: dict[str, str]) -> Any:
             await matches.archive_end_reason(page.session, reason_id)
 
-        return await self._change(page, str(reason_id), change)
+        return await self._change(page, str(reason_id), change, reason_id)
 
 
 # name on the form -> (low, high, whole number); the API's own limits (shared.matching.config).
