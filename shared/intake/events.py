@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import outbox
 from shared.contacts.models import Contact, Programme
-from shared.contacts.service import contact_name
+from shared.contacts.service import ContactQuery, contact_name, filtered_select
 from shared.db import current_org
 from shared.errors import NotFound, ValidationFailed
 from shared.intake import mail, vocab
@@ -267,6 +267,58 @@ async def invitable(session: AsyncSession, event_id: uuid.UUID, limit: int = 500
         .limit(limit)
     )
     return [Candidate(c.id, contact_name(c), bool(c.email)) for c in rows.scalars()]
+
+
+class Found(msgspec.Struct):
+    """People a filter finds for an event: the first ``limit`` by name, and how many in all."""
+
+    items: list[Candidate]
+    listed: set[uuid.UUID]
+    total: int
+    # Of ``total``, how many are not on the list yet: whom "invite everyone found" would invite.
+    new: int = 0
+
+
+async def find_invitable(
+    session: AsyncSession, event_id: uuid.UUID, query: ContactQuery, limit: int = 50
+) -> Found:
+    """The contact list's search and filters, for picking whom to invite; says who is listed already."""
+    event = await get_event(session, event_id)
+    stmt = await filtered_select(session, query)
+    total = int((await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one())
+    rows = (await session.execute(stmt.order_by(Contact.sort_name, Contact.id).limit(limit))).scalars().all()
+    listed = set(
+        (
+            await session.execute(
+                select(EventAttendee.contact_id).where(
+                    EventAttendee.event_id == event.id, EventAttendee.contact_id.in_([c.id for c in rows])
+                )
+            )
+        ).scalars()
+    )
+    on_list = select(EventAttendee.contact_id).where(EventAttendee.event_id == event.id)
+    fresh = stmt.where(Contact.id.not_in(on_list)).subquery()
+    new = int((await session.execute(select(func.count()).select_from(fresh))).scalar_one())
+    return Found([Candidate(c.id, contact_name(c), bool(c.email)) for c in rows], listed, total, new)
+
+
+async def invite_matching(session: AsyncSession, event_id: uuid.UUID, query: ContactQuery) -> InviteOut:
+    """Invite everyone a filter finds (by programme, kind, status, search) who is not listed yet."""
+    event = await get_event(session, event_id)
+    listed = select(EventAttendee.contact_id).where(EventAttendee.event_id == event.id)
+    stmt = (await filtered_select(session, query)).where(Contact.id.not_in(listed))
+    ids = list(
+        (
+            await session.execute(
+                stmt.with_only_columns(Contact.id)
+                .order_by(Contact.sort_name, Contact.id)
+                .limit(MAX_INVITE + 1)
+            )
+        ).scalars()
+    )
+    if not ids:
+        raise ValidationFailed("nobody found who is not invited yet", field="contact_ids")
+    return await invite(session, event_id, InviteIn(ids))
 
 
 async def set_attendance(session: AsyncSession, event_id: uuid.UUID, data: AttendanceIn) -> EventDetail:

@@ -539,3 +539,57 @@ async def _build(
 ) -> CandidatePool:
     people = await candidates(session, role, settings.config, settings.programme_id)
     return CandidatePool(people, role, settings.config, today)
+# ---------------------------------------------------------------- the board's search and filters
+
+BOARD_PAGE = 20
+BOARD_SORTS = ("waiting", "name")
+
+
+class BoardFilter(msgspec.Struct, kw_only=True):
+    """What narrows the board's two lists: a name, a language, a postal-code area, a day."""
+
+    q: str = ""
+    language: str = ""
+    area: str = ""
+    day: str = ""
+    interest: str = ""
+
+
+def check_board_filter(f: BoardFilter) -> BoardFilter:
+    """The same rules as the contact's own fields, with the field named for the page."""
+    from shared.contacts.vocab import DAYS, LANGUAGES
+
+    language = f.language.strip().lower()
+    if language and language not in LANGUAGES:
+        raise ValidationFailed("a language is a two-letter code such as de or ar", field="language")
+    area = f.area.strip()
+    if area and not (area.isdigit() and len(area) <= 5):
+        raise ValidationFailed("a postal-code area is the first digits of a postal code", field="area")
+    if f.day and f.day not in DAYS:
+        raise ValidationFailed("choose a day from the list", field="day")
+    return BoardFilter(
+        q=f.q.strip()[:100], language=language, area=area, day=f.day, interest=f.interest.strip()
+    )
+
+
+def filter_board(profiles: Sequence[Profile], f: BoardFilter) -> list[Profile]:
+    """The profiles that meet every filter given; every word of ``q`` must start a word of the name."""
+    from shared.contacts.vocab import fold
+
+    words = fold(f.q).split()
+    interest = fold(f.interest)
+    kept = []
+    for p in profiles:
+        name_words = fold(p.name).split()
+        if words and not all(any(n.startswith(w) for n in name_words) for w in words):
+            continue
+        if f.language and f.language not in p.languages:
+            continue
+        if f.area and not (p.postal_code or "").startswith(f.area):
+            continue
+        if f.day and not any(a.startswith(f.day + "-") for a in p.availability):
+            continue
+        if interest and not any(interest in fold(i) for i in p.interests):
+            continue
+        kept.append(p)
+    return kept

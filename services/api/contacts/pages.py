@@ -21,7 +21,7 @@ from shared.actor import Actor
 from shared.contacts import exports, gdpr, imports, service, timeline
 from shared.contacts import fields as custom_fields
 from shared.contacts.fields import FieldIn, FieldOption
-from shared.contacts.schemas import ActivityIn, ConsentIn, ContactIn, ContactPatch, SettingsIn
+from shared.contacts.schemas import ActivityIn, ConsentIn, ContactIn, ContactOut, ContactPatch, SettingsIn
 from shared.contacts.vocab import (
     ACTIVITY_KINDS,
     AGE_GROUPS,
@@ -30,13 +30,16 @@ from shared.contacts.vocab import (
     DAYTIMES,
     GENDERS,
     KINDS,
+    LINK_KINDS,
     STATUSES,
 )
 from shared.errors import Conflict, DomainError, ValidationFailed
+from shared.matching import matches
 from shared.organizations import list_members
 from shared.pagination import MAX_LIMIT
 from shared.permissions import Permission
-from shared.tasks import erasure
+from shared.tasks import erasure, tasks
+from shared.tasks.tasks import TaskFilter
 
 VOCAB: dict[str, Any] = {
     "kinds": KINDS,
@@ -63,6 +66,70 @@ def _actor(page: PageContext) -> Actor:
 
 def _htmx(page: PageContext) -> bool:
     return page.request.headers.get("hx-request") == "true"
+
+
+async def _detail_page(
+    page: PageContext,
+    contact: ContactOut,
+    *,
+    link_q: str | None = None,
+    done: str | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Template:
+    """A person's page: profile, links (with guardians' other children as siblings), tandems, open
+    tasks, the way to their preparation checklist, consents and timeline."""
+    contact_id = contact.id
+    actor = _actor(page)
+    links = await service.list_links(page.session, contact_id)
+    guardians = [k.contact_id for k in links if k.kind == "guardian_of" and k.related_id == contact_id]
+    siblings: dict[uuid.UUID, str] = {}
+    for guardian in guardians:
+        for other in await service.list_links(page.session, guardian):
+            if (
+                other.kind == "guardian_of"
+                and other.contact_id == guardian
+                and other.related_id != contact_id
+            ):
+                siblings[other.related_id] = other.related_name
+    found = []
+    if link_q and link_q.strip() and page.can(Permission.DATA_WRITE):
+        listed = await service.list_contacts(
+            page.session, service.ContactQuery(q=link_q), limit=10, cursor=None
+        )
+        found = [f for f in listed.items if f.id != contact_id]
+    now = datetime.now(UTC)
+    open_tasks = await tasks.list_tasks(
+        page.session, TaskFilter(contact_id=contact_id, status="open"), now=now, limit=20, cursor=None
+    )
+    tandems = await matches.list_matches(page.session, now.date(), contact_id=contact_id, limit=20)
+    return page.render(
+        "contacts/detail.html",
+        status_code=status_code,
+        nav="contacts",
+        c=contact,
+        timeline=(await timeline.timeline(page.session, contact_id, actor, limit=100, cursor=None)).items,
+        consents=await timeline.consents(page.session, contact_id),
+        links=links,
+        siblings=siblings,
+        link_kinds=LINK_KINDS,
+        link_q=link_q or "",
+        found=found,
+        open_tasks=open_tasks.items,
+        more_tasks=open_tasks.next_cursor is not None,
+        tandems=tandems.items,
+        message={
+            "linked": page._("The link is saved."),
+            "unlinked": page._("The link is removed."),
+            "removed": page._("The entry is deleted."),
+            "merged": page._("The contacts are merged."),
+        }.get(done or ""),
+        errors=errors or {},
+        duplicates=await service.duplicates_of(page.session, contact_id),
+        fields={f.key: f for f in await custom_fields.list_fields(page.session)},
+        **VOCAB,
+        **await record_history(page, contact_id=contact_id),
+    )
 
 
 async def _form(page: PageContext) -> tuple[dict[str, str], dict[str, list[str]]]:
@@ -165,6 +232,7 @@ class ContactPages(PageController):
         programme: FromQuery[str | None] = None,
         sort: FromQuery[str] = "name",
         cursor: FromQuery[str | None] = None,
+        deleted: FromQuery[bool] = False,
     ) -> Template:
         page.require(Permission.DATA_READ)
         try:
@@ -190,6 +258,7 @@ class ContactPages(PageController):
             error=error,
             programmes=await service.list_programmes(page.session),
             sorts=list(service.SORTS),
+            message=page._("The contact is deleted.") if deleted else None,
             **VOCAB,
         )
 
@@ -212,22 +281,99 @@ class ContactPages(PageController):
         return Redirect(f"/o/{page.org.slug}/contacts/{created.id}{suffix}", status_code=303)
 
     @get("/{contact_id:uuid}")
-    async def detail(self, page: NamedDependency[PageContext], contact_id: FromPath[uuid.UUID]) -> Template:
+    async def detail(
+        self,
+        page: NamedDependency[PageContext],
+        contact_id: FromPath[uuid.UUID],
+        link_q: FromQuery[str | None] = None,
+        done: FromQuery[str | None] = None,
+    ) -> Template:
         contact = await service.read_contact(page.session, contact_id)
         page.require(Permission.DATA_READ)
-        actor = _actor(page)
-        return page.render(
-            "contacts/detail.html",
-            nav="contacts",
-            c=contact,
-            timeline=(await timeline.timeline(page.session, contact_id, actor, limit=100, cursor=None)).items,
-            consents=await timeline.consents(page.session, contact_id),
-            links=await service.list_links(page.session, contact_id),
-            duplicates=await service.duplicates_of(page.session, contact_id),
-            fields={f.key: f for f in await custom_fields.list_fields(page.session)},
-            **VOCAB,
-            **await record_history(page, contact_id=contact_id),
-        )
+        return await _detail_page(page, contact, link_q=link_q, done=done)
+
+    @post("/{contact_id:uuid}/delete")
+    async def delete_contact(
+        self, page: NamedDependency[PageContext], contact_id: FromPath[uuid.UUID]
+    ) -> Template | Redirect:
+        """A contact entered by mistake goes with everything kept about them (erasure keeps statistics)."""
+        contact = await service.read_contact(page.session, contact_id)
+        page.require(Permission.DATA_WRITE)
+        try:
+            async with page.session.begin_nested():
+                await service.delete_contact(page.session, contact_id)
+        except DomainError as exc:
+            errors = {"_form": page.message(exc)}
+            return await _detail_page(page, contact, errors=errors, status_code=exc.status)
+        return Redirect(f"/o/{page.org.slug}/contacts?deleted=1", status_code=303)
+
+    @post("/{contact_id:uuid}/merge")
+    async def merge(
+        self, page: NamedDependency[PageContext], contact_id: FromPath[uuid.UUID]
+    ) -> Template | Redirect:
+        """Merge a possible duplicate (``other_id``) into this contact; the duplicate's page is gone after."""
+        contact = await service.read_contact(page.session, contact_id)
+        page.require(Permission.DATA_WRITE)
+        v = await page.form()
+        try:
+            async with page.session.begin_nested():
+                try:
+                    other = uuid.UUID(v.get("other_id", ""))
+                except ValueError:
+                    raise ValidationFailed("choose one from the list", field="other_id") from None
+                await service.merge_contacts(page.session, contact_id, other)
+        except DomainError as exc:
+            errors = {"_form": page.message(exc)}
+            return await _detail_page(page, contact, errors=errors, status_code=exc.status)
+        return Redirect(f"/o/{page.org.slug}/contacts/{contact_id}?done=merged", status_code=303)
+
+    @post("/{contact_id:uuid}/links")
+    async def add_link(
+        self, page: NamedDependency[PageContext], contact_id: FromPath[uuid.UUID]
+    ) -> Template | Redirect:
+        """``kind_direction`` is the kind and who holds it: the person chosen (``of_this``) or this one."""
+        contact = await service.read_contact(page.session, contact_id)
+        page.require(Permission.DATA_WRITE)
+        v = await page.form()
+        try:
+            async with page.session.begin_nested():
+                try:
+                    related = uuid.UUID(v.get("related_id", ""))
+                except ValueError:
+                    raise ValidationFailed("choose one from the list", field="related_id") from None
+                kind, _sep, direction = v.get("kind_direction", "").partition(":")
+                if direction == "of_this":
+                    await service.add_link(page.session, related, contact_id, kind)
+                else:
+                    await service.add_link(page.session, contact_id, related, kind)
+        except DomainError as exc:
+            errors = {exc.field or "_form": page.message(exc)}
+            return await _detail_page(page, contact, link_q=v.get("link_q"), errors=errors, status_code=422)
+        return Redirect(f"/o/{page.org.slug}/contacts/{contact_id}?done=linked#links", status_code=303)
+
+    @post("/{contact_id:uuid}/links/{link_id:uuid}/remove")
+    async def remove_link(
+        self,
+        page: NamedDependency[PageContext],
+        contact_id: FromPath[uuid.UUID],
+        link_id: FromPath[uuid.UUID],
+    ) -> Redirect:
+        await service.read_contact(page.session, contact_id)
+        page.require(Permission.DATA_WRITE)
+        await service.remove_link(page.session, contact_id, link_id)
+        return Redirect(f"/o/{page.org.slug}/contacts/{contact_id}?done=unlinked#links", status_code=303)
+
+    @post("/{contact_id:uuid}/timeline/{activity_id:uuid}/remove")
+    async def remove_activity(
+        self,
+        page: NamedDependency[PageContext],
+        contact_id: FromPath[uuid.UUID],
+        activity_id: FromPath[uuid.UUID],
+    ) -> Redirect:
+        await service.read_contact(page.session, contact_id)
+        page.require(Permission.DATA_WRITE)
+        await timeline.delete_activity(page.session, contact_id, activity_id, _actor(page))
+        return Redirect(f"/o/{page.org.slug}/contacts/{contact_id}?done=removed#timeline", status_code=303)
 
     @get("/{contact_id:uuid}/edit")
     async def edit(self, page: NamedDependency[PageContext], contact_id: FromPath[uuid.UUID]) -> Template:
@@ -583,6 +729,19 @@ class ContactPages(PageController):
             return await self._settings(page, error=exc)
         return Redirect(f"/o/{page.org.slug}/contacts/settings", status_code=303)
 
+    @post("/programmes/{programme_id:uuid}/remove", status_code=303)
+    async def remove_programme(
+        self, page: NamedDependency[PageContext], programme_id: FromPath[uuid.UUID]
+    ) -> Template | Redirect:
+        await service.get_programme(page.session, programme_id)
+        page.require(Permission.SETTINGS_MANAGE)
+        try:
+            async with page.session.begin_nested():
+                await service.delete_programme(page.session, programme_id)
+        except DomainError as exc:
+            return await self._settings(page, error=exc)
+        return Redirect(f"/o/{page.org.slug}/contacts/settings", status_code=303)
+
     # ------------------------------------------------------------ field settings
 
     @get("/fields")
@@ -622,6 +781,26 @@ class ContactPages(PageController):
         )
         try:
             await custom_fields.create_field(page.session, page.org.id, data)
+        except DomainError as exc:
+            return await self._fields(page, error=exc, form=single)
+        return Redirect(f"/o/{page.org.slug}/contacts/fields", status_code=303)
+
+    @post("/fields/{field_id:uuid}", status_code=303)
+    async def update_field(
+        self, page: NamedDependency[PageContext], field_id: FromPath[uuid.UUID]
+    ) -> Template | Redirect:
+        """Labels and for whom it is required; the key, type and stored values stay."""
+        await custom_fields.get_field(page.session, field_id)
+        page.require(Permission.SETTINGS_MANAGE)
+        single, multi = await _form(page)
+        data = custom_fields.FieldPatch(
+            label_de=single.get("label_de", ""),
+            label_en=single.get("label_en", "") or single.get("label_de", ""),
+            required_for=multi.get("required_for", []),
+        )
+        try:
+            async with page.session.begin_nested():
+                await custom_fields.update_field(page.session, field_id, data)
         except DomainError as exc:
             return await self._fields(page, error=exc, form=single)
         return Redirect(f"/o/{page.org.slug}/contacts/fields", status_code=303)

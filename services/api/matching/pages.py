@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -23,11 +25,15 @@ from services.api.web import i18n
 from services.api.web.context import PageContext, PageController
 from shared.actor import Actor
 from shared.contacts import service as contacts_service
+from shared.contacts.vocab import DAYS
 from shared.errors import DomainError, NotFound, ValidationFailed
 from shared.matching import matches, meeting_log, people, runs
+from shared.matching.config import STANDARD_CRITERIA, HardRules, MatchingConfig, Weights
 from shared.matching.schemas import (
     AcceptIn,
     CheckInIn,
+    EndReasonIn,
+    EndReasonPatch,
     MeetingIn,
     PairRef,
     RerunIn,
@@ -90,6 +96,68 @@ def _pair(value: str, field: str) -> PairRef:
     return PairRef(mentee_id=_uuid(mentee, field), mentor_id=_uuid(mentor, field))
 
 
+@dataclass
+class BoardView:
+    """The board as the person left it: filters, order and the page of each list."""
+
+    filter: people.BoardFilter = field(default_factory=people.BoardFilter)
+    sort: str = "waiting"
+    wpage: int = 1
+    mpage: int = 1
+
+
+def _page_of(number: int, total: int) -> int:
+    last = max(1, -(-total // people.BOARD_PAGE))
+    return min(max(number, 1), last)
+
+
+def _keep(
+    programme: uuid.UUID | None, wanted: people.BoardFilter, view: BoardView, changed: dict[str, Any]
+) -> str:
+    """The board's query string with ``changed`` applied, so a link keeps filters and pages."""
+    values: dict[str, Any] = {
+        "programme": programme or "",
+        **msgspec.structs.asdict(wanted),
+        "sort": view.sort if view.sort != "waiting" else "",
+        "wpage": view.wpage if view.wpage > 1 else "",
+        "mpage": view.mpage if view.mpage > 1 else "",
+        **changed,
+    }
+    return urlencode({k: str(v) for k, v in values.items() if v not in ("", None)})
+
+
+def language_names(locale: str) -> dict[str, str]:
+    """The languages people on the board speak, by their name in the reader's language."""
+    from babel import Locale as BabelLocale
+
+    names: dict[str, str] = dict(BabelLocale.parse(locale).languages)
+    return names
+
+
+def _reason_labels(v: dict[str, str]) -> tuple[str, str]:
+    """The two labels of an end reason, with the API's limits and the field named."""
+    labels = []
+    for name in ("label_de", "label_en"):
+        value = (v.get(name) or "").strip() or (v.get("label_de") or "").strip()
+        if not value:
+            raise ValidationFailed("cannot be empty", field=name)
+        if len(value) > 200:
+            raise ValidationFailed("at most %(limit)s characters", field=name, limit=200)
+        labels.append(value)
+    return labels[0], labels[1]
+
+
+def _reason_key(label: str, taken: set[str]) -> str:
+    """A stable key from the German label (``Umzug der Familie`` -> ``umzug_der_familie``)."""
+    from shared.contacts.vocab import fold
+
+    base = "_".join(re.findall(r"[a-z0-9]+", fold(label)))[:40] or "reason"
+    key, n = base, 2
+    while key in taken:
+        key, n = f"{base}_{n}", n + 1
+    return key
+
+
 class MatchingPages(PageController):
     path = "/o/{slug:str}"
 
@@ -103,16 +171,33 @@ class MatchingPages(PageController):
         status_code: int = 200,
         error: str | None = None,
         why: str | None = None,
+        view: BoardView | None = None,
     ) -> Template:
         programmes = await contacts_service.list_programmes(page.session)
         if programme is not None and programme not in {p.id for p in programmes}:
             raise NotFound("no such programme")
+        view = view or BoardView()
+        filter_errors: dict[str, str] = {}
+        try:
+            wanted = people.check_board_filter(view.filter)
+        except DomainError as exc:
+            filter_errors[exc.field or "_form"] = page.message(exc)
+            wanted = people.BoardFilter()
         settings = await people.settings_for(page.session, programme)
         today = _today()
-        waiting = await people.listed(page.session, "mentee", settings.config, programme)
-        waiting.sort(key=lambda p: (p.waiting_since or today, p.name))
-        available = await people.listed(page.session, "mentor", settings.config, programme)
+        all_waiting = await people.listed(page.session, "mentee", settings.config, programme)
+        all_available = await people.listed(page.session, "mentor", settings.config, programme)
+        waiting = people.filter_board(all_waiting, wanted)
+        available = people.filter_board(all_available, wanted)
+        if view.sort == "name":
+            waiting.sort(key=lambda p: p.name)
+        else:
+            waiting.sort(key=lambda p: (p.waiting_since or today, p.name))
         available.sort(key=lambda p: p.name)
+        pages = {
+            "w": _page_of(view.wpage, len(waiting)),
+            "m": _page_of(view.mpage, len(available)),
+        }
         selected = None
         suggestions: list[Suggestion] = []
         names: dict[uuid.UUID, str] = {}
@@ -141,10 +226,25 @@ class MatchingPages(PageController):
             page,
             "matching/board.html",
             status_code=status_code,
-            waiting=waiting[:200],
+            waiting=waiting[(pages["w"] - 1) * people.BOARD_PAGE : pages["w"] * people.BOARD_PAGE],
             waiting_total=len(waiting),
-            available=available[:200],
+            waiting_all=len(all_waiting),
+            available=available[(pages["m"] - 1) * people.BOARD_PAGE : pages["m"] * people.BOARD_PAGE],
             available_total=len(available),
+            available_all=len(all_available),
+            pages=pages,
+            page_count={
+                "w": max(1, -(-len(waiting) // people.BOARD_PAGE)),
+                "m": max(1, -(-len(available) // people.BOARD_PAGE)),
+            },
+            wanted=wanted,
+            filter_errors=filter_errors,
+            filtered=wanted != people.BoardFilter(),
+            sort=view.sort,
+            days=DAYS,
+            language_names=language_names(page.locale),
+            spoken=sorted({code for p in [*all_waiting, *all_available] for code in p.languages}),
+            keep=lambda **changed: _keep(programme, wanted, view, changed),
             selected=selected,
             selected_role=role,
             suggestions=suggestions,
@@ -152,7 +252,6 @@ class MatchingPages(PageController):
             runs=await runs.list_runs(page.session, limit=5),
             programmes=programmes,
             programme=programme,
-            query=f"&programme={programme}" if programme else "",
             error=error,
             why=why or "",
             missing=missing,
@@ -166,6 +265,14 @@ class MatchingPages(PageController):
         mentor: FromQuery[str | None] = None,
         programme: FromQuery[str | None] = None,
         why: FromQuery[str | None] = None,
+        q: FromQuery[str] = "",
+        language: FromQuery[str] = "",
+        area: FromQuery[str] = "",
+        day: FromQuery[str] = "",
+        interest: FromQuery[str] = "",
+        sort: FromQuery[str] = "waiting",
+        wpage: FromQuery[int] = 1,
+        mpage: FromQuery[int] = 1,
     ) -> Template:
         page.require(Permission.DATA_READ)
         try:
@@ -174,7 +281,13 @@ class MatchingPages(PageController):
             within = uuid.UUID(programme) if programme else None
         except ValueError:
             raise NotFound("no such person or programme") from None
-        return await self._board(page, chosen, within, mentor=chosen_mentor, why=why)
+        view = BoardView(
+            filter=people.BoardFilter(q=q, language=language, area=area, day=day, interest=interest),
+            sort=sort if sort in people.BOARD_SORTS else "waiting",
+            wpage=wpage,
+            mpage=mpage,
+        )
+        return await self._board(page, chosen, within, mentor=chosen_mentor, why=why, view=view)
 
     @post("/matching/propose", status_code=303)
     async def propose(self, page: NamedDependency[PageContext]) -> Redirect | Template:
@@ -420,4 +533,219 @@ def _run_redirect(page: PageContext, run_id: uuid.UUID) -> Redirect:
     return Redirect(f"/o/{page.org.slug}/matching/runs/{run_id}", status_code=303)
 
 
-ROUTES = [MatchingPages, *meeting_log_pages.ROUTES]
+class EndReasonPages(PageController):
+    """Why tandems end, in the organisation's words: the choices of the "end" step on a match."""
+
+    path = "/o/{slug:str}/matching/end-reasons"
+
+    async def _page(
+        self,
+        page: PageContext,
+        *,
+        errors: dict[str, str] | None = None,
+        values: dict[str, str] | None = None,
+        failed: str | None = None,
+        saved: bool = False,
+        status_code: int = 200,
+    ) -> Template:
+        return _render(
+            page,
+            "matching/end_reasons.html",
+            status_code=status_code,
+            reasons=await matches.list_end_reasons(page.session, include_archived=True),
+            errors=errors or {},
+            values=values or {},
+            failed=failed,
+            message=translator(page.locale)("Saved.") if saved else None,
+            is_admin=page.can(Permission.SETTINGS_MANAGE),
+        )
+
+    @get("")
+    async def list_reasons(
+        self, page: NamedDependency[PageContext], saved: FromQuery[bool] = False
+    ) -> Template:
+        page.require(Permission.DATA_READ)
+        return await self._page(page, saved=saved)
+
+    async def _change(
+        self,
+        page: PageContext,
+        failed: str,
+        change: Callable[[dict[str, str]], Awaitable[Any]],
+        reason_id: uuid.UUID | None = None,
+    ) -> Template | Redirect:
+        # Look the reason up before the role: another organisation's reason is not found, not forbidden.
+        if reason_id is not None:
+            known = {r.id for r in await matches.list_end_reasons(page.session, include_archived=True)}
+            if reason_id not in known:
+                raise NotFound("no such end reason")
+        page.require(Permission.SETTINGS_MANAGE)
+        v = await page.form()
+        try:
+            async with page.session.begin_nested():
+                await change(v)
+        except DomainError as exc:
+            errors = {exc.field or "_form": page.message(exc)}
+            return await self._page(page, errors=errors, values=v, failed=failed, status_code=422)
+        return Redirect(f"/o/{page.org.slug}/matching/end-reasons?saved=1", status_code=303)
+
+    @post("")
+    async def add_reason(self, page: NamedDependency[PageContext]) -> Template | Redirect:
+        async def change(v: dict[str, str]) -> Any:
+            label_de, label_en = _reason_labels(v)
+            existing = await matches.list_end_reasons(page.session, include_archived=True)
+            return await matches.create_end_reason(
+                page.session,
+                EndReasonIn(
+                    key=_reason_key(label_de, {r.key for r in existing}),
+                    label_de=label_de,
+                    label_en=label_en,
+                    early=v.get("early") == "yes",
+                    position=max((r.position for r in existing), default=0) + 1,
+                ),
+            )
+
+        return await self._change(page, "new", change)
+
+    @post("/{reason_id:uuid}")
+    async def change_reason(
+        self, page: NamedDependency[PageContext], reason_id: FromPath[uuid.UUID]
+    ) -> Template | Redirect:
+        async def change(v: dict[str, str]) -> Any:
+            label_de, label_en = _reason_labels(v)
+            patch = EndReasonPatch(label_de=label_de, label_en=label_en, early=v.get("early") == "yes")
+            return await matches.update_end_reason(page.session, reason_id, patch)
+
+        return await self._change(page, str(reason_id), change, reason_id)
+
+    @post("/{reason_id:uuid}/archive")
+    async def archive_reason(
+        self, page: NamedDependency[PageContext], reason_id: FromPath[uuid.UUID]
+    ) -> Template | Redirect:
+        async def change(_v: dict[str, str]) -> Any:
+            await matches.archive_end_reason(page.session, reason_id)
+
+        return await self._change(page, str(reason_id), change, reason_id)
+
+
+# name on the form -> (low, high, whole number); the API's own limits (shared.matching.config).
+NUMBERS: dict[str, tuple[float, float, bool]] = {
+    **{f"weights.{w}": (0, 1000, False) for w in STANDARD_CRITERIA},
+    "distance_scale_km": (0.1, 2000, False),
+    "waiting_scale_days": (1, 3650, True),
+    "checkin_interval_days": (1, 365, True),
+    "rules.max_distance_km": (0.1, 2000, False),
+}
+RULES = ("common_language", "preferences", "capacity", "support_kinds")
+
+
+def _number(v: dict[str, str], name: str) -> float | None:
+    low, high, whole = NUMBERS[name]
+    raw = (v.get(name) or "").strip().replace(",", ".")
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not (low <= value <= high) or (whole and value != int(value)):
+        raise ValidationFailed("a number from %(low)s to %(high)s", field=name, low=low, high=high)
+    return value
+
+
+def _posted_settings(v: dict[str, str], current: MatchingConfig) -> tuple[MatchingConfig, int]:
+    """The settings form as the API's body; custom criteria stay as they are."""
+    weights = {}
+    for w in STANDARD_CRITERIA:
+        value = _number(v, f"weights.{w}")
+        weights[w] = getattr(current.weights, w) if value is None else value
+    rules = HardRules(
+        **{r: v.get(f"rules.{r}") == "yes" for r in RULES},
+        max_distance_km=_number(v, "rules.max_distance_km"),
+    )
+    interval = _number(v, "checkin_interval_days")
+    if interval is None:
+        raise ValidationFailed("cannot be empty", field="checkin_interval_days")
+    config = msgspec.structs.replace(
+        current,
+        rules=rules,
+        weights=Weights(**weights),
+        distance_scale_km=_number(v, "distance_scale_km") or current.distance_scale_km,
+        waiting_scale_days=int(_number(v, "waiting_scale_days") or current.waiting_scale_days),
+    )
+    return config, int(interval)
+
+
+class MatchingSettingsPages(PageController):
+    """A programme's (or the organisation's) hard rules, weights and check-in interval."""
+
+    path = "/o/{slug:str}/matching/settings"
+
+    async def _page(
+        self,
+        page: PageContext,
+        programme: uuid.UUID | None,
+        *,
+        errors: dict[str, str] | None = None,
+        values: dict[str, str] | None = None,
+        saved: bool = False,
+        status_code: int = 200,
+    ) -> Template:
+        programmes = await contacts_service.list_programmes(page.session)
+        await people.check_programme(page.session, programme, "programme_id")
+        current = await people.settings_for(page.session, programme)
+        shown = {
+            **{f"weights.{w}": f"{getattr(current.config.weights, w):g}" for w in STANDARD_CRITERIA},
+            **{f"rules.{r}": "yes" if getattr(current.config.rules, r) else "" for r in RULES},
+            "rules.max_distance_km": f"{current.config.rules.max_distance_km:g}"
+            if current.config.rules.max_distance_km
+            else "",
+            "distance_scale_km": f"{current.config.distance_scale_km:g}",
+            "waiting_scale_days": str(current.config.waiting_scale_days),
+            "checkin_interval_days": str(current.checkin_interval_days),
+        }
+        return _render(
+            page,
+            "matching/settings.html",
+            status_code=status_code,
+            programmes=programmes,
+            programme=programme,
+            own=current.own,
+            values={**shown, **(values or {})},
+            posted=values is not None,
+            errors=errors or {},
+            criteria=STANDARD_CRITERIA,
+            rules=RULES,
+            message=translator(page.locale)("Saved.") if saved else None,
+            is_admin=page.can(Permission.SETTINGS_MANAGE),
+        )
+
+    @get("")
+    async def show(
+        self,
+        page: NamedDependency[PageContext],
+        programme: FromQuery[uuid.UUID | None] = None,
+        saved: FromQuery[bool] = False,
+    ) -> Template:
+        page.require(Permission.DATA_READ)
+        return await self._page(page, programme, saved=saved)
+
+    @post("")
+    async def save(
+        self, page: NamedDependency[PageContext], programme: FromQuery[uuid.UUID | None] = None
+    ) -> Template | Redirect:
+        page.require(Permission.SETTINGS_MANAGE)
+        v = await page.form()
+        try:
+            async with page.session.begin_nested():
+                current = await people.settings_for(page.session, programme)
+                config, interval = _posted_settings(v, current.config)
+                await people.save_settings(page.session, programme, config, interval)
+        except DomainError as exc:
+            errors = {exc.field or "_form": page.message(exc)}
+            return await self._page(page, programme, errors=errors, values=v, status_code=422)
+        query = f"programme={programme}&saved=1" if programme else "saved=1"
+        return Redirect(f"/o/{page.org.slug}/matching/settings?{query}", status_code=303)
+
+
+ROUTES = [MatchingPages, EndReasonPages, MatchingSettingsPages, *meeting_log_pages.ROUTES]
