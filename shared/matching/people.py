@@ -539,6 +539,8 @@ async def _build(
 ) -> CandidatePool:
     people = await candidates(session, role, settings.config, settings.programme_id)
     return CandidatePool(people, role, settings.config, today)
+
+
 # ---------------------------------------------------------------- the board's search and filters
 
 BOARD_PAGE = 20

@@ -55,6 +55,7 @@ SKIPPED = {
     "/o/{slug:str}/contacts/{contact_id:uuid}/export",
     # Downloads: files, not pages.
     "/o/{slug:str}/contacts/exports/{export_id:uuid}/download",
+    "/o/{slug:str}/reports/exports/{export_id:uuid}/download",
     "/o/{slug:str}/contacts/import/{import_id:uuid}/errors.csv",
     "/o/{slug:str}/reports/export/pdf",
     "/o/{slug:str}/reports/export/xlsx",
@@ -82,6 +83,10 @@ PARAMS = {
     "event_id": "SELECT id FROM intake_events LIMIT 1",
     "form_id": "SELECT id FROM intake_forms LIMIT 1",
     "form_slug": "SELECT slug FROM intake_forms LIMIT 1",
+    "field_id": "SELECT id FROM match_fields LIMIT 1",
+    "questionnaire_id": "SELECT id FROM questionnaires LIMIT 1",
+    # The report export's page; the contacts' export pages are fragments (skipped above).
+    "export_id": "SELECT id FROM report_exports LIMIT 1",
 }
 
 

@@ -141,6 +141,61 @@ OFFERED_BY: dict[tuple[str, str], tuple[str, str]] = {
     ("DELETE", f"{API}/calendar-feed"): ("POST", f"{PAGE}/calendar-feed/revoke"),
     ("PUT", f"{API}/notification-settings"): ("POST", f"{PAGE}/notification-settings"),
     ("POST", f"{API}/notifications/read-all"): ("POST", f"{PAGE}/notifications/read-all"),
+    # tasks, appointments and notifications
+    ("PATCH", f"{API}/tasks/{{task_id}}"): ("POST", f"{PAGE}/tasks/{{task_id}}"),
+    ("DELETE", f"{API}/tasks/{{task_id}}"): ("POST", f"{PAGE}/tasks/{{task_id}}/delete"),
+    ("PATCH", f"{API}/appointments/{{appointment_id}}"): ("POST", f"{PAGE}/appointments/{{appointment_id}}"),
+    ("POST", f"{API}/appointments/{{appointment_id}}/cancel"): (
+        "POST",
+        f"{PAGE}/appointments/{{appointment_id}}/cancel",
+    ),
+    ("POST", f"{API}/appointments/{{appointment_id}}/confirm"): (
+        "POST",
+        f"{PAGE}/appointments/{{appointment_id}}/confirm",
+    ),
+    ("POST", f"{API}/notifications/{{notification_id}}/read"): (
+        "POST",
+        f"{PAGE}/notifications/{{notification_id}}/read",
+    ),
+    # a tandem's signals, meeting log and questionnaires
+    ("DELETE", f"{API}/matches/{{match_id}}/follow-up"): (
+        "POST",
+        f"{PAGE}/matches/{{match_id}}/follow-up/clear",
+    ),
+    ("POST", f"{API}/matches/{{match_id}}/meeting-log/link"): (
+        "POST",
+        f"{PAGE}/matches/{{match_id}}/meeting-log/link",
+    ),
+    ("DELETE", f"{API}/matches/{{match_id}}/meeting-log/link"): (
+        "POST",
+        f"{PAGE}/matches/{{match_id}}/meeting-log/revoke",
+    ),
+    ("POST", f"{API}/matches/{{match_id}}/questionnaires"): (
+        "POST",
+        f"{PAGE}/matches/{{match_id}}/questionnaires",
+    ),
+    ("POST", f"{API}/questionnaire-invitations/{{invitation_id}}/revoke"): (
+        "POST",
+        f"{PAGE}/questionnaire-invitations/{{invitation_id}}/revoke",
+    ),
+    ("POST", f"{API}/questionnaires/from-template"): ("POST", f"{PAGE}/questionnaires/from-template"),
+    ("POST", f"{API}/questionnaires/schedules"): ("POST", f"{PAGE}/questionnaires/schedules"),
+    ("DELETE", f"{API}/questionnaires/schedules/{{schedule_id}}"): (
+        "POST",
+        f"{PAGE}/questionnaires/schedules/{{schedule_id}}/delete",
+    ),
+    ("PUT", f"{API}/questionnaires/settings"): ("POST", f"{PAGE}/questionnaires/settings"),
+    # the person answering, without an account: the same answers by form or by JSON
+    ("POST", "/api/v1/q/{token}"): ("POST", "/q/{token}"),
+    # reporting's settings
+    ("POST", f"{API}/match-fields"): ("POST", f"{PAGE}/match-fields"),
+    ("PATCH", f"{API}/match-fields/{{field_id}}"): ("POST", f"{PAGE}/match-fields/{{field_id}}"),
+    ("DELETE", f"{API}/match-fields/{{field_id}}"): ("POST", f"{PAGE}/match-fields/{{field_id}}/archive"),
+    ("PUT", f"{API}/reports/benchmarks/opt-in"): ("POST", f"{PAGE}/reports/benchmarks/opt-in"),
+    ("PUT", f"{API}/reports/programmes/{{programme_id}}/kind"): (
+        "POST",
+        f"{PAGE}/reports/benchmarks/programmes/{{programme_id}}",
+    ),
     # reports: the pages download an export directly instead of queueing one
     ("POST", f"{API}/reports/exports"): ("GET", f"{PAGE}/reports/export/xlsx"),
 }
@@ -152,21 +207,12 @@ API_ONLY: dict[tuple[str, str], str] = {
     # Removing the organisation's own provider is an operator's recovery step: a page would let an
     # admin lock every member out in one click (the sign-in settings page only changes it).
     ("DELETE", f"{API}/signin-provider"): "recovery by API token when the provider is broken",
-    # Offered by the task pages (tasks: edit, delete, stop a recurrence; appointments: edit,
-    # confirm, cancel; a notification marked read when opened), built alongside on their own branch.
-    ("PATCH", f"{API}/tasks/{{task_id}}"): "offered by the tasks pages",
-    ("DELETE", f"{API}/tasks/{{task_id}}"): "offered by the tasks pages",
-    ("PATCH", f"{API}/appointments/{{appointment_id}}"): "offered by the appointment pages",
-    ("POST", f"{API}/appointments/{{appointment_id}}/cancel"): "offered by the appointment pages",
-    ("POST", f"{API}/appointments/{{appointment_id}}/confirm"): "offered by the appointment pages",
-    ("POST", f"{API}/notifications/{{notification_id}}/read"): "offered by the notification pages",
-    # Not yet in the pages: reporting's settings (fields of a match, benchmarks, programme kinds).
-    # Listed so the gap is visible, not hidden; remove each entry when its settings page lands.
-    ("POST", f"{API}/match-fields"): "gap: reporting settings page",
-    ("PATCH", f"{API}/match-fields/{{field_id}}"): "gap: reporting settings page",
-    ("DELETE", f"{API}/match-fields/{{field_id}}"): "gap: reporting settings page",
-    ("PUT", f"{API}/reports/benchmarks/opt-in"): "gap: reporting settings page",
-    ("PUT", f"{API}/reports/programmes/{{programme_id}}/kind"): "gap: reporting settings page",
+    # Not yet in the pages: a questionnaire's questions are edited through the API (the page shows
+    # them read-only), a blank questionnaire starts from the API (the page copies a template) and
+    # a schedule is changed by removing and adding it. Listed so the gap stays visible.
+    ("PATCH", f"{API}/questionnaires/{{questionnaire_id}}"): "gap: editing questions in the pages",
+    ("POST", f"{API}/questionnaires"): "gap: a blank questionnaire in the pages",
+    ("PUT", f"{API}/questionnaires/schedules/{{schedule_id}}"): "gap: changing a schedule in place",
 }
 
 
