@@ -472,13 +472,36 @@ c AS MATERIALIZED (
        AND m.proposed_on >= c.waiting_since
   WHERE c.waiting_since <= CAST(:last AS date) AND {_PROGRAMME_CONTACT}
   GROUP BY c.id, c.kinds, c.waiting_since, c.status, c.status_changed_at
+),
+-- Each person by bucket number, not once per month: who became ready falls into one bucket, and
+-- a mentee waits at the end of the buckets from the one they became ready in to the last whose
+-- end they were still waiting on (a running sum over +1 and -1 marks).
+span AS (
+  SELECT c.kinds, c.waiting_since, greatest(width_bucket(c.waiting_since, CAST(:starts AS date[])), 1) AS lo,
+         width_bucket(c.waited_until, CAST(:ends AS date[])) AS hi
+  FROM c
+),
+marks AS (
+  SELECT c.lo AS at,
+         CASE WHEN 'mentee' = ANY(c.kinds) AND c.waiting_since >= CAST(:first AS date) THEN 1 ELSE 0 END
+           AS ready_mentees,
+         CASE WHEN 'mentor' = ANY(c.kinds) AND c.waiting_since >= CAST(:first AS date) THEN 1 ELSE 0 END
+           AS ready_mentors,
+         CASE WHEN 'mentee' = ANY(c.kinds) AND c.lo <= c.hi THEN 1 ELSE 0 END AS waiting
+  FROM span c
+  UNION ALL
+  SELECT c.hi + 1, 0, 0, -1 FROM span c WHERE 'mentee' = ANY(c.kinds) AND c.lo <= c.hi
+),
+per AS (
+  SELECT k.at, sum(k.ready_mentees) AS ready_mentees, sum(k.ready_mentors) AS ready_mentors,
+         sum(k.waiting) AS waiting
+  FROM marks k GROUP BY k.at
 )
 SELECT b.i, {dim} AS dim,
-  count(*) FILTER (WHERE 'mentee' = ANY(c.kinds) AND c.waiting_since BETWEEN b.s AND b.e) AS ready_mentees,
-  count(*) FILTER (WHERE 'mentor' = ANY(c.kinds) AND c.waiting_since BETWEEN b.s AND b.e) AS ready_mentors,
-  count(*) FILTER (WHERE 'mentee' = ANY(c.kinds) AND c.waited_until >= b.e) AS waiting_at_end
-FROM b JOIN c ON c.waiting_since <= b.e
-GROUP BY b.i, 2"""
+  coalesce(p.ready_mentees, 0)::bigint AS ready_mentees,
+  coalesce(p.ready_mentors, 0)::bigint AS ready_mentors,
+  (sum(coalesce(p.waiting, 0)) OVER (ORDER BY b.i))::bigint AS waiting_at_end
+FROM b LEFT JOIN per p ON p.at = b.i"""
 
 
 def _signups_sql(dim: str) -> str:

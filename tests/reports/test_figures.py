@@ -338,7 +338,7 @@ async def test_a_monthly_series_equals_the_report_of_each_month(db: Database, or
     mentor_ids, mentee_ids = [c.id for c in mentors], [c.id for c in mentees]
     compared = (
         "tandems_started", "tandems_active", "tandems_ended", "mentors_reached", "checkins_missed",
-        "checkins_held", "days_to_start_avg", "duration_avg", "matched_after_wait",
+        "checkins_held", "days_to_start_avg", "duration_avg", "matched_after_wait", "waiting_at_end",
     )  # fmt: skip
 
     async def check(tandems: list[Any]) -> None:
