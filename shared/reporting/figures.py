@@ -440,7 +440,8 @@ x AS (
   SELECT {_BUCKET_OF.format(day="k.occurred_on")}, k.organization_id, k.match_id, 0, 0, 0, k.rating,
          k.follow_up, 1
   FROM match_checkins k WHERE k.occurred_on BETWEEN CAST(:first AS date) AND CAST(:last AS date)
-)
+),
+all_ AS (
 SELECT b.i, {dim} AS dim,
   sum(x.meetings) AS meetings,
   sum(x.duration_minutes) / 60.0 AS meeting_hours,
@@ -451,11 +452,23 @@ SELECT b.i, {dim} AS dim,
   count(*) FILTER (WHERE x.rating = 2) AS rating_2,
   count(*) FILTER (WHERE x.rating = 3) AS rating_3,
   count(*) FILTER (WHERE x.rating = 4) AS rating_4,
-  count(*) FILTER (WHERE x.rating = 5) AS rating_5,
-  count(DISTINCT x.match_id) FILTER (WHERE x.follow_up) AS follow_up_tandems
+  count(*) FILTER (WHERE x.rating = 5) AS rating_5
 FROM x JOIN b ON b.i = x.i
 {tables}
-GROUP BY b.i, 2"""
+GROUP BY b.i, 2
+),
+-- Tandems flagged apart: a distinct count next to the sums would sort every meeting and check-in.
+flagged AS (
+SELECT b.i, {dim} AS dim, count(DISTINCT x.match_id) AS follow_up_tandems
+FROM (SELECT {_BUCKET_OF.format(day="k.occurred_on")} AS i, k.organization_id, k.match_id
+      FROM match_checkins k
+      WHERE k.follow_up AND k.occurred_on BETWEEN CAST(:first AS date) AND CAST(:last AS date)) x
+JOIN b ON b.i = x.i
+{tables}
+GROUP BY b.i, 2
+)
+SELECT a.*, coalesce(f.follow_up_tandems, 0) AS follow_up_tandems
+FROM all_ a LEFT JOIN flagged f ON f.i = a.i AND f.dim IS NOT DISTINCT FROM a.dim"""
 
 
 def _people_sql(dim: str) -> str:
