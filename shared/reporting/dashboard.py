@@ -40,11 +40,13 @@ SELECT
   (SELECT count(*) FROM waiting) AS waiting,
   (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY CAST(:today AS date) - w.waiting_since)
      FROM waiting w WHERE w.waiting_since IS NOT NULL) AS waiting_median_days,
+  -- Open tandems counted once per mentor in one pass, not looked up again for every mentor.
   (SELECT count(*) FROM contacts c
+   LEFT JOIN (SELECT m.mentor_id, count(*) AS n FROM matches m
+              WHERE m.organization_id = :org AND m.status <> 'ended' GROUP BY m.mentor_id) o
+     ON o.mentor_id = c.id
    WHERE c.organization_id = :org AND c.status IN ('ready', 'matched') AND 'mentor' = ANY(c.kinds)
-     AND c.erased_at IS NULL
-     AND c.capacity > (SELECT count(*) FROM matches m
-                       WHERE m.organization_id = :org AND m.mentor_id = c.id AND m.status <> 'ended')
+     AND c.erased_at IS NULL AND c.capacity > coalesce(o.n, 0)
   ) AS mentors_free,
   (SELECT count(*) FROM matches m WHERE m.organization_id = :org AND m.status = 'active') AS active,
   (SELECT count(*) FROM tasks t WHERE t.organization_id = :org AND t.status = 'open'

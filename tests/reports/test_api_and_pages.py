@@ -198,3 +198,31 @@ async def test_the_reports_api_is_documented(client: AsyncTestClient[Any]) -> No
     parameters = {p["name"] for p in paths["/api/v1/orgs/{slug}/reports/series"]["get"]["parameters"]}
     assert {"from", "to", "programme", "interval", "figures"} <= parameters
     assert "/api/v1/orgs/{slug}/match-fields" in paths
+
+
+async def test_mentors_with_free_places_count_their_open_tandems(db: Database, org_a: Org) -> None:
+    """A mentor with room for two and one open tandem has a free place; one with room for one and
+    an open tandem has none; ended tandems free their place again."""
+    from shared.contacts.models import Contact
+    from shared.contacts.service import derive
+    from shared.matching.models import Match
+
+    async with db.tenant(org_a.id) as s:
+        roomy, full, freed = (
+            Contact(organization_id=org_a.id, kinds=["mentor"], last_name=n, status="matched", capacity=c)
+            for n, c in (("Zwei", 2), ("Eins", 1), ("Wieder", 1))
+        )
+        mentees = [Contact(organization_id=org_a.id, kinds=["mentee"], last_name=f"K{i}") for i in range(3)]
+        for c in (roomy, full, freed, *mentees):
+            derive(c)
+            s.add(c)
+        await s.flush()
+        for mentor, mentee, status in ((roomy, mentees[0], "active"), (full, mentees[1], "active"),
+                                       (freed, mentees[2], "ended")):  # fmt: skip
+            ended = date(2026, 6, 1) if status == "ended" else None
+            s.add(Match(organization_id=org_a.id, mentor_id=mentor.id, mentee_id=mentee.id, status=status,
+                        proposed_on=date(2026, 1, 1), started_on=date(2026, 2, 1),
+                        ended_on=ended))  # fmt: skip
+    async with db.tenant(org_a.id) as session:
+        board = await dashboard(session, date(2026, 11, 25), None, suppressed=False)
+    assert {t.key: t.value for t in board.tiles}["mentors_free"] == 2  # Zwei and Wieder

@@ -14,7 +14,7 @@ from shared.contacts.models import Contact
 from shared.contacts.service import derive
 from shared.db import Database
 from shared.errors import ValidationFailed
-from shared.matching.models import Match
+from shared.matching.models import CheckIn, Match
 from shared.reporting import figures
 from shared.reporting.schemas import Report, Table, suppress_report
 from tests.conftest import Org
@@ -305,3 +305,78 @@ async def test_active_at_any_time_equals_a_brute_force_count(db: Database, org_a
         asyncio.run_coroutine_threadsafe(check(spans, period), loop).result()
 
     await asyncio.to_thread(_active_matches_brute_force, run=run)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    tandems=st.lists(
+        st.tuples(
+            st.integers(0, 2),  # mentor
+            st.integers(0, 150),  # proposed, days after the base
+            st.one_of(st.none(), st.integers(0, 40)),  # days from proposal to start
+            st.one_of(st.none(), st.integers(0, 120)),  # length
+            st.lists(st.integers(0, 200), max_size=3),  # check-ins, days after the start
+        ),
+        max_size=6,
+    ),
+)
+def _series_against_each_month(tandems: list[Any], run: Any) -> None:
+    run(tandems)
+
+
+async def test_a_monthly_series_equals_the_report_of_each_month(db: Database, org_a: Org) -> None:
+    """A series counts every month as the report of that month alone does, and the mentors reached
+    in a month are the distinct mentors with a tandem active in it (counted here in Python)."""
+    base, first, last = date(2025, 1, 1), date(2025, 1, 15), date(2025, 7, 31)
+    loop = asyncio.get_running_loop()
+    async with db.tenant(org_a.id) as s:
+        mentors = [Contact(organization_id=org_a.id, kinds=["mentor"], last_name=f"P{i}") for i in range(3)]
+        mentees = [Contact(organization_id=org_a.id, kinds=["mentee"], last_name=f"K{i}") for i in range(6)]
+        for c in (*mentors, *mentees):
+            derive(c)
+            s.add(c)
+    mentor_ids, mentee_ids = [c.id for c in mentors], [c.id for c in mentees]
+    compared = (
+        "tandems_started", "tandems_active", "tandems_ended", "mentors_reached", "checkins_missed",
+        "checkins_held", "days_to_start_avg", "duration_avg", "matched_after_wait", "waiting_at_end",
+    )  # fmt: skip
+
+    async def check(tandems: list[Any]) -> None:
+        async with db.session(org_a.id) as s:
+            tx = await s.begin()
+            spans = []
+            for i, (mentor, proposed, wait, length, held) in enumerate(tandems):
+                proposed_on = base + timedelta(days=proposed)
+                started = None if wait is None else proposed_on + timedelta(days=wait)
+                ended = None if started is None or length is None else started + timedelta(days=length)
+                match = Match(organization_id=org_a.id, mentor_id=mentor_ids[mentor], mentee_id=mentee_ids[i],
+                              status="ended" if ended else ("active" if started else "proposed"),
+                              proposed_on=proposed_on, started_on=started, ended_on=ended)  # fmt: skip
+                s.add(match)
+                await s.flush()
+                for day in held:
+                    if started is not None:
+                        on = started + timedelta(days=day)
+                        s.add(CheckIn(organization_id=org_a.id, match_id=match.id, occurred_on=on,
+                                      channel="phone", rating=3))  # fmt: skip
+                spans.append((mentor, started, ended))
+            await s.flush()
+            series = await figures.series(s, first, last, "month")
+            months = [await figures.report(s, b.start, b.end) for b in series.buckets]
+            await tx.rollback()
+        by_key = {f.key: f.values for f in series.figures}
+        for n, (bucket, report) in enumerate(zip(series.buckets, months, strict=True)):
+            each = {k: v for section in ("tandems", "mentors", "people", "accompaniment")
+                    for k, v in values(report, section).items()}  # fmt: skip
+            assert {k: by_key[k][n] for k in compared} == {k: each[k] for k in compared}, bucket
+            reached = {
+                mentor
+                for mentor, started, ended in spans
+                if started is not None and started <= bucket.end and (ended is None or ended >= bucket.start)
+            }
+            assert by_key["mentors_reached"][n] == len(reached), bucket
+
+    def run(tandems: list[Any]) -> None:
+        asyncio.run_coroutine_threadsafe(check(tandems), loop).result()
+
+    await asyncio.to_thread(_series_against_each_month, run=run)
