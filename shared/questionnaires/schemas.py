@@ -179,7 +179,7 @@ class SentOut(msgspec.Struct, kw_only=True):
 
 
 class AnswerIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    answers: Fields[str, Any]
+    answers: Fields[Short, Any]
     lang: Literal["de", "en"] | None = None
 
 

@@ -38,6 +38,9 @@ PAGES_ALLOWED = {
     ("GET", "/o/{slug:str}/reports/exports/{export_id:uuid}"),
     ("GET", "/o/{slug:str}/reports/exports/{export_id:uuid}/download"),
     ("GET", "/o/{slug:str}/reports/benchmarks"),
+    # The questionnaires and their figures per question (no answers of a person, no worry's words).
+    ("GET", "/o/{slug:str}/questionnaires"),
+    ("GET", "/o/{slug:str}/questionnaires/{questionnaire_id:uuid}"),
 }
 
 

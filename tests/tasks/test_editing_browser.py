@@ -149,6 +149,8 @@ async def test_a_coordinator_changes_tasks_and_appointments_in_the_browser(
     await expect(page.get_by_role("heading", level=1)).to_have_text("Elternabend")
     await page.get_by_label("Grund der Absage (optional)").fill("Die Aula ist belegt.")
     await page.get_by_role("button", name="Termin absagen").click()
+    # Cancelling asks first in codo's dialog, which names what happens.
+    await page.get_by_role("dialog").get_by_role("button", name="Termin absagen").click()
     await expect(page.get_by_role("status")).to_contain_text("Der Termin wurde abgesagt.")
     async with db.tenant(org_a.id) as session:
         assert (await appointments.get_out(session, meeting.id)).status == "cancelled"
@@ -158,9 +160,12 @@ async def test_a_coordinator_changes_tasks_and_appointments_in_the_browser(
     await page.goto(f"{base}/o/{org_a.slug}/tasks")
     await looked_at(page, shots, "task-list")
 
-    # Deleting asks first (the dialog is accepted above) and says what happened.
+    # Deleting asks first, in codo's dialog, and says what happened.
     await page.goto(f"{base}/o/{org_a.slug}/tasks/{weekly.id}")
     await page.get_by_role("button", name="Aufgabe löschen").click()
+    dialog = page.get_by_role("dialog")
+    await expect(dialog).to_contain_text("Wochenbericht an die Stiftung")
+    await dialog.get_by_role("button", name="Aufgabe löschen").click()
     await expect(page.get_by_role("status")).to_contain_text(
         "„Wochenbericht an die Stiftung“ wurde gelöscht."
     )
