@@ -13,8 +13,8 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.actor import Actor
-from shared.contacts.gdpr import person_needles, redact
 from shared.contacts.models import Contact
+from shared.contacts.privacy import person_needles, redact
 from shared.models import OutboxMessage
 
 

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.actor import Actor
-from shared.contacts.gdpr import person_needles
 from shared.contacts.models import Contact
+from shared.contacts.privacy import person_needles
 from shared.history.service import Search, entries, entry_out, scrub_person
 from shared.permissions import Permission
 

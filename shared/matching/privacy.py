@@ -14,8 +14,8 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.actor import Actor
-from shared.contacts.gdpr import person_needles, redact
 from shared.contacts.models import Contact
+from shared.contacts.privacy import person_needles, redact
 from shared.matching.concerns import may_read_confidential, responsible_coordinator
 from shared.matching.models import (
     CheckIn,

@@ -13,8 +13,8 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.actor import Actor
-from shared.contacts.gdpr import person_needles, redact
 from shared.contacts.models import Contact
+from shared.contacts.privacy import person_needles, redact
 from shared.tasks.models import Appointment, AppointmentParticipant, Notification, Task, TaskComment
 
 ERASED_TITLE = "Aufgabe zu einer gelöschten Person / task about an erased person"

@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 
 from services.worker.jobs.contacts import run_import
 from shared.contacts import exports as list_exports
-from shared.contacts import gdpr
+from shared.contacts import privacy
 from shared.contacts.models import Activity, Contact
 from shared.db import Database, plain_url
 from shared.permissions import Role
@@ -193,7 +193,7 @@ async def test_the_export_of_a_person_holds_all_their_data(
     assert r.status_code == 200 and r.json()["timeline"] == []
     assert [(c["purpose"], c["status"]) for c in data["consents"]] == [("photos", "withdrawn")]
     # Every domain with a privacy module adds what it keeps about the person.
-    assert set(data["domains"]) == {gdpr.domain_of(m) for m in gdpr.privacy_modules()}
+    assert set(data["domains"]) == {privacy.domain_of(m) for m in privacy.privacy_modules()}
     r = await client.get(f"{base}/export", params={"format": "html"}, headers=org_a.auth())
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     assert "Ayşe" in r.text and "vertraulich &lt;b&gt;" in r.text

@@ -50,9 +50,6 @@ SKIPPED = {
     "/favicon.ico",
     "/static/{file_path:path}",
     "/calendar/{token:str}",  # an iCalendar feed for calendar apps
-    # The stored data of one person as a stand-alone HTML file (shared/contacts/gdpr.py), outside
-    # codo's layout and stylesheet; walked once it is a page of the app.
-    "/o/{slug:str}/contacts/{contact_id:uuid}/export",
     # Downloads: files, not pages.
     "/o/{slug:str}/contacts/exports/{export_id:uuid}/download",
     "/o/{slug:str}/reports/exports/{export_id:uuid}/download",

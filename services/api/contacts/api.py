@@ -17,7 +17,7 @@ from services.api.contacts import person_data
 from services.api.context import ApiController, OrgContext
 from services.api.pagination import Cursor, Limit
 from shared.actor import Actor, display_name
-from shared.contacts import exports, gdpr, service, timeline
+from shared.contacts import exports, privacy, service, timeline
 from shared.contacts import fields as custom_fields
 from shared.contacts.exports import ExportIn, ExportOut
 from shared.contacts.fields import FieldIn, FieldOut, FieldPatch
@@ -274,7 +274,7 @@ class ContactController(ApiController):
         ctx.require(Permission.DATA_WRITE)
         if format not in ("json", "html", "pdf"):
             raise ValidationFailed("format is json, html or pdf", field="format")
-        data = await gdpr.export_person(ctx.session, contact_id, ctx.actor)
+        data = await privacy.export_person(ctx.session, contact_id, ctx.actor)
         headers = person_data.attachment(contact_id, format)
         if format == "json":
             return Response(data, media_type="application/json", headers=headers)
@@ -296,7 +296,7 @@ class ContactController(ApiController):
     async def erase(self, ctx: NamedDependency[OrgContext], contact_id: FromPath[uuid.UUID]) -> ContactOut:
         await service.get_contact(ctx.session, contact_id)
         ctx.require(Permission.PERSON_ERASE)
-        return await gdpr.erase(ctx.session, contact_id)
+        return await privacy.erase(ctx.session, contact_id)
 
     @post(
         "/{contact_id:uuid}/erase-request",
@@ -317,14 +317,14 @@ class ContactController(ApiController):
         return await erasure.request_erasure(ctx.session, acting, contact_id, data.reason, datetime.now(UTC))
 
     @get("/retention", summary="Who the retention rule would erase now (admins)")
-    async def retention_preview(self, ctx: NamedDependency[OrgContext]) -> gdpr.RetentionPreview:
+    async def retention_preview(self, ctx: NamedDependency[OrgContext]) -> privacy.RetentionPreview:
         ctx.require(Permission.SETTINGS_MANAGE)
-        return await gdpr.retention_preview(ctx.session)
+        return await privacy.retention_preview(ctx.session)
 
     @post("/retention/apply", summary="Apply the retention rule now (admins)", status_code=200)
     async def retention_apply(self, ctx: NamedDependency[OrgContext]) -> dict[str, int]:
         ctx.require(Permission.SETTINGS_MANAGE)
-        return {"erased": await gdpr.apply_retention(ctx.session)}
+        return {"erased": await privacy.apply_retention(ctx.session)}
 
     # ------------------------------------------------------------ custom fields
 

@@ -18,7 +18,7 @@ from services.api.history.pages import record_history
 from services.api.limits import UPLOAD_MAX_BYTES, refuse_nul
 from services.api.web.context import PageContext, PageController
 from shared.actor import Actor
-from shared.contacts import exports, gdpr, imports, service, timeline
+from shared.contacts import exports, imports, privacy, service, timeline
 from shared.contacts import fields as custom_fields
 from shared.contacts.fields import FieldIn, FieldOption
 from shared.contacts.schemas import ActivityIn, ConsentIn, ContactIn, ContactOut, ContactPatch, SettingsIn
@@ -449,7 +449,7 @@ class ContactPages(PageController):
     async def erase(self, page: NamedDependency[PageContext], contact_id: FromPath[uuid.UUID]) -> Redirect:
         await service.get_contact(page.session, contact_id)
         page.require(Permission.PERSON_ERASE)
-        await gdpr.erase(page.session, contact_id)
+        await privacy.erase(page.session, contact_id)
         return Redirect(f"/o/{page.org.slug}/contacts/{contact_id}", status_code=303)
 
     @post("/{contact_id:uuid}/erase-request", status_code=303)
@@ -477,7 +477,7 @@ class ContactPages(PageController):
         page.require(Permission.DATA_WRITE)
         if format not in ("html", "pdf", "json"):
             raise ValidationFailed("format is json, html or pdf", field="format")
-        data = await gdpr.export_person(page.session, contact_id, page.actor)
+        data = await privacy.export_person(page.session, contact_id, page.actor)
         if format == "json":
             return Response(
                 data, media_type="application/json", headers=person_data.attachment(contact_id, "json")
@@ -688,7 +688,7 @@ class ContactPages(PageController):
             nav="settings",
             programmes=await service.list_programmes(page.session),
             rules=await timeline.get_settings(page.session),
-            preview=await gdpr.retention_preview(page.session),
+            preview=await privacy.retention_preview(page.session),
             error=error,
             applied=applied,
             **VOCAB,
@@ -717,7 +717,7 @@ class ContactPages(PageController):
     @post("/settings/retention", status_code=200)
     async def apply_retention(self, page: NamedDependency[PageContext]) -> Template:
         page.require(Permission.SETTINGS_MANAGE)
-        return await self._settings(page, applied=await gdpr.apply_retention(page.session))
+        return await self._settings(page, applied=await privacy.apply_retention(page.session))
 
     @post("/programmes", status_code=303)
     async def add_programme(self, page: NamedDependency[PageContext]) -> Template | Redirect:

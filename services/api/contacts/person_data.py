@@ -1,6 +1,6 @@
 """One person's data as a document an organisation can hand over (GDPR Art. 15).
 
-:func:`shared.contacts.gdpr.export_person` gathers everything kept about a person as plain
+:func:`shared.contacts.privacy.export_person` gathers everything kept about a person as plain
 JSON (which stays the machine-readable copy of Art. 20). This module turns it into something a
 person can read: sections per domain, labels instead of stored keys, dates in the reader's
 locale, and none of codo's internal ids. The page and the PDF are built from the same

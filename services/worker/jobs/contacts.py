@@ -10,7 +10,7 @@ from arq import cron
 from arq.worker import func
 
 from shared import i18n, queue
-from shared.contacts import exports, gdpr, imports
+from shared.contacts import exports, imports, privacy
 from shared.db import Database
 from shared.logs import get_logger
 
@@ -60,14 +60,14 @@ async def run_export(ctx: dict[str, Any], org_id: str, export_id: str) -> str:
 async def apply_retention(ctx: dict[str, Any], org_id: str) -> int:
     db: Database = ctx["db"]
     async with db.tenant(uuid.UUID(org_id)) as session:
-        erased = await gdpr.apply_retention(session)
+        erased = await privacy.apply_retention(session)
     log.info("retention applied", org_id=org_id, erased=erased)
     return erased
 
 
 async def retention_fan_out(ctx: dict[str, Any]) -> int:
     """Daily: one retention job per organisation that set a rule."""
-    orgs = await gdpr.organisations_with_retention(ctx["db"])
+    orgs = await privacy.organisations_with_retention(ctx["db"])
     for org_id in orgs:
         await ctx["redis"].enqueue_job(APPLY_RETENTION, str(org_id), _job_id=f"contacts-retention-{org_id}")
     return len(orgs)

@@ -60,7 +60,8 @@ def privacy_modules() -> list[ModuleType]:
 
     found = []
     for info in pkgutil.walk_packages(shared.__path__, "shared."):
-        if info.name.endswith(".privacy"):
+        # The contacts' own module (this one) gathers the others; the person's record is its own part.
+        if info.name.endswith(".privacy") and info.name != __name__:
             found.append(importlib.import_module(info.name))
     return found
 
