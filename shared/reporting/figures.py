@@ -28,6 +28,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contacts.models import Programme
+from shared.db import current_org
 from shared.errors import NotFound, ValidationFailed
 from shared.reporting.schemas import (
     Breakdown,
@@ -272,10 +273,11 @@ _BUCKETS = """b AS (
 _PROGRAMME_MATCH = "(CAST(:programme AS uuid) IS NULL OR m.programme_id = CAST(:programme AS uuid))"
 _PROGRAMME_CONTACT = """(CAST(:programme AS uuid) IS NULL OR EXISTS (
   SELECT 1 FROM contact_programme_members pm
-  WHERE pm.contact_id = c.id AND pm.programme_id = CAST(:programme AS uuid)))"""
+  WHERE pm.organization_id = :org AND pm.contact_id = c.id AND pm.programme_id = CAST(:programme AS uuid)))"""
 # The check-in interval of a tandem's programme, else the organisation's, else 30 days.
 _INTERVAL = """coalesce(own.checkin_interval_days,
-  (SELECT ms.checkin_interval_days FROM matching_settings ms WHERE ms.programme_id IS NULL), 30)"""
+  (SELECT ms.checkin_interval_days FROM matching_settings ms
+   WHERE ms.organization_id = :org AND ms.programme_id IS NULL), 30)"""
 # A bucket's number for a day, when the buckets are consecutive (as :starts always is).
 _BUCKET_OF = "width_bucket({day}, CAST(:starts AS date[]))"
 _BERLIN_DAY = "({column} AT TIME ZONE 'Europe/Berlin')::date"
@@ -292,7 +294,7 @@ _PAUSES = """pauses AS MATERIALIZED (
       AND n.to_status IN ('active', 'ended') AND (n.occurred_on, n.id) > (e.occurred_on, e.id)
     ORDER BY n.occurred_on, n.id LIMIT 1
   ) r
-  WHERE e.to_status = 'paused' AND e.occurred_on <= CAST(:last AS date)
+  WHERE e.organization_id = :org AND e.to_status = 'paused' AND e.occurred_on <= CAST(:last AS date)
     AND r.occurred_on >= CAST(:first AS date)
 )"""
 
@@ -303,22 +305,16 @@ _RESTING = """SELECT coalesce(sum(greatest(
   FROM (SELECT pa.since, pa.until FROM pauses pa WHERE pa.match_id = m.id
         UNION ALL SELECT m.paused_since, CAST(:last AS date) + 1 WHERE m.paused_since IS NOT NULL) pz"""
 # Mentors reached per bucket without a pair per (mentor, month): each mentor's tandems are active
-# from the bucket of their start to the bucket of their end (both numbered as the buckets are,
-# which are consecutive); sorted by first bucket, a tandem adds the buckets after the last one its
-# mentor's earlier tandems reached, and a running sum over the buckets counts the mentors.
-_REACHED = """act AS (
-  SELECT m.mentor_id, greatest(width_bucket(m.started_on, CAST(:starts AS date[])), 1) AS lo,
-         CASE WHEN m.ended_on IS NULL THEN cardinality(CAST(:starts AS date[]))
-              ELSE width_bucket(m.ended_on, CAST(:starts AS date[])) END AS hi
-  FROM m WHERE m.started_on <= CAST(:last AS date)
-),
-isl AS (
-  SELECT a.hi, greatest(a.lo, coalesce(max(a.hi) OVER (PARTITION BY a.mentor_id ORDER BY a.lo, a.hi
+# from bucket ``lo`` to ``hi`` (numbered as the buckets are, which are consecutive); sorted by first
+# bucket, a tandem adds the buckets after the last one its mentor's earlier tandems reached, and a
+# running sum over the buckets counts the mentors.
+_REACHED = """isl AS (
+  SELECT m.hi, greatest(m.lo, coalesce(max(m.hi) OVER (PARTITION BY m.mentor_id ORDER BY m.lo, m.hi
                                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) + 1) AS lo
-  FROM act a WHERE a.lo <= a.hi
+  FROM m WHERE m.lo <= m.hi
 ),
 reached AS (
-  SELECT b.i, (sum(coalesce(d.n, 0)) OVER (ORDER BY b.i))::bigint AS mentors_reached
+  SELECT b.i, NULL AS dim, (sum(coalesce(d.n, 0)) OVER (ORDER BY b.i))::bigint AS mentors_reached
   FROM b LEFT JOIN (
     SELECT x.at, sum(x.n) AS n
     FROM (SELECT lo AS at, 1 AS n FROM isl WHERE lo <= hi
@@ -328,50 +324,80 @@ reached AS (
 )"""
 
 
-def _tandems_sql(dim: str) -> str:
+def _tandems_sql(dim: str, joins: bool, one_bucket: bool) -> str:
     # A tandem is counted in a bucket when it was proposed by the bucket's end and had not ended
     # before its start (``span``). Starts, ends and proposals fall into one bucket each: they are
-    # found by the day's bucket number, so only the figures that need every month a tandem ran
-    # (active, check-ins missed) go through the pairs of tandem and bucket, straight into one hash
-    # aggregate: a 5-year series makes a quarter of a million pairs out of 10,000 tandems.
+    # found by the day's bucket number. The figures that need every bucket a tandem ran in (active,
+    # check-ins missed) do without a row per tandem and bucket (a quarter of a million for a 5-year
+    # series): a tandem runs from bucket ``lo`` to ``hi``, so +1 and -1 marks and a running sum over
+    # the bucket numbers count it in each; in the buckets it ran whole, floor(days / interval)
+    # check-ins fall due, summed the same way per interval. Only its first and last bucket, the
+    # buckets with a check-in held and the tandems that rested get rows of their own.
+    # Check-ins are read once, per tandem and bucket: what was held there, and the check-in figures.
     span = "m.proposed_on <= b.e AND (m.ended_on IS NULL OR m.ended_on >= b.s)"
-    active = "m.started_on <= b.e AND (m.ended_on IS NULL OR m.ended_on >= b.s)"
+    ran = "least(coalesce(m.ended_on, b.e), b.e) - greatest(m.started_on, b.s) + 1"
     one = "CAST(:first AS date) AND CAST(:last AS date)"
-    if dim != "NULL":
-        # A breakdown covers one period: few pairs, and the value may change with the bucket.
-        reached_here, reached, reached_column, reached_join = (
-            f"count(DISTINCT m.mentor_id) FILTER (WHERE {active}) AS mentors_reached,",
-            "",
-            "",
-            "",
-        )
+    ran_in_period = (
+        "m.started_on <= CAST(:last AS date) AND (m.ended_on IS NULL OR m.ended_on >= CAST(:first AS date))"
+    )
+    if one_bucket:
+        # One period (a report, a breakdown): the mentors of its tandems, counted once each.
+        reached = """reached AS (
+  SELECT 1 AS i, m.dim, count(DISTINCT m.mentor_id) AS mentors_reached
+  FROM m WHERE m.lo <= m.hi GROUP BY m.dim
+)"""
     else:
-        reached_here, reached_column = "", "coalesce(r.mentors_reached, 0) AS mentors_reached,"
-        reached, reached_join = f",\n{_REACHED}", "LEFT JOIN reached r ON r.i = f.i"
+        reached = _REACHED
+    # Without a programme or a breakdown, the check-ins need neither their tandem nor its mentee.
+    held_tables = (
+        """JOIN matches m ON m.organization_id = :org AND m.id = h.match_id
+  JOIN contacts p ON p.organization_id = :org AND p.id = m.mentee_id
+  WHERE (CAST(:programme AS uuid) IS NULL OR m.programme_id = CAST(:programme AS uuid))"""
+        if joins
+        else ""
+    )
+    step = "SELECT m.dim, m.every, {at} AS at, {active} AS active, {whole} AS whole FROM m WHERE {where}"
+    whole = "NOT m.rests AND m.hi > m.lo + 1"
     return f"""WITH {_BUCKETS},
-held AS (
-  SELECT h.match_id, array_agg(h.i) AS at, array_agg(h.n) AS n
-  FROM (SELECT {_BUCKET_OF.format(day="k.occurred_on")} AS i, k.match_id, count(*)::int AS n
-        FROM match_checkins k WHERE k.occurred_on BETWEEN {one} GROUP BY 1, 2) h
-  GROUP BY h.match_id
+held AS MATERIALIZED (
+  SELECT k.match_id, {_BUCKET_OF.format(day="k.occurred_on")} AS i, count(*)::int AS n,
+    sum(k.rating) AS rating_sum, count(*) FILTER (WHERE k.rating = 1) AS rating_1,
+    count(*) FILTER (WHERE k.rating = 2) AS rating_2, count(*) FILTER (WHERE k.rating = 3) AS rating_3,
+    count(*) FILTER (WHERE k.rating = 4) AS rating_4, count(*) FILTER (WHERE k.rating = 5) AS rating_5,
+    bool_or(k.follow_up) AS follow_up
+  FROM match_checkins k WHERE k.organization_id = :org AND k.occurred_on BETWEEN {one}
+  GROUP BY 1, 2
+),
+-- Tandems flagged in a bucket: those with a check-in there that asks for a follow-up.
+checkins AS (
+  SELECT h.i, {
+        dim
+    } AS dim, sum(h.n) AS checkins_held, sum(h.rating_sum) / nullif(sum(h.n), 0)::numeric AS rating_avg,
+    sum(h.rating_1) AS rating_1, sum(h.rating_2) AS rating_2, sum(h.rating_3) AS rating_3,
+    sum(h.rating_4) AS rating_4, sum(h.rating_5) AS rating_5,
+    count(*) FILTER (WHERE h.follow_up) AS follow_up_tandems
+  FROM held h
+  {held_tables}
+  GROUP BY 1, 2
 ),
 {_PAUSES},
--- MATERIALIZED: computed once, not again for every bucket of the joins below.
+-- MATERIALIZED: computed once, not again for every CTE below.
 m AS MATERIALIZED (
   SELECT m.id, m.mentor_id, m.proposed_on, m.started_on, m.ended_on, m.ended_early, p.waiting_since,
-         m.programme_id, m.custom AS match_custom, p.custom, p.gender, p.birth_date, {_INTERVAL} AS every,
+         {dim} AS dim, {_INTERVAL} AS every,
          CASE WHEN m.status = 'paused' THEN m.paused_on END AS paused_since,
-         held.at AS held_at, held.n AS held_n,
-         m.status = 'paused' OR m.id IN (SELECT pa.match_id FROM pauses pa) AS rests
-  FROM matches m JOIN contacts p ON p.organization_id = m.organization_id AND p.id = m.mentee_id
-  LEFT JOIN matching_settings own ON own.organization_id = m.organization_id
-       AND own.programme_id = m.programme_id
-  LEFT JOIN held ON held.match_id = m.id
-  WHERE {_PROGRAMME_MATCH} AND m.proposed_on <= CAST(:last AS date)
+         m.status = 'paused' OR m.id IN (SELECT pa.match_id FROM pauses pa) AS rests,
+         CASE WHEN {ran_in_period} THEN greatest({_BUCKET_OF.format(day="m.started_on")}, 1) END AS lo,
+         CASE WHEN {ran_in_period} THEN {
+        _BUCKET_OF.format(day="least(coalesce(m.ended_on, CAST(:last AS date)), CAST(:last AS date))")
+    } END AS hi
+  FROM matches m JOIN contacts p ON p.organization_id = :org AND p.id = m.mentee_id
+  LEFT JOIN matching_settings own ON own.organization_id = :org AND own.programme_id = m.programme_id
+  WHERE m.organization_id = :org AND {_PROGRAMME_MATCH} AND m.proposed_on <= CAST(:last AS date)
     AND (m.ended_on IS NULL OR m.ended_on >= CAST(:first AS date))
 ),
 ev AS (
-  SELECT b.i, {dim} AS dim, x.kind, m.*
+  SELECT b.i, x.kind, m.*
   FROM m CROSS JOIN LATERAL (VALUES
     ('started', CASE WHEN m.started_on BETWEEN {one} THEN m.started_on END),
     ('ended', CASE WHEN m.started_on IS NOT NULL AND m.ended_on BETWEEN {one} THEN m.ended_on END),
@@ -397,78 +423,96 @@ events AS (
   FROM ev m
   GROUP BY 1, 2
 ),
+-- Marks per check-in interval: active from ``lo`` to ``hi``, ran whole from ``lo + 1`` to ``hi - 1``
+-- (a tandem that rested is counted on its own below).
+steps AS (
+  SELECT x.dim, x.every, x.at, sum(x.active) AS active, sum(x.whole) AS whole
+  FROM ({step.format(at="m.lo", active=1, whole=0, where="m.lo <= m.hi")}
+        UNION ALL {step.format(at="m.hi + 1", active=-1, whole=0, where="m.lo <= m.hi")}
+        UNION ALL {step.format(at="m.lo + 1", active=0, whole=1, where=whole)}
+        UNION ALL {step.format(at="m.hi", active=0, whole=-1, where=whole)}) x
+  GROUP BY 1, 2, 3
+),
 running AS (
-  SELECT b.i, {dim} AS dim,
-    count(*) FILTER (WHERE {active}) AS tandems_active,
-    {reached_here}
-    -- Integer division: it truncates where floor() would round down, but only below zero, which
-    -- greatest() turns into 0 either way.
-    coalesce(sum(greatest(
-      (least(coalesce(m.ended_on, b.e), b.e) - greatest(m.started_on, b.s) + 1
-       - CASE WHEN m.rests THEN ({_RESTING}) ELSE 0 END) / m.every
-      - coalesce(m.held_n[array_position(m.held_at, b.i::int)], 0), 0)) FILTER (WHERE {active}), 0)::numeric
-      AS checkins_missed
-  FROM b JOIN m ON {span}
+  SELECT b.i, k.dim, k.every, b.e - b.s + 1 AS days,
+    sum(coalesce(s.active, 0)) OVER w AS active, sum(coalesce(s.whole, 0)) OVER w AS whole
+  FROM b CROSS JOIN (SELECT DISTINCT s.dim, s.every FROM steps s) k
+  LEFT JOIN steps s ON s.dim IS NOT DISTINCT FROM k.dim AND s.every = k.every AND s.at = b.i
+  WINDOW w AS (PARTITION BY k.dim, k.every ORDER BY b.i)
+),
+-- Integer division: it truncates where floor() would round down, but only below zero, which
+-- greatest() turns into 0 either way.
+exact AS (
+  -- The first and the last bucket of a tandem that never rested: the days it ran.
+  SELECT b.i, m.dim, greatest(({ran}) / m.every, 0) AS missed
+  FROM m CROSS JOIN LATERAL (VALUES (m.lo), (CASE WHEN m.hi > m.lo THEN m.hi END)) x(i)
+  JOIN b ON b.i = x.i
+  WHERE NOT m.rests AND m.lo <= m.hi
+  UNION ALL
+  -- Less the check-ins held in each bucket it ran in, up to those due there.
+  SELECT b.i, m.dim, -least(h.n, greatest(({ran}) / m.every, 0))
+  FROM m JOIN held h ON h.match_id = m.id JOIN b ON b.i = h.i
+  WHERE NOT m.rests AND h.i BETWEEN m.lo AND m.hi
+  UNION ALL
+  -- A tandem that rested: every bucket it ran in, less its pause days.
+  SELECT b.i, m.dim, greatest((({ran}) - ({_RESTING})) / m.every - coalesce(h.n, 0), 0)
+  FROM m JOIN b ON b.i BETWEEN m.lo AND m.hi
+  LEFT JOIN held h ON h.match_id = m.id AND h.i = b.i
+  WHERE m.rests
+),
+f AS (
+  SELECT t.i, t.dim, sum(t.active) AS tandems_active, sum(t.missed) AS checkins_missed
+  FROM (SELECT r.i, r.dim, r.active, r.whole * (r.days / r.every) AS missed FROM running r
+        UNION ALL SELECT x.i, x.dim, 0, x.missed FROM exact x) t
   GROUP BY 1, 2
-){reached}
-SELECT f.*, {reached_column}
+),
+{reached},
+keys AS (
+  SELECT b.i, d.dim FROM b CROSS JOIN (SELECT DISTINCT m.dim FROM m) d
+  UNION SELECT c.i, c.dim FROM checkins c
+)
+SELECT k.i, k.dim,
+  coalesce(f.tandems_active, 0)::bigint AS tandems_active,
+  coalesce(f.checkins_missed, 0)::numeric AS checkins_missed,
+  coalesce(r.mentors_reached, 0)::bigint AS mentors_reached,
   coalesce(v.tandems_started, 0) AS tandems_started,
   coalesce(v.tandems_ended, 0) AS tandems_ended,
   coalesce(v.tandems_ended_early, 0) AS tandems_ended_early,
   v.days_to_start_avg, v.days_to_start_median, v.duration_avg,
-  coalesce(v.matched_after_wait, 0) AS matched_after_wait, v.wait_median, v.wait_p90
-FROM running f {reached_join}
-LEFT JOIN events v ON v.i = f.i AND v.dim IS NOT DISTINCT FROM f.dim"""
+  coalesce(v.matched_after_wait, 0) AS matched_after_wait, v.wait_median, v.wait_p90,
+  coalesce(c.checkins_held, 0) AS checkins_held, c.rating_avg,
+  coalesce(c.rating_1, 0) AS rating_1, coalesce(c.rating_2, 0) AS rating_2,
+  coalesce(c.rating_3, 0) AS rating_3, coalesce(c.rating_4, 0) AS rating_4,
+  coalesce(c.rating_5, 0) AS rating_5, coalesce(c.follow_up_tandems, 0) AS follow_up_tandems
+FROM keys k
+LEFT JOIN f ON f.i = k.i AND f.dim IS NOT DISTINCT FROM k.dim
+LEFT JOIN reached r ON r.i = k.i AND r.dim IS NOT DISTINCT FROM k.dim
+LEFT JOIN events v ON v.i = k.i AND v.dim IS NOT DISTINCT FROM k.dim
+LEFT JOIN checkins c ON c.i = k.i AND c.dim IS NOT DISTINCT FROM k.dim"""
 
 
-def _accompaniment_sql(dim: str, joins: bool) -> str:
+def _meetings_sql(dim: str, joins: bool) -> str:
     # Without a programme or a breakdown, the match and its mentee are not needed: one pass over
-    # meetings and check-ins.
+    # the meetings.
     tables = (
-        """JOIN matches m ON m.organization_id = x.organization_id AND m.id = x.match_id
-JOIN contacts p ON p.organization_id = m.organization_id AND p.id = m.mentee_id
+        """JOIN matches m ON m.organization_id = :org AND m.id = v.match_id
+JOIN contacts p ON p.organization_id = :org AND p.id = m.mentee_id
 WHERE (CAST(:programme AS uuid) IS NULL OR m.programme_id = CAST(:programme AS uuid))"""
         if joins
         else ""
     )
     return f"""WITH {_BUCKETS},
-x AS (
-  SELECT {_BUCKET_OF.format(day="v.occurred_on")} AS i, v.organization_id, v.match_id, 1 AS meetings,
-         v.duration_minutes, v.volunteer_minutes, NULL::int AS rating, false AS follow_up, 0 AS checkins
-  FROM match_meetings v WHERE v.occurred_on BETWEEN CAST(:first AS date) AND CAST(:last AS date)
-  UNION ALL
-  SELECT {_BUCKET_OF.format(day="k.occurred_on")}, k.organization_id, k.match_id, 0, 0, 0, k.rating,
-         k.follow_up, 1
-  FROM match_checkins k WHERE k.occurred_on BETWEEN CAST(:first AS date) AND CAST(:last AS date)
-),
-all_ AS (
-SELECT b.i, {dim} AS dim,
-  sum(x.meetings) AS meetings,
-  sum(x.duration_minutes) / 60.0 AS meeting_hours,
-  sum(x.volunteer_minutes) / 60.0 AS volunteer_hours,
-  sum(x.checkins) AS checkins_held,
-  avg(x.rating) AS rating_avg,
-  count(*) FILTER (WHERE x.rating = 1) AS rating_1,
-  count(*) FILTER (WHERE x.rating = 2) AS rating_2,
-  count(*) FILTER (WHERE x.rating = 3) AS rating_3,
-  count(*) FILTER (WHERE x.rating = 4) AS rating_4,
-  count(*) FILTER (WHERE x.rating = 5) AS rating_5
-FROM x JOIN b ON b.i = x.i
-{tables}
-GROUP BY b.i, 2
-),
--- Tandems flagged apart: a distinct count next to the sums would sort every meeting and check-in.
-flagged AS (
-SELECT b.i, {dim} AS dim, count(DISTINCT x.match_id) AS follow_up_tandems
-FROM (SELECT {_BUCKET_OF.format(day="k.occurred_on")} AS i, k.organization_id, k.match_id
-      FROM match_checkins k
-      WHERE k.follow_up AND k.occurred_on BETWEEN CAST(:first AS date) AND CAST(:last AS date)) x
-JOIN b ON b.i = x.i
-{tables}
-GROUP BY b.i, 2
+v AS (
+  SELECT {_BUCKET_OF.format(day="v.occurred_on")} AS i, v.match_id, v.duration_minutes, v.volunteer_minutes
+  FROM match_meetings v
+  WHERE v.organization_id = :org AND v.occurred_on BETWEEN CAST(:first AS date) AND CAST(:last AS date)
 )
-SELECT a.*, coalesce(f.follow_up_tandems, 0) AS follow_up_tandems
-FROM all_ a LEFT JOIN flagged f ON f.i = a.i AND f.dim IS NOT DISTINCT FROM a.dim"""
+SELECT v.i, {dim} AS dim, count(*) AS meetings,
+  sum(v.duration_minutes) / 60.0 AS meeting_hours,
+  sum(v.volunteer_minutes) / 60.0 AS volunteer_hours
+FROM v
+{tables}
+GROUP BY 1, 2"""
 
 
 def _people_sql(dim: str) -> str:
@@ -481,9 +525,9 @@ c AS MATERIALIZED (
       CASE WHEN c.status = 'ready' THEN 'infinity'::date
            ELSE {_BERLIN_DAY.format(column="c.status_changed_at")} - 1 END) AS waited_until
   FROM contacts c
-  LEFT JOIN matches m ON m.organization_id = c.organization_id AND m.mentee_id = c.id
+  LEFT JOIN matches m ON m.organization_id = :org AND m.mentee_id = c.id
        AND m.proposed_on >= c.waiting_since
-  WHERE c.waiting_since <= CAST(:last AS date) AND {_PROGRAMME_CONTACT}
+  WHERE c.organization_id = :org AND c.waiting_since <= CAST(:last AS date) AND {_PROGRAMME_CONTACT}
   GROUP BY c.id, c.kinds, c.waiting_since, c.status, c.status_changed_at
 ),
 -- Each person by bucket number, not once per month: who became ready falls into one bucket, and
@@ -526,7 +570,7 @@ FROM intake_submissions s
 JOIN intake_forms f ON f.organization_id = s.organization_id AND f.id = s.form_id
 LEFT JOIN contacts c ON c.organization_id = s.organization_id AND c.id = s.contact_id
 JOIN b ON b.i = {_BUCKET_OF.format(day=_BERLIN_DAY.format(column="s.confirmed_at"))}
-WHERE s.confirmed_at IS NOT NULL
+WHERE s.organization_id = :org AND s.confirmed_at IS NOT NULL
   AND {_BERLIN_DAY.format(column="s.confirmed_at")} BETWEEN CAST(:first AS date) AND CAST(:last AS date)
   AND (CAST(:programme AS uuid) IS NULL OR f.programme_id = CAST(:programme AS uuid))
 GROUP BY b.i, 2"""
@@ -559,11 +603,17 @@ async def _compute(
         "last": spans[-1].end,
         "programme": programme_id,
         "dim_key": dim.field_key if dim else None,
+        "org": current_org(session),
     }
     statements = {
-        "tandems": _tandems_sql(dim.sql("m", "m.programme_id", "m.match_custom", "b.e") if dim else "NULL"),
-        "accompaniment": _accompaniment_sql(
-            dim.sql("p", "m.programme_id", "m.custom", "b.e") if dim else "NULL",
+        # A breakdown covers one period: a mentee's age band is the one at its end.
+        "tandems": _tandems_sql(
+            dim.sql("p", "m.programme_id", "m.custom", "CAST(:last AS date)") if dim else "NULL",
+            joins=dim is not None or programme_id is not None,
+            one_bucket=len(spans) == 1,
+        ),
+        "accompaniment": _meetings_sql(
+            dim.sql("p", "m.programme_id", "m.custom", "CAST(:last AS date)") if dim else "NULL",
             joins=dim is not None or programme_id is not None,
         ),
         # People and sign-ups are not broken down: a breakdown shows what belongs to tandems.
@@ -572,7 +622,14 @@ async def _compute(
     }
     out: dict[tuple[int, str | None], Values] = {}
     # One statement serves one day and 120 months alike: a plan cached for one would ruin the other.
-    await session.execute(text("SELECT set_config('plan_cache_mode', 'force_custom_plan', true)"))
+    # A 5-year series groups some 50,000 check-ins by tandem and month: in the default 4 MB of
+    # working memory that hash table spills to disk, so this transaction may use more.
+    await session.execute(
+        text(
+            "SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
+            "set_config('work_mem', '64MB', true)"
+        )
+    )
     for group in groups:
         rows = (await session.execute(text(statements[group]), params)).mappings().all()
         for row in rows:
@@ -614,9 +671,10 @@ async def _end_reasons(
 SELECT r.key, {label} AS label, count(*) AS n
 FROM matches m
 LEFT JOIN match_end_reasons r ON r.organization_id = m.organization_id AND r.id = m.end_reason_id
-WHERE m.started_on IS NOT NULL AND m.ended_on BETWEEN :first AND :last AND {_PROGRAMME_MATCH}
+WHERE m.organization_id = :org AND m.started_on IS NOT NULL AND m.ended_on BETWEEN :first AND :last
+  AND {_PROGRAMME_MATCH}
 GROUP BY r.key, 2, r.position ORDER BY r.position NULLS LAST, 2"""),
-        {"first": start, "last": end, "programme": programme},
+        {"first": start, "last": end, "programme": programme, "org": current_org(session)},
     )
     return Table(
         "end_reasons",
@@ -628,34 +686,34 @@ GROUP BY r.key, 2, r.position ORDER BY r.position NULLS LAST, 2"""),
 
 
 async def _mentors(session: AsyncSession, start: date, end: date, programme: uuid.UUID | None) -> list[Table]:
+    # Both tables in one pass over the tandems: grouping sets, one per table.
+    age = age_band_sql("r", "CAST(:last AS date)")
     sql = f"""
-SELECT {{dim}} AS dim, count(DISTINCT m.mentor_id) AS n
-FROM matches m JOIN contacts r ON r.organization_id = m.organization_id AND r.id = m.mentor_id
-WHERE m.started_on <= CAST(:last AS date) AND (m.ended_on IS NULL OR m.ended_on >= CAST(:first AS date))
-  AND {_PROGRAMME_MATCH}
-GROUP BY 1"""
-    params = {"first": start, "last": end, "programme": programme}
-    tables = []
-    for key, title, dim, labels in (
-        (
-            "mentors_by_age",
-            "Mentors reached by age band",
-            age_band_sql("r", "CAST(:last AS date)"),
-            AGE_BAND_LABELS,
-        ),
-        ("mentors_by_gender", "Mentors reached by gender", "coalesce(r.gender, 'not_stated')", GENDER_LABELS),
-    ):
-        counts = {row.dim: row.n for row in await session.execute(text(sql.format(dim=dim)), params)}
-        tables.append(
-            Table(
-                key,
-                title,
-                [Column("mentors", "Mentors", "people")],
-                [Row(k, label, [counts.get(k, 0)]) for k, label in labels.items()],
-                chart="bar",
-            )
+SELECT {age} AS age, coalesce(r.gender, 'not_stated') AS gender, count(DISTINCT m.mentor_id) AS n
+FROM matches m JOIN contacts r ON r.organization_id = :org AND r.id = m.mentor_id
+WHERE m.organization_id = :org AND m.started_on <= CAST(:last AS date)
+  AND (m.ended_on IS NULL OR m.ended_on >= CAST(:first AS date)) AND {_PROGRAMME_MATCH}
+GROUP BY GROUPING SETS ((1), (2))"""
+    params = {"first": start, "last": end, "programme": programme, "org": current_org(session)}
+    counts: dict[str, dict[str, int]] = {"age": {}, "gender": {}}
+    for row in await session.execute(text(sql), params):
+        if row.age is not None:
+            counts["age"][row.age] = row.n
+        else:
+            counts["gender"][row.gender] = row.n
+    return [
+        Table(
+            key,
+            title,
+            [Column("mentors", "Mentors", "people")],
+            [Row(k, label, [counts[group].get(k, 0)]) for k, label in labels.items()],
+            chart="bar",
         )
-    return tables
+        for key, title, group, labels in (
+            ("mentors_by_age", "Mentors reached by age band", "age", AGE_BAND_LABELS),
+            ("mentors_by_gender", "Mentors reached by gender", "gender", GENDER_LABELS),
+        )
+    ]
 
 
 async def _events(session: AsyncSession, start: date, end: date, programme: uuid.UUID | None) -> Table:
@@ -663,15 +721,15 @@ async def _events(session: AsyncSession, start: date, end: date, programme: uuid
         text(f"""
 WITH e AS (
   SELECT e.id, e.kind FROM intake_events e
-  WHERE {_BERLIN_DAY.format(column="e.starts_at")} BETWEEN :first AND :last
+  WHERE e.organization_id = :org AND {_BERLIN_DAY.format(column="e.starts_at")} BETWEEN :first AND :last
     AND (CAST(:programme AS uuid) IS NULL OR e.programme_id = CAST(:programme AS uuid))
 )
 SELECT e.kind, count(DISTINCT e.id) AS events, count(a.id) AS invitations,
        count(a.id) FILTER (WHERE a.status IN ('confirmed', 'present')) AS confirmations,
        count(a.id) FILTER (WHERE a.status = 'present') AS present
-FROM e LEFT JOIN intake_event_attendees a ON a.event_id = e.id
+FROM e LEFT JOIN intake_event_attendees a ON a.organization_id = :org AND a.event_id = e.id
 GROUP BY e.kind"""),
-        {"first": start, "last": end, "programme": programme},
+        {"first": start, "last": end, "programme": programme, "org": current_org(session)},
     )
     found = {r.kind: r for r in rows}
     out = []
@@ -709,17 +767,20 @@ WITH s AS (
          s.id, s.organization_id, s.contact_id, s.confirmed_at, f.audience,
          {_BERLIN_DAY.format(column="s.created_at")} AS sent_on
   FROM intake_submissions s JOIN intake_forms f ON f.organization_id = s.organization_id AND f.id = s.form_id
-  WHERE {_BERLIN_DAY.format(column="s.created_at")} BETWEEN :first AND :last
+  WHERE s.organization_id = :org AND {_BERLIN_DAY.format(column="s.created_at")} BETWEEN :first AND :last
     AND (CAST(:programme AS uuid) IS NULL OR f.programme_id = CAST(:programme AS uuid))
   ORDER BY coalesce(s.contact_id, s.id), s.created_at
 ),
 p AS (
   SELECT s.*, c.waiting_since IS NOT NULL OR c.status IN ('ready', 'matched', 'paused', 'alumni') AS ready,
     EXISTS (SELECT 1 FROM screening_records r
-            WHERE r.contact_id = s.contact_id AND r.outcome = 'passed') AS screened,
-    EXISTS (SELECT 1 FROM matches m WHERE (m.mentee_id = s.contact_id OR m.mentor_id = s.contact_id)
+            WHERE r.organization_id = :org AND r.contact_id = s.contact_id
+              AND r.outcome = 'passed') AS screened,
+    EXISTS (SELECT 1 FROM matches m WHERE m.organization_id = :org
+            AND (m.mentee_id = s.contact_id OR m.mentor_id = s.contact_id)
             AND m.proposed_on >= s.sent_on) AS matched,
-    EXISTS (SELECT 1 FROM matches m WHERE (m.mentee_id = s.contact_id OR m.mentor_id = s.contact_id)
+    EXISTS (SELECT 1 FROM matches m WHERE m.organization_id = :org
+            AND (m.mentee_id = s.contact_id OR m.mentor_id = s.contact_id)
             AND m.started_on >= s.sent_on AND m.started_on + interval '3 months' <= CAST(:today AS date)
             AND (m.ended_on IS NULL OR m.ended_on >= m.started_on + interval '3 months')) AS active_3m
   FROM s LEFT JOIN contacts c ON c.organization_id = s.organization_id AND c.id = s.contact_id
@@ -731,7 +792,13 @@ SELECT count(*) AS signups,
   count(*) FILTER (WHERE matched OR active_3m) AS matched,
   count(*) FILTER (WHERE active_3m) AS active_3m
 FROM p"""),
-                {"first": start, "last": end, "programme": programme, "today": today()},
+                {
+                    "first": start,
+                    "last": end,
+                    "programme": programme,
+                    "today": today(),
+                    "org": current_org(session),
+                },
             )
         )
         .mappings()

@@ -263,8 +263,9 @@ async def main(args: argparse.Namespace) -> None:
             event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
             await codo()
             event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
-            # The organisation is set once per transaction below; planner settings codo makes stay.
-            statements = [(q, p) for q, p in captured if "set_config" not in q or "enable_nestloop" in q]
+            # The organisation is set once per transaction below; the settings codo makes (plan
+            # cache, working memory) stay.
+            statements = [(q, p) for q, p in captured if "codo.org_id" not in q]
 
             async def bare(statements: list[tuple[str, Any]] = statements) -> None:
                 async with conn.transaction():

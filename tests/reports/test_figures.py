@@ -14,7 +14,7 @@ from shared.contacts.models import Contact
 from shared.contacts.service import derive
 from shared.db import Database
 from shared.errors import ValidationFailed
-from shared.matching.models import CheckIn, Match
+from shared.matching.models import CheckIn, Match, MatchEvent
 from shared.reporting import figures
 from shared.reporting.schemas import Report, Table, suppress_report
 from tests.conftest import Org
@@ -307,7 +307,13 @@ async def test_active_at_any_time_equals_a_brute_force_count(db: Database, org_a
     await asyncio.to_thread(_active_matches_brute_force, run=run)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Days a check-in falls on that sit at the edges of the months of the test's period.
+_EDGE_DAYS = [
+    day for month in range(1, 9) for day in (date(2025, month, 1), date(2025, month, 1) - timedelta(days=1))
+]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     tandems=st.lists(
         st.tuples(
@@ -316,6 +322,10 @@ async def test_active_at_any_time_equals_a_brute_force_count(db: Database, org_a
             st.one_of(st.none(), st.integers(0, 40)),  # days from proposal to start
             st.one_of(st.none(), st.integers(0, 120)),  # length
             st.lists(st.integers(0, 200), max_size=3),  # check-ins, days after the start
+            st.lists(st.sampled_from(_EDGE_DAYS), max_size=3),  # check-ins on a month's first or last day
+            # a pause: days after the start, and its length (none: it lasts until the tandem ends
+            # or, for one still running, until today)
+            st.one_of(st.none(), st.tuples(st.integers(0, 90), st.one_of(st.none(), st.integers(1, 70)))),
         ),
         max_size=6,
     ),
@@ -324,9 +334,31 @@ def _series_against_each_month(tandems: list[Any], run: Any) -> None:
     run(tandems)
 
 
+def _missed_by_hand(
+    first: date,
+    last: date,
+    started: date,
+    ended: date | None,
+    pauses: list[tuple[date, date]],
+    held: list[date],
+    every: int = 30,
+) -> int:
+    """Check-ins due but missed in one month: every ``every`` days the tandem ran and did not rest
+    (a pause's days from its first to the day before it ended), less those held that month."""
+    if started > last or (ended is not None and ended < first):
+        return 0
+    lo, hi = max(started, first), min(ended or last, last)
+    resting = sum(
+        max((min(until - timedelta(days=1), hi) - max(since, lo)).days + 1, 0) for since, until in pauses
+    )
+    due = ((hi - lo).days + 1 - resting) // every
+    return max(due - sum(1 for day in held if first <= day <= last), 0)
+
+
 async def test_a_monthly_series_equals_the_report_of_each_month(db: Database, org_a: Org) -> None:
-    """A series counts every month as the report of that month alone does, and the mentors reached
-    in a month are the distinct mentors with a tandem active in it (counted here in Python)."""
+    """A series counts every month as the report of that month alone does; the tandems active, the
+    mentors reached and the check-ins missed in a month (pauses, check-ins on a month's edge) are
+    also counted here in Python, tandem by tandem."""
     base, first, last = date(2025, 1, 1), date(2025, 1, 15), date(2025, 7, 31)
     loop = asyncio.get_running_loop()
     async with db.tenant(org_a.id) as s:
@@ -339,27 +371,57 @@ async def test_a_monthly_series_equals_the_report_of_each_month(db: Database, or
     compared = (
         "tandems_started", "tandems_active", "tandems_ended", "mentors_reached", "checkins_missed",
         "checkins_held", "days_to_start_avg", "duration_avg", "matched_after_wait", "waiting_at_end",
+        "rating_avg", "follow_up_tandems",
     )  # fmt: skip
 
     async def check(tandems: list[Any]) -> None:
         async with db.session(org_a.id) as s:
             tx = await s.begin()
             spans = []
-            for i, (mentor, proposed, wait, length, held) in enumerate(tandems):
+            for i, (mentor, proposed, wait, length, after, edges, pause) in enumerate(tandems):
                 proposed_on = base + timedelta(days=proposed)
                 started = None if wait is None else proposed_on + timedelta(days=wait)
                 ended = None if started is None or length is None else started + timedelta(days=length)
+                # The match's log: started, perhaps paused (and active again), perhaps ended.
+                moves: list[tuple[str, date]] = []
+                pauses: list[tuple[date, date]] = []
+                paused_on = None
+                if started is not None:
+                    moves.append(("active", started))
+                    since = None if pause is None else started + timedelta(days=pause[0])
+                    if since is not None and (ended is None or since < ended):
+                        moves.append(("paused", since))
+                        until = None if pause[1] is None else since + timedelta(days=pause[1])
+                        if until is not None and (ended is None or until < ended):
+                            moves.append(("active", until))
+                            pauses.append((since, until))
+                        elif ended is not None:
+                            pauses.append((since, ended))
+                        else:
+                            paused_on = since
+                            pauses.append((since, last + timedelta(days=1)))
+                    if ended is not None:
+                        moves.append(("ended", ended))
+                status = (
+                    "ended" if ended else ("paused" if paused_on else ("active" if started else "proposed"))
+                )
                 match = Match(organization_id=org_a.id, mentor_id=mentor_ids[mentor], mentee_id=mentee_ids[i],
-                              status="ended" if ended else ("active" if started else "proposed"),
-                              proposed_on=proposed_on, started_on=started, ended_on=ended)  # fmt: skip
+                              status=status, proposed_on=proposed_on, started_on=started, ended_on=ended,
+                              paused_on=paused_on)  # fmt: skip
                 s.add(match)
                 await s.flush()
-                for day in held:
-                    if started is not None:
-                        on = started + timedelta(days=day)
-                        s.add(CheckIn(organization_id=org_a.id, match_id=match.id, occurred_on=on,
-                                      channel="phone", rating=3))  # fmt: skip
-                spans.append((mentor, started, ended))
+                previous = "proposed"
+                for to, on in moves:
+                    s.add(MatchEvent(organization_id=org_a.id, match_id=match.id, from_status=previous,
+                                     to_status=to, occurred_on=on))  # fmt: skip
+                    previous = to
+                held = []
+                if started is not None:
+                    held = [started + timedelta(days=day) for day in after] + list(edges)
+                for n, on in enumerate(held):
+                    s.add(CheckIn(organization_id=org_a.id, match_id=match.id, occurred_on=on,
+                                  channel="phone", rating=1 + n % 5, follow_up=n % 2 == 1))  # fmt: skip
+                spans.append((mentor, started, ended, pauses, held))
             await s.flush()
             series = await figures.series(s, first, last, "month")
             months = [await figures.report(s, b.start, b.end) for b in series.buckets]
@@ -369,12 +431,18 @@ async def test_a_monthly_series_equals_the_report_of_each_month(db: Database, or
             each = {k: v for section in ("tandems", "mentors", "people", "accompaniment")
                     for k, v in values(report, section).items()}  # fmt: skip
             assert {k: by_key[k][n] for k in compared} == {k: each[k] for k in compared}, bucket
-            reached = {
-                mentor
-                for mentor, started, ended in spans
+            active = [
+                (mentor, started, ended, pauses, held)
+                for mentor, started, ended, pauses, held in spans
                 if started is not None and started <= bucket.end and (ended is None or ended >= bucket.start)
-            }
-            assert by_key["mentors_reached"][n] == len(reached), bucket
+            ]
+            assert by_key["tandems_active"][n] == len(active), bucket
+            assert by_key["mentors_reached"][n] == len({a[0] for a in active}), bucket
+            missed = sum(
+                _missed_by_hand(bucket.start, bucket.end, started, ended, pauses, held)
+                for _mentor, started, ended, pauses, held in active
+            )
+            assert by_key["checkins_missed"][n] == missed, bucket
 
     def run(tandems: list[Any]) -> None:
         asyncio.run_coroutine_threadsafe(check(tandems), loop).result()
