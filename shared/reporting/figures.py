@@ -467,9 +467,11 @@ f AS (
   GROUP BY 1, 2
 ),
 {reached},
+{_meetings_sql(dim, joins)},
 keys AS (
   SELECT b.i, d.dim FROM b CROSS JOIN (SELECT DISTINCT m.dim FROM m) d
   UNION SELECT c.i, c.dim FROM checkins c
+  UNION SELECT t.i, t.dim FROM meet t
 )
 SELECT k.i, k.dim,
   coalesce(f.tandems_active, 0)::bigint AS tandems_active,
@@ -483,12 +485,15 @@ SELECT k.i, k.dim,
   coalesce(c.checkins_held, 0) AS checkins_held, c.rating_avg,
   coalesce(c.rating_1, 0) AS rating_1, coalesce(c.rating_2, 0) AS rating_2,
   coalesce(c.rating_3, 0) AS rating_3, coalesce(c.rating_4, 0) AS rating_4,
-  coalesce(c.rating_5, 0) AS rating_5, coalesce(c.follow_up_tandems, 0) AS follow_up_tandems
+  coalesce(c.rating_5, 0) AS rating_5, coalesce(c.follow_up_tandems, 0) AS follow_up_tandems,
+  coalesce(t.meetings, 0) AS meetings, coalesce(t.meeting_hours, 0) AS meeting_hours,
+  coalesce(t.volunteer_hours, 0) AS volunteer_hours
 FROM keys k
 LEFT JOIN f ON f.i = k.i AND f.dim IS NOT DISTINCT FROM k.dim
 LEFT JOIN reached r ON r.i = k.i AND r.dim IS NOT DISTINCT FROM k.dim
 LEFT JOIN events v ON v.i = k.i AND v.dim IS NOT DISTINCT FROM k.dim
-LEFT JOIN checkins c ON c.i = k.i AND c.dim IS NOT DISTINCT FROM k.dim"""
+LEFT JOIN checkins c ON c.i = k.i AND c.dim IS NOT DISTINCT FROM k.dim
+LEFT JOIN meet t ON t.i = k.i AND t.dim IS NOT DISTINCT FROM k.dim"""
 
 
 def _meetings_sql(dim: str, joins: bool) -> str:
@@ -496,23 +501,23 @@ def _meetings_sql(dim: str, joins: bool) -> str:
     # the meetings.
     tables = (
         """JOIN matches m ON m.organization_id = :org AND m.id = v.match_id
-JOIN contacts p ON p.organization_id = :org AND p.id = m.mentee_id
-WHERE (CAST(:programme AS uuid) IS NULL OR m.programme_id = CAST(:programme AS uuid))"""
+  JOIN contacts p ON p.organization_id = :org AND p.id = m.mentee_id
+  WHERE (CAST(:programme AS uuid) IS NULL OR m.programme_id = CAST(:programme AS uuid))"""
         if joins
         else ""
     )
-    return f"""WITH {_BUCKETS},
-v AS (
-  SELECT {_BUCKET_OF.format(day="v.occurred_on")} AS i, v.match_id, v.duration_minutes, v.volunteer_minutes
-  FROM match_meetings v
-  WHERE v.organization_id = :org AND v.occurred_on BETWEEN CAST(:first AS date) AND CAST(:last AS date)
-)
-SELECT v.i, {dim} AS dim, count(*) AS meetings,
-  sum(v.duration_minutes) / 60.0 AS meeting_hours,
-  sum(v.volunteer_minutes) / 60.0 AS volunteer_hours
-FROM v
-{tables}
-GROUP BY 1, 2"""
+    return f"""meet AS (
+  SELECT v.i, {dim} AS dim, count(*) AS meetings,
+    sum(v.duration_minutes) / 60.0 AS meeting_hours,
+    sum(v.volunteer_minutes) / 60.0 AS volunteer_hours
+  FROM (SELECT {_BUCKET_OF.format(day="v.occurred_on")} AS i, v.match_id, v.duration_minutes,
+               v.volunteer_minutes
+        FROM match_meetings v
+        WHERE v.organization_id = :org
+          AND v.occurred_on BETWEEN CAST(:first AS date) AND CAST(:last AS date)) v
+  {tables}
+  GROUP BY 1, 2
+)"""
 
 
 def _people_sql(dim: str) -> str:
@@ -553,27 +558,26 @@ per AS (
   SELECT k.at, sum(k.ready_mentees) AS ready_mentees, sum(k.ready_mentors) AS ready_mentors,
          sum(k.waiting) AS waiting
   FROM marks k GROUP BY k.at
+),
+-- Sign-ups confirmed, by the day they were confirmed.
+su AS (
+  SELECT b.i,
+    count(*) FILTER (WHERE f.audience = 'mentee') AS signups_mentees,
+    count(*) FILTER (WHERE f.audience = 'mentor') AS signups_mentors
+  FROM intake_submissions s
+  JOIN intake_forms f ON f.organization_id = :org AND f.id = s.form_id
+  JOIN b ON b.i = {_BUCKET_OF.format(day=_BERLIN_DAY.format(column="s.confirmed_at"))}
+  WHERE s.organization_id = :org AND s.confirmed_at IS NOT NULL
+    AND {_BERLIN_DAY.format(column="s.confirmed_at")} BETWEEN CAST(:first AS date) AND CAST(:last AS date)
+    AND (CAST(:programme AS uuid) IS NULL OR f.programme_id = CAST(:programme AS uuid))
+  GROUP BY b.i
 )
 SELECT b.i, {dim} AS dim,
+  coalesce(su.signups_mentees, 0) AS signups_mentees, coalesce(su.signups_mentors, 0) AS signups_mentors,
   coalesce(p.ready_mentees, 0)::bigint AS ready_mentees,
   coalesce(p.ready_mentors, 0)::bigint AS ready_mentors,
   (sum(coalesce(p.waiting, 0)) OVER (ORDER BY b.i))::bigint AS waiting_at_end
-FROM b LEFT JOIN per p ON p.at = b.i"""
-
-
-def _signups_sql(dim: str) -> str:
-    return f"""WITH {_BUCKETS}
-SELECT b.i, {dim} AS dim,
-  count(*) FILTER (WHERE f.audience = 'mentee') AS signups_mentees,
-  count(*) FILTER (WHERE f.audience = 'mentor') AS signups_mentors
-FROM intake_submissions s
-JOIN intake_forms f ON f.organization_id = s.organization_id AND f.id = s.form_id
-LEFT JOIN contacts c ON c.organization_id = s.organization_id AND c.id = s.contact_id
-JOIN b ON b.i = {_BUCKET_OF.format(day=_BERLIN_DAY.format(column="s.confirmed_at"))}
-WHERE s.organization_id = :org AND s.confirmed_at IS NOT NULL
-  AND {_BERLIN_DAY.format(column="s.confirmed_at")} BETWEEN CAST(:first AS date) AND CAST(:last AS date)
-  AND (CAST(:programme AS uuid) IS NULL OR f.programme_id = CAST(:programme AS uuid))
-GROUP BY b.i, 2"""
+FROM b LEFT JOIN per p ON p.at = b.i LEFT JOIN su ON su.i = b.i"""
 
 
 _EXTRA = ("rating_1", "rating_2", "rating_3", "rating_4", "rating_5")
@@ -593,7 +597,7 @@ async def _compute(
     spans: list[Bucket],
     programme_id: uuid.UUID | None,
     dim: Dimension | None,
-    groups: tuple[str, ...] = ("tandems", "accompaniment", "people", "signups"),
+    groups: tuple[str, ...] = ("tandems", "people"),
 ) -> dict[tuple[int, str | None], Values]:
     """Every scalar figure per (bucket number from 1, dimension value)."""
     params = {
@@ -612,24 +616,23 @@ async def _compute(
             joins=dim is not None or programme_id is not None,
             one_bucket=len(spans) == 1,
         ),
-        "accompaniment": _meetings_sql(
-            dim.sql("p", "m.programme_id", "m.custom", "CAST(:last AS date)") if dim else "NULL",
-            joins=dim is not None or programme_id is not None,
-        ),
         # People and sign-ups are not broken down: a breakdown shows what belongs to tandems.
         "people": _people_sql("NULL"),
-        "signups": _signups_sql("NULL"),
     }
     out: dict[tuple[int, str | None], Values] = {}
     # One statement serves one day and 120 months alike: a plan cached for one would ruin the other.
     # A 5-year series groups some 50,000 check-ins by tandem and month: in the default 4 MB of
-    # working memory that hash table spills to disk, so this transaction may use more.
-    await session.execute(
-        text(
-            "SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
-            "set_config('work_mem', '64MB', true)"
+    # working memory that hash table spills to disk, so this transaction may use more. Set once
+    # per transaction (a page asks for a report and a trend in one).
+    transaction = session.get_transaction()
+    if session.info.get("report_settings") is not transaction:
+        await session.execute(
+            text(
+                "SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
+                "set_config('work_mem', '64MB', true)"
+            )
         )
-    )
+        session.info["report_settings"] = transaction
     for group in groups:
         rows = (await session.execute(text(statements[group]), params)).mappings().all()
         for row in rows:
@@ -918,9 +921,7 @@ async def series(
         g
         for g, sections in (
             ("tandems", {"tandems", "people", "accompaniment"}),
-            ("accompaniment", {"accompaniment"}),
             ("people", {"people"}),
-            ("signups", {"people"}),
         )
         if wanted & sections
     )
@@ -953,9 +954,7 @@ async def breakdown(
     """The tandem figures of the period, grouped by ``by`` (see :class:`Dimension`)."""
     dim = await dimension(session, by, locale)
     await programme_of(session, programme_id)
-    computed = await _compute(
-        session, [Bucket(start, end, "")], programme_id, dim, ("tandems", "accompaniment")
-    )
+    computed = await _compute(session, [Bucket(start, end, "")], programme_id, dim, ("tandems",))
     labels: dict[str | None, str] = dict(dim.options)
     if dim.key == "programme":
         labels = {

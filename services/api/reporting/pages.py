@@ -55,22 +55,30 @@ def _helpers(page: PageContext) -> dict[str, Any]:
 
 
 async def _choices(page: PageContext) -> dict[str, Any]:
-    """Programmes and what a report can be broken down by, for the form."""
-    programmes = list(
-        await page.session.execute(text("SELECT id, name FROM contact_programmes ORDER BY name"))
+    """Programmes and what a report can be broken down by, for the form (one statement)."""
+    label = "label_de" if page.locale == "de" else "coalesce(nullif(label_en, ''), label_de)"
+    rows = await page.session.execute(
+        text(
+            f"""
+SELECT 0 AS kind, id::text AS key, name AS label, 0 AS position, name AS sort FROM contact_programmes
+WHERE organization_id = :org
+UNION ALL
+SELECT 1, 'contact.' || key, {label}, position, key FROM contact_fields
+WHERE organization_id = :org AND type = 'choice' AND archived_at IS NULL
+UNION ALL
+SELECT 2, 'match.' || key, {label}, position, key FROM match_fields
+WHERE organization_id = :org AND type = 'choice' AND archived_at IS NULL
+ORDER BY 1, 4, 5"""  # noqa: S608
+        ),
+        {"org": page.org.id},
     )
-    label = "label_de" if page.locale == "de" else "label_en"
-    fields = []
-    for prefix, table in (("contact", "contact_fields"), ("match", "match_fields")):
-        fields += [
-            (f"{prefix}.{r.key}", r.label)
-            for r in await page.session.execute(
-                text(
-                    f"SELECT key, {label} AS label FROM {table} "  # noqa: S608
-                    "WHERE type = 'choice' AND archived_at IS NULL ORDER BY position, key"
-                )
-            )
-        ]
+    programmes: list[dict[str, Any]] = []
+    fields: list[tuple[str, str]] = []
+    for r in rows:
+        if r.kind == 0:
+            programmes.append({"id": uuid.UUID(r.key), "name": r.label})
+        else:
+            fields.append((r.key, r.label))
     by = [("programme", page._("Programme")), ("gender", page._("Gender")), ("age_band", page._("Age band"))]
     return {"programmes": programmes, "by_choices": by + fields}
 
