@@ -1,6 +1,6 @@
 """The pages a coordinator opens every day, with the demo programme, next to a floor.
 
-    .venv/bin/python -m tests.bench.bench_pages [--requests 60] [--warmup 5]
+    .venv/bin/python -m tests.bench.bench_pages [--requests 60] [--warmup 5] [--only reports dashboard]
 
 Starts its own PostgreSQL and Redis (as the test harness does), migrates, seeds the demo programme
 of `codo dev` (``shared/demo.py``), signs a coordinator in (a browser session cookie, as Chromium
@@ -163,6 +163,8 @@ def main(args: argparse.Namespace) -> None:
             print(f"{'floor: codo /health':32} {200:6} {health_p50:8.1f} {health_p95:8.1f}")
             slow = []
             for label, url in pages:
+                if args.only and not any(word in label for word in args.only):
+                    continue
                 p50, p95, status = measure(client, url, args.requests, args.warmup)
                 mark = (
                     ""
@@ -191,4 +193,5 @@ if __name__ == "__main__":
     )
     parser.add_argument("--requests", type=int, default=60)
     parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--only", nargs="*", default=[], help="pages whose name contains one of these words")
     main(parser.parse_args())

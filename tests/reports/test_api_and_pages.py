@@ -178,6 +178,13 @@ async def test_the_reports_page_and_dashboard_in_german(browser: AsyncTestClient
     assert page.status_code == 200 and "Der Zeitraum muss beginnen, bevor er endet." in page.text
     page = await browser.get(f"/o/{org.slug}/reports", params={"by": "contact.remark"})
     assert "Nur Auswahlfelder lassen sich aufschlüsseln" in page.text
+    # A breakdown that cannot be made does not throw away the period and interval chosen with it.
+    page = await browser.get(
+        f"/o/{org.slug}/reports", params={**YEAR, "interval": "quarter", "by": "match.nothing"}
+    )
+    assert "Ein solches Feld zum Aufschlüsseln gibt es nicht." in page.text
+    assert "01.01.2025 – 31.12.2025" in page.text and "2025 Q4" in page.text  # noqa: RUF001
+    assert '<select id="by" name="by" aria-invalid="true"' in page.text
     home = await browser.get(f"/o/{org.slug}/")
     assert home.status_code == 200
     assert (

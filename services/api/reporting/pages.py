@@ -98,15 +98,28 @@ class ReportPages(PageController):
     ) -> Template:
         page.require(Permission.REPORTS_READ)
         error = None
-        try:
-            q = service.parse(start, end, programme, interval, by)
-            if q.programme_id:
-                await figures.programme_of(page.session, q.programme_id)
-            if q.by:
-                await figures.dimension(page.session, q.by)
-        except DomainError as exc:
-            error = (exc.field, page.message(exc))
-            q = service.parse()
+        given = {"from": start, "to": end, "programme": programme, "interval": interval, "by": by}
+        q = service.parse()
+        for _ in given:
+            try:
+                q = service.parse(
+                    given["from"], given["to"], given["programme"], given["interval"], given["by"]
+                )
+                if q.programme_id:
+                    await figures.programme_of(page.session, q.programme_id)
+                if q.by:
+                    await figures.dimension(page.session, q.by)
+                break
+            except DomainError as exc:
+                error = error or (exc.field, page.message(exc))
+                # Only the parameter the problem names falls back to its default: a period chosen
+                # with care is not lost to a breakdown that does not exist (an unknown programme
+                # is a plain "not found").
+                field = exc.field if exc.field in given else "programme"
+                if given[field] is None:
+                    q = service.parse()
+                    break
+                given[field] = None
         suppressed = _suppressed(page)
         report = await service.report(page.session, q, suppressed=suppressed, locale=page.locale)
         trend = await service.series(
