@@ -771,10 +771,6 @@ class CandidatePool:
     def __len__(self) -> int:
         return len(self.profiles)
 
-    def find(self, candidate_id: uuid.UUID) -> Profile | None:
-        at = self.positions.get(candidate_id)
-        return None if at is None else self.profiles[at]
-
     def _block(self, person: Profile, candidates: Side) -> Block:
         me = Side.encode([person], self.vocab, self.config, self.today)
         if self.role == "mentor":

@@ -86,7 +86,6 @@ class MatchingController(ApiController):
         other: people.Role = "mentor" if role == "mentee" else "mentee"
         pool = await people.candidate_pool(ctx.session, ctx.org.id, other, settings, today)
         found = await people.suggest(ctx.session, pool, person, limit, lang)
-        names = {p.id: p.name for p in pool.profiles}
         return SuggestionsOut(
             contact_id=contact_id,
             role=role,
@@ -94,7 +93,7 @@ class MatchingController(ApiController):
             items=[
                 SuggestionOut(
                     candidate_id=s.candidate_id,
-                    candidate_name=names[s.candidate_id],
+                    candidate_name=pool.profiles[pool.positions[s.candidate_id]].name,
                     score=s.score,
                     criteria=s.criteria,
                 )

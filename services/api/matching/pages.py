@@ -210,7 +210,7 @@ class MatchingPages(PageController):
             other: people.Role = "mentor" if role == "mentee" else "mentee"
             pool = await people.candidate_pool(page.session, page.org.id, other, settings, today)
             suggestions = await people.suggest(page.session, pool, selected, 10, _lang(page))
-            names = {p.id: p.name for p in pool.profiles}
+            names = {s.candidate_id: pool.profiles[pool.positions[s.candidate_id]].name for s in suggestions}
         missing = []
         if why and why.strip():
             found = await contacts_service.list_contacts(
