@@ -18,7 +18,9 @@ Each criterion gives ``weight x fraction`` points with a fraction between 0 and 
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -44,6 +46,8 @@ UNKNOWN = -1  # no gender recorded
 OTHER = -2  # a gender nobody in the vocabulary has or wishes for
 
 _SLOT_INDEX = {s: i for i, s in enumerate(texts.SLOTS)}
+# Answers a pool keeps (one per person, limit and language asked for).
+ANSWERS_KEPT = 512
 
 
 # --------------------------------------------------------------------------- encoding
@@ -767,6 +771,9 @@ class CandidatePool:
         self.side = Side.encode(self.profiles, self.vocab, config, today)
         self.positions = {p.id: i for i, p in enumerate(self.profiles)}
         self._columns = _Columns.prepare(self.side, role, config)
+        # Answers already given from this pool: the same person asking again costs a lookup.
+        self._answers: OrderedDict[tuple[bytes, int, str], list[Suggestion]] = OrderedDict()
+        self._answers_lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self.profiles)
@@ -807,8 +814,21 @@ class CandidatePool:
         return chosen, scores[chosen]
 
     def suggest(self, person: Profile, limit: int = 10, locale: Locale = "de") -> list[Suggestion]:
+        """The best ``limit`` candidates with their breakdowns; the suggestions are shared between
+        callers and must not be changed."""
+        key = (msgspec.msgpack.encode(person), limit, locale)
+        with self._answers_lock:
+            found = self._answers.get(key)
+            if found is not None:
+                self._answers.move_to_end(key)
+                return list(found)
         chosen, _ = self.rank(person, limit)
-        return self.explain(person, chosen, locale)
+        found = self.explain(person, chosen, locale)
+        with self._answers_lock:
+            self._answers[key] = found
+            while len(self._answers) > ANSWERS_KEPT:
+                self._answers.popitem(last=False)
+        return list(found)
 
     def explain(
         self, person: Profile, chosen: Sequence[int] | npt.NDArray[np.intp], locale: Locale = "de"

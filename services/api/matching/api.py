@@ -78,13 +78,13 @@ class MatchingController(ApiController):
         limit = check_limit(limit)
         settings = await people.settings_for(ctx.session, programme_id)
         today = _today()
-        person, kinds = await people.profile(ctx.session, contact_id, settings.config)
+        person, kinds, seen = await people.profile_now(ctx.session, ctx.org.id, contact_id, settings)
         if role is None:
             role = "mentee" if "mentee" in kinds else "mentor" if "mentor" in kinds else None
         if role is None or role not in kinds:
             raise ValidationFailed("this contact is neither a mentee nor a mentor", field="contact_id")
         other: people.Role = "mentor" if role == "mentee" else "mentee"
-        pool = await people.candidate_pool(ctx.session, ctx.org.id, other, settings, today)
+        pool = await people.candidate_pool(ctx.session, ctx.org.id, other, settings, today, seen)
         found = await people.suggest(ctx.session, pool, person, limit, lang)
         return SuggestionsOut(
             contact_id=contact_id,
