@@ -1,9 +1,11 @@
-"""Readiness moves the matching revision too: the pools hold only people ready to be matched.
+"""Readiness and settings move the matching revision too: the pools hold only people ready to
+be matched, and a suggestion reads nothing but the revision once its answer is cached.
 
 Intake decides who may be matched (required preparation steps, certificate inspections). With
-the same statement-level bump as 0019 on those tables, a pool cached under a revision already
-knows who is ready, and a suggestion needs no readiness query per request: recording a step,
-an inspection or a new required step changes the revision in the writing transaction.
+the same statement-level bump as 0019 on those tables and on the matching settings, a pool
+cached under a revision already knows who is ready and by which settings it ranks: recording a
+step, an inspection, a new required step or saving settings changes the revision in the
+writing transaction.
 
 Revision ID: 0024_ranked
 Revises: 0020_list_filters
@@ -20,7 +22,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 NOT_SYSTEM = "coalesce(current_setting('codo.system', true), '') <> 'on'"
-WATCHED = ("screening_steps", "screening_records", "certificate_inspections")
+WATCHED = ("screening_steps", "screening_records", "certificate_inspections", "matching_settings")
 
 
 def upgrade() -> None:

@@ -282,15 +282,22 @@ async def profiles_of(
 async def profile(
     session: AsyncSession, contact_id: uuid.UUID, config: MatchingConfig
 ) -> tuple[Profile, list[str]]:
+    # The mentor's open matches in the same statement (as open_loads counts them).
+    load = (
+        select(func.count())
+        .where(Match.mentor_id == Contact.id, Match.status.in_(OPEN_STATUSES))
+        .scalar_subquery()
+    )
     row = (
         await session.execute(
-            select(*_PROFILE_COLUMNS).where(Contact.id == contact_id, Contact.erased_at.is_(None))
+            select(*_PROFILE_COLUMNS, load.label("open_load")).where(
+                Contact.id == contact_id, Contact.erased_at.is_(None)
+            )
         )
     ).first()
     if row is None:
         raise NotFound("no such contact")
-    load = (await open_loads(session, [contact_id])).get(contact_id, 0)
-    return _profile(row, config, load, await _labels(session, config)), list(row.kinds)
+    return _profile(row, config, int(row.open_load), await _labels(session, config)), list(row.kinds)
 
 
 Fingerprint = tuple[int, bool]
@@ -329,12 +336,15 @@ _PROFILES = _Lru(4096)
 
 
 async def profile_now(
-    session: AsyncSession, org_id: uuid.UUID, contact_id: uuid.UUID, settings: ProgrammeSettings
-) -> tuple[Profile, list[str], Fingerprint]:
-    """:func:`profile` under the organisation's current revision, which it also returns for
-    :func:`candidate_pool`. The revision is read first, so what is read after it is at least as
-    new. The profile is shared between requests: callers must not change it."""
-    seen = await fingerprint(session)
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    contact_id: uuid.UUID,
+    settings: ProgrammeSettings,
+    seen: Fingerprint,
+) -> tuple[Profile, list[str]]:
+    """:func:`profile` under the revision ``seen`` (:func:`fingerprint`, read before anything
+    else, so what is read after it is at least as new). The profile is shared between requests:
+    callers must not change it."""
     revision, written_here = seen
     key = (org_id, revision, settings.version, contact_id)
     found = None if written_here else _PROFILES.get(key)
@@ -343,7 +353,7 @@ async def profile_now(
         found = (person, tuple(kinds))
         if not written_here:
             _PROFILES.put(key, found)
-    return found[0], list(found[1]), seen
+    return found[0], list(found[1])
 
 
 async def pair(
@@ -415,6 +425,23 @@ class ProgrammeSettings:
     checkin_interval_days: int
     own: bool
     version: str
+
+
+_SETTINGS = _Lru(1024)
+
+
+async def settings_now(
+    session: AsyncSession, org_id: uuid.UUID, programme_id: uuid.UUID | None, seen: Fingerprint
+) -> ProgrammeSettings:
+    """:func:`settings_for` under the revision ``seen``: saving settings moves it (migration 0024)."""
+    revision, written_here = seen
+    key = (org_id, revision, programme_id)
+    found: ProgrammeSettings | None = None if written_here else _SETTINGS.get(key)
+    if found is None:
+        found = await settings_for(session, programme_id)
+        if not written_here:
+            _SETTINGS.put(key, found)
+    return found
 
 
 async def check_programme(session: AsyncSession, programme_id: uuid.UUID | None, field: str) -> None:
@@ -552,7 +579,7 @@ async def candidate_pool(
 ) -> CandidatePool:
     """The organisation's ready candidates of ``role``, built once per revision and day.
 
-    ``seen``: the revision this request already read (:func:`profile_now`), to save the lookup.
+    ``seen``: the revision this request already read (:func:`fingerprint`), to save the lookup.
     """
     revision, written_here = seen if seen is not None else await fingerprint(session)
     # Certificates run out by intake's calendar day, which may turn at another hour than ``today``.

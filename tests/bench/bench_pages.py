@@ -163,6 +163,8 @@ def main(args: argparse.Namespace) -> None:
             print(f"{'floor: codo /health':32} {200:6} {health_p50:8.1f} {health_p95:8.1f}")
             slow = []
             for label, url in pages:
+                if args.only and args.only not in label:
+                    continue
                 p50, p95, status = measure(client, url, args.requests, args.warmup)
                 mark = (
                     ""
@@ -191,4 +193,5 @@ if __name__ == "__main__":
     )
     parser.add_argument("--requests", type=int, default=60)
     parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--only", default="", help="measure only the pages whose label contains this")
     main(parser.parse_args())

@@ -136,11 +136,12 @@ async def test_suggestions_follow_preparation_at_once(
     matching: MatchingApi, db: Database, org_a: Org
 ) -> None:
     """The pools hold only people ready to be matched: a new required step, a record and a
-    certificate inspection each move the revision, so the cached pool is rebuilt on the next request."""
+    certificate inspection each move the revision, so the cached pool is rebuilt on the next
+    request; so does saving the settings the pool ranks by."""
     programme = await matching.call(
         "POST", "/contacts/programmes", 201, role=Role.ADMIN, json={"name": "Paten"}
     )
-    mentee = await matching.person("mentee", "Jana", languages=["de"])
+    mentee = await matching.person("mentee", "Jana", languages=["de"], postal_code="10115")
     udo = await matching.person("mentor", "Udo", languages=["de"], programme_ids=[programme["id"]])
     rosa = await matching.person("mentor", "Rosa", languages=["de"])
 
@@ -172,4 +173,12 @@ async def test_suggestions_follow_preparation_at_once(
         json={"contact_id": udo, "seen": True, "issued_on": date.today().isoformat(),
               "has_relevant_entries": False},
     )  # fmt: skip
+    assert await suggested() == {udo, rosa}
+
+    far = await matching.person("mentor", "Olaf", languages=["de"], postal_code="80331")
+    assert await suggested() == {udo, rosa, far}
+    before = await _revision(db, org_a)
+    body = {"config": {"rules": {"max_distance_km": 50}}, "checkin_interval_days": 14}
+    await matching.call("PUT", "/matching/settings", role=Role.ADMIN, json=body)
+    assert await _revision(db, org_a) == before + 1
     assert await suggested() == {udo, rosa}

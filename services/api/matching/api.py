@@ -76,9 +76,10 @@ class MatchingController(ApiController):
         if contact_id is None:
             raise ValidationFailed("the contact to find candidates for", field="contact_id")
         limit = check_limit(limit)
-        settings = await people.settings_for(ctx.session, programme_id)
+        seen = await people.fingerprint(ctx.session)
+        settings = await people.settings_now(ctx.session, ctx.org.id, programme_id, seen)
         today = _today()
-        person, kinds, seen = await people.profile_now(ctx.session, ctx.org.id, contact_id, settings)
+        person, kinds = await people.profile_now(ctx.session, ctx.org.id, contact_id, settings, seen)
         if role is None:
             role = "mentee" if "mentee" in kinds else "mentor" if "mentor" in kinds else None
         if role is None or role not in kinds:

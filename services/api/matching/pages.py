@@ -183,10 +183,10 @@ class MatchingPages(PageController):
         except DomainError as exc:
             filter_errors[exc.field or "_form"] = page.message(exc)
             wanted = people.BoardFilter()
-        settings = await people.settings_for(page.session, programme)
-        today = _today()
         # Both lists are the cached pools' people (ready, waiting or with room), as suggestions see them.
         seen = await people.fingerprint(page.session)
+        settings = await people.settings_now(page.session, page.org.id, programme, seen)
+        today = _today()
         pools = {
             "mentee": await people.candidate_pool(page.session, page.org.id, "mentee", settings, today, seen),
             "mentor": await people.candidate_pool(page.session, page.org.id, "mentor", settings, today, seen),
@@ -209,7 +209,7 @@ class MatchingPages(PageController):
         # One person chosen: the best of the other side for them (a mentee's mentors, a mentor's mentees).
         chosen, role = (mentee, "mentee") if mentee is not None else (mentor, "mentor")
         if chosen is not None:
-            selected, kinds, _ = await people.profile_now(page.session, page.org.id, chosen, settings)
+            selected, kinds = await people.profile_now(page.session, page.org.id, chosen, settings, seen)
             if role not in kinds:
                 raise NotFound("no such %(role)s", role=role)
             pool = pools["mentor" if role == "mentee" else "mentee"]
