@@ -521,7 +521,8 @@ class _PoolCache:
     row-level security on every request.
     """
 
-    def __init__(self, size: int = 8) -> None:
+    # Two per organisation and programme in use: the board lists both sides.
+    def __init__(self, size: int = 16) -> None:
         self._pools: OrderedDict[tuple[Any, ...], CandidatePool] = OrderedDict()
         self._size = size
         self._lock = threading.Lock()

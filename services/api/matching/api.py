@@ -263,8 +263,10 @@ class MatchingController(ApiController):
 
 async def _people(ctx: OrgContext, role: people.Role, programme_id: uuid.UUID | None) -> list[PersonOut]:
     await people.check_programme(ctx.session, programme_id, "programme_id")
-    settings = await people.settings_for(ctx.session, programme_id)
-    found = await people.listed(ctx.session, role, settings.config, programme_id)
+    seen = await people.fingerprint(ctx.session)
+    settings = await people.settings_now(ctx.session, ctx.org.id, programme_id, seen)
+    pool = await people.candidate_pool(ctx.session, ctx.org.id, role, settings, _today(), seen)
+    found = list(pool.profiles)
     found.sort(key=lambda p: (p.waiting_since or _today(), p.name) if role == "mentee" else (p.name, p.id))
     return [
         PersonOut(
