@@ -21,6 +21,7 @@ from shared.contacts.models import Contact, Programme, ProgrammeMembership
 from shared.db import current_org
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.intake import readiness
+from shared.intake.vocab import today as readiness_day
 from shared.matching.config import MatchingConfig
 from shared.matching.models import OPEN_STATUSES, Match, MatchingSettings
 from shared.matching.profile import Preferences, Profile
@@ -281,15 +282,78 @@ async def profiles_of(
 async def profile(
     session: AsyncSession, contact_id: uuid.UUID, config: MatchingConfig
 ) -> tuple[Profile, list[str]]:
+    # The mentor's open matches in the same statement (as open_loads counts them).
+    load = (
+        select(func.count())
+        .where(Match.mentor_id == Contact.id, Match.status.in_(OPEN_STATUSES))
+        .scalar_subquery()
+    )
     row = (
         await session.execute(
-            select(*_PROFILE_COLUMNS).where(Contact.id == contact_id, Contact.erased_at.is_(None))
+            select(*_PROFILE_COLUMNS, load.label("open_load")).where(
+                Contact.id == contact_id, Contact.erased_at.is_(None)
+            )
         )
     ).first()
     if row is None:
         raise NotFound("no such contact")
-    load = (await open_loads(session, [contact_id])).get(contact_id, 0)
-    return _profile(row, config, load, await _labels(session, config)), list(row.kinds)
+    return _profile(row, config, int(row.open_load), await _labels(session, config)), list(row.kinds)
+
+
+Fingerprint = tuple[int, bool]
+
+
+class _Lru:
+    """A small bounded map, least recently used out first."""
+
+    def __init__(self, size: int) -> None:
+        self._items: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> Any:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[Any, ...], value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+# The people suggestions are asked for, by organisation and revision: everything a profile is
+# read from (the contact, its open matches, the field labels) moves the revision.
+_PROFILES = _Lru(4096)
+
+
+async def profile_now(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    contact_id: uuid.UUID,
+    settings: ProgrammeSettings,
+    seen: Fingerprint,
+) -> tuple[Profile, list[str]]:
+    """:func:`profile` under the revision ``seen`` (:func:`fingerprint`, read before anything
+    else, so what is read after it is at least as new). The profile is shared between requests:
+    callers must not change it."""
+    revision, written_here = seen
+    key = (org_id, revision, settings.version, contact_id)
+    found = None if written_here else _PROFILES.get(key)
+    if found is None:
+        person, kinds = await profile(session, contact_id, settings.config)
+        found = (person, tuple(kinds))
+        if not written_here:
+            _PROFILES.put(key, found)
+    return found[0], list(found[1])
 
 
 async def pair(
@@ -344,18 +408,11 @@ async def not_ready(
 async def suggest(
     session: AsyncSession, pool: CandidatePool, person: Profile, limit: int, locale: Locale = "de"
 ) -> list[Suggestion]:
-    """The best ``limit`` candidates who are also ready to be matched. Readiness is asked live for
-    the best-ranked few (widening while too many are not ready), so the cached pool never hides a
-    person who just became ready."""
-    want = limit
-    while True:
-        ask = min(len(pool), want * 2 + 5)
-        positions, _ = pool.rank(person, ask)
-        blocked = await not_ready(session, [pool.profiles[i].id for i in positions])
-        keep = [int(i) for i in positions if pool.profiles[i].id not in blocked][:limit]
-        if len(keep) == limit or len(positions) < ask or ask == len(pool):
-            return pool.explain(person, keep, locale)
-        want *= 4
+    """The best ``limit`` candidates. The pool holds only people ready to be matched: intake's
+    records move the organisation's revision like contacts do (migration 0024), so a cached pool
+    never hides a person who just became ready nor offers one who no longer is."""
+    del session  # readiness is the pool's, read when it was built
+    return pool.suggest(person, limit, locale)
 
 
 # ---------------------------------------------------------------- settings
@@ -368,6 +425,23 @@ class ProgrammeSettings:
     checkin_interval_days: int
     own: bool
     version: str
+
+
+_SETTINGS = _Lru(1024)
+
+
+async def settings_now(
+    session: AsyncSession, org_id: uuid.UUID, programme_id: uuid.UUID | None, seen: Fingerprint
+) -> ProgrammeSettings:
+    """:func:`settings_for` under the revision ``seen``: saving settings moves it (migration 0024)."""
+    revision, written_here = seen
+    key = (org_id, revision, programme_id)
+    found: ProgrammeSettings | None = None if written_here else _SETTINGS.get(key)
+    if found is None:
+        found = await settings_for(session, programme_id)
+        if not written_here:
+            _SETTINGS.put(key, found)
+    return found
 
 
 async def check_programme(session: AsyncSession, programme_id: uuid.UUID | None, field: str) -> None:
@@ -447,7 +521,8 @@ class _PoolCache:
     row-level security on every request.
     """
 
-    def __init__(self, size: int = 8) -> None:
+    # Two per organisation and programme in use: the board lists both sides.
+    def __init__(self, size: int = 16) -> None:
         self._pools: OrderedDict[tuple[Any, ...], CandidatePool] = OrderedDict()
         self._size = size
         self._lock = threading.Lock()
@@ -477,7 +552,7 @@ _BUILDING: dict[tuple[Any, ...], asyncio.Future[CandidatePool]] = {}
 POOL_TOPIC = uuid.UUID("1f9c4f5a-7d02-55b4-95cb-d553d4703f6f")
 
 
-async def _fingerprint(session: AsyncSession) -> tuple[int, bool]:
+async def fingerprint(session: AsyncSession) -> Fingerprint:
     """The organisation's matching revision, and whether this transaction has changed it.
 
     One primary-key lookup, however many people: database triggers bump the revision in every
@@ -496,10 +571,20 @@ async def _fingerprint(session: AsyncSession) -> tuple[int, bool]:
 
 
 async def candidate_pool(
-    session: AsyncSession, org_id: uuid.UUID, role: Role, settings: ProgrammeSettings, today: date
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    role: Role,
+    settings: ProgrammeSettings,
+    today: date,
+    seen: Fingerprint | None = None,
 ) -> CandidatePool:
-    revision, written_here = await _fingerprint(session)
-    key = (org_id, settings.programme_id, role, settings.version, today, revision)
+    """The organisation's ready candidates of ``role``, built once per revision and day.
+
+    ``seen``: the revision this request already read (:func:`fingerprint`), to save the lookup.
+    """
+    revision, written_here = seen if seen is not None else await fingerprint(session)
+    # Certificates run out by intake's calendar day, which may turn at another hour than ``today``.
+    key = (org_id, settings.programme_id, role, settings.version, today, readiness_day(), revision)
     pool = POOLS.get(key)
     if pool is not None:
         return pool
@@ -537,7 +622,7 @@ async def candidate_pool(
 async def _build(
     session: AsyncSession, role: Role, settings: ProgrammeSettings, today: date
 ) -> CandidatePool:
-    people = await candidates(session, role, settings.config, settings.programme_id)
+    people = await listed(session, role, settings.config, settings.programme_id)
     return CandidatePool(people, role, settings.config, today)
 
 

@@ -18,7 +18,9 @@ Each criterion gives ``weight x fraction`` points with a fraction between 0 and 
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -44,6 +46,8 @@ UNKNOWN = -1  # no gender recorded
 OTHER = -2  # a gender nobody in the vocabulary has or wishes for
 
 _SLOT_INDEX = {s: i for i, s in enumerate(texts.SLOTS)}
+# Answers a pool keeps (one per person, limit and language asked for).
+ANSWERS_KEPT = 512
 
 
 # --------------------------------------------------------------------------- encoding
@@ -333,6 +337,165 @@ def score_block(mentees: Side, mentors: Side, config: MatchingConfig) -> Block:
     return Block(total=total, feasible=feasible, points=points, violations=violations)
 
 
+def _transposed(matrix: F32) -> F32:
+    return np.ascontiguousarray(matrix.T)
+
+
+def _counts(columns: F32, person_row: F32) -> F64:
+    """Per candidate, how many of the person's words they share: the person's columns, summed.
+
+    The words are 0/1 and few, so the sums are the exact integers the matrix product gives.
+    """
+    picked = np.flatnonzero(person_row)
+    if picked.size == 0:
+        return np.zeros(columns.shape[1])
+    shared: F64 = columns[picked].sum(axis=0, dtype=np.float32).astype(np.float64)
+    return shared
+
+
+def _fraction(shared: F64, shortest: F64) -> F64:
+    return np.divide(shared, shortest, out=np.zeros_like(shared), where=shortest > 0)
+
+
+@dataclass
+class _Columns:
+    """A pool's side laid out for ranking one person against all of it (see :class:`CandidatePool`).
+
+    Everything here follows :func:`score_block` step for step; only the person's side is a
+    single row, so its matrix products become sums of a few of the candidates' columns.
+    """
+
+    candidates_are_mentors: bool
+    languages: F32
+    interests: F32
+    slots: F32
+    support: F32
+    custom: dict[str, F32]
+    phi: F64  # the candidates' latitudes in radians
+    cos_phi: F64
+    lmb: F64  # longitudes in radians
+    waiting_points: F64  # when the candidates are the mentees
+    full: Bool  # mentors without a free place
+
+    @classmethod
+    def prepare(cls, side: Side, role: Role, config: MatchingConfig) -> _Columns:
+        phi = np.radians(side.lat)
+        waited = np.nan_to_num(np.clip(side.waiting_days / config.waiting_scale_days, 0.0, 1.0), nan=0.0)
+        return cls(
+            candidates_are_mentors=role == "mentor",
+            languages=_transposed(side.languages),
+            interests=_transposed(side.interests),
+            slots=_transposed(side.slots),
+            support=_transposed(side.support),
+            custom={key: _transposed(matrix) for key, (matrix, _) in side.custom.items()},
+            phi=phi,
+            cos_phi=np.cos(phi),
+            lmb=np.radians(side.lng),
+            waiting_points=config.weights.waiting_time * waited,
+            full=side.capacity_left <= 0,
+        )
+
+    def _km(self, me: Side) -> F64:
+        # The same formula as geo.haversine_km with the mentee as the first place.
+        if self.candidates_are_mentors:
+            phi1, lmb1 = np.radians(me.lat), np.radians(me.lng)
+            dphi = self.phi - phi1
+            dlmb = self.lmb - lmb1
+            a = np.sin(dphi / 2) ** 2 + np.cos(phi1) * self.cos_phi * np.sin(dlmb / 2) ** 2
+        else:
+            phi2, lmb2 = np.radians(me.lat), np.radians(me.lng)
+            dphi = phi2 - self.phi
+            dlmb = lmb2 - self.lmb
+            a = np.sin(dphi / 2) ** 2 + self.cos_phi * np.cos(phi2) * np.sin(dlmb / 2) ** 2
+        km: F64 = 2 * geo.EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+        return km
+
+    def score(self, me: Side, side: Side, config: MatchingConfig) -> tuple[F64, Bool]:
+        """The totals and the allowed pairs of ``me`` (one row) against every candidate."""
+        w = config.weights
+        n = len(side)
+        mentees, mentors = (me, side) if self.candidates_are_mentors else (side, me)
+        points: list[F64] = []
+        violations: list[Bool] = []
+
+        shared_lang = _counts(self.languages, me.languages[0]) > 0
+        points.append(w.languages * shared_lang.astype(np.float64))
+        interests = _counts(self.interests, me.interests[0])
+        points.append(w.interests * _fraction(interests, np.minimum(me.n_interests[0], side.n_interests)))
+        slots = _counts(self.slots, me.slots[0])
+        points.append(w.availability * _fraction(slots, np.minimum(me.n_slots[0], side.n_slots)))
+
+        km = self._km(me)
+        near = np.nan_to_num(np.clip(1.0 - km / config.distance_scale_km, 0.0, 1.0), nan=0.0)
+        points.append(w.distance * near)
+
+        gap = np.abs(mentees.age - mentors.age)
+        fit = 1.0 - np.abs(gap - config.ideal_age_gap_years) / config.age_gap_scale_years
+        points.append(w.age_gap * np.nan_to_num(np.clip(fit, 0.0, 1.0), nan=0.0))
+
+        if self.candidates_are_mentors:
+            waited = np.nan_to_num(np.clip(me.waiting_days / config.waiting_scale_days, 0.0, 1.0), nan=0.0)
+            points.append(np.full(n, w.waiting_time * waited[0]))
+        else:
+            points.append(self.waiting_points)
+
+        offered = _counts(self.support, me.support[0])
+        wanted = np.broadcast_to(mentees.n_support, (n,))
+        points.append(w.support_kinds * _fraction(offered, wanted))
+
+        for criterion in config.custom:
+            mine, n_mine = me.custom[criterion.key]
+            shares = _counts(self.custom[criterion.key], mine[0]) > 0
+            points.append(criterion.weight * shares.astype(np.float64))
+            if criterion.required:
+                n_theirs = side.custom[criterion.key][1]
+                violations.append((n_mine[0] > 0) & (n_theirs > 0) & ~shares)
+
+        rules = config.rules
+        if rules.common_language:
+            violations.append((me.n_languages[0] > 0) & (side.n_languages > 0) & ~shared_lang)
+        if rules.max_distance_km is not None:
+            with np.errstate(invalid="ignore"):
+                violations.append(km > rules.max_distance_km)
+        if rules.preferences:
+            violations.append(_wishes_unmet(me, side))
+        if rules.capacity:
+            if self.candidates_are_mentors:
+                violations.append(self.full)
+            elif me.capacity_left[0] <= 0:
+                violations.append(np.ones(n, dtype=np.bool_))
+        if rules.support_kinds:
+            both_known = (mentees.n_support > 0) & (mentors.n_support > 0)
+            violations.append(both_known & (offered == 0))
+
+        total = np.zeros(n)
+        for value in points:
+            total += value
+        feasible = np.ones(n, dtype=np.bool_)
+        for excluded in violations:
+            feasible &= ~excluded
+        return total, feasible
+
+
+def _wishes_unmet(me: Side, side: Side) -> Bool:
+    """Gender and age wishes of either side that the other does not meet (the preferences rule)."""
+    # The person's wishes against each candidate.
+    g = side.gender
+    known = g >= 0
+    mine = me.wish_genders[0][np.where(known, g, 0)]
+    unmet: Bool = me.has_gender_wish[0] & (g != UNKNOWN) & ~(mine & known)
+    # Each candidate's wishes against the person.
+    gender = int(me.gender[0])
+    if gender != UNKNOWN:
+        wished = side.wish_genders[:, gender] if gender >= 0 else np.zeros(len(side), np.bool_)
+        unmet |= side.has_gender_wish & ~wished
+    with np.errstate(invalid="ignore"):
+        unmet |= ~np.isnan(side.age) & ((side.age < me.age_min[0]) | (side.age > me.age_max[0]))
+        if not np.isnan(me.age[0]):
+            unmet |= (me.age[0] < side.age_min) | (me.age[0] > side.age_max)
+    return unmet
+
+
 # --------------------------------------------------------------------------- explanations
 
 
@@ -590,7 +753,14 @@ class Suggestion(msgspec.Struct, kw_only=True):
 
 
 class CandidatePool:
-    """The people of one side, encoded once, to rank against any person of the other side."""
+    """The people of one side, encoded once, to rank against any person of the other side.
+
+    Ranking one person takes one pass over column arrays prepared here (the candidates' one-hot
+    columns transposed, their coordinates in radians), with the same arithmetic, in the same
+    order, as :func:`score_block`: the totals are the same numbers, bit for bit, and
+    ``tests/matching/test_ranking.py`` holds the two against each other. Only the chosen few are
+    scored again through :func:`score_block` to be explained.
+    """
 
     def __init__(self, profiles: Sequence[Profile], role: Role, config: MatchingConfig, today: date) -> None:
         self.profiles = list(profiles)
@@ -599,6 +769,11 @@ class CandidatePool:
         self.today = today
         self.vocab = Vocabulary.build(self.profiles, config)
         self.side = Side.encode(self.profiles, self.vocab, config, today)
+        self.positions = {p.id: i for i, p in enumerate(self.profiles)}
+        self._columns = _Columns.prepare(self.side, role, config)
+        # Answers already given from this pool: the same person asking again costs a lookup.
+        self._answers: OrderedDict[tuple[bytes, int, str], list[Suggestion]] = OrderedDict()
+        self._answers_lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self.profiles)
@@ -616,11 +791,18 @@ class CandidatePool:
             violations={k: v.T for k, v in block.violations.items()},
         )
 
+    def scores(self, person: Profile) -> tuple[F64, Bool]:
+        """Every candidate's total and whether the pair is allowed: row 0 of :meth:`_block`."""
+        me = Side.encode([person], self.vocab, self.config, self.today)
+        total, feasible = self._columns.score(me, self.side, self.config)
+        if (at := self.positions.get(person.id)) is not None:
+            feasible[at] = False
+        return total, feasible
+
     def rank(self, person: Profile, limit: int) -> tuple[npt.NDArray[np.intp], F64]:
         """Positions and scores of the best ``limit`` feasible candidates, best first."""
-        block = self._block(person, self.side)
-        scores = block.total[0]
-        feasible = np.flatnonzero(block.feasible[0])
+        scores, allowed = self.scores(person)
+        feasible = np.flatnonzero(allowed)
         if feasible.size > limit:
             top = feasible[np.argpartition(-scores[feasible], limit - 1)[:limit]]
         else:
@@ -632,8 +814,21 @@ class CandidatePool:
         return chosen, scores[chosen]
 
     def suggest(self, person: Profile, limit: int = 10, locale: Locale = "de") -> list[Suggestion]:
+        """The best ``limit`` candidates with their breakdowns; the suggestions are shared between
+        callers and must not be changed."""
+        key = (msgspec.msgpack.encode(person), limit, locale)
+        with self._answers_lock:
+            found = self._answers.get(key)
+            if found is not None:
+                self._answers.move_to_end(key)
+                return list(found)
         chosen, _ = self.rank(person, limit)
-        return self.explain(person, chosen, locale)
+        found = self.explain(person, chosen, locale)
+        with self._answers_lock:
+            self._answers[key] = found
+            while len(self._answers) > ANSWERS_KEPT:
+                self._answers.popitem(last=False)
+        return list(found)
 
     def explain(
         self, person: Profile, chosen: Sequence[int] | npt.NDArray[np.intp], locale: Locale = "de"

@@ -61,9 +61,10 @@ class Result:
     errors: int
     requests: int = 0
     cpu_ms: float = 0.0  # CPU time of the server process per request
+    p95: float = 0.0
 
     def cells(self) -> str:
-        return f"{self.rps:9,.0f} {self.p50:8.1f} {self.p99:8.1f} {self.cpu_ms:6.2f}"
+        return f"{self.rps:9,.0f} {self.p50:8.1f} {self.p95:8.1f} {self.p99:8.1f} {self.cpu_ms:6.2f}"
 
 
 def cpu_seconds(pid: int) -> float:
@@ -122,7 +123,8 @@ def wrk(url: str, script: Path, seconds: int, connections: int, pid: int | None 
     count += sum(int(n) for n in errors.groups()) if errors else 0
     total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     cpu = (cpu_seconds(pid) - cpu_before) * 1000 / max(total, 1) if pid else 0.0
-    return Result(rps, p50, p99, count, total, cpu)
+    p95 = int(re.search(r"^p95 (\d+)$", out, re.M).group(1)) / 1000  # type: ignore[union-attr]
+    return Result(rps, p50, p99, count, total, cpu, p95)
 
 
 def lua(path: Path, method: str, paths: list[str], headers: dict[str, str], body: str | None = None) -> Path:
@@ -135,6 +137,10 @@ def lua(path: Path, method: str, paths: list[str], headers: dict[str, str], body
         "math.randomseed(os.time())",
         "request = function()",
         f'  return wrk.format("{method}", paths[math.random(#paths)], headers, {body_lua})',
+        "end",
+        # wrk prints p50/p75/p90/p99 only.
+        "done = function(summary, latency, requests)",
+        '  io.write(string.format("p95 %d\\n", latency:percentile(95)))',
         "end",
     ]
     path.write_text("\n".join(lines) + "\n")
@@ -331,8 +337,8 @@ def main(args: argparse.Namespace) -> None:
             f"wrk {args.seconds} s at {args.connections} connections; "
             f"codo api with {args.workers} process(es), floor 1 process\n"
         )
-        print(f"{'':34} {'codo':^34} | {'floor':^34} |")
-        columns = f"{'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms':>6}"
+        print(f"{'':34} {'codo':^43} | {'floor':^43} |")
+        columns = f"{'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'CPU ms':>6}"
         print(f"{'case':34} {columns} | {columns} | ratio")
         cases = [
             ("list 50 by name (API token)", list_codo, list_floor),
@@ -359,7 +365,7 @@ def main(args: argparse.Namespace) -> None:
             flag = f"  ({a.errors} failed)" if a.errors or b.errors else ""
             print(f"{label:34} {a.cells()} | {b.cells()} | {a.rps / b.rps:5.2f}{flag}", flush=True)
         s = wrk(floor_url, select1, args.seconds, args.connections, floor.pid)
-        print(f"{'bare SELECT 1 (floor app)':34} {'':34} | {s.cells()} |")
+        print(f"{'bare SELECT 1 (floor app)':34} {'':43} | {s.cells()} |")
 
     finally:
         for process in processes:

@@ -86,15 +86,19 @@ def ms(seconds: float) -> str:
 
 def bench_suggestions(sizes: list[int], rng: random.Random, codes: list[str], config: MatchingConfig) -> None:
     print("suggestions (best 10 with breakdowns, one organisation)")
-    print(f"  {'candidates':>10} {'encode pool':>12} {'median':>11} {'p95':>11} {'rank only':>11}")
+    print("  rank: one person against the pool's columns; pair matrix: the same totals as a 1 x n block")
+    print(
+        f"  {'candidates':>10} {'encode pool':>12} {'median':>11} {'p95':>11} {'rank only':>11} "
+        f"{'pair matrix':>11} {'asked again':>11}"
+    )
     for n in sizes:
         mentors = make_people(n, rng, codes, mentor=True)
-        mentees = make_people(50, rng, codes, mentor=False)
+        mentees = make_people(51, rng, codes, mentor=False)
         started = time.perf_counter()
         pool = CandidatePool(mentors, "mentor", config, TODAY)
         encode = time.perf_counter() - started
-        pool.suggest(mentees[0], limit=10)  # warm-up
-        full, rank = [], []
+        pool.suggest(mentees.pop(), limit=10)  # warm-up
+        full, rank, matrix, again = [], [], [], []
         for person in mentees:
             t0 = time.perf_counter()
             got = pool.suggest(person, limit=10)
@@ -102,11 +106,18 @@ def bench_suggestions(sizes: list[int], rng: random.Random, codes: list[str], co
             t0 = time.perf_counter()
             pool.rank(person, 10)
             rank.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            pool._block(person, pool.side)
+            matrix.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            pool.suggest(person, limit=10)
+            again.append(time.perf_counter() - t0)
             assert len(got) <= 10
         p95 = statistics.quantiles(full, n=20)[-1]
         print(
             f"  {n:>10,} {ms(encode):>12} {ms(statistics.median(full)):>11} {ms(p95):>11} "
-            f"{ms(statistics.median(rank)):>11}"
+            f"{ms(statistics.median(rank)):>11} {ms(statistics.median(matrix)):>11} "
+            f"{ms(statistics.median(again)):>11}"
         )
 
 

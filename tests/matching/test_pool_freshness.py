@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from shared.db import Database, plain_url
 from shared.matching.people import POOL_TOPIC
+from shared.permissions import Role
 from tests.conftest import Org, Servers
 from tests.fixtures.matching import MatchingApi
 
@@ -129,3 +130,55 @@ async def test_requests_that_find_no_pool_wait_for_the_one_that_builds_it(
     sizes = await asyncio.gather(*(one_request() for _ in range(6)))
     assert sizes == [1] * 6
     assert built == 1
+
+
+async def test_suggestions_follow_preparation_at_once(
+    matching: MatchingApi, db: Database, org_a: Org
+) -> None:
+    """The pools hold only people ready to be matched: a new required step, a record and a
+    certificate inspection each move the revision, so the cached pool is rebuilt on the next
+    request; so does saving the settings the pool ranks by."""
+    programme = await matching.call(
+        "POST", "/contacts/programmes", 201, role=Role.ADMIN, json={"name": "Paten"}
+    )
+    mentee = await matching.person("mentee", "Jana", languages=["de"], postal_code="10115")
+    udo = await matching.person("mentor", "Udo", languages=["de"], programme_ids=[programme["id"]])
+    rosa = await matching.person("mentor", "Rosa", languages=["de"])
+
+    async def suggested() -> set[str]:
+        got = await matching.call("GET", "/matching/suggestions", params={"contact_id": mentee})
+        return {i["candidate_id"] for i in got["items"]}
+
+    assert await suggested() == {udo, rosa}
+    before = await _revision(db, org_a)
+    interview = await matching.call(
+        "POST", "/screening/steps", 201, role=Role.ADMIN,
+        json={"programme_id": programme["id"], "kind": "interview", "applies_to": ["mentor"]},
+    )  # fmt: skip
+    assert await _revision(db, org_a) == before + 1
+    assert await suggested() == {rosa}
+    await matching.call(
+        "POST", "/screening/records", 201,
+        json={"contact_id": udo, "step_id": interview["id"], "outcome": "passed"},
+    )  # fmt: skip
+    assert await suggested() == {udo, rosa}
+
+    await matching.call(
+        "POST", "/screening/steps", 201, role=Role.ADMIN,
+        json={"programme_id": programme["id"], "kind": "certificate", "applies_to": ["mentor"]},
+    )  # fmt: skip
+    assert await suggested() == {rosa}
+    await matching.call(
+        "POST", "/screening/certificates", 201,
+        json={"contact_id": udo, "seen": True, "issued_on": date.today().isoformat(),
+              "has_relevant_entries": False},
+    )  # fmt: skip
+    assert await suggested() == {udo, rosa}
+
+    far = await matching.person("mentor", "Olaf", languages=["de"], postal_code="80331")
+    assert await suggested() == {udo, rosa, far}
+    before = await _revision(db, org_a)
+    body = {"config": {"rules": {"max_distance_km": 50}}, "checkin_interval_days": 14}
+    await matching.call("PUT", "/matching/settings", role=Role.ADMIN, json=body)
+    assert await _revision(db, org_a) == before + 1
+    assert await suggested() == {udo, rosa}

@@ -76,17 +76,17 @@ class MatchingController(ApiController):
         if contact_id is None:
             raise ValidationFailed("the contact to find candidates for", field="contact_id")
         limit = check_limit(limit)
-        settings = await people.settings_for(ctx.session, programme_id)
+        seen = await people.fingerprint(ctx.session)
+        settings = await people.settings_now(ctx.session, ctx.org.id, programme_id, seen)
         today = _today()
-        person, kinds = await people.profile(ctx.session, contact_id, settings.config)
+        person, kinds = await people.profile_now(ctx.session, ctx.org.id, contact_id, settings, seen)
         if role is None:
             role = "mentee" if "mentee" in kinds else "mentor" if "mentor" in kinds else None
         if role is None or role not in kinds:
             raise ValidationFailed("this contact is neither a mentee nor a mentor", field="contact_id")
         other: people.Role = "mentor" if role == "mentee" else "mentee"
-        pool = await people.candidate_pool(ctx.session, ctx.org.id, other, settings, today)
+        pool = await people.candidate_pool(ctx.session, ctx.org.id, other, settings, today, seen)
         found = await people.suggest(ctx.session, pool, person, limit, lang)
-        names = {p.id: p.name for p in pool.profiles}
         return SuggestionsOut(
             contact_id=contact_id,
             role=role,
@@ -94,7 +94,7 @@ class MatchingController(ApiController):
             items=[
                 SuggestionOut(
                     candidate_id=s.candidate_id,
-                    candidate_name=names[s.candidate_id],
+                    candidate_name=pool.profiles[pool.positions[s.candidate_id]].name,
                     score=s.score,
                     criteria=s.criteria,
                 )
@@ -263,8 +263,10 @@ class MatchingController(ApiController):
 
 async def _people(ctx: OrgContext, role: people.Role, programme_id: uuid.UUID | None) -> list[PersonOut]:
     await people.check_programme(ctx.session, programme_id, "programme_id")
-    settings = await people.settings_for(ctx.session, programme_id)
-    found = await people.listed(ctx.session, role, settings.config, programme_id)
+    seen = await people.fingerprint(ctx.session)
+    settings = await people.settings_now(ctx.session, ctx.org.id, programme_id, seen)
+    pool = await people.candidate_pool(ctx.session, ctx.org.id, role, settings, _today(), seen)
+    found = list(pool.profiles)
     found.sort(key=lambda p: (p.waiting_since or _today(), p.name) if role == "mentee" else (p.name, p.id))
     return [
         PersonOut(

@@ -183,10 +183,15 @@ class MatchingPages(PageController):
         except DomainError as exc:
             filter_errors[exc.field or "_form"] = page.message(exc)
             wanted = people.BoardFilter()
-        settings = await people.settings_for(page.session, programme)
+        # Both lists are the cached pools' people (ready, waiting or with room), as suggestions see them.
+        seen = await people.fingerprint(page.session)
+        settings = await people.settings_now(page.session, page.org.id, programme, seen)
         today = _today()
-        all_waiting = await people.listed(page.session, "mentee", settings.config, programme)
-        all_available = await people.listed(page.session, "mentor", settings.config, programme)
+        pools = {
+            "mentee": await people.candidate_pool(page.session, page.org.id, "mentee", settings, today, seen),
+            "mentor": await people.candidate_pool(page.session, page.org.id, "mentor", settings, today, seen),
+        }
+        all_waiting, all_available = pools["mentee"].profiles, pools["mentor"].profiles
         waiting = people.filter_board(all_waiting, wanted)
         available = people.filter_board(all_available, wanted)
         if view.sort == "name":
@@ -204,13 +209,12 @@ class MatchingPages(PageController):
         # One person chosen: the best of the other side for them (a mentee's mentors, a mentor's mentees).
         chosen, role = (mentee, "mentee") if mentee is not None else (mentor, "mentor")
         if chosen is not None:
-            selected, kinds = await people.profile(page.session, chosen, settings.config)
+            selected, kinds = await people.profile_now(page.session, page.org.id, chosen, settings, seen)
             if role not in kinds:
                 raise NotFound("no such %(role)s", role=role)
-            other: people.Role = "mentor" if role == "mentee" else "mentee"
-            pool = await people.candidate_pool(page.session, page.org.id, other, settings, today)
+            pool = pools["mentor" if role == "mentee" else "mentee"]
             suggestions = await people.suggest(page.session, pool, selected, 10, _lang(page))
-            names = {p.id: p.name for p in pool.profiles}
+            names = {s.candidate_id: pool.profiles[pool.positions[s.candidate_id]].name for s in suggestions}
         missing = []
         if why and why.strip():
             found = await contacts_service.list_contacts(

@@ -1,0 +1,124 @@
+"""Ranking one person against a pool gives the scores, the order and the reasons of the full
+pair-by-pair matrix (``score_block``), on seeded random pools under several settings."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import date, timedelta
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from shared.matching import geo, texts
+from shared.matching.config import CustomCriterion, HardRules, MatchingConfig, Weights
+from shared.matching.profile import Preferences, Profile
+from shared.matching.scoring import CandidatePool, Role, Suggestion, explain_block
+
+TODAY = date(2026, 11, 25)
+LANGS = ["de", "de", "ar", "tr", "fa", "uk", "en", "DE", " ar "]
+WORDS = ["Fußball", "kochen", "Kochen ", "Lesen", "Schach", "Musik", "Tanz", "Kunst", "Natur", "Spiele"]
+SUPPORT = ["Hausaufgaben", "Sprache", "Bewerbung", "Freizeit", "Behörden"]
+DISTRICTS = ["Nord", "Süd", "West", "Ost", "Mitte"]
+
+CONFIGS = {
+    "default": MatchingConfig(),
+    "strict": MatchingConfig(
+        rules=HardRules(max_distance_km=12, support_kinds=True),
+        weights=Weights(languages=3, interests=40, availability=0, distance=15.5, age_gap=9, waiting_time=7),
+        custom=[
+            CustomCriterion(key="district", label="Stadtteil", weight=6, required=True),
+            CustomCriterion(key="hobby", label="Hobby", weight=4),
+        ],
+        ideal_age_gap_years=20,
+        age_gap_scale_years=15,
+        distance_scale_km=18,
+        waiting_scale_days=45,
+    ),
+    "no rules": MatchingConfig(
+        rules=HardRules(common_language=False, preferences=False, capacity=False),
+        custom=[CustomCriterion(key="district", label="Stadtteil", weight=2)],
+    ),
+}
+
+
+def people(rng: random.Random, n: int, codes: list[str]) -> list[Profile]:
+    out = []
+    for _ in range(n):
+        wish = Preferences()
+        if rng.random() < 0.3:
+            wished = rng.sample(["female", "male", "diverse", "unlisted"], rng.randint(1, 2))
+            wish = Preferences(genders=wished)
+        if rng.random() < 0.2:
+            low = rng.choice([None, rng.randint(8, 40)])
+            wish = Preferences(genders=wish.genders, age_min=low, age_max=rng.choice([None, 30, 60]))
+        out.append(
+            Profile(
+                id=uuid.uuid4(),
+                languages=rng.sample(LANGS, rng.randint(0, 3)),
+                interests=rng.sample(WORDS, rng.randint(0, 5)),
+                availability=rng.sample([*texts.SLOTS, "someday"], rng.randint(0, 6)),
+                postal_code=rng.choice([*rng.sample(codes, 5), None, "00000", "1067"]),
+                gender=rng.choice(["female", "male", "diverse", "unlisted", None]),
+                birth_date=rng.choice([None, TODAY - timedelta(days=rng.randint(7 * 365, 80 * 365))]),
+                preferences=wish,
+                support_kinds=rng.sample(SUPPORT, rng.randint(0, 3)),
+                capacity=rng.randint(1, 3),
+                load=rng.randint(0, 3),
+                waiting_since=rng.choice([None, TODAY - timedelta(days=rng.randint(-5, 400))]),
+                custom={
+                    "district": rng.sample(DISTRICTS, rng.randint(0, 2)),
+                    "hobby": rng.sample(WORDS, rng.randint(0, 2)),
+                },
+            )
+        )
+    return out
+
+
+def by_matrix(
+    pool: CandidatePool, person: Profile, limit: int
+) -> tuple[npt.NDArray[np.intp], list[Suggestion]]:
+    """The ranking as it is defined: the whole block of pairs, then the best ``limit`` allowed."""
+    block = pool._block(person, pool.side)
+    scores, feasible = block.total[0], np.flatnonzero(block.feasible[0])
+    top = feasible
+    if feasible.size > limit:
+        top = feasible[np.argpartition(-scores[feasible], limit - 1)[:limit]]
+    waiting = np.nan_to_num(pool.side.waiting_days[top], nan=-1.0)
+    chosen = top[np.lexsort((top, -waiting, -np.round(scores[top], 6)))]
+    explained = []
+    for pos in chosen:
+        candidate = pool.profiles[pos]
+        mentee, mentor = (person, candidate) if pool.role == "mentor" else (candidate, person)
+        pair = explain_block(block, 0, int(pos), mentee, mentor, pool.config, pool.today, "en")
+        explained.append(Suggestion(candidate_id=candidate.id, score=pair.score, criteria=pair.criteria))
+    return chosen, explained
+
+
+@pytest.mark.parametrize("role", ["mentor", "mentee"])
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_ranking_one_person_equals_the_full_matrix(role: Role, name: str) -> None:
+    rng = random.Random(f"{role}-{name}")
+    codes = [c for c in geo._table() if c.startswith(("10", "12", "13", "14"))]
+    candidates = people(rng, 600, codes)
+    others = people(rng, 30, codes)
+    # Someone of the pool asks too: never suggested to themselves.
+    askers = [*others, candidates[7], candidates[100]]
+    pool = CandidatePool(candidates, role, CONFIGS[name], TODAY)
+    allowed_somewhere = 0
+    for person in askers:
+        totals, allowed = pool.scores(person)
+        block = pool._block(person, pool.side)
+        # The same numbers, bit for bit, not merely close.
+        assert totals.tobytes() == block.total[0].tobytes()
+        assert np.array_equal(allowed, block.feasible[0])
+        allowed_somewhere += int(allowed.sum())
+
+        chosen, expected = by_matrix(pool, person, 10)
+        positions, scores = pool.rank(person, 10)
+        assert positions.tolist() == chosen.tolist()
+        assert scores.tobytes() == block.total[0][chosen].tobytes()
+        assert pool.suggest(person, limit=10, locale="en") == expected
+    # The settings exclude some pairs and allow others: both sides of every rule are walked.
+    assert 0 < allowed_somewhere < len(askers) * len(candidates)
