@@ -27,7 +27,7 @@ from babel import Locale
 from babel.dates import format_date
 from defusedxml import DefusedXmlException  # type: ignore[import-untyped]
 from openpyxl import load_workbook  # type: ignore[import-untyped]
-from sqlalchemy import Table, delete, func, insert, or_, select, text, update
+from sqlalchemy import Table, delete, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import bulk, history, i18n, queue
@@ -40,7 +40,6 @@ from shared.contacts.models import (
     ImportMapping,
     ImportRow,
     Programme,
-    ProgrammeMembership,
 )
 from shared.contacts.parsing import parse_date, parse_language, split_list, split_name
 from shared.contacts.service import (
@@ -632,7 +631,7 @@ class Context:
 
 async def load_context(session: AsyncSession, planned_emails: set[str], births: set[date]) -> Context:
     fields = await custom_fields.list_fields(session)
-    programmes = {fold(p.name): p.id for p in (await session.execute(select(Programme))).scalars()}
+    programmes = await _programmes(session)
     by_email: dict[str, Existing] = {}
     by_birth: dict[date, list[Existing]] = {}
     conditions = []
@@ -889,6 +888,83 @@ def plan_rows(
     return plans
 
 
+# ---------------------------------------------------------------- the kept plan
+
+# The dry run checks every row once; what the commit needs of each row is kept beside the file
+# (Import.plan), so the worker writes it without reading, mapping and checking the sheet again.
+# It is only used while the organisation's change counter (migration 0019: every transaction
+# that writes contacts, programme members or custom field definitions moves it) still stands
+# where the plan was made, and the programmes are the ones the rows were matched against.
+_PLAN_FORMAT = 1
+# The counter's topic, as migration 0019 names it (shared by everything that caches contacts).
+_REVISION_TOPIC = uuid.UUID("1f9c4f5a-7d02-55b4-95cb-d553d4703f6f")
+_REVISION = text(
+    "SELECT coalesce((SELECT revision FROM change_counters WHERE id = CAST(:topic AS uuid)), 0)"
+).bindparams(topic=str(_REVISION_TOPIC))
+
+
+class Kept(msgspec.Struct, array_like=True):
+    """One planned row as the commit writes it."""
+
+    row: int
+    action: str
+    contact_id: uuid.UUID | None = None
+    values: dict[str, Any] = {}
+    custom: dict[str, Any] = {}
+    programmes: list[uuid.UUID] = []
+    # A new contact's search words and sort key (service.derive), made once at the dry run.
+    search_text: str = ""
+    sort_name: str = ""
+
+
+class _KeptPlan(msgspec.Struct, array_like=True):
+    format: int
+    programmes: dict[str, uuid.UUID]
+    rows: list[Kept]
+
+
+_KEPT_DECODER = msgspec.msgpack.Decoder(_KeptPlan)
+
+
+def keep(plan: Planned) -> Kept:
+    if plan.action == "reject":
+        return Kept(plan.row, plan.action)
+    kept = Kept(plan.row, plan.action, plan.contact_id, plan.values, plan.custom, plan.programmes)
+    if plan.contact_id is None:
+        contact = SimpleNamespace(**{**_NEW_CONTACT, **plan.values})
+        derive(contact)  # type: ignore[arg-type]
+        kept.search_text, kept.sort_name = contact.search_text, contact.sort_name
+    return kept
+
+
+def pack_plan(plans: Sequence[Planned], programmes: dict[str, uuid.UUID]) -> bytes:
+    return msgspec.msgpack.encode(_KeptPlan(_PLAN_FORMAT, programmes, [keep(p) for p in plans]))
+
+
+def unpack_plan(content: bytes, programmes: dict[str, uuid.UUID]) -> list[Kept] | None:
+    """The kept rows, or None when they were planned against other programmes or another format."""
+    try:
+        kept = _KEPT_DECODER.decode(content)
+    except msgspec.ValidationError:
+        return None
+    if kept.format != _PLAN_FORMAT or kept.programmes != programmes:
+        return None
+    for row in kept.rows:
+        # The only date among the values; msgpack keeps it as its ISO text.
+        if isinstance(row.values.get("birth_date"), str):
+            row.values["birth_date"] = date.fromisoformat(row.values["birth_date"])
+    return kept.rows
+
+
+async def _revision(session: AsyncSession) -> int:
+    return int((await session.execute(_REVISION)).scalar_one())
+
+
+async def _programmes(session: AsyncSession) -> dict[str, uuid.UUID]:
+    rows = await session.execute(select(Programme.name, Programme.id))
+    return {fold(name): programme_id for name, programme_id in rows}
+
+
 # ---------------------------------------------------------------- dry run and API
 
 
@@ -1115,6 +1191,8 @@ async def dry_run(
     chosen = check_mapping(chosen, sheet.headers, fields)
     allowed = check_overwrite(overwrite, chosen)
     emails, births = _first_pass(sheet, chosen)
+    # Read before the contacts: a change in between then shows as a moved counter.
+    revision = await _revision(session)
     ctx = await load_context(session, emails, births)
     plans = plan_rows(sheet, chosen, ctx, kinds, set(allowed))
     if save_mapping_as:
@@ -1124,6 +1202,8 @@ async def dry_run(
         status="dry_run",
         filename=filename.replace("\x00", "")[:300],
         content=await asyncio.to_thread(pack_sheet, sheet),
+        plan=pack_plan(plans, ctx.programmes),
+        plan_revision=revision,
         mapping={**chosen, "__default_kinds__": ",".join(kinds)} if kinds else chosen,
         columns=_samples(sheet),
         options={"overwrite": allowed},
@@ -1159,7 +1239,11 @@ async def replan(
         overwrite = [f for f in (imp.options or {}).get("overwrite", []) if f in set(chosen.values())]
     allowed = check_overwrite(overwrite, chosen)
     emails, births = _first_pass(sheet, chosen)
-    plans = plan_rows(sheet, chosen, await load_context(session, emails, births), kinds, set(allowed))
+    revision = await _revision(session)
+    ctx = await load_context(session, emails, births)
+    plans = plan_rows(sheet, chosen, ctx, kinds, set(allowed))
+    imp.plan = pack_plan(plans, ctx.programmes)
+    imp.plan_revision = revision
     imp.mapping = {**chosen, "__default_kinds__": ",".join(kinds)} if kinds else chosen
     imp.options = {**(imp.options or {}), "overwrite": allowed}
     imp.report = [p.report() for p in plans]
@@ -1322,29 +1406,45 @@ async def run(
         found = (
             await session.execute(
                 select(
-                    Import.status, Import.content, Import.filename, Import.mapping, Import.options,
-                    Import.atomicity, Import.batch_size, Import.created_by,
+                    Import.status, Import.filename, Import.mapping, Import.options, Import.atomicity,
+                    Import.batch_size, Import.created_by, Import.plan, Import.plan_revision,
+                    Import.content.is_not(None).label("has_file"),
                 ).where(Import.id == import_id)
             )
         ).one()  # fmt: skip
-        if found.status != "running" or found.content is None:
+        if found.status != "running" or not found.has_file:
             return str(found.status)
-        sheet = await asyncio.to_thread(read_sheet, found.content, found.filename)
-        mapping = dict(found.mapping)
-        kinds = [k for k in mapping.pop("__default_kinds__", "").split(",") if k]
         overwrite = set((found.options or {}).get("overwrite", []))
-        emails, births = _first_pass(sheet, mapping)
-        ctx = await load_context(session, emails, births)
-        plans = plan_rows(sheet, mapping, ctx, kinds, overwrite)
+        plans: list[Kept] | None = None
+        if found.plan is not None and found.plan_revision == await _revision(session):
+            plans = unpack_plan(found.plan, await _programmes(session))
+        # Planned again only when something the kept plan depends on has changed since.
+        report: list[dict[str, Any]] | None = None
+        if plans is None:
+            content = (
+                await session.execute(select(Import.content).where(Import.id == import_id))
+            ).scalar_one()
+            if content is None:
+                return str(found.status)
+            sheet = await asyncio.to_thread(read_sheet, content, found.filename)
+            mapping = dict(found.mapping)
+            kinds = [k for k in mapping.pop("__default_kinds__", "").split(",") if k]
+            emails, births = _first_pass(sheet, mapping)
+            ctx = await load_context(session, emails, births)
+            planned = plan_rows(sheet, mapping, ctx, kinds, overwrite)
+            report = [p.report() for p in planned]
+            plans = [keep(p) for p in planned]
         batch_size = found.batch_size if found.atomicity == "batch" else max(len(plans), 1)
         importer = Actor(role=Role.COORDINATOR, label=found.created_by, reason=f"import {found.filename}")
+    # Whether the kept plan is still what a new dry run would find; a resumed run may then use it.
+    fresh = report is None
     while True:
         async with db.tenant(org_id) as session:
             # Lock the import's row (only the columns needed: the report and file are large), so two
             # workers running the same import take turns and each batch is read after the last one.
             state = (
                 await session.execute(
-                    select(Import.status, Import.processed_rows)
+                    select(Import.status, Import.processed_rows, Import.plan_revision)
                     .where(Import.id == import_id)
                     .with_for_update()
                 )
@@ -1353,21 +1453,26 @@ async def run(
                 return str(state.status)
             start_at = state.processed_rows
             if start_at >= len(plans):
-                await session.execute(
-                    update(Import)
-                    .where(Import.id == import_id)
-                    .values(
-                        status="done",
-                        finished_at=datetime.now(UTC),
-                        report=[p.report() for p in plans],
-                        total_rows=len(plans),
-                        # The file holds personal data: keep it no longer than needed.
-                        content=None,
-                    )
-                )
+                done: dict[str, Any] = {
+                    "status": "done",
+                    "finished_at": datetime.now(UTC),
+                    "total_rows": len(plans),
+                    # The file and the plan hold personal data: keep them no longer than needed.
+                    "content": None,
+                    "plan": None,
+                    "plan_revision": None,
+                }
+                if report is not None:
+                    done["report"] = report
+                await session.execute(update(Import).where(Import.id == import_id).values(**done))
                 return "done"
+            revision = await _revision(session)
+            fresh = fresh and revision == state.plan_revision
             batch = plans[start_at : start_at + batch_size]
             counts = await _write_batch(session, org_id, import_id, batch, overwrite, importer)
+            after = await _revision(session)
+            # This batch's own writes move the counter by one; anything more was someone else.
+            fresh = fresh and after == revision + counts["bumped"]
             await session.execute(
                 update(Import)
                 .where(Import.id == import_id)
@@ -1377,6 +1482,7 @@ async def run(
                     updated_count=Import.updated_count + counts["update"],
                     rejected_count=Import.rejected_count + counts["reject"],
                     heartbeat_at=datetime.now(UTC),
+                    plan_revision=after if fresh else None,
                 )
             )
             if before_commit is not None:
@@ -1416,9 +1522,12 @@ class _Terms:
     terms: list[str] = field(default_factory=list)
 
     def add(self, contact: Any) -> None:
-        found = terms_of(contact)
+        self.add_new(contact.id, contact.search_text, contact.tags)
+
+    def add_new(self, contact_id: uuid.UUID, search_text: str, tags: list[str]) -> None:
+        found = terms_of(SimpleNamespace(search_text=search_text, tags=tags))  # type: ignore[arg-type]
         self.ids += [_row_id() for _ in found]
-        self.contact_ids += [contact.id] * len(found)
+        self.contact_ids += [contact_id] * len(found)
         self.terms += found
 
     async def insert(self, session: AsyncSession, org_id: uuid.UUID) -> None:
@@ -1433,44 +1542,95 @@ class _Terms:
             )
 
 
-def _new_contact(org_id: uuid.UUID, plan: Planned, today: date) -> dict[str, Any]:
-    row = {**_NEW_CONTACT, **plan.values, "organization_id": org_id, "id": new_id(), "custom": plan.custom}
+def _new_contact(org_id: uuid.UUID, plan: Kept, today: date) -> dict[str, Any]:
+    row = {
+        **_NEW_CONTACT, **plan.values, "organization_id": org_id, "id": new_id(), "custom": plan.custom,
+        "search_text": plan.search_text, "sort_name": plan.sort_name,
+    }  # fmt: skip
     if row["status"] == "ready" and "mentee" in row["kinds"] and not row["waiting_since"]:
         row["waiting_since"] = today
-    contact = SimpleNamespace(**row)
-    derive(contact)  # type: ignore[arg-type]
-    row["search_text"], row["sort_name"] = contact.search_text, contact.sort_name
     return row
+
+
+# The contacts a batch updates, read and locked as they are now. A join with the list of ids is
+# one index lookup per id under row-level security; custom values come as their JSON text.
+_LOCK_CONTACTS = text(
+    f"SELECT {', '.join('c.' + c.name for c in CONTACTS.columns if c.name != 'custom')}, "  # noqa: S608
+    "c.custom::text AS custom_json "
+    "FROM contacts c JOIN unnest(CAST(:ids AS uuid[])) AS u(id) ON c.id = u.id "
+    "WHERE c.organization_id = :org AND c.erased_at IS NULL FOR UPDATE OF c"
+)
+_JSON = msgspec.json.Decoder()
+
+
+async def _lock_contacts(
+    session: AsyncSession, org_id: uuid.UUID, ids: list[uuid.UUID]
+) -> dict[uuid.UUID, SimpleNamespace]:
+    if not ids:
+        return {}
+    found = await session.execute(_LOCK_CONTACTS, {"ids": ids, "org": org_id})
+    out = {}
+    for r in found.mappings():
+        row = dict(r)
+        row["custom"] = _JSON.decode(row.pop("custom_json"))
+        out[row["id"]] = SimpleNamespace(**row)
+    return out
+
+
+async def _add_memberships(
+    session: AsyncSession, org_id: uuid.UUID, pairs: list[tuple[uuid.UUID, uuid.UUID]]
+) -> bool:
+    """Add the programme memberships a contact does not have yet; whether any was written."""
+    if not pairs:
+        return False
+    wanted = list(dict.fromkeys(pairs))
+    await session.execute(
+        text(
+            "INSERT INTO contact_programme_members (organization_id, id, contact_id, programme_id) "
+            "SELECT :org, w.id, w.contact_id, w.programme_id "
+            "FROM unnest(CAST(:ids AS uuid[]), CAST(:contacts AS uuid[]), CAST(:programmes AS uuid[])) "
+            "AS w(id, contact_id, programme_id) "
+            "WHERE NOT EXISTS (SELECT 1 FROM contact_programme_members m WHERE m.organization_id = :org "
+            "AND m.contact_id = w.contact_id AND m.programme_id = w.programme_id)"
+        ),
+        {
+            "org": org_id,
+            "ids": [new_id() for _ in wanted],
+            "contacts": [c for c, _ in wanted],
+            "programmes": [p for _, p in wanted],
+        },
+    )
+    return True
 
 
 async def _write_batch(
     session: AsyncSession,
     org_id: uuid.UUID,
     import_id: uuid.UUID,
-    batch: list[Planned],
+    batch: list[Kept],
     overwrite: set[str],
     importer: Actor,
 ) -> dict[str, int]:
-    """One batch in a handful of statements: one per table, whatever the number of rows."""
-    counts = {"create": 0, "update": 0, "reject": 0}
+    """One batch in a handful of statements: one per table, whatever the number of rows.
+
+    The counts of created, updated and rejected rows, and "bumped": 1 when the batch wrote what
+    moves the organisation's change counter (contacts, programme members), else 0.
+    """
+    counts = {"create": 0, "update": 0, "reject": 0, "bumped": 0}
     new_rows: list[dict[str, Any]] = []
     updated_rows: list[dict[str, Any]] = []
     import_rows: list[dict[str, Any]] = []
-    memberships: list[dict[str, Any]] = []
+    memberships: list[tuple[uuid.UUID, uuid.UUID]] = []
     terms = _Terms()
     retermed: list[uuid.UUID] = []
     changed: list[tuple[uuid.UUID, str, dict[str, list[Any]]]] = []
     now = datetime.now(UTC)
-    updates = [p for p in batch if p.action in ("update", "unchanged") and p.contact_id]
-    existing: dict[uuid.UUID, Any] = {}
-    if updates:
-        # Read and lock the contacts as they are now: someone may have changed them since the plan.
-        found = await session.execute(
-            select(*CONTACTS.columns)
-            .where(Contact.id.in_([p.contact_id for p in updates]), Contact.erased_at.is_(None))
-            .with_for_update()
-        )
-        existing = {c.id: c for c in found}
+    today = now.date()
+    # Someone may have changed these contacts since the plan: the update is merged into them as
+    # they are now, under a lock.
+    existing = await _lock_contacts(
+        session, org_id, [p.contact_id for p in batch if p.contact_id is not None and p.action != "reject"]
+    )
     for plan in batch:
         if plan.action == "reject":
             counts["reject"] += 1
@@ -1486,9 +1646,9 @@ async def _write_batch(
             if new.get("status", current.status) != current.status:
                 after["status_changed_at"] = now
                 if after["status"] == "ready" and "mentee" in after["kinds"] and not after["waiting_since"]:
-                    after["waiting_since"] = now.date()
+                    after["waiting_since"] = today
             after.update(organization_id=org_id, id=current.id, updated_at=now)
-            contact = SimpleNamespace(**{**current._mapping, **after})
+            contact = SimpleNamespace(**{**vars(current), **after})
             derive(contact)  # type: ignore[arg-type]
             after["search_text"], after["sort_name"] = contact.search_text, contact.sort_name
             updated_rows.append(after)
@@ -1506,28 +1666,20 @@ async def _write_batch(
             contact_id = current.id
             counts["update"] += 1
         else:
-            row = _new_contact(org_id, plan, now.date())
+            row = _new_contact(org_id, plan, today)
             new_rows.append(row)
             # As history.created() has it: each filled field from nothing to its value (the JSON
             # encoder writes dates and ids as history.jsonable() would).
             made = {k: [None, row[k]] for k in HISTORY_FIELDS if k in row and not _empty(row[k])}
             changed.append((row["id"], "created", made))
-            terms.add(SimpleNamespace(**row))
+            terms.add_new(row["id"], row["search_text"], row["tags"])
             import_rows.append(
                 {"organization_id": org_id, "id": _row_id(), "import_id": import_id, "row_number": plan.row,
                  "action": "created", "contact_id": row["id"], "before": None}
             )  # fmt: skip
             contact_id = row["id"]
             counts["create"] += 1
-        for programme_id in plan.programmes:
-            memberships.append(
-                {
-                    "organization_id": org_id,
-                    "id": new_id(),
-                    "contact_id": contact_id,
-                    "programme_id": programme_id,
-                }
-            )
+        memberships += [(contact_id, programme_id) for programme_id in plan.programmes]
     await bulk.insert_rows(session, CONTACTS, list(_NEW_CONTACT), new_rows)
     await bulk.update_rows(session, CONTACTS, _UPDATED, updated_rows)
     await _delete_terms(session, org_id, retermed)
@@ -1550,19 +1702,8 @@ async def _write_batch(
             if action != "changed" or changes
         ],
     )  # fmt: skip
-    if memberships:
-        existing_pairs = set(
-            (
-                await session.execute(
-                    select(ProgrammeMembership.contact_id, ProgrammeMembership.programme_id).where(
-                        ProgrammeMembership.contact_id.in_({m["contact_id"] for m in memberships})
-                    )
-                )
-            ).tuples()
-        )
-        fresh = [m for m in memberships if (m["contact_id"], m["programme_id"]) not in existing_pairs]
-        if fresh:
-            await session.execute(insert(ProgrammeMembership), fresh)
+    wrote_members = await _add_memberships(session, org_id, memberships)
+    counts["bumped"] = int(bool(new_rows or updated_rows or wrote_members))
     return counts
 
 
