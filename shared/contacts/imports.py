@@ -671,7 +671,12 @@ def _empty(value: Any) -> bool:
 
 
 def merge(
-    existing: Any, values: dict[str, Any], custom: dict[str, Any], overwrite: set[str]
+    existing: Any,
+    values: dict[str, Any],
+    custom: dict[str, Any],
+    overwrite: set[str],
+    *,
+    describe: bool = True,
 ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
     """What an update writes: (new values, changes as field/old/new, values kept from the sheet out).
 
@@ -704,9 +709,10 @@ def merge(
             new[name] = value
         else:
             kept.append({"field": name, "old": history.jsonable(old), "new": history.jsonable(value)})
+    # The commit only writes the values; the review shows what changes.
     changes = [
         {"field": name, "old": history.jsonable(getattr(existing, name)), "new": history.jsonable(value)}
-        for name, value in new.items()
+        for name, value in (new.items() if describe else ())
     ]
     current = dict(existing.custom or {})
     after = dict(current)
@@ -895,7 +901,7 @@ def plan_rows(
 # It is only used while the organisation's change counter (migration 0019: every transaction
 # that writes contacts, programme members or custom field definitions moves it) still stands
 # where the plan was made, and the programmes are the ones the rows were matched against.
-_PLAN_FORMAT = 1
+_PLAN_FORMAT = 2
 # The counter's topic, as migration 0019 names it (shared by everything that caches contacts).
 _REVISION_TOPIC = uuid.UUID("1f9c4f5a-7d02-55b4-95cb-d553d4703f6f")
 _REVISION = text(
@@ -915,6 +921,7 @@ class Kept(msgspec.Struct, array_like=True):
     # A new contact's search words and sort key (service.derive), made once at the dry run.
     search_text: str = ""
     sort_name: str = ""
+    terms: list[str] = []
 
 
 class _KeptPlan(msgspec.Struct, array_like=True):
@@ -934,6 +941,7 @@ def keep(plan: Planned) -> Kept:
         contact = SimpleNamespace(**{**_NEW_CONTACT, **plan.values})
         derive(contact)  # type: ignore[arg-type]
         kept.search_text, kept.sort_name = contact.search_text, contact.sort_name
+        kept.terms = terms_of(contact)  # type: ignore[arg-type]
     return kept
 
 
@@ -1371,6 +1379,9 @@ _NEW_CONTACT: dict[str, Any] = {
     "capacity": 1, "support_kinds": [], "notes": None, "waiting_since": None, "custom": {},
     "search_text": "", "sort_name": "",
 }  # fmt: skip
+# The fields a new contact's history entry names (those that are filled).
+_CREATED_FIELDS = tuple(k for k in HISTORY_FIELDS if k in _NEW_CONTACT)
+_EMPTY_VALUES: tuple[Any, ...] = ("", [], {})
 # What an update may write (the row is read and locked first, so the rest is written back as it was).
 _UPDATED = (*PROFILE_FIELDS, "custom", "search_text", "sort_name", "status_changed_at", "updated_at")
 _IMPORT_ROW = ("organization_id", "id", "import_id", "row_number", "action", "contact_id", "before")
@@ -1521,13 +1532,11 @@ class _Terms:
     contact_ids: list[uuid.UUID] = field(default_factory=list)
     terms: list[str] = field(default_factory=list)
 
-    def add(self, contact: Any) -> None:
-        self.add_new(contact.id, contact.search_text, contact.tags)
-
-    def add_new(self, contact_id: uuid.UUID, search_text: str, tags: list[str]) -> None:
-        found = terms_of(SimpleNamespace(search_text=search_text, tags=tags))  # type: ignore[arg-type]
+    def add(self, contact: Any, found: list[str] | None = None) -> None:
+        if found is None:
+            found = terms_of(contact)
         self.ids += [_row_id() for _ in found]
-        self.contact_ids += [contact_id] * len(found)
+        self.contact_ids += [contact.id] * len(found)
         self.terms += found
 
     async def insert(self, session: AsyncSession, org_id: uuid.UUID) -> None:
@@ -1639,7 +1648,7 @@ async def _write_batch(
             current = existing.get(plan.contact_id)
             if current is None:
                 continue
-            new, _, _ = merge(current, plan.values, plan.custom, overwrite)
+            new, _, _ = merge(current, plan.values, plan.custom, overwrite, describe=False)
             if not new:
                 continue
             after = {**{name: getattr(current, name) for name in _UPDATED}, **new}
@@ -1655,9 +1664,14 @@ async def _write_batch(
             if terms_of(contact) != terms_of(current):  # type: ignore[arg-type]
                 retermed.append(current.id)
                 terms.add(contact)
-            was = history.snapshot(current, HISTORY_FIELDS)
+            # Only the fields this update writes can differ (the whole record would be the same diff).
+            touched = [n for n in HISTORY_FIELDS if n in after and after[n] != getattr(current, n)]
             changed.append(
-                (current.id, "changed", history.diff(was, history.snapshot(contact, HISTORY_FIELDS)))
+                (
+                    current.id,
+                    "changed",
+                    history.diff(history.snapshot(current, touched), history.snapshot(contact, touched)),
+                )
             )
             import_rows.append(
                 {"organization_id": org_id, "id": _row_id(), "import_id": import_id, "row_number": plan.row,
@@ -1670,9 +1684,11 @@ async def _write_batch(
             new_rows.append(row)
             # As history.created() has it: each filled field from nothing to its value (the JSON
             # encoder writes dates and ids as history.jsonable() would).
-            made = {k: [None, row[k]] for k in HISTORY_FIELDS if k in row and not _empty(row[k])}
+            made = {
+                k: [None, v] for k in _CREATED_FIELDS if (v := row[k]) is not None and v not in _EMPTY_VALUES
+            }
             changed.append((row["id"], "created", made))
-            terms.add_new(row["id"], row["search_text"], row["tags"])
+            terms.add(SimpleNamespace(id=row["id"]), plan.terms)
             import_rows.append(
                 {"organization_id": org_id, "id": _row_id(), "import_id": import_id, "row_number": plan.row,
                  "action": "created", "contact_id": row["id"], "before": None}
