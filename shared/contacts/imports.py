@@ -28,7 +28,7 @@ from babel import Locale
 from babel.dates import format_date
 from defusedxml import DefusedXmlException  # type: ignore[import-untyped]
 from openpyxl import load_workbook  # type: ignore[import-untyped]
-from sqlalchemy import Table, delete, func, or_, select, text, update
+from sqlalchemy import Table, case, delete, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import bulk, history, i18n, queue
@@ -71,6 +71,7 @@ from shared.history.models import HistoryEntry
 from shared.i18n import N_
 from shared.ids import new_id
 from shared.logs import get_logger
+from shared.models import ChangeCounter
 from shared.permissions import Role
 from shared.spreadsheets import csv_row
 
@@ -905,9 +906,9 @@ def plan_rows(
 _PLAN_FORMAT = 2
 # The counter's topic, as migration 0019 names it (shared by everything that caches contacts).
 _REVISION_TOPIC = uuid.UUID("1f9c4f5a-7d02-55b4-95cb-d553d4703f6f")
-_REVISION = text(
-    "SELECT coalesce((SELECT revision FROM change_counters WHERE id = CAST(:topic AS uuid)), 0)"
-).bindparams(topic=str(_REVISION_TOPIC))
+_REVISION_NOW = func.coalesce(
+    select(ChangeCounter.revision).where(ChangeCounter.id == _REVISION_TOPIC).scalar_subquery(), 0
+)
 
 
 class Kept(msgspec.Struct, array_like=True):
@@ -966,7 +967,7 @@ def unpack_plan(content: bytes, programmes: dict[str, uuid.UUID]) -> list[Kept] 
 
 
 async def _revision(session: AsyncSession) -> int:
-    return int((await session.execute(_REVISION)).scalar_one())
+    return int((await session.execute(select(_REVISION_NOW))).scalar_one())
 
 
 async def _programmes(session: AsyncSession) -> dict[str, uuid.UUID]:
@@ -1458,9 +1459,14 @@ async def run(
             # workers running the same import take turns and each batch is read after the last one.
             state = (
                 await session.execute(
-                    select(Import.status, Import.processed_rows, Import.plan_revision)
+                    select(
+                        Import.status,
+                        Import.processed_rows,
+                        Import.plan_revision,
+                        _REVISION_NOW.label("revision"),
+                    )
                     .where(Import.id == import_id)
-                    .with_for_update()
+                    .with_for_update(of=Import)
                 )
             ).one()
             if state.status != "running":
@@ -1480,13 +1486,12 @@ async def run(
                     done["report"] = report
                 await session.execute(update(Import).where(Import.id == import_id).values(**done))
                 return "done"
-            revision = await _revision(session)
-            fresh = fresh and revision == state.plan_revision
+            fresh = fresh and state.revision == state.plan_revision
             batch = plans[start_at : start_at + batch_size]
             counts = await _write_batch(session, org_id, import_id, batch, overwrite, importer)
-            after = await _revision(session)
-            # This batch's own writes move the counter by one; anything more was someone else.
-            fresh = fresh and after == revision + counts["bumped"]
+            # This batch's own writes move the counter by one; anything more was someone else, and
+            # a resumed run then plans again.
+            expected = state.revision + counts["bumped"]
             await session.execute(
                 update(Import)
                 .where(Import.id == import_id)
@@ -1496,7 +1501,7 @@ async def run(
                     updated_count=Import.updated_count + counts["update"],
                     rejected_count=Import.rejected_count + counts["reject"],
                     heartbeat_at=datetime.now(UTC),
-                    plan_revision=after if fresh else None,
+                    plan_revision=case((_REVISION_NOW == expected, expected)) if fresh else None,  # noqa: SIM300
                 )
             )
             if before_commit is not None:
