@@ -955,7 +955,7 @@ def unpack_plan(content: bytes, programmes: dict[str, uuid.UUID]) -> list[Kept] 
     """The kept rows, or None when they were planned against other programmes or another format."""
     try:
         kept = _KEPT_DECODER.decode(content)
-    except msgspec.ValidationError:
+    except msgspec.DecodeError:  # written by another version of codo
         return None
     if kept.format != _PLAN_FORMAT or kept.programmes != programmes:
         return None
@@ -1814,6 +1814,8 @@ async def undo(session: AsyncSession, import_id: uuid.UUID) -> Import:
     imp.status = "undone"
     imp.undone_at = datetime.now(UTC)
     imp.content = None
+    imp.plan = None
+    imp.plan_revision = None
     await session.flush()
     return imp
 

@@ -223,6 +223,9 @@ async def test_a_crash_mid_import_leaves_no_half_batch_and_can_be_resumed_or_und
         r = await client.post(f"/api/v1/orgs/{org_a.slug}/imports/{import_id}/undo", headers=org_a.auth())
         assert r.status_code == 200 and r.json()["status"] == "undone"
         assert await contact_count(db, org_a) == 0
+        async with db.tenant(org_a.id) as session:
+            kept = await imports.get_import(session, uuid.UUID(import_id))
+            assert kept.content is None and kept.plan is None, "no copy of the sheet is kept after undo"
         assert await run_import({"db": db}, str(org_a.id), import_id) == "undone"
         assert await contact_count(db, org_a) == 0
 
