@@ -7,14 +7,17 @@ the commit creates most rows and updates some, as a real second import of a list
 
 - the dry run (read, map, plan every row; nothing written) in rows per second;
 - the commit as the worker runs it (the rows the dry run checked, written batch by batch with
-  history, undo records, search terms and progress), in rows per second and process CPU per row;
+  history, undo records, search terms and progress), in rows per second, with the CPU time per
+  1,000 rows of codo's process and of the database's processes (read from /proc), which depends
+  far less on the machine's load than the elapsed time;
 - the floor measured in the same run: one ``executemany`` of the same number of bare contact
   rows under the same row-level security, with nothing else written;
 - undo of the whole import, so the benchmark also shows that it stays usable at this size;
 - the commit once more after a contact was changed between the review and the commit: the
   worker then reads the kept file and checks every row again (``--kept-plan-only`` skips it).
 
-The load average is printed beside the figures: on a shared machine only the ratio is telling.
+The load average is printed beside the figures: on a shared machine the ratio and the CPU
+times are telling, the elapsed times much less.
 """
 
 from __future__ import annotations
