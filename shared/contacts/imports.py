@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import gc
 import io
 import re
 import uuid
 import zipfile
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from types import SimpleNamespace
@@ -27,7 +28,7 @@ from babel import Locale
 from babel.dates import format_date
 from defusedxml import DefusedXmlException  # type: ignore[import-untyped]
 from openpyxl import load_workbook  # type: ignore[import-untyped]
-from sqlalchemy import Table, delete, func, insert, or_, select, text, update
+from sqlalchemy import Table, case, delete, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import bulk, history, i18n, queue
@@ -40,7 +41,6 @@ from shared.contacts.models import (
     ImportMapping,
     ImportRow,
     Programme,
-    ProgrammeMembership,
 )
 from shared.contacts.parsing import parse_date, parse_language, split_list, split_name
 from shared.contacts.service import (
@@ -71,6 +71,7 @@ from shared.history.models import HistoryEntry
 from shared.i18n import N_
 from shared.ids import new_id
 from shared.logs import get_logger
+from shared.models import ChangeCounter
 from shared.permissions import Role
 from shared.spreadsheets import csv_row
 
@@ -632,7 +633,7 @@ class Context:
 
 async def load_context(session: AsyncSession, planned_emails: set[str], births: set[date]) -> Context:
     fields = await custom_fields.list_fields(session)
-    programmes = {fold(p.name): p.id for p in (await session.execute(select(Programme))).scalars()}
+    programmes = await _programmes(session)
     by_email: dict[str, Existing] = {}
     by_birth: dict[date, list[Existing]] = {}
     conditions = []
@@ -672,7 +673,12 @@ def _empty(value: Any) -> bool:
 
 
 def merge(
-    existing: Any, values: dict[str, Any], custom: dict[str, Any], overwrite: set[str]
+    existing: Any,
+    values: dict[str, Any],
+    custom: dict[str, Any],
+    overwrite: set[str],
+    *,
+    describe: bool = True,
 ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
     """What an update writes: (new values, changes as field/old/new, values kept from the sheet out).
 
@@ -705,9 +711,10 @@ def merge(
             new[name] = value
         else:
             kept.append({"field": name, "old": history.jsonable(old), "new": history.jsonable(value)})
+    # The commit only writes the values; the review shows what changes.
     changes = [
         {"field": name, "old": history.jsonable(getattr(existing, name)), "new": history.jsonable(value)}
-        for name, value in new.items()
+        for name, value in (new.items() if describe else ())
     ]
     current = dict(existing.custom or {})
     after = dict(current)
@@ -887,6 +894,85 @@ def plan_rows(
             plan.contact_id = existing.id
         plans.append(plan)
     return plans
+
+
+# ---------------------------------------------------------------- the kept plan
+
+# The dry run checks every row once; what the commit needs of each row is kept beside the file
+# (Import.plan), so the worker writes it without reading, mapping and checking the sheet again.
+# It is only used while the organisation's change counter (migration 0019: every transaction
+# that writes contacts, programme members or custom field definitions moves it) still stands
+# where the plan was made, and the programmes are the ones the rows were matched against.
+_PLAN_FORMAT = 2
+# The counter's topic, as migration 0019 names it (shared by everything that caches contacts).
+_REVISION_TOPIC = uuid.UUID("1f9c4f5a-7d02-55b4-95cb-d553d4703f6f")
+_REVISION_NOW = func.coalesce(
+    select(ChangeCounter.revision).where(ChangeCounter.id == _REVISION_TOPIC).scalar_subquery(), 0
+)
+
+
+class Kept(msgspec.Struct, array_like=True):
+    """One planned row as the commit writes it."""
+
+    row: int
+    action: str
+    contact_id: uuid.UUID | None = None
+    values: dict[str, Any] = {}
+    custom: dict[str, Any] = {}
+    programmes: list[uuid.UUID] = []
+    # A new contact's search words and sort key (service.derive), made once at the dry run.
+    search_text: str = ""
+    sort_name: str = ""
+    terms: list[str] = []
+
+
+class _KeptPlan(msgspec.Struct, array_like=True):
+    format: int
+    programmes: dict[str, uuid.UUID]
+    rows: list[Kept]
+
+
+_KEPT_DECODER = msgspec.msgpack.Decoder(_KeptPlan)
+
+
+def keep(plan: Planned) -> Kept:
+    if plan.action == "reject":
+        return Kept(plan.row, plan.action)
+    kept = Kept(plan.row, plan.action, plan.contact_id, plan.values, plan.custom, plan.programmes)
+    if plan.contact_id is None:
+        contact = SimpleNamespace(**{**_NEW_CONTACT, **plan.values})
+        derive(contact)  # type: ignore[arg-type]
+        kept.search_text, kept.sort_name = contact.search_text, contact.sort_name
+        kept.terms = terms_of(contact)  # type: ignore[arg-type]
+    return kept
+
+
+def pack_plan(plans: Sequence[Planned], programmes: dict[str, uuid.UUID]) -> bytes:
+    return msgspec.msgpack.encode(_KeptPlan(_PLAN_FORMAT, programmes, [keep(p) for p in plans]))
+
+
+def unpack_plan(content: bytes, programmes: dict[str, uuid.UUID]) -> list[Kept] | None:
+    """The kept rows, or None when they were planned against other programmes or another format."""
+    try:
+        kept = _KEPT_DECODER.decode(content)
+    except msgspec.DecodeError:  # written by another version of codo
+        return None
+    if kept.format != _PLAN_FORMAT or kept.programmes != programmes:
+        return None
+    for row in kept.rows:
+        # The only date among the values; msgpack keeps it as its ISO text.
+        if isinstance(row.values.get("birth_date"), str):
+            row.values["birth_date"] = date.fromisoformat(row.values["birth_date"])
+    return kept.rows
+
+
+async def _revision(session: AsyncSession) -> int:
+    return int((await session.execute(select(_REVISION_NOW))).scalar_one())
+
+
+async def _programmes(session: AsyncSession) -> dict[str, uuid.UUID]:
+    rows = await session.execute(select(Programme.name, Programme.id))
+    return {fold(name): programme_id for name, programme_id in rows}
 
 
 # ---------------------------------------------------------------- dry run and API
@@ -1115,6 +1201,8 @@ async def dry_run(
     chosen = check_mapping(chosen, sheet.headers, fields)
     allowed = check_overwrite(overwrite, chosen)
     emails, births = _first_pass(sheet, chosen)
+    # Read before the contacts: a change in between then shows as a moved counter.
+    revision = await _revision(session)
     ctx = await load_context(session, emails, births)
     plans = plan_rows(sheet, chosen, ctx, kinds, set(allowed))
     if save_mapping_as:
@@ -1124,6 +1212,8 @@ async def dry_run(
         status="dry_run",
         filename=filename.replace("\x00", "")[:300],
         content=await asyncio.to_thread(pack_sheet, sheet),
+        plan=pack_plan(plans, ctx.programmes),
+        plan_revision=revision,
         mapping={**chosen, "__default_kinds__": ",".join(kinds)} if kinds else chosen,
         columns=_samples(sheet),
         options={"overwrite": allowed},
@@ -1159,7 +1249,11 @@ async def replan(
         overwrite = [f for f in (imp.options or {}).get("overwrite", []) if f in set(chosen.values())]
     allowed = check_overwrite(overwrite, chosen)
     emails, births = _first_pass(sheet, chosen)
-    plans = plan_rows(sheet, chosen, await load_context(session, emails, births), kinds, set(allowed))
+    revision = await _revision(session)
+    ctx = await load_context(session, emails, births)
+    plans = plan_rows(sheet, chosen, ctx, kinds, set(allowed))
+    imp.plan = pack_plan(plans, ctx.programmes)
+    imp.plan_revision = revision
     imp.mapping = {**chosen, "__default_kinds__": ",".join(kinds)} if kinds else chosen
     imp.options = {**(imp.options or {}), "overwrite": allowed}
     imp.report = [p.report() for p in plans]
@@ -1287,6 +1381,9 @@ _NEW_CONTACT: dict[str, Any] = {
     "capacity": 1, "support_kinds": [], "notes": None, "waiting_since": None, "custom": {},
     "search_text": "", "sort_name": "",
 }  # fmt: skip
+# The fields a new contact's history entry names (those that are filled).
+_CREATED_FIELDS = tuple(k for k in HISTORY_FIELDS if k in _NEW_CONTACT)
+_EMPTY_VALUES: tuple[Any, ...] = ("", [], {})
 # What an update may write (the row is read and locked first, so the rest is written back as it was).
 _UPDATED = (*PROFILE_FIELDS, "custom", "search_text", "sort_name", "status_changed_at", "updated_at")
 _IMPORT_ROW = ("organization_id", "id", "import_id", "row_number", "action", "contact_id", "before")
@@ -1322,52 +1419,79 @@ async def run(
         found = (
             await session.execute(
                 select(
-                    Import.status, Import.content, Import.filename, Import.mapping, Import.options,
-                    Import.atomicity, Import.batch_size, Import.created_by,
+                    Import.status, Import.filename, Import.mapping, Import.options, Import.atomicity,
+                    Import.batch_size, Import.created_by, Import.plan, Import.plan_revision,
+                    Import.content.is_not(None).label("has_file"),
                 ).where(Import.id == import_id)
             )
         ).one()  # fmt: skip
-        if found.status != "running" or found.content is None:
+        if found.status != "running" or not found.has_file:
             return str(found.status)
-        sheet = await asyncio.to_thread(read_sheet, found.content, found.filename)
-        mapping = dict(found.mapping)
-        kinds = [k for k in mapping.pop("__default_kinds__", "").split(",") if k]
         overwrite = set((found.options or {}).get("overwrite", []))
-        emails, births = _first_pass(sheet, mapping)
-        ctx = await load_context(session, emails, births)
-        plans = plan_rows(sheet, mapping, ctx, kinds, overwrite)
+        plans: list[Kept] | None = None
+        if found.plan is not None and found.plan_revision == await _revision(session):
+            programmes = await _programmes(session)
+            with _collector_paused():
+                plans = unpack_plan(found.plan, programmes)
+        # Planned again only when something the kept plan depends on has changed since.
+        report: list[dict[str, Any]] | None = None
+        if plans is None:
+            content = (
+                await session.execute(select(Import.content).where(Import.id == import_id))
+            ).scalar_one()
+            if content is None:
+                return str(found.status)
+            sheet = await asyncio.to_thread(read_sheet, content, found.filename)
+            mapping = dict(found.mapping)
+            kinds = [k for k in mapping.pop("__default_kinds__", "").split(",") if k]
+            emails, births = _first_pass(sheet, mapping)
+            ctx = await load_context(session, emails, births)
+            planned = plan_rows(sheet, mapping, ctx, kinds, overwrite)
+            report = [p.report() for p in planned]
+            plans = [keep(p) for p in planned]
         batch_size = found.batch_size if found.atomicity == "batch" else max(len(plans), 1)
         importer = Actor(role=Role.COORDINATOR, label=found.created_by, reason=f"import {found.filename}")
+    # Whether the kept plan is still what a new dry run would find; a resumed run may then use it.
+    fresh = report is None
     while True:
         async with db.tenant(org_id) as session:
             # Lock the import's row (only the columns needed: the report and file are large), so two
             # workers running the same import take turns and each batch is read after the last one.
             state = (
                 await session.execute(
-                    select(Import.status, Import.processed_rows)
+                    select(
+                        Import.status,
+                        Import.processed_rows,
+                        Import.plan_revision,
+                        _REVISION_NOW.label("revision"),
+                    )
                     .where(Import.id == import_id)
-                    .with_for_update()
+                    .with_for_update(of=Import)
                 )
             ).one()
             if state.status != "running":
                 return str(state.status)
             start_at = state.processed_rows
             if start_at >= len(plans):
-                await session.execute(
-                    update(Import)
-                    .where(Import.id == import_id)
-                    .values(
-                        status="done",
-                        finished_at=datetime.now(UTC),
-                        report=[p.report() for p in plans],
-                        total_rows=len(plans),
-                        # The file holds personal data: keep it no longer than needed.
-                        content=None,
-                    )
-                )
+                done: dict[str, Any] = {
+                    "status": "done",
+                    "finished_at": datetime.now(UTC),
+                    "total_rows": len(plans),
+                    # The file and the plan hold personal data: keep them no longer than needed.
+                    "content": None,
+                    "plan": None,
+                    "plan_revision": None,
+                }
+                if report is not None:
+                    done["report"] = report
+                await session.execute(update(Import).where(Import.id == import_id).values(**done))
                 return "done"
+            fresh = fresh and state.revision == state.plan_revision
             batch = plans[start_at : start_at + batch_size]
             counts = await _write_batch(session, org_id, import_id, batch, overwrite, importer)
+            # This batch's own writes move the counter by one; anything more was someone else, and
+            # a resumed run then plans again.
+            expected = state.revision + counts["bumped"]
             await session.execute(
                 update(Import)
                 .where(Import.id == import_id)
@@ -1377,6 +1501,7 @@ async def run(
                     updated_count=Import.updated_count + counts["update"],
                     rejected_count=Import.rejected_count + counts["reject"],
                     heartbeat_at=datetime.now(UTC),
+                    plan_revision=case((_REVISION_NOW == expected, expected)) if fresh else None,  # noqa: SIM300
                 )
             )
             if before_commit is not None:
@@ -1415,8 +1540,9 @@ class _Terms:
     contact_ids: list[uuid.UUID] = field(default_factory=list)
     terms: list[str] = field(default_factory=list)
 
-    def add(self, contact: Any) -> None:
-        found = terms_of(contact)
+    def add(self, contact: Any, found: list[str] | None = None) -> None:
+        if found is None:
+            found = terms_of(contact)
         self.ids += [_row_id() for _ in found]
         self.contact_ids += [contact.id] * len(found)
         self.terms += found
@@ -1433,44 +1559,116 @@ class _Terms:
             )
 
 
-def _new_contact(org_id: uuid.UUID, plan: Planned, today: date) -> dict[str, Any]:
-    row = {**_NEW_CONTACT, **plan.values, "organization_id": org_id, "id": new_id(), "custom": plan.custom}
+def _new_contact(org_id: uuid.UUID, plan: Kept, today: date) -> dict[str, Any]:
+    row = {
+        **_NEW_CONTACT, **plan.values, "organization_id": org_id, "id": new_id(), "custom": plan.custom,
+        "search_text": plan.search_text, "sort_name": plan.sort_name,
+    }  # fmt: skip
     if row["status"] == "ready" and "mentee" in row["kinds"] and not row["waiting_since"]:
         row["waiting_since"] = today
-    contact = SimpleNamespace(**row)
-    derive(contact)  # type: ignore[arg-type]
-    row["search_text"], row["sort_name"] = contact.search_text, contact.sort_name
     return row
 
 
-async def _write_batch(
-    session: AsyncSession,
+# The contacts a batch updates, read and locked as they are now. A join with the list of ids is
+# one index lookup per id under row-level security; custom values come as their JSON text.
+_LOCK_CONTACTS = text(
+    f"SELECT {', '.join('c.' + c.name for c in CONTACTS.columns if c.name != 'custom')}, "  # noqa: S608
+    "c.custom::text AS custom_json "
+    "FROM contacts c JOIN unnest(CAST(:ids AS uuid[])) AS u(id) ON c.id = u.id "
+    "WHERE c.organization_id = :org AND c.erased_at IS NULL FOR UPDATE OF c"
+)
+_JSON = msgspec.json.Decoder()
+
+
+async def _lock_contacts(
+    session: AsyncSession, org_id: uuid.UUID, ids: list[uuid.UUID]
+) -> dict[uuid.UUID, SimpleNamespace]:
+    if not ids:
+        return {}
+    found = await session.execute(_LOCK_CONTACTS, {"ids": ids, "org": org_id})
+    out = {}
+    for r in found.mappings():
+        row = dict(r)
+        row["custom"] = _JSON.decode(row.pop("custom_json"))
+        out[row["id"]] = SimpleNamespace(**row)
+    return out
+
+
+async def _add_memberships(
+    session: AsyncSession, org_id: uuid.UUID, pairs: list[tuple[uuid.UUID, uuid.UUID]]
+) -> bool:
+    """Add the programme memberships a contact does not have yet; whether any was written."""
+    if not pairs:
+        return False
+    wanted = list(dict.fromkeys(pairs))
+    await session.execute(
+        text(
+            "INSERT INTO contact_programme_members (organization_id, id, contact_id, programme_id) "
+            "SELECT :org, w.id, w.contact_id, w.programme_id "
+            "FROM unnest(CAST(:ids AS uuid[]), CAST(:contacts AS uuid[]), CAST(:programmes AS uuid[])) "
+            "AS w(id, contact_id, programme_id) "
+            "WHERE NOT EXISTS (SELECT 1 FROM contact_programme_members m WHERE m.organization_id = :org "
+            "AND m.contact_id = w.contact_id AND m.programme_id = w.programme_id)"
+        ),
+        {
+            "org": org_id,
+            "ids": [new_id() for _ in wanted],
+            "contacts": [c for c, _ in wanted],
+            "programmes": [p for _, p in wanted],
+        },
+    )
+    return True
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a batch's rows are built (no await runs meanwhile).
+
+    A batch makes a few hundred thousand small objects that all live until it is written; the
+    collector would walk them and everything else again and again, about a third of the
+    commit's own CPU time in the benchmark. Reference counting still frees what is dropped.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+@dataclass
+class _Built:
+    """What one batch writes, table by table."""
+
+    counts: dict[str, int]
+    new_rows: list[dict[str, Any]]
+    updated_rows: list[dict[str, Any]]
+    import_rows: list[dict[str, Any]]
+    memberships: list[tuple[uuid.UUID, uuid.UUID]]
+    terms: _Terms
+    retermed: list[uuid.UUID]
+    changed: list[tuple[uuid.UUID, str, dict[str, list[Any]]]]
+
+
+def _build_batch(
     org_id: uuid.UUID,
     import_id: uuid.UUID,
-    batch: list[Planned],
+    batch: list[Kept],
+    existing: dict[uuid.UUID, SimpleNamespace],
     overwrite: set[str],
-    importer: Actor,
-) -> dict[str, int]:
-    """One batch in a handful of statements: one per table, whatever the number of rows."""
-    counts = {"create": 0, "update": 0, "reject": 0}
+) -> _Built:
+    counts = {"create": 0, "update": 0, "reject": 0, "bumped": 0}
     new_rows: list[dict[str, Any]] = []
     updated_rows: list[dict[str, Any]] = []
     import_rows: list[dict[str, Any]] = []
-    memberships: list[dict[str, Any]] = []
+    memberships: list[tuple[uuid.UUID, uuid.UUID]] = []
     terms = _Terms()
     retermed: list[uuid.UUID] = []
     changed: list[tuple[uuid.UUID, str, dict[str, list[Any]]]] = []
     now = datetime.now(UTC)
-    updates = [p for p in batch if p.action in ("update", "unchanged") and p.contact_id]
-    existing: dict[uuid.UUID, Any] = {}
-    if updates:
-        # Read and lock the contacts as they are now: someone may have changed them since the plan.
-        found = await session.execute(
-            select(*CONTACTS.columns)
-            .where(Contact.id.in_([p.contact_id for p in updates]), Contact.erased_at.is_(None))
-            .with_for_update()
-        )
-        existing = {c.id: c for c in found}
+    today = now.date()
     for plan in batch:
         if plan.action == "reject":
             counts["reject"] += 1
@@ -1479,25 +1677,30 @@ async def _write_batch(
             current = existing.get(plan.contact_id)
             if current is None:
                 continue
-            new, _, _ = merge(current, plan.values, plan.custom, overwrite)
+            new, _, _ = merge(current, plan.values, plan.custom, overwrite, describe=False)
             if not new:
                 continue
             after = {**{name: getattr(current, name) for name in _UPDATED}, **new}
             if new.get("status", current.status) != current.status:
                 after["status_changed_at"] = now
                 if after["status"] == "ready" and "mentee" in after["kinds"] and not after["waiting_since"]:
-                    after["waiting_since"] = now.date()
+                    after["waiting_since"] = today
             after.update(organization_id=org_id, id=current.id, updated_at=now)
-            contact = SimpleNamespace(**{**current._mapping, **after})
+            contact = SimpleNamespace(**{**vars(current), **after})
             derive(contact)  # type: ignore[arg-type]
             after["search_text"], after["sort_name"] = contact.search_text, contact.sort_name
             updated_rows.append(after)
             if terms_of(contact) != terms_of(current):  # type: ignore[arg-type]
                 retermed.append(current.id)
                 terms.add(contact)
-            was = history.snapshot(current, HISTORY_FIELDS)
+            # Only the fields this update writes can differ (the whole record would be the same diff).
+            touched = [n for n in HISTORY_FIELDS if n in after and after[n] != getattr(current, n)]
             changed.append(
-                (current.id, "changed", history.diff(was, history.snapshot(contact, HISTORY_FIELDS)))
+                (
+                    current.id,
+                    "changed",
+                    history.diff(history.snapshot(current, touched), history.snapshot(contact, touched)),
+                )
             )
             import_rows.append(
                 {"organization_id": org_id, "id": _row_id(), "import_id": import_id, "row_number": plan.row,
@@ -1506,63 +1709,66 @@ async def _write_batch(
             contact_id = current.id
             counts["update"] += 1
         else:
-            row = _new_contact(org_id, plan, now.date())
+            row = _new_contact(org_id, plan, today)
             new_rows.append(row)
             # As history.created() has it: each filled field from nothing to its value (the JSON
             # encoder writes dates and ids as history.jsonable() would).
-            made = {k: [None, row[k]] for k in HISTORY_FIELDS if k in row and not _empty(row[k])}
+            made = {
+                k: [None, v] for k in _CREATED_FIELDS if (v := row[k]) is not None and v not in _EMPTY_VALUES
+            }
             changed.append((row["id"], "created", made))
-            terms.add(SimpleNamespace(**row))
+            terms.add(SimpleNamespace(id=row["id"]), plan.terms)
             import_rows.append(
                 {"organization_id": org_id, "id": _row_id(), "import_id": import_id, "row_number": plan.row,
                  "action": "created", "contact_id": row["id"], "before": None}
             )  # fmt: skip
             contact_id = row["id"]
             counts["create"] += 1
-        for programme_id in plan.programmes:
-            memberships.append(
-                {
-                    "organization_id": org_id,
-                    "id": new_id(),
-                    "contact_id": contact_id,
-                    "programme_id": programme_id,
-                }
-            )
-    await bulk.insert_rows(session, CONTACTS, list(_NEW_CONTACT), new_rows)
-    await bulk.update_rows(session, CONTACTS, _UPDATED, updated_rows)
-    await _delete_terms(session, org_id, retermed)
-    await terms.insert(session, org_id)
-    await bulk.insert_rows(session, cast(Table, ImportRow.__table__), _IMPORT_ROW, import_rows)
-    who = {
-        "organization_id": org_id, "actor_kind": importer.kind.value, "actor_user_id": importer.user_id,
-        "actor_membership_id": importer.membership_id, "actor_token_id": importer.token_id,
-        "actor": (importer.label or importer.role.value)[:320], "reason": importer.reason[:200],
-        "entity": "contact",
-    }  # fmt: skip
-    await bulk.insert_rows(
-        session,
-        cast(Table, HistoryEntry.__table__),
-        _HISTORY,
-        [
+        memberships += [(contact_id, programme_id) for programme_id in plan.programmes]
+    return _Built(counts, new_rows, updated_rows, import_rows, memberships, terms, retermed, changed)
+
+
+async def _write_batch(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    import_id: uuid.UUID,
+    batch: list[Kept],
+    overwrite: set[str],
+    importer: Actor,
+) -> dict[str, int]:
+    """One batch in a handful of statements: one per table, whatever the number of rows.
+
+    The counts of created, updated and rejected rows, and "bumped": 1 when the batch wrote what
+    moves the organisation's change counter (contacts, programme members), else 0.
+    """
+    # Someone may have changed these contacts since the plan: the update is merged into them as
+    # they are now, under a lock.
+    existing = await _lock_contacts(
+        session, org_id, [p.contact_id for p in batch if p.contact_id is not None and p.action != "reject"]
+    )
+    with _collector_paused():
+        built = _build_batch(org_id, import_id, batch, existing, overwrite)
+        who = {
+            "organization_id": org_id, "actor_kind": importer.kind.value, "actor_user_id": importer.user_id,
+            "actor_membership_id": importer.membership_id, "actor_token_id": importer.token_id,
+            "actor": (importer.label or importer.role.value)[:320], "reason": importer.reason[:200],
+            "entity": "contact",
+        }  # fmt: skip
+        history_rows = [
             {**who, "id": _row_id(), "entity_id": contact_id, "action": action, "contact_ids": [contact_id],
              "changes": changes}
-            for contact_id, action, changes in changed
+            for contact_id, action, changes in built.changed
             if action != "changed" or changes
-        ],
-    )  # fmt: skip
-    if memberships:
-        existing_pairs = set(
-            (
-                await session.execute(
-                    select(ProgrammeMembership.contact_id, ProgrammeMembership.programme_id).where(
-                        ProgrammeMembership.contact_id.in_({m["contact_id"] for m in memberships})
-                    )
-                )
-            ).tuples()
-        )
-        fresh = [m for m in memberships if (m["contact_id"], m["programme_id"]) not in existing_pairs]
-        if fresh:
-            await session.execute(insert(ProgrammeMembership), fresh)
+        ]  # fmt: skip
+    await bulk.insert_rows(session, CONTACTS, list(_NEW_CONTACT), built.new_rows)
+    await bulk.update_rows(session, CONTACTS, _UPDATED, built.updated_rows)
+    await _delete_terms(session, org_id, built.retermed)
+    await built.terms.insert(session, org_id)
+    await bulk.insert_rows(session, cast(Table, ImportRow.__table__), _IMPORT_ROW, built.import_rows)
+    await bulk.insert_rows(session, cast(Table, HistoryEntry.__table__), _HISTORY, history_rows)
+    wrote_members = await _add_memberships(session, org_id, built.memberships)
+    counts = built.counts
+    counts["bumped"] = int(bool(built.new_rows or built.updated_rows or wrote_members))
     return counts
 
 
@@ -1608,6 +1814,8 @@ async def undo(session: AsyncSession, import_id: uuid.UUID) -> Import:
     imp.status = "undone"
     imp.undone_at = datetime.now(UTC)
     imp.content = None
+    imp.plan = None
+    imp.plan_revision = None
     await session.flush()
     return imp
 

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -260,6 +261,10 @@ class Import(TenantBase):
     filename: Mapped[str] = mapped_column(String(300))
     # The uploaded file, kept only until the import is finished (it holds personal data).
     content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The rows the dry run checked, in the form the commit writes them (imports.pack_plan), and
+    # the organisation's change counter they were checked at; dropped with the file.
+    plan: Mapped[bytes | None] = mapped_column(LargeBinary)
+    plan_revision: Mapped[int | None] = mapped_column(BigInteger)
     mapping: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=EMPTY_OBJECT)
     # The file's columns in the file's order, each with up to three sample values.
     columns: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))

@@ -282,6 +282,7 @@ async def _anonymise(session: AsyncSession, contact: Contact, actor: Actor) -> N
             imp.columns = imports.redacted_columns(imp.columns)
             if imp.content is not None and imp.status != "running":
                 imp.content = None
+                imp.plan = None
     await session.execute(
         update(Export)
         .where(Export.content.is_not(None))

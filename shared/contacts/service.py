@@ -23,7 +23,6 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
-    insert,
     intersect,
     literal,
     literal_column,
@@ -347,19 +346,51 @@ def terms_of(contact: Contact) -> list[str]:
     return list(dict.fromkeys([*words, *(tag_term(t) for t in contact.tags or [])]))
 
 
-def term_rows(contact: Contact) -> list[dict[str, Any]]:
-    return [
-        {"organization_id": contact.organization_id, "id": new_id(), "contact_id": contact.id, "term": term}
-        for term in terms_of(contact)
-    ]
-
-
 async def delete_terms(session: AsyncSession, contact_ids: Sequence[uuid.UUID]) -> None:
-    """Whoever deletes contacts deletes their terms (there is no foreign key to cascade)."""
-    for start in range(0, len(contact_ids), 5000):
-        chunk = list(contact_ids[start : start + 5000])
+    """Whoever deletes contacts deletes their terms (there is no foreign key to cascade).
+
+    The organisation is named and the ids are joined as rows: the policy's condition (its
+    organisation or the system context) is no index condition, and without the first the
+    database read every term of the organisation (EXPLAIN as the runtime role: a sequential
+    scan of 200,000 terms for 50 contacts, against 50 lookups in ix_contact_search_terms_contact).
+    """
+    if not contact_ids:
+        return
+    org = session.info.get("org_id")
+    if org is None:  # the system context names no organisation; its policy reads them all
         await session.execute(
-            delete(SearchTerm).where(SearchTerm.contact_id == any_(literal(chunk, ARRAY(Uuid()))))
+            delete(SearchTerm).where(SearchTerm.contact_id == any_(literal(list(contact_ids), ARRAY(Uuid()))))
+        )
+        return
+    await session.execute(
+        text(
+            "DELETE FROM contact_search_terms t USING unnest(CAST(:ids AS uuid[])) AS u(id) "
+            "WHERE t.organization_id = :org AND t.contact_id = u.id"
+        ),
+        {"ids": list(contact_ids), "org": org},
+    )
+
+
+async def insert_terms(session: AsyncSession, contacts: Sequence[Contact]) -> None:
+    """Write the search terms of ``contacts`` (after derive()) in one statement."""
+    orgs: list[uuid.UUID] = []
+    ids: list[uuid.UUID] = []
+    owners: list[uuid.UUID] = []
+    terms: list[str] = []
+    for contact in contacts:
+        found = terms_of(contact)
+        orgs += [contact.organization_id] * len(found)
+        ids += [new_id() for _ in found]
+        owners += [contact.id] * len(found)
+        terms += found
+    if terms:
+        await session.execute(
+            text(
+                "INSERT INTO contact_search_terms (organization_id, id, contact_id, term) "
+                "SELECT * FROM unnest(CAST(:orgs AS uuid[]), CAST(:ids AS uuid[]), CAST(:owners AS uuid[]), "
+                "CAST(:terms AS text[]))"
+            ),
+            {"orgs": orgs, "ids": ids, "owners": owners, "terms": terms},
         )
 
 
@@ -368,9 +399,7 @@ async def sync_terms(session: AsyncSession, contacts: Sequence[Contact]) -> None
     if not contacts:
         return
     await delete_terms(session, [c.id for c in contacts])
-    rows = [row for c in contacts if c.erased_at is None for row in term_rows(c)]
-    if rows:
-        await session.execute(insert(SearchTerm), rows)
+    await insert_terms(session, [c for c in contacts if c.erased_at is None])
 
 
 # ---------------------------------------------------------------- output

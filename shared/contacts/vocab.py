@@ -119,7 +119,7 @@ def search_terms(query: str) -> list[str]:
 
 
 def digits(phone: str) -> str:
-    return "".join(c for c in phone if c.isdigit())
+    return "".join(filter(str.isdigit, phone))
 
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")

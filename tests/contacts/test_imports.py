@@ -223,6 +223,9 @@ async def test_a_crash_mid_import_leaves_no_half_batch_and_can_be_resumed_or_und
         r = await client.post(f"/api/v1/orgs/{org_a.slug}/imports/{import_id}/undo", headers=org_a.auth())
         assert r.status_code == 200 and r.json()["status"] == "undone"
         assert await contact_count(db, org_a) == 0
+        async with db.tenant(org_a.id) as session:
+            kept = await imports.get_import(session, uuid.UUID(import_id))
+            assert kept.content is None and kept.plan is None, "no copy of the sheet is kept after undo"
         assert await run_import({"db": db}, str(org_a.id), import_id) == "undone"
         assert await contact_count(db, org_a) == 0
 
@@ -240,3 +243,28 @@ async def test_all_or_nothing_for_the_whole_sheet(
     with pytest.raises(WorkerKilled):
         await imports.run(db, org_a.id, uuid.UUID(import_id), before_commit=die)
     assert await contact_count(db, org_a) == 0
+
+
+async def test_a_contact_added_while_a_crashed_import_waits_is_updated_when_it_resumes(
+    client: AsyncTestClient[Any], db: Database, org_a: Org, contacts_api: ContactsApi
+) -> None:
+    r = await upload(client, org_a, big_csv(25), "big.csv", batch_size="10")
+    import_id = r.json()["id"]
+    await client.post(f"/api/v1/orgs/{org_a.slug}/imports/{import_id}/commit", headers=org_a.auth())
+
+    async def die_in_second_batch(processed: int) -> None:
+        if processed == 20:
+            raise WorkerKilled
+
+    with pytest.raises(WorkerKilled):
+        await imports.run(db, org_a.id, uuid.UUID(import_id), before_commit=die_in_second_batch)
+    # Row 22 of the sheet (p20@) was planned as a new contact; meanwhile a colleague adds them.
+    added = await contacts_api.create(kinds=["mentor"], first_name="Vor20", last_name="Nach20",
+                                      email="p20@example.de")  # fmt: skip
+    await client.post(f"/api/v1/orgs/{org_a.slug}/imports/{import_id}/commit", headers=org_a.auth())
+    assert await run_import({"db": db}, str(org_a.id), import_id) == "done"
+    assert await contact_count(db, org_a) == 25, "the colleague's contact is updated, not doubled"
+    state = (await client.get(f"/api/v1/orgs/{org_a.slug}/imports/{import_id}", headers=org_a.auth())).json()
+    row = next(r for r in state["rows"] if r["row"] == 22)
+    assert (row["action"], row["contact_id"]) == ("update", added["id"])
+    assert (state["created_count"], state["updated_count"]) == (24, 1)

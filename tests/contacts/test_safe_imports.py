@@ -288,3 +288,47 @@ async def test_even_overwriting_all_never_lifts_a_child_protection_decline(
     assert row["action"] == "unchanged" and [c["field"] for c in row["kept"]] == ["status"]
     await commit(client, db, org_a, r.json()["id"])
     assert (await only_contact(contacts_api, "Roth"))["status"] == "declined_child_protection"
+
+
+async def test_a_contact_added_between_the_review_and_the_commit_is_updated_not_doubled(
+    client: AsyncTestClient[Any], db: Database, org_a: Org, contacts_api: ContactsApi
+) -> None:
+    sheet = csv_of(
+        ["E-Mail", "Vorname", "Nachname", "Telefon", "Rolle"],
+        ["lena@example.de", "Lena", "Fischer", "0171 555", "Mentorin"],
+        ["ben@example.de", "Ben", "Weiß", "", "Mentee"],
+    )
+    r = await upload(client, org_a, sheet, "liste.csv")
+    assert [row["action"] for row in r.json()["rows"]] == ["create", "create"]
+    # The review said "create"; before the commit a colleague adds Lena by hand. The rows the
+    # review checked are kept for the commit, but not once contacts have changed since.
+    lena = await contacts_api.create(kinds=["mentor"], first_name="Lena", last_name="Fischer",
+                                     email="lena@example.de")  # fmt: skip
+    done = await commit(client, db, org_a, r.json()["id"])
+    assert [row["action"] for row in done["rows"]] == ["update", "create"]
+    after = await only_contact(contacts_api, "Fischer")
+    assert after["id"] == lena["id"] and after["phone"] == "0171 555"
+    assert (await only_contact(contacts_api, "Weiß"))["kinds"] == ["mentee"]
+
+
+async def test_a_commit_right_after_the_review_writes_what_the_review_showed(
+    client: AsyncTestClient[Any], db: Database, org_a: Org, contacts_api: ContactsApi
+) -> None:
+    await contacts_api.create(kinds=["mentor"], first_name="Lena", last_name="Fischer",
+                              email="lena@example.de", city="Berlin")  # fmt: skip
+    sheet = csv_of(
+        ["E-Mail", "Vorname", "Nachname", "Ort", "Geburtsdatum", "Rolle", "Programm"],
+        ["lena@example.de", "Lena", "Fischer", "Hamburg", "", "Mentorin", ""],
+        ["ben@example.de", "Ben", "Weiß", "Kassel", "05.06.2012", "Mentee", "Lesepaten"],
+        ["", "", "", "Kassel", "", "Mentee", ""],
+    )
+    r = await upload(client, org_a, sheet, "liste.csv")
+    review = r.json()
+    done = await commit(client, db, org_a, review["id"])
+    assert done["rows"] == review["rows"]
+    assert (done["created_count"], done["updated_count"], done["rejected_count"]) == (1, 0, 1)
+    ben = await only_contact(contacts_api, "Weiß")
+    assert (ben["city"], ben["birth_date"], ben["kinds"]) == ("Kassel", "2012-06-05", ["mentee"])
+    assert (await only_contact(contacts_api, "Fischer"))["city"] == "Berlin"
+    found = await contacts_api.get("/contacts", q="weiss")
+    assert [c["id"] for c in found["items"]] == [ben["id"]], "the new contact is found by its name"
