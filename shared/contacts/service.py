@@ -488,9 +488,12 @@ _OUT_NAMES = [
 # Untyped columns: asyncpg's values are what ContactOut takes, so no result processing per value.
 _OUT_COLUMNS: list[ColumnClause[Any]] = [literal_column(f"contacts.{name}") for name in _OUT_NAMES]
 # Only the values of fields that are defined and not archived are shown (as visible_custom does).
+# Each subquery names the organisation: row-level security alone is no index condition, and
+# without it the statement would read every organisation's field definitions and settings.
 _VISIBLE_CUSTOM: ColumnClause[Any] = literal_column(
     "(SELECT coalesce(jsonb_object_agg(e.key, e.value), '{}'::jsonb) FROM jsonb_each(contacts.custom) AS e"
-    " WHERE e.key IN (SELECT f.key FROM contact_fields AS f WHERE f.archived_at IS NULL))"
+    " WHERE e.key IN (SELECT f.key FROM contact_fields AS f"
+    " WHERE f.organization_id = contacts.organization_id AND f.archived_at IS NULL))"
 )
 _PROGRAMMES: ColumnClause[Any] = literal_column(
     "(SELECT coalesce(jsonb_agg(jsonb_build_object('id', p.id, 'name', p.name) ORDER BY p.name), '[]'::jsonb)"
@@ -505,7 +508,10 @@ _GIVEN: ColumnClause[Any] = literal_column(
     " WHERE c.organization_id = contacts.organization_id AND c.contact_id = contacts.id"
     " ORDER BY c.purpose, c.effective_on DESC, c.created_at DESC) AS l WHERE l.status = 'given')"
 )
-_REQUIRED: ColumnClause[Any] = literal_column("(SELECT s.required_consents FROM contact_settings AS s)")
+_REQUIRED: ColumnClause[Any] = literal_column(
+    "(SELECT s.required_consents FROM contact_settings AS s"
+    " WHERE s.organization_id = contacts.organization_id)"
+)
 
 
 # Built once: constructing a statement of this many columns costs more than running it.
