@@ -1,7 +1,7 @@
 """Small per-process caches with a short time to live.
 
 For values that change rarely and are read on every request (an organisation by its slug, an
-organisation's custom field definitions). A change made in this process drops its entry at once;
+API token found usable). A change made in this process drops its entry at once;
 other processes and replicas see it when the entry expires, so only values for which a few
 seconds of staleness is harmless belong here. Keys must name the organisation a value belongs to:
 nothing here may ever answer one organisation with another's data.

@@ -165,7 +165,11 @@ async def authenticate(session: AsyncSession, raw: str, now: datetime | None = N
         raise TokenRejected("this token has expired")
     # Stamped at most once a minute, and only when the cache misses (every few seconds at most).
     if last_used_at is None or now - last_used_at >= LAST_USED_RESOLUTION:
-        await session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
+        await session.execute(
+            update(ApiToken)
+            .where(ApiToken.organization_id == key[0], ApiToken.id == token_id)
+            .values(last_used_at=now)
+        )
     caller = Caller(id=token_id, name=name, role=role)
     _USABLE.put(key, (caller, expires_at))
     return caller
