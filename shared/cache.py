@@ -1,7 +1,7 @@
 """Small per-process caches with a short time to live.
 
 For values that change rarely and are read on every request (an organisation by its slug, an
-organisation's custom field definitions). A change made in this process drops its entry at once;
+API token found usable). A change made in this process drops its entry at once;
 other processes and replicas see it when the entry expires, so only values for which a few
 seconds of staleness is harmless belong here. Keys must name the organisation a value belongs to:
 nothing here may ever answer one organisation with another's data.
@@ -10,7 +10,7 @@ nothing here may ever answer one organisation with another's data.
 from __future__ import annotations
 
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 V = TypeVar("V")
@@ -42,6 +42,10 @@ class TtlCache(Generic[V]):
 
     def drop(self, key: Hashable) -> None:
         self._entries.pop(key, None)
+
+    def drop_where(self, predicate: Callable[[V], bool]) -> None:
+        for key in [k for k, (_, value) in self._entries.items() if predicate(value)]:
+            self._entries.pop(key, None)
 
     def clear(self) -> None:
         self._entries.clear()

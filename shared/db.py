@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -147,22 +147,14 @@ class Database:
     @asynccontextmanager
     async def tenant(self, org_id: uuid.UUID) -> AsyncIterator[AsyncSession]:
         """One transaction in one organisation: committed on success, rolled back on error."""
-        async with self.session(org_id) as session:
-            try:
-                async with session.begin():
-                    yield session
-            finally:
-                await queue.flush(session)
+        async with _unit_of_work(self.session(org_id)) as session:
+            yield session
 
     @asynccontextmanager
     async def platform(self) -> AsyncIterator[AsyncSession]:
         """One transaction on platform tables (organizations, users) with no organisation set."""
-        async with self.session() as session:
-            try:
-                async with session.begin():
-                    yield session
-            finally:
-                await queue.flush(session)
+        async with _unit_of_work(self.session()) as session:
+            yield session
 
     @asynccontextmanager
     async def system_context(self, reason: str) -> AsyncIterator[AsyncSession]:
@@ -173,9 +165,37 @@ class Database:
         """
         session = self._sessions()
         session.info["system"] = reason
-        async with session:
+        async with _unit_of_work(session) as scoped:
+            yield scoped
+
+
+@asynccontextmanager
+async def _unit_of_work(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """Connect and begin, run the caller's work, commit (or roll back), then send queued jobs."""
+    async with session:
+        try:
+            await _connect(session)
             try:
-                async with session.begin():
-                    yield session
-            finally:
-                await queue.flush(session)
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            await session.commit()
+        finally:
+            await queue.flush(session)
+
+
+async def _connect(session: AsyncSession) -> None:
+    """Begin the transaction on a working connection, once more on a fresh one if it was dead.
+
+    Without a pre-ping a connection the server closed while it sat in the pool is found dead by
+    its first statement (BEGIN, then the scope). Nothing has been done in the transaction yet,
+    so trying once more on a new connection is safe; the pool has already dropped the old one.
+    """
+    try:
+        await session.connection()
+    except DBAPIError as exc:
+        await session.rollback()
+        if not exc.connection_invalidated:
+            raise
+        await session.connection()

@@ -26,7 +26,7 @@ import io
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -143,6 +143,7 @@ def add_catalogue_roots(roots: Iterable[Path]) -> None:
             _roots.append(root)
     translations.cache_clear()
     domain_translations.cache_clear()
+    _translated.cache_clear()
 
 
 def language(value: str | None) -> str:
@@ -244,7 +245,16 @@ def _fill(locale: str, text: str, params: dict[str, Any], domain: str | None) ->
 
 def gettext(locale: str, message: str, *, domain: str | None = None, **params: Any) -> str:
     """``message`` in ``locale``, with ``params`` filled in (dates and numbers in that locale)."""
+    if not params:
+        return _translated(locale, message, domain)
     return _fill(language(locale), _lookup(language(locale), message, domain), params, domain)
+
+
+# A page asks for a hundred texts or more, the same ones on every request; the catalogues are read
+# once per process, so the answer for one (locale, text, domain) never changes.
+@lru_cache(maxsize=16_384)
+def _translated(locale: str, message: str, domain: str | None) -> str:
+    return _lookup(language(locale), message, domain)
 
 
 def pgettext(locale: str, context: str, message: str, *, domain: str | None = None, **params: Any) -> str:

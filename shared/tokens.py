@@ -13,10 +13,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import msgspec
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import driver_connection
+from shared.cache import TtlCache
+from shared.db import current_org, driver_connection
 from shared.errors import Forbidden, NotFound, ValidationFailed
 from shared.models import ApiToken
 from shared.pagination import Page, decode_cursor, encode_cursor
@@ -130,14 +131,31 @@ class Caller(msgspec.Struct, frozen=True):
     role: str
 
 
-# This runs on every API request: plain SQL on the transaction's connection, no ORM instance.
-_BY_HASH = "SELECT id, name, role, revoked_at, expires_at, last_used_at FROM api_tokens WHERE token_hash = $1"
+# Plain SQL on the transaction's connection, no ORM instance. The organisation is named so that
+# its unique index (organization_id, token_hash) finds the row: the policy is no index condition.
+_BY_HASH = (
+    "SELECT id, name, role, revoked_at, expires_at, last_used_at FROM api_tokens"
+    " WHERE organization_id = $1 AND token_hash = $2"
+)
+
+
+# A token found usable, per process, keyed by its organisation and hash: an integrator's every
+# request skips the lookup. Revoking drops the entry in the revoking process at once; another
+# process or replica may accept the token for at most this long afterwards. A lookup is one round
+# trip that a per-organisation revision check would cost as well, so the bound is a short TTL, not
+# an invalidation message. Unknown, revoked and expired tokens are never cached.
+TOKEN_CACHE_SECONDS = 5.0
+_USABLE: TtlCache[tuple[Caller, datetime | None]] = TtlCache(ttl_seconds=TOKEN_CACHE_SECONDS)
 
 
 async def authenticate(session: AsyncSession, raw: str, now: datetime | None = None) -> Caller:
     """Find the token in the session's organisation; raise :class:`TokenRejected` if it may not be used."""
     now = now or datetime.now(UTC)
-    row = await (await driver_connection(session)).fetchrow(_BY_HASH, digest(raw))
+    key = (current_org(session), digest(raw))
+    hit = _USABLE.get(key)
+    if hit is not None and (hit[1] is None or hit[1] > now):
+        return hit[0]
+    row = await (await driver_connection(session)).fetchrow(_BY_HASH, *key)
     if row is None:
         raise TokenRejected("unknown token")
     token_id, name, role, revoked_at, expires_at, last_used_at = row
@@ -145,9 +163,30 @@ async def authenticate(session: AsyncSession, raw: str, now: datetime | None = N
         raise TokenRejected("this token has been revoked")
     if expires_at is not None and expires_at <= now:
         raise TokenRejected("this token has expired")
+    # Stamped at most once a minute, and only when the cache misses (every few seconds at most).
     if last_used_at is None or now - last_used_at >= LAST_USED_RESOLUTION:
-        await session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
-    return Caller(id=token_id, name=name, role=role)
+        await session.execute(
+            update(ApiToken)
+            .where(ApiToken.organization_id == key[0], ApiToken.id == token_id)
+            .values(last_used_at=now)
+        )
+    caller = Caller(id=token_id, name=name, role=role)
+    _USABLE.put(key, (caller, expires_at))
+    return caller
+
+
+def forget_token(session: AsyncSession, token_id: uuid.UUID) -> None:
+    """Drop a token from this process's cache now and again when the session commits.
+
+    Again after the commit: a request that looked the token up while the revocation was not yet
+    committed could otherwise have put it back.
+    """
+
+    def drop(*_: object) -> None:
+        _USABLE.drop_where(lambda value: value[0].id == token_id)
+
+    drop()
+    event.listen(session.sync_session, "after_commit", drop, once=True)
 
 
 async def list_tokens(session: AsyncSession, *, limit: int, cursor: str | None) -> Page[TokenOut]:
@@ -171,4 +210,5 @@ async def revoke_token(
     if token.revoked_at is None:
         token.revoked_at = datetime.now(UTC)
         await session.flush()
+        forget_token(session, token.id)
     return token_out(token)

@@ -517,9 +517,12 @@ _OUT_NAMES = [
 # Untyped columns: asyncpg's values are what ContactOut takes, so no result processing per value.
 _OUT_COLUMNS: list[ColumnClause[Any]] = [literal_column(f"contacts.{name}") for name in _OUT_NAMES]
 # Only the values of fields that are defined and not archived are shown (as visible_custom does).
+# Each subquery names the organisation: row-level security alone is no index condition, and
+# without it the statement would read every organisation's field definitions and settings.
 _VISIBLE_CUSTOM: ColumnClause[Any] = literal_column(
     "(SELECT coalesce(jsonb_object_agg(e.key, e.value), '{}'::jsonb) FROM jsonb_each(contacts.custom) AS e"
-    " WHERE e.key IN (SELECT f.key FROM contact_fields AS f WHERE f.archived_at IS NULL))"
+    " WHERE e.key IN (SELECT f.key FROM contact_fields AS f"
+    " WHERE f.organization_id = contacts.organization_id AND f.archived_at IS NULL))"
 )
 _PROGRAMMES: ColumnClause[Any] = literal_column(
     "(SELECT coalesce(jsonb_agg(jsonb_build_object('id', p.id, 'name', p.name) ORDER BY p.name), '[]'::jsonb)"
@@ -534,14 +537,21 @@ _GIVEN: ColumnClause[Any] = literal_column(
     " WHERE c.organization_id = contacts.organization_id AND c.contact_id = contacts.id"
     " ORDER BY c.purpose, c.effective_on DESC, c.created_at DESC) AS l WHERE l.status = 'given')"
 )
-_REQUIRED: ColumnClause[Any] = literal_column("(SELECT s.required_consents FROM contact_settings AS s)")
+_REQUIRED: ColumnClause[Any] = literal_column(
+    "(SELECT s.required_consents FROM contact_settings AS s"
+    " WHERE s.organization_id = contacts.organization_id)"
+)
 
 
 # Built once: constructing a statement of this many columns costs more than running it.
 _OUT_SELECT = select(*_OUT_COLUMNS, _VISIBLE_CUSTOM, _PROGRAMMES, _GIVEN, _REQUIRED)
-# One contact, as the SQL the driver takes (compiled once; $1 is the contact's id).
+# One contact, as the SQL the driver takes (compiled once; $1 the organisation, $2 the contact's
+# id). The primary key is (organization_id, id): without the organisation named, the policy being
+# no index condition, finding one contact would read every organisation's contacts.
 _ONE_OUT = str(
-    _OUT_SELECT.where(Contact.id == bindparam("contact_id")).compile(dialect=asyncpg_dialect.dialect())  # type: ignore[no-untyped-call]
+    _OUT_SELECT.where(
+        Contact.organization_id == bindparam("org", type_=Uuid()), Contact.id == bindparam("contact_id")
+    ).compile(dialect=asyncpg_dialect.dialect())  # type: ignore[no-untyped-call]
 )
 
 
@@ -565,14 +575,14 @@ def _row_out(row: Sequence[Any]) -> ContactOut:
 
 async def read_out(session: AsyncSession, contact_id: uuid.UUID) -> ContactOut:
     """One contact as the API shows it, in one statement."""
-    row = await (await driver_connection(session)).fetchrow(_ONE_OUT, contact_id)
+    row = await (await driver_connection(session)).fetchrow(_ONE_OUT, current_org(session), contact_id)
     if row is None:
         raise NotFound("no such contact")
     return _row_out(row)
 
 
 async def get_contact(session: AsyncSession, contact_id: uuid.UUID, *, for_update: bool = False) -> Contact:
-    query = select(Contact).where(Contact.id == contact_id)
+    query = select(Contact).where(Contact.organization_id == current_org(session), Contact.id == contact_id)
     if for_update:
         query = query.with_for_update()
     contact = (await session.execute(query)).scalar_one_or_none()
@@ -807,7 +817,11 @@ async def _check_owner(session: AsyncSession, membership_id: uuid.UUID | None) -
     if membership_id is None:
         return
     found = (
-        await session.execute(select(Membership.id).where(Membership.id == membership_id))
+        await session.execute(
+            select(Membership.id).where(
+                Membership.organization_id == current_org(session), Membership.id == membership_id
+            )
+        )
     ).scalar_one_or_none()
     if found is None:
         raise ValidationFailed("no member with this id", field="owner_membership_id")
@@ -1148,9 +1162,17 @@ async def merge_contacts(session: AsyncSession, keep_id: uuid.UUID, other_id: uu
 
 
 async def list_programmes(session: AsyncSession) -> list[ProgrammeOut]:
+    # On every list page: the organisation named, so its indexes answer instead of every row's policy.
+    org = current_org(session)
     rows = await session.execute(
         select(Programme.id, Programme.name, func.count(ProgrammeMembership.id))
-        .outerjoin(ProgrammeMembership, ProgrammeMembership.programme_id == Programme.id)
+        .outerjoin(
+            ProgrammeMembership,
+            and_(
+                ProgrammeMembership.organization_id == org, ProgrammeMembership.programme_id == Programme.id
+            ),
+        )
+        .where(Programme.organization_id == org)
         .group_by(Programme.id, Programme.name)
         .order_by(Programme.name)
     )
@@ -1172,7 +1194,11 @@ async def create_programme(session: AsyncSession, org_id: uuid.UUID, name: str) 
 
 async def get_programme(session: AsyncSession, programme_id: uuid.UUID) -> Programme:
     programme = (
-        await session.execute(select(Programme).where(Programme.id == programme_id))
+        await session.execute(
+            select(Programme).where(
+                Programme.organization_id == current_org(session), Programme.id == programme_id
+            )
+        )
     ).scalar_one_or_none()
     if programme is None:
         raise NotFound("no such programme")

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import history, outbox
 from shared.actor import SYSTEM_ACTOR, Actor
-from shared.db import Database
+from shared.db import Database, current_org
 from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from shared.history.models import HistoryEntry
 from shared.history.service import ACCESS_ENTITIES
@@ -458,7 +458,12 @@ async def add_membership(
 
 async def membership_of(session: AsyncSession, user_id: uuid.UUID) -> Membership | None:
     result: Membership | None = (
-        await session.execute(select(Membership).where(Membership.user_id == user_id))
+        await session.execute(
+            # The organisation named: the policy alone is no index condition.
+            select(Membership).where(
+                Membership.organization_id == current_org(session), Membership.user_id == user_id
+            )
+        )
     ).scalar_one_or_none()
     return result
 
