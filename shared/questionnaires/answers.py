@@ -90,10 +90,13 @@ async def find(
 ) -> Opened | None:
     """The open invitation a link names, or None: unknown, revoked, answered and expired alike."""
     query = select(QuestionnaireInvitation).where(
+        # Named although the scope already limits it: the row-level policy is no index condition,
+        # and both token indexes lead with the organisation.
+        QuestionnaireInvitation.organization_id == token.organization_id,
         or_(
             QuestionnaireInvitation.token_hash == token.digest,
             QuestionnaireInvitation.reminder_token_hash == token.digest,
-        )
+        ),
     )
     if lock:
         query = query.with_for_update()
