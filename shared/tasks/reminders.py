@@ -11,6 +11,7 @@ halfway commits nothing, and the next run finds the reminder still due.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -39,8 +40,12 @@ log = get_logger(__name__)
 HORIZON = timedelta(hours=36)
 DIGEST_AT = time(7, 0)
 BATCH = 500
-# Task reminders claimed per transaction by the cross-organisation sweep.
+# The cross-organisation sweep: organisations per transaction, task reminders per batch, and
+# groups of organisations sent at once.
+SWEEP_ORGANISATIONS = 20
 SWEEP_BATCH = 2000
+SWEEP_LANES = 2
+SWEEP_CONTEXT = "reminder sweep: due task reminders of every organisation"
 
 # What is due: reminder time passed (within the horizon) and ``reminded_at`` not yet set. The
 # partial indexes on exactly this predicate keep the scan proportional to the work left, not to
@@ -50,6 +55,8 @@ _DUE_TASKS = """
     WHERE t.status = 'open' AND t.assignee_id IS NOT NULL AND t.reminded_at IS NULL
       AND t.remind_at <= :now AND t.remind_at > :since
 """
+
+_DUE_ORGS = f"SELECT DISTINCT organization_id FROM ({_DUE_TASKS}) x"  # noqa: S608
 
 _DUE_APPOINTMENTS = """
     SELECT a.organization_id, a.id FROM appointments a
@@ -96,7 +103,11 @@ _TASK_RECIPIENTS = text(
     """
 ).bindparams(bindparam("orgs", type_=ARRAY(Uuid())), bindparam("members", type_=ARRAY(Uuid())))
 _TASK_CLAIM_ONE = text(_TASK_CLAIM.format(org_condition="AND t.organization_id = :org"))
-_TASK_CLAIM_ALL = text(_TASK_CLAIM.format(org_condition=""))
+# Many organisations at once, named: the row-level policy is no index condition, and without the
+# organisations the claim reads every task of every organisation again for each batch.
+_TASK_CLAIM_MANY = text(_TASK_CLAIM.format(org_condition="AND t.organization_id = ANY(:orgs)")).bindparams(
+    bindparam("orgs", type_=ARRAY(Uuid()))
+)
 
 # The ledger rows, the e-mails and the in-app notifications of a batch in one statement: only the
 # messages whose ledger row this transaction inserted are written (a reminder another worker has
@@ -263,16 +274,16 @@ def _append(columns: dict[str, list[Any]], *values: object) -> None:
 
 
 async def _task_batch(
-    session: AsyncSession, now: datetime, public_url: str, org_id: uuid.UUID | None, batch: int
+    session: AsyncSession, now: datetime, public_url: str, orgs: list[uuid.UUID], batch: int
 ) -> tuple[int, Counter[uuid.UUID]]:
     """Claim and write one batch of task reminders: (tasks claimed, reminders per organisation).
 
-    ``org_id`` None takes every organisation's (the caller holds the system context)."""
+    Several organisations need the system context (the caller holds it)."""
     params = {**_params(now), "batch": batch}
-    if org_id is None:
-        rows = (await session.execute(_TASK_CLAIM_ALL, params)).all()
+    if len(orgs) == 1:
+        rows = (await session.execute(_TASK_CLAIM_ONE, {**params, "org": orgs[0]})).all()
     else:
-        rows = (await session.execute(_TASK_CLAIM_ONE, {**params, "org": org_id})).all()
+        rows = (await session.execute(_TASK_CLAIM_MANY, {**params, "orgs": orgs})).all()
     if not rows:
         return 0, Counter()
     pairs = list({(r.organization_id, r.member_id) for r in rows})
@@ -316,26 +327,44 @@ async def _task_batch(
 async def _send_tasks(
     session: AsyncSession, org: Organization, now: datetime, public_url: str, report: Report
 ) -> int:
-    claimed, sent = await _task_batch(session, now, public_url, org.id, BATCH)
+    claimed, sent = await _task_batch(session, now, public_url, [org.id], BATCH)
     report.tasks += sent[org.id]
     return claimed
 
 
-async def sweep_tasks(db: Database, now: datetime, public_url: str, batch: int = SWEEP_BATCH) -> Report:
-    """Every organisation's due task reminders, a batch of many organisations per transaction.
+async def sweep_tasks(
+    db: Database,
+    now: datetime,
+    public_url: str,
+    *,
+    chunk: int = SWEEP_ORGANISATIONS,
+    batch: int = SWEEP_BATCH,
+    lanes: int = SWEEP_LANES,
+) -> Report:
+    """Every organisation's due task reminders, ``chunk`` organisations per transaction.
 
-    The reminder scan's cross-organisation work: each batch claims its tasks in one statement
-    (``SKIP LOCKED``: two workers sweeping at once share the work instead of waiting) and writes
-    their ledger rows and messages in a second one, then commits. A worker killed halfway commits
-    nothing of its current batch, and the next sweep finds those reminders still due."""
+    The reminder scan's cross-organisation work: each batch claims its organisations' due tasks
+    in one statement (``SKIP LOCKED``: workers sweeping at once share the work instead of
+    waiting) and writes their ledger rows and messages in a second one, then commits. ``lanes``
+    groups run at once, so one renders its batch while the database writes the other's. A worker
+    killed halfway commits nothing of its current batches, and the next sweep finds those
+    reminders still due."""
     report = Report()
-    while True:
-        async with db.system_context("reminder sweep: due task reminders of every organisation") as session:
-            claimed, sent = await _task_batch(session, now, public_url, None, batch)
-        report.tasks += sum(sent.values())
-        report.organisations.update(o for o, n in sent.items() if n)
-        if claimed < batch:
-            break
+    async with db.system_context(SWEEP_CONTEXT) as session:
+        orgs = list((await session.execute(text(_DUE_ORGS), _params(now))).scalars())
+    gate = asyncio.Semaphore(max(lanes, 1))
+
+    async def part(group: list[uuid.UUID]) -> None:
+        async with gate:
+            while True:
+                async with db.system_context(SWEEP_CONTEXT) as session:
+                    claimed, sent = await _task_batch(session, now, public_url, group, batch)
+                report.tasks += sum(sent.values())
+                report.organisations.update(o for o, n in sent.items() if n)
+                if claimed < batch:
+                    return
+
+    await asyncio.gather(*(part(orgs[i : i + chunk]) for i in range(0, len(orgs), chunk)))
     if report.tasks:
         log.info("task reminders swept", tasks=report.tasks, organisations=len(report.organisations))
     return report

@@ -11,7 +11,7 @@ databases), migrates, writes the due tasks with COPY, then measures in the same 
 * codo, as the worker does it: ``reminders.sweep_tasks`` as the runtime role in the named
   system context, batches of many organisations per transaction (one statement claims and
   marks the tasks, one writes ledger rows, e-mails in German/English with text and HTML, and
-  in-app notifications), by one sweeper and by two at once (two workers); then the
+  in-app notifications), in one lane and in the worker's default number of lanes; then the
   per-organisation scan and jobs that follow it (which find nothing left);
 * codo per organisation: the scan, then ``reminders.send_due`` for each organisation, 4 at a
   time (what an organisation's own job does).
@@ -123,11 +123,9 @@ async def baseline(superuser_url: str) -> tuple[int, float]:
         await conn.close()
 
 
-async def codo_sweep(db: Database, sweepers: int) -> tuple[int, float, float]:
+async def codo_sweep(db: Database, lanes: int) -> tuple[int, float, float]:
     started = time.perf_counter()
-    runs = await asyncio.gather(
-        *(reminders.sweep_tasks(db, NOW, "https://codo.example") for _ in range(sweepers))
-    )
+    runs = [await reminders.sweep_tasks(db, NOW, "https://codo.example", lanes=lanes)]
     swept = time.perf_counter() - started
     # What the worker's tick does next: the organisations with anything else due get their job.
     rest = 0
@@ -201,11 +199,11 @@ async def main(orgs: int, per_org: int) -> None:
         configure_logging(settings)
         db = Database(create_engine(settings, pool_size=10))
         try:
-            for sweepers in (1, 2):
+            for lanes in (1, reminders.SWEEP_LANES):
                 await reset(super_db_url)
-                n, secs, swept = await codo_sweep(db, sweepers)
+                n, secs, swept = await codo_sweep(db, lanes)
                 print(
-                    f"codo sweep, {sweepers} sweeper(s) at once: {n} items in {secs:.2f}s "
+                    f"codo sweep, {lanes} lane(s): {n} items in {secs:.2f}s "
                     f"= {n / secs:,.0f} items/s, {n / secs / floor:.2f}x the floor "
                     f"(sweep {swept:.2f}s; {load()})"
                 )

@@ -286,7 +286,8 @@ async def test_one_sweep_over_many_organisations_gives_each_exactly_its_own_remi
     second = Database.from_settings(settings)
     try:
         runs = await asyncio.gather(
-            reminders.sweep_tasks(db, now, URL, batch=4), reminders.sweep_tasks(second, now, URL, batch=4)
+            reminders.sweep_tasks(db, now, URL, batch=4, chunk=4),
+            reminders.sweep_tasks(second, now, URL, batch=4, chunk=4),
         )
     finally:
         await second.dispose()
