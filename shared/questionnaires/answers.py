@@ -25,10 +25,11 @@ from shared.questionnaires.models import (
     QuestionnaireAnswer,
     QuestionnaireInvitation,
     QuestionnaireResponse,
+    QuestionnaireSettings,
     QuestionnaireVersion,
 )
-from shared.questionnaires.schemas import LONG_TEXT_MAX, SHORT_TEXT_MAX, Content, Question
-from shared.questionnaires.service import decode_content, get_settings
+from shared.questionnaires.schemas import LONG_TEXT_MAX, SHORT_TEXT_MAX, Content, Question, SettingsOut
+from shared.questionnaires.service import decode_content
 
 DOMAIN = "questionnaires"
 YES = ("yes", "true", "1", "ja")
@@ -49,6 +50,9 @@ UNKNOWN = N_("This questionnaire has no such question.")
 class Opened:
     invitation: QuestionnaireInvitation
     content: Content
+    # The organisation's threshold for a low rating (read with the invitation: one round trip less
+    # when answering).
+    low_rating_threshold: int = SettingsOut().low_rating_threshold
 
 
 @dataclass(frozen=True)
@@ -89,15 +93,20 @@ async def find(
     session: AsyncSession, token: personal_links.LinkToken, now: datetime, *, lock: bool = False
 ) -> Opened | None:
     """The open invitation a link names, or None: unknown, revoked, answered and expired alike."""
-    query = select(QuestionnaireInvitation).where(
+    threshold = select(QuestionnaireSettings.low_rating_threshold).scalar_subquery()
+    query = select(QuestionnaireInvitation, threshold).where(
+        # Named although the scope already limits it: the row-level policy is no index condition,
+        # and both token indexes lead with the organisation.
+        QuestionnaireInvitation.organization_id == token.organization_id,
         or_(
             QuestionnaireInvitation.token_hash == token.digest,
             QuestionnaireInvitation.reminder_token_hash == token.digest,
-        )
+        ),
     )
     if lock:
         query = query.with_for_update()
-    invitation = (await session.execute(query)).scalar_one_or_none()
+    found = (await session.execute(query)).one_or_none()
+    invitation, low = found if found is not None else (None, None)
     if (
         invitation is None
         or invitation.revoked_at is not None
@@ -117,7 +126,9 @@ async def find(
         if len(_CONTENTS) >= _CONTENTS_MAX:
             _CONTENTS.clear()
         _CONTENTS[invitation.version_id] = content
-    return Opened(invitation=invitation, content=content)
+    if low is None:
+        return Opened(invitation=invitation, content=content)
+    return Opened(invitation=invitation, content=content, low_rating_threshold=low)
 
 
 def _blank(raw: Any) -> bool:
@@ -253,8 +264,7 @@ async def submit(
     """Keep the answers of an open invitation (locked by :func:`find` with ``lock=True``)."""
     values = check(opened.content, raw, strict=strict)
     inv = opened.invitation
-    settings = await get_settings(session)
-    signals = signals_of(opened.content, values, settings.low_rating_threshold)
+    signals = signals_of(opened.content, values, opened.low_rating_threshold)
     response = QuestionnaireResponse(
         organization_id=inv.organization_id,
         id=new_id(),

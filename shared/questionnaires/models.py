@@ -9,12 +9,14 @@ or an export always says what a person was actually asked.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Index,
     Integer,
@@ -250,3 +252,21 @@ class QuestionnaireAnswer(TenantBase):
     # Free text; confidential answers (a worry) are shown to admins and the tandem's coordinator only.
     text_value: Mapped[str | None] = mapped_column(Text)
     confidential: Mapped[bool] = mapped_column(Boolean, server_default="false")
+
+
+# The one row per organisation of ``questionnaire_scans`` (migration 0023_scheduled_sends).
+SCAN_ROW = uuid.UUID("4d3801b4-601d-570c-af61-6f9e7c4cf77a")
+
+
+class QuestionnaireScan(TenantBase):
+    """Whether an organisation can have questionnaires newly due: ``revision`` is bumped by
+    triggers in every transaction that writes what schedules are computed from (tandems,
+    guardians, schedules, questionnaires, deleted invitations); the sender records the day and
+    revision up to which it has written everything due. The scan skips an organisation checked
+    today at its current revision."""
+
+    __tablename__ = "questionnaire_scans"
+
+    revision: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    checked_on: Mapped[date | None] = mapped_column(Date)
+    checked_revision: Mapped[int | None] = mapped_column(BigInteger)

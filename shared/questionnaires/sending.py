@@ -11,7 +11,9 @@ them in the transaction that writes the reminder, so each goes out once.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -20,7 +22,18 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 from babel.dates import format_date
-from sqlalchemy import Integer, LargeBinary, String, Table, Uuid, bindparam, select, text
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Uuid,
+    bindparam,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,6 +50,7 @@ from shared.logs import get_logger
 from shared.matching.models import Match
 from shared.models import Organization, OutboxMessage
 from shared.questionnaires.models import (
+    SCAN_ROW,
     Questionnaire,
     QuestionnaireInvitation,
     QuestionnaireVersion,
@@ -51,6 +65,12 @@ TZ = ZoneInfo("Europe/Berlin")
 # write to every tandem that started last year).
 HORIZON_DAYS = 14
 BATCH = 500
+# The cross-organisation sweep: organisations per transaction (each group's due occurrences are
+# read in one statement, usually one batch), occurrences per batch, and groups sent at once.
+SWEEP_ORGANISATIONS = 20
+SWEEP_BATCH = 5000
+SWEEP_LANES = 2
+SWEEP_CONTEXT = "questionnaire sweep: due invitations of many organisations"
 CONSENT = "questionnaires"
 DOMAIN = "questionnaires"
 
@@ -83,7 +103,7 @@ _DUE = """
     JOIN matches m ON m.organization_id = s.organization_id
          AND (s.programme_id IS NULL OR m.programme_id = s.programme_id)
          AND m.started_on IS NOT NULL
-    WHERE s.active AND (
+    WHERE s.active AND {orgs} AND (
         (s.trigger = 'start' AND m.status IN ('active', 'paused')
          AND m.started_on + s.after_days <= CAST(:today AS date)
          AND m.started_on + s.after_days > CAST(:since AS date))
@@ -122,41 +142,78 @@ _REMINDERS = """
     LEFT JOIN questionnaire_settings qs ON qs.organization_id = i.organization_id
     WHERE i.submitted_at IS NULL AND i.revoked_at IS NULL AND i.reminded_at IS NULL AND i.skipped IS NULL
       AND i.expires_at > :now
+      -- A reminder comes a whole number of days (at least one) after the invitation: this bound is
+      -- what the partial index on open invitations can serve; the organisation's own comes next.
+      AND i.sent_at <= CAST(:now AS timestamptz) - interval '1 day'
       AND COALESCE(qs.reminder_after_days, 7) > 0
       AND i.sent_at <= :now - make_interval(days => COALESCE(qs.reminder_after_days, 7))
       AND (m.status <> 'ended' OR s.trigger = 'end')
 """
 
-_CLAIM = text(
+# A batch's invitations and their e-mails in one statement: only the invitations this transaction
+# inserted get an e-mail (an occurrence another worker wrote first conflicts on the unique key and
+# is left out), in the same transaction, so each goes out exactly once.
+_UUIDS = "orgs ids questionnaires versions schedules matches contacts mail_orgs mail_ids mail_invitations"
+_STRINGS = "audiences phases langs addresses skipped mail_to mail_subjects mail_bodies"
+_WRITE = text(
     """
-    INSERT INTO questionnaire_invitations (organization_id, id, questionnaire_id, version_id, schedule_id,
-        match_id, contact_id, audience, occurrence, phase, lang, form_of_address, token_hash, expires_at,
-        sent_at, skipped, created_by)
-    SELECT :org, x.id, x.questionnaire_id, x.version_id, x.schedule_id, x.match_id, x.contact_id, x.audience,
-           x.occurrence, x.phase, x.lang, x.address, x.token_hash, :expires, :now, x.skipped, 'codo'
-    FROM unnest(:ids, :questionnaires, :versions, :schedules, :matches, :contacts, :audiences,
-                :occurrences, :phases, :langs, :addresses, :hashes, :skipped)
-         AS x(id, questionnaire_id, version_id, schedule_id, match_id, contact_id, audience, occurrence,
-              phase, lang, address, token_hash, skipped)
-    ON CONFLICT DO NOTHING
-    RETURNING id
+    WITH invited AS (
+        INSERT INTO questionnaire_invitations (organization_id, id, questionnaire_id, version_id,
+            schedule_id, match_id, contact_id, audience, occurrence, phase, lang, form_of_address,
+            token_hash, expires_at, sent_at, skipped, created_by)
+        SELECT x.org, x.id, x.questionnaire_id, x.version_id, x.schedule_id, x.match_id, x.contact_id,
+               x.audience, x.occurrence, x.phase, x.lang, x.address, x.token_hash, x.expires, :now,
+               x.skipped, 'codo'
+        FROM unnest(:orgs, :ids, :questionnaires, :versions, :schedules, :matches, :contacts, :audiences,
+                    :occurrences, :phases, :langs, :addresses, :hashes, :expires, :skipped)
+             AS x(org, id, questionnaire_id, version_id, schedule_id, match_id, contact_id, audience,
+                  occurrence, phase, lang, address, token_hash, expires, skipped)
+        ON CONFLICT DO NOTHING
+        RETURNING organization_id, id
+    ), mails AS (
+        INSERT INTO outbox (organization_id, id, kind, to_address, subject, body_text)
+        SELECT m.org, m.id, 'questionnaire', m.address, m.subject, m.body
+        FROM unnest(:mail_orgs, :mail_ids, :mail_invitations, :mail_to, :mail_subjects, :mail_bodies)
+             AS m(org, id, invitation, address, subject, body)
+        JOIN invited v ON v.organization_id = m.org AND v.id = m.invitation
+        RETURNING 1
+    )
+    SELECT v.organization_id, v.id, (SELECT count(*) FROM mails) AS mails FROM invited v
     """
 ).bindparams(
-    bindparam("org", type_=Uuid()),
-    bindparam("ids", type_=ARRAY(Uuid())),
-    bindparam("questionnaires", type_=ARRAY(Uuid())),
-    bindparam("versions", type_=ARRAY(Uuid())),
-    bindparam("schedules", type_=ARRAY(Uuid())),
-    bindparam("matches", type_=ARRAY(Uuid())),
-    bindparam("contacts", type_=ARRAY(Uuid())),
-    bindparam("audiences", type_=ARRAY(String())),
+    *(bindparam(name, type_=ARRAY(Uuid())) for name in _UUIDS.split()),
+    *(bindparam(name, type_=ARRAY(String())) for name in _STRINGS.split()),
     bindparam("occurrences", type_=ARRAY(Integer())),
-    bindparam("phases", type_=ARRAY(String())),
-    bindparam("langs", type_=ARRAY(String())),
-    bindparam("addresses", type_=ARRAY(String())),
     bindparam("hashes", type_=ARRAY(LargeBinary())),
-    bindparam("skipped", type_=ARRAY(String())),
+    bindparam("expires", type_=ARRAY(DateTime(timezone=True))),
 )
+
+# Organisations that may have occurrences newly due: an active schedule, and not checked today at
+# the revision their scan row has now (migration 0023_scheduled_sends). Everything else is quiet.
+_UNCHECKED = text(
+    """
+    SELECT s.organization_id, COALESCE(max(k.revision), 0) AS revision
+    FROM questionnaire_schedules s
+    LEFT JOIN questionnaire_scans k ON k.organization_id = s.organization_id AND k.id = :scan_row
+    WHERE s.active
+    GROUP BY s.organization_id
+    HAVING bool_or(k.checked_on IS DISTINCT FROM CAST(:today AS date)
+                   OR k.checked_revision IS DISTINCT FROM k.revision)
+    """
+)
+
+# Records that everything due today is written for these organisations, as of the revision read
+# before the due occurrences were: a write committed since has bumped the revision, and the
+# condition leaves such an organisation unchecked for the next scan.
+_CHECKED = text(
+    """
+    INSERT INTO questionnaire_scans (organization_id, id, revision, checked_on, checked_revision)
+    SELECT x.org, :scan_row, x.revision, :today, x.revision FROM unnest(:orgs, :revisions) AS x(org, revision)
+    ON CONFLICT (organization_id, id) DO UPDATE
+    SET checked_on = excluded.checked_on, checked_revision = excluded.checked_revision
+    WHERE questionnaire_scans.revision = excluded.checked_revision
+    """
+).bindparams(bindparam("orgs", type_=ARRAY(Uuid())), bindparam("revisions", type_=ARRAY(BigInteger())))
 
 
 @dataclass
@@ -312,30 +369,70 @@ def letter(
     return Letter(subject=subject, body="\n\n".join((greeting, opening, link, valid, closing)))
 
 
+def _orgs(sql: str, condition: str) -> str:
+    return sql.replace("{orgs}", condition)
+
+
+_DUE_ORGS = text(
+    _orgs(f"SELECT DISTINCT organization_id FROM ({_RECIPIENTS}) x", "s.organization_id = ANY(:orgs)")  # noqa: S608
+).bindparams(bindparam("orgs", type_=ARRAY(Uuid())))
+_REMINDER_ORGS = text(f"SELECT DISTINCT organization_id FROM ({_REMINDERS}) y")  # noqa: S608
+
+
+@dataclass
+class Scan:
+    """What the scan found: organisations with invitations due, and with reminders due."""
+
+    invitations: list[uuid.UUID]
+    reminders: list[uuid.UUID]
+
+    @property
+    def organisations(self) -> list[uuid.UUID]:
+        return sorted(set(self.invitations) | set(self.reminders))
+
+
+async def scan(db: Database, now: datetime) -> Scan:
+    """The cross-organisation scan: which organisations have invitations or reminders due.
+
+    Only organisations not yet checked today at their current revision are joined with their
+    tandems; those among them with nothing due are recorded as checked, so a quiet scan reads one
+    row per organisation with a schedule and the open invitations sent more than a day ago."""
+    days = _days(now)
+    async with db.system_context("questionnaire scan: organisations with questionnaires due") as session:
+        found = await session.execute(_UNCHECKED, {**days, "scan_row": SCAN_ROW})
+        unchecked = {r.organization_id: r.revision for r in found}
+        due: list[uuid.UUID] = []
+        if unchecked:
+            due = list((await session.execute(_DUE_ORGS, {**days, "orgs": list(unchecked)})).scalars())
+            quiet = [o for o in unchecked if o not in set(due)]
+            if quiet:
+                revisions = [unchecked[o] for o in quiet]
+                await session.execute(
+                    _CHECKED, {"orgs": quiet, "revisions": revisions, "scan_row": SCAN_ROW, **days}
+                )
+        reminders = list((await session.execute(_REMINDER_ORGS, {"now": now})).scalars())
+    return Scan(invitations=due, reminders=reminders)
+
+
 async def organisations_due(db: Database, now: datetime) -> list[uuid.UUID]:
     """Which organisations have invitations or reminders due: the only cross-organisation read."""
-    query = text(
-        f"SELECT organization_id FROM ({_RECIPIENTS}) x UNION "  # noqa: S608
-        f"SELECT organization_id FROM ({_REMINDERS}) y"
-    )
-    async with db.system_context("questionnaire scan: organisations with questionnaires due") as session:
-        params = {**_days(now), "now": now}
-        return list((await session.execute(query, params)).scalars())
+    return (await scan(db, now)).organisations
 
 
 # One batch of due invitations with all that writing them needs: the person's address, language,
 # form of address and consents, the questionnaire's latest version and the organisation's
 # settings, so a batch costs one read whatever its size.
 _BATCH = f"""
-    SELECT r.schedule_id, r.questionnaire_id, r.audience, r.phase, r.match_id, r.occurrence, r.contact_id,
-           v.id AS version_id, v.content -> 'title' AS title,
+    SELECT r.organization_id, o.name AS org_name, r.schedule_id, r.questionnaire_id, r.audience, r.phase,
+           r.match_id, r.occurrence, r.contact_id, v.id AS version_id, v.content -> 'title' AS title,
            c.email, c.languages, COALESCE(c.preferred_name, c.first_name) AS first_name, c.last_name,
            c.erased_at, p.form_of_address,
            ({_CONSENT.format(purpose=":email_consent")}) AS email_consent,
            ({_CONSENT.format(purpose=":consent")}) AS consent,
            COALESCE(qs.consent_required, false) AS consent_required,
            COALESCE(qs.link_valid_days, 21) AS link_valid_days
-    FROM ({_RECIPIENTS} ORDER BY d.schedule_id, d.match_id LIMIT :batch) r
+    FROM ({_RECIPIENTS} ORDER BY d.organization_id, d.schedule_id, d.match_id LIMIT :batch) r
+    JOIN organizations o ON o.id = r.organization_id
     CROSS JOIN LATERAL (
         SELECT v.id, v.content FROM questionnaire_versions v
         WHERE v.organization_id = r.organization_id AND v.questionnaire_id = r.questionnaire_id
@@ -346,58 +443,136 @@ _BATCH = f"""
 """  # noqa: S608
 
 
+_BATCH_ONE = text(_orgs(_BATCH, "s.organization_id = :org"))
+_BATCH_MANY = text(_orgs(_BATCH, "s.organization_id = ANY(:orgs)")).bindparams(
+    bindparam("orgs", type_=ARRAY(Uuid()))
+)
+_REVISIONS = text(
+    "SELECT organization_id, revision FROM questionnaire_scans "
+    "WHERE id = :scan_row AND organization_id = ANY(:orgs)"
+).bindparams(bindparam("orgs", type_=ARRAY(Uuid())))
+
+
+def _columns(names: str) -> dict[str, list[Any]]:
+    return {n: [] for n in names.split()}
+
+
+def _append(columns: dict[str, list[Any]], *values: object) -> None:
+    for column, value in zip(columns.values(), values, strict=True):
+        column.append(value)
+
+
+async def _invite_batch(
+    session: AsyncSession, orgs: list[uuid.UUID], now: datetime, public_url: str, batch: int
+) -> tuple[int, Counter[uuid.UUID], Counter[uuid.UUID]]:
+    """Write one batch of due invitations of ``orgs`` (one organisation in its own scope, or many in
+    the system context): (occurrences read, invited per organisation, skipped per organisation).
+
+    A batch that is not full has written everything due of these organisations today: it records
+    them as checked, as of their revisions read before the due occurrences were."""
+    days = _days(now)
+    revisions = {
+        r.organization_id: r.revision
+        for r in await session.execute(_REVISIONS, {"orgs": orgs, "scan_row": SCAN_ROW})
+    }
+    params = {**days, "batch": batch, "email_consent": EMAIL_CONSENT, "consent": CONSENT}
+    if len(orgs) == 1:
+        rows = (await session.execute(_BATCH_ONE, {**params, "org": orgs[0]})).all()
+    else:
+        rows = (await session.execute(_BATCH_MANY, {**params, "orgs": orgs})).all()
+    invited: Counter[uuid.UUID] = Counter()
+    skipped: Counter[uuid.UUID] = Counter()
+    if rows:
+        columns = _columns(
+            "orgs ids questionnaires versions schedules matches contacts audiences occurrences phases langs "
+            "addresses hashes expires skipped"
+        )
+        mails = _columns("mail_orgs mail_ids mail_invitations mail_to mail_subjects mail_bodies")
+        titles: dict[tuple[uuid.UUID, str, str], str] = {}
+        for r in rows:
+            person = _person(r, r.consent_required)
+            token, digest = personal_links.issue(r.organization_id)
+            invitation_id = new_id()
+            expires = now + timedelta(days=r.link_valid_days)
+            _append(columns, r.organization_id, invitation_id, r.questionnaire_id, r.version_id,
+                    r.schedule_id, r.match_id, r.contact_id, r.audience, r.occurrence, r.phase, person.lang,
+                    person.form_of_address, digest, expires, person.reason)  # fmt: skip
+            if person.reason is None and person.email and outbox._valid_address(person.email):
+                which = (r.version_id, person.lang, person.form_of_address)
+                if which not in titles:
+                    titles[which] = msgspec.convert(r.title, Wording).say(person.lang, person.form_of_address)
+                message = letter(
+                    lang=person.lang, address=person.form_of_address, first_name=person.first_name,
+                    last_name=person.last_name, org=r.org_name, title=titles[which],
+                    link=link_of(public_url, token), until=expires, reminder=False,
+                )  # fmt: skip
+                _append(mails, r.organization_id, new_id(), invitation_id, person.email, message.subject,
+                        message.body)  # fmt: skip
+        # One statement over arrays, whatever the batch size: prepared once, one round trip.
+        won = (await session.execute(_WRITE, {"now": now, **columns, **mails})).all()
+        mailed = set(mails["mail_invitations"])
+        for w in won:
+            (invited if w.id in mailed else skipped)[w.organization_id] += 1
+        if won and won[0].mails:
+            queue.wake_outbox(session)
+    if len(rows) < batch:
+        await session.execute(
+            _CHECKED,
+            {"orgs": orgs, "revisions": [revisions.get(o, 0) for o in orgs], "scan_row": SCAN_ROW, **days},
+        )
+    return len(rows), invited, skipped
+
+
 async def _send_scheduled(
     session: AsyncSession, org: Organization, now: datetime, public_url: str, report: Report
 ) -> int:
-    rows = (
-        await session.execute(
-            text(_BATCH), {**_days(now), "batch": BATCH, "email_consent": EMAIL_CONSENT, "consent": CONSENT}
+    count, invited, skipped = await _invite_batch(session, [org.id], now, public_url, BATCH)
+    report.invited += invited[org.id]
+    report.skipped += skipped[org.id]
+    return count
+
+
+async def send_invitations(
+    db: Database,
+    orgs: list[uuid.UUID],
+    now: datetime,
+    public_url: str,
+    *,
+    chunk: int = SWEEP_ORGANISATIONS,
+    batch: int = SWEEP_BATCH,
+    lanes: int = SWEEP_LANES,
+) -> Report:
+    """The due invitations of many organisations, ``chunk`` organisations per transaction.
+
+    The scan's cross-organisation sending: each batch reads the due occurrences of its
+    organisations with everything their letters need in one statement and writes the invitations
+    and e-mails in a second, then commits. Two workers sending the same organisations at once
+    both try to insert each occurrence; the unique key lets one of them win, and only the winner's
+    e-mail is written. A worker killed halfway commits nothing of its current batch. ``lanes``
+    groups are sent at once: one renders its letters while the database writes the other's."""
+    report = Report()
+    gate = asyncio.Semaphore(max(lanes, 1))
+
+    async def part(orgs: list[uuid.UUID]) -> None:
+        async with gate:
+            while True:
+                async with db.system_context(SWEEP_CONTEXT) as session:
+                    count, invited, skipped = await _invite_batch(session, orgs, now, public_url, batch)
+                report.invited += sum(invited.values())
+                report.skipped += sum(skipped.values())
+                report.organisations.update(o for o in orgs if invited[o] or skipped[o])
+                if count < batch:
+                    return
+
+    await asyncio.gather(*(part(orgs[start : start + chunk]) for start in range(0, len(orgs), chunk)))
+    if report.invited or report.skipped:
+        log.info(
+            "questionnaires swept",
+            invited=report.invited,
+            skipped=report.skipped,
+            organisations=len(report.organisations),
         )
-    ).all()
-    if not rows:
-        return 0
-    expires = now + timedelta(days=rows[0].link_valid_days)
-    columns: dict[str, list[object]] = {
-        k: []
-        for k in ("ids", "questionnaires", "versions", "schedules", "matches", "contacts", "audiences",
-                  "occurrences", "phases", "langs", "addresses", "hashes", "skipped")
-    }  # fmt: skip
-    letters_by_id: dict[uuid.UUID, tuple[str, Letter]] = {}
-    titles: dict[tuple[uuid.UUID, str, str], str] = {}
-    for r in rows:
-        person = _person(r, r.consent_required)
-        token, digest = personal_links.issue(org.id)
-        invitation_id = new_id()
-        for key, value in (
-            ("ids", invitation_id), ("questionnaires", r.questionnaire_id), ("versions", r.version_id),
-            ("schedules", r.schedule_id), ("matches", r.match_id), ("contacts", r.contact_id),
-            ("audiences", r.audience), ("occurrences", r.occurrence), ("phases", r.phase),
-            ("langs", person.lang), ("addresses", person.form_of_address), ("hashes", digest),
-            ("skipped", person.reason),
-        ):  # fmt: skip
-            columns[key].append(value)
-        if person.reason is None and person.email:
-            which = (r.version_id, person.lang, person.form_of_address)
-            if which not in titles:
-                titles[which] = msgspec.convert(r.title, Wording).say(person.lang, person.form_of_address)
-            letters_by_id[invitation_id] = (
-                person.email,
-                letter(
-                    lang=person.lang, address=person.form_of_address, first_name=person.first_name,
-                    last_name=person.last_name, org=org.name, title=titles[which],
-                    link=link_of(public_url, token), until=expires, reminder=False,
-                ),
-            )  # fmt: skip
-    # One statement over arrays, whatever the batch size: prepared once, one round trip.
-    won = {
-        r[0]
-        for r in await session.execute(_CLAIM, {"org": org.id, "expires": expires, "now": now, **columns})
-    }
-    mails = [(to, message) for invitation_id, (to, message) in letters_by_id.items() if invitation_id in won]
-    await _enqueue_many(session, org.id, "questionnaire", mails)
-    report.invited += len(mails)
-    report.skipped += len(won) - len(mails)
-    return len(rows)
+    return report
 
 
 async def _enqueue_many(
@@ -414,6 +589,16 @@ async def _enqueue_many(
         # Core, not the ORM's bulk insert: a batch of 500 letters is one statement either way.
         await session.execute(insert(cast(Table, OutboxMessage.__table__)), rows)
         queue.wake_outbox(session)
+
+
+_REMINDED = text(
+    """
+    UPDATE questionnaire_invitations i SET reminded_at = :now, reminder_token_hash = x.digest
+    FROM unnest(:ids, :digests) AS x(id, digest)
+    WHERE i.id = x.id AND i.reminded_at IS NULL
+    RETURNING i.id
+    """
+).bindparams(bindparam("ids", type_=ARRAY(Uuid())), bindparam("digests", type_=ARRAY(LargeBinary())))
 
 
 async def _send_reminders(
@@ -436,36 +621,31 @@ async def _send_reminders(
             )
         ).scalars()
     }
+    tokens = {r.id: personal_links.issue(org.id) for r in rows}
+    # The rows are locked by this transaction: no other worker reminds them; the condition keeps a
+    # rerun of a committed reminder from sending it again. One statement for the whole batch.
+    done = set(
+        (
+            await session.execute(
+                _REMINDED,
+                {"now": now, "ids": list(tokens), "digests": [digest for _, digest in tokens.values()]},
+            )
+        ).scalars()
+    )
+    mails: list[tuple[str, Letter]] = []
     for r in rows:
-        token, digest = personal_links.issue(org.id)
-        # The row is locked by this transaction: no other worker reminds it; the condition keeps a
-        # rerun of a committed reminder from sending it again.
-        done = await session.execute(
-            text(
-                "UPDATE questionnaire_invitations SET reminded_at = :now, reminder_token_hash = :digest "
-                "WHERE id = :id AND reminded_at IS NULL RETURNING id"
-            ),
-            {"now": now, "digest": digest, "id": r.id},
-        )
-        if done.scalar_one_or_none() is None:
-            continue
         person = who.get(r.contact_id)
-        if person is None or not person.email:
+        if r.id not in done or person is None or not person.email:
             continue
         title = decode_content(versions[r.version_id].content).title.say(r.lang, r.form_of_address)
         message = letter(
             lang=r.lang, address=r.form_of_address, first_name=person.first_name, last_name=person.last_name,
-            org=org.name, title=title, link=link_of(public_url, token), until=r.expires_at, reminder=True,
+            org=org.name, title=title, link=link_of(public_url, tokens[r.id][0]), until=r.expires_at,
+            reminder=True,
         )  # fmt: skip
-        await outbox.enqueue(
-            session,
-            org.id,
-            kind="questionnaire_reminder",
-            to=person.email,
-            subject=message.subject,
-            body_text=message.body,
-        )
-        report.reminded += 1
+        mails.append((person.email, message))
+    await _enqueue_many(session, org.id, "questionnaire_reminder", mails)
+    report.reminded += len(mails)
     return len(rows)
 
 
@@ -492,9 +672,11 @@ async def send_due(db: Database, org_id: uuid.UUID, now: datetime, public_url: s
 
 
 async def run_once(db: Database, now: datetime, public_url: str) -> Report:
-    """The scan and every organisation's sending in one call (what the worker fans out)."""
-    total = Report()
-    for org_id in await organisations_due(db, now):
+    """The scan and all sending in one call, as the worker does it: the invitations of every
+    organisation swept many organisations at a time, then each organisation's reminders."""
+    found = await scan(db, now)
+    total = await send_invitations(db, found.invitations, now, public_url)
+    for org_id in found.reminders:
         r = await send_due(db, org_id, now, public_url)
         total.invited += r.invited
         total.skipped += r.skipped

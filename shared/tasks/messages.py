@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
 from jinja2 import Environment, select_autoescape
+from markupsafe import escape
 
 from shared import i18n
 from shared.i18n import N_
@@ -109,16 +110,50 @@ def render(
         lines.append("")
     lines.extend(details)
     if link:
-        lines += ["", f"{t(lang, 'open')}: {link}"]
-    lines += ["", "--", t(lang, "footer")]
-    html = _HTML.render(
-        lang=lang,
-        subject=subject,
-        intro=intro,
-        sections=sections,
-        details=details,
-        link=link,
-        open_label=t(lang, "open"),
-        footer=t(lang, "footer"),
-    )
+        lines += ["", f"{_constant(lang, 'open')}: {link}"]
+    lines += ["", "--", _constant(lang, "footer")]
+    if sections or details:
+        html = _HTML.render(
+            lang=lang,
+            subject=subject,
+            intro=intro,
+            sections=sections,
+            details=details,
+            link=link,
+            open_label=_constant(lang, "open"),
+            footer=_constant(lang, "footer"),
+        )
+    else:
+        html = _filled(_skeleton(lang, bool(link)), subject=subject, intro=intro, link=link)
     return Rendered(subject=subject, text="\n".join(lines), html=html, title=subject, link=link)
+
+
+@lru_cache(maxsize=64)
+def _constant(lang: str, key: str) -> str:
+    return t(lang, key)
+
+
+# Stand-ins that escaping leaves alone and no stored text contains (PostgreSQL text holds no NUL).
+_SLOTS = {name: f"\x00{name}\x00" for name in ("subject", "intro", "link")}
+
+
+@lru_cache(maxsize=8)
+def _skeleton(lang: str, with_link: bool) -> str:
+    """The HTML of a message without sections or details, rendered once per language: a reminder
+    batch of thousands differs only in subject, intro and link, filled in escaped as Jinja would."""
+    return _HTML.render(
+        lang=lang,
+        subject=_SLOTS["subject"],
+        intro=_SLOTS["intro"],
+        sections=[],
+        details=[],
+        link=_SLOTS["link"] if with_link else "",
+        open_label=_constant(lang, "open"),
+        footer=_constant(lang, "footer"),
+    )
+
+
+def _filled(skeleton: str, **values: str) -> str:
+    for name, value in values.items():
+        skeleton = skeleton.replace(_SLOTS[name], str(escape(value)))
+    return skeleton

@@ -73,6 +73,12 @@ class Task(TenantBase):
         # organisations (first) and within one (second).
         Index("ix_tasks_reminder_due", "remind_at", postgresql_where=text(TASK_REMINDER_DUE)),
         Index(
+            "ix_tasks_reminder_due_org",
+            "organization_id",
+            "remind_at",
+            postgresql_where=text(TASK_REMINDER_DUE),
+        ),
+        Index(
             "ix_tasks_org_reminder_due",
             "organization_id",
             "remind_at",

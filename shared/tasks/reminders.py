@@ -11,7 +11,9 @@ halfway commits nothing, and the next run finds the reminder still due.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -20,6 +22,7 @@ from sqlalchemy import Row, String, Uuid, bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import outbox, queue
 from shared.db import Database
 from shared.ids import new_id
 from shared.logs import get_logger
@@ -29,7 +32,6 @@ from shared.tasks.models import (
     DEFAULT_TIMEZONE,
     Appointment,
     AppointmentParticipant,
-    Task,
 )
 
 log = get_logger(__name__)
@@ -38,6 +40,12 @@ log = get_logger(__name__)
 HORIZON = timedelta(hours=36)
 DIGEST_AT = time(7, 0)
 BATCH = 500
+# The cross-organisation sweep: organisations per transaction, task reminders per batch, and
+# groups of organisations sent at once.
+SWEEP_ORGANISATIONS = 20
+SWEEP_BATCH = 2000
+SWEEP_LANES = 2
+SWEEP_CONTEXT = "reminder sweep: due task reminders of every organisation"
 
 # What is due: reminder time passed (within the horizon) and ``reminded_at`` not yet set. The
 # partial indexes on exactly this predicate keep the scan proportional to the work left, not to
@@ -48,6 +56,8 @@ _DUE_TASKS = """
       AND t.remind_at <= :now AND t.remind_at > :since
 """
 
+_DUE_ORGS = f"SELECT DISTINCT organization_id FROM ({_DUE_TASKS}) x"  # noqa: S608
+
 _DUE_APPOINTMENTS = """
     SELECT a.organization_id, a.id FROM appointments a
     WHERE a.status <> 'cancelled' AND a.reminded_at IS NULL
@@ -57,16 +67,84 @@ _DUE_APPOINTMENTS = """
 # The period of a task or appointment reminder is its reminder instant (epoch seconds):
 # moving the due date or the appointment makes a new reminder; nothing else does. Rows another
 # worker is sending right now are skipped, not waited for.
-_TASK_BATCH = """
-    SELECT t.id, t.assignee_id AS member_id, t.title, t.due_date, t.due_time, t.due_at, t.timezone,
-           (extract(epoch from t.remind_at)::bigint)::text AS period
-    FROM tasks t
-    WHERE t.status = 'open' AND t.assignee_id IS NOT NULL AND t.reminded_at IS NULL
-      AND t.remind_at <= :now AND t.remind_at > :since
-    ORDER BY t.remind_at
-    LIMIT :batch
-    FOR UPDATE OF t SKIP LOCKED
+#
+# One statement claims a whole batch of due task reminders, of one organisation or (in the system
+# context) of all of them: it locks the tasks, marks them and returns everything their messages
+# need but the recipients (read next, once per member), so a batch costs three round trips whatever
+# its size and however many organisations it spans. Marking ``reminded_at``
+# here is safe: the ledger rows are written in the same transaction, and a rollback undoes both.
+_TASK_CLAIM = """
+    WITH due AS (
+        SELECT t.organization_id, t.id FROM tasks t
+        WHERE t.status = 'open' AND t.assignee_id IS NOT NULL AND t.reminded_at IS NULL
+          AND t.remind_at <= :now AND t.remind_at > :since {org_condition}
+        ORDER BY t.remind_at
+        LIMIT :batch
+        FOR UPDATE OF t SKIP LOCKED
+    ), marked AS (
+        UPDATE tasks t SET reminded_at = :now FROM due
+        WHERE t.organization_id = due.organization_id AND t.id = due.id
+        RETURNING t.organization_id, t.id, t.assignee_id AS member_id, t.title, t.due_date, t.due_time,
+                  t.due_at, t.timezone, (extract(epoch from t.remind_at)::bigint)::text AS period
+    )
+    SELECT k.*, o.slug FROM marked k JOIN organizations o ON o.id = k.organization_id
 """
+# Address, language and channel choice of the members a batch reminds, by primary key each (a
+# batch of thousands of tasks usually names a few members per organisation).
+_TASK_RECIPIENTS = text(
+    """
+    SELECT x.o AS organization_id, x.m AS member_id, u.email, u.locale,
+           np.email AS wants_email, np.in_app AS wants_in_app
+    FROM unnest(:orgs, :members) AS x(o, m)
+    JOIN memberships ms ON ms.organization_id = x.o AND ms.id = x.m
+    JOIN users u ON u.id = ms.user_id
+    LEFT JOIN notification_preferences np ON np.organization_id = x.o AND np.membership_id = x.m
+         AND np.kind = 'task_due'
+    """
+).bindparams(bindparam("orgs", type_=ARRAY(Uuid())), bindparam("members", type_=ARRAY(Uuid())))
+_TASK_CLAIM_ONE = text(_TASK_CLAIM.format(org_condition="AND t.organization_id = :org"))
+# Many organisations at once, named: the row-level policy is no index condition, and without the
+# organisations the claim reads every task of every organisation again for each batch.
+_TASK_CLAIM_MANY = text(_TASK_CLAIM.format(org_condition="AND t.organization_id = ANY(:orgs)")).bindparams(
+    bindparam("orgs", type_=ARRAY(Uuid()))
+)
+
+# The ledger rows, the e-mails and the in-app notifications of a batch in one statement: only the
+# messages whose ledger row this transaction inserted are written (a reminder another worker has
+# already claimed for the same period conflicts and is left out), all in the caller's transaction.
+_TASK_WRITE = text(
+    """
+    WITH won AS (
+        INSERT INTO reminders_sent (organization_id, id, kind, subject_id, membership_id, period)
+        SELECT o, i, 'task_due', s, m, p
+        FROM unnest(:orgs, :ids, :subjects, :members, :periods) AS x(o, i, s, m, p)
+        ON CONFLICT DO NOTHING
+        RETURNING organization_id, subject_id
+    ), mails AS (
+        INSERT INTO outbox (organization_id, id, kind, to_address, subject, body_text, body_html)
+        SELECT x.o, x.i, 'task_due', x.t, x.s, x.b, x.h
+        FROM unnest(:mail_orgs, :mail_ids, :mail_tasks, :mail_to, :mail_subjects, :mail_texts,
+                    :mail_html) AS x(o, i, task, t, s, b, h)
+        JOIN won w ON w.organization_id = x.o AND w.subject_id = x.task
+        RETURNING 1
+    ), notes AS (
+        INSERT INTO notifications (organization_id, id, membership_id, kind, title, body, link)
+        SELECT x.o, x.i, x.m, 'task_due', x.t, x.b, x.l
+        FROM unnest(:note_orgs, :note_ids, :note_tasks, :note_members, :note_titles, :note_bodies,
+                    :note_links) AS x(o, i, task, m, t, b, l)
+        JOIN won w ON w.organization_id = x.o AND w.subject_id = x.task
+        RETURNING 1
+    )
+    SELECT w.organization_id, w.subject_id, (SELECT count(*) FROM mails) AS mails FROM won w
+    """
+).bindparams(
+    *(bindparam(n, type_=ARRAY(Uuid())) for n in ("orgs", "ids", "subjects", "members")),
+    bindparam("periods", type_=ARRAY(String())),
+    *(bindparam(n, type_=ARRAY(Uuid())) for n in ("mail_orgs", "mail_ids", "mail_tasks")),
+    *(bindparam(n, type_=ARRAY(String())) for n in ("mail_to", "mail_subjects", "mail_texts", "mail_html")),
+    *(bindparam(n, type_=ARRAY(Uuid())) for n in ("note_orgs", "note_ids", "note_tasks", "note_members")),
+    *(bindparam(n, type_=ARRAY(String())) for n in ("note_titles", "note_bodies", "note_links")),
+)
 
 _APPOINTMENT_BATCH = """
     SELECT a.id, a.title, a.starts_at, a.ends_at, a.timezone, a.location, a.video_url,
@@ -186,28 +264,110 @@ def _appointment_message(row: Row[tuple[object, ...]], lang: str, link: str) -> 
     )
 
 
+def _columns(prefix: str, names: str) -> dict[str, list[Any]]:
+    return {f"{prefix}{n}": [] for n in names.split()}
+
+
+def _append(columns: dict[str, list[Any]], *values: object) -> None:
+    for column, value in zip(columns.values(), values, strict=True):
+        column.append(value)
+
+
+async def _task_batch(
+    session: AsyncSession, now: datetime, public_url: str, orgs: list[uuid.UUID], batch: int
+) -> tuple[int, Counter[uuid.UUID]]:
+    """Claim and write one batch of task reminders: (tasks claimed, reminders per organisation).
+
+    Several organisations need the system context (the caller holds it)."""
+    params = {**_params(now), "batch": batch}
+    if len(orgs) == 1:
+        rows = (await session.execute(_TASK_CLAIM_ONE, {**params, "org": orgs[0]})).all()
+    else:
+        rows = (await session.execute(_TASK_CLAIM_MANY, {**params, "orgs": orgs})).all()
+    if not rows:
+        return 0, Counter()
+    pairs = list({(r.organization_id, r.member_id) for r in rows})
+    people = {
+        (p.organization_id, p.member_id): p
+        for p in await session.execute(
+            _TASK_RECIPIENTS, {"orgs": [o for o, _ in pairs], "members": [m for _, m in pairs]}
+        )
+    }
+    base = public_url.rstrip("/")
+    default_email, default_in_app = notify.DEFAULTS["task_due"]
+    ledger = _columns("", "orgs ids subjects members periods")
+    mails = _columns("mail_", "orgs ids tasks to subjects texts html")
+    notes = _columns("note_", "orgs ids tasks members titles bodies links")
+    addressed: set[tuple[uuid.UUID, uuid.UUID]] = set()
+    for r in rows:
+        _append(ledger, r.organization_id, new_id(), r.id, r.member_id, r.period)
+        who = people.get((r.organization_id, r.member_id))
+        if who is None:
+            continue  # no longer a member: the ledger row still marks the reminder as done
+        addressed.add((r.organization_id, r.id))
+        email = default_email if who.wants_email is None else who.wants_email
+        in_app = default_in_app if who.wants_in_app is None else who.wants_in_app
+        if not (email or in_app):
+            continue
+        message = _task_message(r, messages.language(who.locale), f"{base}/o/{r.slug}/tasks/{r.id}")
+        if email and outbox._valid_address(who.email):
+            _append(mails, r.organization_id, new_id(), r.id, who.email, message.subject[:300], message.text,
+                    message.html)  # fmt: skip
+        if in_app:
+            _append(notes, r.organization_id, new_id(), r.id, r.member_id, message.title[:300],
+                    message.text.split("\n", 1)[0], message.link[:500])  # fmt: skip
+    won = (await session.execute(_TASK_WRITE, {**ledger, **mails, **notes})).all()
+    if won and won[0].mails:
+        queue.wake_outbox(session)
+    return len(rows), Counter(
+        w.organization_id for w in won if (w.organization_id, w.subject_id) in addressed
+    )
+
+
 async def _send_tasks(
     session: AsyncSession, org: Organization, now: datetime, public_url: str, report: Report
 ) -> int:
-    rows = (await session.execute(text(_TASK_BATCH), {**_params(now), "batch": BATCH})).all()
-    if not rows:
-        return 0
-    won = await _claim(session, org.id, "task_due", [(r.id, r.member_id, r.period) for r in rows])
-    people = await notify.recipients(session, {m for _, m in won})
-    base = f"{public_url.rstrip('/')}/o/{org.slug}"
-    out: list[tuple[notify.Recipient, str, messages.Rendered]] = []
-    for r in rows:
-        if (r.id, r.member_id) in won and r.member_id in people:
-            who = people[r.member_id]
-            lang = messages.language(who.locale)
-            out.append((who, "task_due", _task_message(r, lang, f"{base}/tasks/{r.id}")))
-    await notify.deliver_many(session, org.id, out)
-    await session.execute(
-        update(Task).where(Task.id.in_([r.id for r in rows])).values(reminded_at=now),
-        execution_options={"synchronize_session": False},
-    )
-    report.tasks += len(out)
-    return len(rows)
+    claimed, sent = await _task_batch(session, now, public_url, [org.id], BATCH)
+    report.tasks += sent[org.id]
+    return claimed
+
+
+async def sweep_tasks(
+    db: Database,
+    now: datetime,
+    public_url: str,
+    *,
+    chunk: int = SWEEP_ORGANISATIONS,
+    batch: int = SWEEP_BATCH,
+    lanes: int = SWEEP_LANES,
+) -> Report:
+    """Every organisation's due task reminders, ``chunk`` organisations per transaction.
+
+    The reminder scan's cross-organisation work: each batch claims its organisations' due tasks
+    in one statement (``SKIP LOCKED``: workers sweeping at once share the work instead of
+    waiting) and writes their ledger rows and messages in a second one, then commits. ``lanes``
+    groups run at once, so one renders its batch while the database writes the other's. A worker
+    killed halfway commits nothing of its current batches, and the next sweep finds those
+    reminders still due."""
+    report = Report()
+    async with db.system_context(SWEEP_CONTEXT) as session:
+        orgs = list((await session.execute(text(_DUE_ORGS), _params(now))).scalars())
+    gate = asyncio.Semaphore(max(lanes, 1))
+
+    async def part(group: list[uuid.UUID]) -> None:
+        async with gate:
+            while True:
+                async with db.system_context(SWEEP_CONTEXT) as session:
+                    claimed, sent = await _task_batch(session, now, public_url, group, batch)
+                report.tasks += sum(sent.values())
+                report.organisations.update(o for o, n in sent.items() if n)
+                if claimed < batch:
+                    return
+
+    await asyncio.gather(*(part(orgs[i : i + chunk]) for i in range(0, len(orgs), chunk)))
+    if report.tasks:
+        log.info("task reminders swept", tasks=report.tasks, organisations=len(report.organisations))
+    return report
 
 
 async def _send_appointments(

@@ -257,3 +257,74 @@ async def test_two_concurrent_senders_send_each_reminder_once(
         assert Counter([await ledger(db, org, t) for org, t in made]) == {1: 30}
     finally:
         await second.dispose()
+
+
+async def test_one_sweep_over_many_organisations_gives_each_exactly_its_own_reminders(
+    db: Database, settings: Settings
+) -> None:
+    """The worker's cross-organisation sweep: batches smaller than one organisation's work and
+    spanning several organisations, two sweepers at once; each organisation's members get their
+    own tasks' reminders, once, with their own organisation's links, and nothing of another."""
+    from tests.conftest import create_org
+
+    orgs = [await create_org(db) for _ in range(6)]
+    due = date(2031, 5, 14)
+    now = datetime(2031, 5, 14, 8, 0, tzinfo=UTC)  # 10:00 summer time in Berlin: an hour before 11:00
+    expected: dict[uuid_t, dict[str, str]] = {}  # organisation -> task title -> assignee's address
+    members: dict[uuid_t, list[Member]] = {}
+    for n, org in enumerate(orgs):
+        members[org.id] = [await add_member(db, org), await add_member(db, org, locale="en")]
+        expected[org.id] = {}
+        for i in range(n + 3):
+            member = members[org.id][i % 2]
+            title = f"{org.slug}-{i}"
+            await make_task(db, org, member, title, due, "11:00")
+            expected[org.id][title] = member.email
+    # Not yet due anywhere: nothing is written.
+    assert (await reminders.sweep_tasks(db, now - timedelta(minutes=1), URL, batch=4)).tasks == 0
+
+    second = Database.from_settings(settings)
+    try:
+        runs = await asyncio.gather(
+            reminders.sweep_tasks(db, now, URL, batch=4, chunk=4),
+            reminders.sweep_tasks(second, now, URL, batch=4, chunk=4),
+        )
+    finally:
+        await second.dispose()
+    total = sum(len(v) for v in expected.values())
+    assert sum(r.tasks for r in runs) == total
+    assert set().union(*(r.organisations for r in runs)) == {o.id for o in orgs}
+
+    for org in orgs:
+        async with db.tenant(org.id) as session:
+            mails = (
+                await session.execute(select(OutboxMessage).where(OutboxMessage.kind == "task_due"))
+            ).scalars()
+            got = {m.subject: (m.to_address, m.body_text) for m in mails}
+            counted = Counter(
+                (
+                    await session.execute(
+                        select(ReminderSent.subject_id).where(ReminderSent.kind == "task_due")
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            unread = [
+                (await notify.list_notifications(session, m.id, unread_only=True, limit=50, cursor=None))
+                for m in members[org.id]
+            ]
+        assert len(got) == len(expected[org.id]), "one e-mail per task of this organisation, no more"
+        for title, address in expected[org.id].items():
+            [(subj, (to, body))] = [(s, v) for s, v in got.items() if f"{title} " in s]
+            assert to == address
+            assert f"{URL}/o/{org.slug}/tasks/" in body
+            german = address == members[org.id][0].email
+            assert subj.startswith("Erinnerung: " if german else "Reminder: ")
+        assert all(n == 1 for n in counted.values()) and len(counted) == len(expected[org.id])
+        for member, page in zip(members[org.id], unread, strict=True):
+            mine = {t for t, a in expected[org.id].items() if a == member.email}
+            assert {n.title.split(" ", 1)[1].split(" ")[0] for n in page.items} == mine
+    # Everything is claimed: a further sweep finds nothing, and no organisation's own run either.
+    assert (await reminders.sweep_tasks(db, now + timedelta(minutes=5), URL)).tasks == 0
+    assert all([(await reminders.send_due(db, o.id, now, URL)).tasks == 0 for o in orgs])

@@ -1,7 +1,8 @@
 """Questionnaires by schedule, and their reminders.
 
 A cron tick asks the database which organisations have invitations or reminders due (system
-context) and enqueues one job per organisation and tick. Each job is idempotent (the
+context), writes the due invitations of all of them many organisations per transaction, and
+enqueues one job per organisation and tick for the reminders. All of it is idempotent (the
 invitations' unique key is the ledger; reminders lock and mark their rows), so a tick that runs
 twice, overlaps another or follows a lost Redis sends nothing twice and misses nothing still due.
 ``ctx["clock"]``, when set, replaces the wall clock (tests move time with it).
@@ -34,8 +35,14 @@ def now_of(ctx: dict[str, Any]) -> datetime:
 
 async def scan_questionnaires(ctx: dict[str, Any]) -> int:
     db: Database = ctx["db"]
+    settings: Settings = ctx["settings"]
     now = now_of(ctx)
-    due = await sending.organisations_due(db, now)
+    found = await sending.scan(db, now)
+    swept = await sending.send_invitations(db, found.invitations, now, settings.public_url)
+    if swept.invited:
+        # The messages are committed: deliver them now rather than at the next outbox sweep.
+        await ctx["redis"].enqueue_job(queue.DELIVER_OUTBOX, _job_id=queue.DELIVER_OUTBOX_ID)
+    due = found.reminders
     tick = int(now.timestamp()) // SCAN_SECONDS
     for org_id in due:
         # One job per organisation and tick: a job lost with a killed worker never blocks the next tick.

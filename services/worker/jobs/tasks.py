@@ -1,7 +1,9 @@
 """Reminders, digests and automatic task rules.
 
-A cron tick (one worker runs each tick: arq makes cron jobs unique per tick) asks the
-database which organisations have something due and enqueues one job per organisation.
+A cron tick (one worker runs each tick: arq makes cron jobs unique per tick) first sweeps the
+task reminders of every organisation, many organisations per transaction, then asks the
+database which organisations still have something due (appointments, digests) and enqueues
+one job per organisation.
 Each job is idempotent (the reminder ledger and the rules' unique keys), so a tick that
 runs twice, overlaps another, or comes after a restart sends nothing twice and misses
 nothing that is still due.
@@ -37,7 +39,12 @@ def _tick(now: datetime, seconds: int) -> int:
 
 async def scan_reminders(ctx: dict[str, Any]) -> int:
     db: Database = ctx["db"]
+    settings: Settings = ctx["settings"]
     now = datetime.now(UTC)
+    swept = await reminders.sweep_tasks(db, now, settings.public_url)
+    if swept.total:
+        # The messages are committed: deliver them now rather than at the next outbox sweep.
+        await ctx["redis"].enqueue_job(DELIVER_OUTBOX, _job_id=queue.DELIVER_OUTBOX_ID)
     due = await reminders.organisations_due(db, now)
     tick = _tick(now, SCAN_SECONDS)
     for org_id in due:
