@@ -11,7 +11,7 @@ the day and revision up to which the sender has written everything due. The scan
 organisations whose row is not checked for today at the current revision.
 
 Revision ID: 0023_scheduled_sends
-Revises: 0020_list_filters
+Revises: 0022_import_speed
 Create Date: 2026-11-26
 """
 
@@ -23,7 +23,7 @@ from alembic import op
 from migrations.tenancy import disable_tenant_rls, enable_tenant_rls, tenant_key
 
 revision: str = "0023_scheduled_sends"
-down_revision: str | None = "0020_list_filters"
+down_revision: str | None = "0022_import_speed"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -8,7 +8,7 @@ step, an inspection, a new required step or saving settings changes the revision
 writing transaction.
 
 Revision ID: 0024_ranked
-Revises: 0022_import_speed
+Revises: 0023_scheduled_sends
 Create Date: 2026-11-26
 """
 
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0024_ranked"
-down_revision: str | None = "0022_import_speed"
+down_revision: str | None = "0023_scheduled_sends"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
