@@ -254,3 +254,8 @@ async def test_a_schedule_changes_in_place_and_bad_numbers_are_named(
     listing = await browserless.get(f"/o/{org_a.slug}/questionnaires?done=schedule")
     assert "Der Zeitplan ist gespeichert." in listing.text and "abgeschaltet" in listing.text
     assert re.search(r"14 Tage nach dem Start, dann alle 90 Tage", listing.text)
+    # The organisation's history shows the change with labels, not keys.
+    log = await browserless.get(f"/o/{org_a.slug}/history?entity=questionnaire_schedule")
+    assert log.status_code == 200
+    assert "Zeitplan eines Fragebogens" in log.text and "Tage nach Start oder Ende" in log.text
+    assert "after_days" not in log.text and "Wie läuft Ihr Tandem?" in log.text
