@@ -29,6 +29,7 @@ from shared.db import Database
 from shared.errors import DomainError
 from shared.i18n import N_
 from shared.ids import new_id
+from shared.intake.models import IntakeProfile
 from shared.matching import concerns, matches, meeting_links, people
 from shared.matching.config import MeetingLogConfig
 from shared.matching.models import Meeting, MeetingLogEntry
@@ -286,6 +287,8 @@ class PublicView:
     org: Organization | None
     mentee_first_name: str
     mentor_language: str | None
+    # "du" or "sie": how the mentor is written to (intake keeps it), for the form's messages.
+    mentor_address: str
     # The earliest day a meeting may be logged for.
     first_day: date
     # The last meetings logged through the link, newest first.
@@ -301,6 +304,11 @@ async def public_view(session: AsyncSession, found: meeting_links.Found) -> Publ
         ).scalars()
     }
     mentor, mentee = people_of.get(match.mentor_id), people_of.get(match.mentee_id)
+    address = (
+        await session.execute(
+            select(IntakeProfile.form_of_address).where(IntakeProfile.contact_id == match.mentor_id)
+        )
+    ).scalar_one_or_none()
     recent = (
         await session.execute(
             select(Meeting.occurred_on)
@@ -316,6 +324,7 @@ async def public_view(session: AsyncSession, found: meeting_links.Found) -> Publ
         if mentee is not None and mentee.erased_at is None
         else "",
         mentor_language=contact_language(mentor) if mentor is not None else None,
+        mentor_address="du" if address == "du" else "sie",
         first_day=match.introduced_on or match.proposed_on,
         recent=list(recent),
     )
