@@ -36,6 +36,8 @@ from shared.questionnaires.schemas import (
 AUDIENCES = ("mentor", "mentee", "guardian")
 KINDS = {"checkin": N_("check-in"), "closing": N_("closing"), "impact": N_("impact"), "custom": N_("own")}
 TRIGGERS = ("start", "during", "end")
+# Question keys that are words of the editor's addresses (…/questions/new).
+RESERVED = ("new",)
 # What the page says after a change (?done=…).
 DONE = {
     "created": N_("The questionnaire is saved. Add its questions below."),
@@ -293,7 +295,8 @@ class QuestionnairePages(PageController):
             if kind not in KINDS:
                 raise ValidationFailed("choose one from the list", field="kind")
             title, intro = editing.heading(form)
-            first = editing.question(form, key=editing.key_from(form.get("text_de", ""), [], "question"))
+            key = editing.key_from(form.get("text_de", ""), RESERVED, "question")
+            first = editing.question(form, key=key)
             async with page.session.begin_nested():
                 made = await service.create(
                     page.session,
@@ -375,7 +378,8 @@ class QuestionnairePages(PageController):
         form = await page.form()
         questions = list(found.content.questions)
         try:
-            key = editing.key_from(form.get("text_de", ""), [q.key for q in questions], "question")
+            taken = [*RESERVED, *(q.key for q in questions)]
+            key = editing.key_from(form.get("text_de", ""), taken, "question")
             added = editing.question(form, key=key)
             done = await self._change(
                 page, questionnaire_id, editing.content_with(found.content, questions=[*questions, added])
