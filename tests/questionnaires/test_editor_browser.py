@@ -60,7 +60,7 @@ async def test_an_admin_writes_a_questionnaire_on_a_phone_without_javascript(
             await tab.get_by_role("button", name="Frage speichern").click()
             await expect(tab.locator("#done")).to_contain_text("Die Änderung ist gespeichert.")
             await tab.get_by_role("button", name="Nach oben: Wie oft?").click()
-            await expect(tab.locator("ol.questions > li").first).to_contain_text("Wie oft?")
+            await expect(tab.locator("#question-list > li").first).to_contain_text("Wie oft?")
             wide = await tab.evaluate(OVERFLOW)
             assert wide is None, wide
         finally:
