@@ -15,6 +15,9 @@ ENTITIES = {
     "meeting": "Meeting",
     "concern": "Signal from the tandem",
     "meeting_log_link": "Link to the meeting log",
+    "questionnaire": "Questionnaire",
+    "questionnaire_schedule": "Questionnaire schedule",
+    "questionnaire_invitation": "Personal questionnaire link",
     "screening_record": "Preparation step",
     "certificate": "Certificate inspection",
     "intake_profile": "Intake details",
@@ -157,6 +160,15 @@ FIELDS = {
     "secret_changed": "Client secret changed",
     "group_claim": "Group claim",
     "group_roles": "Roles by group",
+    "title": "Title",
+    "version": "Version",
+    "questions": "Questions",
+    "template": "Template",
+    "trigger": "When",
+    "after_days": "Days after the start or end",
+    "every_days": "Then every … days",
+    "phase": "Impact measurement",
+    "revoked_at": "Revoked on",
 }
 
 # Stored values that have labels: the message id is the prefix and the value ("kind:mentee").
@@ -176,4 +188,9 @@ VALUE_LABELS = {
     ("invitation", "role"): "",
     ("token", "role"): "",
     ("signin", "auto_join_role"): "",
+    ("questionnaire", "kind"): "questionnaire-kind:",
+    ("questionnaire_schedule", "audience"): "audience:",
+    ("questionnaire_schedule", "trigger"): "trigger:",
+    ("questionnaire_schedule", "phase"): "phase:",
+    ("questionnaire_invitation", "audience"): "audience:",
 }

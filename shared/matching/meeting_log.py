@@ -29,6 +29,7 @@ from shared.db import Database
 from shared.errors import DomainError
 from shared.i18n import N_
 from shared.ids import new_id
+from shared.intake.models import IntakeProfile
 from shared.matching import concerns, matches, meeting_links, people
 from shared.matching.config import MeetingLogConfig
 from shared.matching.models import Meeting, MeetingLogEntry
@@ -238,6 +239,59 @@ async def entries_of(session: AsyncSession, match_id: uuid.UUID) -> dict[uuid.UU
 
 
 @dataclass(frozen=True)
+class LoggedMeeting:
+    """A meeting the mentor logged, as the timeline of each person in the tandem shows it."""
+
+    match_id: uuid.UUID
+    occurred_on: date
+    duration_minutes: int
+    notes: str
+    rating: int
+    activities: list[str]
+    worried: bool
+    # The mentor's words about the worry: admins and the tandem's coordinator only, else None.
+    worry_text: str | None
+    created_at: datetime
+
+
+async def for_contact(session: AsyncSession, contact_id: uuid.UUID, actor: Actor) -> list[LoggedMeeting]:
+    """Meetings logged in every tandem the person is (or was) in, newest first."""
+    from shared.matching.models import Match, MatchConcern
+
+    rows = (
+        await session.execute(
+            select(MeetingLogEntry, Meeting, MatchConcern.confidential_text)
+            .join(Meeting, Meeting.id == MeetingLogEntry.meeting_id)
+            .join(Match, Match.id == MeetingLogEntry.match_id)
+            .outerjoin(MatchConcern, MatchConcern.id == MeetingLogEntry.concern_id)
+            .where((Match.mentor_id == contact_id) | (Match.mentee_id == contact_id))
+            .order_by(Meeting.occurred_on.desc(), Meeting.created_at.desc())
+            .limit(200)
+        )
+    ).all()
+    readable: dict[uuid.UUID, bool] = {}
+    for entry, _meeting, _text in rows:
+        if entry.match_id not in readable:
+            match = await matches._get(session, entry.match_id)
+            coordinator = await concerns.responsible_coordinator(session, match)
+            readable[entry.match_id] = concerns.may_read_confidential(actor, coordinator)
+    return [
+        LoggedMeeting(
+            match_id=entry.match_id,
+            occurred_on=meeting.occurred_on,
+            duration_minutes=meeting.duration_minutes,
+            notes=meeting.notes,
+            rating=entry.rating,
+            activities=list(entry.activities),
+            worried=entry.worried,
+            worry_text=(text or None) if readable[entry.match_id] else None,
+            created_at=entry.created_at,
+        )
+        for entry, meeting, text in rows
+    ]
+
+
+@dataclass(frozen=True)
 class Overview:
     """The meeting log as the match page shows it."""
 
@@ -286,6 +340,8 @@ class PublicView:
     org: Organization | None
     mentee_first_name: str
     mentor_language: str | None
+    # "du" or "sie": how the mentor is written to (intake keeps it), for the form's messages.
+    mentor_address: str
     # The earliest day a meeting may be logged for.
     first_day: date
     # The last meetings logged through the link, newest first.
@@ -301,6 +357,11 @@ async def public_view(session: AsyncSession, found: meeting_links.Found) -> Publ
         ).scalars()
     }
     mentor, mentee = people_of.get(match.mentor_id), people_of.get(match.mentee_id)
+    address = (
+        await session.execute(
+            select(IntakeProfile.form_of_address).where(IntakeProfile.contact_id == match.mentor_id)
+        )
+    ).scalar_one_or_none()
     recent = (
         await session.execute(
             select(Meeting.occurred_on)
@@ -316,6 +377,7 @@ async def public_view(session: AsyncSession, found: meeting_links.Found) -> Publ
         if mentee is not None and mentee.erased_at is None
         else "",
         mentor_language=contact_language(mentor) if mentor is not None else None,
+        mentor_address="du" if address == "du" else "sie",
         first_day=match.introduced_on or match.proposed_on,
         recent=list(recent),
     )

@@ -10,6 +10,7 @@ import msgspec
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import history
 from shared.actor import Actor
 from shared.contacts.models import Programme
 from shared.db import current_org
@@ -38,6 +39,18 @@ from shared.questionnaires.schemas import (
 from shared.questionnaires.templates import TEMPLATES
 
 CHOICE_TYPES = ("single", "multiple")
+SCHEDULE_FIELDS = ("audience", "trigger", "after_days", "every_days", "phase", "programme_id", "active")
+
+
+def summary(q: Questionnaire, content: Content, version: int) -> dict[str, object]:
+    """What the change history keeps of a questionnaire: its German wording, not the whole JSON."""
+    return {
+        "title": content.title.de,
+        "kind": q.kind,
+        "programme_id": history.jsonable(q.programme_id),
+        "version": version,
+        "questions": [f"{n}. {question.text.de}" for n, question in enumerate(content.questions, 1)],
+    }
 
 
 def decode_content(raw: object) -> Content:
@@ -180,6 +193,16 @@ async def create(
     await session.flush()
     await session.refresh(q)
     await session.refresh(v)
+    await history.record(
+        session,
+        "questionnaire",
+        q.id,
+        "created",
+        history.created(summary(q, data.content, 1)),
+        actor=actor,
+        target=data.content.title.de,
+        details={"template": template} if template else None,
+    )
     return _out(q, v, "de")
 
 
@@ -247,6 +270,8 @@ async def update(
     """Change a questionnaire; new wording of one that has answers becomes its next version."""
     q = await _get(session, questionnaire_id, lock=True)
     v = await latest_version(session, q.id)
+    before = summary(q, decode_content(v.content), v.number)
+    was_archived = q.archived_at is not None
     if not isinstance(patch.programme_id, msgspec.UnsetType):
         await _programme(session, patch.programme_id)
         q.programme_id = patch.programme_id
@@ -271,6 +296,25 @@ async def update(
     await session.flush()
     await session.refresh(q)
     await session.refresh(v)
+    content = decode_content(v.content)
+    await history.record(
+        session,
+        "questionnaire",
+        q.id,
+        "changed",
+        history.diff(before, summary(q, content, v.number)),
+        actor=actor,
+        target=content.title.de,
+    )
+    if was_archived != (q.archived_at is not None):
+        await history.record(
+            session,
+            "questionnaire",
+            q.id,
+            "archived" if q.archived_at is not None else "restored",
+            actor=actor,
+            target=content.title.de,
+        )
     return _out(q, v, "de")
 
 
@@ -357,7 +401,19 @@ async def create_schedule(session: AsyncSession, data: ScheduleIn) -> ScheduleOu
     )
     session.add(s)
     await session.flush()
+    await history.record(
+        session,
+        "questionnaire_schedule",
+        s.id,
+        "created",
+        history.created(history.snapshot(s, SCHEDULE_FIELDS)),
+        target=await _title(session, s.questionnaire_id),
+    )
     return _schedule_out(s)
+
+
+async def get_schedule(session: AsyncSession, schedule_id: uuid.UUID) -> ScheduleOut:
+    return _schedule_out(await _schedule(session, schedule_id))
 
 
 async def _schedule(session: AsyncSession, schedule_id: uuid.UUID) -> QuestionnaireSchedule:
@@ -378,15 +434,47 @@ async def update_schedule(session: AsyncSession, schedule_id: uuid.UUID, data: S
             N_("questionnaire, audience and timing of a schedule stay; make a new schedule instead"),
             field="trigger",
         )
+    before = history.snapshot(s, SCHEDULE_FIELDS)
     s.programme_id = data.programme_id
     s.after_days = data.after_days
     s.every_days = data.every_days
     s.phase = data.phase
     s.active = data.active
     await session.flush()
+    await history.record(
+        session,
+        "questionnaire_schedule",
+        s.id,
+        "changed",
+        history.diff(before, history.snapshot(s, SCHEDULE_FIELDS)),
+        target=await _title(session, s.questionnaire_id),
+    )
     return _schedule_out(s)
 
 
 async def delete_schedule(session: AsyncSession, schedule_id: uuid.UUID) -> None:
     s = await _schedule(session, schedule_id)
+    await history.record(
+        session,
+        "questionnaire_schedule",
+        s.id,
+        "deleted",
+        history.deleted(history.snapshot(s, SCHEDULE_FIELDS)),
+        target=await _title(session, s.questionnaire_id),
+    )
     await session.execute(delete(QuestionnaireSchedule).where(QuestionnaireSchedule.id == s.id))
+
+
+def title_of(version: QuestionnaireVersion) -> str:
+    """The German title of a version, to name the questionnaire in the change history."""
+    return decode_content(version.content).title.de
+
+
+async def _title(session: AsyncSession, questionnaire_id: uuid.UUID) -> str:
+    return title_of(await latest_version(session, questionnaire_id))
+
+
+async def in_use(session: AsyncSession, questionnaire_id: uuid.UUID) -> bool:
+    """Whether the latest version was sent or answered: a change to it becomes the next version."""
+    v = await latest_version(session, questionnaire_id)
+    return bool(await _answered(session, v.id)) or await _invited(session, v.id)

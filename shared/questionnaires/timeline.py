@@ -5,10 +5,11 @@ to admins and the tandem's coordinator only."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.actor import Actor
@@ -42,14 +43,51 @@ def _value(a: QuestionnaireAnswer) -> object:
 async def for_match(session: AsyncSession, match_id: uuid.UUID, actor: Actor, lang: str) -> list[ResponseOut]:
     match = await _match(session, match_id)
     readable = may_read_confidential(actor, await responsible_coordinator(session, match))
-    responses = (
+    return await _responses(session, QuestionnaireResponse.match_id == match_id, lambda _: readable, lang)
+
+
+async def for_contact(
+    session: AsyncSession, contact_id: uuid.UUID, actor: Actor, lang: str
+) -> list[ResponseOut]:
+    """The answers given in every tandem the person is (or was) in, by anyone in it, newest first:
+    a person's page shows what their tandem said. Confidential answers as on the match page."""
+    own = select(QuestionnaireResponse.match_id).where(QuestionnaireResponse.contact_id == contact_id)
+    tandems = (
         await session.execute(
-            select(QuestionnaireResponse, QuestionnaireVersion)
-            .join(QuestionnaireVersion, QuestionnaireVersion.id == QuestionnaireResponse.version_id)
-            .where(QuestionnaireResponse.match_id == match_id)
-            .order_by(QuestionnaireResponse.submitted_at.desc(), QuestionnaireResponse.id)
+            select(Match).where(
+                (Match.mentor_id == contact_id) | (Match.mentee_id == contact_id) | Match.id.in_(own)
+            )
         )
-    ).all()
+    ).scalars()
+    readable = {}
+    for m in tandems:
+        readable[m.id] = may_read_confidential(actor, await responsible_coordinator(session, m))
+    # A guardian answers for a mentee's tandem without being in it: only their own answers show.
+    where = (
+        QuestionnaireResponse.match_id.in_(
+            select(Match.id).where((Match.mentor_id == contact_id) | (Match.mentee_id == contact_id))
+        )
+    ) | (QuestionnaireResponse.contact_id == contact_id)
+    return await _responses(session, where, lambda m: readable.get(m, False), lang, limit=200)
+
+
+async def _responses(
+    session: AsyncSession,
+    where: ColumnElement[bool],
+    readable: Callable[[uuid.UUID], bool],
+    lang: str,
+    *,
+    limit: int | None = None,
+) -> list[ResponseOut]:
+    query = (
+        select(QuestionnaireResponse, QuestionnaireVersion)
+        .join(QuestionnaireVersion, QuestionnaireVersion.id == QuestionnaireResponse.version_id)
+        .where(where)
+        .order_by(QuestionnaireResponse.submitted_at.desc(), QuestionnaireResponse.id)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    responses = (await session.execute(query)).all()
     ids = [r.id for r, _ in responses]
     by_response: dict[uuid.UUID, list[QuestionnaireAnswer]] = {}
     if ids:
@@ -73,7 +111,7 @@ async def for_match(session: AsyncSession, match_id: uuid.UUID, actor: Actor, la
                 confidential=a.confidential,
             )
             for a in by_response.get(r.id, [])
-            if readable or not a.confidential
+            if not a.confidential or readable(r.match_id)
         ]
         out.append(
             ResponseOut(

@@ -147,7 +147,8 @@ async def test_a_started_tandem_sends_the_link_and_a_logged_meeting_counts_on_th
     assert 'name="duration_minutes"' in page.text and "<script" not in page.text
     assert await counts(db, org_a, t.match_id) == (0, 0, 0)
 
-    # Bad input: every problem next to its field, in German, and nothing written.
+    # Bad input: every problem next to its field, in German with "du" like the mentor's letters,
+    # and nothing written.
     bad = await client.post(
         path,
         data=form(on=(TODAY + timedelta(days=1)).isoformat(), duration_minutes="0", rating="", worried="yes"),
@@ -156,10 +157,11 @@ async def test_a_started_tandem_sends_the_link_and_a_logged_meeting_counts_on_th
     for field, words in (
         ("on", "nicht in der Zukunft"),
         ("duration_minutes", "ganze Zahl von 1 bis 1440"),
-        ("rating", "wie es war"),
-        ("worry_text", "was Ihnen Sorgen macht"),
+        ("rating", "Bitte wähl aus, wie es war"),
+        ("worry_text", "was dir Sorgen macht"),
     ):
         assert re.search(rf'id="f-{field}-error">[^<]*{words}', bad.text), field
+    assert "Bitte prüfe deine Angaben" in bad.text and "Ihnen" not in bad.text
     assert 'aria-invalid="true" aria-describedby="f-duration_minutes-error"' in bad.text
     assert "Mathe geübt, dann Eis gegessen" in bad.text
     long = await client.post(path, data=form(notes="x" * 2001, activities=["flying"]))

@@ -91,10 +91,15 @@ async def test_scheduled_links_answers_signal_and_timeline(
     async with db.tenant(org_a.id) as session:
         assert (await session.execute(select(QuestionnaireResponse))).first() is None
 
-    # A missing required answer: the error stands next to the question, in German, nothing is kept.
+    # A missing required answer: the error stands next to the question, in German with "du" like
+    # the questions; nothing is kept. The family, addressed with "Sie", reads it so in German.
     bad = await client.post(f"/q/{mentor_token}", data={"lang": "de", "worry": "no", "meetings": "once"})
     assert bad.status_code == 422
-    assert 'id="q-satisfaction-error"' in bad.text and "Bitte beantworten Sie diese Frage." in bad.text
+    assert 'id="q-satisfaction-error"' in bad.text and "Bitte beantworte diese Frage." in bad.text
+    assert "Bitte prüfe deine Antworten" in bad.text and "Sie " not in bad.text.split("<main")[1]
+    bad = await client.post(f"/q/{family_token}", data={"lang": "de", "worry": "no", "meetings": "once"})
+    assert bad.status_code == 422 and "Bitte beantworten Sie diese Frage." in bad.text
+    assert "Bitte prüfen Sie Ihre Antworten" in bad.text
 
     sent = await client.post(
         f"/q/{mentor_token}",

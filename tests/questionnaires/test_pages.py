@@ -11,6 +11,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
 from shared.db import Database
+from shared.history.models import HistoryEntry
 from shared.questionnaires.models import Questionnaire, QuestionnaireInvitation, QuestionnaireSchedule
 from tests.conftest import Org
 from tests.fixtures.questionnaires import make_tandem
@@ -85,6 +86,20 @@ async def test_admin_copies_a_template_adds_a_schedule_and_a_coordinator_sends_a
     async with db.tenant(org_a.id) as session:
         revoked = await session.get(QuestionnaireInvitation, (org_a.id, invitation.id))
         assert revoked is not None and revoked.revoked_at is not None
+        # Sending and revoking by hand are in the tandem's change history, by the admin.
+        logged = (
+            await session.execute(
+                select(HistoryEntry.action, HistoryEntry.actor)
+                .where(
+                    HistoryEntry.entity == "questionnaire_invitation",
+                    HistoryEntry.match_id == tandem.match_id,
+                )
+                .order_by(HistoryEntry.id)
+            )
+        ).all()
+    assert [a for a, _ in logged] == ["sent", "revoked"] and all(who for _, who in logged)
+    match_page = await browserless.get(f"/o/{org_a.slug}/matches/{tandem.match_id}")
+    assert "Persönlicher Fragebogen-Link" in match_page.text
 
 
 async def test_the_match_page_shows_answers_on_the_timeline_and_the_latest_rating_of_each_side(

@@ -87,6 +87,9 @@ PARAMS = {
     "form_slug": "SELECT slug FROM intake_forms LIMIT 1",
     "field_id": "SELECT id FROM match_fields LIMIT 1",
     "questionnaire_id": "SELECT id FROM questionnaires LIMIT 1",
+    "question_key": "SELECT v.content -> 'questions' -> 0 ->> 'key' FROM questionnaire_versions v"
+    " WHERE v.questionnaire_id = (SELECT id FROM questionnaires LIMIT 1) ORDER BY v.number DESC LIMIT 1",
+    "schedule_id": "SELECT id FROM questionnaire_schedules LIMIT 1",
     # The report export's page; the contacts' export pages are fragments (skipped above).
     "export_id": "SELECT id FROM report_exports LIMIT 1",
 }

@@ -185,6 +185,16 @@ OFFERED_BY: dict[tuple[str, str], tuple[str, str]] = {
         f"{PAGE}/questionnaires/schedules/{{schedule_id}}/delete",
     ),
     ("PUT", f"{API}/questionnaires/settings"): ("POST", f"{PAGE}/questionnaires/settings"),
+    ("POST", f"{API}/questionnaires"): ("POST", f"{PAGE}/questionnaires/new"),
+    # A question at a time (add, change, move, remove), the title and introduction, archiving.
+    ("PATCH", f"{API}/questionnaires/{{questionnaire_id}}"): (
+        "POST",
+        f"{PAGE}/questionnaires/{{questionnaire_id}}/questions/{{question_key}}",
+    ),
+    ("PUT", f"{API}/questionnaires/schedules/{{schedule_id}}"): (
+        "POST",
+        f"{PAGE}/questionnaires/schedules/{{schedule_id}}",
+    ),
     # the person answering, without an account: the same answers by form or by JSON
     ("POST", "/api/v1/q/{token}"): ("POST", "/q/{token}"),
     # reporting's settings
@@ -207,12 +217,6 @@ API_ONLY: dict[tuple[str, str], str] = {
     # Removing the organisation's own provider is an operator's recovery step: a page would let an
     # admin lock every member out in one click (the sign-in settings page only changes it).
     ("DELETE", f"{API}/signin-provider"): "recovery by API token when the provider is broken",
-    # Not yet in the pages: a questionnaire's questions are edited through the API (the page shows
-    # them read-only), a blank questionnaire starts from the API (the page copies a template) and
-    # a schedule is changed by removing and adding it. Listed so the gap stays visible.
-    ("PATCH", f"{API}/questionnaires/{{questionnaire_id}}"): "gap: editing questions in the pages",
-    ("POST", f"{API}/questionnaires"): "gap: a blank questionnaire in the pages",
-    ("PUT", f"{API}/questionnaires/schedules/{{schedule_id}}"): "gap: changing a schedule in place",
 }
 
 

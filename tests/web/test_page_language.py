@@ -32,7 +32,7 @@ from shared.contacts.models import Contact, Export, Import
 from shared.db import Database
 from shared.intake.models import IntakeEvent, IntakeForm
 from shared.matching.models import MatchField, MatchingRun, Meeting
-from shared.questionnaires.models import Questionnaire
+from shared.questionnaires.models import Questionnaire, QuestionnaireSchedule, QuestionnaireVersion
 from shared.tasks.models import Appointment, Task
 from tests.conftest import REPO, Org
 from tests.fixtures.tasks import add_member, sign_in
@@ -52,6 +52,9 @@ ROWS: dict[str, Any] = {
     "appointment_id": Appointment.id,
     "field_id": MatchField.id,
     "questionnaire_id": Questionnaire.id,
+    "schedule_id": QuestionnaireSchedule.id,
+    # The first question of the seeded questionnaire (the seed has one).
+    "question_key": QuestionnaireVersion.content["questions"][0]["key"].astext,
 }
 # Each contact page is rendered for people with different data: consents and a guardian (Mia),
 # a tandem with check-ins (Max), preparation steps and an event (Paul).

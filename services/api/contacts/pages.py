@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from typing import Any
 
 import msgspec
@@ -34,10 +34,11 @@ from shared.contacts.vocab import (
     STATUSES,
 )
 from shared.errors import Conflict, DomainError, ValidationFailed
-from shared.matching import matches
+from shared.matching import matches, meeting_log
 from shared.organizations import list_members
 from shared.pagination import MAX_LIMIT
 from shared.permissions import Permission
+from shared.questionnaires import timeline as questionnaire_answers
 from shared.tasks import erasure, tasks
 from shared.tasks.tasks import TaskFilter
 
@@ -108,7 +109,9 @@ async def _detail_page(
         status_code=status_code,
         nav="contacts",
         c=contact,
-        timeline=(await timeline.timeline(page.session, contact_id, actor, limit=100, cursor=None)).items,
+        timeline=await _timeline(page, contact_id, actor),
+        activity_labels=meeting_log.ACTIVITIES,
+        rating_labels=meeting_log.RATINGS,
         consents=await timeline.consents(page.session, contact_id),
         links=links,
         siblings=siblings,
@@ -216,6 +219,23 @@ async def _edit_page(
         error=error,
         **VOCAB,
     )
+
+
+async def _timeline(page: PageContext, contact_id: uuid.UUID, actor: Actor) -> list[tuple[str, Any]]:
+    """The person's own entries and, from each of their tandems, the questionnaires answered and
+    the meetings the mentor logged (confidential words only for admins and the coordinator)."""
+    entries: list[tuple[datetime, str, Any]] = [
+        (a.occurred_at, "activity", a)
+        for a in (await timeline.timeline(page.session, contact_id, actor, limit=100, cursor=None)).items
+    ]
+    if page.can(Permission.DATA_READ):
+        answered = await questionnaire_answers.for_contact(page.session, contact_id, actor, page.locale)
+        entries += [(r.submitted_at, "answers", r) for r in answered]
+        logged = await meeting_log.for_contact(page.session, contact_id, actor)
+        # A logged meeting has a day, not a time: it sorts after what was written down that day.
+        entries += [(datetime.combine(m.occurred_on, time.max, UTC), "logged", m) for m in logged]
+    entries.sort(key=lambda e: e[0], reverse=True)
+    return [(kind, item) for _, kind, item in entries]
 
 
 class ContactPages(PageController):

@@ -35,6 +35,31 @@ def _t(lang: str, message: str, **params: Any) -> str:
     return i18n.gettext(lang, message, **params)
 
 
+def pgettext(context: str, message: str) -> tuple[str, str]:
+    return (context, message)
+
+
+# The form's messages for a mentor addressed with "du" (the plain message ids say it with "Sie"
+# or without address); listed so that extraction finds each.
+_DU = [
+    pgettext("du", "Please fill this in."),
+    pgettext("du", "Please give a date in the last %(days)s days, not in the future."),
+    pgettext("du", "The tandem started later: please give a date from %(start)s."),
+    pgettext("du", "Please give the minutes as a whole number from 1 to %(max)s."),
+    pgettext("du", "Please choose how it went."),
+    pgettext("du", "Please choose from the list."),
+    pgettext("du", "Please write at most %(max)s characters."),
+    pgettext("du", "Please tell us in a few words what worries you."),
+    pgettext("du", "Please check your entries"),
+]
+
+
+def _addressed(lang: str, address: str, message: str, **params: Any) -> str:
+    if address == "du":
+        return i18n.pgettext(lang, address, message, domain="matching", **params)
+    return _t(lang, message, **params)
+
+
 def _page(template: str, *, lang: str, status: int = 200, **values: Any) -> Template:
     return Template(
         template_name=template,
@@ -127,6 +152,7 @@ class MeetingLogPages(Controller):
                 return _missing(_lang(request, lang))
             view = await meeting_log.public_view(session, found)
         language = _lang(request, lang, view.mentor_language)
+        address = view.mentor_address
         today = date.today()
         action = f"{meeting_links.PATH}{quote(token)}"
         shown = values or {}
@@ -144,7 +170,8 @@ class MeetingLogPages(Controller):
             saved=saved,
             value=lambda name, default="": (shown.get(name) or [default])[0],
             chosen=lambda name: shown.get(name, []),
-            errors={k: _t(language, m, **p) for k, (m, p) in (errors or {}).items()},
+            errors={k: _addressed(language, address, m, **p) for k, (m, p) in (errors or {}).items()},
+            check_heading=_addressed(language, address, "Please check your entries"),
             activities=[(k, _t(language, label)) for k, label in meeting_log.ACTIVITIES.items()],
             ratings=[
                 (n, _t(language, label)) for n, label in sorted(meeting_log.RATINGS.items(), reverse=True)

@@ -18,7 +18,7 @@ from services.api.context import ApiController, OrgContext
 from services.api.questionnaires.public import ROUTES as PUBLIC_ROUTES
 from shared.actor import Actor
 from shared.permissions import Permission
-from shared.questionnaires import figures, sending, service, timeline
+from shared.questionnaires import by_hand, figures, sending, service, timeline
 from shared.questionnaires.schemas import (
     FromTemplateIn,
     InvitationOut,
@@ -197,7 +197,7 @@ class MatchQuestionnaireController(ApiController):
         await sending.list_for_match(ctx.session, match_id)
         ctx.require(Permission.DATA_WRITE)
         settings: Settings = request.app.state.settings
-        return await sending.send_by_hand(
+        return await by_hand.send(
             ctx.session, _actor(request, ctx), match_id, data, _now(), settings.public_url
         )
 
@@ -221,11 +221,14 @@ class MatchQuestionnaireController(ApiController):
         status_code=200,
     )
     async def revoke(
-        self, ctx: NamedDependency[OrgContext], invitation_id: FromPath[uuid.UUID]
+        self,
+        request: Request[Any, Any, Any],
+        ctx: NamedDependency[OrgContext],
+        invitation_id: FromPath[uuid.UUID],
     ) -> InvitationOut:
         await sending.get_invitation(ctx.session, invitation_id)
         ctx.require(Permission.DATA_WRITE)
-        return await sending.revoke(ctx.session, invitation_id, _now())
+        return await by_hand.revoke(ctx.session, _actor(request, ctx), invitation_id, _now())
 
 
 ROUTES = [QuestionnaireController, MatchQuestionnaireController, *PUBLIC_ROUTES]

@@ -140,6 +140,32 @@ _READERS = {
 }
 
 
+# What the form says to a person who must correct an answer, for those addressed with "du"; the
+# plain message ids (in shared.questionnaires.answers and the form) say it with "Sie".
+_DU = [
+    pgettext("du", "Please answer this question."),
+    pgettext("du", "Please choose a value from 1 to 5."),
+    pgettext("du", "Please choose one of the options."),
+    pgettext("du", "Please answer yes or no."),
+    pgettext("du", "Please enter a number."),
+    pgettext("du", "Please enter a number from %(min)s to %(max)s."),
+    pgettext("du", "Please write at most %(max)s characters."),
+    pgettext("du", "This questionnaire has no such question."),
+    pgettext("du", "Please check your answers"),
+    pgettext("du", "What you write about worries is read only by your coordinator and the management."),
+]
+
+
+_WORRIES = "What you write about worries is read only by your coordinator and the management."
+
+
+def addressed(lang: str, address: str, message: str, **params: Any) -> str:
+    """A message of the form in the person's language and form of address."""
+    if address == "du":
+        return shared_i18n.pgettext(lang, address, message, domain="questionnaires", **params)
+    return shared_i18n.gettext(lang, message, domain="questionnaires", **params)
+
+
 def _readers(lang: str, address: str, org: str) -> str:
     context, message = _READERS["du" if address == "du" else "sie"]
     return shared_i18n.pgettext(lang, context, message, org=org)
@@ -182,6 +208,8 @@ class QuestionnairePages(Controller):
             values=values or {},
             errors=errors or {},
             confidential=any(q.confidential for q in opened.content.questions),
+            check_heading=addressed(lang, address, "Please check your answers"),
+            worries=addressed(lang, address, _WORRIES),
         )
 
     @get("/{token:str}")
@@ -239,7 +267,10 @@ class QuestionnairePages(Controller):
                 token,
                 language,
                 values=posted,
-                errors={k: p.say(language) for k, p in refused.problems.items()},
+                errors={
+                    k: addressed(language, opened.invitation.form_of_address, p.message, **p.params)
+                    for k, p in refused.problems.items()
+                },
                 status=422,
             )
         if done is None:
