@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterable
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -104,6 +104,26 @@ def moment(locale: str, value: datetime | str | None) -> str:
         value = value.astimezone(DISPLAY_ZONE)
     lang = language(locale)
     return f"{format_date(value, 'medium', locale=lang)}, {format_time(value, 'short', locale=lang)}"
+
+
+def when(locale: str, value: datetime) -> str:
+    """A point in time as a letter writes it: 26.11.2026 um 18:30 Uhr, Nov 26, 2026 at 6:30 PM."""
+    if value.tzinfo is not None:
+        value = value.astimezone(DISPLAY_ZONE)
+    lang = language(locale)
+    return gettext(
+        lang,
+        N_("%(day)s at %(time)s"),
+        day=str(format_date(value, "medium", locale=lang)),
+        time=str(format_time(value, "short", locale=lang)),
+    )
+
+
+def clock(locale: str, value: datetime | time, zone: ZoneInfo | None = None) -> str:
+    """A time of day: 18:30 in German, 6:30 PM in English."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        value = value.astimezone(zone or DISPLAY_ZONE)
+    return str(format_time(value, "short", locale=language(locale)))
 
 
 def number(locale: str, value: float | int | Decimal | None) -> str:
