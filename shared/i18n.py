@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import format_date, format_datetime, format_time
 from babel.lists import format_list
 from babel.messages.mofile import write_mo
@@ -124,6 +125,13 @@ def clock(locale: str, value: datetime | time, zone: ZoneInfo | None = None) -> 
     if isinstance(value, datetime) and value.tzinfo is not None:
         value = value.astimezone(zone or DISPLAY_ZONE)
     return str(format_time(value, "short", locale=language(locale)))
+
+
+def language_name(locale: str, code: str | None) -> str:
+    """A language by its name in the reader's language ("ar": Arabisch), never by its code."""
+    if not code:
+        return ""
+    return str(Locale.parse(language(locale)).languages.get(code, code))
 
 
 def number(locale: str, value: float | int | Decimal | None) -> str:

@@ -239,7 +239,7 @@ def document(data: dict[str, Any], locale: str) -> Document:
         if link["direction"] == "outgoing":
             links.facts.append((kind, str(link["other"])))
         else:
-            links.facts.append((str(link["other"]), f"{kind} {_('this person')}"))
+            links.facts.append((str(link["other"]), _.term("link-back", link["kind"])))
     sections.append(links)
     consents = Section(_("Consents"))
     if data.get("consents"):
