@@ -481,10 +481,13 @@ class _Builder:
             day, n = start + timedelta(days=21), 0
             while day <= min(end, self.ago(quiet) if quiet else end) and day <= self.today:
                 rating = (5, 4, 4, 3, 5, 2)[(seed + n) % 6]
+                # Only recent worries still ask for a follow-up: older ones were followed up long
+                # ago, and a dozen identical "follow up" tasks due today bury the day's real work.
+                follow_up = rating <= 2 and day >= self.ago(42)
                 await matches.add_checkin(
                     self.s, match_id,
                     CheckInIn(on=day, channel=("phone", "in_person", "video", "email")[n % 4], rating=rating,
-                              notes=NOTES[(seed + n) % len(NOTES)], follow_up=rating <= 2),
+                              notes=NOTES[(seed + n) % len(NOTES)], follow_up=follow_up),
                     actor=self.actor, today=self.today,
                 )  # fmt: skip
                 day += timedelta(days=28 + (seed + n) % 10)

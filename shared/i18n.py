@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterable
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import format_date, format_datetime, format_time
 from babel.lists import format_list
 from babel.messages.mofile import write_mo
@@ -104,6 +105,33 @@ def moment(locale: str, value: datetime | str | None) -> str:
         value = value.astimezone(DISPLAY_ZONE)
     lang = language(locale)
     return f"{format_date(value, 'medium', locale=lang)}, {format_time(value, 'short', locale=lang)}"
+
+
+def when(locale: str, value: datetime) -> str:
+    """A point in time as a letter writes it: 26.11.2026 um 18:30 Uhr, Nov 26, 2026 at 6:30 PM."""
+    if value.tzinfo is not None:
+        value = value.astimezone(DISPLAY_ZONE)
+    lang = language(locale)
+    return gettext(
+        lang,
+        N_("%(day)s at %(time)s"),
+        day=str(format_date(value, "medium", locale=lang)),
+        time=str(format_time(value, "short", locale=lang)),
+    )
+
+
+def clock(locale: str, value: datetime | time, zone: ZoneInfo | None = None) -> str:
+    """A time of day: 18:30 in German, 6:30 PM in English."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        value = value.astimezone(zone or DISPLAY_ZONE)
+    return str(format_time(value, "short", locale=language(locale)))
+
+
+def language_name(locale: str, code: str | None) -> str:
+    """A language by its name in the reader's language ("ar": Arabisch), never by its code."""
+    if not code:
+        return ""
+    return str(Locale.parse(language(locale)).languages.get(code, code))
 
 
 def number(locale: str, value: float | int | Decimal | None) -> str:

@@ -6,6 +6,8 @@ import functools
 import re
 import unicodedata
 
+from shared import i18n
+
 KINDS = ("mentor", "mentee", "guardian", "partner")
 # One status per person: "new" (a sign-up nobody looked at yet) and "declined_child_protection"
 # came from intake (migration 0012), so every list, filter, export and report sees the same one.
@@ -22,23 +24,11 @@ STATUSES = (
 )
 # Set or lifted only by an admin, with a reason: it keeps a person away from children.
 PROTECTED_STATUS = "declined_child_protection"
-# As the contacts catalogue labels them ("status:<key>"), for texts written outside a page.
-STATUS_LABELS = {
-    "new": ("neu", "new"),
-    "interested": ("interessiert", "interested"),
-    "screening": ("in Prüfung", "in screening"),
-    "ready": ("bereit", "ready"),
-    "matched": ("vermittelt", "matched"),
-    "paused": ("pausiert", "paused"),
-    "alumni": ("Alumni", "alumni"),
-    "declined": ("abgelehnt", "declined"),
-    "declined_child_protection": ("abgelehnt (Kinderschutz)", "declined (child protection)"),
-}
 
 
 def status_label(status: str, lang: str) -> str:
-    de, en = STATUS_LABELS.get(status, (status, status))
-    return en if lang == "en" else de
+    """The status as the contacts catalogue labels it ("status:<key>"), for texts written outside a page."""
+    return i18n.label(lang, "status", status, domain="contacts")
 
 
 GENDERS = ("female", "male", "diverse", "not_stated")

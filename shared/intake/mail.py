@@ -85,7 +85,5 @@ def letter(
 
 
 def when_text(value: datetime, lang: str) -> str:
-    local = value.astimezone(vocab.ZONE)
-    if vocab.language(lang) == "en":
-        return f"{i18n.day('en', local)} at {local:%H:%M}"
-    return local.strftime("%d.%m.%Y um %H:%M Uhr")
+    """26.11.2026 um 18:30 Uhr, or Nov 26, 2026 at 6:30 PM: babel in the reader's locale."""
+    return i18n.when(vocab.language(lang), value)

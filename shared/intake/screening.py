@@ -171,7 +171,7 @@ async def create_step(session: AsyncSession, data: StepIn) -> StepOut:
         ).first()
         if certificate:
             raise Conflict("this programme asks for the certificate already", field="kind")
-    de, en = vocab.STEP_LABELS[data.kind]
+    de, en = vocab.step_label(data.kind, "de"), vocab.step_label(data.kind, "en")
     step = ScreeningStep(
         organization_id=current_org(session),
         programme_id=data.programme_id,
@@ -390,7 +390,7 @@ async def record_certificate(session: AsyncSession, who: Who, data: CertificateI
         contact_ids=[inspection.contact_id],
     )
     if not inspection.has_relevant_entries:
-        await promote_if_ready(session, who, data.contact_id, vocab.STEP_LABELS["certificate"][0])
+        await promote_if_ready(session, who, data.contact_id, vocab.step_label("certificate", "de"))
     people = await evaluate(session, [data.contact_id])
     return certificate_out(inspection, people[data.contact_id].certificate_due_on)
 

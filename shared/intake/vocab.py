@@ -26,13 +26,14 @@ REMINDER_LEAD_DAYS = 28
 
 ZONE = ZoneInfo("Europe/Berlin")
 
+# The name a new step of each kind starts with, as message ids of the intake catalogue.
 STEP_LABELS = {
-    "interview": ("Erstgespräch", "First interview"),
-    "seminar": ("Vorbereitungsseminar", "Preparation seminar"),
-    "certificate": ("Erweitertes Führungszeugnis", "Extended criminal-record certificate"),
-    "references": ("Referenzen", "References"),
-    "agreement": ("Unterschriebene Vereinbarung", "Signed agreement"),
-    "other": ("Weiterer Schritt", "Further step"),
+    "interview": N_("First interview"),
+    "seminar": N_("Preparation seminar"),
+    "certificate": N_("Extended criminal-record certificate"),
+    "references": N_("References"),
+    "agreement": N_("Signed agreement"),
+    "other": N_("Further step"),
 }
 
 # Why a person is not ready yet, as message ids of the intake catalogue.
@@ -54,6 +55,10 @@ def language(locale: str | None) -> str:
 def day_text(value: date, lang: str) -> str:
     """26.11.2026 in German, Nov 26, 2026 in English."""
     return i18n.day(language(lang), value)
+
+
+def step_label(kind: str, lang: str) -> str:
+    return i18n.gettext(language(lang), STEP_LABELS[kind], domain="intake")
 
 
 def reason(key: str, lang: str, **params: str) -> str:

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import history, i18n, outbox
 from shared.actor import Actor
 from shared.contacts.models import Contact
+from shared.db import current_org
 from shared.errors import NotFound, ValidationFailed
 from shared.i18n import N_
 from shared.ids import new_id
@@ -295,7 +296,8 @@ async def _tell(
 
 async def list_concerns(session: AsyncSession, match_id: uuid.UUID, actor: Actor) -> list[ConcernOut]:
     """Newest first; the reporter's words only for admins and the tandem's coordinator."""
-    match = (await session.execute(select(Match).where(Match.id == match_id))).scalar_one_or_none()
+    # By primary key: a match the page already holds is answered from the session.
+    match = await session.get(Match, (current_org(session), match_id))
     if match is None:
         raise NotFound("no such match")
     readable = may_read_confidential(actor, await responsible_coordinator(session, match))

@@ -335,11 +335,23 @@ async def _outputs(session: AsyncSession, matches: Sequence[Match], today: date)
     return out
 
 
+async def pin(session: AsyncSession, match_id: uuid.UUID) -> Match:
+    """The match, for a caller that reads it through several functions (the tandem page): while the
+    caller holds it, the session's identity map answers each function's lookup without a query."""
+    return await _get(session, match_id)
+
+
 async def _get(session: AsyncSession, match_id: uuid.UUID, *, for_update: bool = False) -> Match:
-    query = select(Match).where(Match.id == match_id)
-    if for_update:
-        query = query.with_for_update()
-    match = (await session.execute(query)).scalar_one_or_none()
+    org = session.info.get("org_id")
+    if org is not None and not for_update:
+        # By primary key: the organisation is named (the RLS policy is no index condition), and a
+        # match already in the session, see pin(), is answered without a query.
+        match = await session.get(Match, (org, match_id))
+    else:
+        query = select(Match).where(Match.id == match_id)
+        if for_update:
+            query = query.with_for_update()
+        match = (await session.execute(query)).scalar_one_or_none()
     if match is None:
         raise NotFound("no such match")
     return match

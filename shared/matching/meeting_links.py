@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 import msgspec
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import history, i18n, outbox, personal_links
@@ -241,19 +241,15 @@ async def revoke(session: AsyncSession, match_id: uuid.UUID, actor: Actor) -> in
 
 
 async def status(session: AsyncSession, match: Match) -> LinkStatus:
-    newest = (
-        await session.execute(
-            select(MeetingLogLink)
-            .where(MeetingLogLink.match_id == match.id, MeetingLogLink.revoked_at.is_(None))
-            .order_by(MeetingLogLink.created_at.desc(), MeetingLogLink.id.desc())
-            .limit(1)
-        )
-    ).scalar_one_or_none()
-    used = (
-        await session.execute(
-            select(func.max(MeetingLogLink.last_used_at)).where(MeetingLogLink.match_id == match.id)
-        )
-    ).scalar_one()
+    # A tandem has a handful of links (one per renewal): one read answers both questions.
+    links = (
+        (await session.execute(select(MeetingLogLink).where(MeetingLogLink.match_id == match.id)))
+        .scalars()
+        .all()
+    )
+    working = [link for link in links if link.revoked_at is None]
+    newest = max(working, key=lambda link: (link.created_at, link.id)) if working else None
+    used = max((link.last_used_at for link in links if link.last_used_at), default=None)
     who = (await reach(session, [match.mentor_id])).get(match.mentor_id)
     return LinkStatus(
         active=newest is not None and match.status in OPEN,

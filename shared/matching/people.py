@@ -16,10 +16,12 @@ from sqlalchemy import and_, func, literal_column, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import i18n
 from shared.contacts import fields as custom_fields
 from shared.contacts.models import Contact, Programme, ProgrammeMembership
 from shared.db import current_org
 from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.i18n import N_
 from shared.intake import readiness
 from shared.intake.vocab import today as readiness_day
 from shared.matching.config import MatchingConfig
@@ -191,20 +193,20 @@ async def listed(
     return [p for p in found if p.id not in blocked]
 
 
+# Why a person is not on the board, as message ids of the matching catalogue.
 _MISSING = {
-    "kind_mentee": ("ist nicht als Mentee erfasst", "is not recorded as a mentee"),
-    "kind_mentor": ("ist nicht als Mentor:in erfasst", "is not recorded as a mentor"),
-    "programme": ("gehört nicht zu diesem Programm", "does not belong to this programme"),
-    "status": ("Status ist „{status}“", "status is “{status}”"),
-    "open_match": ("hat schon ein offenes Tandem", "already has an open match"),
-    "full": ("hat keinen freien Platz ({capacity} belegt)", "has no free place ({capacity} taken)"),
-    "listed": ("steht auf der Liste", "is on the list"),
+    "kind_mentee": N_("is not recorded as a mentee"),
+    "kind_mentor": N_("is not recorded as a mentor"),
+    "programme": N_("does not belong to this programme"),
+    "status": N_("status is “%(label)s”"),
+    "open_match": N_("already has an open match"),
+    "full": N_("has no free place (%(capacity)s taken)"),
+    "listed": N_("is on the list"),
 }
 
 
 def _missing(key: str, lang: str, **params: Any) -> str:
-    de, en = _MISSING[key]
-    return (en if lang == "en" else de).format(**params)
+    return i18n.gettext(lang, _MISSING[key], domain="matching", **params)
 
 
 async def why_missing(
@@ -236,7 +238,7 @@ async def why_missing(
             reasons.append(_missing("programme", lang))
     statuses = WAITING_STATUSES if role == "mentee" else AVAILABLE_STATUSES
     if contact.status not in statuses:
-        reasons.append(_missing("status", lang, status=status_label(contact.status, lang)))
+        reasons.append(_missing("status", lang, label=status_label(contact.status, lang)))
     if role == "mentee":
         has_open = await session.execute(
             select(Match.id).where(Match.mentee_id == contact_id, Match.status.in_(OPEN_STATUSES)).limit(1)

@@ -17,10 +17,10 @@ from datetime import date, datetime
 
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
-from fpdf import FPDF
 from openpyxl import Workbook  # type: ignore[import-untyped]
 from openpyxl.styles import Font  # type: ignore[import-untyped]
 
+from shared.pdf import FONT, Pdf
 from shared.reporting.schemas import Breakdown, Report, Series, Table, Value
 
 # En dashes are the typography of unknown values and ranges.
@@ -182,36 +182,11 @@ _BAR = (31, 95, 139)
 _GRID = (200, 200, 200)
 
 
-def _latin(text: str) -> str:
-    # The PDF core fonts speak Latin-1 (German umlauts included); other signs get a plain stand-in.
-    return (
-        text.replace("–", "-")
-        .replace("—", "-")
-        .replace("≥", ">=")
-        .encode("latin-1", "replace")
-        .decode("latin-1")
-    )
-
-
-class _Pdf(FPDF):
-    def __init__(self, footer: str) -> None:
-        super().__init__(orientation="portrait", unit="mm", format="A4")
-        self._footer = footer
-        self.set_auto_page_break(auto=True, margin=14)
-        self.set_margins(14, 12, 14)
-
-    def footer(self) -> None:
-        self.set_y(-10)
-        self.set_font("Helvetica", size=7)
-        self.set_text_color(110, 110, 110)
-        self.cell(0, 4, _latin(f"{self._footer} · {self.page_no()}"), align="C")
-
-
 def _numbers(row_values: list[Value]) -> list[float]:
     return [float(v) if isinstance(v, int | float) else 0.0 for v in row_values]
 
 
-def _bar_chart(pdf: _Pdf, table: Table, t: Translate, locale: str) -> None:
+def _bar_chart(pdf: Pdf, table: Table, t: Translate, locale: str) -> None:
     """Horizontal bars of the table's first column, drawn as rectangles (vector, prints sharp)."""
     values = _numbers([r.values[0] if r.values else None for r in table.rows])
     top = max(values) if values and max(values) > 0 else 1.0
@@ -219,22 +194,22 @@ def _bar_chart(pdf: _Pdf, table: Table, t: Translate, locale: str) -> None:
     if pdf.will_page_break(h * len(values) + 4):
         pdf.add_page()
     x0, y = pdf.l_margin, pdf.get_y() + 1
-    pdf.set_font("Helvetica", size=7)
+    pdf.set_font(FONT, size=7)
     for row, v in zip(table.rows, values, strict=False):
         pdf.set_xy(x0, y)
         pdf.set_text_color(*_INK)
-        pdf.cell(label_w, h, _latin(t(row.label))[:48])
+        pdf.cell(label_w, h, t(row.label)[:48])
         pdf.set_fill_color(*_BAR)
         width = bar_w * v / top
         if width > 0:
             pdf.rect(x0 + label_w, y + 0.6, width, h - 1.2, style="F")
         pdf.set_xy(x0 + label_w + width + 1, y)
-        pdf.cell(20, h, _latin(number(row.values[0], locale)))
+        pdf.cell(20, h, number(row.values[0], locale))
         y += h
     pdf.set_y(y + 2)
 
 
-def _line_chart(pdf: _Pdf, series: Series, key: str, t: Translate, locale: str) -> None:
+def _line_chart(pdf: Pdf, series: Series, key: str, t: Translate, locale: str) -> None:
     """One figure over the months or quarters, as a polyline with its axis."""
     figure = next((f for f in series.figures if f.key == key), None)
     if figure is None or not series.buckets:
@@ -244,15 +219,15 @@ def _line_chart(pdf: _Pdf, series: Series, key: str, t: Translate, locale: str) 
     w, h = 170.0, 36.0
     if pdf.will_page_break(h + 14):
         pdf.add_page()
-    pdf.set_font("Helvetica", "B", 8)
-    pdf.cell(0, 5, _latin(t(figure.label)), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT, "B", 8)
+    pdf.cell(0, 5, t(figure.label), new_x="LMARGIN", new_y="NEXT")
     x0, y0 = pdf.l_margin + 8, pdf.get_y() + 1
     pdf.set_draw_color(*_GRID)
     pdf.line(x0, y0 + h, x0 + w, y0 + h)
     pdf.line(x0, y0, x0, y0 + h)
-    pdf.set_font("Helvetica", size=6)
+    pdf.set_font(FONT, size=6)
     pdf.set_xy(pdf.l_margin, y0 - 1)
-    pdf.cell(8, 3, _latin(number(top, locale)))
+    pdf.cell(8, 3, number(top, locale))
     step = w / max(len(values) - 1, 1)
     points = [(x0 + i * step, y0 + h - h * v / top) for i, v in enumerate(values)]
     pdf.set_draw_color(*_BAR)
@@ -267,59 +242,59 @@ def _line_chart(pdf: _Pdf, series: Series, key: str, t: Translate, locale: str) 
     for i, bucket in enumerate(series.buckets):
         if i % every == 0:
             pdf.set_xy(points[i][0] - 6, y0 + h + 0.5)
-            pdf.cell(12, 3, _latin(period(bucket.label, locale) or bucket.label), align="C")
+            pdf.cell(12, 3, period(bucket.label, locale) or bucket.label, align="C")
     pdf.set_y(y0 + h + 6)
 
 
-def _table(pdf: _Pdf, table: Table, t: Translate, locale: str) -> None:
+def _table(pdf: Pdf, table: Table, t: Translate, locale: str) -> None:
     cols = len(table.columns)
     label_w = 70.0 if cols > 1 else 110.0
     col_w = min(24.0, (182 - label_w) / max(cols, 1))
     h = 4.4
     if pdf.will_page_break(h * (len(table.rows) + 2)):
         pdf.add_page()
-    pdf.set_font("Helvetica", "B", 8)
+    pdf.set_font(FONT, "B", 8)
     pdf.set_text_color(*_INK)
-    pdf.cell(label_w, h, _latin(t(table.title)))
+    pdf.cell(label_w, h, t(table.title))
     if cols > 1 or table.columns[0].key != "value":
         for c in table.columns:
-            pdf.cell(col_w, h, _latin(t(c.label))[:18], align="R")
+            pdf.cell(col_w, h, t(c.label)[:18], align="R")
     pdf.ln(h)
-    pdf.set_font("Helvetica", size=8)
+    pdf.set_font(FONT, size=8)
     pdf.set_draw_color(*_GRID)
     for row in table.rows:
-        pdf.cell(label_w, h, _latin(t(row.label))[:60], border="T")
+        pdf.cell(label_w, h, t(row.label)[:60], border="T")
         for v in row.values:
-            pdf.cell(col_w, h, _latin(number(v, locale)), border="T", align="R")
+            pdf.cell(col_w, h, number(v, locale), border="T", align="R")
         pdf.ln(h)
     pdf.ln(1.5)
 
 
 def to_pdf(doc: Document, t: Translate, locale: str) -> bytes:
     report = doc.report
-    pdf = _Pdf(f"codo · {doc.organisation}")
-    pdf.set_title(_latin(f"{t('Report')} {doc.organisation}"))
+    pdf = Pdf(f"codo · {doc.organisation}", margins=(14, 12, 14))
+    pdf.set_title(f"{t('Report')} {doc.organisation}")
     pdf.add_page()
     pdf.set_text_color(*_INK)
-    pdf.set_font("Helvetica", "B", 15)
-    pdf.cell(0, 8, _latin(f"{t('Report')}: {doc.organisation}"), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", size=9)
-    period = f"{day(report.period_from, locale)} - {day(report.period_to, locale)}"
+    pdf.set_font(FONT, "B", 15)
+    pdf.cell(0, 8, f"{t('Report')}: {doc.organisation}", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT, size=9)
+    period = f"{day(report.period_from, locale)} – {day(report.period_to, locale)}"
     created = format_datetime(report.created_at, format="medium", locale=locale)
     pdf.cell(
         0,
         5,
-        _latin(f"{t('Programme')}: {report.programme or t('All programmes')}"),
+        f"{t('Programme')}: {report.programme or t('All programmes')}",
         new_x="LMARGIN",
         new_y="NEXT",
     )
-    pdf.cell(0, 5, _latin(f"{t('Period')}: {period}"), new_x="LMARGIN", new_y="NEXT")
-    pdf.cell(0, 5, _latin(f"{t('Created')}: {created}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 5, f"{t('Period')}: {period}", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 5, f"{t('Created')}: {created}", new_x="LMARGIN", new_y="NEXT")
     if report.suppressed:
         pdf.cell(
             0,
             5,
-            _latin(t("Counts of fewer than three people are shown as < 3.")),
+            t("Counts of fewer than three people are shown as < 3."),
             new_x="LMARGIN",
             new_y="NEXT",
         )

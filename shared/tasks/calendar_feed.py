@@ -76,6 +76,16 @@ async def create_or_rotate(
     )
 
 
+async def active(session: AsyncSession, member_id: uuid.UUID) -> bool:
+    """Whether the member has an address that works now (a new one would replace it)."""
+    found = await session.execute(
+        select(CalendarFeed.id)
+        .where(CalendarFeed.membership_id == member_id, CalendarFeed.revoked_at.is_(None))
+        .limit(1)
+    )
+    return found.first() is not None
+
+
 async def revoke(session: AsyncSession, member_id: uuid.UUID, now: datetime | None = None) -> None:
     result = await session.execute(
         update(CalendarFeed)

@@ -73,7 +73,7 @@ async def test_invitations_speak_to_each_person_as_they_are_addressed(
     assert _body(to_ole).startswith("Guten Tag Ole Berger,")
     assert "wir laden Sie herzlich ein" in _body(to_ole) and " dich " not in _body(to_ole)
     assert subject(to_kim) == "Invitation: Nähe und Distanz"
-    assert "we warmly invite you: Nähe und Distanz on Dec 3, 2026 at 18:00" in _body(to_kim)
+    assert "we warmly invite you: Nähe und Distanz on Dec 3, 2026 at 6:00\u202fPM" in _body(to_kim)
 
 
 async def test_attendance_is_counted_per_event_and_per_person(intake: IntakeApi) -> None:

@@ -1,5 +1,5 @@
 """A real browser (headless Chromium) against a real server: a match proposed from the board, then
-introduced and ended with a reason on its page."""
+introduced and ended with a reason on its page, after codo's dialog asked."""
 
 from __future__ import annotations
 
@@ -57,9 +57,17 @@ async def test_a_coordinator_proposes_a_match_from_the_board_and_ends_it_with_a_
     await page.get_by_role("button", name="Schritt speichern").click()
     await expect(page.locator("#match-status")).to_have_text("vorgestellt")
 
-    await page.get_by_label("Neuer Stand").select_option("ended")
+    # Ending asks first, in codo's dialog naming the two people; "Abbrechen" leaves the tandem as it was.
+    await expect(page.get_by_label("Neuer Stand").locator("option[value=ended]")).to_have_count(0)
     await page.get_by_label("Grund").select_option(label="Umzug")
-    await page.get_by_role("button", name="Schritt speichern").click()
+    await page.get_by_role("button", name="Tandem beenden").click()
+    dialog = page.get_by_role("dialog")
+    await expect(dialog).to_contain_text("Samira Beispiel und Hanna Beispiel sind dann kein Tandem mehr")
+    await dialog.get_by_role("button", name="Abbrechen").click()
+    await expect(dialog).to_be_hidden()
+    await expect(page.locator("#match-status")).to_have_text("vorgestellt")
+    await page.get_by_role("button", name="Tandem beenden").click()
+    await dialog.get_by_role("button", name="Tandem beenden").click()
     await expect(page.locator("#match-status")).to_have_text("beendet")
     await expect(page.locator("#match-end")).to_contain_text("Umzug")
     await expect(page.locator("#match-end")).to_contain_text("vorzeitig beendet")

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from babel import Locale
-from fpdf import FPDF
 
 from services.api.web import i18n
 from shared.history.labels import ACTIONS, ENTITIES
 from shared.history.labels import FIELDS as HISTORY_FIELDS
 from shared.i18n import N_
+from shared.pdf import FONT, Pdf
 
 # Keys that are codo's bookkeeping, not something kept about the person.
 _HIDDEN = re.compile(
@@ -239,7 +239,7 @@ def document(data: dict[str, Any], locale: str) -> Document:
         if link["direction"] == "outgoing":
             links.facts.append((kind, str(link["other"])))
         else:
-            links.facts.append((str(link["other"]), f"{kind} {_('this person')}"))
+            links.facts.append((str(link["other"]), _.term("link-back", link["kind"])))
     sections.append(links)
     consents = Section(_("Consents"))
     if data.get("consents"):
@@ -319,78 +319,48 @@ def attachment(contact_id: uuid.UUID, format: str) -> dict[str, str]:
 # ---------------------------------------------------------------- PDF
 
 
-def _latin(text: str) -> str:
-    # The PDF core fonts speak Latin-1 (German umlauts included); other signs get a plain stand-in.
-    plain = {
-        ord("\u2013"): "-",
-        ord("\u2014"): "-",
-        ord("\u201e"): '"',
-        ord("\u201c"): '"',
-        ord("\u201d"): '"',
-        ord("\u201a"): "'",
-        ord("\u2018"): "'",
-        ord("\u2019"): "'",
-        ord("\u2026"): "...",
-    }
-    return text.translate(plain).encode("latin-1", "replace").decode("latin-1")
-
-
-class _Pdf(FPDF):
-    def __init__(self, footer: str) -> None:
-        super().__init__(orientation="portrait", unit="mm", format="A4")
-        self._footer = footer
-        self.set_auto_page_break(auto=True, margin=14)
-        self.set_margins(16, 14, 16)
-
-    def footer(self) -> None:
-        self.set_y(-10)
-        self.set_font("Helvetica", size=7)
-        self.set_text_color(110, 110, 110)
-        self.cell(0, 4, _latin(f"{self._footer} - {self.page_no()}"), align="C")
-
-
 def pdf(doc: Document) -> bytes:
-    out = _Pdf(f"{doc.title} - {doc.as_of}")
-    out.set_title(_latin(doc.title))
+    out = Pdf(f"{doc.title} · {doc.as_of}")
+    out.set_title(doc.title)
     out.add_page()
     width = out.w - out.l_margin - out.r_margin
-    out.set_font("Helvetica", "B", 15)
-    out.multi_cell(width, 7, _latin(doc.title), new_x="LMARGIN", new_y="NEXT")
-    out.set_font("Helvetica", size=9)
-    out.multi_cell(width, 5, _latin(doc.as_of), new_x="LMARGIN", new_y="NEXT")
+    out.set_font(FONT, "B", 15)
+    out.multi_cell(width, 7, doc.title, new_x="LMARGIN", new_y="NEXT")
+    out.set_font(FONT, size=9)
+    out.multi_cell(width, 5, doc.as_of, new_x="LMARGIN", new_y="NEXT")
     out.ln(1)
-    out.multi_cell(width, 4.5, _latin(doc.intro), new_x="LMARGIN", new_y="NEXT")
+    out.multi_cell(width, 4.5, doc.intro, new_x="LMARGIN", new_y="NEXT")
     for section in doc.sections:
         out.ln(4)
-        out.set_font("Helvetica", "B", 12)
-        out.multi_cell(width, 6, _latin(section.title), new_x="LMARGIN", new_y="NEXT")
+        out.set_font(FONT, "B", 12)
+        out.multi_cell(width, 6, section.title, new_x="LMARGIN", new_y="NEXT")
         if section.empty:
-            out.set_font("Helvetica", "I", 9)
+            out.set_font(FONT, "I", 9)
             out.multi_cell(
-                width, 5, _latin(i18n.gettext(doc.locale, "Nothing is kept.")), new_x="LMARGIN", new_y="NEXT"
+                width, 5, i18n.gettext(doc.locale, "Nothing is kept."), new_x="LMARGIN", new_y="NEXT"
             )
             continue
-        out.set_font("Helvetica", size=9)
+        out.set_font(FONT, size=9)
         if section.facts:
             with out.table(col_widths=(35, 65), first_row_as_headings=False, line_height=4.6) as table:
                 for name, value in section.facts:
                     row = table.row()
-                    row.cell(_latin(name))
-                    row.cell(_latin(value))
+                    row.cell(name)
+                    row.cell(value)
         for title, data in section.tables:
             if not data.rows:
                 continue
             if title:
                 out.ln(2)
-                out.set_font("Helvetica", "B", 10)
-                out.multi_cell(width, 5, _latin(title), new_x="LMARGIN", new_y="NEXT")
-            out.set_font("Helvetica", size=8)
+                out.set_font(FONT, "B", 10)
+                out.multi_cell(width, 5, title, new_x="LMARGIN", new_y="NEXT")
+            out.set_font(FONT, size=8)
             with out.table(line_height=4.2) as table:
                 heading = table.row()
                 for column in data.columns:
-                    heading.cell(_latin(column))
+                    heading.cell(column)
                 for values in data.rows:
                     row = table.row()
                     for value in values:
-                        row.cell(_latin(value))
+                        row.cell(value)
     return bytes(out.output())

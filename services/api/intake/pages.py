@@ -528,7 +528,7 @@ class IntakePages(PageController):
         """``failed`` names the form (a step id, or ``new-<programme id>``) whose ``errors`` these are."""
         programmes = await list_programmes(page.session)
         steps = await screening.list_steps(page.session)
-        kind_labels = {k: vocab.STEP_LABELS[k][page.locale == "en"] for k in vocab.STEP_KINDS}
+        kind_labels = {k: vocab.step_label(k, page.locale) for k in vocab.STEP_KINDS}
         return page.render(
             "intake/steps.html",
             status_code=status_code,

@@ -395,6 +395,8 @@ class MatchingPages(PageController):
         error: str | None = None,
         form: dict[str, str] | None = None,
     ) -> Template:
+        # Held to the end: the reads below find the match in the session instead of asking again.
+        _pinned = await matches.pin(page.session, match_id)
         match = await matches.read_match(page.session, match_id, _today())
         checkins = await matches.list_checkins(page.session, match_id)
         meetings = await matches.list_meetings(page.session, match_id)

@@ -52,7 +52,7 @@ class Fmt:
         return format_date(value, "EEE d.M." if self.locale == "de" else "EEE d/M", locale=self.locale)
 
     def clock(self, value: datetime, tz: str) -> str:
-        return value.astimezone(recurrence.zone(tz)).strftime("%H:%M")
+        return i18n.clock(self.locale, value, recurrence.zone(tz))
 
     def repeat_choice(self, rule: str | None) -> str:
         """The form's choice for a stored rule; a rule the form does not offer stays itself."""

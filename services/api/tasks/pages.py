@@ -577,6 +577,7 @@ class NotificationPages(PageController):
             ],
             message=message,
             feed_url=feed_url,
+            has_feed=await calendar_feed.active(page.session, page.membership_id),
         )
 
     @get("/notifications")

@@ -71,6 +71,11 @@ def _number(context: Context, value: Any) -> str:
 
 
 @pass_context
+def _language(context: Context, code: Any) -> str:
+    return i18n.language_name(context.get("locale") or i18n.DEFAULT_LOCALE, code)
+
+
+@pass_context
 def _label(context: Context, key: Any, vocabulary: str) -> str:
     """``{{ c.purpose|label("purpose") }}``: a stored key by its label, never the key itself."""
     return i18n.label(context.get("locale") or i18n.DEFAULT_LOCALE, vocabulary, key)
@@ -101,7 +106,7 @@ def environment() -> Environment:
         static_url=static_url,
         languages=i18n.LANGUAGE_NAMES,
     )
-    env.filters.update(when=_date, day=_day, moment=_moment, number=_number, label=_label)
+    env.filters.update(when=_date, day=_day, moment=_moment, number=_number, label=_label, language=_language)
     return env
 
 

@@ -1,0 +1,38 @@
+"""The page every PDF of codo is printed on: A4, a footer line, and one Unicode font.
+
+The PDF core fonts (Helvetica and friends) know Latin-1 only, so "Łukasz Żółć", "Нина" or an
+Arabic name would print as "?". codo embeds DejaVu Sans instead (regular, bold, oblique; from the
+npm package ``dejavu-fonts-ttf`` 2.37.3, licence in ``fonts/`` beside the files), which covers
+Latin, Greek, Cyrillic, Arabic, Hebrew and Georgian letters; only the glyphs a document uses are
+embedded, so a PDF grows by a few kilobytes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fpdf import FPDF
+
+FONT_DIR = Path(__file__).with_name("fonts")
+FONT = "DejaVu"
+_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "I": "DejaVuSans-Oblique.ttf"}
+_MUTED = (110, 110, 110)
+
+
+class Pdf(FPDF):
+    """A4 portrait in millimetres, with ``footer`` and the page number at the foot of each page."""
+
+    def __init__(self, footer: str, *, margins: tuple[float, float, float] = (16, 14, 16)) -> None:
+        super().__init__(orientation="portrait", unit="mm", format="A4")
+        for style, name in _FILES.items():
+            self.add_font(FONT, style, str(FONT_DIR / name))
+        self._footer = footer
+        self.set_auto_page_break(auto=True, margin=14)
+        self.set_margins(*margins)
+        self.set_font(FONT, size=9)
+
+    def footer(self) -> None:
+        self.set_y(-10)
+        self.set_font(FONT, size=7)
+        self.set_text_color(*_MUTED)
+        self.cell(0, 4, f"{self._footer} · {self.page_no()}", align="C")
