@@ -19,6 +19,7 @@ from services.api.history.pages import record_history
 from services.api.questionnaires import editing
 from services.api.web import i18n
 from services.api.web.context import PageContext, PageController
+from shared.contacts.service import list_programmes
 from shared.errors import DomainError, NotFound, ValidationFailed
 from shared.i18n import N_
 from shared.permissions import Permission
@@ -100,6 +101,11 @@ def _int(form: dict[str, str], key: str, default: int | None = None) -> int | No
         raise ValidationFailed("enter a whole number", field=key) from None
 
 
+def _programme_id(form: dict[str, str]) -> uuid.UUID | None:
+    """The programme chosen in a form; empty: all programmes."""
+    return _uuid(form.get("programme_id", "").strip(), "programme_id")
+
+
 def _uuid(value: str | None, field: str) -> uuid.UUID | None:
     if not value:
         return None
@@ -113,9 +119,17 @@ class QuestionnairePages(PageController):
     path = "/o/{slug:str}"
 
     async def _index(
-        self, page: PageContext, *, status_code: int = 200, error: str | None = None, done: str | None = None
+        self,
+        page: PageContext,
+        *,
+        status_code: int = 200,
+        error: str | None = None,
+        done: str | None = None,
+        schedule_values: dict[str, str] | None = None,
+        schedule_errors: dict[str, str] | None = None,
     ) -> Template:
         t = i18n.translator(page.locale, "questionnaires")
+        programmes = await list_programmes(page.session)
         return _render(
             page,
             "questionnaires/index.html",
@@ -126,6 +140,10 @@ class QuestionnairePages(PageController):
             settings=await service.get_settings(page.session),
             audiences=AUDIENCES,
             triggers=TRIGGERS,
+            programmes=programmes,
+            programme_names={p.id: p.name for p in programmes},
+            schedule_values=schedule_values or {},
+            schedule_errors=schedule_errors or {},
             error=error,
             message=t(DONE["schedule"]) if done == "schedule" else None,
         )
@@ -143,6 +161,15 @@ class QuestionnairePages(PageController):
             async with page.session.begin_nested():
                 await act(form)
         except DomainError as exc:
+            # A wrong programme is named at its list in the schedule form, which keeps the choice.
+            if exc.field == "programme_id":
+                return await self._index(
+                    page,
+                    status_code=exc.status,
+                    error=page.message(exc),
+                    schedule_values=form,
+                    schedule_errors={"programme_id": page.message(exc)},
+                )
             return await self._index(page, status_code=exc.status, error=page.message(exc))
         except msgspec.ValidationError as exc:
             return await self._index(page, status_code=400, error=str(exc))
@@ -168,6 +195,7 @@ class QuestionnairePages(PageController):
                     "after_days": _int(form, "after_days", 0),
                     "every_days": _int(form, "every_days"),
                     "phase": form.get("phase") or None,
+                    "programme_id": _programme_id(form),
                 },
                 ScheduleIn,
                 strict=False,
@@ -233,20 +261,35 @@ class QuestionnairePages(PageController):
             report=await figures.report(page.session, questionnaire_id, page.locale),
             lang=page.locale,
             in_use=await service.in_use(page.session, questionnaire_id),
+            programme=await self._programme_name(page, found.programme_id),
             types=_types(t),
             message=message,
             error=error,
             **await record_history(page, entity="questionnaire", entity_id=questionnaire_id),
         )
 
+    async def _programme_name(self, page: PageContext, programme_id: uuid.UUID | None) -> str | None:
+        if programme_id is None:
+            return None
+        return {p.id: p.name for p in await list_programmes(page.session)}.get(programme_id)
+
     # ------------------------------------------------------------ editing (admins)
 
-    async def _change(self, page: PageContext, questionnaire_id: uuid.UUID, content: Content) -> str:
+    async def _change(
+        self,
+        page: PageContext,
+        questionnaire_id: uuid.UUID,
+        content: Content,
+        programme_id: uuid.UUID | msgspec.UnsetType | None = msgspec.UNSET,
+    ) -> str:
         """Save new content; "version" when it became the next version, else "saved"."""
         before = await service.get(page.session, questionnaire_id)
         async with page.session.begin_nested():
             after = await service.update(
-                page.session, page.actor, questionnaire_id, QuestionnairePatch(content=content)
+                page.session,
+                page.actor,
+                questionnaire_id,
+                QuestionnairePatch(content=content, programme_id=programme_id),
             )
         return "version" if after.version != before.version else "saved"
 
@@ -255,7 +298,7 @@ class QuestionnairePages(PageController):
             f"/o/{page.org.slug}/questionnaires/{questionnaire_id}?done={done}{anchor}", status_code=303
         )
 
-    def _form_page(
+    async def _form_page(
         self,
         page: PageContext,
         template: str,
@@ -275,6 +318,7 @@ class QuestionnairePages(PageController):
             types=_types(t),
             signals=_signals(t),
             option_rows=editing.option_rows(values),
+            programmes=await list_programmes(page.session),
             **more,
         )
 
@@ -284,7 +328,9 @@ class QuestionnairePages(PageController):
     @get("/questionnaires/new")
     async def new_page(self, page: NamedDependency[PageContext]) -> Template:
         page.require(Permission.SETTINGS_MANAGE)
-        return self._form_page(page, "questionnaires/new.html", values={"type": "scale", "kind": "custom"})
+        return await self._form_page(
+            page, "questionnaires/new.html", values={"type": "scale", "kind": "custom"}
+        )
 
     @post("/questionnaires/new", status_code=303)
     async def create_blank(self, page: NamedDependency[PageContext]) -> Redirect | Template:
@@ -297,6 +343,7 @@ class QuestionnairePages(PageController):
             title, intro = editing.heading(form)
             key = editing.key_from(form.get("text_de", ""), RESERVED, "question")
             first = editing.question(form, key=key)
+            programme_id = _programme_id(form)
             async with page.session.begin_nested():
                 made = await service.create(
                     page.session,
@@ -304,10 +351,11 @@ class QuestionnairePages(PageController):
                     QuestionnaireIn(
                         content=Content(title=title, intro=intro, questions=[first]),
                         kind=kind,  # type: ignore[arg-type]
+                        programme_id=programme_id,
                     ),
                 )
         except DomainError as exc:
-            return self._form_page(
+            return await self._form_page(
                 page,
                 "questionnaires/new.html",
                 values=form,
@@ -322,10 +370,13 @@ class QuestionnairePages(PageController):
     ) -> Template:
         found = await service.get(page.session, questionnaire_id, page.locale)
         page.require(Permission.SETTINGS_MANAGE)
-        return self._form_page(
+        return await self._form_page(
             page,
             "questionnaires/heading.html",
-            values=editing.heading_values(found.content),
+            values={
+                **editing.heading_values(found.content),
+                "programme_id": "" if found.programme_id is None else str(found.programme_id),
+            },
             q=found,
             in_use=await service.in_use(page.session, questionnaire_id),
         )
@@ -340,10 +391,13 @@ class QuestionnairePages(PageController):
         try:
             title, intro = editing.heading(form)
             done = await self._change(
-                page, questionnaire_id, editing.content_with(found.content, title=title, intro=intro)
+                page,
+                questionnaire_id,
+                editing.content_with(found.content, title=title, intro=intro),
+                programme_id=_programme_id(form),
             )
         except DomainError as exc:
-            return self._form_page(
+            return await self._form_page(
                 page,
                 "questionnaires/heading.html",
                 values=form,
@@ -360,7 +414,7 @@ class QuestionnairePages(PageController):
     ) -> Template:
         found = await service.get(page.session, questionnaire_id, page.locale)
         page.require(Permission.SETTINGS_MANAGE)
-        return self._form_page(
+        return await self._form_page(
             page,
             "questionnaires/question.html",
             values=editing.values_of(None),
@@ -385,7 +439,7 @@ class QuestionnairePages(PageController):
                 page, questionnaire_id, editing.content_with(found.content, questions=[*questions, added])
             )
         except DomainError as exc:
-            return self._form_page(
+            return await self._form_page(
                 page,
                 "questionnaires/question.html",
                 values=form,
@@ -413,7 +467,7 @@ class QuestionnairePages(PageController):
         found = await service.get(page.session, questionnaire_id, page.locale)
         question = found.content.questions[self._find(found.content.questions, question_key)]
         page.require(Permission.SETTINGS_MANAGE)
-        return self._form_page(
+        return await self._form_page(
             page,
             "questionnaires/question.html",
             values=editing.values_of(question),
@@ -440,7 +494,7 @@ class QuestionnairePages(PageController):
                 page, questionnaire_id, editing.content_with(found.content, questions=questions)
             )
         except DomainError as exc:
-            return self._form_page(
+            return await self._form_page(
                 page,
                 "questionnaires/question.html",
                 values=form,
@@ -532,9 +586,11 @@ class QuestionnairePages(PageController):
                 "after_days": str(schedule.after_days),
                 "every_days": "" if schedule.every_days is None else str(schedule.every_days),
                 "phase": schedule.phase or "",
+                "programme_id": "" if schedule.programme_id is None else str(schedule.programme_id),
                 "active": "on" if schedule.active else "",
             },
             errors=errors or {},
+            programmes=await list_programmes(page.session),
         )
 
     @get("/questionnaires/schedules/{schedule_id:uuid}")
@@ -573,7 +629,7 @@ class QuestionnairePages(PageController):
                 after_days=after,
                 every_days=every,
                 phase=phase,  # type: ignore[arg-type]
-                programme_id=schedule.programme_id,
+                programme_id=_programme_id(form),
                 active=form.get("active") == "on",
             )
             async with page.session.begin_nested():

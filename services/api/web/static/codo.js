@@ -81,4 +81,22 @@
     var gone = form.dataset.removeOnSuccess && document.getElementById(form.dataset.removeOnSuccess);
     if (gone) gone.remove();
   });
+
+  // <select data-opens-details> with <details data-for-types="a b"> in its form: the sections are
+  // open in the HTML, so a page without script reaches them all; with script only the sections
+  // for the chosen value stay open (and any that holds an error).
+  function foldFor(select) {
+    if (!select.form) return;
+    select.form.querySelectorAll("details[data-for-types]").forEach(function (section) {
+      var wanted = section.dataset.forTypes.split(" ").indexOf(select.value) >= 0;
+      section.open = wanted || !!section.querySelector("[aria-invalid=true], .error");
+    });
+  }
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target instanceof HTMLSelectElement && target.hasAttribute("data-opens-details")) foldFor(target);
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("select[data-opens-details]").forEach(foldFor);
+  });
 })();
