@@ -76,3 +76,38 @@ async def test_an_admin_writes_a_questionnaire_on_a_phone_without_javascript(
     assert questionnaire.kind == "custom"
     async with db.tenant(org_a.id) as session:
         assert (await session.execute(select(QuestionnaireSchedule))).first() is None
+
+
+async def test_with_javascript_the_blank_form_opens_the_sections_of_the_chosen_kind(
+    dev_server: str, db: Database, org_a: Org
+) -> None:
+    admin = await add_person(db, org_a.id, f"editor-js@{org_a.slug}.example", "admin")
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            context = await browser.new_context(viewport={"width": 390, "height": 844}, locale="de-DE")
+            tab = await context.new_page()
+            await tab.goto(f"{dev_server}/o/{org_a.slug}/signin")
+            await tab.select_option("#dev-member", str(admin))
+            await tab.locator("form[action='/auth/dev'] [type=submit]").click()
+
+            await tab.goto(f"{dev_server}/o/{org_a.slug}/questionnaires/new")
+            # A scale question first: its words are open, the options folded away.
+            await expect(tab.locator("#f-scale1_de")).to_be_visible()
+            await expect(tab.locator("#f-opt0_de")).to_be_hidden()
+            await tab.select_option("#f-type", "single")
+            await expect(tab.locator("#f-opt0_de")).to_be_visible()
+            await expect(tab.locator("#f-scale1_de")).to_be_hidden()
+            await tab.get_by_role("group", name="Titel *").get_by_label("Deutsch (Sie)").fill("Treffen")
+            await tab.get_by_role("group", name="Frage *").get_by_label("Deutsch (Sie)").fill("Wie oft?")
+            await tab.locator("#f-opt0_de").fill("oft")
+            await tab.locator("#f-opt1_de").fill("selten")
+            await tab.get_by_role("button", name="Fragebogen speichern").click()
+            await expect(tab.locator("#done")).to_contain_text("Der Fragebogen ist gespeichert.")
+        finally:
+            await browser.close()
+
+    async with db.tenant(org_a.id) as session:
+        [version] = (await session.execute(select(QuestionnaireVersion))).scalars().all()
+    [question] = decode_content(version.content).questions
+    assert question.type == "single" and [o.label.de for o in question.options] == ["oft", "selten"]
