@@ -100,3 +100,21 @@ async def test_answers_and_logged_meetings_are_on_the_timeline_of_each_person_in
     timeline = page.text.split('id="timeline-entries"')[1].split("</ol>")[0]
     assert timeline.count(TITLE) == 2 and "Treffen, eingetragen" in timeline
     assert "Vertraulich Q" not in page.text and "Vertraulich M" not in page.text
+
+    # The JSON timeline carries the same, under the same rule: another coordinator reads the worry
+    # and the rating, not the words; an admin (the organisation's token) reads the words too.
+    api = f"{base}/contacts/{tandem.mentor_id}/timeline"
+    theirs = await browserless.get(api)
+    assert theirs.status_code == 200, theirs.text
+    body = theirs.json()
+    assert [a["title"] for a in body["answers"]] == ["Wie läuft Ihr Tandem?"] * 2
+    [meeting] = body["logged_meetings"]
+    assert (meeting["duration_minutes"], meeting["rating"], meeting["worried"]) == (45, 2, True)
+    assert meeting["notes"] == "Hausaufgaben" and meeting["worry_text"] is None
+    assert "Vertraulich" not in theirs.text
+    admins = (await client.get(api, headers=org_a.auth())).json()
+    assert admins["logged_meetings"][0]["worry_text"] == "Vertraulich M"
+    assert "Vertraulich Q" in str(admins["answers"])
+    # The family's timeline has their own answer only, and no meeting.
+    family = (await client.get(f"{base}/contacts/{tandem.guardian_id}/timeline", headers=org_a.auth())).json()
+    assert len(family["answers"]) == 1 and family["logged_meetings"] == []

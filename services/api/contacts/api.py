@@ -40,8 +40,12 @@ from shared.contacts.schemas import (
     SettingsOut,
 )
 from shared.errors import Conflict, ValidationFailed
+from shared.matching import meeting_log
+from shared.matching.meeting_log import LoggedMeeting
 from shared.pagination import Page, check_limit
 from shared.permissions import Permission, can
+from shared.questionnaires import timeline as questionnaire_answers
+from shared.questionnaires.schemas import ResponseOut
 from shared.settings import Settings
 from shared.tasks import erasure
 from shared.tasks.schemas import ErasureRequestIn, TaskOut
@@ -53,6 +57,16 @@ FieldFilter = Annotated[
 
 def actor(ctx: OrgContext) -> Actor:
     return ctx.actor
+
+
+class TimelineOut(msgspec.Struct, kw_only=True):
+    """A page of the person's own entries; with the first page, what their tandems said (at most
+    200 of each, newest first): the questionnaires answered and the meetings the mentor logged."""
+
+    items: list[ActivityOut]
+    next_cursor: str | None
+    answers: list[ResponseOut] = msgspec.field(default_factory=list)
+    logged_meetings: list[LoggedMeeting] = msgspec.field(default_factory=list)
 
 
 class ContactController(ApiController):
@@ -172,18 +186,28 @@ class ContactController(ApiController):
         ctx.require(Permission.DATA_WRITE)
         await service.remove_link(ctx.session, contact_id, link_id)
 
-    @get("/{contact_id:uuid}/timeline", summary="Notes, calls, meetings, e-mails; newest first")
+    @get(
+        "/{contact_id:uuid}/timeline",
+        summary="Notes, calls, meetings, e-mails; newest first; with the first page the tandems' "
+        "questionnaire answers and logged meetings (a worry's words for admins and the coordinator)",
+    )
     async def get_timeline(
         self,
         ctx: NamedDependency[OrgContext],
         contact_id: FromPath[uuid.UUID],
         limit: int = Limit,
         cursor: str | None = Cursor,
-    ) -> Page[ActivityOut]:
+    ) -> TimelineOut:
         ctx.require(Permission.DATA_READ)
-        return await timeline.timeline(
+        own = await timeline.timeline(
             ctx.session, contact_id, actor(ctx), limit=check_limit(limit), cursor=cursor
         )
+        out = TimelineOut(items=own.items, next_cursor=own.next_cursor)
+        if cursor is None:
+            # The same rule as the person's page: confidential words only for those who may read them.
+            out.answers = await questionnaire_answers.for_contact(ctx.session, contact_id, actor(ctx), "de")
+            out.logged_meetings = await meeting_log.for_contact(ctx.session, contact_id, actor(ctx))
+        return out
 
     @post("/{contact_id:uuid}/timeline", summary="Log a note, call, meeting or e-mail")
     async def add_activity(
