@@ -152,6 +152,18 @@ async def test_a_questionnaire_and_its_schedules_are_for_a_chosen_programme(
     assert r.status_code == 303
     [s] = await _schedules(db, org_a)
     assert s.programme_id is None
+    # A template is copied for a programme too.
+    assert 'id="t-checkin-pr" name="programme_id"' in listing.text
+    r = await browserless.post(
+        f"{base}/from-template",
+        data={"_csrf": csrf, "template": "closing", "programme_id": jobs},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    copied = [c for c in await _questionnaires(db, org_a) if c.template == "closing"]
+    assert [str(c.programme_id) for c in copied] == [jobs]
+    listing = await browserless.get(base)
+    assert re.search(r"Abschluss · Berufspatenschaften</td>", listing.text)
     # The API reads what the pages wrote.
     api = await client.get(f"/api/v1/orgs/{org_a.slug}/questionnaires/schedules", headers=org_a.auth())
     assert api.json()["items"][0]["programme_id"] is None

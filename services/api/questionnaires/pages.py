@@ -162,7 +162,7 @@ class QuestionnairePages(PageController):
                 await act(form)
         except DomainError as exc:
             # A wrong programme is named at its list in the schedule form, which keeps the choice.
-            if exc.field == "programme_id":
+            if exc.field == "programme_id" and "audience" in form:
                 return await self._index(
                     page,
                     status_code=exc.status,
@@ -179,7 +179,9 @@ class QuestionnairePages(PageController):
     async def copy(self, page: NamedDependency[PageContext]) -> Redirect | Template:
         async def act(form: dict[str, str]) -> None:
             await service.copy_template(
-                page.session, page.actor, FromTemplateIn(template=form.get("template", ""))
+                page.session,
+                page.actor,
+                FromTemplateIn(template=form.get("template", ""), programme_id=_programme_id(form)),
             )
 
         return await self._admin(page, act)
