@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
+from fontTools.ttLib import TTFont
 from litestar.testing import AsyncTestClient
 from pypdf import PdfReader
 
@@ -39,6 +40,33 @@ async def test_the_persons_data_pdf_prints_every_name_as_written(
         words = _text(pdf.content)
         assert "?" not in words, words
         assert _printed(f"{first} {last}", words) and "Köln" in words, words
+
+
+def _joined_forms(content: bytes) -> set[str]:
+    """The Arabic presentation forms (initial, medial, final) among the glyphs a PDF embeds."""
+    found: set[str] = set()
+    for page in PdfReader(io.BytesIO(content)).pages:
+        for font in page["/Resources"]["/Font"].values():
+            for part in font.get_object().get("/DescendantFonts", []):
+                data = part.get_object()["/FontDescriptor"].get_object()["/FontFile2"].get_object()
+                glyphs = TTFont(io.BytesIO(data.get_data())).getGlyphOrder()
+                found |= {g for g in glyphs if g.startswith("uniFE") and "FE70" <= g[3:] <= "FEFC"}
+    return found
+
+
+async def test_an_arabic_name_prints_with_joined_letters_in_reading_order(
+    client: AsyncTestClient[Any], org_a: Org
+) -> None:
+    api = f"/api/v1/orgs/{org_a.slug}/contacts"
+    body = {"kinds": ["mentee"], "first_name": "سارة", "last_name": "حداد", "city": "Köln"}
+    r = await client.post(api, json=body, headers=org_a.auth())
+    assert r.status_code == 201, r.text
+    pdf = await client.get(f"{api}/{r.json()['id']}/export", params={"format": "pdf"}, headers=org_a.auth())
+    assert pdf.status_code == 200
+    # Shaped text keeps the letters' logical order in the text layer (copy, search, screen readers).
+    assert "سارة حداد" in _text(pdf.content)
+    # Seen and hah take their initial forms, the alef and dal joined to them their final forms.
+    assert {"uniFEB3", "uniFEA3", "uniFE8E", "uniFEAA"} <= _joined_forms(pdf.content)
 
 
 async def test_the_report_pdf_prints_a_programme_in_any_script(

@@ -46,7 +46,7 @@ from shared.intake.schemas import ConsentText, FormField, FormIn, FormOut, FormP
 from shared.models import Membership, Organization
 from shared.organizations import require_legal_pages
 from shared.permissions import Role
-from shared.tasks import tasks
+from shared.tasks import notify, tasks
 from shared.tasks.schemas import TaskCreate
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,59}$")
@@ -57,6 +57,13 @@ MAX_FORM_AGE = timedelta(days=1)
 PER_EMAIL_PER_HOUR = 3
 PER_CLIENT_PER_HOUR = 10
 MAX_CONSENT_TEXT = 1500
+# The task a confirmed sign-up opens for the form's coordinator.
+_NEW_TITLE = N_("New sign-up: %(name)s")
+_NEW_FORM = N_("Form: %(title)s")
+_NEW_EMAIL = N_("E-mail: %(email)s")
+_NEW_FOR_CHILD = N_("Signed up by: %(name)s (parent or guardian)")
+_NEW_MESSAGE = N_("Message: %(message)s")
+_NEW_DUPLICATE = N_("Note: a similar contact exists already.")
 
 # Standard contact fields a form may ask for: labels, input type, autocomplete.
 STANDARD_FIELDS: dict[str, tuple[str, str, str]] = {
@@ -791,19 +798,24 @@ async def confirm(
                 update(Consent).where(Consent.id == recorded.id).values(recorded_by="Anmeldeformular")
             )
     actor = Actor.system("public form", org_id=org.id, slug=org.slug, public_url=public_url)
-    details = [f"Formular: {form.title_de}", f"E-Mail: {a['email']}"]
+    # The task is stored as it reads: in the language of the coordinator who follows it up.
+    coordinator = await notify.recipients(session, {owner}) if owner else {}
+    lang = i18n.language(coordinator[owner].locale if owner in coordinator else None)
+    say = i18n.translator(lang, "intake")
+    form_title = (form.title_en if lang == "en" else "") or form.title_de
+    details = [say(_NEW_FORM, title=form_title), say(_NEW_EMAIL, email=a["email"])]
     if a.get("for_child"):
-        details.append(f"Angemeldet von: {given_by} (Erziehungsberechtigte:r)")
+        details.append(say(_NEW_FOR_CHILD, name=given_by))
     if a.get("message"):
-        details.append(f"Nachricht: {a['message']}")
+        details.append(say(_NEW_MESSAGE, message=a["message"]))
     if created.possible_duplicates:
-        details.append("Achtung: es gibt schon einen ähnlichen Kontakt.")
+        details.append(say(_NEW_DUPLICATE))
     details.append(actor.link(f"/intake/people/{subject_id}"))
     await tasks.create_task(
         session,
         actor,
         TaskCreate(
-            title=f"Neue Anmeldung: {subject_name}"[:300],
+            title=say(_NEW_TITLE, name=subject_name)[:300],
             due_date=now.astimezone(vocab.ZONE).date() + timedelta(days=2),
             assignee_id=owner,
             description="\n".join(details)[:4000],

@@ -2,7 +2,8 @@
 
 A reminder is due ``REMINDER_LEAD_DAYS`` before the certificate's interval runs out. The ledger
 (``certificate_reminders``, unique per inspection) is written with ``ON CONFLICT DO NOTHING``
-before the task, so scans that run twice or overlap create the task once.
+before the task, so scans that run twice or overlap create the task once. The task is written
+in the language of the member it goes to, since its title and text are stored as they read.
 """
 
 from __future__ import annotations
@@ -14,15 +15,22 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import exists, select
 from sqlalchemy.dialects.postgresql import insert
 
+from shared import i18n
 from shared.actor import Actor
 from shared.contacts.service import contact_name
 from shared.db import Database
+from shared.i18n import N_
 from shared.intake import vocab
 from shared.intake.models import CertificateInspection, CertificateReminder
 from shared.intake.readiness import evaluate
 from shared.models import Organization
-from shared.tasks import tasks
+from shared.tasks import notify, tasks
 from shared.tasks.schemas import TaskCreate
+
+TITLE = N_("Inspect the extended criminal-record certificate again: %(name)s")
+DESCRIPTION = N_(
+    "The extended criminal-record certificate (issued on %(issued)s) must be inspected again by %(due)s."
+)
 
 
 @dataclass
@@ -86,20 +94,19 @@ async def send_due(db: Database, org_id: uuid.UUID, today: date, public_url: str
             if claimed is None:
                 continue
             contact = person.contact
+            owner = contact.owner_membership_id
+            found = await notify.recipients(session, {owner}) if owner else {}
+            lang = i18n.language(found[owner].locale if owner in found else None)
+            words = i18n.gettext(lang, DESCRIPTION, domain="intake", issued=inspection.issued_on, due=due_on)
             task = await tasks.create_task(
                 session,
                 actor,
                 TaskCreate(
-                    title=f"Führungszeugnis erneut einsehen: {contact_name(contact)}"[:300],
+                    title=i18n.gettext(lang, TITLE, domain="intake", name=contact_name(contact))[:300],
                     due_date=max(due_on, today),
-                    assignee_id=contact.owner_membership_id,
+                    assignee_id=owner,
                     contact_id=contact.id,
-                    description=(
-                        f"Das erweiterte Führungszeugnis (ausgestellt am "
-                        f"{vocab.day_text(inspection.issued_on, 'de')}) muss bis "
-                        f"{vocab.day_text(due_on, 'de')} erneut eingesehen werden.\n"
-                        f"{actor.link(f'/intake/people/{contact.id}')}"
-                    ),
+                    description=f"{words}\n{actor.link(f'/intake/people/{contact.id}')}",
                 ),
                 datetime.now(UTC),
             )

@@ -224,7 +224,9 @@ async def raise_concern(
     if new_task:
         await _tell(session, org, coordinator, actor, match.id, pair, summary)
     else:
-        lang = i18n.DEFAULT_LOCALE
+        # Stored as it reads: in the language of the coordinator who follows the task up.
+        found = await notify.recipients(session, {coordinator}) if coordinator else {}
+        lang = i18n.language(found[coordinator].locale if coordinator in found else None)
         session.add(
             TaskComment(
                 organization_id=org,

@@ -17,10 +17,11 @@ from icalendar import Calendar, Event, vCalAddress, vText
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import i18n
 from shared.errors import NotFound
+from shared.i18n import N_
 from shared.ids import new_id
 from shared.models import Membership, User
-from shared.tasks import messages
 from shared.tasks.models import Appointment, AppointmentParticipant, CalendarFeed, Task
 from shared.tasks.schemas import FeedOut
 
@@ -29,6 +30,7 @@ PAST = timedelta(days=90)
 FUTURE = timedelta(days=400)
 MAX_ITEMS = 2000
 TIMED_TASK_LENGTH = timedelta(minutes=15)
+TASK_SUMMARY = N_("Task: %(title)s")
 
 
 def digest(secret: str) -> bytes:
@@ -175,7 +177,7 @@ def task_event(task: Task, lang: str, now: datetime) -> Event:
     else:
         event.add("dtstart", task.due_at.astimezone(UTC))
         event.add("dtend", task.due_at.astimezone(UTC) + TIMED_TASK_LENGTH)
-    event.add("summary", ("Aufgabe: " if messages.language(lang) == "de" else "Task: ") + task.title)
+    event.add("summary", i18n.gettext(lang, TASK_SUMMARY, domain="tasks", title=task.title))
     event.add("transp", "TRANSPARENT")
     if task.description:
         event.add("description", task.description)

@@ -12,12 +12,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import i18n
 from shared.actor import Actor, display_name
 from shared.contacts.service import contact_name, get_contact
 from shared.errors import Conflict, ValidationFailed
+from shared.i18n import N_
 from shared.models import Membership
 from shared.permissions import Permission, Role, can
-from shared.tasks import tasks
+from shared.tasks import notify, tasks
 from shared.tasks.models import DEFAULT_TIMEZONE
 from shared.tasks.recurrence import local_now
 from shared.tasks.schemas import TaskCreate, TaskOut
@@ -25,6 +27,9 @@ from shared.tasks.schemas import TaskCreate, TaskOut
 # Art. 12(3) GDPR gives a month to answer; a week leaves time to ask back.
 ANSWER_WITHIN = timedelta(days=7)
 MAX_REASON = 2000
+TITLE = N_("Erasure requested: %(name)s")
+ASKED = N_("%(who)s asks to erase this person's data for good (Art. 17 GDPR).")
+BECAUSE = N_("Reason: %(reason)s")
 
 
 async def _erasing_member(session: AsyncSession) -> uuid.UUID | None:
@@ -45,20 +50,24 @@ async def request_erasure(
         raise Conflict("this person's data was erased already", field="contact_id")
     reason = reason.strip()
     if len(reason) > MAX_REASON:
-        raise ValidationFailed(f"at most {MAX_REASON:,} characters", field="reason")
+        raise ValidationFailed("at most %(max)s characters", field="reason", max=MAX_REASON)
     who = await display_name(session, actor)
-    lines = [f"{who} bittet darum, die Daten dieser Person endgültig zu löschen (DSGVO Art. 17)."]
+    # Stored as it reads, so written in the language of the admin who answers it.
+    assignee = await _erasing_member(session)
+    found = await notify.recipients(session, {assignee}) if assignee else {}
+    lang = i18n.language(found[assignee].locale if assignee in found else None)
+    lines = [i18n.gettext(lang, ASKED, domain="tasks", who=who)]
     if reason:
-        lines.append(f"Begründung: {reason}")
+        lines.append(i18n.gettext(lang, BECAUSE, domain="tasks", reason=reason))
     lines.append(actor.link(f"/contacts/{contact_id}"))
     today = local_now(now, DEFAULT_TIMEZONE).date()
     return await tasks.create_task(
         session,
         actor,
         TaskCreate(
-            title=f"Löschung beantragt: {contact_name(contact)}"[:300],
+            title=i18n.gettext(lang, TITLE, domain="tasks", name=contact_name(contact))[:300],
             due_date=today + ANSWER_WITHIN,
-            assignee_id=await _erasing_member(session),
+            assignee_id=assignee,
             description="\n".join(lines)[:4000],
             priority="high",
             contact_id=contact.id,

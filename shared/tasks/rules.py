@@ -18,6 +18,10 @@ The rules:
     a consent that was given ``valid_months`` ago expires; the task comes ``lead_days`` before;
 ``match_wrap_up``
     a match's planned end (``duration_months`` after it started) is ``lead_days`` away.
+
+A task's title is stored text that people also edit, so a rule writes it once, from a catalogue
+message, in the language of the member it is assigned to (German when nobody is), with the dates
+in that member's locale; the same member then reads it on the pages, in reminders and digests.
 """
 
 from __future__ import annotations
@@ -32,8 +36,10 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import i18n
 from shared.db import Database
 from shared.errors import NotFound, ValidationFailed
+from shared.i18n import N_
 from shared.ids import new_id
 from shared.tasks import notify
 from shared.tasks.models import DEFAULT_TIMEZONE, TaskRule
@@ -46,6 +52,11 @@ RULES: dict[str, dict[str, int]] = {
     "consent_expiry": {"valid_months": 24, "lead_days": 30},
     "match_wrap_up": {"duration_months": 12, "lead_days": 30},
 }
+CHECKIN_DUE = N_("Check-in due (last contact %(day)s)")
+WAITING = N_("Follow up: waiting for a tandem since %(day)s")
+CONSENT_EXPIRES = N_("Consent “%(purpose)s” expires on %(day)s")
+WRAP_UP = N_("Prepare the end of the tandem (planned end %(day)s)")
+
 LIMITS: dict[str, tuple[int, int]] = {
     "days": (1, 365),
     "valid_months": (1, 120),
@@ -58,7 +69,9 @@ LIMITS: dict[str, tuple[int, int]] = {
 class Candidate:
     subject: str
     occurrence: str
+    # A catalogue message and its parameters: the title is written in the assignee's language.
     title: str
+    params: dict[str, Any]
     due: date
     assignee_id: uuid.UUID | None
     contact_id: uuid.UUID | None = None
@@ -200,7 +213,8 @@ async def _candidates(
             Candidate(
                 subject=f"match:{r.id}",
                 occurrence=r.last.isoformat(),
-                title=f"Check-in fällig (letzter Kontakt {r.last:%d.%m.%Y})",
+                title=CHECKIN_DUE,
+                params={"day": r.last},
                 due=today,
                 assignee_id=r.owner,
                 match_id=r.id,
@@ -218,7 +232,8 @@ async def _candidates(
                     subject=f"contact:{r.id}",
                     # Again every `days` while the person keeps waiting.
                     occurrence=f"{r.waiting_since.isoformat()}/{waited // days}",
-                    title=f"Nachfassen: wartet seit {waited} Tagen auf ein Tandem",
+                    title=WAITING,
+                    params={"day": r.waiting_since},
                     due=today,
                     assignee_id=r.owner,
                     contact_id=r.id,
@@ -235,7 +250,8 @@ async def _candidates(
                 Candidate(
                     subject=f"consent:{r.contact_id}:{r.purpose}"[:100],
                     occurrence=expires.isoformat(),
-                    title=f"Einwilligung „{r.purpose}“ läuft am {expires:%d.%m.%Y} ab",
+                    title=CONSENT_EXPIRES,
+                    params={"purpose": r.purpose, "day": expires},
                     due=max(expires - timedelta(days=1), today),
                     assignee_id=r.owner,
                     contact_id=r.contact_id,
@@ -252,7 +268,8 @@ async def _candidates(
                 Candidate(
                     subject=f"match:{r.id}",
                     occurrence=planned.isoformat(),
-                    title=f"Tandem-Abschluss vorbereiten (geplantes Ende {planned:%d.%m.%Y})",
+                    title=WRAP_UP,
+                    params={"day": planned},
                     due=max(planned - timedelta(days=1), today),
                     assignee_id=r.owner,
                     match_id=r.id,
@@ -260,6 +277,13 @@ async def _candidates(
             )
         return out
     raise NotFound("no rule %(rule)r", rule=rule)
+
+
+def _title(candidate: Candidate, lang: str) -> str:
+    params = dict(candidate.params)
+    if "purpose" in params:  # an organisation's own purpose has no label: shown as words
+        params["purpose"] = i18n.label(lang, "purpose", params["purpose"])
+    return i18n.gettext(lang, candidate.title, domain="tasks", **params)[:300]
 
 
 _INSERT = text(
@@ -292,6 +316,12 @@ async def run_rules(session: AsyncSession, org_id: uuid.UUID, today: date) -> di
             created[stored.rule] = 0
             continue
         schedules = [schedule(c.due, None, DEFAULT_TIMEZONE) for c in found]
+        assignees = [stored.assignee_id or c.assignee_id for c in found]
+        people = await notify.recipients(session, {a for a in assignees if a is not None})
+        titles = [
+            _title(c, i18n.language(people[a].locale if a in people else None))
+            for c, a in zip(found, assignees, strict=True)
+        ]
         result = await session.execute(
             _INSERT,
             {
@@ -299,8 +329,8 @@ async def run_rules(session: AsyncSession, org_id: uuid.UUID, today: date) -> di
                 "tz": DEFAULT_TIMEZONE,
                 "rule": stored.rule,
                 "ids": [new_id() for _ in found],
-                "titles": [c.title for c in found],
-                "assignees": [stored.assignee_id or c.assignee_id for c in found],
+                "titles": titles,
+                "assignees": assignees,
                 "due_dates": [c.due for c in found],
                 "due_ats": [s[0] for s in schedules],
                 "remind_ats": [s[1] for s in schedules],

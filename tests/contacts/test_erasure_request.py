@@ -76,3 +76,20 @@ async def test_the_contact_page_offers_coordinators_a_request_and_admins_the_era
     await sign_in(browserless, await add_member(db, org_a, role="admin"))
     page = await browserless.get(f"/o/{org_a.slug}/contacts/{person['id']}")
     assert "Jetzt löschen" in page.text and "Löschung beantragen" not in page.text
+
+
+async def test_an_english_speaking_admin_reads_the_request_in_english(
+    client: AsyncTestClient[Any], db: Database, org_a: Org, contacts_api: ContactsApi
+) -> None:
+    await add_member(db, org_a, role="admin", locale="en")
+    person = await contacts_api.create(first_name="Greta", last_name="Gärtner")
+    base = f"/api/v1/orgs/{org_a.slug}/contacts/{person['id']}"
+    r = await client.post(
+        f"{base}/erase-request", json={"reason": "family wish"}, headers=org_a.auth(Role.COORDINATOR)
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["title"] == "Erasure requested: Greta Gärtner"
+    task = f"/api/v1/orgs/{org_a.slug}/tasks/{r.json()['id']}"
+    detail = (await client.get(task, headers=org_a.auth())).json()
+    assert "asks to erase this person's data for good (Art. 17 GDPR)" in detail["description"]
+    assert "Reason: family wish" in detail["description"] and "Begründung" not in detail["description"]

@@ -21,6 +21,7 @@ from shared.permissions import Role
 from shared.settings import Settings
 from tests.conftest import Mailbox, Org
 from tests.fixtures.intake import IntakeApi
+from tests.fixtures.tasks import add_member
 
 CONSENTS = [
     {
@@ -361,3 +362,28 @@ async def test_the_embed_snippet_escapes_the_form_title(intake: IntakeApi) -> No
     attrs = found[0][1]
     assert set(attrs) == {"src", "title", "loading", "style"}
     assert attrs["title"] == title and attrs["src"] == f"{form['url']}?embed=1"
+
+
+async def test_an_english_speaking_coordinator_gets_the_sign_up_task_in_english(
+    client: AsyncTestClient[Any],
+    intake: IntakeApi,
+    org_a: Org,
+    db: Database,
+    settings: Settings,
+    mailbox: Mailbox,
+) -> None:
+    coordinator = await add_member(db, org_a, locale="en")
+    form = await make_form(intake, coordinator_id=str(coordinator.id))
+    email = f"lena-{secrets.token_hex(3)}@example.org"
+    r = await client.post(
+        f"/f/{org_a.slug}/mentoren",
+        data={**answers(email), "_stamp": stamp(settings, org_a, form)},
+    )
+    assert r.status_code == 200, r.text
+    await deliver_outbox({"db": db, "settings": settings, "worker_name": "test"})
+    [message] = await mailbox.wait_for(email)
+    assert (await client.post("/" + link_in(message).split("://", 1)[1].split("/", 1)[1])).status_code == 200
+    tasks = await intake.call("GET", "/tasks", params={"assignee_id": str(coordinator.id)})
+    [task] = tasks["items"]
+    assert task["title"] == "New sign-up: Lena Vogel"
+    assert f"Form: Become a mentor\nE-mail: {email}" in task["description"]

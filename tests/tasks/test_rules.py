@@ -9,6 +9,8 @@ from typing import Any
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select, update
 
+# The worker that runs the rules reads the page catalogues too (consent purposes are labelled there).
+import services.worker.jobs.contacts  # noqa: F401
 from shared.actor import Actor
 from shared.contacts.models import Consent, Contact
 from shared.db import Database
@@ -19,7 +21,7 @@ from shared.tasks import rules, tasks
 from shared.tasks.models import Task
 from shared.tasks.schemas import RuleIn
 from tests.conftest import Org
-from tests.fixtures.tasks import add_member, make_contact, make_match
+from tests.fixtures.tasks import add_member, make_contact, make_match, sign_in
 
 TODAY = date(2027, 5, 10)
 
@@ -61,7 +63,7 @@ async def test_a_waiting_mentee_gets_one_follow_up_however_often_the_rule_runs(
     assert (await run(db, org_a))["waiting_followup"] == 0
     [task] = await rule_tasks(db, org_a, "waiting_followup")
     assert task.contact_id == waiting.id and task.assignee_id == owner.id and task.status == "open"
-    assert task.title == "Nachfassen: wartet seit 40 Tagen auf ein Tandem"
+    assert task.title == "Nachfassen: wartet seit 31.03.2027 auf ein Tandem"
 
     await complete(db, org_a, task)
     assert (await run(db, org_a, TODAY + timedelta(days=5)))["waiting_followup"] == 0, "followed up already"
@@ -165,7 +167,37 @@ async def test_a_consent_reminder_before_it_expires_and_none_after_a_withdrawal(
     assert (await run(db, org_a, date(2027, 4, 20)))["consent_expiry"] == 1
     assert (await run(db, org_a, date(2027, 4, 21)))["consent_expiry"] == 0
     [task] = await rule_tasks(db, org_a, "consent_expiry")
-    assert task.contact_id == person.id and task.title == "Einwilligung „photos“ läuft am 20.05.2027 ab"
+    assert task.contact_id == person.id and task.title == "Einwilligung „Fotos“ läuft am 20.05.2027 ab"
+
+
+async def test_each_coordinator_reads_rule_tasks_in_their_own_language(
+    dev_web_app: Any, db: Database, org_a: Org
+) -> None:
+    english = await add_member(db, org_a, locale="en")
+    german = await add_member(db, org_a)
+    async with db.tenant(org_a.id) as session:
+        for owner in (english, german):
+            await make_contact(session, org_a.id, waiting_since=date(2027, 3, 31), owner=owner.id)
+            await make_match(session, org_a.id, started_on=date(2026, 6, 1), owner=owner.id)
+    await switch_on(db, org_a, "waiting_followup", days=30)
+    await switch_on(db, org_a, "match_wrap_up", duration_months=12, lead_days=30)
+    await run(db, org_a, date(2027, 5, 2))
+    made = await rule_tasks(db, org_a, "waiting_followup") + await rule_tasks(db, org_a, "match_wrap_up")
+    titles = {(t.assignee_id, t.rule): t.title for t in made}
+    assert titles[(english.id, "waiting_followup")] == "Follow up: waiting for a tandem since Mar 31, 2027"
+    assert titles[(english.id, "match_wrap_up")] == "Prepare the end of the tandem (planned end Jun 1, 2027)"
+    assert titles[(german.id, "waiting_followup")] == "Nachfassen: wartet seit 31.03.2027 auf ein Tandem"
+    assert titles[(german.id, "match_wrap_up")] == (
+        "Tandem-Abschluss vorbereiten (geplantes Ende 01.06.2027)"
+    )
+    # What each of them sees on their task's page.
+    for member, wanted in ((english, "Mar 31, 2027"), (german, "31.03.2027")):
+        async with AsyncTestClient(app=dev_web_app) as browser:
+            await sign_in(browser, member)
+            [task] = [t for t in made if t.assignee_id == member.id and t.rule == "waiting_followup"]
+            page = await browser.get(f"/o/{org_a.slug}/tasks/{task.id}")
+            assert page.status_code == 200 and titles[(member.id, "waiting_followup")] in page.text
+            assert wanted in page.text
 
 
 async def test_a_wrap_up_task_when_the_planned_end_nears(db: Database, org_a: Org) -> None:
