@@ -18,12 +18,13 @@ import msgspec
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import history, outbox
+from shared import history, i18n, outbox
 from shared.actor import SYSTEM_ACTOR, Actor
 from shared.db import Database, current_org
 from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from shared.history.models import HistoryEntry
 from shared.history.service import ACCESS_ENTITIES
+from shared.i18n import N_
 from shared.identity.models import Invitation
 from shared.models import ApiToken, Membership, Organization, User
 from shared.organizations import MemberOut
@@ -268,26 +269,43 @@ def _new_secret(org_id: uuid.UUID) -> str:
     return f"{INVITATION_PREFIX}{org_id.hex}_{secrets.token_urlsafe(32)}"
 
 
+# The invitation e-mail; the link and its expiry differ per invitation, the wording per language.
+INVITATION_SUBJECT = N_("Invitation to %(org)s on codo")
+INVITATION_BODY = N_(
+    "%(inviter)s invites you to %(org)s on codo.\n"
+    "Sign in through this link (valid until %(until)s, usable once):\n\n"
+    "%(link)s\n"
+)
+
+
+async def _invitee_languages(session: AsyncSession, address: str) -> tuple[str, ...]:
+    """Someone who already uses codo reads their own language; for anyone else codo cannot know
+    it yet, so the e-mail says everything in German first and English second."""
+    known = (
+        await session.execute(select(User.locale).where(func.lower(User.email) == address).limit(1))
+    ).scalar_one_or_none()
+    return (i18n.language(known),) if known else i18n.LOCALES
+
+
 async def _send(
     session: AsyncSession, settings: Settings, org: Organization, inv: Invitation, raw: str, inviter: str
 ) -> str:
     link = invitation_link(settings, raw)
-    days = INVITATION_VALID.days
+    languages = await _invitee_languages(session, inv.email)
+    params = {"org": org.name, "inviter": inviter, "link": link}
+    expires = inv.expires_at
+    subjects = [i18n.gettext(lang, INVITATION_SUBJECT, domain="identity", **params) for lang in languages]
+    bodies = [
+        i18n.gettext(lang, INVITATION_BODY, domain="identity", until=i18n.when(lang, expires), **params)
+        for lang in languages
+    ]
     await outbox.enqueue(
         session,
         org.id,
         kind="invitation",
         to=inv.email,
-        subject=f"Einladung zu {org.name} in codo / Invitation to {org.name} on codo",
-        body_text=(
-            f"{inviter} lädt Sie zu {org.name} in codo ein.\n"
-            f"Melden Sie sich über diesen Link an (gültig {days} Tage, nur einmal verwendbar):\n\n"
-            f"{link}\n\n"
-            "---\n\n"
-            f"{inviter} invites you to {org.name} on codo.\n"
-            f"Sign in through this link (valid for {days} days, usable once):\n\n"
-            f"{link}\n"
-        ),
+        subject=" / ".join(subjects),
+        body_text="\n---\n\n".join(bodies),
     )
     return link
 

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from services.worker.main import deliver_outbox
+from shared import i18n
 from shared.db import Database
 from shared.identity.models import Invitation
-from shared.models import Membership
+from shared.models import Membership, User
 from shared.permissions import Role
 from shared.settings import Settings
 from tests.conftest import Mailbox, Org, settings_env
@@ -255,3 +257,39 @@ async def test_api_tokens_created_and_revoked_are_in_the_audit_log(
         ("token.revoked", "CRM-Abgleich", "API token admin token"),
         ("token.created", "CRM-Abgleich", "API token admin token"),
     ]
+
+
+async def test_the_invitation_speaks_the_invitees_language(
+    client: AsyncTestClient[Any],
+    db: Database,
+    settings: Settings,
+    mailbox: Mailbox,
+    org_a: Org,
+    org_b: Org,
+) -> None:
+    """A stranger reads German first and English second; someone who already uses codo in English
+    reads English alone. The expiry is a date a person reads, not an ISO timestamp."""
+    stranger, known = email("neu"), email("known")
+    await add_person(db, org_b.id, known, "viewer")
+    async with db.platform() as session:
+        await session.execute(update(User).where(User.email == known).values(locale="en"))
+    for address in (stranger, known):
+        r = await client.post(
+            f"{API}/{org_a.slug}/invitations", json={"email": address, "role": "viewer"}, headers=org_a.auth()
+        )
+        assert r.status_code == 201, r.text
+    await deliver_outbox({"db": db, "settings": settings, "worker_name": "test"})
+
+    expires = datetime.now(UTC) + timedelta(days=7)
+    (german,) = await mailbox.wait_for(stranger)
+    body = german.get_payload(decode=True).decode()
+    assert german["Subject"].startswith("Einladung zu ") and "/ Invitation to " in german["Subject"]
+    assert body.index("lädt Sie zu") < body.index("invites you to")
+    assert f"gültig bis {i18n.day('de', expires)} um" in body
+    assert f"valid until {i18n.day('en', expires)} at" in body
+
+    (english,) = await mailbox.wait_for(known)
+    body = english.get_payload(decode=True).decode()
+    assert english["Subject"].startswith("Invitation to ") and "Einladung" not in english["Subject"]
+    assert "invites you to" in body and "lädt" not in body
+    assert f"valid until {i18n.day('en', expires)} at" in body
