@@ -8,6 +8,7 @@ from typing import Any
 
 from litestar.testing import AsyncTestClient
 
+from shared.contacts import timeline
 from shared.db import Database
 from shared.permissions import Role
 from tests.conftest import Org, create_org
@@ -57,6 +58,14 @@ async def test_the_last_passed_step_makes_a_person_ready_and_the_board_agrees(
     assert "bereit" in page.split("<h1")[1].split("</h1>")[0]
     assert "Bereit für die Vermittlung: alle Pflichtschritte der Vorbereitung sind erledigt" in page
     assert "zuletzt: Vorbereitungsseminar" in page
+    # The same entry in the reader's language, and in English over the API.
+    await sign_in(browserless, await add_member(db, org_a, locale="en"))
+    page = (await browserless.get(f"/o/{org_a.slug}/contacts/{paul}")).text
+    assert "Ready for matching: every required preparation step is done" in page
+    assert "Bereit für die Vermittlung" not in page
+    notes = (await intake.call("GET", f"/contacts/{paul}/timeline"))["items"]
+    assert notes[0]["body"].startswith("Ready for matching: every required preparation step is done (last: ")
+    await sign_in(browserless, member)
 
     available = await intake.call("GET", "/matching/available", role=Role.VIEWER)
     assert [p["name"] for p in available] == ["Paul Muster"]
@@ -80,3 +89,17 @@ async def test_the_last_passed_step_makes_a_person_ready_and_the_board_agrees(
     r = await intake.client.get(f"/api/v1/orgs/{other.slug}/matching/missing/{rita}", headers=other.auth())
     assert r.status_code == 404
     assert (await intake.call("GET", f"/contacts/{paul}"))["status"] == "screening"
+
+
+def test_a_readiness_note_stored_in_german_reads_in_english() -> None:
+    """Notes written before codo stored them in English still follow the reader's language."""
+    stored = (
+        "Bereit für die Vermittlung: alle Pflichtschritte der Vorbereitung sind erledigt (zuletzt: Seminar)."
+    )
+    assert timeline.note_text(stored, "en") == (
+        "Ready for matching: every required preparation step is done (last: Seminar)."
+    )
+    assert (
+        timeline.note_text("Bereit für die Vermittlung? Noch nicht.", "en")
+        == "Bereit für die Vermittlung? Noch nicht."
+    )

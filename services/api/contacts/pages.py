@@ -226,7 +226,11 @@ async def _timeline(page: PageContext, contact_id: uuid.UUID, actor: Actor) -> l
     the meetings the mentor logged (confidential words only for admins and the coordinator)."""
     entries: list[tuple[datetime, str, Any]] = [
         (a.occurred_at, "activity", a)
-        for a in (await timeline.timeline(page.session, contact_id, actor, limit=100, cursor=None)).items
+        for a in (
+            await timeline.timeline(
+                page.session, contact_id, actor, limit=100, cursor=None, locale=page.locale
+            )
+        ).items
     ]
     if page.can(Permission.DATA_READ):
         answered = await questionnaire_answers.for_contact(page.session, contact_id, actor, page.locale)
