@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import history
 from shared.contacts import fields as custom_fields
+from shared.contacts import notes
 from shared.contacts.models import (
     Activity,
     Consent,
@@ -78,7 +79,6 @@ from shared.contacts.vocab import (
     fold_plain,
     normalize_email,
     search_terms,
-    status_label,
 )
 from shared.db import current_org, driver_connection
 from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -872,8 +872,6 @@ async def protect_status(
     text = reason.strip() if isinstance(reason, str) else ""
     if not text:
         raise ValidationFailed("give a reason for a child-protection decision", field="status_reason")
-    before = status_label(contact.status, "de")
-    after = status_label(status or "", "de")
     session.add(
         Activity(
             organization_id=contact.organization_id,
@@ -881,7 +879,9 @@ async def protect_status(
             kind="note",
             occurred_at=datetime.now(UTC),
             author_name=actor,
-            body=f"Status: {before} → {after}. Grund: {text[:2000]}",
+            body=notes.system_note(
+                notes.PROTECTION, before=contact.status, after=status or "", reason=text[:2000]
+            ),
             confidential=True,
         )
     )
@@ -1142,7 +1142,7 @@ async def merge_contacts(session: AsyncSession, keep_id: uuid.UUID, other_id: uu
             kind="note",
             occurred_at=datetime.now(UTC),
             author_name="codo",
-            body=f"Merged with a duplicate record ({other.id}).",
+            body=notes.system_note(notes.MERGED, id=str(other.id)),
         )
     )
     changes = history.diff(before, history.snapshot(keep, HISTORY_FIELDS))

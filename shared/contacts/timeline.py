@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import re
 import uuid
 from datetime import UTC, date, datetime
@@ -10,9 +9,10 @@ from datetime import UTC, date, datetime
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import history, i18n
+from shared import history
 from shared.actor import Actor, display_name
 from shared.contacts.models import Activity, Consent, ContactSettings
+from shared.contacts.notes import note_text
 from shared.contacts.schemas import (
     ActivityIn,
     ActivityOut,
@@ -25,43 +25,12 @@ from shared.contacts.schemas import (
 from shared.contacts.service import current_consents, get_contact, required_consents
 from shared.contacts.vocab import ACTIVITY_KINDS, CONSENT_STATUSES, STATUSES
 from shared.errors import NotFound, ValidationFailed
-from shared.i18n import N_
 from shared.pagination import Page, decode_cursor, encode_cursor
 
 ACTIVITY_FIELDS = ("kind", "occurred_at", "body", "confidential")
 SETTINGS_FIELDS = ("required_consents", "retention_months", "retention_statuses")
 CONSENT_FIELDS = ("purpose", "status", "effective_on", "given_by", "evidence")
 PURPOSE_RE = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
-
-
-# Notes codo writes itself. They are stored in English (what the API shows) and read in each
-# reader's language: a stored note that has the shape of one of these texts, in any language, is
-# written anew from the catalogue. Parameters are names people gave, never words of codo's own.
-READY_FOR_MATCHING = N_("Ready for matching: every required preparation step is done (last: %(step)s).")
-SYSTEM_NOTES = (READY_FOR_MATCHING,)
-STORED_IN = "en"
-_PLACEHOLDER = re.compile(r"%\\\((\w+)\\\)s")
-
-
-def system_note(message: str, **params: str) -> str:
-    """The stored text of a note codo writes itself (see :data:`SYSTEM_NOTES`)."""
-    return i18n.gettext(STORED_IN, message, domain="contacts", **params)
-
-
-@functools.cache
-def _shape(locale: str, message: str) -> re.Pattern[str]:
-    text = re.escape(i18n.gettext(locale, message, domain="contacts"))
-    return re.compile(_PLACEHOLDER.sub(r"(?P<\1>.*?)", text), re.DOTALL)
-
-
-def note_text(body: str, locale: str) -> str:
-    """A timeline entry's text as ``locale`` reads it."""
-    for message in SYSTEM_NOTES:
-        for written_in in i18n.LOCALES:
-            found = _shape(written_in, message).fullmatch(body)
-            if found:
-                return i18n.gettext(locale, message, domain="contacts", **found.groupdict())
-    return body
 
 
 def activity_out(a: Activity, locale: str = "en") -> ActivityOut:

@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import history
+from shared.contacts import notes
 from shared.contacts import service as contacts_service
-from shared.contacts import timeline
 from shared.contacts.models import Activity, Contact, Programme
 from shared.contacts.schemas import ContactPatch
 from shared.contacts.service import contact_name
@@ -316,7 +316,7 @@ async def promote_if_ready(session: AsyncSession, who: Who, contact_id: uuid.UUI
             occurred_at=datetime.now(UTC),
             author_membership_id=who.membership_id,
             author_name=who.name,
-            body=timeline.system_note(timeline.READY_FOR_MATCHING, step=last_step),
+            body=notes.system_note(notes.READY_FOR_MATCHING, step=last_step),
         )
     )
     await session.flush()

@@ -30,7 +30,9 @@ async def test_a_coordinator_merges_a_duplicate_and_deletes_a_mistake(
     kept = await intake.call("GET", f"/contacts/{keep}")
     assert kept["city"] == "Berlin" and kept["phone"] == "030 1234"
     assert (await intake.call("GET", f"/contacts/{twin}", expect=None)).status_code == 404
-    assert "Die Kontakte sind zusammengeführt." in (await browserless.get(r.headers["location"])).text
+    merged = (await browserless.get(r.headers["location"])).text
+    assert "Die Kontakte sind zusammengeführt." in merged
+    assert f"Mit einem doppelten Datensatz zusammengeführt ({twin})." in merged
 
     mistake = await intake.person("mentee", "Irrtum")
     page = await browserless.get(f"/o/{org_a.slug}/contacts/{mistake}")

@@ -8,7 +8,7 @@ from typing import Any
 
 from litestar.testing import AsyncTestClient
 
-from shared.contacts import timeline
+from shared.contacts import notes
 from shared.db import Database
 from shared.permissions import Role
 from tests.conftest import Org, create_org
@@ -96,10 +96,10 @@ def test_a_readiness_note_stored_in_german_reads_in_english() -> None:
     stored = (
         "Bereit für die Vermittlung: alle Pflichtschritte der Vorbereitung sind erledigt (zuletzt: Seminar)."
     )
-    assert timeline.note_text(stored, "en") == (
+    assert notes.note_text(stored, "en") == (
         "Ready for matching: every required preparation step is done (last: Seminar)."
     )
     assert (
-        timeline.note_text("Bereit für die Vermittlung? Noch nicht.", "en")
+        notes.note_text("Bereit für die Vermittlung? Noch nicht.", "en")
         == "Bereit für die Vermittlung? Noch nicht."
     )
