@@ -551,3 +551,16 @@ async def test_the_pages_speak_english_to_an_english_coordinator(
     assert '<option value="90" selected>90 minutes before</option>' in opened.text
     confirm = re.search(r'data-confirm="([^"]+)"', opened.text)
     assert confirm and unescape(confirm.group(1)).startswith("Cancel “Parents' evening”? 0 contacts get")
+
+
+async def test_a_repetition_on_weekdays_reads_as_words_in_the_readers_language(
+    browserless: AsyncTestClient[Any], db: Database, org_a: Org
+) -> None:
+    ana = await add_member(db, org_a)
+    task = await a_task(db, org_a, ana, "Lernrunde", today(), recurrence="FREQ=WEEKLY;BYDAY=MO,TH")
+    await sign_in(browserless, ana)
+    page = (await browserless.get(f"/o/{org_a.slug}/tasks/{task.id}")).text
+    assert "<dd>wöchentlich am Montag und Donnerstag</dd>" in page
+    await sign_in(browserless, await add_member(db, org_a, locale="en"))
+    page = (await browserless.get(f"/o/{org_a.slug}/tasks/{task.id}")).text
+    assert "<dd>weekly on Monday and Thursday</dd>" in page

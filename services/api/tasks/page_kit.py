@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from babel import Locale
 from babel.dates import format_date
+from babel.lists import format_list
 from litestar.response import Template
 
 from services.api.tasks.acting import now_utc
@@ -17,6 +19,7 @@ from services.api.web import i18n
 from services.api.web.context import PageContext
 from shared.actor import Actor
 from shared.errors import DomainError, ValidationFailed
+from shared.i18n import N_
 from shared.matching import matches
 from shared.matching.schemas import MatchOut
 from shared.organizations import MemberOut, list_members
@@ -32,6 +35,17 @@ PRESET_RULES = {
     "every 2 weeks": "FREQ=WEEKLY;INTERVAL=2",
     "monthly": "FREQ=MONTHLY",
 }
+
+
+# How often a rule repeats: once per period, or every n periods (n is at least 2).
+EVERY = {
+    "DAILY": (N_("daily"), N_("every %(num)s days")),
+    "WEEKLY": (N_("weekly"), N_("every %(num)s weeks")),
+    "MONTHLY": (N_("monthly"), N_("every %(num)s months")),
+    "YEARLY": (N_("yearly"), N_("every %(num)s years")),
+}
+ON_DAYS = N_("%(repeat)s on %(days)s")
+WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 
 
 def translator(locale: str) -> Callable[..., str]:
@@ -61,24 +75,26 @@ class Fmt:
         return {v: k for k, v in PRESET_RULES.items()}.get(rule, rule)
 
     def rrule(self, rule: str) -> str:
-        de = self.locale == "de"
+        """A repetition as people say it ("alle 2 Wochen", "weekly on Monday and Thursday"); a rule
+        beyond what this can say shows as stored."""
         parts = dict(p.split("=", 1) for p in rule.split(";") if "=" in p)
-        n = int(parts.get("INTERVAL", "1"))
         freq = parts.get("FREQ", "")
-        if set(parts) - {"FREQ", "INTERVAL"}:
+        if freq not in EVERY or set(parts) - {"FREQ", "INTERVAL", "BYDAY"}:
             return rule
-        names = {
-            "DAILY": ("täglich", "alle %d Tage", "daily", "every %d days"),
-            "WEEKLY": ("wöchentlich", "alle %d Wochen", "weekly", "every %d weeks"),
-            "MONTHLY": ("monatlich", "alle %d Monate", "monthly", "every %d months"),
-            "YEARLY": ("jährlich", "alle %d Jahre", "yearly", "every %d years"),
-        }
-        if freq not in names:
+        interval = parts.get("INTERVAL", "1")
+        if not interval.isdigit() or int(interval) < 1:
             return rule
-        one_de, many_de, one_en, many_en = names[freq]
-        if n == 1:
-            return one_de if de else one_en
-        return (many_de if de else many_en) % n
+        _ = translator(self.locale)
+        n = int(interval)
+        said = _(EVERY[freq][0]) if n == 1 else _(EVERY[freq][1], num=n)
+        if "BYDAY" not in parts:
+            return said
+        days = parts["BYDAY"].split(",")
+        if any(d not in WEEKDAYS for d in days):
+            return rule
+        names = Locale.parse(self.locale).days["format"]["wide"]
+        on = format_list([names[WEEKDAYS.index(d)] for d in days], locale=self.locale)
+        return _(ON_DAYS, repeat=said, days=on)
 
 
 def local_redirect(target: str | None, fallback: str) -> str:
