@@ -18,47 +18,51 @@ from openpyxl import Workbook  # type: ignore[import-untyped]
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import history, queue
+from shared import history, i18n, queue
 from shared.contacts import fields as custom_fields
 from shared.contacts.models import Contact, Export, Programme, ProgrammeMembership
 from shared.contacts.service import SORTS, ContactQuery, contact_name, count_contacts, filtered_select
 from shared.errors import NotFound, ValidationFailed
+from shared.i18n import N_
 from shared.limits import Items, Text
 from shared.spreadsheets import csv_row, xlsx_row
 
 INLINE_LIMIT = 2000
+# The header row, in the language of the member who asked (German unless the API asks otherwise).
 COLUMNS: dict[str, str] = {
-    "id": "ID",
-    "display_name": "Name",
-    "first_name": "Vorname",
-    "last_name": "Nachname",
-    "preferred_name": "Rufname",
-    "organisation_name": "Organisation",
-    "kinds": "Rolle",
-    "status": "Status",
-    "birth_date": "Geburtsdatum",
-    "age_group": "Altersgruppe",
-    "gender": "Geschlecht",
-    "languages": "Sprachen",
-    "email": "E-Mail",
-    "phone": "Telefon",
-    "postal_code": "PLZ",
-    "city": "Ort",
-    "preferred_channel": "Kontaktweg",
-    "tags": "Tags",
-    "interests": "Interessen",
-    "availability": "Verfügbarkeit",
-    "capacity": "Kapazität",
-    "support_kinds": "Unterstützung",
-    "waiting_since": "Wartet seit",
-    "programmes": "Programme",
-    "created_at": "Angelegt",
+    "id": N_("ID"),
+    "display_name": N_("Name"),
+    "first_name": N_("First name"),
+    "last_name": N_("Last name"),
+    "preferred_name": N_("Preferred name"),
+    "organisation_name": N_("Organisation"),
+    "kinds": N_("Role"),
+    "status": N_("Status"),
+    "birth_date": N_("Date of birth"),
+    "age_group": N_("Age group"),
+    "gender": N_("Gender"),
+    "languages": N_("Languages"),
+    "email": N_("E-mail"),
+    "phone": N_("Phone"),
+    "postal_code": N_("Postal code"),
+    "city": N_("City"),
+    "preferred_channel": N_("Preferred channel"),
+    "tags": N_("Tags"),
+    "interests": N_("Interests"),
+    "availability": N_("Availability"),
+    "capacity": N_("Capacity"),
+    "support_kinds": N_("Support"),
+    "waiting_since": N_("Waiting since"),
+    "programmes": N_("Programmes"),
+    "created_at": N_("Created"),
 }
 DEFAULT_COLUMNS = ["last_name", "first_name", "kinds", "status", "email", "phone", "postal_code", "tags"]
 
 
 class ExportIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     format: Text = "csv"
+    # The language of the header row and of yes/no ("de" or "en"); German unless given.
+    locale: Text | None = None
     columns: Items[Text] = []
     q: Text | None = None
     kind: Text | None = None
@@ -113,7 +117,8 @@ async def create_export(session: AsyncSession, org_id: uuid.UUID, data: ExportIn
         organization_id=org_id,
         status="pending",
         format=data.format,
-        query=msgspec.to_builtins(query),
+        # The language rides along with the filters: the worker may write the file later.
+        query={**msgspec.to_builtins(query), "locale": i18n.language(data.locale)},
         columns=list(dict.fromkeys(columns)),
         created_by=created_by,
     )
@@ -132,7 +137,7 @@ async def create_export(session: AsyncSession, org_id: uuid.UUID, data: ExportIn
         details={
             "format": data.format,
             "rows": export.row_count,
-            "filters": export.query,
+            "filters": msgspec.to_builtins(query),
             "columns": columns,
         },
     )
@@ -146,7 +151,7 @@ async def get_export(session: AsyncSession, export_id: uuid.UUID) -> Export:
     return export
 
 
-def _cell(value: Any) -> Any:
+def _cell(value: Any, lang: str) -> Any:
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     if isinstance(value, uuid.UUID):
@@ -154,7 +159,7 @@ def _cell(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.astimezone(UTC).replace(tzinfo=None)
     if isinstance(value, bool):
-        return "ja" if value else "nein"
+        return i18n.gettext(lang, N_("yes") if value else N_("no"), domain="contacts")
     return value
 
 
@@ -173,6 +178,7 @@ async def _rows(session: AsyncSession, export: Export) -> Iterator[list[Any]]:
         )
         for contact_id, name in pairs:
             programmes.setdefault(contact_id, []).append(name)
+    lang = i18n.language(export.query.get("locale"))
     out: list[list[Any]] = []
     for contact in (await session.execute(stmt)).scalars():
         row = []
@@ -182,9 +188,9 @@ async def _rows(session: AsyncSession, export: Export) -> Iterator[list[Any]]:
             elif col == "programmes":
                 row.append(", ".join(sorted(programmes.get(contact.id, []))))
             elif col.startswith("custom."):
-                row.append(_cell(contact.custom.get(col.removeprefix("custom."))))
+                row.append(_cell(contact.custom.get(col.removeprefix("custom.")), lang))
             else:
-                row.append(_cell(getattr(contact, col)))
+                row.append(_cell(getattr(contact, col), lang))
         out.append(row)
     return iter(out)
 
@@ -194,10 +200,15 @@ async def build(session: AsyncSession, export_id: uuid.UUID) -> Export:
     export = await get_export(session, export_id)
     if export.status in ("done", "expired"):
         return export
+    lang = i18n.language(export.query.get("locale"))
     labels = {
-        f"custom.{f.key}": f.label_de for f in await custom_fields.list_fields(session, include_archived=True)
+        f"custom.{f.key}": (f.label_en if lang == "en" else "") or f.label_de
+        for f in await custom_fields.list_fields(session, include_archived=True)
     }
-    header = [COLUMNS.get(c) or labels.get(c, c) for c in export.columns]
+    header = [
+        i18n.gettext(lang, COLUMNS[c], domain="contacts") if c in COLUMNS else labels.get(c, c)
+        for c in export.columns
+    ]
     rows = list(await _rows(session, export))
     if export.format == "csv":
         text = io.StringIO()
@@ -208,7 +219,7 @@ async def build(session: AsyncSession, export_id: uuid.UUID) -> Export:
         export.content = ("\ufeff" + text.getvalue()).encode("utf-8")
     else:
         book = Workbook(write_only=True)
-        sheet = book.create_sheet("Kontakte")
+        sheet = book.create_sheet(i18n.gettext(lang, N_("Contacts"), domain="contacts"))
         sheet.append(xlsx_row(sheet, header))
         for row in rows:
             sheet.append(xlsx_row(sheet, row))

@@ -13,6 +13,7 @@ from shared.db import Database
 from shared.permissions import Role
 from tests.conftest import Org
 from tests.fixtures.contacts import ContactsApi, extra_token
+from tests.fixtures.tasks import add_member, csrf_of, sign_in
 
 
 async def test_custom_fields_are_validated_required_per_kind_and_archived_without_loss(
@@ -213,6 +214,11 @@ async def test_a_filtered_list_exports_to_csv_and_xlsx_with_chosen_columns(
     book = load_workbook(io.BytesIO((await client.get(r.json()["download"], headers=org_a.auth())).content))
     values = [list(row) for row in book.active.iter_rows(values_only=True)]
     assert values[0] == ["Nachname", "Vorname", "Sprachen"] and len(values) == 3
+    # Someone reading codo in English gets an English header row.
+    r = await client.post(base, json={**body, "format": "xlsx", "locale": "en"}, headers=org_a.auth())
+    book = load_workbook(io.BytesIO((await client.get(r.json()["download"], headers=org_a.auth())).content))
+    assert book.active.title == "Contacts"
+    assert next(book.active.iter_rows(values_only=True)) == ("Last name", "First name", "Languages")
     r = await client.post(base, json={**body, "columns": ["password"]}, headers=org_a.auth())
     assert r.status_code == 422 and r.json()["field"] == "columns"
     assert (await client.post(base, json=body, headers=org_a.auth(Role.VIEWER))).status_code == 403
@@ -241,3 +247,18 @@ async def test_a_large_export_runs_in_the_worker(
         "Eins;;mentee;interested;;;;",
         "Zwei;;mentee;interested;;;;",
     ]
+
+
+async def test_the_export_page_writes_the_header_in_the_members_language(
+    browserless: AsyncTestClient[Any], db: Database, org_a: Org, contacts_api: ContactsApi
+) -> None:
+    await contacts_api.create(first_name="Jörg", last_name="Bäcker", kinds=["mentor"])
+    await sign_in(browserless, await add_member(db, org_a, locale="en"))
+    page = await browserless.get(f"/o/{org_a.slug}/contacts")
+    r = await browserless.post(
+        f"/o/{org_a.slug}/contacts/export",
+        data={"_csrf": csrf_of(page.text), "format": "csv", "columns": ["last_name", "first_name"]},
+    )
+    assert r.status_code == 200, r.text
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig")), delimiter=";"))
+    assert rows[0] == ["Last name", "First name"] and ["Bäcker", "Jörg"] in rows

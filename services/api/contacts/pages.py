@@ -659,6 +659,7 @@ class ContactPages(PageController):
             kind=single.get("kind") or None,
             status=single.get("status") or None,
             tag=single.get("tag") or None,
+            locale=page.locale,
         )
         export = await exports.create_export(
             page.session, page.org.id, data, page.user.email if page.user else ""
