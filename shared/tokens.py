@@ -206,7 +206,11 @@ async def revoke_token(
     if token is None:
         raise NotFound("no such token")
     if revoked_by is not None and not can_grant(revoked_by, Role(token.role)):
-        raise Forbidden(f"the role {revoked_by.value} cannot revoke a token with the role {token.role}")
+        raise Forbidden(
+            "the role %(role)s cannot revoke a token with the role %(role2)s",
+            role=revoked_by.value,
+            role2=token.role,
+        )
     if token.revoked_at is None:
         token.revoked_at = datetime.now(UTC)
         await session.flush()

@@ -214,14 +214,16 @@ class _Collector:
     def add(self, cells: Sequence[Any]) -> None:
         self.lines += 1
         if self.lines > MAX_LINES:
-            raise ValidationFailed(f"at most {MAX_LINES} lines per file (empty ones included)", field="file")
+            raise ValidationFailed(
+                "at most %(max)s lines per file (empty ones included)", field="file", max=MAX_LINES
+            )
         width = len(cells)
         while width and _blank(cells[width - 1]):
             width -= 1
         if not width:
             return
         if width > MAX_COLUMNS:
-            raise ValidationFailed(f"at most {MAX_COLUMNS} columns per sheet", field="file")
+            raise ValidationFailed("at most %(max)s columns per sheet", field="file", max=MAX_COLUMNS)
         kept: list[Any] = []
         for value in cells[:width]:
             if isinstance(value, str):
@@ -241,7 +243,7 @@ class _Collector:
             self.header_line = self.lines
             return
         if len(self.rows) >= MAX_ROWS:
-            raise ValidationFailed(f"at most {MAX_ROWS} rows per import", field="file")
+            raise ValidationFailed("at most %(max)s rows per import", field="file", max=MAX_ROWS)
         self.rows.append((self.lines, kept))
 
 
@@ -290,7 +292,9 @@ def _read_csv(content: bytes) -> _Collector:
     # Counting line breaks costs milliseconds; parsing a file of millions of them would not. The
     # bound leaves room for cells that span several lines.
     if content.count(b"\n") > 2 * MAX_LINES:
-        raise ValidationFailed(f"at most {MAX_LINES} lines per file (empty ones included)", field="file")
+        raise ValidationFailed(
+            "at most %(max)s lines per file (empty ones included)", field="file", max=MAX_LINES
+        )
     head = content[:65536]
     # A file that is not UTF-8 is read again as Windows-1252; latin-1 decodes any byte.
     for encoding in ("utf-8-sig", "cp1252", "latin-1"):

@@ -786,7 +786,7 @@ async def list_contacts(
     session: AsyncSession, query: ContactQuery, *, limit: int, cursor: str | None
 ) -> Page[ContactOut]:
     if query.sort not in SORTS:
-        raise ValidationFailed(f"sort by one of {', '.join(SORTS)}", field="sort")
+        raise ValidationFailed("sort by one of %(sorts)s", field="sort", sorts=", ".join(SORTS))
     column_name, descending = SORTS[query.sort]
     column = getattr(Contact, column_name)
     after = _decode(cursor, column_name) if cursor else None

@@ -115,7 +115,11 @@ async def get(session: AsyncSession, export_id: uuid.UUID) -> ReportExport:
 
 def content(export: ReportExport) -> bytes:
     if export.status != "done" or export.content is None:
-        raise Conflict(f"the export is {export.status}", field="status")
+        if export.status == "failed":
+            raise Conflict("the export failed; start a new one", field="status")
+        if export.status == "expired":
+            raise Conflict("the export has expired; start a new one", field="status")
+        raise Conflict("the export is not ready yet", field="status")
     return export.content
 
 

@@ -332,3 +332,16 @@ async def test_a_commit_right_after_the_review_writes_what_the_review_showed(
     assert (await only_contact(contacts_api, "Fischer"))["city"] == "Berlin"
     found = await contacts_api.get("/contacts", q="weiss")
     assert [c["id"] for c in found["items"]] == [ben["id"]], "the new contact is found by its name"
+
+
+async def test_a_file_too_wide_is_refused_in_german_with_the_limit(
+    browser: AsyncTestClient[Any], org_a: Org
+) -> None:
+    base = f"/o/{org_a.slug}/contacts"
+    csrf = csrf_of((await browser.get(f"{base}/import")).text)
+    wide = ";".join(f"Spalte {n}" for n in range(250)) + "\n" + ";".join("x" for _ in range(250)) + "\n"
+    r = await browser.post(
+        f"{base}/import", data={"_csrf": csrf}, files={"file": ("breit.csv", wide.encode(), "text/csv")}
+    )
+    assert r.status_code == 422
+    assert "Höchstens 200 Spalten je Tabellenblatt." in r.text and "columns per sheet" not in r.text
