@@ -234,7 +234,8 @@ async def build(session: AsyncSession, export_id: uuid.UUID) -> Export:
 
 
 def filename(export: Export) -> str:
-    return f"kontakte-{export.created_at:%Y-%m-%d}.{export.format}"
+    name = i18n.gettext(i18n.language(export.query.get("locale")), N_("contacts"), domain="contacts")
+    return f"{name}-{export.created_at:%Y-%m-%d}.{export.format}"
 
 
 MEDIA_TYPES = {

@@ -262,3 +262,4 @@ async def test_the_export_page_writes_the_header_in_the_members_language(
     assert r.status_code == 200, r.text
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig")), delimiter=";"))
     assert rows[0] == ["Last name", "First name"] and ["Bäcker", "Jörg"] in rows
+    assert 'filename="contacts-' in r.headers["content-disposition"]

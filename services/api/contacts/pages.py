@@ -17,6 +17,7 @@ from services.api.contacts import person_data
 from services.api.history.pages import record_history
 from services.api.limits import UPLOAD_MAX_BYTES, refuse_nul
 from services.api.web.context import PageContext, PageController
+from shared import i18n
 from shared.actor import Actor
 from shared.contacts import exports, imports, privacy, service, timeline
 from shared.contacts import fields as custom_fields
@@ -34,6 +35,7 @@ from shared.contacts.vocab import (
     STATUSES,
 )
 from shared.errors import Conflict, DomainError, ValidationFailed
+from shared.i18n import N_
 from shared.matching import matches, meeting_log
 from shared.organizations import list_members
 from shared.pagination import MAX_LIMIT
@@ -640,10 +642,11 @@ class ContactPages(PageController):
     ) -> Response[bytes]:
         imp = await imports.get_import(page.session, import_id)
         page.require(Permission.DATA_WRITE)
+        errors = i18n.gettext(page.locale, N_("errors"), domain="contacts")
         return Response(
             imports.error_report(imp, page.locale).encode("utf-8"),
             media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="import-{imp.id}-fehler.csv"'},
+            headers={"Content-Disposition": f'attachment; filename="import-{imp.id}-{errors}.csv"'},
         )
 
     # ------------------------------------------------------------ list export
