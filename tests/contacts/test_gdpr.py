@@ -233,3 +233,19 @@ async def test_retention_preview_and_the_worker_erase_only_whom_the_rule_names(
     for kept in (held, recent, active):
         assert not (await contacts_api.get(f"/contacts/{kept['id']}"))["erased"]
     assert (await contacts_api.get("/contacts/retention"))["contacts"] == []
+
+
+async def test_the_document_shows_codos_own_notes_in_the_readers_language(
+    client: AsyncTestClient[Any], org_a: Org, contacts_api: ContactsApi
+) -> None:
+    person = await contacts_api.create(first_name="Ole", last_name="Olsen", email="ole@example.org")
+    twin = await contacts_api.create(first_name="Ole", last_name="Olsen", email="ole@example.org")
+    base = f"/api/v1/orgs/{org_a.slug}/contacts"
+    r = await client.post(f"{base}/{person['id']}/merge", json={"other_id": twin["id"]}, headers=org_a.auth())
+    assert r.status_code == 200, r.text
+    export = f"{base}/{person['id']}/export"
+    assert f"Merged with a duplicate record ({twin['id']})." in [
+        t["text"] for t in (await client.get(export, headers=org_a.auth())).json()["timeline"]
+    ]
+    r = await client.get(export, params={"format": "html"}, headers=org_a.auth())
+    assert f"Mit einem doppelten Datensatz zusammengeführt ({twin['id']})." in r.text

@@ -17,6 +17,7 @@ from typing import Any
 from babel import Locale
 
 from services.api.web import i18n
+from shared.contacts import notes
 from shared.history.labels import ACTIONS, ENTITIES
 from shared.history.labels import FIELDS as HISTORY_FIELDS
 from shared.i18n import N_
@@ -274,7 +275,7 @@ def document(data: dict[str, Any], locale: str) -> Document:
                             _.value("at", a["occurred_at"]),
                             _.term("activity", a["kind"]),
                             a.get("author") or "",
-                            a["text"],
+                            notes.note_text(a["text"], _.locale),
                         ]
                         for a in data["timeline"]
                     ],
