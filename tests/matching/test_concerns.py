@@ -9,7 +9,6 @@ from datetime import date
 import pytest
 from sqlalchemy import select, update
 
-from shared import outbox
 from shared.actor import Actor
 from shared.db import Database
 from shared.errors import NotFound, ValidationFailed
@@ -20,6 +19,7 @@ from shared.permissions import Role
 from shared.settings import Settings
 from shared.tasks.models import Notification, Task, TaskComment
 from tests.conftest import Mailbox, Org
+from tests.fixtures.mail import deliver_all
 from tests.fixtures.tasks import add_member, make_match
 
 ON = date(2026, 3, 1)
@@ -85,7 +85,7 @@ async def test_a_worry_makes_one_task_for_the_coordinator_and_tells_them(
     assert len(comments) == 2 and all("Zweites" not in c.body and "Drittes" not in c.body for c in comments)
     assert flagged is not None
 
-    await outbox.deliver_due(db, settings, worker="test")
+    await deliver_all(db, settings)
     [mail] = await mailbox.wait_for(coordinator.email)
     body = mail.get_payload(decode=True).decode() if not mail.is_multipart() else mail.as_string()
     assert "Tandem" in mail["Subject"] and "bedrückt" not in body and str(mid) in body

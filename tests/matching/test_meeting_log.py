@@ -13,7 +13,6 @@ from typing import Any
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 
-from shared import outbox
 from shared.contacts.models import Consent
 from shared.contacts.vocab import EMAIL_CONSENT
 from shared.db import Database
@@ -23,6 +22,7 @@ from shared.permissions import Role
 from shared.settings import Settings
 from shared.tasks.models import Task
 from tests.conftest import Mailbox, Org
+from tests.fixtures.mail import deliver_all
 from tests.fixtures.matching import MatchingApi
 from tests.fixtures.tasks import Member, add_member, csrf_of, make_contact, sign_in
 
@@ -75,7 +75,7 @@ async def tandem(
 
 
 async def link_from_mail(db: Database, settings: Settings, mailbox: Mailbox, email: str, n: int = 1) -> str:
-    await outbox.deliver_due(db, settings, worker="test")
+    await deliver_all(db, settings)
     message = (await mailbox.wait_for(email, n))[n - 1]
     body = message.get_payload(decode=True).decode()
     found = LINK.search(body)
@@ -137,7 +137,7 @@ async def test_a_started_tandem_sends_the_link_and_a_logged_meeting_counts_on_th
     # A pause and a return are not a new start: no second link.
     await matching.move(str(t.match_id), to="paused", on=(TODAY - timedelta(days=10)).isoformat())
     await matching.move(str(t.match_id), to="active", on=(TODAY - timedelta(days=5)).isoformat())
-    await outbox.deliver_due(db, settings, worker="test")
+    await deliver_all(db, settings)
     assert len(mailbox.to(t.mentor_email)) == 1
 
     # Opening the page (as a mail scanner would) shows the form and writes nothing.
@@ -219,7 +219,7 @@ async def test_a_worry_reaches_the_coordinator_once_and_only_they_read_it(
     assert [(x.assignee_id, x.rule, x.status) for x in tasks] == [(t.coordinator.id, "concern", "open")]
     assert "macht sich Sorgen" in tasks[0].title and worry not in tasks[0].title
     assert flagged is not None
-    await outbox.deliver_due(db, settings, worker="test")
+    await deliver_all(db, settings)
     [note] = await mailbox.wait_for(t.coordinator.email)
     assert worry not in note.get_payload(decode=True).decode()
 

@@ -17,12 +17,12 @@ from playwright.async_api import Page, async_playwright, expect
 from sqlalchemy import select
 
 from services.localstack import free_port
-from shared import outbox
 from shared.db import Database
 from shared.matching.models import MatchConcern
 from shared.settings import Settings
 from tests.conftest import Mailbox, Org, settings_env
 from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.fixtures.mail import deliver_all
 from tests.fixtures.matching import MatchingApi
 from tests.matching.test_meeting_log import LINK, tandem
 
@@ -91,7 +91,7 @@ async def test_a_mentor_logs_a_worrying_meeting_from_the_phone(
             headers=org_a.auth(),
         )
         assert r.status_code == 201, r.text
-    await outbox.deliver_due(db, served, worker="test")
+    await deliver_all(db, served)
     [mail] = await mailbox.wait_for(t.mentor_email)
     body = mail.get_payload(decode=True).decode()
     found = LINK.search(body)

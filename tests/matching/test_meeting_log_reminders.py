@@ -14,13 +14,13 @@ import redis.asyncio as aioredis
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
-from shared import outbox
 from shared.db import Database
 from shared.matching import meeting_log
 from shared.matching.models import Match, MatchingSettings, Meeting
 from shared.settings import Settings
 from shared.tasks.models import Task
 from tests.conftest import Mailbox, Org
+from tests.fixtures.mail import deliver_all
 from tests.matching.test_meeting_log import LINK, tandem
 from tests.tasks.test_reminder_workers import start_worker, stop, wait_until
 
@@ -72,7 +72,7 @@ async def test_one_reminder_and_one_task_per_quiet_spell(
     assert (task.match_id, task.assignee_id) == (quiet.match_id, quiet.coordinator.id)
     assert task.title.startswith("Seit 4 Wochen kein Treffen eingetragen")
 
-    await outbox.deliver_due(db, settings, worker="test")
+    await deliver_all(db, settings)
     [mail] = await mailbox.wait_for(quiet.mentor_email)
     assert str(make_header(decode_header(mail["Subject"]))) == "Wie läuft es mit Yusuf?"
     body = mail.get_payload(decode=True).decode()

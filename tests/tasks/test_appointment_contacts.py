@@ -12,7 +12,6 @@ from typing import Any
 from icalendar import Calendar
 from litestar.testing import AsyncTestClient
 
-from shared import outbox
 from shared.contacts.models import Consent
 from shared.contacts.vocab import EMAIL_CONSENT
 from shared.db import Database
@@ -21,6 +20,7 @@ from shared.permissions import Role
 from shared.settings import Settings
 from shared.tasks import reminders
 from tests.conftest import Mailbox, Org
+from tests.fixtures.mail import deliver_all
 from tests.fixtures.tasks import add_member, make_contact, sign_in
 
 API = "/api/v1/orgs"
@@ -103,7 +103,7 @@ async def test_contacts_get_invitation_update_cancellation_and_reminder_with_ics
     assert r.status_code == 201, r.text
     appointment = r.json()
     uid = f"appointment-{appointment['id']}@codo"
-    await outbox.deliver_due(db, settings, worker="test")
+    await deliver_all(db, settings)
 
     [invitation] = await mailbox.wait_for(du)
     assert subject(invitation).startswith("Einladung: Kennenlernen")
@@ -140,7 +140,7 @@ async def test_contacts_get_invitation_update_cancellation_and_reminder_with_ics
         headers=org_a.auth(Role.COORDINATOR),
     )
     assert r.status_code == 200, r.text
-    await outbox.deliver_due(db, settings, worker="test")
+    await deliver_all(db, settings)
     update = (await mailbox.wait_for(du, 2))[1]
     assert subject(update).startswith("Geändert: Kennenlernen")
     assert "Donnerstag, 13. März 2031" in text_of(update)
@@ -152,7 +152,7 @@ async def test_contacts_get_invitation_update_cancellation_and_reminder_with_ics
     remind_at = moved - timedelta(minutes=60)
     await reminders.send_due(db, org_a.id, remind_at + timedelta(minutes=1), "http://codo.test")
     await reminders.send_due(db, org_a.id, remind_at + timedelta(minutes=2), "http://codo.test")
-    await outbox.deliver_due(db, settings, worker="test")
+    await deliver_all(db, settings)
     reminder = (await mailbox.wait_for(du, 3))[2]
     assert subject(reminder).startswith("Erinnerung: Kennenlernen")
     assert "wir erinnern dich" in text_of(reminder)
@@ -164,7 +164,7 @@ async def test_contacts_get_invitation_update_cancellation_and_reminder_with_ics
         headers=org_a.auth(Role.COORDINATOR),
     )
     assert r.status_code == 200
-    await outbox.deliver_due(db, settings, worker="test")
+    await deliver_all(db, settings)
     cancellation = (await mailbox.wait_for(du, 4))[3]
     assert subject(cancellation).startswith("Abgesagt: Kennenlernen")
     assert "Grund: Raum nicht frei" in text_of(cancellation)
