@@ -61,7 +61,7 @@ DEFAULT_COLUMNS = ["last_name", "first_name", "kinds", "status", "email", "phone
 
 class ExportIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     format: Text = "csv"
-    # The language of the header row and of yes/no ("de" or "en"); German unless given.
+    # The language of the header row, of yes/no and of every label ("de" or "en"); German unless given.
     locale: Text | None = None
     columns: Items[Text] = []
     q: Text | None = None
@@ -163,6 +163,46 @@ def _cell(value: Any, lang: str) -> Any:
     return value
 
 
+# Stored keys and the vocabulary their labels are under: a spreadsheet reads as the pages do,
+# and codo's import takes the same labels back.
+_VOCABULARY = {"kinds": "kind", "status": "status", "gender": "gender", "preferred_channel": "channel"}
+
+
+def _words(column: str, value: Any, lang: str, options: dict[str, dict[str, str]]) -> Any:
+    """A stored key (or a list of them) by its label in the export's language."""
+    if value is None or value == "" or value == []:
+        return value
+    if isinstance(value, list):
+        return [_words(column, v, lang, options) for v in value]
+    if not isinstance(value, str):
+        return value
+    if column in _VOCABULARY:
+        return i18n.label(lang, _VOCABULARY[column], value, domain="contacts")
+    if column == "languages":
+        return i18n.language_name(lang, value)
+    if column == "availability":
+        day, _sep, time = value.partition("-")
+        return (
+            f"{i18n.label(lang, 'day', day, domain='contacts')} "
+            f"{i18n.label(lang, 'daytime', time, domain='contacts')}"
+        )
+    if column in options:
+        return options[column].get(value, value)
+    return value
+
+
+async def _choices(session: AsyncSession, lang: str) -> dict[str, dict[str, str]]:
+    """The option labels of each choice field, by its export column."""
+    return {
+        f"custom.{f.key}": {
+            o["value"]: (o.get("label_en", "") if lang == "en" else "") or o.get("label_de", o["value"])
+            for o in f.options
+        }
+        for f in await custom_fields.list_fields(session, include_archived=True)
+        if f.options
+    }
+
+
 async def _rows(session: AsyncSession, export: Export) -> Iterator[list[Any]]:
     query = _query(export.query)
     stmt = await filtered_select(session, query)
@@ -179,6 +219,7 @@ async def _rows(session: AsyncSession, export: Export) -> Iterator[list[Any]]:
         for contact_id, name in pairs:
             programmes.setdefault(contact_id, []).append(name)
     lang = i18n.language(export.query.get("locale"))
+    options = await _choices(session, lang)
     out: list[list[Any]] = []
     for contact in (await session.execute(stmt)).scalars():
         row = []
@@ -188,9 +229,10 @@ async def _rows(session: AsyncSession, export: Export) -> Iterator[list[Any]]:
             elif col == "programmes":
                 row.append(", ".join(sorted(programmes.get(contact.id, []))))
             elif col.startswith("custom."):
-                row.append(_cell(contact.custom.get(col.removeprefix("custom.")), lang))
+                value = contact.custom.get(col.removeprefix("custom."))
+                row.append(_cell(_words(col, value, lang, options), lang))
             else:
-                row.append(_cell(getattr(contact, col), lang))
+                row.append(_cell(_words(col, getattr(contact, col), lang, options), lang))
         out.append(row)
     return iter(out)
 

@@ -209,7 +209,7 @@ async def test_a_filtered_list_exports_to_csv_and_xlsx_with_chosen_columns(
     download = await client.get(r.json()["download"], headers=org_a.auth(Role.COORDINATOR))
     assert download.status_code == 200
     rows = list(csv.reader(io.StringIO(download.content.decode("utf-8-sig")), delimiter=";"))
-    assert rows == [["Nachname", "Vorname", "Sprachen"], ["Bäcker", "Jörg", "de, tr"]]
+    assert rows == [["Nachname", "Vorname", "Sprachen"], ["Bäcker", "Jörg", "Deutsch, Türkisch"]]
     r = await client.post(base, json={**body, "format": "xlsx", "kind": None}, headers=org_a.auth())
     book = load_workbook(io.BytesIO((await client.get(r.json()["download"], headers=org_a.auth())).content))
     values = [list(row) for row in book.active.iter_rows(values_only=True)]
@@ -243,10 +243,39 @@ async def test_a_large_export_runs_in_the_worker(
     assert state["status"] == "done" and state["row_count"] == 3
     text = (await client.get(state["download"], headers=org_a.auth())).content.decode("utf-8-sig")
     assert text.splitlines()[1:] == [
-        "Drei;;mentee;interested;;;;",
-        "Eins;;mentee;interested;;;;",
-        "Zwei;;mentee;interested;;;;",
+        "Drei;;Mentee;interessiert;;;;",
+        "Eins;;Mentee;interessiert;;;;",
+        "Zwei;;Mentee;interessiert;;;;",
     ]
+
+
+async def test_an_export_shows_labels_not_stored_keys(
+    client: AsyncTestClient[Any], org_a: Org, contacts_api: ContactsApi
+) -> None:
+    base = f"/api/v1/orgs/{org_a.slug}/contacts"
+    field = {
+        "key": "schulform", "label_de": "Schulform", "label_en": "Type of school", "type": "multi_choice",
+        "options": [{"value": "gs", "label_de": "Grundschule", "label_en": "Primary school"},
+                    {"value": "gym", "label_de": "Gymnasium"}],
+    }  # fmt: skip
+    assert (await client.post(f"{base}/fields", json=field, headers=org_a.auth())).status_code == 201
+    await contacts_api.create(
+        last_name="Yilmaz", kinds=["mentor"], gender="female", preferred_channel="phone",
+        availability=["tue-afternoon"], languages=["ar"], custom={"schulform": ["gs", "gym"]},
+    )  # fmt: skip
+    columns = ["last_name", "kinds", "gender", "preferred_channel", "availability", "languages"]
+    columns.append("custom.schulform")
+    rows = {}
+    for locale in ("de", "en"):
+        body = {"format": "csv", "columns": columns, "locale": locale}
+        r = await client.post(f"{base}/exports", json=body, headers=org_a.auth())
+        assert r.status_code == 201, r.text
+        download = await client.get(r.json()["download"], headers=org_a.auth())
+        rows[locale] = list(csv.reader(io.StringIO(download.content.decode("utf-8-sig")), delimiter=";"))[1]
+    assert rows["de"] == ["Yilmaz", "Mentor:in", "weiblich", "Telefon", "Di nachmittags", "Arabisch",
+                          "Grundschule, Gymnasium"]  # fmt: skip
+    assert rows["en"] == ["Yilmaz", "Mentor", "female", "phone", "Tue afternoon", "Arabic",
+                          "Primary school, Gymnasium"]  # fmt: skip
 
 
 async def test_the_export_page_writes_the_header_in_the_members_language(
