@@ -466,9 +466,9 @@ class QuestionnairePages(PageController):
         questionnaire_id: FromPath[uuid.UUID],
         question_key: FromPath[str],
     ) -> Template:
+        page.require(Permission.SETTINGS_MANAGE)
         found = await service.get(page.session, questionnaire_id, page.locale)
         question = found.content.questions[self._find(found.content.questions, question_key)]
-        page.require(Permission.SETTINGS_MANAGE)
         return await self._form_page(
             page,
             "questionnaires/question.html",
@@ -485,10 +485,10 @@ class QuestionnairePages(PageController):
         questionnaire_id: FromPath[uuid.UUID],
         question_key: FromPath[str],
     ) -> Redirect | Template:
+        page.require(Permission.SETTINGS_MANAGE)
         found = await service.get(page.session, questionnaire_id, page.locale)
         questions = list(found.content.questions)
         at = self._find(questions, question_key)
-        page.require(Permission.SETTINGS_MANAGE)
         form = await page.form()
         try:
             questions[at] = editing.question(form, key=question_key, old=questions[at])
@@ -515,10 +515,10 @@ class QuestionnairePages(PageController):
         questionnaire_id: FromPath[uuid.UUID],
         question_key: FromPath[str],
     ) -> Redirect | Template:
+        page.require(Permission.SETTINGS_MANAGE)
         found = await service.get(page.session, questionnaire_id, page.locale)
         questions = list(found.content.questions)
         at = self._find(questions, question_key)
-        page.require(Permission.SETTINGS_MANAGE)
         form = await page.form()
         to = at - 1 if form.get("direction") == "up" else at + 1
         if not 0 <= to < len(questions):
@@ -536,10 +536,10 @@ class QuestionnairePages(PageController):
         questionnaire_id: FromPath[uuid.UUID],
         question_key: FromPath[str],
     ) -> Redirect | Template:
+        page.require(Permission.SETTINGS_MANAGE)
         found = await service.get(page.session, questionnaire_id, page.locale)
         questions = list(found.content.questions)
         at = self._find(questions, question_key)
-        page.require(Permission.SETTINGS_MANAGE)
         if len(questions) == 1:
             error = ValidationFailed("a questionnaire keeps at least one question", field="questions")
             return await self._one(
