@@ -22,6 +22,7 @@ from shared import history, i18n, queue
 from shared.contacts import fields as custom_fields
 from shared.contacts.models import Contact, Export, Programme, ProgrammeMembership
 from shared.contacts.service import SORTS, ContactQuery, contact_name, count_contacts, filtered_select
+from shared.contacts.vocab import key_label
 from shared.errors import NotFound, ValidationFailed
 from shared.i18n import N_
 from shared.limits import Items, Text
@@ -163,32 +164,17 @@ def _cell(value: Any, lang: str) -> Any:
     return value
 
 
-# Stored keys and the vocabulary their labels are under: a spreadsheet reads as the pages do,
-# and codo's import takes the same labels back.
-_VOCABULARY = {"kinds": "kind", "status": "status", "gender": "gender", "preferred_channel": "channel"}
-
-
 def _words(column: str, value: Any, lang: str, options: dict[str, dict[str, str]]) -> Any:
-    """A stored key (or a list of them) by its label in the export's language."""
-    if value is None or value == "" or value == []:
-        return value
+    """A stored key (or a list of them) by its label in the export's language, as the pages show
+    it and as codo's import takes it back."""
     if isinstance(value, list):
         return [_words(column, v, lang, options) for v in value]
-    if not isinstance(value, str):
+    if not isinstance(value, str) or value == "":
         return value
-    if column in _VOCABULARY:
-        return i18n.label(lang, _VOCABULARY[column], value, domain="contacts")
-    if column == "languages":
-        return i18n.language_name(lang, value)
-    if column == "availability":
-        day, _sep, time = value.partition("-")
-        return (
-            f"{i18n.label(lang, 'day', day, domain='contacts')} "
-            f"{i18n.label(lang, 'daytime', time, domain='contacts')}"
-        )
     if column in options:
         return options[column].get(value, value)
-    return value
+    label = key_label(column, value, lang)
+    return value if label is None else label
 
 
 async def _choices(session: AsyncSession, lang: str) -> dict[str, dict[str, str]]:

@@ -63,6 +63,7 @@ from shared.contacts.vocab import (
     PROTECTED_STATUS,
     STATUSES,
     fold,
+    key_label,
     normalize_email,
 )
 from shared.db import Database
@@ -1016,28 +1017,16 @@ class ImportOut(msgspec.Struct):
 
 ACTIONS = ("create", "update", "unchanged", "reject")
 _DATE_FIELDS = ("birth_date", "waiting_since", "last_match_ended_on")
-_LABELLED = {"kinds": "kind", "status": "status", "gender": "gender", "preferred_channel": "channel"}
 
 
 def shown(name: str, value: Any, locale: str) -> str:
     """A value as a page shows it: labels for keys, dates in the reader's locale, lists joined."""
     if value is None or value == "" or value == []:
         return "—"
-    if name == "availability" and isinstance(value, list):
-        parts = []
-        for slot in value:
-            day, _, time_of_day = str(slot).partition("-")
-            parts.append(
-                f"{i18n.gettext(locale, f'day:{day}', domain='contacts')} "
-                f"{i18n.gettext(locale, f'daytime:{time_of_day}', domain='contacts')}"
-            )
-        return ", ".join(parts)
     if isinstance(value, list):
         return ", ".join(shown(name, v, locale) for v in value)
-    if name in _LABELLED:
-        return i18n.gettext(locale, f"{_LABELLED[name]}:{value}", domain="contacts")
-    if name == "languages":
-        return str(Locale.parse(i18n.language(locale)).languages.get(str(value), value))
+    if isinstance(value, str) and (label := key_label(name, value, locale)) is not None:
+        return label
     if name in _DATE_FIELDS and isinstance(value, str):
         with contextlib.suppress(ValueError):
             return format_date(date.fromisoformat(value), "medium", locale=i18n.language(locale))

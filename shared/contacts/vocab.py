@@ -31,6 +31,26 @@ def status_label(status: str, lang: str) -> str:
     return i18n.label(lang, "status", status, domain="contacts")
 
 
+# Contact columns that store keys of a vocabulary, and the vocabulary their labels are under.
+LABELLED_COLUMNS = {"kinds": "kind", "status": "status", "gender": "gender", "preferred_channel": "channel"}
+
+
+def key_label(column: str, key: str, lang: str) -> str | None:
+    """One stored key of a contact column by its label ("tue-afternoon": "Di nachmittags"), as
+    pages, exports and import reviews show it; None for a column that stores no keys."""
+    if column == "availability":
+        day, _sep, daytime = key.partition("-")
+        return (
+            f"{i18n.label(lang, 'day', day, domain='contacts')} "
+            f"{i18n.label(lang, 'daytime', daytime, domain='contacts')}"
+        )
+    if column in LABELLED_COLUMNS:
+        return i18n.label(lang, LABELLED_COLUMNS[column], key, domain="contacts")
+    if column == "languages":
+        return i18n.language_name(lang, key)
+    return None
+
+
 GENDERS = ("female", "male", "diverse", "not_stated")
 CHANNELS = ("email", "phone", "sms", "messenger", "post")
 AGE_GROUPS = ("0-5", "6-9", "10-13", "14-17", "18-26", "27-49", "50-64", "65+")
