@@ -220,21 +220,32 @@ async def _follow(session: AsyncSession, match: Match, was: str, data: Transitio
 
 
 def _interval_of_programme() -> Any:
+    # Correlated through organization_id too, so the per-organisation indexes serve them (RLS
+    # alone reads every organisation's rows for each match).
     own = (
         select(MatchingSettings.checkin_interval_days)
-        .where(MatchingSettings.programme_id == Match.programme_id)
+        .where(
+            MatchingSettings.organization_id == Match.organization_id,
+            MatchingSettings.programme_id == Match.programme_id,
+        )
         .scalar_subquery()
     )
     default = (
         select(MatchingSettings.checkin_interval_days)
-        .where(MatchingSettings.programme_id.is_(None))
+        .where(
+            MatchingSettings.organization_id == Match.organization_id, MatchingSettings.programme_id.is_(None)
+        )
         .scalar_subquery()
     )
     return func.coalesce(own, default, 30)
 
 
 def _last_checkin() -> Any:
-    return select(func.max(CheckIn.occurred_on)).where(CheckIn.match_id == Match.id).scalar_subquery()
+    return (
+        select(func.max(CheckIn.occurred_on))
+        .where(CheckIn.organization_id == Match.organization_id, CheckIn.match_id == Match.id)
+        .scalar_subquery()
+    )
 
 
 def _overdue(today: date) -> Any:
@@ -246,6 +257,7 @@ async def _outputs(session: AsyncSession, matches: Sequence[Match], today: date)
     if not matches:
         return []
     ids = [m.id for m in matches]
+    org = current_org(session)
     extra = {
         row.id: row
         for row in await session.execute(
@@ -253,7 +265,7 @@ async def _outputs(session: AsyncSession, matches: Sequence[Match], today: date)
                 Match.id,
                 _last_checkin().label("last_checkin"),
                 _interval_of_programme().label("interval"),
-            ).where(Match.id.in_(ids))
+            ).where(Match.organization_id == org, Match.id.in_(ids))
         )
     }
     meeting_rows = await session.execute(
@@ -263,7 +275,7 @@ async def _outputs(session: AsyncSession, matches: Sequence[Match], today: date)
             func.coalesce(func.sum(Meeting.duration_minutes), 0),
             func.coalesce(func.sum(Meeting.volunteer_minutes), 0),
         )
-        .where(Meeting.match_id.in_(ids))
+        .where(Meeting.organization_id == org, Meeting.match_id.in_(ids))
         .group_by(Meeting.match_id)
     )
     meetings = {mid: (int(n), int(d), int(v)) for mid, n, d, v in meeting_rows}
@@ -277,20 +289,30 @@ async def _outputs(session: AsyncSession, matches: Sequence[Match], today: date)
                 Contact.last_name,
                 Contact.preferred_name,
                 Contact.organisation_name,
-            ).where(Contact.id.in_(contact_ids))
+            ).where(Contact.organization_id == org, Contact.id.in_(contact_ids))
         )
     }
     reason_ids = {m.end_reason_id for m in matches if m.end_reason_id}
     reasons = (
         {
             r.id: r
-            for r in (await session.execute(select(EndReason).where(EndReason.id.in_(reason_ids)))).scalars()
+            for r in (
+                await session.execute(
+                    select(EndReason).where(EndReason.organization_id == org, EndReason.id.in_(reason_ids))
+                )
+            ).scalars()
         }
         if reason_ids
         else {}
     )
     visible = set(
-        (await session.execute(select(MatchField.key).where(MatchField.archived_at.is_(None)))).scalars()
+        (
+            await session.execute(
+                select(MatchField.key).where(
+                    MatchField.organization_id == org, MatchField.archived_at.is_(None)
+                )
+            )
+        ).scalars()
     )
     out = []
     for m in matches:
@@ -395,7 +417,9 @@ async def list_matches(
     cursor: str | None = None,
 ) -> Page[MatchOut]:
     """Newest first."""
-    query = select(Match)
+    # The organisation named as well as enforced by RLS: then the primary key serves the order,
+    # instead of every organisation's matches being read and sorted.
+    query = select(Match).where(Match.organization_id == current_org(session))
     if status:
         statuses = [s.strip() for s in status.split(",") if s.strip()]
         for s in statuses:

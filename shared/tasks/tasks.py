@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.actor import Actor
 from shared.contacts.models import Contact
+from shared.db import current_org
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.ids import new_id
 from shared.tasks import messages, notify, recurrence
@@ -465,7 +466,10 @@ async def list_tasks(
     tz: str = DEFAULT_TIMEZONE,
 ) -> TaskPage:
     """Tasks by due time (then id), keyset-paginated so no task is skipped or repeated."""
-    query = _filtered(select(Task), f, now, tz).order_by(Task.due_at, Task.id).limit(limit + 1)
+    # The organisation named as well as enforced by RLS: the policy is no index condition, so
+    # without it the list reads every organisation's tasks.
+    scoped = select(Task).where(Task.organization_id == current_org(session))
+    query = _filtered(scoped, f, now, tz).order_by(Task.due_at, Task.id).limit(limit + 1)
     if cursor:
         due_at, last = _decode(cursor)
         query = query.where(or_(Task.due_at > due_at, and_(Task.due_at == due_at, Task.id > last)))
