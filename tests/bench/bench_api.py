@@ -1,7 +1,7 @@
 """API load test: a real ``codo api`` process next to its floor, both driven by wrk.
 
     .venv/bin/python -m tests.bench.bench_api [--contacts 2000] [--orgs 0] [--seconds 10]
-        [--connections 32] [--workers 1] [--profile]
+        [--connections 32] [--workers 1] [--profile] [--keep DIR]
 
 Needs ``wrk`` (Debian/Ubuntu: ``apt-get install wrk``). Starts its own PostgreSQL and Redis (as the
 test harness does), migrates, seeds one organisation ``alpha`` with ``--contacts`` contacts (and
@@ -15,17 +15,23 @@ stay flat in the number of organisations), then starts two servers, each one pro
 
 Each case runs wrk for ``--seconds`` at ``--connections`` connections against codo, then against
 the floor, and prints requests/s, p50/p99 latency, the server's CPU time per request (its own and
-its worker processes'; steadier than requests/s on a machine shared with other work) and codo's
-share of the floor's requests/s.
+its worker processes'; steadier than requests/s on a machine shared with other work), PostgreSQL's
+CPU time per request (all its processes; what a query plan costs) and codo's share of the floor's
+requests/s.
 Codo authenticates with an API token; the browser-session rows use a signed-in session's cookie
 (the list page and the same API call). ``--profile`` records a py-spy flame graph of codo in each
 case (``pip install py-spy``; ``--profile raw`` for collapsed stacks).
+
+``--keep DIR`` keeps the seeded database in ``DIR`` and reuses it on the next run with the same
+``--keep`` (migrating it to the current head first, so a new migration is measured on the same
+rows): seeding a thousand organisations takes minutes on a busy machine, the measurement seconds.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import secrets
@@ -36,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,9 +70,11 @@ class Result:
     requests: int = 0
     cpu_ms: float = 0.0  # CPU time of the server process per request
     p95: float = 0.0
+    db_ms: float = 0.0  # CPU time of PostgreSQL (every backend) per request
 
     def cells(self) -> str:
-        return f"{self.rps:9,.0f} {self.p50:8.1f} {self.p95:8.1f} {self.p99:8.1f} {self.cpu_ms:6.2f}"
+        latency = f"{self.p50:8.1f} {self.p95:8.1f} {self.p99:8.1f}"
+        return f"{self.rps:9,.0f} {latency} {self.cpu_ms:6.2f} {self.db_ms:5.2f}"
 
 
 def cpu_seconds(pid: int) -> float:
@@ -96,8 +105,11 @@ def _ms(value: str) -> float:
     return float(number) * _UNITS[unit]
 
 
-def wrk(url: str, script: Path, seconds: int, connections: int, pid: int | None = None) -> Result:
+def wrk(
+    url: str, script: Path, seconds: int, connections: int, pid: int | None = None, db_pid: int | None = None
+) -> Result:
     cpu_before = cpu_seconds(pid) if pid else 0.0
+    db_before = cpu_seconds(db_pid) if db_pid else 0.0
     out = subprocess.run(
         [
             "wrk",
@@ -124,8 +136,9 @@ def wrk(url: str, script: Path, seconds: int, connections: int, pid: int | None 
     count += sum(int(n) for n in errors.groups()) if errors else 0
     total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     cpu = (cpu_seconds(pid) - cpu_before) * 1000 / max(total, 1) if pid else 0.0
+    db = (cpu_seconds(db_pid) - db_before) * 1000 / max(total, 1) if db_pid else 0.0
     p95 = int(re.search(r"^p95 (\d+)$", out, re.M).group(1)) / 1000  # type: ignore[union-attr]
-    return Result(rps, p50, p99, count, total, cpu, p95)
+    return Result(rps, p50, p99, count, total, cpu, p95, db)
 
 
 def lua(path: Path, method: str, paths: list[str], headers: dict[str, str], body: str | None = None) -> Path:
@@ -229,24 +242,32 @@ async def seed_orgs(owner_url: str, count: int, per_org: int) -> None:
 
 
 async def prepare(
-    args: argparse.Namespace, servers: Servers
-) -> tuple[dict[str, str], dict[str, str], list[str], list[str]]:
-    """Seed; return codo's environment, the floor's, and ids of some contacts and mentees of alpha."""
+    args: argparse.Namespace, servers: Servers, seeded: dict[str, str] | None
+) -> tuple[dict[str, str], dict[str, str], list[str], list[str], dict[str, str]]:
+    """Seed (unless ``seeded`` names alpha's id and token from a kept database); return codo's
+    environment, the floor's, ids of some contacts and mentees of alpha, and what a reuse needs."""
     settings = make_settings(
         servers, free_port(), log_level="info", db_pool_size=10, db_max_overflow=5, api_workers=args.workers
     )
     db = Database.from_settings(settings)
-    org = await create_org(db, "alpha")
-    conn = await asyncpg.connect(plain_url(servers.app_url))
-    await seed_contacts(conn, org.id, args.contacts)
-    await conn.close()
-    if args.orgs:
-        print(f"seeding {args.orgs:,} more organisations of {args.org_contacts:,} contacts each", flush=True)
-        started = time.perf_counter()
-        await seed_orgs(servers.migrations_url, args.orgs, args.org_contacts)
-        print(f"  seeded in {time.perf_counter() - started:.0f} s", flush=True)
+    if seeded is None:
+        org = await create_org(db, "alpha")
+        org_id, token = org.id, org.tokens[next(iter(org.tokens))]
+        conn = await asyncpg.connect(plain_url(servers.app_url))
+        await seed_contacts(conn, org.id, args.contacts)
+        await conn.close()
+        if args.orgs:
+            print(
+                f"seeding {args.orgs:,} more organisations of {args.org_contacts:,} contacts each", flush=True
+            )
+            started = time.perf_counter()
+            await seed_orgs(servers.migrations_url, args.orgs, args.org_contacts)
+            print(f"  seeded in {time.perf_counter() - started:.0f} s", flush=True)
+    else:
+        org_id, token = uuid.UUID(seeded["org"]), seeded["token"]
     owner = await asyncpg.connect(plain_url(servers.migrations_url))
     await owner.execute("ANALYZE")
+    organisations = await owner.fetchval("SELECT count(*) FROM organizations")
     await owner.close()
     async with db.platform() as session:
         user_id = (
@@ -255,7 +276,7 @@ async def prepare(
     redis = aioredis.Redis.from_url(servers.redis_url)
     web = await SessionStore(redis, settings).create(user_id=user_id)
     await redis.aclose()
-    async with db.tenant(org.id) as session:
+    async with db.tenant(org_id) as session:
         from shared.contacts.models import Contact
 
         ids = [str(i) for i in (await session.execute(select(Contact.id).limit(200))).scalars()]
@@ -264,34 +285,41 @@ async def prepare(
         mentors = await session.scalar(
             select(func.count()).select_from(Contact).where(Contact.kinds.contains(["mentor"]))
         )
-    print(f"alpha: {mentors:,} mentors to suggest from", flush=True)
+    print(f"alpha: {mentors:,} mentors to suggest from; {organisations:,} organisations", flush=True)
     await db.dispose()
     env = settings_env(settings)
-    floor_env = {**env, "FLOOR_ORG": str(org.id)}
-    env["BENCH_TOKEN"] = org.tokens[next(iter(org.tokens))]
+    floor_env = {**env, "FLOOR_ORG": str(org_id)}
+    env["BENCH_TOKEN"] = token
     env["BENCH_COOKIE"] = f"{COOKIE}={web.id}"
-    return env, floor_env, ids, mentees
+    return env, floor_env, ids, mentees, {"org": str(org_id), "token": token}
 
 
 def main(args: argparse.Namespace) -> None:
     if shutil.which("wrk") is None:
         sys.exit("this benchmark needs wrk: apt-get install wrk (Debian/Ubuntu)")
     tmp = Path(tempfile.mkdtemp(prefix="codo-bench-api-"))
-    pg = EmbeddedPostgres(tmp / "pg", free_port())
+    kept = args.keep / "bench.json" if args.keep else None
+    seeded: dict[str, str] | None = json.loads(kept.read_text()) if kept and kept.exists() else None
+    if seeded and (int(seeded["contacts"]), int(seeded["orgs"])) != (args.contacts, args.orgs):
+        sys.exit(f"{args.keep} holds --contacts {seeded['contacts']} --orgs {seeded['orgs']}")
+    pg = EmbeddedPostgres((args.keep or tmp) / "pg", free_port())
     pg.init()
     pg.start()
+    postmaster = int((pg.data_dir / "postmaster.pid").read_text().split()[0])
     redis = EmbeddedRedis(tmp / "redis", free_port(), persist=False)
     redis.start()
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        password = secrets.token_urlsafe(12)
-        owner_url, app_url = asyncio.run(
-            provision_database(pg.superuser_url, f"codo_bench_{secrets.token_hex(3)}", password)
-        )
+        password = seeded["password"] if seeded else secrets.token_urlsafe(12)
+        database = seeded["database"] if seeded else f"codo_bench_{secrets.token_hex(3)}"
+        owner_url, app_url = asyncio.run(provision_database(pg.superuser_url, database, password))
         migrate.upgrade(owner_url)
         asyncio.run(migrate.grant_runtime_role(owner_url, migrate.runtime_role(app_url)))
         servers = Servers(pg.superuser_url, owner_url, app_url, redis.url, password)
-        env, floor_env, ids, mentees = asyncio.run(prepare(args, servers))
+        env, floor_env, ids, mentees, alpha = asyncio.run(prepare(args, servers, seeded))
+        if kept and not seeded:
+            reuse = {"password": password, "database": database, "contacts": args.contacts, "orgs": args.orgs}
+            kept.write_text(json.dumps({**reuse, **alpha}))
         token, cookie = env.pop("BENCH_TOKEN"), env.pop("BENCH_COOKIE")
 
         codo_port, floor_port = free_port(), free_port()
@@ -358,15 +386,16 @@ def main(args: argparse.Namespace) -> None:
         wrk(floor_url, list_floor, 2, args.connections)
         # The first suggestion request encodes the pool (seconds for thousands of mentors);
         # what is measured is the pool in use, as after any change it is built once again.
-        wrk(codo_url, suggest_codo, 5, 2)
+        if not args.only or args.only in "suggestions for a mentee":
+            wrk(codo_url, suggest_codo, 5, 2)
 
         print(
             f"\n{args.contacts:,} contacts in alpha, {args.orgs:,} more organisations; "
             f"wrk {args.seconds} s at {args.connections} connections; "
             f"codo api with {args.workers} process(es), floor 1 process\n"
         )
-        print(f"{'':34} {'codo':^43} | {'floor':^43} |")
-        columns = f"{'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'CPU ms':>6}"
+        print(f"{'':34} {'codo':^49} | {'floor':^49} |")
+        columns = f"{'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'CPU ms':>6} {'DB ms':>5}"
         print(f"{'case':34} {columns} | {columns} | ratio")
         cases = [
             ("list 50 by name (API token)", list_codo, list_floor),
@@ -385,15 +414,15 @@ def main(args: argparse.Namespace) -> None:
                 if args.profile
                 else None
             )
-            a = wrk(codo_url, mine, args.seconds, args.connections, codo.pid)
+            a = wrk(codo_url, mine, args.seconds, args.connections, codo.pid, postmaster)
             if spy:
                 spy.wait()
                 print(f"  py-spy: {spy.args[3]}")
-            b = wrk(floor_url, theirs, args.seconds, args.connections, floor.pid)
+            b = wrk(floor_url, theirs, args.seconds, args.connections, floor.pid, postmaster)
             flag = f"  ({a.errors} failed)" if a.errors or b.errors else ""
             print(f"{label:34} {a.cells()} | {b.cells()} | {a.rps / b.rps:5.2f}{flag}", flush=True)
-        s = wrk(floor_url, select1, args.seconds, args.connections, floor.pid)
-        print(f"{'bare SELECT 1 (floor app)':34} {'':43} | {s.cells()} |")
+        s = wrk(floor_url, select1, args.seconds, args.connections, floor.pid, postmaster)
+        print(f"{'bare SELECT 1 (floor app)':34} {'':49} | {s.cells()} |")
 
     finally:
         for process in processes:
@@ -415,6 +444,9 @@ if __name__ == "__main__":
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=1, help="CODO_API_WORKERS of the codo process")
     parser.add_argument("--cprofile", type=Path, help="run codo under cProfile, writing its statistics here")
+    parser.add_argument(
+        "--keep", type=Path, help="keep the seeded database here and reuse it on the next run"
+    )
     parser.add_argument("--only", default="", help="run only the cases whose label contains this")
     parser.add_argument(
         "--profile",
