@@ -108,18 +108,24 @@ class DeliveryReport:
     failed: int = 0
 
 
+# RETURNING comes in whatever order the UPDATE's plan visits the rows, not the claim's: sorted
+# again, so a person gets an invitation before its resend as they were written.
 _CLAIM = text(
     """
-    UPDATE outbox SET status = 'sending', attempts = attempts + 1,
-                      locked_until = now() + make_interval(secs => :lease)
-    WHERE (organization_id, id) IN (
-        SELECT organization_id, id FROM outbox
-        WHERE (status = 'pending' AND next_attempt_at <= now())
-           OR (status = 'sending' AND locked_until < now())
-        ORDER BY next_attempt_at
-        LIMIT :limit
-        FOR UPDATE SKIP LOCKED)
-    RETURNING organization_id, id, attempts, to_address, subject, body_text, body_html, attachments
+    WITH claimed AS (
+        UPDATE outbox SET status = 'sending', attempts = attempts + 1,
+                          locked_until = now() + make_interval(secs => :lease)
+        WHERE (organization_id, id) IN (
+            SELECT organization_id, id FROM outbox
+            WHERE (status = 'pending' AND next_attempt_at <= now())
+               OR (status = 'sending' AND locked_until < now())
+            ORDER BY next_attempt_at
+            LIMIT :limit
+            FOR UPDATE SKIP LOCKED)
+        RETURNING organization_id, id, attempts, to_address, subject, body_text, body_html, attachments,
+                  next_attempt_at, created_at)
+    SELECT organization_id, id, attempts, to_address, subject, body_text, body_html, attachments
+    FROM claimed ORDER BY next_attempt_at, created_at, id
     """
 )
 
