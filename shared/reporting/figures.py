@@ -475,22 +475,26 @@ running AS (
   WINDOW w AS (PARTITION BY k.dim, k.every ORDER BY b.i)
 ),
 -- Integer division: it truncates where floor() would round down, but only below zero, which
--- greatest() turns into 0 either way.
+-- greatest() turns into 0 either way. Summed per bucket here, so the union below is of buckets,
+-- not of the 50,000 tandem-months with a check-in. A rested tandem's buckets come from its own
+-- range (generate_series), not from comparing every tandem with every bucket.
 exact AS (
   -- The first and the last bucket of a tandem that never rested: the days it ran.
-  SELECT b.i, m.dim, greatest(({ran}) / m.every, 0) AS missed
+  SELECT b.i, m.dim, sum(greatest(({ran}) / m.every, 0)) AS missed
   FROM m CROSS JOIN LATERAL (VALUES (m.lo), (CASE WHEN m.hi > m.lo THEN m.hi END)) x(i)
   JOIN b ON b.i = x.i
   WHERE NOT m.rests AND m.lo <= m.hi
+  GROUP BY 1, 2
   UNION ALL
   -- Less the check-ins held in each bucket it ran in, up to those due there.
-  SELECT b.i, m.dim, -least(h.n, greatest(({ran}) / m.every, 0))
+  SELECT b.i, m.dim, -sum(least(h.n, greatest(({ran}) / m.every, 0)))
   FROM m JOIN held h ON h.match_id = m.id JOIN b ON b.i = h.i
   WHERE NOT m.rests AND h.i BETWEEN m.lo AND m.hi
+  GROUP BY 1, 2
   UNION ALL
   -- A tandem that rested: every bucket it ran in, less its pause days.
   SELECT b.i, m.dim, greatest((({ran}) - ({_RESTING})) / m.every - coalesce(h.n, 0), 0)
-  FROM m JOIN b ON b.i BETWEEN m.lo AND m.hi
+  FROM m CROSS JOIN LATERAL generate_series(m.lo, m.hi) g(i) JOIN b ON b.i = g.i
   LEFT JOIN held h ON h.match_id = m.id AND h.i = b.i
   WHERE m.rests
 ),
