@@ -47,6 +47,7 @@ from shared.reporting import dashboard, figures
 from tests.conftest import Servers, create_org, make_settings
 
 TODAY = date(2026, 11, 25)
+DASHBOARD = ("tandems_active", "tandems_started", "checkins_held", "checkins_missed")
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
@@ -266,11 +267,14 @@ async def main(args: argparse.Namespace) -> None:
 
         year = (date(2025, 1, 1), date(2025, 12, 31))
         five = (date(2021, 12, 1), date(2026, 11, 30))
+        dash = (date(TODAY.year - 1, TODAY.month, 1), TODAY)
         cases: list[tuple[str, Callable[[Any], Awaitable[Any]], float]] = [
             ("report of a year", lambda s: figures.report(s, *year), 300),
             ("5-year monthly series", lambda s: figures.series(s, *five, "month"), 300),
             ("breakdown by match field", lambda s: figures.breakdown(s, *year, "match.funder"), 300),
             ("dashboard", lambda s: dashboard.dashboard(s, TODAY, None, suppressed=False), 100),
+            # The dashboard's two charts: tandems, and check-ins held and missed, per month.
+            ("dashboard charts", lambda s: figures.series(s, *dash, "month", keys=DASHBOARD), 100),
         ]
         async with db.tenant(org.id) as s:
             await s.execute(
