@@ -366,7 +366,19 @@ def _held_sql(monthly: bool) -> str:
 )"""
 
 
-def _tandems_sql(dim: str, joins: bool, one_bucket: bool, monthly: bool) -> str:
+# What stands in for a part of the statement a series did not ask for (the dashboard's charts
+# need neither mentors reached nor meetings).
+_NOT_ASKED = {
+    "reached": "reached AS (SELECT 0 AS i, NULL::text AS dim, 0::bigint AS mentors_reached WHERE false)",
+    "meet": """meet AS (SELECT 0 AS i, NULL::text AS dim, 0::bigint AS meetings, 0::numeric AS meeting_hours,
+    0::numeric AS volunteer_hours WHERE false)""",
+}
+_MEETING_FIGURES = {"meetings", "meeting_hours", "volunteer_hours"}
+
+
+def _tandems_sql(
+    dim: str, joins: bool, one_bucket: bool, monthly: bool, keys: frozenset[str] | None = None
+) -> str:
     # A tandem is counted in a bucket when it was proposed by the bucket's end and had not ended
     # before its start (``span``). Starts, ends and proposals fall into one bucket each: they are
     # found by the day's bucket number. The figures that need every bucket a tandem ran in (active,
@@ -504,8 +516,8 @@ f AS (
         UNION ALL SELECT x.i, x.dim, 0, x.missed FROM exact x) t
   GROUP BY 1, 2
 ),
-{reached},
-{_meetings_sql(dim, joins)},
+{reached if keys is None or "mentors_reached" in keys else _NOT_ASKED["reached"]},
+{_meetings_sql(dim, joins) if keys is None or keys & _MEETING_FIGURES else _NOT_ASKED["meet"]},
 keys AS (
   SELECT b.i, d.dim FROM b CROSS JOIN (SELECT DISTINCT m.dim FROM m) d
   UNION SELECT c.i, c.dim FROM checkins c
@@ -656,8 +668,10 @@ async def _compute(
     programme_id: uuid.UUID | None,
     dim: Dimension | None,
     groups: tuple[str, ...] = ("tandems", "people"),
+    keys: tuple[str, ...] | None = None,
 ) -> dict[tuple[int, str | None], Values]:
-    """Every scalar figure per (bucket number from 1, dimension value)."""
+    """Every scalar figure (or those of ``keys``, and some more) per (bucket number from 1,
+    dimension value)."""
     params = {
         "starts": [b.start for b in spans],
         "ends": [b.end for b in spans],
@@ -675,6 +689,7 @@ async def _compute(
             joins=dim is not None or programme_id is not None,
             one_bucket=len(spans) == 1,
             monthly=all((b.start.year, b.start.month) == (b.end.year, b.end.month) for b in spans),
+            keys=frozenset(keys) if keys else None,
         ),
         # People and sign-ups are not broken down: a breakdown shows what belongs to tandems.
         "people": _people_sql("NULL"),
@@ -985,7 +1000,7 @@ async def series(
         )
         if wanted & sections
     )
-    computed = await _compute(session, spans, programme_id, None, groups)
+    computed = await _compute(session, spans, programme_id, None, groups, keys)
     per_bucket = [_zero(computed.get((i + 1, None), {})) for i in range(len(spans))]
     return Series(
         period_from=start,
