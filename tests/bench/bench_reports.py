@@ -28,6 +28,7 @@ import json
 import os
 import random
 import secrets
+import shutil
 import statistics
 import tempfile
 import time
@@ -363,6 +364,8 @@ async def main(args: argparse.Namespace) -> None:
         await db.dispose()
     finally:
         pg.stop()
+        # A loaded organisation takes some 300 MB: a shared machine's disk is not the place to keep it.
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
