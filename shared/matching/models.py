@@ -216,6 +216,8 @@ class CheckIn(TenantBase):
         CheckConstraint(_in("channel", CHECKIN_CHANNELS), name="channel"),
         CheckConstraint("rating BETWEEN 1 AND 5", name="rating"),
         Index("ix_match_checkins_match", "organization_id", "match_id", "occurred_on"),
+        # Reports read the days at a period's cut edges (migration 0025).
+        Index("ix_match_checkins_day", "organization_id", "occurred_on"),
     )
 
     match_id: Mapped[uuid.UUID] = mapped_column()
@@ -239,6 +241,7 @@ class Meeting(TenantBase):
         CheckConstraint("duration_minutes BETWEEN 1 AND 1440", name="duration"),
         CheckConstraint("volunteer_minutes BETWEEN 0 AND 1440", name="volunteer"),
         Index("ix_match_meetings_match", "organization_id", "match_id", "occurred_on"),
+        Index("ix_match_meetings_day", "organization_id", "occurred_on"),
     )
 
     match_id: Mapped[uuid.UUID] = mapped_column()

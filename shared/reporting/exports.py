@@ -93,15 +93,21 @@ class Document:
         return out
 
 
-def series_table(series: Series) -> Table:
-    """A series as a table: one row per month or quarter, one column per figure."""
+def series_table(
+    series: Series,
+    keys: tuple[str, ...] | None = None,
+    key: str = "series",
+    title: str = "Trend",
+    chart: str = "line",
+) -> Table:
+    """A series as a table: one row per month or quarter, one column per figure (those of
+    ``keys``, or all)."""
     from shared.reporting.schemas import Column, Row
 
-    columns = [Column(f.key, f.label, f.unit) for f in series.figures]
-    rows = [
-        Row(b.label, b.label, [f.values[i] for f in series.figures]) for i, b in enumerate(series.buckets)
-    ]
-    return Table("series", "Trend", columns, rows, chart="line")
+    shown = [f for f in series.figures if keys is None or f.key in keys]
+    columns = [Column(f.key, f.label, f.unit) for f in shown]
+    rows = [Row(b.label, b.label, [f.values[i] for f in shown]) for i, b in enumerate(series.buckets)]
+    return Table(key, title, columns, rows, chart=chart)
 
 
 def sheet_title(text: str) -> str:

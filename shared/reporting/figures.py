@@ -324,7 +324,61 @@ reached AS (
 )"""
 
 
-def _tandems_sql(dim: str, joins: bool, one_bucket: bool) -> str:
+# Whole months come from report_activity_months (kept by triggers, migration 0025); the days of
+# a month the period cuts (before :whole_from, after :whole_to) from the activities themselves.
+_WHOLE_MONTHS = "a.month BETWEEN CAST(:whole_from AS date) AND CAST(:whole_to AS date)"
+_CUT_DAYS = (
+    "({day} BETWEEN CAST(:first AS date) AND CAST(:head_to AS date) "
+    "OR {day} BETWEEN CAST(:tail_from AS date) AND CAST(:last AS date))"
+)
+_RATINGS = ("rating_1", "rating_2", "rating_3", "rating_4", "rating_5")
+
+
+def _held_sql(monthly: bool) -> str:
+    """Check-ins per tandem and bucket. In monthly buckets a summary row is already one tandem's
+    bucket: only the cut days are grouped."""
+    ratings = ", ".join(f"(k.rating = {n})::int AS rating_{n}" for n in range(1, 6))
+    cut = f"""SELECT k.match_id, {_BUCKET_OF.format(day="k.occurred_on")} AS i, 1 AS n, {ratings},
+      k.follow_up::int AS follow_ups
+    FROM match_checkins k WHERE k.organization_id = :org AND {_CUT_DAYS.format(day="k.occurred_on")}"""
+    whole = f"""SELECT a.match_id, {_BUCKET_OF.format(day="a.month")} AS i, a.checkins AS n,
+      {", ".join(f"a.{r}" for r in _RATINGS)}, a.follow_ups
+    FROM report_activity_months a WHERE a.organization_id = :org AND a.checkins > 0 AND {_WHOLE_MONTHS}"""
+    summed = (
+        "x.match_id, x.i, sum(x.n)::int AS n, "
+        "sum(x.rating_1 + 2 * x.rating_2 + 3 * x.rating_3 + 4 * x.rating_4 + 5 * x.rating_5) AS rating_sum, "
+        + ", ".join(f"sum(x.{r}) AS {r}" for r in _RATINGS)
+        + ", bool_or(x.follow_ups > 0) AS follow_up"
+    )
+    if not monthly:
+        return f"""held AS MATERIALIZED (
+  SELECT {summed} FROM ({whole} UNION ALL {cut}) x GROUP BY 1, 2
+)"""
+    as_is = (
+        "x.match_id, x.i, x.n, "
+        "x.rating_1 + 2 * x.rating_2 + 3 * x.rating_3 + 4 * x.rating_4 + 5 * x.rating_5 AS rating_sum, "
+        + ", ".join(f"x.{r}" for r in _RATINGS)
+        + ", x.follow_ups > 0 AS follow_up"
+    )
+    return f"""held AS MATERIALIZED (
+  SELECT {as_is} FROM ({whole}) x
+  UNION ALL SELECT {summed} FROM ({cut}) x GROUP BY 1, 2
+)"""
+
+
+# What stands in for a part of the statement a series did not ask for (the dashboard's charts
+# need neither mentors reached nor meetings).
+_NOT_ASKED = {
+    "reached": "reached AS (SELECT 0 AS i, NULL::text AS dim, 0::bigint AS mentors_reached WHERE false)",
+    "meet": """meet AS (SELECT 0 AS i, NULL::text AS dim, 0::bigint AS meetings, 0::numeric AS meeting_hours,
+    0::numeric AS volunteer_hours WHERE false)""",
+}
+_MEETING_FIGURES = {"meetings", "meeting_hours", "volunteer_hours"}
+
+
+def _tandems_sql(
+    dim: str, joins: bool, one_bucket: bool, monthly: bool, keys: frozenset[str] | None = None
+) -> str:
     # A tandem is counted in a bucket when it was proposed by the bucket's end and had not ended
     # before its start (``span``). Starts, ends and proposals fall into one bucket each: they are
     # found by the day's bucket number. The figures that need every bucket a tandem ran in (active,
@@ -359,15 +413,7 @@ def _tandems_sql(dim: str, joins: bool, one_bucket: bool) -> str:
     step = "SELECT m.dim, m.every, {at} AS at, {active} AS active, {whole} AS whole FROM m WHERE {where}"
     whole = "NOT m.rests AND m.hi > m.lo + 1"
     return f"""WITH {_BUCKETS},
-held AS MATERIALIZED (
-  SELECT k.match_id, {_BUCKET_OF.format(day="k.occurred_on")} AS i, count(*)::int AS n,
-    sum(k.rating) AS rating_sum, count(*) FILTER (WHERE k.rating = 1) AS rating_1,
-    count(*) FILTER (WHERE k.rating = 2) AS rating_2, count(*) FILTER (WHERE k.rating = 3) AS rating_3,
-    count(*) FILTER (WHERE k.rating = 4) AS rating_4, count(*) FILTER (WHERE k.rating = 5) AS rating_5,
-    bool_or(k.follow_up) AS follow_up
-  FROM match_checkins k WHERE k.organization_id = :org AND k.occurred_on BETWEEN {one}
-  GROUP BY 1, 2
-),
+{_held_sql(monthly)},
 -- Tandems flagged in a bucket: those with a check-in there that asks for a follow-up.
 checkins AS (
   SELECT h.i, {
@@ -441,22 +487,26 @@ running AS (
   WINDOW w AS (PARTITION BY k.dim, k.every ORDER BY b.i)
 ),
 -- Integer division: it truncates where floor() would round down, but only below zero, which
--- greatest() turns into 0 either way.
+-- greatest() turns into 0 either way. Summed per bucket here, so the union below is of buckets,
+-- not of the 50,000 tandem-months with a check-in. A rested tandem's buckets come from its own
+-- range (generate_series), not from comparing every tandem with every bucket.
 exact AS (
   -- The first and the last bucket of a tandem that never rested: the days it ran.
-  SELECT b.i, m.dim, greatest(({ran}) / m.every, 0) AS missed
+  SELECT b.i, m.dim, sum(greatest(({ran}) / m.every, 0)) AS missed
   FROM m CROSS JOIN LATERAL (VALUES (m.lo), (CASE WHEN m.hi > m.lo THEN m.hi END)) x(i)
   JOIN b ON b.i = x.i
   WHERE NOT m.rests AND m.lo <= m.hi
+  GROUP BY 1, 2
   UNION ALL
   -- Less the check-ins held in each bucket it ran in, up to those due there.
-  SELECT b.i, m.dim, -least(h.n, greatest(({ran}) / m.every, 0))
+  SELECT b.i, m.dim, -sum(least(h.n, greatest(({ran}) / m.every, 0)))
   FROM m JOIN held h ON h.match_id = m.id JOIN b ON b.i = h.i
   WHERE NOT m.rests AND h.i BETWEEN m.lo AND m.hi
+  GROUP BY 1, 2
   UNION ALL
   -- A tandem that rested: every bucket it ran in, less its pause days.
   SELECT b.i, m.dim, greatest((({ran}) - ({_RESTING})) / m.every - coalesce(h.n, 0), 0)
-  FROM m JOIN b ON b.i BETWEEN m.lo AND m.hi
+  FROM m CROSS JOIN LATERAL generate_series(m.lo, m.hi) g(i) JOIN b ON b.i = g.i
   LEFT JOIN held h ON h.match_id = m.id AND h.i = b.i
   WHERE m.rests
 ),
@@ -466,8 +516,8 @@ f AS (
         UNION ALL SELECT x.i, x.dim, 0, x.missed FROM exact x) t
   GROUP BY 1, 2
 ),
-{reached},
-{_meetings_sql(dim, joins)},
+{reached if keys is None or "mentors_reached" in keys else _NOT_ASKED["reached"]},
+{_meetings_sql(dim, joins) if keys is None or keys & _MEETING_FIGURES else _NOT_ASKED["meet"]},
 keys AS (
   SELECT b.i, d.dim FROM b CROSS JOIN (SELECT DISTINCT m.dim FROM m) d
   UNION SELECT c.i, c.dim FROM checkins c
@@ -507,14 +557,18 @@ def _meetings_sql(dim: str, joins: bool) -> str:
         else ""
     )
     return f"""meet AS (
-  SELECT v.i, {dim} AS dim, count(*) AS meetings,
+  SELECT v.i, {dim} AS dim, sum(v.meetings) AS meetings,
     sum(v.duration_minutes) / 60.0 AS meeting_hours,
     sum(v.volunteer_minutes) / 60.0 AS volunteer_hours
-  FROM (SELECT {_BUCKET_OF.format(day="v.occurred_on")} AS i, v.match_id, v.duration_minutes,
+  FROM (SELECT {_BUCKET_OF.format(day="a.month")} AS i, a.match_id, a.meetings,
+               a.meeting_minutes AS duration_minutes, a.volunteer_minutes
+        FROM report_activity_months a
+        WHERE a.organization_id = :org AND a.meetings > 0 AND {_WHOLE_MONTHS}
+        UNION ALL
+        SELECT {_BUCKET_OF.format(day="v.occurred_on")}, v.match_id, 1, v.duration_minutes,
                v.volunteer_minutes
         FROM match_meetings v
-        WHERE v.organization_id = :org
-          AND v.occurred_on BETWEEN CAST(:first AS date) AND CAST(:last AS date)) v
+        WHERE v.organization_id = :org AND {_CUT_DAYS.format(day="v.occurred_on")}) v
   {tables}
   GROUP BY 1, 2
 )"""
@@ -592,14 +646,32 @@ def _number(value: Any) -> float | int | None:
     return round(float(value), 1)
 
 
+def _whole_months(first: date, last: date) -> dict[str, date]:
+    """The calendar months wholly inside the period, and the cut days before and after them."""
+    whole_from = first if first.day == 1 else first.replace(day=1) + relativedelta(months=1)
+    after = last + timedelta(days=1)
+    whole_to = last if after.day == 1 else last.replace(day=1) - timedelta(days=1)
+    if whole_from > whole_to:
+        # No whole month: every day is read from the activities.
+        return {"whole_from": whole_from, "whole_to": whole_to, "head_to": last, "tail_from": after}
+    return {
+        "whole_from": whole_from,
+        "whole_to": whole_to,
+        "head_to": whole_from - timedelta(days=1),
+        "tail_from": whole_to + timedelta(days=1),
+    }
+
+
 async def _compute(
     session: AsyncSession,
     spans: list[Bucket],
     programme_id: uuid.UUID | None,
     dim: Dimension | None,
     groups: tuple[str, ...] = ("tandems", "people"),
+    keys: tuple[str, ...] | None = None,
 ) -> dict[tuple[int, str | None], Values]:
-    """Every scalar figure per (bucket number from 1, dimension value)."""
+    """Every scalar figure (or those of ``keys``, and some more) per (bucket number from 1,
+    dimension value)."""
     params = {
         "starts": [b.start for b in spans],
         "ends": [b.end for b in spans],
@@ -608,6 +680,7 @@ async def _compute(
         "programme": programme_id,
         "dim_key": dim.field_key if dim else None,
         "org": current_org(session),
+        **_whole_months(spans[0].start, spans[-1].end),
     }
     statements = {
         # A breakdown covers one period: a mentee's age band is the one at its end.
@@ -615,6 +688,8 @@ async def _compute(
             dim.sql("p", "m.programme_id", "m.custom", "CAST(:last AS date)") if dim else "NULL",
             joins=dim is not None or programme_id is not None,
             one_bucket=len(spans) == 1,
+            monthly=all((b.start.year, b.start.month) == (b.end.year, b.end.month) for b in spans),
+            keys=frozenset(keys) if keys else None,
         ),
         # People and sign-ups are not broken down: a breakdown shows what belongs to tandems.
         "people": _people_sql("NULL"),
@@ -925,7 +1000,7 @@ async def series(
         )
         if wanted & sections
     )
-    computed = await _compute(session, spans, programme_id, None, groups)
+    computed = await _compute(session, spans, programme_id, None, groups, keys)
     per_bucket = [_zero(computed.get((i + 1, None), {})) for i in range(len(spans))]
     return Series(
         period_from=start,

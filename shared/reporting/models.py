@@ -1,16 +1,34 @@
-"""Reporting's one table: exports of a report (XLSX, PDF, CSV) prepared by the worker."""
+"""Reporting's tables: exports of a report (XLSX, PDF, CSV) prepared by the worker, and the
+monthly activity of each tandem that series and reports read instead of every check-in and
+meeting."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import uuid
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Float, LargeBinary, String, Text, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.models import TenantBase
 from shared.models import now_column as _now
+from shared.models import tenant_fk as _fk
 
 TZ = DateTime(timezone=True)
 EXPORT_STATUSES = ("pending", "running", "done", "failed")
@@ -33,3 +51,34 @@ class ReportExport(TenantBase):
     created_by: Mapped[str] = mapped_column(String(200), server_default="")
     created_at: Mapped[datetime] = _now()
     finished_at: Mapped[datetime | None] = mapped_column(TZ)
+
+
+class ActivityMonth(TenantBase):
+    """What one tandem did in one calendar month: its check-ins (by rating, flagged for follow-up)
+    and meetings with their minutes. Kept by statement-level triggers on ``match_checkins`` and
+    ``match_meetings`` in the writing transaction (migration 0025), adding each statement's
+    difference, so concurrent writers never overwrite each other; a row that falls to zero goes.
+    """
+
+    __tablename__ = "report_activity_months"
+    __table_args__ = (
+        _fk(["match_id"], "matches", "fk_report_activity_months_match"),
+        UniqueConstraint("organization_id", "match_id", "month"),
+        CheckConstraint("extract(day from month) = 1", name="month"),
+        Index("ix_report_activity_months_month", "organization_id", "month"),
+    )
+
+    match_id: Mapped[uuid.UUID] = mapped_column()
+    # The month's first day.
+    month: Mapped[date] = mapped_column(Date)
+    checkins: Mapped[int] = mapped_column(Integer, server_default="0")
+    rating_1: Mapped[int] = mapped_column(Integer, server_default="0")
+    rating_2: Mapped[int] = mapped_column(Integer, server_default="0")
+    rating_3: Mapped[int] = mapped_column(Integer, server_default="0")
+    rating_4: Mapped[int] = mapped_column(Integer, server_default="0")
+    rating_5: Mapped[int] = mapped_column(Integer, server_default="0")
+    # Check-ins that asked for a follow-up.
+    follow_ups: Mapped[int] = mapped_column(Integer, server_default="0")
+    meetings: Mapped[int] = mapped_column(Integer, server_default="0")
+    meeting_minutes: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    volunteer_minutes: Mapped[int] = mapped_column(BigInteger, server_default="0")

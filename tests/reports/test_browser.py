@@ -77,3 +77,42 @@ async def test_dashboard_reports_quarters_breakdown_and_downloads(
     await (await pdf_info.value).save_as(pdf)
     text = " ".join(p.extract_text() for p in PdfReader(pdf).pages)
     assert "Im Zeitraum aktive Tandems" in text and "208,5" in text and "Stadt" in text
+
+
+async def test_a_reporter_sees_every_chart_drawn_with_small_counts_as_the_band(
+    dev_server: str, chromium_page: Page, db: Database, org_a: Org
+) -> None:
+    base, page = dev_server, chromium_page
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    await build(db, org_a.id)
+    reporter = await add_member(db, org_a, role="reporter")
+    await page.goto(f"{base}/o/{org_a.slug}/signin")
+    await page.select_option("#dev-member", str(reporter.id))
+    await page.get_by_role("button", name="Als dieses Mitglied anmelden").click()
+    await page.goto(f"{base}/o/{org_a.slug}/reports?from=2025-01-01&to=2025-12-31")
+    charts = page.locator("figure[data-chart]")
+    await expect(page.locator("figure[data-chart][data-drawn=true]")).to_have_count(await charts.count())
+    trend = page.locator("#trend")
+    await expect(trend.locator("td[data-suppressed]").first).to_have_text("< 3")
+    await expect(trend.locator(".chart-note")).to_contain_text("weniger als drei")
+    # The chart holds the band where the table says "< 3", and every other number as the table.
+    mismatches, bands = await trend.evaluate(
+        """f => {
+          const chart = Chart.getChart(f.querySelector("canvas"));
+          const rows = [...f.querySelectorAll("tbody tr")];
+          const out = [];
+          let bands = 0;
+          chart.data.datasets.forEach((d, c) => rows.forEach((r, i) => {
+            const td = r.querySelectorAll("td")[c];
+            const v = td.dataset.value;
+            const want = td.dataset.suppressed ? "band" : (v === "" ? null : Number(v));
+            const got = d.belowThree[i] ? "band" : d.data[i];
+            if (got === "band") bands++;
+            if (want !== got) out.push([c, i, want, got]);
+          }));
+          return [out, bands];
+        }"""
+    )
+    assert mismatches == [] and bands > 0
+    assert errors == []
