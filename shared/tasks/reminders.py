@@ -15,7 +15,7 @@ import asyncio
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Row, String, Uuid, bindparam, select, text, update
@@ -87,17 +87,19 @@ _TASK_CLAIM = """
         RETURNING t.organization_id, t.id, t.assignee_id AS member_id, t.title, t.due_date, t.due_time,
                   t.due_at, t.timezone, (extract(epoch from t.remind_at)::bigint)::text AS period
     )
-    SELECT k.*, o.slug FROM marked k JOIN organizations o ON o.id = k.organization_id
+    SELECT * FROM marked
 """
-# Address, language and channel choice of the members a batch reminds, by primary key each (a
-# batch of thousands of tasks usually names a few members per organisation).
+# Address, language, channel choice and organisation (for the links) of the members a batch
+# reminds, by primary key each (a batch of thousands of tasks usually names a few members per
+# organisation).
 _TASK_RECIPIENTS = text(
     """
-    SELECT x.o AS organization_id, x.m AS member_id, u.email, u.locale,
+    SELECT x.o AS organization_id, x.m AS member_id, u.email, u.locale, o.slug,
            np.email AS wants_email, np.in_app AS wants_in_app
     FROM unnest(:orgs, :members) AS x(o, m)
     JOIN memberships ms ON ms.organization_id = x.o AND ms.id = x.m
     JOIN users u ON u.id = ms.user_id
+    JOIN organizations o ON o.id = x.o
     LEFT JOIN notification_preferences np ON np.organization_id = x.o AND np.membership_id = x.m
          AND np.kind = 'task_due'
     """
@@ -240,15 +242,6 @@ async def _claim(
     return {(r.subject_id, r.membership_id) for r in result}
 
 
-def _task_message(row: Row[tuple[object, ...]], lang: str, link: str) -> messages.Rendered:
-    due_date: date = row.due_date
-    if row.due_time is None:
-        due = messages.day_text(due_date, lang)
-    else:
-        due = messages.when_text(row.due_at, lang, row.timezone)
-    return messages.render(lang, "task_due", intro_params={"title": row.title, "due": due}, link=link)
-
-
 def _appointment_message(row: Row[tuple[object, ...]], lang: str, link: str) -> messages.Rendered:
     details = []
     if row.location:
@@ -295,26 +288,44 @@ async def _task_batch(
     }
     base = public_url.rstrip("/")
     default_email, default_in_app = notify.DEFAULTS["task_due"]
-    ledger = _columns("", "orgs ids subjects members periods")
+    # Per member once: where the messages go and in which language; per task only its texts.
+    channels: dict[tuple[uuid.UUID, uuid.UUID], tuple[str, messages.Plain, str | None, bool]] = {}
+    for key, who in people.items():
+        email = default_email if who.wants_email is None else who.wants_email
+        in_app = default_in_app if who.wants_in_app is None else who.wants_in_app
+        lang = messages.language(who.locale)
+        address = who.email if email and outbox._valid_address(who.email) else None
+        channels[key] = (lang, messages.plain(lang, "task_due"), address, in_app)
+    ledger: dict[str, list[Any]] = {n: [] for n in ("orgs", "ids", "subjects", "members", "periods")}
     mails = _columns("mail_", "orgs ids tasks to subjects texts html")
     notes = _columns("note_", "orgs ids tasks members titles bodies links")
     addressed: set[tuple[uuid.UUID, uuid.UUID]] = set()
     for r in rows:
-        _append(ledger, r.organization_id, new_id(), r.id, r.member_id, r.period)
-        who = people.get((r.organization_id, r.member_id))
-        if who is None:
+        org_id, task_id, member_id = r.organization_id, r.id, r.member_id
+        ledger["orgs"].append(org_id)
+        ledger["ids"].append(new_id())
+        ledger["subjects"].append(task_id)
+        ledger["members"].append(member_id)
+        ledger["periods"].append(r.period)
+        channel = channels.get((org_id, member_id))
+        if channel is None:
             continue  # no longer a member: the ledger row still marks the reminder as done
-        addressed.add((r.organization_id, r.id))
-        email = default_email if who.wants_email is None else who.wants_email
-        in_app = default_in_app if who.wants_in_app is None else who.wants_in_app
-        if not (email or in_app):
+        addressed.add((org_id, task_id))
+        lang, texts, address, in_app = channel
+        if address is None and not in_app:
             continue
-        message = _task_message(r, messages.language(who.locale), f"{base}/o/{r.slug}/tasks/{r.id}")
-        if email and outbox._valid_address(who.email):
-            _append(mails, r.organization_id, new_id(), r.id, who.email, message.subject[:300], message.text,
+        if r.due_time is None:
+            due = messages.day_text(r.due_date, lang)
+        else:
+            due = messages.when_text(r.due_at, lang, r.timezone)
+        message = texts.render(
+            {"title": r.title, "due": due}, f"{base}/o/{people[(org_id, member_id)].slug}/tasks/{task_id}"
+        )
+        if address is not None:
+            _append(mails, org_id, new_id(), task_id, address, message.subject[:300], message.text,
                     message.html)  # fmt: skip
         if in_app:
-            _append(notes, r.organization_id, new_id(), r.id, r.member_id, message.title[:300],
+            _append(notes, org_id, new_id(), task_id, member_id, message.title[:300],
                     message.text.split("\n", 1)[0], message.link[:500])  # fmt: skip
     won = (await session.execute(_TASK_WRITE, {**ledger, **mails, **notes})).all()
     if won and won[0].mails:
