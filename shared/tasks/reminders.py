@@ -150,10 +150,11 @@ _TASK_WRITE = text(
     ),
 )
 
-_WRITE_COLUMNS = (
-    "orgs ids tasks members periods mail_ids mail_to titles texts html note_ids bodies links".split()  # noqa: SIM905
-)
-_NO_MESSAGE = (None,) * (len(_WRITE_COLUMNS) - 5)
+# The write's columns in order: the ledger row's, then the e-mail's and the notification's.
+_LEDGER_COLUMNS = ("orgs", "ids", "tasks", "members", "periods")
+_MESSAGE_COLUMNS = ("mail_ids", "mail_to", "titles", "texts", "html", "note_ids", "bodies", "links")
+_WRITE_COLUMNS = _LEDGER_COLUMNS + _MESSAGE_COLUMNS
+_NO_MESSAGE = (None,) * len(_MESSAGE_COLUMNS)
 
 _APPOINTMENT_BATCH = """
     SELECT a.id, a.title, a.starts_at, a.ends_at, a.timezone, a.location, a.video_url,
