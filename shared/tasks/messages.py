@@ -128,6 +128,44 @@ def render(
     return Rendered(subject=subject, text="\n".join(lines), html=html, title=subject, link=link)
 
 
+@dataclass(frozen=True)
+class Plain:
+    """One kind of message without sections or details, in one language, with a link: its texts
+    are looked up once, so a batch of thousands of reminders only fills in its parameters. Gives
+    exactly what :func:`render` gives for the same message; its parameters are plain text (no
+    dates or keys to format or label)."""
+
+    subject: str
+    intro: str
+    before_link: str
+    after_link: str
+    skeleton: str
+
+    def render(self, params: dict[str, str], link: str) -> Rendered:
+        subject = self.subject % params
+        intro = self.intro % params
+        return Rendered(
+            subject=subject,
+            text=f"{intro}{self.before_link}{link}{self.after_link}",
+            html=_filled(self.skeleton, subject=subject, intro=intro, link=link),
+            title=subject,
+            link=link,
+        )
+
+
+@lru_cache(maxsize=32)
+def plain(lang: str, kind: str) -> Plain:
+    lang = language(lang)
+    return Plain(
+        # Without parameters: the translated pattern itself, filled in by Plain.render.
+        subject=i18n.gettext(lang, _TEXTS[f"{kind}.subject"], domain="tasks"),
+        intro=i18n.gettext(lang, _TEXTS[f"{kind}.intro"], domain="tasks"),
+        before_link=f"\n\n\n{_constant(lang, 'open')}: ",
+        after_link=f"\n\n--\n{_constant(lang, 'footer')}",
+        skeleton=_skeleton(lang, True),
+    )
+
+
 @lru_cache(maxsize=64)
 def _constant(lang: str, key: str) -> str:
     return t(lang, key)

@@ -73,18 +73,15 @@ class Task(TenantBase):
         # organisations (first) and within one (second).
         Index("ix_tasks_reminder_due", "remind_at", postgresql_where=text(TASK_REMINDER_DUE)),
         Index(
-            "ix_tasks_reminder_due_org",
-            "organization_id",
-            "remind_at",
-            postgresql_where=text(TASK_REMINDER_DUE),
-        ),
-        Index(
             "ix_tasks_org_reminder_due",
             "organization_id",
             "remind_at",
             postgresql_where=text(TASK_REMINDER_DUE),
         ),
-        Index("ix_tasks_series", "organization_id", "series_id"),
+        # Only tasks of a series (migration 0029): a lookup by one implies it is not NULL.
+        Index(
+            "ix_tasks_series", "organization_id", "series_id", postgresql_where=text("series_id IS NOT NULL")
+        ),
         # Links (migration 0006): a task about a person or a match outlives neither silently.
         _link_fk("contact_id", "contacts", "fk_tasks_contact", "SET NULL (contact_id)"),
         _link_fk("match_id", "matches", "fk_tasks_match", "SET NULL (match_id)"),
@@ -254,6 +251,9 @@ class Notification(TenantBase):
         ),
     )
 
+    # No key of its own to organizations (migration 0029): the member's composite key names the
+    # organisation already and removes the row with the member or the organisation.
+    organization_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     membership_id: Mapped[uuid.UUID] = mapped_column()
     kind: Mapped[str] = mapped_column(String(20))
     title: Mapped[str] = mapped_column(String(300))
@@ -275,6 +275,9 @@ class ReminderSent(TenantBase):
         ),
     )
 
+    # No key of its own to organizations (migration 0029): the member's composite key names the
+    # organisation already and removes the row with the member or the organisation.
+    organization_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))
     subject_id: Mapped[uuid.UUID] = mapped_column()
     membership_id: Mapped[uuid.UUID] = mapped_column()

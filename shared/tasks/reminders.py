@@ -15,7 +15,7 @@ import asyncio
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Row, String, Uuid, bindparam, select, text, update
@@ -87,17 +87,19 @@ _TASK_CLAIM = """
         RETURNING t.organization_id, t.id, t.assignee_id AS member_id, t.title, t.due_date, t.due_time,
                   t.due_at, t.timezone, (extract(epoch from t.remind_at)::bigint)::text AS period
     )
-    SELECT k.*, o.slug FROM marked k JOIN organizations o ON o.id = k.organization_id
+    SELECT * FROM marked
 """
-# Address, language and channel choice of the members a batch reminds, by primary key each (a
-# batch of thousands of tasks usually names a few members per organisation).
+# Address, language, channel choice and organisation (for the links) of the members a batch
+# reminds, by primary key each (a batch of thousands of tasks usually names a few members per
+# organisation).
 _TASK_RECIPIENTS = text(
     """
-    SELECT x.o AS organization_id, x.m AS member_id, u.email, u.locale,
+    SELECT x.o AS organization_id, x.m AS member_id, u.email, u.locale, o.slug,
            np.email AS wants_email, np.in_app AS wants_in_app
     FROM unnest(:orgs, :members) AS x(o, m)
     JOIN memberships ms ON ms.organization_id = x.o AND ms.id = x.m
     JOIN users u ON u.id = ms.user_id
+    JOIN organizations o ON o.id = x.o
     LEFT JOIN notification_preferences np ON np.organization_id = x.o AND np.membership_id = x.m
          AND np.kind = 'task_due'
     """
@@ -112,39 +114,47 @@ _TASK_CLAIM_MANY = text(_TASK_CLAIM.format(org_condition="AND t.organization_id 
 # The ledger rows, the e-mails and the in-app notifications of a batch in one statement: only the
 # messages whose ledger row this transaction inserted are written (a reminder another worker has
 # already claimed for the same period conflicts and is left out), all in the caller's transaction.
+# One row per reminder carries all three: a message id is NULL where that channel is off, and the
+# e-mail's subject is the notification's title.
 _TASK_WRITE = text(
     """
-    WITH won AS (
+    WITH x AS MATERIALIZED (
+        SELECT * FROM unnest(:orgs, :ids, :tasks, :members, :periods, :mail_ids, :mail_to, :titles,
+                             :texts, :html, :note_ids, :bodies, :links)
+            AS x(o, i, task, m, p, mail, t, title, b, h, note, body, l)
+    ), won AS (
         INSERT INTO reminders_sent (organization_id, id, kind, subject_id, membership_id, period)
-        SELECT o, i, 'task_due', s, m, p
-        FROM unnest(:orgs, :ids, :subjects, :members, :periods) AS x(o, i, s, m, p)
+        SELECT o, i, 'task_due', task, m, p FROM x
         ON CONFLICT DO NOTHING
-        RETURNING organization_id, subject_id
+        RETURNING organization_id, id, subject_id
     ), mails AS (
         INSERT INTO outbox (organization_id, id, kind, to_address, subject, body_text, body_html)
-        SELECT x.o, x.i, 'task_due', x.t, x.s, x.b, x.h
-        FROM unnest(:mail_orgs, :mail_ids, :mail_tasks, :mail_to, :mail_subjects, :mail_texts,
-                    :mail_html) AS x(o, i, task, t, s, b, h)
-        JOIN won w ON w.organization_id = x.o AND w.subject_id = x.task
+        SELECT x.o, x.mail, 'task_due', x.t, x.title, x.b, x.h
+        FROM x JOIN won w ON w.organization_id = x.o AND w.id = x.i
+        WHERE x.mail IS NOT NULL
         RETURNING 1
     ), notes AS (
         INSERT INTO notifications (organization_id, id, membership_id, kind, title, body, link)
-        SELECT x.o, x.i, x.m, 'task_due', x.t, x.b, x.l
-        FROM unnest(:note_orgs, :note_ids, :note_tasks, :note_members, :note_titles, :note_bodies,
-                    :note_links) AS x(o, i, task, m, t, b, l)
-        JOIN won w ON w.organization_id = x.o AND w.subject_id = x.task
+        SELECT x.o, x.note, x.m, 'task_due', x.title, x.body, x.l
+        FROM x JOIN won w ON w.organization_id = x.o AND w.id = x.i
+        WHERE x.note IS NOT NULL
         RETURNING 1
     )
     SELECT w.organization_id, w.subject_id, (SELECT count(*) FROM mails) AS mails FROM won w
     """
 ).bindparams(
-    *(bindparam(n, type_=ARRAY(Uuid())) for n in ("orgs", "ids", "subjects", "members")),
-    bindparam("periods", type_=ARRAY(String())),
-    *(bindparam(n, type_=ARRAY(Uuid())) for n in ("mail_orgs", "mail_ids", "mail_tasks")),
-    *(bindparam(n, type_=ARRAY(String())) for n in ("mail_to", "mail_subjects", "mail_texts", "mail_html")),
-    *(bindparam(n, type_=ARRAY(Uuid())) for n in ("note_orgs", "note_ids", "note_tasks", "note_members")),
-    *(bindparam(n, type_=ARRAY(String())) for n in ("note_titles", "note_bodies", "note_links")),
+    *(bindparam(n, type_=ARRAY(Uuid())) for n in ("orgs", "ids", "tasks", "members", "mail_ids", "note_ids")),
+    *(
+        bindparam(n, type_=ARRAY(String()))
+        for n in ("periods", "mail_to", "titles", "texts", "html", "bodies", "links")
+    ),
 )
+
+# The write's columns in order: the ledger row's, then the e-mail's and the notification's.
+_LEDGER_COLUMNS = ("orgs", "ids", "tasks", "members", "periods")
+_MESSAGE_COLUMNS = ("mail_ids", "mail_to", "titles", "texts", "html", "note_ids", "bodies", "links")
+_WRITE_COLUMNS = _LEDGER_COLUMNS + _MESSAGE_COLUMNS
+_NO_MESSAGE = (None,) * len(_MESSAGE_COLUMNS)
 
 _APPOINTMENT_BATCH = """
     SELECT a.id, a.title, a.starts_at, a.ends_at, a.timezone, a.location, a.video_url,
@@ -240,15 +250,6 @@ async def _claim(
     return {(r.subject_id, r.membership_id) for r in result}
 
 
-def _task_message(row: Row[tuple[object, ...]], lang: str, link: str) -> messages.Rendered:
-    due_date: date = row.due_date
-    if row.due_time is None:
-        due = messages.day_text(due_date, lang)
-    else:
-        due = messages.when_text(row.due_at, lang, row.timezone)
-    return messages.render(lang, "task_due", intro_params={"title": row.title, "due": due}, link=link)
-
-
 def _appointment_message(row: Row[tuple[object, ...]], lang: str, link: str) -> messages.Rendered:
     details = []
     if row.location:
@@ -262,15 +263,6 @@ def _appointment_message(row: Row[tuple[object, ...]], lang: str, link: str) -> 
         details=details,
         link=link,
     )
-
-
-def _columns(prefix: str, names: str) -> dict[str, list[Any]]:
-    return {f"{prefix}{n}": [] for n in names.split()}
-
-
-def _append(columns: dict[str, list[Any]], *values: object) -> None:
-    for column, value in zip(columns.values(), values, strict=True):
-        column.append(value)
 
 
 async def _task_batch(
@@ -295,28 +287,44 @@ async def _task_batch(
     }
     base = public_url.rstrip("/")
     default_email, default_in_app = notify.DEFAULTS["task_due"]
-    ledger = _columns("", "orgs ids subjects members periods")
-    mails = _columns("mail_", "orgs ids tasks to subjects texts html")
-    notes = _columns("note_", "orgs ids tasks members titles bodies links")
-    addressed: set[tuple[uuid.UUID, uuid.UUID]] = set()
-    for r in rows:
-        _append(ledger, r.organization_id, new_id(), r.id, r.member_id, r.period)
-        who = people.get((r.organization_id, r.member_id))
-        if who is None:
-            continue  # no longer a member: the ledger row still marks the reminder as done
-        addressed.add((r.organization_id, r.id))
+    # Per member once: where the messages go and in which language; per task only its texts.
+    channels: dict[tuple[uuid.UUID, uuid.UUID], tuple[str, messages.Plain, str | None, bool]] = {}
+    for key, who in people.items():
         email = default_email if who.wants_email is None else who.wants_email
         in_app = default_in_app if who.wants_in_app is None else who.wants_in_app
-        if not (email or in_app):
+        lang = messages.language(who.locale)
+        address = who.email if email and outbox._valid_address(who.email) else None
+        channels[key] = (lang, messages.plain(lang, "task_due"), address, in_app)
+    records: list[tuple[Any, ...]] = []
+    addressed: set[tuple[uuid.UUID, uuid.UUID]] = set()
+    for r in rows:
+        org_id, task_id, member_id = r.organization_id, r.id, r.member_id
+        ledger = (org_id, new_id(), task_id, member_id, r.period)
+        channel = channels.get((org_id, member_id))
+        if channel is not None:
+            addressed.add((org_id, task_id))
+        if channel is None or (channel[2] is None and not channel[3]):
+            # No longer a member, or every channel off: the ledger row still marks the reminder as done.
+            records.append((*ledger, *_NO_MESSAGE))
             continue
-        message = _task_message(r, messages.language(who.locale), f"{base}/o/{r.slug}/tasks/{r.id}")
-        if email and outbox._valid_address(who.email):
-            _append(mails, r.organization_id, new_id(), r.id, who.email, message.subject[:300], message.text,
-                    message.html)  # fmt: skip
-        if in_app:
-            _append(notes, r.organization_id, new_id(), r.id, r.member_id, message.title[:300],
-                    message.text.split("\n", 1)[0], message.link[:500])  # fmt: skip
-    won = (await session.execute(_TASK_WRITE, {**ledger, **mails, **notes})).all()
+        lang, plain, address, in_app = channel
+        if r.due_time is None:
+            due = messages.day_text(r.due_date, lang)
+        else:
+            due = messages.when_text(r.due_at, lang, r.timezone)
+        slug = people[(org_id, member_id)].slug
+        message = plain.render({"title": r.title, "due": due}, f"{base}/o/{slug}/tasks/{task_id}")
+        records.append(
+            (
+                *ledger,
+                *((new_id(), address) if address else (None, None)),
+                message.subject[:300],
+                *((message.text, message.html) if address else (None, None)),
+                *((new_id(), message.text.split("\n", 1)[0], message.link[:500]) if in_app else (None,) * 3),
+            )
+        )
+    write = dict(zip(_WRITE_COLUMNS, map(list, zip(*records, strict=True)), strict=True))
+    won = (await session.execute(_TASK_WRITE, write)).all()
     if won and won[0].mails:
         queue.wake_outbox(session)
     return len(rows), Counter(

@@ -16,7 +16,7 @@ from shared.db import Database
 from shared.models import OutboxMessage
 from shared.permissions import Role
 from shared.settings import Settings
-from shared.tasks import appointments, notify, reminders, tasks
+from shared.tasks import appointments, messages, notify, reminders, tasks
 from shared.tasks.models import ReminderSent
 from shared.tasks.schemas import AppointmentCreate, Channels, TaskCreate, TaskPatch
 from tests.conftest import Mailbox, Org
@@ -114,6 +114,36 @@ async def test_english_members_get_english_and_a_task_without_time_is_reminded_a
     await outbox.deliver_due(db, settings, worker="test")
     [mail] = await mailbox.wait_for(member.email)
     assert subject(mail) == "Reminder: Call the school is due on Friday, January 15, 2027"
+
+
+async def test_a_title_with_markup_and_percent_signs_arrives_as_written(
+    db: Database, settings: Settings, mailbox: Mailbox, org_a: Org
+) -> None:
+    member = await add_member(db, org_a, locale="en")
+    title = '<b>Elternabend</b> & "100 %" %(due)s'
+    task_id = await make_task(db, org_a, member, title, date(2027, 4, 20), "18:00")
+    assert (await reminders.send_due(db, org_a.id, datetime(2027, 4, 20, 15, 30, tzinfo=UTC), URL)).tasks == 1
+    await outbox.deliver_due(db, settings, worker="test")
+    [mail] = await mailbox.wait_for(member.email)
+    # A long subject is folded onto two header lines.
+    assert " ".join(subject(mail).split()) == f"Reminder: {title} is due on Tuesday, 20 April 2027, 18:00"
+    html = next(
+        str(p.get_payload(decode=True).decode()) for p in mail.walk() if p.get_content_type() == "text/html"
+    )  # type: ignore[union-attr]
+    assert "<b>Elternabend" not in html and "&lt;b&gt;Elternabend&lt;/b&gt; &amp;" in html
+    # The batch's texts are the ones the general renderer gives for the same reminder.
+    link = f"{URL}/o/{org_a.slug}/tasks/{task_id}"
+    expected = messages.render(
+        "en", "task_due", intro_params={"title": title, "due": "Tuesday, 20 April 2027, 18:00"}, link=link
+    )
+    async with db.tenant(org_a.id) as session:
+        row = (
+            await session.execute(select(OutboxMessage).where(OutboxMessage.to_address == member.email))
+        ).scalar_one()
+        page = await notify.list_notifications(session, member.id, unread_only=True, limit=10, cursor=None)
+    assert (row.subject, row.body_text, row.body_html) == (expected.subject, expected.text, expected.html)
+    [note] = page.items
+    assert (note.title, note.body, note.link) == (expected.title, expected.text.split("\n")[0], link)
 
 
 async def test_channels_follow_the_members_choice(db: Database, settings: Settings, org_a: Org) -> None:
