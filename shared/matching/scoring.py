@@ -18,11 +18,12 @@ Each criterion gives ``weight x fraction`` points with a fraction between 0 and 
 
 from __future__ import annotations
 
+import bisect
 import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from typing import Any, Literal
 
@@ -66,20 +67,39 @@ class Vocabulary:
     @classmethod
     def build(cls, profiles: Iterable[Profile], config: MatchingConfig) -> Vocabulary:
         vocab = cls(custom={c.key: {} for c in config.custom})
+        vocab._add(profiles)
+        return vocab
+
+    def extended(self, profiles: Iterable[Profile]) -> Vocabulary:
+        """A copy that also knows the words of ``profiles``; the known words keep their columns.
+
+        Words nobody in a pool has any more may stay: a column of zeros matches nothing, so
+        ranking against a pool is the same with or without them.
+        """
+        vocab = Vocabulary(
+            languages=dict(self.languages),
+            interests=dict(self.interests),
+            genders=dict(self.genders),
+            support=dict(self.support),
+            custom={key: dict(words) for key, words in self.custom.items()},
+        )
+        vocab._add(profiles)
+        return vocab
+
+    def _add(self, profiles: Iterable[Profile]) -> None:
         for p in profiles:
             for lang in p.languages:
-                vocab.languages.setdefault(lang.lower(), len(vocab.languages))
+                self.languages.setdefault(lang.lower(), len(self.languages))
             for word in p.interests:
-                vocab.interests.setdefault(norm(word), len(vocab.interests))
+                self.interests.setdefault(norm(word), len(self.interests))
             for gender in (p.gender, *p.preferences.genders):
                 if gender:
-                    vocab.genders.setdefault(gender, len(vocab.genders))
+                    self.genders.setdefault(gender, len(self.genders))
             for kind in p.support_kinds:
-                vocab.support.setdefault(norm(kind), len(vocab.support))
-            for key, words in vocab.custom.items():
+                self.support.setdefault(norm(kind), len(self.support))
+            for key, words in self.custom.items():
                 for value in p.custom.get(key, ()):
                     words.setdefault(norm(value), len(words))
-        return vocab
 
 
 def _distinct(values: Iterable[str]) -> set[str]:
@@ -197,6 +217,34 @@ class Side:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def widened(self, vocab: Vocabulary) -> Side:
+        """The same rows with a column of zeros for every word ``vocab`` adds to theirs."""
+
+        def wide(matrix: Any, words: int) -> Any:
+            extra = max(words, 1) - matrix.shape[1]
+            return np.pad(matrix, ((0, 0), (0, extra))) if extra > 0 else matrix
+
+        return replace(
+            self,
+            languages=wide(self.languages, len(vocab.languages)),
+            interests=wide(self.interests, len(vocab.interests)),
+            support=wide(self.support, len(vocab.support)),
+            wish_genders=wide(self.wish_genders, len(vocab.genders)),
+            custom={k: (wide(m, len(vocab.custom[k])), n) for k, (m, n) in self.custom.items()},
+        )
+
+    @staticmethod
+    def joined(first: Side, second: Side) -> Side:
+        """The rows of ``first``, then those of ``second`` (both encoded with the same vocabulary)."""
+        return Side(
+            ids=[*first.ids, *second.ids],
+            **{name: np.concatenate((getattr(first, name), getattr(second, name))) for name in _ARRAYS},
+            custom={
+                k: (np.concatenate((m, second.custom[k][0])), np.concatenate((n, second.custom[k][1])))
+                for k, (m, n) in first.custom.items()
+            },
+        )
+
     def take(self, rows: Sequence[int] | npt.NDArray[np.intp]) -> Side:
         idx = np.asarray(rows, dtype=np.intp)
         return Side(
@@ -221,6 +269,10 @@ class Side:
             waiting_days=self.waiting_days[idx],
             custom={k: (m[idx], n[idx]) for k, (m, n) in self.custom.items()},
         )
+
+
+# Side's per-person arrays besides ``ids`` and ``custom``.
+_ARRAYS = tuple(f.name for f in fields(Side) if f.name not in ("ids", "custom"))
 
 
 # --------------------------------------------------------------------------- scoring
@@ -763,17 +815,48 @@ class CandidatePool:
     """
 
     def __init__(self, profiles: Sequence[Profile], role: Role, config: MatchingConfig, today: date) -> None:
-        self.profiles = list(profiles)
+        # In the order of their ids: a candidate's position breaks ties between equal scores, and
+        # a pool patched with :meth:`patched` has every person where a fresh build puts them.
+        self.profiles = sorted(profiles, key=lambda p: p.id)
+        vocab = Vocabulary.build(self.profiles, config)
+        self._set(role, config, today, vocab, Side.encode(self.profiles, vocab, config, today))
+
+    def _set(self, role: Role, config: MatchingConfig, today: date, vocab: Vocabulary, side: Side) -> None:
         self.role = role
         self.config = config
         self.today = today
-        self.vocab = Vocabulary.build(self.profiles, config)
-        self.side = Side.encode(self.profiles, self.vocab, config, today)
+        self.vocab = vocab
+        self.side = side
         self.positions = {p.id: i for i, p in enumerate(self.profiles)}
         self._columns = _Columns.prepare(self.side, role, config)
         # Answers already given from this pool: the same person asking again costs a lookup.
         self._answers: OrderedDict[tuple[bytes, int, str], list[Suggestion]] = OrderedDict()
         self._answers_lock = threading.Lock()
+
+    def patched(self, changed: Iterable[uuid.UUID], profiles: Sequence[Profile]) -> CandidatePool:
+        """A new pool without the ``changed`` people, then with ``profiles`` (those of them who
+        still belong), ranking exactly as a pool built from scratch with the same people.
+
+        Only the new rows are encoded; the others are copied, and words new to the pool get new
+        columns. This pool stays as it was: requests that read it keep a consistent view.
+        """
+        fresh = sorted(profiles, key=lambda p: p.id)
+        gone = set(changed) | {p.id for p in fresh}
+        keep = [i for i, p in enumerate(self.profiles) if p.id not in gone]
+        kept = [self.profiles[i] for i in keep]
+        vocab = self.vocab.extended(fresh)
+        side = Side.joined(
+            self.side.take(keep).widened(vocab), Side.encode(fresh, vocab, self.config, self.today)
+        )
+        # Each new person goes before the first kept one with a larger id: the order of ids again.
+        kept_ids = [p.id for p in kept]
+        at = [bisect.bisect_left(kept_ids, p.id) for p in fresh]
+        order = np.insert(np.arange(len(kept)), at, np.arange(len(kept), len(kept) + len(fresh)))
+        merged = [*kept, *fresh]
+        pool = CandidatePool.__new__(CandidatePool)
+        pool.profiles = [merged[i] for i in order]
+        pool._set(self.role, self.config, self.today, vocab, side.take(order))
+        return pool
 
     def __len__(self) -> int:
         return len(self.profiles)
@@ -802,14 +885,17 @@ class CandidatePool:
     def rank(self, person: Profile, limit: int) -> tuple[npt.NDArray[np.intp], F64]:
         """Positions and scores of the best ``limit`` feasible candidates, best first."""
         scores, allowed = self.scores(person)
-        feasible = np.flatnonzero(allowed)
-        if feasible.size > limit:
-            top = feasible[np.argpartition(-scores[feasible], limit - 1)[:limit]]
-        else:
-            top = feasible
+        top = np.flatnonzero(allowed)
+        rounded = np.round(scores[top], 6)
+        if limit <= 0:
+            top, rounded = top[:0], rounded[:0]
+        elif top.size > limit:
+            # Everyone as good as the limit-th best, ties included: the order below picks among them.
+            kth = np.partition(rounded, top.size - limit)[top.size - limit]
+            top, rounded = top[rounded >= kth], rounded[rounded >= kth]
         # Best first; equal scores: the longer-waiting, then the earlier-created (smaller UUIDv7) first.
         waiting = np.nan_to_num(self.side.waiting_days[top], nan=-1.0)
-        order = np.lexsort((top, -waiting, -np.round(scores[top], 6)))
+        order = np.lexsort((top, -waiting, -rounded))[:limit]
         chosen = top[order]
         return chosen, scores[chosen]
 
