@@ -49,6 +49,8 @@ OTHER = -2  # a gender nobody in the vocabulary has or wishes for
 _SLOT_INDEX = {s: i for i, s in enumerate(texts.SLOTS)}
 # Answers a pool keeps (one per person, limit and language asked for).
 ANSWERS_KEPT = 512
+# How many patches back a pool looks for an answer it can take over (and keeps its ancestors).
+ANSWERS_CARRIED = 4
 
 
 # --------------------------------------------------------------------------- encoding
@@ -804,6 +806,18 @@ class Suggestion(msgspec.Struct, kw_only=True):
     criteria: list[CriterionScore]
 
 
+AnswerKey = tuple[bytes, int, str]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The suggestions for one person, and the place of the last of them in the ranking's order
+    (best score, longer waiting, smaller id first); None when fewer than asked for were allowed."""
+
+    suggestions: list[Suggestion]
+    last: tuple[float, float, uuid.UUID] | None
+
+
 class CandidatePool:
     """The people of one side, encoded once, to rank against any person of the other side.
 
@@ -830,8 +844,11 @@ class CandidatePool:
         self.positions = {p.id: i for i, p in enumerate(self.profiles)}
         self._columns = _Columns.prepare(self.side, role, config)
         # Answers already given from this pool: the same person asking again costs a lookup.
-        self._answers: OrderedDict[tuple[bytes, int, str], list[Suggestion]] = OrderedDict()
+        self._answers: OrderedDict[AnswerKey, Answer] = OrderedDict()
         self._answers_lock = threading.Lock()
+        # The pool this one was patched from, and who changed in between (see :meth:`_carried`).
+        self._base: CandidatePool | None = None
+        self._delta: frozenset[uuid.UUID] = frozenset()
 
     def patched(self, changed: Iterable[uuid.UUID], profiles: Sequence[Profile]) -> CandidatePool:
         """A new pool without the ``changed`` people, then with ``profiles`` (those of them who
@@ -856,6 +873,14 @@ class CandidatePool:
         pool = CandidatePool.__new__(CandidatePool)
         pool.profiles = [merged[i] for i in order]
         pool._set(self.role, self.config, self.today, vocab, side.take(order))
+        pool._base, pool._delta = self, frozenset(gone)
+        # Only a few pools back are looked at: let the older ones go.
+        oldest = pool
+        for _ in range(ANSWERS_CARRIED):
+            if oldest._base is None:
+                break
+            oldest = oldest._base
+        oldest._base = None
         return pool
 
     def __len__(self) -> int:
@@ -907,14 +932,64 @@ class CandidatePool:
             found = self._answers.get(key)
             if found is not None:
                 self._answers.move_to_end(key)
-                return list(found)
-        chosen, _ = self.rank(person, limit)
-        found = self.explain(person, chosen, locale)
+                return list(found.suggestions)
+        found = self._carried(person, key)
+        if found is None:
+            chosen, scores = self.rank(person, limit)
+            last = None
+            if len(chosen) == limit:
+                at = chosen[-1]
+                rounded = float(np.round(scores[-1:], 6)[0])
+                last = (
+                    -rounded,
+                    -float(np.nan_to_num(self.side.waiting_days[at], nan=-1.0)),
+                    self.profiles[at].id,
+                )
+            found = Answer(self.explain(person, chosen, locale), last)
         with self._answers_lock:
             self._answers[key] = found
             while len(self._answers) > ANSWERS_KEPT:
                 self._answers.popitem(last=False)
-        return list(found)
+        return list(found.suggestions)
+
+    def _carried(self, person: Profile, key: AnswerKey) -> Answer | None:
+        """An answer a pool this one was patched from gave, if it is still the answer here.
+
+        It is when none of its candidates changed since and nobody who changed (or joined) now
+        ranks before its last one: everyone else is scored as before, by the same person, so the
+        best few stay the best few, with the same reasons. Costs scoring the changed few.
+        """
+        changed: set[uuid.UUID] = set()
+        pool = self
+        found = None
+        for _ in range(ANSWERS_CARRIED):
+            base = pool._base
+            if base is None:
+                return None
+            changed |= pool._delta
+            with base._answers_lock:
+                found = base._answers.get(key)
+            if found is not None:
+                break
+            pool = base
+        if found is None or any(s.candidate_id in changed for s in found.suggestions):
+            return None
+        rows = sorted(self.positions[i] for i in changed if i in self.positions)
+        if not rows:
+            return found
+        block = self._block(person, self.side.take(rows))
+        allowed = np.flatnonzero(block.feasible[0])
+        if allowed.size and found.last is None:  # fewer than asked for, and now one more is allowed
+            return None
+        rounded = np.round(block.total[0], 6)
+        waiting = np.nan_to_num(self.side.waiting_days[rows], nan=-1.0)
+        for j in allowed:
+            if (
+                found.last is not None
+                and (-float(rounded[j]), -float(waiting[j]), self.profiles[rows[j]].id) < found.last
+            ):
+                return None
+        return found
 
     def explain(
         self, person: Profile, chosen: Sequence[int] | npt.NDArray[np.intp], locale: Locale = "de"
