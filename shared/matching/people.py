@@ -9,7 +9,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import msgspec
 from sqlalchemy import and_, func, literal_column, select
@@ -315,7 +315,28 @@ async def profile(
     return _profile(row, config, int(row.open_load), await _labels(session, config)), list(row.kinds)
 
 
-Fingerprint = tuple[int, bool]
+class Fingerprint(NamedTuple):
+    """What a request read of the matching revision before anything else (:func:`fingerprint`)."""
+
+    revision: int
+    # This transaction has written: it sees changes nobody else may see yet.
+    written_here: bool
+    # The latest organisation-wide stamp (migration 0028): field definitions, steps, settings.
+    everyone: int = 0
+    # The person asked about, and the latest revision that changed them.
+    person_id: uuid.UUID | None = None
+    person: int = 0
+
+    def unchanged_since(self, revision: int, person_id: uuid.UUID | None = None) -> bool:
+        """Whether nothing read under ``revision`` (everyone's, and the person's if named) changed
+        up to this revision: a revision only grows, and the stamps keep each person's latest."""
+        if self.written_here:
+            return False
+        if revision >= self.revision:
+            return True
+        if self.everyone > revision:
+            return False
+        return person_id is None or (person_id == self.person_id and self.person <= revision)
 
 
 class _Lru:
@@ -360,15 +381,15 @@ async def profile_now(
     """:func:`profile` under the revision ``seen`` (:func:`fingerprint`, read before anything
     else, so what is read after it is at least as new). The profile is shared between requests:
     callers must not change it."""
-    revision, written_here = seen
-    key = (org_id, revision, settings.version, contact_id)
-    found = None if written_here else _PROFILES.get(key)
-    if found is None:
+    key = (org_id, settings.version, contact_id)
+    found = _PROFILES.get(key)
+    # Kept with the revision it was read under: still the person if nobody changed them since.
+    if found is None or not seen.unchanged_since(found[0], contact_id):
         person, kinds = await profile(session, contact_id, settings.config)
-        found = (person, tuple(kinds))
-        if not written_here:
+        found = (seen.revision, person, tuple(kinds))
+        if not seen.written_here:
             _PROFILES.put(key, found)
-    return found[0], list(found[1])
+    return found[1], list(found[2])
 
 
 async def pair(
@@ -449,14 +470,14 @@ async def settings_now(
     session: AsyncSession, org_id: uuid.UUID, programme_id: uuid.UUID | None, seen: Fingerprint
 ) -> ProgrammeSettings:
     """:func:`settings_for` under the revision ``seen``: saving settings moves it (migration 0024)."""
-    revision, written_here = seen
-    key = (org_id, revision, programme_id)
-    found: ProgrammeSettings | None = None if written_here else _SETTINGS.get(key)
-    if found is None:
-        found = await settings_for(session, programme_id)
-        if not written_here:
+    key = (org_id, programme_id)
+    found: tuple[int, ProgrammeSettings] | None = _SETTINGS.get(key)
+    # Saving settings stamps the whole organisation (migration 0028).
+    if found is None or not seen.unchanged_since(found[0]):
+        found = (seen.revision, await settings_for(session, programme_id))
+        if not seen.written_here:
             _SETTINGS.put(key, found)
-    return found
+    return found[1]
 
 
 async def check_programme(session: AsyncSession, programme_id: uuid.UUID | None, field: str) -> None:
@@ -582,22 +603,40 @@ POOL_TOPIC = uuid.UUID("1f9c4f5a-7d02-55b4-95cb-d553d4703f6f")
 PATCH_AT_MOST = 2_000
 
 
-async def fingerprint(session: AsyncSession) -> Fingerprint:
-    """The organisation's matching revision, and whether this transaction has changed it.
+def _stamp(who: uuid.UUID) -> Any:
+    return (
+        select(MatchingStamp.revision)
+        .where(MatchingStamp.organization_id == ChangeCounter.organization_id, MatchingStamp.id == who)
+        .scalar_subquery()
+    )
 
-    One primary-key lookup, however many people: database triggers bump the revision in every
-    transaction that writes contacts, programme members, field definitions or matches
-    (migration 0019), so it changes exactly when a pool would.
+
+async def fingerprint(
+    session: AsyncSession, org_id: uuid.UUID | None = None, person_id: uuid.UUID | None = None
+) -> Fingerprint:
+    """The organisation's matching revision, whether this transaction has changed it, and the
+    latest stamps of the whole organisation and of ``person_id``.
+
+    Primary-key lookups in one statement, however many people: database triggers bump the
+    revision in every transaction that writes contacts, programme members, field definitions,
+    matches, preparation or settings (migrations 0019, 0024), so it changes exactly when a pool
+    would, and stamp who changed (0028).
     """
-    row: Any = (
-        await session.execute(
-            select(
-                ChangeCounter.revision,
-                literal_column("xmin = pg_current_xact_id_if_assigned()::xid").label("mine"),
-            ).where(ChangeCounter.id == POOL_TOPIC)
-        )
-    ).one_or_none()
-    return (row.revision, bool(row.mine)) if row is not None else (0, False)
+    columns = [
+        ChangeCounter.revision,
+        literal_column("xmin = pg_current_xact_id_if_assigned()::xid").label("mine"),
+        _stamp(EVERYONE).label("everyone"),
+    ]
+    if person_id is not None:
+        columns.append(_stamp(person_id).label("person"))
+    query = select(*columns).where(ChangeCounter.id == POOL_TOPIC)
+    if org_id is not None:
+        query = query.where(ChangeCounter.organization_id == org_id)
+    row: Any = (await session.execute(query)).one_or_none()
+    if row is None:
+        return Fingerprint(0, False)
+    person = (row.person or 0) if person_id is not None else 0
+    return Fingerprint(row.revision, bool(row.mine), row.everyone or 0, person_id, person)
 
 
 async def changed_since(session: AsyncSession, org_id: uuid.UUID, revision: int) -> list[uuid.UUID] | None:
@@ -631,7 +670,7 @@ async def candidate_pool(
     and encoded instead of everyone); a new day, other settings or a change to what every
     person's preparation is read with builds the pool from scratch.
     """
-    revision, written_here = seen if seen is not None else await fingerprint(session)
+    revision, written_here = (seen or await fingerprint(session, org_id))[:2]
     # Certificates run out by intake's calendar day, which may turn at another hour than ``today``.
     key = (org_id, settings.programme_id, role, settings.version, today, readiness_day())
     held = POOLS.get(key)

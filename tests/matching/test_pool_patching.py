@@ -80,6 +80,20 @@ async def test_after_every_kind_of_change_the_patched_pool_ranks_as_a_fresh_one(
                             assert held.pool.suggest(other, limit, "en") == fresh.suggest(other, limit, "en")
                     checked += 1
         assert checked == 3  # mentors of the organisation and of the programme, and its mentees
+        # What the API answers (its cached asker and settings too) is what a fresh pool answers.
+        for mentee in mentees:
+            got = await matching.call(
+                "GET", "/matching/suggestions", params={"contact_id": mentee, "lang": "en"}
+            )
+            async with db.tenant(org_a.id) as session:
+                settings = await people.settings_for(session, None)
+                person, _ = await people.profile(session, uuid.UUID(mentee), settings.config)
+                expected = (await fresh_build(session, "mentor", settings, date.today())).suggest(
+                    person, 10, "en"
+                )
+            assert [(i["candidate_id"], i["score"]) for i in got["items"]] == [
+                (str(s.candidate_id), s.score) for s in expected
+            ]
 
     await ask()
     await same_as_fresh()
@@ -136,3 +150,16 @@ async def test_after_every_kind_of_change_the_patched_pool_ranks_as_a_fresh_one(
     await ask()
     await same_as_fresh()
     assert built == []
+
+    # The person asking changes; then the settings, which concern everyone.
+    await matching.call(
+        "PATCH", f"/contacts/{mentees[0]}", json={"languages": ["tr"], "postal_code": "13353"}
+    )
+    await ask()
+    await same_as_fresh()
+    assert built == []
+    body = {"config": {"weights": {"distance": 30}}, "checkin_interval_days": 14}
+    await matching.call("PUT", "/matching/settings", role=Role.ADMIN, json=body)
+    await ask()
+    await same_as_fresh()
+    assert built
