@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Literal, NamedTuple
 
 import msgspec
-from sqlalchemy import and_, func, literal_column, select
+from sqlalchemy import Uuid, and_, bindparam, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,7 +29,6 @@ from shared.matching.models import EVERYONE, OPEN_STATUSES, Match, MatchingSetti
 from shared.matching.profile import Preferences, Profile
 from shared.matching.scoring import CandidatePool, Suggestion
 from shared.matching.texts import Locale
-from shared.models import ChangeCounter
 
 Role = Literal["mentor", "mentee"]
 
@@ -603,12 +602,19 @@ POOL_TOPIC = uuid.UUID("1f9c4f5a-7d02-55b4-95cb-d553d4703f6f")
 PATCH_AT_MOST = 2_000
 
 
-def _stamp(who: uuid.UUID) -> Any:
-    return (
-        select(MatchingStamp.revision)
-        .where(MatchingStamp.organization_id == ChangeCounter.organization_id, MatchingStamp.id == who)
-        .scalar_subquery()
-    )
+# Written out once: every suggestion runs it first, and building the statement each time would
+# cost more than running it.
+_FINGERPRINT = """
+SELECT c.revision, c.xmin = pg_current_xact_id_if_assigned()::xid AS mine,
+       (SELECT s.revision FROM matching_stamps AS s
+        WHERE s.organization_id = c.organization_id AND s.id = :everyone) AS everyone,
+       (SELECT s.revision FROM matching_stamps AS s
+        WHERE s.organization_id = c.organization_id AND s.id = :person) AS person
+FROM change_counters AS c WHERE c.id = :topic"""
+_FINGERPRINTS = {
+    False: text(_FINGERPRINT).bindparams(bindparam("person", type_=Uuid())),
+    True: text(_FINGERPRINT + " AND c.organization_id = :org").bindparams(bindparam("person", type_=Uuid())),
+}
 
 
 async def fingerprint(
@@ -622,17 +628,8 @@ async def fingerprint(
     matches, preparation or settings (migrations 0019, 0024), so it changes exactly when a pool
     would, and stamp who changed (0028).
     """
-    columns = [
-        ChangeCounter.revision,
-        literal_column("xmin = pg_current_xact_id_if_assigned()::xid").label("mine"),
-        _stamp(EVERYONE).label("everyone"),
-    ]
-    if person_id is not None:
-        columns.append(_stamp(person_id).label("person"))
-    query = select(*columns).where(ChangeCounter.id == POOL_TOPIC)
-    if org_id is not None:
-        query = query.where(ChangeCounter.organization_id == org_id)
-    row: Any = (await session.execute(query)).one_or_none()
+    params = {"topic": POOL_TOPIC, "everyone": EVERYONE, "person": person_id, "org": org_id}
+    row: Any = (await session.execute(_FINGERPRINTS[org_id is not None], params)).one_or_none()
     if row is None:
         return Fingerprint(0, False)
     person = (row.person or 0) if person_id is not None else 0

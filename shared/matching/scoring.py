@@ -25,6 +25,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import date
+from functools import cached_property
 from typing import Any, Literal
 
 import msgspec
@@ -250,7 +251,7 @@ class Side:
     def take(self, rows: Sequence[int] | npt.NDArray[np.intp]) -> Side:
         idx = np.asarray(rows, dtype=np.intp)
         return Side(
-            ids=[self.ids[i] for i in idx],
+            ids=list(map(self.ids.__getitem__, idx.tolist())),
             languages=self.languages[idx],
             n_languages=self.n_languages[idx],
             interests=self.interests[idx],
@@ -841,7 +842,6 @@ class CandidatePool:
         self.today = today
         self.vocab = vocab
         self.side = side
-        self.positions = {p.id: i for i, p in enumerate(self.profiles)}
         self._columns = _Columns.prepare(self.side, role, config)
         # Answers already given from this pool: the same person asking again costs a lookup.
         self._answers: OrderedDict[AnswerKey, Answer] = OrderedDict()
@@ -859,19 +859,17 @@ class CandidatePool:
         """
         fresh = sorted(profiles, key=lambda p: p.id)
         gone = set(changed) | {p.id for p in fresh}
-        keep = [i for i, p in enumerate(self.profiles) if p.id not in gone]
-        kept = [self.profiles[i] for i in keep]
+        leaving = [row for i in gone if (row := self.position(i)) is not None]
+        keep = np.delete(np.arange(len(self)), leaving)
         vocab = self.vocab.extended(fresh)
-        side = Side.joined(
-            self.side.take(keep).widened(vocab), Side.encode(fresh, vocab, self.config, self.today)
-        )
-        # Each new person goes before the first kept one with a larger id: the order of ids again.
-        kept_ids = [p.id for p in kept]
-        at = [bisect.bisect_left(kept_ids, p.id) for p in fresh]
-        order = np.insert(np.arange(len(kept)), at, np.arange(len(kept), len(kept) + len(fresh)))
-        merged = [*kept, *fresh]
+        side = Side.joined(self.side.widened(vocab), Side.encode(fresh, vocab, self.config, self.today))
+        # The kept rows, and each new person before the first kept one with a larger id: the
+        # order of ids again. New rows follow the old ones in ``side``.
+        kept_ids = list(map(self.side.ids.__getitem__, keep.tolist()))
+        places = [bisect.bisect_left(kept_ids, p.id) for p in fresh]
+        order = np.insert(keep, places, np.arange(len(self), len(self) + len(fresh)))
         pool = CandidatePool.__new__(CandidatePool)
-        pool.profiles = [merged[i] for i in order]
+        pool.profiles = list(map([*self.profiles, *fresh].__getitem__, order.tolist()))
         pool._set(self.role, self.config, self.today, vocab, side.take(order))
         pool._base, pool._delta = self, frozenset(gone)
         # Only a few pools back are looked at: let the older ones go.
@@ -885,6 +883,15 @@ class CandidatePool:
 
     def __len__(self) -> int:
         return len(self.profiles)
+
+    def position(self, candidate_id: uuid.UUID) -> int | None:
+        """Where a candidate is in this pool (the pool is in the order of ids), if in it."""
+        at = bisect.bisect_left(self.side.ids, candidate_id)
+        return at if at < len(self.side.ids) and self.side.ids[at] == candidate_id else None
+
+    @cached_property
+    def positions(self) -> dict[uuid.UUID, int]:
+        return {candidate_id: i for i, candidate_id in enumerate(self.side.ids)}
 
     def _block(self, person: Profile, candidates: Side) -> Block:
         me = Side.encode([person], self.vocab, self.config, self.today)
@@ -903,7 +910,7 @@ class CandidatePool:
         """Every candidate's total and whether the pair is allowed: row 0 of :meth:`_block`."""
         me = Side.encode([person], self.vocab, self.config, self.today)
         total, feasible = self._columns.score(me, self.side, self.config)
-        if (at := self.positions.get(person.id)) is not None:
+        if (at := self.position(person.id)) is not None:
             feasible[at] = False
         return total, feasible
 
@@ -974,7 +981,7 @@ class CandidatePool:
             pool = base
         if found is None or any(s.candidate_id in changed for s in found.suggestions):
             return None
-        rows = sorted(self.positions[i] for i in changed if i in self.positions)
+        rows = sorted(at for i in changed if (at := self.position(i)) is not None)
         if not rows:
             return found
         block = self._block(person, self.side.take(rows))

@@ -94,7 +94,7 @@ class MatchingController(ApiController):
             items=[
                 SuggestionOut(
                     candidate_id=s.candidate_id,
-                    candidate_name=pool.profiles[pool.positions[s.candidate_id]].name,
+                    candidate_name=pool.profiles[pool.position(s.candidate_id) or 0].name,
                     score=s.score,
                     criteria=s.criteria,
                 )
