@@ -163,3 +163,35 @@ async def test_after_every_kind_of_change_the_patched_pool_ranks_as_a_fresh_one(
     await ask()
     await same_as_fresh()
     assert built
+
+
+async def test_requests_at_a_new_revision_wait_for_the_one_that_patches_the_pool(
+    matching: MatchingApi, db: Database, org_a: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    mentee = await matching.person("mentee", "Samir", languages=["ar"], postal_code="10115")
+    await matching.person("mentor", "Hanna", languages=["ar"], postal_code="10115")
+    await matching.call("GET", "/matching/suggestions", params={"contact_id": mentee})
+    jonas = await matching.person("mentor", "Jonas", languages=["ar"], postal_code="10115")
+    caught_up = 0
+    original = people.changed_since
+
+    async def counting(*args: Any) -> Any:
+        nonlocal caught_up
+        caught_up += 1
+        await asyncio.sleep(0.2)  # the other requests arrive meanwhile
+        return await original(*args)
+
+    monkeypatch.setattr(people, "changed_since", counting)
+
+    async def one_request() -> set[uuid.UUID]:
+        async with db.tenant(org_a.id) as session:
+            settings = await people.settings_for(session, None)
+            pool = await people.candidate_pool(session, org_a.id, "mentor", settings, date.today())
+            return {p.id for p in pool.profiles}
+
+    found = await asyncio.gather(*(one_request() for _ in range(6)))
+    # Nobody was served the pool without the new mentor, and only one request read the changes.
+    assert all(uuid.UUID(jonas) in ids and len(ids) == 2 for ids in found)
+    assert caught_up == 1
