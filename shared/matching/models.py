@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -329,3 +330,22 @@ class MeetingLogEntry(TenantBase):
     worried: Mapped[bool] = mapped_column(Boolean, server_default="false")
     concern_id: Mapped[uuid.UUID | None] = mapped_column()
     created_at: Mapped[datetime] = _now()
+
+
+class MatchingStamp(TenantBase):
+    """The matching revision at which a person last changed in anything a candidate pool reads.
+
+    ``id`` is the contact's id, or :data:`EVERYONE` when something every person's preparation
+    depends on changed (field definitions, preparation steps, settings). Written only by the
+    triggers of migration 0028 in the writing transaction, so a pool built at revision ``r``
+    reads exactly the people stamped after ``r`` to catch up.
+    """
+
+    __tablename__ = "matching_stamps"
+    __table_args__ = (Index("ix_matching_stamps_revision", "organization_id", "revision"),)
+
+    revision: Mapped[int] = mapped_column(BigInteger)
+
+
+# The stamp that stands for every person of the organisation (migration 0028 writes the same id).
+EVERYONE = uuid.UUID("00000000-0000-0000-0000-000000000000")

@@ -9,10 +9,10 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import msgspec
-from sqlalchemy import and_, func, literal_column, select
+from sqlalchemy import Uuid, and_, bindparam, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,11 +25,10 @@ from shared.i18n import N_
 from shared.intake import readiness
 from shared.intake.vocab import today as readiness_day
 from shared.matching.config import MatchingConfig
-from shared.matching.models import OPEN_STATUSES, Match, MatchingSettings
+from shared.matching.models import EVERYONE, OPEN_STATUSES, Match, MatchingSettings, MatchingStamp
 from shared.matching.profile import Preferences, Profile
 from shared.matching.scoring import CandidatePool, Suggestion
 from shared.matching.texts import Locale
-from shared.models import ChangeCounter
 
 Role = Literal["mentor", "mentee"]
 
@@ -159,14 +158,21 @@ def _in_programme(programme_id: uuid.UUID | None) -> list[Any]:
 
 
 async def candidates(
-    session: AsyncSession, role: Role, config: MatchingConfig, programme_id: uuid.UUID | None
+    session: AsyncSession,
+    role: Role,
+    config: MatchingConfig,
+    programme_id: uuid.UUID | None,
+    only: Sequence[uuid.UUID] | None = None,
 ) -> list[Profile]:
-    """Mentees who wait (ready, no open match) or mentors with room to take one more."""
+    """Mentees who wait (ready, no open match) or mentors with room to take one more;
+    with ``only``, those of these people who are."""
     conditions = [
         Contact.kinds.contains([role]),
         Contact.erased_at.is_(None),
         *_in_programme(programme_id),
     ]
+    if only is not None:
+        conditions.append(Contact.id.in_(list(only)))
     if role == "mentee":
         has_open = select(Match.mentee_id).where(Match.status.in_(OPEN_STATUSES))
         conditions += [Contact.status.in_(WAITING_STATUSES), Contact.id.not_in(has_open)]
@@ -175,7 +181,9 @@ async def candidates(
     rows = (
         await session.execute(select(*_PROFILE_COLUMNS).where(and_(*conditions)).order_by(Contact.id))
     ).all()
-    loads = await open_loads(session) if role == "mentor" else {}
+    loads = {}
+    if role == "mentor" and rows:
+        loads = await open_loads(session, None if only is None else [r.id for r in rows])
     labels = await _labels(session, config)
     people = [_profile(row, config, loads.get(row.id, 0), labels) for row in rows]
     if role == "mentor" and config.rules.capacity:
@@ -184,11 +192,15 @@ async def candidates(
 
 
 async def listed(
-    session: AsyncSession, role: Role, config: MatchingConfig, programme_id: uuid.UUID | None
+    session: AsyncSession,
+    role: Role,
+    config: MatchingConfig,
+    programme_id: uuid.UUID | None,
+    only: Sequence[uuid.UUID] | None = None,
 ) -> list[Profile]:
     """The board's waiting mentees or available mentors: the candidates who are also ready by
-    intake's rules, exactly as suggestions and cohort runs take them."""
-    found = await candidates(session, role, config, programme_id)
+    intake's rules, exactly as suggestions and cohort runs take them (with ``only``: of these)."""
+    found = await candidates(session, role, config, programme_id, only)
     blocked = await not_ready(session, [p.id for p in found])
     return [p for p in found if p.id not in blocked]
 
@@ -302,7 +314,28 @@ async def profile(
     return _profile(row, config, int(row.open_load), await _labels(session, config)), list(row.kinds)
 
 
-Fingerprint = tuple[int, bool]
+class Fingerprint(NamedTuple):
+    """What a request read of the matching revision before anything else (:func:`fingerprint`)."""
+
+    revision: int
+    # This transaction has written: it sees changes nobody else may see yet.
+    written_here: bool
+    # The latest organisation-wide stamp (migration 0028): field definitions, steps, settings.
+    everyone: int = 0
+    # The person asked about, and the latest revision that changed them.
+    person_id: uuid.UUID | None = None
+    person: int = 0
+
+    def unchanged_since(self, revision: int, person_id: uuid.UUID | None = None) -> bool:
+        """Whether nothing read under ``revision`` (everyone's, and the person's if named) changed
+        up to this revision: a revision only grows, and the stamps keep each person's latest."""
+        if self.written_here:
+            return False
+        if revision >= self.revision:
+            return True
+        if self.everyone > revision:
+            return False
+        return person_id is None or (person_id == self.person_id and self.person <= revision)
 
 
 class _Lru:
@@ -347,15 +380,15 @@ async def profile_now(
     """:func:`profile` under the revision ``seen`` (:func:`fingerprint`, read before anything
     else, so what is read after it is at least as new). The profile is shared between requests:
     callers must not change it."""
-    revision, written_here = seen
-    key = (org_id, revision, settings.version, contact_id)
-    found = None if written_here else _PROFILES.get(key)
-    if found is None:
+    key = (org_id, settings.version, contact_id)
+    found = _PROFILES.get(key)
+    # Kept with the revision it was read under: still the person if nobody changed them since.
+    if found is None or not seen.unchanged_since(found[0], contact_id):
         person, kinds = await profile(session, contact_id, settings.config)
-        found = (person, tuple(kinds))
-        if not written_here:
+        found = (seen.revision, person, tuple(kinds))
+        if not seen.written_here:
             _PROFILES.put(key, found)
-    return found[0], list(found[1])
+    return found[1], list(found[2])
 
 
 async def pair(
@@ -436,14 +469,14 @@ async def settings_now(
     session: AsyncSession, org_id: uuid.UUID, programme_id: uuid.UUID | None, seen: Fingerprint
 ) -> ProgrammeSettings:
     """:func:`settings_for` under the revision ``seen``: saving settings moves it (migration 0024)."""
-    revision, written_here = seen
-    key = (org_id, revision, programme_id)
-    found: ProgrammeSettings | None = None if written_here else _SETTINGS.get(key)
-    if found is None:
-        found = await settings_for(session, programme_id)
-        if not written_here:
+    key = (org_id, programme_id)
+    found: tuple[int, ProgrammeSettings] | None = _SETTINGS.get(key)
+    # Saving settings stamps the whole organisation (migration 0028).
+    if found is None or not seen.unchanged_since(found[0]):
+        found = (seen.revision, await settings_for(session, programme_id))
+        if not seen.written_here:
             _SETTINGS.put(key, found)
-    return found
+    return found[1]
 
 
 async def check_programme(session: AsyncSession, programme_id: uuid.UUID | None, field: str) -> None:
@@ -515,30 +548,41 @@ async def save_settings(
 # ---------------------------------------------------------------- candidate pools
 
 
-class _PoolCache:
-    """Encoded candidate pools, reused while nothing they were built from has changed.
+@dataclass(frozen=True)
+class HeldPool:
+    """A pool and the revision it is at least as new as."""
 
-    The key holds the organisation, so a pool can never answer for another one; the
-    organisation's matching revision, the settings' version and the day are read under
-    row-level security on every request.
+    revision: int
+    pool: CandidatePool
+
+
+class _PoolCache:
+    """Candidate pools, the newest per organisation, programme, side, settings and day.
+
+    The key holds the organisation, so a pool can never answer for another one. A request reads
+    the organisation's matching revision under row-level security; a pool at that revision or a
+    newer one answers it, an older one is brought up to it (:func:`candidate_pool`).
     """
 
     # Two per organisation and programme in use: the board lists both sides.
     def __init__(self, size: int = 16) -> None:
-        self._pools: OrderedDict[tuple[Any, ...], CandidatePool] = OrderedDict()
+        self._pools: OrderedDict[tuple[Any, ...], HeldPool] = OrderedDict()
         self._size = size
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[Any, ...]) -> CandidatePool | None:
+    def get(self, key: tuple[Any, ...]) -> HeldPool | None:
         with self._lock:
-            pool = self._pools.get(key)
-            if pool is not None:
+            held = self._pools.get(key)
+            if held is not None:
                 self._pools.move_to_end(key)
-            return pool
+            return held
 
-    def put(self, key: tuple[Any, ...], pool: CandidatePool) -> None:
+    def put(self, key: tuple[Any, ...], held: HeldPool) -> None:
+        """Keep ``held`` unless a newer pool is already kept (builds may finish out of order)."""
         with self._lock:
-            self._pools[key] = pool
+            found = self._pools.get(key)
+            if found is None or found.revision < held.revision:
+                self._pools[key] = held
             self._pools.move_to_end(key)
             while len(self._pools) > self._size:
                 self._pools.popitem(last=False)
@@ -549,27 +593,63 @@ class _PoolCache:
 
 
 POOLS = _PoolCache()
-_BUILDING: dict[tuple[Any, ...], asyncio.Future[CandidatePool]] = {}
+# Pools being brought up to a revision, by key: (that revision, the future pool).
+_BUILDING: dict[tuple[Any, ...], tuple[int, asyncio.Future[CandidatePool]]] = {}
 # The topic of the matching pools in change_counters (migration 0019 names the same id).
 POOL_TOPIC = uuid.UUID("1f9c4f5a-7d02-55b4-95cb-d553d4703f6f")
+# Past this many changed people a pool is built again rather than patched: reading them costs
+# about as much as reading everyone.
+PATCH_AT_MOST = 2_000
 
 
-async def fingerprint(session: AsyncSession) -> Fingerprint:
-    """The organisation's matching revision, and whether this transaction has changed it.
+# Written out once: every suggestion runs it first, and building the statement each time would
+# cost more than running it.
+_FINGERPRINT = """
+SELECT c.revision, c.xmin = pg_current_xact_id_if_assigned()::xid AS mine,
+       (SELECT s.revision FROM matching_stamps AS s
+        WHERE s.organization_id = c.organization_id AND s.id = :everyone) AS everyone,
+       (SELECT s.revision FROM matching_stamps AS s
+        WHERE s.organization_id = c.organization_id AND s.id = :person) AS person
+FROM change_counters AS c WHERE c.id = :topic"""
+_FINGERPRINTS = {
+    False: text(_FINGERPRINT).bindparams(bindparam("person", type_=Uuid())),
+    True: text(_FINGERPRINT + " AND c.organization_id = :org").bindparams(bindparam("person", type_=Uuid())),
+}
 
-    One primary-key lookup, however many people: database triggers bump the revision in every
-    transaction that writes contacts, programme members, field definitions or matches
-    (migration 0019), so it changes exactly when a pool would.
+
+async def fingerprint(
+    session: AsyncSession, org_id: uuid.UUID | None = None, person_id: uuid.UUID | None = None
+) -> Fingerprint:
+    """The organisation's matching revision, whether this transaction has changed it, and the
+    latest stamps of the whole organisation and of ``person_id``.
+
+    Primary-key lookups in one statement, however many people: database triggers bump the
+    revision in every transaction that writes contacts, programme members, field definitions,
+    matches, preparation or settings (migrations 0019, 0024), so it changes exactly when a pool
+    would, and stamp who changed (0028).
     """
-    row: Any = (
+    params = {"topic": POOL_TOPIC, "everyone": EVERYONE, "person": person_id, "org": org_id}
+    row: Any = (await session.execute(_FINGERPRINTS[org_id is not None], params)).one_or_none()
+    if row is None:
+        return Fingerprint(0, False)
+    person = (row.person or 0) if person_id is not None else 0
+    return Fingerprint(row.revision, bool(row.mine), row.everyone or 0, person_id, person)
+
+
+async def changed_since(session: AsyncSession, org_id: uuid.UUID, revision: int) -> list[uuid.UUID] | None:
+    """The people stamped after ``revision`` (migration 0028), or None when a pool must be built
+    again: something every person's preparation depends on changed, or too many people did."""
+    found = (
         await session.execute(
-            select(
-                ChangeCounter.revision,
-                literal_column("xmin = pg_current_xact_id_if_assigned()::xid").label("mine"),
-            ).where(ChangeCounter.id == POOL_TOPIC)
+            select(MatchingStamp.id)
+            .where(MatchingStamp.organization_id == org_id, MatchingStamp.revision > revision)
+            .limit(PATCH_AT_MOST + 1)
         )
-    ).one_or_none()
-    return (row.revision, bool(row.mine)) if row is not None else (0, False)
+    ).scalars()
+    people = list(found)
+    if len(people) > PATCH_AT_MOST or EVERYONE in people:
+        return None
+    return people
 
 
 async def candidate_pool(
@@ -580,45 +660,67 @@ async def candidate_pool(
     today: date,
     seen: Fingerprint | None = None,
 ) -> CandidatePool:
-    """The organisation's ready candidates of ``role``, built once per revision and day.
+    """The organisation's ready candidates of ``role`` at revision ``seen`` or newer.
 
     ``seen``: the revision this request already read (:func:`fingerprint`), to save the lookup.
+    A kept pool of an older revision is patched with the people stamped since (a few rows read
+    and encoded instead of everyone); a new day, other settings or a change to what every
+    person's preparation is read with builds the pool from scratch.
     """
-    revision, written_here = seen if seen is not None else await fingerprint(session)
+    revision, written_here = (seen or await fingerprint(session, org_id))[:2]
     # Certificates run out by intake's calendar day, which may turn at another hour than ``today``.
-    key = (org_id, settings.programme_id, role, settings.version, today, readiness_day(), revision)
-    pool = POOLS.get(key)
-    if pool is not None:
-        return pool
-    # A transaction that has written counts its bump once: what it writes next would not move
-    # the revision again, so a pool it builds is not one to share.
+    key = (org_id, settings.programme_id, role, settings.version, today, readiness_day())
+    held = POOLS.get(key)
+    # A transaction that has written sees its own changes, which nobody else may see yet: it
+    # brings a pool up to them for itself alone. Otherwise revisions only grow, and a newer pool
+    # holds everything an older revision's reader may see.
     if written_here:
-        return await _build(session, role, settings, today)
-    # After a change, the requests that find no pool wait for the one that builds it instead of
-    # each encoding thousands of people at once.
+        return await _catch_up(session, org_id, role, settings, today, held)
+    if held is not None and held.revision >= revision:
+        return held.pool
+    # After a change, the requests that find no pool new enough wait for the one that brings it
+    # up instead of each reading the same people again.
     loop = asyncio.get_running_loop()
     building = _BUILDING.get(key)
-    if building is not None and building.get_loop() is loop:
+    if building is not None and building[0] >= revision and building[1].get_loop() is loop:
         try:
-            return await asyncio.shield(building)
+            return await asyncio.shield(building[1])
         except Exception:  # the builder's failure is its own (its session, its transaction)
-            return await _build(session, role, settings, today)
+            return await _catch_up(session, org_id, role, settings, today, held)
     future: asyncio.Future[CandidatePool] = loop.create_future()
-    _BUILDING[key] = future
+    _BUILDING[key] = (revision, future)
     try:
-        pool = await _build(session, role, settings, today)
+        pool = await _catch_up(session, org_id, role, settings, today, held)
     except BaseException as exc:
         future.set_exception(exc)
         # Nobody else may be waiting: do not let the loop report the exception as unretrieved.
         future.exception()
         raise
     else:
-        POOLS.put(key, pool)
+        POOLS.put(key, HeldPool(revision, pool))
         future.set_result(pool)
     finally:
-        if _BUILDING.get(key) is future:
+        if (found := _BUILDING.get(key)) is not None and found[1] is future:
             del _BUILDING[key]
     return pool
+
+
+async def _catch_up(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    role: Role,
+    settings: ProgrammeSettings,
+    today: date,
+    held: HeldPool | None,
+) -> CandidatePool:
+    """``held`` patched with everyone stamped since its revision, or a pool built from scratch."""
+    changed = None if held is None else await changed_since(session, org_id, held.revision)
+    if held is None or changed is None:
+        return await _build(session, role, settings, today)
+    if not changed:
+        return held.pool
+    now = await listed(session, role, settings.config, settings.programme_id, changed)
+    return held.pool.patched(changed, now)
 
 
 async def _build(

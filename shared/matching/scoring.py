@@ -18,12 +18,14 @@ Each criterion gives ``weight x fraction`` points with a fraction between 0 and 
 
 from __future__ import annotations
 
+import bisect
 import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import date
+from functools import cached_property
 from typing import Any, Literal
 
 import msgspec
@@ -48,6 +50,8 @@ OTHER = -2  # a gender nobody in the vocabulary has or wishes for
 _SLOT_INDEX = {s: i for i, s in enumerate(texts.SLOTS)}
 # Answers a pool keeps (one per person, limit and language asked for).
 ANSWERS_KEPT = 512
+# How many patches back a pool looks for an answer it can take over (and keeps its ancestors).
+ANSWERS_CARRIED = 4
 
 
 # --------------------------------------------------------------------------- encoding
@@ -66,20 +70,39 @@ class Vocabulary:
     @classmethod
     def build(cls, profiles: Iterable[Profile], config: MatchingConfig) -> Vocabulary:
         vocab = cls(custom={c.key: {} for c in config.custom})
+        vocab._add(profiles)
+        return vocab
+
+    def extended(self, profiles: Iterable[Profile]) -> Vocabulary:
+        """A copy that also knows the words of ``profiles``; the known words keep their columns.
+
+        Words nobody in a pool has any more may stay: a column of zeros matches nothing, so
+        ranking against a pool is the same with or without them.
+        """
+        vocab = Vocabulary(
+            languages=dict(self.languages),
+            interests=dict(self.interests),
+            genders=dict(self.genders),
+            support=dict(self.support),
+            custom={key: dict(words) for key, words in self.custom.items()},
+        )
+        vocab._add(profiles)
+        return vocab
+
+    def _add(self, profiles: Iterable[Profile]) -> None:
         for p in profiles:
             for lang in p.languages:
-                vocab.languages.setdefault(lang.lower(), len(vocab.languages))
+                self.languages.setdefault(lang.lower(), len(self.languages))
             for word in p.interests:
-                vocab.interests.setdefault(norm(word), len(vocab.interests))
+                self.interests.setdefault(norm(word), len(self.interests))
             for gender in (p.gender, *p.preferences.genders):
                 if gender:
-                    vocab.genders.setdefault(gender, len(vocab.genders))
+                    self.genders.setdefault(gender, len(self.genders))
             for kind in p.support_kinds:
-                vocab.support.setdefault(norm(kind), len(vocab.support))
-            for key, words in vocab.custom.items():
+                self.support.setdefault(norm(kind), len(self.support))
+            for key, words in self.custom.items():
                 for value in p.custom.get(key, ()):
                     words.setdefault(norm(value), len(words))
-        return vocab
 
 
 def _distinct(values: Iterable[str]) -> set[str]:
@@ -197,10 +220,38 @@ class Side:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def widened(self, vocab: Vocabulary) -> Side:
+        """The same rows with a column of zeros for every word ``vocab`` adds to theirs."""
+
+        def wide(matrix: Any, words: int) -> Any:
+            extra = max(words, 1) - matrix.shape[1]
+            return np.pad(matrix, ((0, 0), (0, extra))) if extra > 0 else matrix
+
+        return replace(
+            self,
+            languages=wide(self.languages, len(vocab.languages)),
+            interests=wide(self.interests, len(vocab.interests)),
+            support=wide(self.support, len(vocab.support)),
+            wish_genders=wide(self.wish_genders, len(vocab.genders)),
+            custom={k: (wide(m, len(vocab.custom[k])), n) for k, (m, n) in self.custom.items()},
+        )
+
+    @staticmethod
+    def joined(first: Side, second: Side) -> Side:
+        """The rows of ``first``, then those of ``second`` (both encoded with the same vocabulary)."""
+        return Side(
+            ids=[*first.ids, *second.ids],
+            **{name: np.concatenate((getattr(first, name), getattr(second, name))) for name in _ARRAYS},
+            custom={
+                k: (np.concatenate((m, second.custom[k][0])), np.concatenate((n, second.custom[k][1])))
+                for k, (m, n) in first.custom.items()
+            },
+        )
+
     def take(self, rows: Sequence[int] | npt.NDArray[np.intp]) -> Side:
         idx = np.asarray(rows, dtype=np.intp)
         return Side(
-            ids=[self.ids[i] for i in idx],
+            ids=list(map(self.ids.__getitem__, idx.tolist())),
             languages=self.languages[idx],
             n_languages=self.n_languages[idx],
             interests=self.interests[idx],
@@ -221,6 +272,10 @@ class Side:
             waiting_days=self.waiting_days[idx],
             custom={k: (m[idx], n[idx]) for k, (m, n) in self.custom.items()},
         )
+
+
+# Side's per-person arrays besides ``ids`` and ``custom``.
+_ARRAYS = tuple(f.name for f in fields(Side) if f.name not in ("ids", "custom"))
 
 
 # --------------------------------------------------------------------------- scoring
@@ -752,6 +807,18 @@ class Suggestion(msgspec.Struct, kw_only=True):
     criteria: list[CriterionScore]
 
 
+AnswerKey = tuple[bytes, int, str]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The suggestions for one person, and the place of the last of them in the ranking's order
+    (best score, longer waiting, smaller id first); None when fewer than asked for were allowed."""
+
+    suggestions: list[Suggestion]
+    last: tuple[float, float, uuid.UUID] | None
+
+
 class CandidatePool:
     """The people of one side, encoded once, to rank against any person of the other side.
 
@@ -763,20 +830,68 @@ class CandidatePool:
     """
 
     def __init__(self, profiles: Sequence[Profile], role: Role, config: MatchingConfig, today: date) -> None:
-        self.profiles = list(profiles)
+        # In the order of their ids: a candidate's position breaks ties between equal scores, and
+        # a pool patched with :meth:`patched` has every person where a fresh build puts them.
+        self.profiles = sorted(profiles, key=lambda p: p.id)
+        vocab = Vocabulary.build(self.profiles, config)
+        self._set(role, config, today, vocab, Side.encode(self.profiles, vocab, config, today))
+
+    def _set(self, role: Role, config: MatchingConfig, today: date, vocab: Vocabulary, side: Side) -> None:
         self.role = role
         self.config = config
         self.today = today
-        self.vocab = Vocabulary.build(self.profiles, config)
-        self.side = Side.encode(self.profiles, self.vocab, config, today)
-        self.positions = {p.id: i for i, p in enumerate(self.profiles)}
+        self.vocab = vocab
+        self.side = side
         self._columns = _Columns.prepare(self.side, role, config)
         # Answers already given from this pool: the same person asking again costs a lookup.
-        self._answers: OrderedDict[tuple[bytes, int, str], list[Suggestion]] = OrderedDict()
+        self._answers: OrderedDict[AnswerKey, Answer] = OrderedDict()
         self._answers_lock = threading.Lock()
+        # The pool this one was patched from, and who changed in between (see :meth:`_carried`).
+        self._base: CandidatePool | None = None
+        self._delta: frozenset[uuid.UUID] = frozenset()
+
+    def patched(self, changed: Iterable[uuid.UUID], profiles: Sequence[Profile]) -> CandidatePool:
+        """A new pool without the ``changed`` people, then with ``profiles`` (those of them who
+        still belong), ranking exactly as a pool built from scratch with the same people.
+
+        Only the new rows are encoded; the others are copied, and words new to the pool get new
+        columns. This pool stays as it was: requests that read it keep a consistent view.
+        """
+        fresh = sorted(profiles, key=lambda p: p.id)
+        gone = set(changed) | {p.id for p in fresh}
+        leaving = [row for i in gone if (row := self.position(i)) is not None]
+        keep = np.delete(np.arange(len(self)), leaving)
+        vocab = self.vocab.extended(fresh)
+        side = Side.joined(self.side.widened(vocab), Side.encode(fresh, vocab, self.config, self.today))
+        # The kept rows, and each new person before the first kept one with a larger id: the
+        # order of ids again. New rows follow the old ones in ``side``.
+        kept_ids = list(map(self.side.ids.__getitem__, keep.tolist()))
+        places = [bisect.bisect_left(kept_ids, p.id) for p in fresh]
+        order = np.insert(keep, places, np.arange(len(self), len(self) + len(fresh)))
+        pool = CandidatePool.__new__(CandidatePool)
+        pool.profiles = list(map([*self.profiles, *fresh].__getitem__, order.tolist()))
+        pool._set(self.role, self.config, self.today, vocab, side.take(order))
+        pool._base, pool._delta = self, frozenset(gone)
+        # Only a few pools back are looked at: let the older ones go.
+        oldest = pool
+        for _ in range(ANSWERS_CARRIED):
+            if oldest._base is None:
+                break
+            oldest = oldest._base
+        oldest._base = None
+        return pool
 
     def __len__(self) -> int:
         return len(self.profiles)
+
+    def position(self, candidate_id: uuid.UUID) -> int | None:
+        """Where a candidate is in this pool (the pool is in the order of ids), if in it."""
+        at = bisect.bisect_left(self.side.ids, candidate_id)
+        return at if at < len(self.side.ids) and self.side.ids[at] == candidate_id else None
+
+    @cached_property
+    def positions(self) -> dict[uuid.UUID, int]:
+        return {candidate_id: i for i, candidate_id in enumerate(self.side.ids)}
 
     def _block(self, person: Profile, candidates: Side) -> Block:
         me = Side.encode([person], self.vocab, self.config, self.today)
@@ -795,21 +910,24 @@ class CandidatePool:
         """Every candidate's total and whether the pair is allowed: row 0 of :meth:`_block`."""
         me = Side.encode([person], self.vocab, self.config, self.today)
         total, feasible = self._columns.score(me, self.side, self.config)
-        if (at := self.positions.get(person.id)) is not None:
+        if (at := self.position(person.id)) is not None:
             feasible[at] = False
         return total, feasible
 
     def rank(self, person: Profile, limit: int) -> tuple[npt.NDArray[np.intp], F64]:
         """Positions and scores of the best ``limit`` feasible candidates, best first."""
         scores, allowed = self.scores(person)
-        feasible = np.flatnonzero(allowed)
-        if feasible.size > limit:
-            top = feasible[np.argpartition(-scores[feasible], limit - 1)[:limit]]
-        else:
-            top = feasible
+        top = np.flatnonzero(allowed)
+        rounded = np.round(scores[top], 6)
+        if limit <= 0:
+            top, rounded = top[:0], rounded[:0]
+        elif top.size > limit:
+            # Everyone as good as the limit-th best, ties included: the order below picks among them.
+            kth = np.partition(rounded, top.size - limit)[top.size - limit]
+            top, rounded = top[rounded >= kth], rounded[rounded >= kth]
         # Best first; equal scores: the longer-waiting, then the earlier-created (smaller UUIDv7) first.
         waiting = np.nan_to_num(self.side.waiting_days[top], nan=-1.0)
-        order = np.lexsort((top, -waiting, -np.round(scores[top], 6)))
+        order = np.lexsort((top, -waiting, -rounded))[:limit]
         chosen = top[order]
         return chosen, scores[chosen]
 
@@ -821,14 +939,64 @@ class CandidatePool:
             found = self._answers.get(key)
             if found is not None:
                 self._answers.move_to_end(key)
-                return list(found)
-        chosen, _ = self.rank(person, limit)
-        found = self.explain(person, chosen, locale)
+                return list(found.suggestions)
+        found = self._carried(person, key)
+        if found is None:
+            chosen, scores = self.rank(person, limit)
+            last = None
+            if len(chosen) == limit:
+                at = chosen[-1]
+                rounded = float(np.round(scores[-1:], 6)[0])
+                last = (
+                    -rounded,
+                    -float(np.nan_to_num(self.side.waiting_days[at], nan=-1.0)),
+                    self.profiles[at].id,
+                )
+            found = Answer(self.explain(person, chosen, locale), last)
         with self._answers_lock:
             self._answers[key] = found
             while len(self._answers) > ANSWERS_KEPT:
                 self._answers.popitem(last=False)
-        return list(found)
+        return list(found.suggestions)
+
+    def _carried(self, person: Profile, key: AnswerKey) -> Answer | None:
+        """An answer a pool this one was patched from gave, if it is still the answer here.
+
+        It is when none of its candidates changed since and nobody who changed (or joined) now
+        ranks before its last one: everyone else is scored as before, by the same person, so the
+        best few stay the best few, with the same reasons. Costs scoring the changed few.
+        """
+        changed: set[uuid.UUID] = set()
+        pool = self
+        found = None
+        for _ in range(ANSWERS_CARRIED):
+            base = pool._base
+            if base is None:
+                return None
+            changed |= pool._delta
+            with base._answers_lock:
+                found = base._answers.get(key)
+            if found is not None:
+                break
+            pool = base
+        if found is None or any(s.candidate_id in changed for s in found.suggestions):
+            return None
+        rows = sorted(at for i in changed if (at := self.position(i)) is not None)
+        if not rows:
+            return found
+        block = self._block(person, self.side.take(rows))
+        allowed = np.flatnonzero(block.feasible[0])
+        if allowed.size and found.last is None:  # fewer than asked for, and now one more is allowed
+            return None
+        rounded = np.round(block.total[0], 6)
+        waiting = np.nan_to_num(self.side.waiting_days[rows], nan=-1.0)
+        for j in allowed:
+            if (
+                found.last is not None
+                and (-float(rounded[j]), -float(waiting[j]), self.profiles[rows[j]].id) < found.last
+            ):
+                return None
+        return found
 
     def explain(
         self, person: Profile, chosen: Sequence[int] | npt.NDArray[np.intp], locale: Locale = "de"

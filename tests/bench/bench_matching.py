@@ -11,12 +11,24 @@ With --db, the same through PostgreSQL (a throwaway embedded server): GET .../ma
 over HTTP with 1,000 and 10,000 mentors in the organisation (first request, which loads and
 encodes the pool, and later ones, which reuse it), and a whole cohort run as the worker does it
 (load 2 x n contacts, score, assign, write the pairs).
+
+    .venv/bin/python -m tests.bench.bench_matching --load [--mentors 10000] [--seconds 10]
+        [--connections 32] [--writes-per-second 5] [--profile]
+
+With --load, under the load of the API benchmark (``bench_api.py``: wrk, 32 connections, a real
+``codo api`` process and the floor app, ``tests/bench/floor.py``, which reads the person and the
+pool's revision under the same row-level security): suggestions for 200 mentees among
+``--mentors`` mentors, first with nobody writing, then while one more connection changes a
+mentor's availability ``--writes-per-second`` times a second (each write moves the revision and
+the pool catches up with the changed mentor; the floor takes the same writes). Prints p50/p95/p99,
+requests/s, the server's CPU ms per request, the floor beside it and the load average.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import re
 import statistics
 import sys
 import time
@@ -88,8 +100,8 @@ def bench_suggestions(sizes: list[int], rng: random.Random, codes: list[str], co
     print("suggestions (best 10 with breakdowns, one organisation)")
     print("  rank: one person against the pool's columns; pair matrix: the same totals as a 1 x n block")
     print(
-        f"  {'candidates':>10} {'encode pool':>12} {'median':>11} {'p95':>11} {'rank only':>11} "
-        f"{'pair matrix':>11} {'asked again':>11}"
+        f"  {'candidates':>10} {'encode pool':>12} {'patch one':>11} {'median':>11} {'p95':>11} "
+        f"{'rank only':>11} {'pair matrix':>11} {'asked again':>11}"
     )
     for n in sizes:
         mentors = make_people(n, rng, codes, mentor=True)
@@ -97,6 +109,12 @@ def bench_suggestions(sizes: list[int], rng: random.Random, codes: list[str], co
         started = time.perf_counter()
         pool = CandidatePool(mentors, "mentor", config, TODAY)
         encode = time.perf_counter() - started
+        # One person changed: what a pool does after each write instead of encoding everyone.
+        patches = []
+        for changed in make_people(5, rng, codes, mentor=True):
+            t0 = time.perf_counter()
+            pool.patched([mentors[0].id], [msgspec.structs.replace(changed, id=mentors[0].id)])
+            patches.append(time.perf_counter() - t0)
         pool.suggest(mentees.pop(), limit=10)  # warm-up
         full, rank, matrix, again = [], [], [], []
         for person in mentees:
@@ -115,7 +133,8 @@ def bench_suggestions(sizes: list[int], rng: random.Random, codes: list[str], co
             assert len(got) <= 10
         p95 = statistics.quantiles(full, n=20)[-1]
         print(
-            f"  {n:>10,} {ms(encode):>12} {ms(statistics.median(full)):>11} {ms(p95):>11} "
+            f"  {n:>10,} {ms(encode):>12} {ms(statistics.median(patches)):>11} "
+            f"{ms(statistics.median(full)):>11} {ms(p95):>11} "
             f"{ms(statistics.median(rank)):>11} {ms(statistics.median(matrix)):>11} "
             f"{ms(statistics.median(again)):>11}"
         )
@@ -267,7 +286,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     parser.add_argument("--db", action="store_true", help="also through PostgreSQL and the HTTP API")
+    parser.add_argument("--load", action="store_true", help="only: over HTTP under load, next to the floor")
+    parser.add_argument("--mentors", type=int, default=10_000)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--writes-per-second", type=float, default=5.0)
+    parser.add_argument("--profile", nargs="?", const="svg", choices=["svg", "raw"], help="py-spy codo")
     args = parser.parse_args()
+    if args.load:
+        bench_load(args)
+        return
     rng = random.Random(20261125)
     codes = region_codes()
     config = MatchingConfig(rules=HardRules(max_distance_km=25))
@@ -277,6 +305,156 @@ def main() -> None:
         import asyncio
 
         asyncio.run(bench_database(args, rng, codes))
+
+
+def bench_load(args: argparse.Namespace) -> None:
+    import asyncio
+    import os
+    import secrets
+    import shutil
+    import subprocess
+    import tempfile
+
+    import asyncpg
+
+    from services.localstack import EmbeddedPostgres, EmbeddedRedis, free_port, provision_database
+    from shared import migrate
+    from shared.db import Database, plain_url
+    from tests.bench.bench_api import REPO, lua, profile, stop, wait_for, wrk
+    from tests.conftest import Servers, create_org, make_settings, settings_env
+
+    if shutil.which("wrk") is None:
+        sys.exit("--load needs wrk: apt-get install wrk (Debian/Ubuntu)")
+    rng = random.Random(20261126)
+    codes = region_codes()
+    tmp = Path(tempfile.mkdtemp(prefix="codo-bench-matching-"))
+    pg = EmbeddedPostgres(tmp / "pg", free_port())
+    pg.init()
+    pg.start()
+    redis = EmbeddedRedis(tmp / "redis", free_port(), persist=False)
+    redis.start()
+    processes: list[subprocess.Popen[bytes]] = []
+
+    async def seed(servers: Servers) -> tuple[dict[str, str], str, str, list[uuid.UUID], list[uuid.UUID]]:
+        settings = make_settings(servers, free_port(), log_level="info", db_pool_size=10, db_max_overflow=5)
+        db = Database.from_settings(settings)
+        org = await create_org(db, "alpha")
+        mentors = await _insert(db, org.id, make_people(args.mentors, rng, codes, mentor=True), "mentor")
+        mentees = await _insert(db, org.id, make_people(200, rng, codes, mentor=False), "mentee")
+        await db.dispose()
+        owner = await asyncpg.connect(plain_url(servers.migrations_url))
+        await owner.execute("ANALYZE")
+        await owner.close()
+        return settings_env(settings), str(org.id), next(iter(org.tokens.values())), mentors, mentees
+
+    try:
+        password = secrets.token_urlsafe(12)
+        owner_url, app_url = asyncio.run(
+            provision_database(pg.superuser_url, f"codo_bench_{secrets.token_hex(3)}", password)
+        )
+        migrate.upgrade(owner_url)
+        asyncio.run(migrate.grant_runtime_role(owner_url, migrate.runtime_role(app_url)))
+        servers = Servers(pg.superuser_url, owner_url, app_url, redis.url, password)
+        env, org_id, token, mentors, mentees = asyncio.run(seed(servers))
+        codo_port, floor_port = free_port(), free_port()
+        codo = subprocess.Popen(
+            [str(Path(sys.executable).parent / "codo"), "api", "--port", str(codo_port)],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        processes.append(codo)
+        floor = subprocess.Popen(
+            [sys.executable, "-m", "tests.bench.floor", "--port", str(floor_port), "--dsn",
+             plain_url(app_url), "--org", org_id, "--pool-size", "10"],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        processes.append(floor)
+        wait_for(codo_port, codo, "codo api")
+        wait_for(floor_port, floor, "the floor app")
+
+        bearer = {"Authorization": f"Bearer {token}"}
+        scripts = tmp / "lua"
+        scripts.mkdir()
+        suggest = [f"/api/v1/orgs/alpha/matching/suggestions?contact_id={i}" for i in mentees]
+        suggest_codo = lua(scripts / "suggest.lua", "GET", suggest, bearer)
+        suggest_floor = lua(scripts / "suggest-floor.lua", "GET", suggest, {})
+        # One connection changes a random mentor, pausing between writes (wrk's delay()).
+        changed = [f"/api/v1/orgs/alpha/contacts/{i}" for i in rng.sample(mentors, 500)]
+        pause = f"delay = function() return {int(1000 / args.writes_per_second)} end\n"
+        json = {"Content-Type": "application/json"}
+        write_codo = lua(
+            scripts / "write.lua",
+            "PATCH",
+            changed,
+            {**bearer, **json},
+            '{"availability":["mon-evening","sat-morning"]}',
+        )
+        write_floor = lua(scripts / "write-floor.lua", "PATCH", changed, json, '{"city":"Berlin"}')
+        for script in (write_codo, write_floor):
+            script.write_text(script.read_text() + pause)
+        codo_url, floor_url = f"http://127.0.0.1:{codo_port}", f"http://127.0.0.1:{floor_port}"
+
+        # The first request builds the pool (seconds for thousands of mentors), then it is kept;
+        # each mentee asks once, as every one of them has asked before on a day in use.
+        import urllib.request
+
+        for path in suggest:
+            with urllib.request.urlopen(urllib.request.Request(codo_url + path, headers=bearer), timeout=60):
+                pass
+        wrk(codo_url, suggest_codo, 2, 2)
+        wrk(floor_url, suggest_floor, 2, 2)
+        print(
+            f"\nsuggestions among {args.mentors:,} mentors for 200 mentees; wrk {args.seconds} s at "
+            f"{args.connections} connections; codo api and the floor, one process each\n"
+        )
+        columns = f"{'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'CPU ms':>6}"
+        print(f"{'case':26} {columns} | {columns} | ratio | writes | load average")
+        for label, writing in (("nobody writing", False), ("mentors changing", True)):
+            results = []
+            for url, script, writes, pid in (
+                (codo_url, suggest_codo, write_codo, codo.pid),
+                (floor_url, suggest_floor, write_floor, floor.pid),
+            ):
+                writer = None
+                if writing:
+                    writer = subprocess.Popen(
+                        ["wrk", "-t1", "-c1", f"-d{args.seconds}s", "-s", str(writes), url],
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.DEVNULL,
+                        text=True,
+                    )
+                spy = None
+                if args.profile and url == codo_url:
+                    kept = Path(tempfile.gettempdir()) / f"codo-bench-matching-{os.getpid()}"
+                    kept.mkdir(exist_ok=True)
+                    spy = profile(pid, kept / f"suggest-{'writes' if writing else 'reads'}.svg", args)
+                results.append(wrk(url, script, args.seconds, args.connections, pid))
+                done = 0
+                if writer is not None:
+                    out, _ = writer.communicate()
+                    found = re.search(r"(\d+) requests in", out)
+                    done = int(found.group(1)) if found else 0
+                if spy is not None:
+                    spy.wait()
+                    print(f"  py-spy: {spy.args[3]}")
+            a, b = results
+            load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+            flag = f"  ({a.errors} failed)" if a.errors or b.errors else ""
+            print(
+                f"{label:26} {a.cells()} | {b.cells()} | {a.rps / b.rps:5.2f} | {done:6,} | {load}{flag}",
+                flush=True,
+            )
+    finally:
+        for process in processes:
+            stop(process)
+        redis.stop()
+        pg.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

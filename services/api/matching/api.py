@@ -76,7 +76,7 @@ class MatchingController(ApiController):
         if contact_id is None:
             raise ValidationFailed("the contact to find candidates for", field="contact_id")
         limit = check_limit(limit)
-        seen = await people.fingerprint(ctx.session)
+        seen = await people.fingerprint(ctx.session, ctx.org.id, contact_id)
         settings = await people.settings_now(ctx.session, ctx.org.id, programme_id, seen)
         today = _today()
         person, kinds = await people.profile_now(ctx.session, ctx.org.id, contact_id, settings, seen)
@@ -94,7 +94,7 @@ class MatchingController(ApiController):
             items=[
                 SuggestionOut(
                     candidate_id=s.candidate_id,
-                    candidate_name=pool.profiles[pool.positions[s.candidate_id]].name,
+                    candidate_name=pool.profiles[pool.position(s.candidate_id) or 0].name,
                     score=s.score,
                     criteria=s.criteria,
                 )
@@ -263,7 +263,7 @@ class MatchingController(ApiController):
 
 async def _people(ctx: OrgContext, role: people.Role, programme_id: uuid.UUID | None) -> list[PersonOut]:
     await people.check_programme(ctx.session, programme_id, "programme_id")
-    seen = await people.fingerprint(ctx.session)
+    seen = await people.fingerprint(ctx.session, ctx.org.id)
     settings = await people.settings_now(ctx.session, ctx.org.id, programme_id, seen)
     pool = await people.candidate_pool(ctx.session, ctx.org.id, role, settings, _today(), seen)
     found = list(pool.profiles)

@@ -214,7 +214,9 @@ class MatchingPages(PageController):
                 raise NotFound("no such %(role)s", role=role)
             pool = pools["mentor" if role == "mentee" else "mentee"]
             suggestions = await people.suggest(page.session, pool, selected, 10, _lang(page))
-            names = {s.candidate_id: pool.profiles[pool.positions[s.candidate_id]].name for s in suggestions}
+            names = {
+                s.candidate_id: pool.profiles[pool.position(s.candidate_id) or 0].name for s in suggestions
+            }
         missing = []
         if why and why.strip():
             found = await contacts_service.list_contacts(
