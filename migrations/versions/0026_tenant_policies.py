@@ -13,7 +13,7 @@ for 'on'; unset and '' are false) but is estimated as an opaque boolean at 50 %,
 longer shrink with the number of organisations and the ordered index path wins as it should.
 
 Revision ID: 0026_tenant_policies
-Revises: 0024_ranked
+Revises: 0025_report_summary
 Create Date: 2026-11-26
 """
 
@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0026_tenant_policies"
-down_revision: str | None = "0024_ranked"
+down_revision: str | None = "0025_report_summary"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

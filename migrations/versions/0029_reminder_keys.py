@@ -21,7 +21,7 @@ belong to none, and their entries under NULL were written on every change and ne
 branch beside this one whose order alembic's dependencies do not settle here.)
 
 Revision ID: 0029_reminder_keys
-Revises: 0024_ranked
+Revises: 0028_match_stamps
 Create Date: 2026-11-26
 """
 
@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0029_reminder_keys"
-down_revision: str | None = "0024_ranked"
+down_revision: str | None = "0028_match_stamps"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
