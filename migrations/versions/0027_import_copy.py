@@ -8,6 +8,8 @@ CHECK already pins every written term to the organisation in scope. What the key
 deleting an organisation's terms with the organisation, a statement-level trigger does now, in
 one statement for all deleted organisations.
 
+An import's batches are 2,000 rows unless it says otherwise (shared.contacts.imports.BATCH_SIZE).
+
 Revision ID: 0027_import_copy
 Revises: 0024_ranked
 Create Date: 2026-11-26
@@ -24,6 +26,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.alter_column("contact_imports", "batch_size", server_default="2000")
     op.drop_constraint(
         "fk_contact_search_terms_organization_id_organizations", "contact_search_terms", type_="foreignkey"
     )
@@ -50,6 +53,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.alter_column("contact_imports", "batch_size", server_default="500")
     op.execute("DROP TRIGGER drop_search_terms ON organizations")
     op.execute("DROP FUNCTION codo_drop_search_terms()")
     op.create_foreign_key(

@@ -276,7 +276,7 @@ class Import(TenantBase):
     options: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=EMPTY_OBJECT)
     # "batch": each batch of batch_size rows is saved or not at all; "all": one batch for the sheet.
     atomicity: Mapped[str] = mapped_column(String(10), server_default="batch")
-    batch_size: Mapped[int] = mapped_column(Integer, server_default="500")
+    batch_size: Mapped[int] = mapped_column(Integer, server_default="2000")  # imports.BATCH_SIZE
     total_rows: Mapped[int] = mapped_column(Integer, server_default="0")
     processed_rows: Mapped[int] = mapped_column(Integer, server_default="0")
     created_count: Mapped[int] = mapped_column(Integer, server_default="0")
