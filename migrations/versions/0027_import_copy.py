@@ -1,4 +1,4 @@
-"""Search terms without a per-row check against organizations.
+"""Search terms and import rows without a per-row check against organizations.
 
 A contact has ten-odd search terms, and the foreign key from each term to its organisation was
 checked row by row: a third of the database's work for the terms of a 10,000-row import, a
@@ -7,6 +7,10 @@ foreign key to contacts, see shared.contacts.models.SearchTerm) and row-level se
 CHECK already pins every written term to the organisation in scope. What the key still did,
 deleting an organisation's terms with the organisation, a statement-level trigger does now, in
 one statement for all deleted organisations.
+
+An import's rows (what each row did, for undo) reference their import through
+(organization_id, import_id), which already names an existing organisation and cascades from
+it; their own key to organizations only repeated that check, once per imported row.
 
 An import's batches are 2,000 rows unless it says otherwise (shared.contacts.imports.BATCH_SIZE).
 
@@ -27,6 +31,9 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.alter_column("contact_imports", "batch_size", server_default="2000")
+    op.drop_constraint(
+        "fk_contact_import_rows_organization_id_organizations", "contact_import_rows", type_="foreignkey"
+    )
     op.drop_constraint(
         "fk_contact_search_terms_organization_id_organizations", "contact_search_terms", type_="foreignkey"
     )
@@ -54,6 +61,14 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.alter_column("contact_imports", "batch_size", server_default="500")
+    op.create_foreign_key(
+        "fk_contact_import_rows_organization_id_organizations",
+        "contact_import_rows",
+        "organizations",
+        ["organization_id"],
+        ["id"],
+        ondelete="CASCADE",
+    )
     op.execute("DROP TRIGGER drop_search_terms ON organizations")
     op.execute("DROP FUNCTION codo_drop_search_terms()")
     op.create_foreign_key(
