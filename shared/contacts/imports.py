@@ -1535,9 +1535,6 @@ async def _commit_batch(
         batch = plans[start_at : start_at + batch_size]
         # Built ahead only if this is the batch it was built for (another worker may have gone on).
         this = ahead if ahead is not None and ahead[0] == start_at else created(start_at)
-        new_part = await this[1]
-        following = start_at + len(batch)
-        ahead = created(following) if following < len(plans) else None
         # Someone may have changed these contacts since the plan: the update is merged into them
         # as they are now, under a lock.
         existing = await _lock_contacts(
@@ -1545,7 +1542,10 @@ async def _commit_batch(
             org_id,
             [p.contact_id for p in batch if p.contact_id is not None and p.action != "reject"],
         )
-        part = _combined(new_part, _updated_part(org_id, import_id, batch, existing, overwrite, who))
+        part = _combined(await this[1], _updated_part(org_id, import_id, batch, existing, overwrite, who))
+        following = start_at + len(batch)
+        # Started now, so that it runs while the database writes this batch.
+        ahead = created(following) if following < len(plans) else None
         bumped = await _write(session, org_id, part)
         counts = part.counts
         # This batch's own writes move the counter by one; anything more was someone else, and
