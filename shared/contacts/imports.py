@@ -1735,41 +1735,40 @@ def _combined(a: _Part, b: _Part) -> _Part:
 
 def _created_part(org_id: uuid.UUID, import_id: uuid.UUID, batch: list[Kept], who: dict[str, Any]) -> _Part:
     """The new contacts and rejections of a batch: needs nothing from the database, so it is
-    built while the database still writes the batch before it (in a thread)."""
-    with _collector_paused():
-        part = _Part()
-        new_rows: list[dict[str, Any]] = []
-        import_rows: list[dict[str, Any]] = []
-        history_rows: list[dict[str, Any]] = []
-        today = datetime.now(UTC).date()
-        for plan in batch:
-            if plan.action == "reject":
-                part.counts["reject"] += 1
-                continue
-            if plan.contact_id is not None:
-                continue
-            row = _new_contact(org_id, plan, today)
-            new_rows.append(row)
-            # As history.created() has it: each filled field from nothing to its value (the JSON
-            # encoder writes dates and ids as history.jsonable() would).
-            made = {
-                k: [None, v] for k in _CREATED_FIELDS if (v := row[k]) is not None and v not in _EMPTY_VALUES
-            }
-            history_rows.append(
-                {**who, "id": _row_id(), "entity_id": row["id"], "action": "created",
-                 "contact_ids": [row["id"]], "changes": made}
-            )  # fmt: skip
-            part.terms.add(SimpleNamespace(id=row["id"]), plan.terms)
-            import_rows.append(
-                {"organization_id": org_id, "id": _row_id(), "import_id": import_id, "row_number": plan.row,
-                 "action": "created", "contact_id": row["id"], "before": None}
-            )  # fmt: skip
-            part.counts["create"] += 1
-            part.memberships += [(row["id"], programme_id) for programme_id in plan.programmes]
-        part.new_contacts = bulk.payload(new_rows)
-        part.import_rows = bulk.payload(import_rows)
-        part.history = bulk.payload(history_rows)
-        return part
+    built while the database still writes the batch before it (in a thread). The collector is
+    left as the batch being written has it (paused): a thread switching it on and off beside
+    that batch would switch it on in the middle of it."""
+    part = _Part()
+    new_rows: list[dict[str, Any]] = []
+    import_rows: list[dict[str, Any]] = []
+    history_rows: list[dict[str, Any]] = []
+    today = datetime.now(UTC).date()
+    for plan in batch:
+        if plan.action == "reject":
+            part.counts["reject"] += 1
+            continue
+        if plan.contact_id is not None:
+            continue
+        row = _new_contact(org_id, plan, today)
+        new_rows.append(row)
+        # As history.created() has it: each filled field from nothing to its value (the JSON
+        # encoder writes dates and ids as history.jsonable() would).
+        made = {k: [None, v] for k in _CREATED_FIELDS if (v := row[k]) is not None and v not in _EMPTY_VALUES}
+        history_rows.append(
+            {**who, "id": _row_id(), "entity_id": row["id"], "action": "created",
+             "contact_ids": [row["id"]], "changes": made}
+        )  # fmt: skip
+        part.terms.add(SimpleNamespace(id=row["id"]), plan.terms)
+        import_rows.append(
+            {"organization_id": org_id, "id": _row_id(), "import_id": import_id, "row_number": plan.row,
+             "action": "created", "contact_id": row["id"], "before": None}
+        )  # fmt: skip
+        part.counts["create"] += 1
+        part.memberships += [(row["id"], programme_id) for programme_id in plan.programmes]
+    part.new_contacts = bulk.payload(new_rows)
+    part.import_rows = bulk.payload(import_rows)
+    part.history = bulk.payload(history_rows)
+    return part
 
 
 def _updated_part(
