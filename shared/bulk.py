@@ -53,20 +53,38 @@ def _payload(rows: Sequence[Mapping[str, Any]]) -> str:
     return _ENCODER.encode(rows).decode()
 
 
+def payload(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The JSON text of ``rows`` as :func:`insert_sql` and :func:`update_sql` read it."""
+    return _payload(rows)
+
+
+def insert_sql(table: Table, columns: Sequence[str], param: str) -> str:
+    """``INSERT`` of the rows in the JSON text bound as ``param`` (see :func:`insert_rows`)."""
+    names = ", ".join(columns)
+    return (
+        f"INSERT INTO {table.name} ({names}) SELECT {names} "  # noqa: S608
+        f"FROM jsonb_to_recordset(CAST(CAST(:{param} AS text) AS jsonb)) AS r({_record(table, columns)})"
+    )
+
+
+def update_sql(table: Table, columns: Sequence[str], param: str) -> str:
+    """``UPDATE`` keyed by (organization_id, id) from the JSON text bound as ``param``."""
+    keyed = ["organization_id", "id", *columns]
+    assignments = ", ".join(f"{name} = r.{name}" for name in columns)
+    return (
+        f"UPDATE {table.name} AS t SET {assignments} "  # noqa: S608
+        f"FROM jsonb_to_recordset(CAST(CAST(:{param} AS text) AS jsonb)) AS r({_record(table, keyed)}) "
+        "WHERE t.organization_id = r.organization_id AND t.id = r.id"
+    )
+
+
 async def insert_rows(
     session: AsyncSession, table: Table, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]
 ) -> None:
     """Insert ``rows`` (each gives every one of ``columns``; a missing key is NULL, not the default)."""
     if not rows:
         return
-    names = ", ".join(columns)
-    await session.execute(
-        text(
-            f"INSERT INTO {table.name} ({names}) SELECT {names} "  # noqa: S608
-            f"FROM jsonb_to_recordset(CAST(CAST(:rows AS text) AS jsonb)) AS r({_record(table, columns)})"
-        ),
-        {"rows": _payload(rows)},
-    )
+    await session.execute(text(insert_sql(table, columns, "rows")), {"rows": _payload(rows)})
 
 
 async def update_rows(
@@ -75,13 +93,4 @@ async def update_rows(
     """Set ``columns`` of the rows keyed by (organization_id, id) to the values in ``rows``."""
     if not rows:
         return
-    keyed = ["organization_id", "id", *columns]
-    assignments = ", ".join(f"{name} = r.{name}" for name in columns)
-    await session.execute(
-        text(
-            f"UPDATE {table.name} AS t SET {assignments} "  # noqa: S608
-            f"FROM jsonb_to_recordset(CAST(CAST(:rows AS text) AS jsonb)) AS r({_record(table, keyed)}) "
-            "WHERE t.organization_id = r.organization_id AND t.id = r.id"
-        ),
-        {"rows": _payload(rows)},
-    )
+    await session.execute(text(update_sql(table, columns, "rows")), {"rows": _payload(rows)})

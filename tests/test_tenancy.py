@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -248,3 +249,37 @@ def test_database_urls_are_accepted_in_every_spelling() -> None:
     for url in ("postgresql://u:p@h:5432/d", "postgres://u:p@h:5432/d", "postgresql+asyncpg://u:p@h:5432/d"):
         assert async_url(url) == "postgresql+asyncpg://u:p@h:5432/d"
     assert plain_url("postgresql+asyncpg://u:p@h/d") == "postgresql://u:p@h/d"
+
+
+async def test_deleting_an_organisation_deletes_its_search_terms(
+    db: Database, servers: Servers, org_b: Org
+) -> None:
+    # The terms have no foreign key to organizations (one check per term made imports slow): a
+    # trigger deletes them with the organisation instead, as the key's cascade did.
+    await seed_every_tenant_table(db, org_b)
+    owner = await asyncpg.connect(plain_url(servers.migrations_url))
+    try:
+        gone = await owner.fetchval(
+            "INSERT INTO organizations (id, slug, name) "
+            "VALUES (gen_random_uuid(), $1, 'Verein weg') RETURNING id",
+            f"weg-{secrets.token_hex(4)}",
+        )
+        terms = "SELECT count(*) FROM contact_search_terms WHERE organization_id = $1"
+        async with owner.transaction():
+            await owner.execute("SELECT set_config('codo.system', 'on', true)")
+            await owner.execute(
+                "INSERT INTO contact_search_terms (organization_id, id, contact_id, term) "
+                "SELECT $1, gen_random_uuid(), gen_random_uuid(), 'anna' FROM generate_series(1, 3)",
+                gone,
+            )
+            kept = await owner.fetchval(terms, org_b.id)
+        async with owner.transaction():
+            assert await owner.execute("DELETE FROM organizations WHERE id = $1", gone) == "DELETE 1"
+            # The system context it named for its one statement does not outlive it.
+            assert await owner.fetchval("SELECT current_setting('codo.system', true)") in ("", None)
+        async with owner.transaction():
+            await owner.execute("SELECT set_config('codo.system', 'on', true)")
+            assert await owner.fetchval(terms, gone) == 0
+            assert await owner.fetchval(terms, org_b.id) == kept > 0, "another organisation keeps its terms"
+    finally:
+        await owner.close()

@@ -1,6 +1,6 @@
 """Import benchmark: commit a 10,000-row spreadsheet in the worker, next to a bare insert floor.
 
-    .venv/bin/python -m tests.bench.bench_imports [--rows 10000] [--existing 2000]
+    .venv/bin/python -m tests.bench.bench_imports [--rows 10000] [--existing 2000] [--batch-size N]
 
 The sheet holds ``--rows`` people; ``--existing`` of them are already contacts (same e-mail), so
 the commit creates most rows and updates some, as a real second import of a list does. Printed:
@@ -128,7 +128,7 @@ async def main(args: argparse.Namespace) -> None:
             commit alone."""
             async with db.tenant(org.id) as session:
                 imp = await imports.dry_run(
-                    session, org.id, content=content, filename="bench.xlsx", mapping=None
+                    session, org.id, content=content, filename="bench.xlsx", mapping=None, **batching
                 )
                 import_id = imp.id
             async with db.tenant(org.id) as session:
@@ -146,6 +146,7 @@ async def main(args: argparse.Namespace) -> None:
             return took, cpu, db_cpu, import_id
 
         content = workbook(n)
+        batching = {"batch_size": args.batch_size} if args.batch_size else {}
         start = time.perf_counter()
         async with db.tenant(org.id) as session:
             await imports.dry_run(session, org.id, content=content, filename="bench.xlsx", mapping=None)
@@ -161,6 +162,7 @@ async def main(args: argparse.Namespace) -> None:
         async with db.tenant(org.id) as session:
             imp = await imports.get_import(session, import_id)
             created, updated, rejected = imp.created_count, imp.updated_count, imp.rejected_count
+            batch_size = imp.batch_size
         start = time.perf_counter()
         async with db.tenant(org.id) as session:
             await imports.undo(session, import_id)
@@ -174,7 +176,7 @@ async def main(args: argparse.Namespace) -> None:
         print(f"import of an .xlsx (rows per second; load average {load_before:.1f} -> {load_after:.1f})")
         print(f"  dry run                  {n / dry:10,.0f} rows/s  ({dry:.2f} s)")
         print(f"  codo commit (worker)     {n / took:10,.0f} rows/s  ({took:.2f} s, {created:,} created, "
-              f"{updated:,} updated, {rejected:,} rejected)")  # fmt: skip
+              f"{updated:,} updated, {rejected:,} rejected, batches of {batch_size:,})")  # fmt: skip
         print(f"  bare insert (floor)      {n / bare:10,.0f} rows/s  (before {n / bare_before:,.0f}, after "
               f"{n / bare_after:,.0f})")  # fmt: skip
         print(f"  codo / floor             {bare / took:10.2f}")
@@ -196,6 +198,7 @@ if __name__ == "__main__":
     )
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--existing", type=int, default=2_000)
+    parser.add_argument("--batch-size", type=int, help="rows per batch (default: codo's default)")
     parser.add_argument(
         "--kept-plan-only", action="store_true", help="leave out the commit after a change to contacts"
     )

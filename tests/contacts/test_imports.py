@@ -80,6 +80,7 @@ async def test_a_messy_german_spreadsheet_dry_run_then_commit_then_undo(
     assert r.status_code == 201, r.text
     dry = r.json()
     assert dry["status"] == "dry_run" and dry["id"]
+    assert (dry["atomicity"], dry["batch_size"]) == ("batch", 2000), "saved in batches of 2,000 rows"
     rows = {row["row"]: row for row in dry["rows"]}
     assert sorted(rows) == [2, 3, 5, 6, 7, 8, 9, 10], "empty rows are skipped, numbers are the sheet's"
     actions = {n: rows[n]["action"] for n in rows}

@@ -218,7 +218,9 @@ async def test_the_review_page_in_german_columns_in_file_order_with_samples_and_
         ["Krause", "Uta", "lila", "", "Kiel", "", "Mentee"],
     )
     base = f"/o/{org_a.slug}/contacts"
-    csrf = csrf_of((await browser.get(f"{base}/import")).text)
+    start = (await browser.get(f"{base}/import")).text
+    assert "bereits gespeicherte Teile behalten (je 2.000 Zeilen)" in start
+    csrf = csrf_of(start)
     r = await browser.post(
         f"{base}/import",
         data={"_csrf": csrf},

@@ -30,7 +30,7 @@ from shared.settings import Settings
 #   save_mapping_as  save the mapping used under this name
 #   kind             comma-separated kinds for rows without a Rolle, e.g. "mentee"
 #   atomicity        "batch" (default: each batch all or nothing) or "all" (the whole sheet)
-#   batch_size       rows per batch (default 500)
+#   batch_size       rows per batch (default 2000)
 #   overwrite        comma-separated fields whose existing values the import may replace, or "all";
 #                    without it an import only fills empty fields (lists gain entries, notes are
 #                    appended below what is there)
@@ -112,7 +112,7 @@ class ImportController(ApiController):
             save_mapping_as=text["save_mapping_as"],
             default_kinds=text["kind"],
             atomicity=text["atomicity"] or "batch",
-            batch_size=_int(text["batch_size"] or "500", "batch_size"),
+            batch_size=_int(text["batch_size"] or str(imports.BATCH_SIZE), "batch_size"),
             overwrite=[f.strip() for f in (text["overwrite"] or "").split(",") if f.strip()],
             created_by=who,
         )

@@ -527,6 +527,7 @@ class ContactPages(PageController):
             nav="contacts",
             recent=await imports.list_imports(page.session),
             mappings=await imports.list_mappings(page.session),
+            batch_size=imports.BATCH_SIZE,
             **VOCAB,
         )
 
@@ -560,6 +561,7 @@ class ContactPages(PageController):
                 error=exc,
                 recent=await imports.list_imports(page.session),
                 mappings=await imports.list_mappings(page.session),
+                batch_size=imports.BATCH_SIZE,
                 **VOCAB,
             )
         return Redirect(f"/o/{page.org.slug}/contacts/import/{imp.id}", status_code=303)
