@@ -15,7 +15,7 @@ it; their own key to organizations only repeated that check, once per imported r
 An import's batches are 2,000 rows unless it says otherwise (shared.contacts.imports.BATCH_SIZE).
 
 Revision ID: 0027_import_copy
-Revises: 0024_ranked
+Revises: 0026_tenant_policies
 Create Date: 2026-11-26
 """
 
@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0027_import_copy"
-down_revision: str | None = "0024_ranked"
+down_revision: str | None = "0026_tenant_policies"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

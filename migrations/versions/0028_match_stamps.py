@@ -12,7 +12,7 @@ Revision order is commit order within an organisation: the bump holds the counte
 until the transaction ends, so a reader that sees revision ``r`` sees every stamp up to ``r``.
 
 Revision ID: 0028_match_stamps
-Revises: 0026_tenant_policies
+Revises: 0027_import_copy
 Create Date: 2026-11-26
 """
 
@@ -24,7 +24,7 @@ from alembic import op
 from migrations.tenancy import disable_tenant_rls, enable_tenant_rls, tenant_key
 
 revision: str = "0028_match_stamps"
-down_revision: str | None = "0026_tenant_policies"
+down_revision: str | None = "0027_import_copy"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
