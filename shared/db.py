@@ -20,12 +20,14 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.util import await_
 
 from shared import queue
 from shared.settings import Settings
 
 ORG_SETTING = "codo.org_id"
 SYSTEM_SETTING = "codo.system"
+_DRIVER = "codo.driver_connection"
 
 
 class NoOrganisation(RuntimeError):
@@ -105,11 +107,74 @@ class CodoSession(Session):
 def _scope_transaction(session: Session, transaction: SessionTransaction, connection: Connection) -> None:
     org = session.info.get("org_id")
     system = session.info.get("system")
+    session.info[_DRIVER] = connection.connection.driver_connection
+    if _begin_scoped(connection, org, bool(system)):
+        return
     # Driver SQL: sent on every transaction, so without compiling a statement each time.
     connection.exec_driver_sql(
         f"SELECT set_config('{ORG_SETTING}', $1, true), set_config('{SYSTEM_SETTING}', $2, true)",
         (str(org) if org else "", "on" if system else ""),
     )
+
+
+@event.listens_for(CodoSession, "after_transaction_end")
+def _forget_driver(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_DRIVER, None)
+
+
+class _ScopedTransaction:
+    """The driver's side of a transaction begun together with its scope (see _begin_scoped)."""
+
+    __slots__ = ("_driver",)
+
+    def __init__(self, driver: Any) -> None:
+        self._driver = driver
+
+    async def commit(self) -> None:
+        await self._driver.execute("COMMIT")
+
+    async def rollback(self) -> None:
+        await self._driver.execute("ROLLBACK")
+
+
+def _begin_scoped(connection: Connection, org: object, system: bool) -> bool:
+    """BEGIN and the scope in one round trip instead of two, on asyncpg's default transaction.
+
+    SQLAlchemy's asyncpg adapter sends BEGIN by itself before the first statement, and the scope
+    would follow as a statement of its own. Both go here as one simple query, whose values are
+    no input: a UUID's text form and a constant. The adapter then commits or rolls back through
+    a transaction object of ours. Anything else (another isolation level, a read-only
+    transaction, an organisation that is not a UUID) takes the ordinary way.
+    """
+    adapted = connection.connection.dbapi_connection
+    if (
+        getattr(adapted, "_transaction", True) is not None
+        or getattr(adapted, "isolation_level", "") is not None
+        or adapted.readonly  # type: ignore[union-attr]
+        or adapted.deferrable  # type: ignore[union-attr]
+        or not (org is None or isinstance(org, uuid.UUID))
+    ):
+        return False
+    driver = connection.connection.driver_connection
+    if driver is None:
+        return False
+    scope = (
+        f"BEGIN; SELECT set_config('{ORG_SETTING}', '{org or ''}', true), "
+        f"set_config('{SYSTEM_SETTING}', '{'on' if system else ''}', true)"
+    )
+    try:
+        await_(driver.execute(scope))
+    except Exception as error:
+        # As for any statement of SQLAlchemy's own: the driver's error becomes a DBAPIError, and a
+        # connection found dead is invalidated (the unit of work then tries a fresh one).
+        try:
+            adapted._handle_exception(error)  # type: ignore[union-attr]
+        except Exception as translated:
+            connection._handle_dbapi_exception(translated, scope, (), None, None)
+        raise
+    adapted._transaction = _ScopedTransaction(driver)  # type: ignore[union-attr]
+    return True
 
 
 async def driver_connection(session: AsyncSession) -> Any:
@@ -118,6 +183,11 @@ async def driver_connection(session: AsyncSession) -> Any:
     For the few statements on every request's path, where building and compiling them through
     SQLAlchemy costs more than running them.
     """
+    # The transaction's connection, kept from its start: asking the session for it again costs
+    # more than most statements on this path.
+    driver = session.info.get(_DRIVER)
+    if driver is not None and session.in_transaction():
+        return driver
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     return raw.driver_connection

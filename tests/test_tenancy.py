@@ -188,6 +188,41 @@ async def test_a_pooled_connection_carries_no_organisation_into_the_next_request
         await single.dispose()
 
 
+async def test_the_driver_connection_is_scoped_in_every_transaction_of_a_unit_of_work(
+    settings: Settings, two_orgs: tuple[Org, Org]
+) -> None:
+    """The hot paths run their SQL on the driver's connection, kept from the transaction's start:
+    after a commit, a rollback or a failed statement it is again the scoped connection of the
+    new transaction, never the one of a transaction that ended."""
+    a, b = two_orgs
+    from shared.db import create_engine, driver_connection
+
+    single = Database(create_engine(settings, pool_size=1))
+    count = "SELECT count(*) FROM api_tokens WHERE organization_id = $1"
+    try:
+        async with single.session(a.id) as session:
+            driver = await driver_connection(session)
+            assert driver.is_in_transaction() and await driver.fetchval(count, a.id) > 0
+            await session.commit()
+            assert not driver.is_in_transaction(), "the commit ended the transaction"
+            driver = await driver_connection(session)
+            assert driver.is_in_transaction() and await driver.fetchval(count, a.id) > 0
+            await session.rollback()
+            driver = await driver_connection(session)
+            assert await driver.fetchval("SELECT current_setting('codo.org_id')") == str(a.id)
+            assert await driver.fetchval(count, b.id) == 0
+        with pytest.raises(asyncpg.PostgresError):
+            async with single.tenant(a.id) as session:
+                await (await driver_connection(session)).fetchval("SELECT 1/0")
+        async with single.tenant(b.id) as session:
+            driver = await driver_connection(session)
+            assert await driver.fetchval(count, a.id) == 0 and await driver.fetchval(count, b.id) > 0
+        async with single.platform() as session:
+            assert await (await driver_connection(session)).fetchval(count, b.id) == 0
+    finally:
+        await single.dispose()
+
+
 async def test_the_system_context_sees_every_organisation_and_only_where_named(
     db: Database, two_orgs: tuple[Org, Org]
 ) -> None:

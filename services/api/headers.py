@@ -6,7 +6,6 @@ This runs as the application's ``before_send`` hook, outside routing and error h
 
 from __future__ import annotations
 
-from litestar.datastructures import MutableScopeHeaders
 from litestar.types import Message, Scope
 
 from services.api.web import assets
@@ -36,23 +35,37 @@ def content_security_policy(path: str) -> str:
     return _CSP + "frame-ancestors 'none'"
 
 
+def _encoded(path: str) -> list[tuple[bytes, bytes]]:
+    headers = [(b"content-security-policy", content_security_policy(path).encode())]
+    if not path.startswith(EMBEDDABLE):
+        headers.append((b"x-frame-options", b"DENY"))
+    headers += [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin")]
+    return headers
+
+
+# Built once per kind of path instead of for every response.
+_API_HEADERS = _encoded("/api/")
+_OURS = frozenset(name for name, _ in _encoded("/f/") + _API_HEADERS)
+
+
 async def security_headers(message: Message, scope: Scope) -> None:
     if message["type"] != "http.response.start":
         return
     path: str = scope.get("path", "")
-    message["headers"] = list(message.get("headers") or [])
-    headers = MutableScopeHeaders.from_message(message)
-    headers["Content-Security-Policy"] = content_security_policy(path)
-    if not path.startswith(EMBEDDABLE):
-        headers["X-Frame-Options"] = "DENY"
-    headers["X-Content-Type-Options"] = "nosniff"
-    headers["Referrer-Policy"] = "same-origin"
+    ours = _API_HEADERS if path.startswith("/api/") else _encoded(path)
+    # Ours replace any a handler set; every other header stays as it was.
+    headers = [h for h in message.get("headers") or [] if h[0].lower() not in _OURS]
+    headers += ours
     # Pages and API answers hold personal data: no browser or proxy keeps a copy. A handler
     # that chose its own policy (the calendar feed) keeps it.
     if path.startswith(_CACHEABLE):
         query = scope.get("query_string", b"")
-        headers["Cache-Control"] = assets.cache_control(path, query.decode("latin-1"))
+        cache = assets.cache_control(path, query.decode("latin-1"))
+        headers = [h for h in headers if h[0].lower() != b"cache-control"]
+        headers.append((b"cache-control", cache.encode()))
     elif path == assets.FAVICON_PATH:
-        headers["Cache-Control"] = assets.REVALIDATE
-    elif "cache-control" not in headers:
-        headers["Cache-Control"] = "no-store"
+        headers = [h for h in headers if h[0].lower() != b"cache-control"]
+        headers.append((b"cache-control", assets.REVALIDATE.encode()))
+    elif not any(h[0].lower() == b"cache-control" for h in headers):
+        headers.append((b"cache-control", b"no-store"))
+    message["headers"] = headers

@@ -142,11 +142,15 @@ def wrk(
 
 
 def lua(path: Path, method: str, paths: list[str], headers: dict[str, str], body: str | None = None) -> Path:
-    """A wrk script sending ``method`` to one of ``paths`` at random, with ``headers``."""
+    """A wrk script sending ``method`` to one of ``paths`` at random, with ``headers``; ``{n}`` in
+    ``body`` becomes a random number in each request."""
     quoted = ", ".join(f'"{p}"' for p in paths)
     lines = [f"local paths = {{{quoted}}}", "local headers = {}"]
     lines += [f'headers["{k}"] = "{v}"' for k, v in headers.items()]
     body_lua = f"'{body}'" if body is not None else "nil"
+    if body is not None and "{n}" in body:
+        # A new value each time, so that every change really changes the row.
+        body_lua = f"(string.gsub('{body}', '{{n}}', tostring(math.random(1000000))))"
     lines += [
         "math.randomseed(os.time())",
         "request = function()",
@@ -368,7 +372,8 @@ def main(args: argparse.Namespace) -> None:
         list_floor = lua(scripts / "list-floor.lua", "GET", [f"{base}?limit=50"], {})
         one_codo = lua(scripts / "one.lua", "GET", one, bearer)
         one_floor = lua(scripts / "one-floor.lua", "GET", one, {})
-        body = '{"city":"Berlin"}'
+        # A different city each time: a change to the value a contact already has writes nothing.
+        body = '{"city":"Berlin {n}"}'
         patch_codo = lua(scripts / "patch.lua", "PATCH", one, patch_headers, body)
         patch_floor = lua(
             scripts / "patch-floor.lua", "PATCH", one, {"Content-Type": "application/json"}, body

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from litestar.testing import AsyncTestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from shared.contacts.models import SearchTerm
 from shared.db import Database
+from shared.history.models import HistoryEntry
 from shared.permissions import Role
 from tests.conftest import Org
 from tests.fixtures.contacts import ContactsApi
@@ -73,6 +75,32 @@ async def test_create_read_update_delete_as_the_contract_says(
     r = await client.get(f"{base}/{created['id']}", headers=org_a.auth())
     assert r.status_code == 404
     assert await terms() == [], "the search index forgets a deleted contact"
+
+
+async def test_a_change_to_the_values_a_contact_has_writes_nothing(
+    client: AsyncTestClient[Any], db: Database, org_a: Org, contacts_api: ContactsApi
+) -> None:
+    contact = await contacts_api.create(first_name="Mara", last_name="Gleich", city="Kiel")
+    url = f"/api/v1/orgs/{org_a.slug}/contacts/{contact['id']}"
+    coordinator = org_a.auth(Role.COORDINATOR)
+
+    async def entries() -> int:
+        async with db.tenant(org_a.id) as session:
+            found = select(func.count()).where(HistoryEntry.entity_id == contact["id"])
+            return int((await session.execute(found)).scalar_one())
+
+    before, logged = (await client.get(url, headers=coordinator)).json(), await entries()
+    same = await client.patch(url, json={"city": "Kiel", "first_name": "Mara"}, headers=coordinator)
+    assert same.status_code == 200, same.text
+    assert same.json() == before, "the answer is the contact as it was, updated_at included"
+    assert await entries() == logged, "no history entry for a change that changed nothing"
+
+    moved = await client.patch(url, json={"city": "Lübeck"}, headers=coordinator)
+    assert moved.status_code == 200, moved.text
+    stamped = datetime.fromisoformat(moved.json()["updated_at"])
+    assert moved.json()["city"] == "Lübeck" and stamped > datetime.fromisoformat(before["updated_at"])
+    assert await entries() == logged + 1
+    assert (await client.get(url, headers=coordinator)).json() == moved.json()
 
 
 async def test_bad_values_get_a_problem_naming_the_field_and_write_nothing(

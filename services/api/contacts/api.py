@@ -132,7 +132,8 @@ class ContactController(ApiController):
     async def update_contact(
         self, ctx: NamedDependency[OrgContext], contact_id: FromPath[uuid.UUID], data: JSONBody[ContactPatch]
     ) -> ContactOut:
-        await service.get_contact(ctx.session, contact_id)
+        # Read once, locked: the 404 comes before the 403, and the change needs the lock anyway.
+        contact = await service.get_contact(ctx.session, contact_id, for_update=True)
         ctx.require(Permission.DATA_WRITE)
         if data.legal_hold is not msgspec.UNSET or data.legal_hold_reason is not msgspec.UNSET:
             ctx.require(Permission.SETTINGS_MANAGE)
@@ -142,6 +143,7 @@ class ContactController(ApiController):
             data,
             admin=can(ctx.role, Permission.SETTINGS_MANAGE),
             actor_label=ctx.label,
+            locked=contact,
         )
 
     @delete("/{contact_id:uuid}", summary="Delete a contact and all its records", status_code=204)
