@@ -434,6 +434,7 @@ def main(args: argparse.Namespace) -> None:
             stop(process)
         redis.stop()
         pg.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

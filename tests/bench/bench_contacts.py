@@ -17,6 +17,7 @@ import asyncio
 import io
 import random
 import secrets
+import shutil
 import statistics
 import tempfile
 import time
@@ -344,6 +345,7 @@ async def main(args: argparse.Namespace) -> None:
         await db.dispose()
     finally:
         pg.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 async def seed_filters(conn: asyncpg.Connection, org_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID]:

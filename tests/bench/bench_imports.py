@@ -27,6 +27,7 @@ import asyncio
 import os
 import random
 import secrets
+import shutil
 import tempfile
 import time
 import uuid
@@ -190,6 +191,7 @@ async def main(args: argparse.Namespace) -> None:
         await db.dispose()
     finally:
         pg.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

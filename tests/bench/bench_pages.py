@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import os
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
@@ -216,6 +217,7 @@ def main(args: argparse.Namespace) -> None:
             stop(process)
         redis.stop()
         pg.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

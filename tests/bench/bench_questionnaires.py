@@ -31,6 +31,7 @@ import argparse
 import asyncio
 import os
 import secrets
+import shutil
 import statistics
 import sys
 import tempfile
@@ -373,6 +374,7 @@ async def main(orgs: int, per_org: int, concurrencies: list[int]) -> None:
         redis.stop()
         if pg:
             pg.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
