@@ -857,7 +857,8 @@ class CandidatePool:
         Only the new rows are encoded; the others are copied, and words new to the pool get new
         columns. This pool stays as it was: requests that read it keep a consistent view.
         """
-        fresh = sorted(profiles, key=lambda p: p.id)
+        # A person named twice is one row (the last profile read of them).
+        fresh = sorted({p.id: p for p in profiles}.values(), key=lambda p: p.id)
         gone = set(changed) | {p.id for p in fresh}
         leaving = [row for i in gone if (row := self.position(i)) is not None]
         keep = np.delete(np.arange(len(self)), leaving)
