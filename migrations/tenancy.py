@@ -11,13 +11,15 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-_CURRENT_ORG = "NULLIF(current_setting('codo.org_id', true), '')::uuid"
+# Both settings inside a scalar sub-select: PostgreSQL reads them once per statement (an InitPlan)
+# instead of calling current_setting() in every row's filter (migration 0035_policy_initplans).
+_CURRENT_ORG = "(SELECT NULLIF(current_setting('codo.org_id', true), '')::uuid)"
 # The system context, for the few cross-organisation jobs (see shared.db.Database.system_context).
 # PostgreSQL ORs the two policies into every tenant query. A plain ``current_setting(...) = 'on'``
 # is estimated at 0.5 %, which multiplied every query's row estimate by about 1/200 once there are
 # many organisations (sorting a whole organisation instead of reading its index in order); inside
 # coalesce() the same test is an opaque boolean, estimated at 50 % (migration 0026_tenant_policies).
-_SYSTEM = "coalesce(current_setting('codo.system', true) = 'on', false)"
+_SYSTEM = "(SELECT coalesce(current_setting('codo.system', true) = 'on', false))"
 
 
 def enable_tenant_rls(table: str) -> None:
