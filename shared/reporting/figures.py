@@ -411,6 +411,10 @@ def _tandems_sql(
         else ""
     )
     step = "SELECT m.dim, m.every, {at} AS at, {active} AS active, {whole} AS whole FROM m WHERE {where}"
+    ev = (
+        "SELECT b.i, '{kind}' AS kind, m.dim, m.proposed_on, m.started_on, m.ended_on, m.ended_early, "
+        f"m.waiting_since FROM m JOIN b ON b.i = {_BUCKET_OF.format(day='{day}')} WHERE {{where}} AND {span}"
+    )
     whole = "NOT m.rests AND m.hi > m.lo + 1"
     return f"""WITH {_BUCKETS},
 {_held_sql(monthly)},
@@ -442,15 +446,22 @@ m AS MATERIALIZED (
   WHERE m.organization_id = :org AND {_PROGRAMME_MATCH} AND m.proposed_on <= CAST(:last AS date)
     AND (m.ended_on IS NULL OR m.ended_on >= CAST(:first AS date))
 ),
+-- One select per kind of event, each reading only the tandems it counts (a row per tandem and
+-- kind, most of them empty, cost a fifth of the statement).
 ev AS (
-  SELECT b.i, x.kind, m.*
-  FROM m CROSS JOIN LATERAL (VALUES
-    ('started', CASE WHEN m.started_on BETWEEN {one} THEN m.started_on END),
-    ('ended', CASE WHEN m.started_on IS NOT NULL AND m.ended_on BETWEEN {one} THEN m.ended_on END),
-    ('waited', CASE WHEN m.proposed_on BETWEEN {one} AND m.waiting_since <= m.proposed_on
-               THEN m.proposed_on END)) x(kind, day)
-  JOIN b ON b.i = {_BUCKET_OF.format(day="x.day")}
-  WHERE x.day IS NOT NULL AND {span}
+  {ev.format(kind="started", day="m.started_on", where=f"m.started_on BETWEEN {one}")}
+  UNION ALL {
+        ev.format(
+            kind="ended", day="m.ended_on", where=f"m.started_on IS NOT NULL AND m.ended_on BETWEEN {one}"
+        )
+    }
+  UNION ALL {
+        ev.format(
+            kind="waited",
+            day="m.proposed_on",
+            where=f"m.proposed_on BETWEEN {one} AND m.waiting_since <= m.proposed_on",
+        )
+    }
 ),
 events AS (
   SELECT m.i, m.dim,
@@ -587,7 +598,7 @@ c AS MATERIALIZED (
   LEFT JOIN matches m ON m.organization_id = :org AND m.mentee_id = c.id
        AND m.proposed_on >= c.waiting_since
   WHERE c.organization_id = :org AND c.waiting_since <= CAST(:last AS date) AND {_PROGRAMME_CONTACT}
-  GROUP BY c.id, c.kinds, c.waiting_since, c.status, c.status_changed_at
+  GROUP BY c.organization_id, c.id
 ),
 -- Each person by bucket number, not once per month: who became ready falls into one bucket, and
 -- a mentee waits at the end of the buckets from the one they became ready in to the last whose
