@@ -374,6 +374,7 @@ _NOT_ASKED = {
     0::numeric AS volunteer_hours WHERE false)""",
 }
 _MEETING_FIGURES = {"meetings", "meeting_hours", "volunteer_hours"}
+_WAIT_FIGURES = {"matched_after_wait", "wait_median", "wait_p90"}
 
 
 def _tandems_sql(
@@ -415,6 +416,22 @@ def _tandems_sql(
         "SELECT b.i, '{kind}' AS kind, m.dim, m.proposed_on, m.started_on, m.ended_on, m.ended_early, "
         f"m.waiting_since FROM m JOIN b ON b.i = {_BUCKET_OF.format(day='{day}')} WHERE {{where}} AND {span}"
     )
+    # The mentee is read only for a breakdown or for how long mentees waited (the dashboard's
+    # charts need neither: a join of every tandem with its contact less).
+    wait_asked = keys is None or bool(keys & _WAIT_FIGURES)
+    mentee = "JOIN contacts p ON p.organization_id = :org AND p.id = m.mentee_id"
+    if not wait_asked and dim == "NULL":
+        mentee = ""
+    waiting_since = "p.waiting_since" if wait_asked else "NULL::date"
+    events_of = [
+        ev.format(kind="started", day="m.started_on", where=f"m.started_on BETWEEN {one}"),
+        ev.format(
+            kind="ended", day="m.ended_on", where=f"m.started_on IS NOT NULL AND m.ended_on BETWEEN {one}"
+        ),
+    ]
+    if wait_asked:
+        waited = f"m.proposed_on BETWEEN {one} AND m.waiting_since <= m.proposed_on"
+        events_of.append(ev.format(kind="waited", day="m.proposed_on", where=waited))
     whole = "NOT m.rests AND m.hi > m.lo + 1"
     return f"""WITH {_BUCKETS},
 {_held_sql(monthly)},
@@ -433,7 +450,9 @@ checkins AS (
 {_PAUSES},
 -- MATERIALIZED: computed once, not again for every CTE below.
 m AS MATERIALIZED (
-  SELECT m.id, m.mentor_id, m.proposed_on, m.started_on, m.ended_on, m.ended_early, p.waiting_since,
+  SELECT m.id, m.mentor_id, m.proposed_on, m.started_on, m.ended_on, m.ended_early, {
+        waiting_since
+    } AS waiting_since,
          {dim} AS dim, {_INTERVAL} AS every,
          CASE WHEN m.status = 'paused' THEN m.paused_on END AS paused_since,
          m.status = 'paused' OR m.id IN (SELECT pa.match_id FROM pauses pa) AS rests,
@@ -441,7 +460,7 @@ m AS MATERIALIZED (
          CASE WHEN {ran_in_period} THEN {
         _BUCKET_OF.format(day="least(coalesce(m.ended_on, CAST(:last AS date)), CAST(:last AS date))")
     } END AS hi
-  FROM matches m JOIN contacts p ON p.organization_id = :org AND p.id = m.mentee_id
+  FROM matches m {mentee}
   LEFT JOIN matching_settings own ON own.organization_id = :org AND own.programme_id = m.programme_id
   WHERE m.organization_id = :org AND {_PROGRAMME_MATCH} AND m.proposed_on <= CAST(:last AS date)
     AND (m.ended_on IS NULL OR m.ended_on >= CAST(:first AS date))
@@ -449,19 +468,7 @@ m AS MATERIALIZED (
 -- One select per kind of event, each reading only the tandems it counts (a row per tandem and
 -- kind, most of them empty, cost a fifth of the statement).
 ev AS (
-  {ev.format(kind="started", day="m.started_on", where=f"m.started_on BETWEEN {one}")}
-  UNION ALL {
-        ev.format(
-            kind="ended", day="m.ended_on", where=f"m.started_on IS NOT NULL AND m.ended_on BETWEEN {one}"
-        )
-    }
-  UNION ALL {
-        ev.format(
-            kind="waited",
-            day="m.proposed_on",
-            where=f"m.proposed_on BETWEEN {one} AND m.waiting_since <= m.proposed_on",
-        )
-    }
+  {" UNION ALL ".join(events_of)}
 ),
 events AS (
   SELECT m.i, m.dim,
