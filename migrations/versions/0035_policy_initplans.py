@@ -8,7 +8,7 @@ result. The meaning is unchanged, including for rows written (``WITH CHECK``), a
 flag keeps the opaque-boolean estimate of 0026_tenant_policies (a parameter is estimated at 50 %).
 
 Revision ID: 0035_policy_initplans
-Revises: 0029_reminder_keys
+Revises: 0034_flat_indexes
 Create Date: 2026-11-26
 """
 
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0035_policy_initplans"
-down_revision: str | None = "0029_reminder_keys"
+down_revision: str | None = "0034_flat_indexes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
