@@ -287,7 +287,7 @@ def main(args: argparse.Namespace) -> None:
         for side in sides:
             token = side.token
             statements = [
-                ("contacts list", _plain_list_sql("name", False, False), [side.org, 51]),
+                ("contacts list", _plain_list_sql("name", False, False, 51), [side.org]),
                 ("token lookup", _BY_HASH, [side.org, digest(token)]),
                 ("organisation", BY_SLUG, ["alpha"]),
             ]
