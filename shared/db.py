@@ -19,10 +19,11 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, with_loader_criteria
 from sqlalchemy.util import await_
 
 from shared import queue
+from shared.models import TenantBase
 from shared.settings import Settings
 
 ORG_SETTING = "codo.org_id"
@@ -121,6 +122,36 @@ def _scope_transaction(session: Session, transaction: SessionTransaction, connec
 def _forget_driver(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:
         session.info.pop(_DRIVER, None)
+
+
+@event.listens_for(CodoSession, "do_orm_execute")
+def _name_organisation(state: ORMExecuteState) -> None:
+    """Name the session's organisation in every ORM statement on tenant tables (SELECT, UPDATE, DELETE).
+
+    It narrows nothing: row-level security already limits the statement to the organisation. It is
+    for the planner. PostgreSQL ORs a table's two policies (the organisation's, the system context's),
+    so the policy is no index condition, and a lookup by ``id`` alone walks the whole primary key
+    ``(organization_id, id)`` across every organisation: one contact at 1,000 organisations of 1,000
+    contacts read 8,000 index pages (120 ms) instead of 4. Statements of the system context and the
+    platform name none; driver SQL names its organisation itself.
+    """
+    org = state.session.info.get("org_id")
+    if org is None or not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.is_column_load or state.is_relationship_load:
+        return  # the criteria travel with the objects the statement loaded (propagate_to_loaders)
+    criteria = state.session.info.get(_CRITERIA)
+    if criteria is None:
+        criteria = state.session.info[_CRITERIA] = _tenant_criteria(org)
+    state.statement = state.statement.options(criteria)
+
+
+_CRITERIA = "codo.tenant_criteria"
+
+
+def _tenant_criteria(org: uuid.UUID) -> Any:
+    # A lambda, so that SQLAlchemy caches the statement once and binds ``org`` as a parameter.
+    return with_loader_criteria(TenantBase, lambda cls: cls.organization_id == org, include_aliases=True)
 
 
 class _ScopedTransaction:

@@ -595,7 +595,7 @@ _REMINDED = text(
     """
     UPDATE questionnaire_invitations i SET reminded_at = :now, reminder_token_hash = x.digest
     FROM unnest(:ids, :digests) AS x(id, digest)
-    WHERE i.id = x.id AND i.reminded_at IS NULL
+    WHERE i.organization_id = :org AND i.id = x.id AND i.reminded_at IS NULL
     RETURNING i.id
     """
 ).bindparams(bindparam("ids", type_=ARRAY(Uuid())), bindparam("digests", type_=ARRAY(LargeBinary())))
@@ -628,7 +628,8 @@ async def _send_reminders(
         (
             await session.execute(
                 _REMINDED,
-                {"now": now, "ids": list(tokens), "digests": [digest for _, digest in tokens.values()]},
+                # The organisation named: the policy is no index condition, the key (organization_id, id) is.
+                {"now": now, "org": org.id, "ids": list(tokens), "digests": [d for _, d in tokens.values()]},
             )
         ).scalars()
     )

@@ -68,7 +68,11 @@ class Task(TenantBase):
         _member_fk("created_by_membership_id", "fk_tasks_created_by", "SET NULL"),
         _member_fk("completed_by_membership_id", "fk_tasks_completed_by", "SET NULL"),
         Index("ix_tasks_assignee_due", "organization_id", "assignee_id", "due_at"),
-        Index("ix_tasks_open_due", "organization_id", "due_at", postgresql_where=text("status = 'open'")),
+        # The list's order, all tasks and the open ones (migration 0034): a page reads the index and stops.
+        Index("ix_tasks_due", "organization_id", "due_at", "id"),
+        Index(
+            "ix_tasks_open_due", "organization_id", "due_at", "id", postgresql_where=text("status = 'open'")
+        ),
         # The reminder scan: a range on remind_at among the reminders still to send, across
         # organisations (first) and within one (second).
         Index("ix_tasks_reminder_due", "remind_at", postgresql_where=text(TASK_REMINDER_DUE)),

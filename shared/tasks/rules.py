@@ -37,7 +37,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import i18n
-from shared.db import Database
+from shared.db import Database, current_org
 from shared.errors import NotFound, ValidationFailed
 from shared.i18n import N_
 from shared.ids import new_id
@@ -161,7 +161,8 @@ _CHECKIN_DUE = text(
                     WHERE s.organization_id = m.organization_id AND s.programme_id IS NULL),
                    30) AS interval_days
     ) x
-    WHERE m.status IN ('introduced', 'active') AND x.last + x.interval_days < CAST(:today AS date)
+    WHERE m.organization_id = :org AND m.status IN ('introduced', 'active')
+      AND x.last + x.interval_days < CAST(:today AS date)
     """
 )
 
@@ -169,7 +170,8 @@ _WAITING = text(
     """
     SELECT c.id, c.owner_membership_id AS owner, c.waiting_since
     FROM contacts c
-    WHERE 'mentee' = ANY(c.kinds) AND c.erased_at IS NULL AND c.waiting_since IS NOT NULL
+    WHERE c.organization_id = :org AND 'mentee' = ANY(c.kinds) AND c.erased_at IS NULL
+      AND c.waiting_since IS NOT NULL
       AND c.status IN ('interested', 'screening', 'ready')
       AND c.waiting_since <= CAST(:today AS date) - CAST(:days AS integer)
     """
@@ -183,7 +185,7 @@ _CONSENTS = text(
                c.owner_membership_id AS owner
         FROM contact_consents k
         JOIN contacts c ON c.organization_id = k.organization_id AND c.id = k.contact_id
-        WHERE c.erased_at IS NULL
+        WHERE k.organization_id = :org AND c.erased_at IS NULL
         ORDER BY k.contact_id, k.purpose, k.effective_on DESC, k.created_at DESC
     ) latest
     WHERE status = 'given'
@@ -197,7 +199,7 @@ _WRAP_UP = text(
     SELECT m.id, c.owner_membership_id AS owner, m.started_on
     FROM matches m
     JOIN contacts c ON c.organization_id = m.organization_id AND c.id = m.mentee_id
-    WHERE m.status IN ('active', 'paused') AND m.started_on IS NOT NULL
+    WHERE m.organization_id = :org AND m.status IN ('active', 'paused') AND m.started_on IS NOT NULL
       AND m.started_on <= (CAST(:today AS date) + CAST(:lead AS integer)
                            - make_interval(months => CAST(:months AS integer)))::date
     """
@@ -207,8 +209,11 @@ _WRAP_UP = text(
 async def _candidates(
     session: AsyncSession, rule: str, params: dict[str, int], today: date
 ) -> list[Candidate]:
+    # Each statement names the organisation although row-level security filters by it anyway: the
+    # policy is no index condition, so without it every organisation's run read all organisations.
+    org = current_org(session)
     if rule == "checkin_due":
-        rows = (await session.execute(_CHECKIN_DUE, {"today": today})).all()
+        rows = (await session.execute(_CHECKIN_DUE, {"today": today, "org": org})).all()
         return [
             Candidate(
                 subject=f"match:{r.id}",
@@ -223,7 +228,7 @@ async def _candidates(
         ]
     if rule == "waiting_followup":
         days = params["days"]
-        rows = (await session.execute(_WAITING, {"today": today, "days": days})).all()
+        rows = (await session.execute(_WAITING, {"today": today, "days": days, "org": org})).all()
         out = []
         for r in rows:
             waited = (today - r.waiting_since).days
@@ -242,7 +247,8 @@ async def _candidates(
         return out
     if rule == "consent_expiry":
         months, lead = params["valid_months"], params["lead_days"]
-        rows = (await session.execute(_CONSENTS, {"today": today, "months": months, "lead": lead})).all()
+        values = {"today": today, "months": months, "lead": lead, "org": org}
+        rows = (await session.execute(_CONSENTS, values)).all()
         out = []
         for r in rows:
             expires = r.effective_on + relativedelta(months=months)
@@ -260,7 +266,8 @@ async def _candidates(
         return out
     if rule == "match_wrap_up":
         months, lead = params["duration_months"], params["lead_days"]
-        rows = (await session.execute(_WRAP_UP, {"today": today, "months": months, "lead": lead})).all()
+        values = {"today": today, "months": months, "lead": lead, "org": org}
+        rows = (await session.execute(_WRAP_UP, values)).all()
         out = []
         for r in rows:
             planned = r.started_on + relativedelta(months=months)

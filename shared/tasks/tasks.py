@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import msgspec
 from msgspec import UnsetType
-from sqlalchemy import Select, and_, column, func, or_, select, table
+from sqlalchemy import Select, column, func, select, table, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.actor import Actor
@@ -472,7 +472,8 @@ async def list_tasks(
     query = _filtered(scoped, f, now, tz).order_by(Task.due_at, Task.id).limit(limit + 1)
     if cursor:
         due_at, last = _decode(cursor)
-        query = query.where(or_(Task.due_at > due_at, and_(Task.due_at == due_at, Task.id > last)))
+        # As a row comparison, the cursor is a range on the list's index (due_at, id).
+        query = query.where(tuple_(Task.due_at, Task.id) > tuple_(due_at, last))
     rows: list[Task] = list((await session.execute(query)).scalars())
     items = [task_out(t, now) for t in rows[:limit]]
     more = len(rows) > limit

@@ -7,7 +7,8 @@ Needs ``wrk`` (Debian/Ubuntu: ``apt-get install wrk``). Starts its own PostgreSQ
 test harness does), migrates, seeds one organisation ``alpha`` with ``--contacts`` contacts (and
 ``--orgs`` further organisations of ``--org-contacts`` each, written with one INSERT ... SELECT
 generate_series per table in the system context, to see whether the list, one contact and a change
-stay flat in the number of organisations), then starts two servers, each one process under uvicorn:
+stay flat in the number of organisations; ``bench_flat.py`` measures the list at both sizes in one
+run, interleaved), then starts two servers, each one process under uvicorn:
 
 - ``codo api``, with the settings a deployment has (JSON request logs at info level, to /dev/null);
 - the floor, ``tests/bench/floor.py``: bare Litestar + asyncpg running the same SQL under the

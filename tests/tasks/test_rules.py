@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from litestar.testing import AsyncTestClient
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 # The worker that runs the rules reads the page catalogues too (consent purposes are labelled there).
 import services.worker.jobs.contacts  # noqa: F401
@@ -317,3 +318,42 @@ async def test_tasks_and_appointments_link_to_contacts_and_matches(
         headers=h,
     )
     assert r.status_code == 422 and r.json()["field"] == "contact_ids"
+
+
+def _scans(node: dict[str, Any]) -> list[dict[str, Any]]:
+    return [node, *(n for child in node.get("Plans", []) for n in _scans(child))]
+
+
+async def test_a_rules_run_reads_its_organisations_rows_from_the_indexes(db: Database, org_a: Org) -> None:
+    """The rules run once a day for every organisation. Row-level security keeps each run to its
+    organisation, but the policy is no index condition: a statement that does not name the
+    organisation itself reads the matches, contacts and consents of all of them, and a day's runs
+    then cost the square of the number of organisations."""
+    for rule in rules.RULES:
+        await switch_on(db, org_a, rule)
+    sent: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        if statement.lstrip().startswith("SELECT"):
+            sent.append((statement, parameters))
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", capture)
+    try:
+        await run(db, org_a)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", capture)
+    read = {"matches", "contacts", "contact_consents"}
+    checked = 0
+    async with db.tenant(org_a.id) as session:
+        connection = await session.connection()
+        # What is left to a table scan is what no index condition serves.
+        await connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        for statement, parameters in sent:
+            explained = await connection.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {statement}", parameters)
+            plan = explained.scalar_one()
+            for node in _scans((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]):
+                if node.get("Relation Name") in read:
+                    condition = node.get("Index Cond") or node.get("Recheck Cond") or ""
+                    assert "organization_id" in condition, (statement, node["Node Type"], condition)
+                    checked += 1
+    assert checked >= 4

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from litestar.testing import AsyncTestClient
-from sqlalchemy import select
+from sqlalchemy import Engine, event, select
 
 from shared.db import Database
 from shared.models import OutboxMessage
@@ -258,3 +259,42 @@ async def test_another_organisations_tasks_are_not_found(
     assert r.status_code == 422
     r = await client.get(url(org_b, f"/{theirs['id']}"), headers=org_b.auth())
     assert r.json()["title"] == theirs["title"] and r.json()["status"] == "open"
+
+
+def _nodes(node: dict[str, Any]) -> list[str]:
+    return [node["Node Type"], *(n for child in node.get("Plans", []) for n in _nodes(child))]
+
+
+async def test_a_page_of_tasks_is_read_from_an_index_in_order_not_sorted(
+    client: AsyncTestClient[Any], db: Database, org_a: Org
+) -> None:
+    """The list shows tasks by due time, then id. Read from an index in that order, a page costs
+    the same in an organisation with ten tasks as in one with years of them; sorted, every page
+    costs all of them. Checked for the whole list, the open tasks' views and a later page."""
+    for i in range(4):
+        await create(client, org_a, due_date=f"2027-03-{1 + i:02d}")
+    sent: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        if "FROM tasks" in statement and "ORDER BY tasks.due_at" in statement:
+            sent.append((statement, parameters))
+
+    event.listen(Engine, "before_cursor_execute", capture)
+    try:
+        first = (await client.get(url(org_a), params={"limit": 2}, headers=org_a.auth())).json()
+        later = {"limit": 2, "cursor": first["next_cursor"]}
+        await client.get(url(org_a), params=later, headers=org_a.auth())
+        await client.get(url(org_a), params={"view": "upcoming", "limit": 2}, headers=org_a.auth())
+    finally:
+        event.remove(Engine, "before_cursor_execute", capture)
+    assert len(sent) == 3
+    async with db.tenant(org_a.id) as session:
+        connection = await session.connection()
+        # Forbidding sorts and table scans leaves them in a plan only where no index can serve it.
+        await connection.exec_driver_sql("SET LOCAL enable_sort = off")
+        await connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        for statement, parameters in sent:
+            explained = await connection.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {statement}", parameters)
+            plan = explained.scalar_one()
+            nodes = _nodes((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"])
+            assert "Sort" not in nodes and "Incremental Sort" not in nodes, (statement, nodes)
