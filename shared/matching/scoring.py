@@ -554,7 +554,9 @@ def _wishes_unmet(me: Side, side: Side) -> Bool:
 # --------------------------------------------------------------------------- explanations
 
 
-class CriterionScore(msgspec.Struct, kw_only=True):
+# Answers are kept per pool, and the pools patched from one another share them: their structs
+# hold only words and numbers, never a cycle, so the collector need not track them (gc=False).
+class CriterionScore(msgspec.Struct, kw_only=True, gc=False):
     name: str
     label: str
     points: float
@@ -562,7 +564,7 @@ class CriterionScore(msgspec.Struct, kw_only=True):
     reason: str
 
 
-class RuleViolation(msgspec.Struct, kw_only=True):
+class RuleViolation(msgspec.Struct, kw_only=True, gc=False):
     name: str
     reason: str
 
@@ -801,7 +803,7 @@ def score_pair(
 # --------------------------------------------------------------------------- suggestions
 
 
-class Suggestion(msgspec.Struct, kw_only=True):
+class Suggestion(msgspec.Struct, kw_only=True, gc=False):
     candidate_id: uuid.UUID
     score: float
     criteria: list[CriterionScore]
@@ -941,7 +943,7 @@ class CandidatePool:
             if found is not None:
                 self._answers.move_to_end(key)
                 return list(found.suggestions)
-        found = self._carried(person, key)
+        found, known = self._carried(person, key)
         if found is None:
             chosen, scores = self.rank(person, limit)
             last = None
@@ -953,19 +955,22 @@ class CandidatePool:
                     -float(np.nan_to_num(self.side.waiting_days[at], nan=-1.0)),
                     self.profiles[at].id,
                 )
-            found = Answer(self.explain(person, chosen, locale), last)
+            found = Answer(self.explain(person, chosen, locale, known), last)
         with self._answers_lock:
             self._answers[key] = found
             while len(self._answers) > ANSWERS_KEPT:
                 self._answers.popitem(last=False)
         return list(found.suggestions)
 
-    def _carried(self, person: Profile, key: AnswerKey) -> Answer | None:
-        """An answer a pool this one was patched from gave, if it is still the answer here.
+    def _carried(self, person: Profile, key: AnswerKey) -> tuple[Answer | None, dict[uuid.UUID, Suggestion]]:
+        """An answer a pool this one was patched from gave, if it is still the answer here; else
+        none, and that answer's suggestions of candidates who did not change since.
 
         It is when none of its candidates changed since and nobody who changed (or joined) now
         ranks before its last one: everyone else is scored as before, by the same person, so the
-        best few stay the best few, with the same reasons. Costs scoring the changed few.
+        best few stay the best few, with the same reasons. Costs scoring the changed few. When it
+        is not, a pair's breakdown depends on the two profiles alone (with the same settings and
+        day, which a patch keeps), so the unchanged candidates' suggestions can be given again.
         """
         changed: set[uuid.UUID] = set()
         pool = self
@@ -973,22 +978,25 @@ class CandidatePool:
         for _ in range(ANSWERS_CARRIED):
             base = pool._base
             if base is None:
-                return None
+                return None, {}
             changed |= pool._delta
             with base._answers_lock:
                 found = base._answers.get(key)
             if found is not None:
                 break
             pool = base
-        if found is None or any(s.candidate_id in changed for s in found.suggestions):
-            return None
+        if found is None:
+            return None, {}
+        known = {s.candidate_id: s for s in found.suggestions if s.candidate_id not in changed}
+        if len(known) < len(found.suggestions):
+            return None, known
         rows = sorted(at for i in changed if (at := self.position(i)) is not None)
         if not rows:
-            return found
+            return found, known
         block = self._block(person, self.side.take(rows))
         allowed = np.flatnonzero(block.feasible[0])
         if allowed.size and found.last is None:  # fewer than asked for, and now one more is allowed
-            return None
+            return None, known
         rounded = np.round(block.total[0], 6)
         waiting = np.nan_to_num(self.side.waiting_days[rows], nan=-1.0)
         for j in allowed:
@@ -996,20 +1004,26 @@ class CandidatePool:
                 found.last is not None
                 and (-float(rounded[j]), -float(waiting[j]), self.profiles[rows[j]].id) < found.last
             ):
-                return None
-        return found
+                return None, known
+        return found, known
 
     def explain(
-        self, person: Profile, chosen: Sequence[int] | npt.NDArray[np.intp], locale: Locale = "de"
+        self,
+        person: Profile,
+        chosen: Sequence[int] | npt.NDArray[np.intp],
+        locale: Locale = "de",
+        known: dict[uuid.UUID, Suggestion] | None = None,
     ) -> list[Suggestion]:
-        """The candidates at these positions, in this order, with their breakdowns."""
-        if len(chosen) == 0:
-            return []
-        block = self._block(person, self.side.take(chosen))
-        out = []
-        for k, pos in enumerate(chosen):
-            candidate = self.profiles[pos]
-            mentee, mentor = (person, candidate) if self.role == "mentor" else (candidate, person)
-            pair = explain_block(block, 0, k, mentee, mentor, self.config, self.today, locale)
-            out.append(Suggestion(candidate_id=candidate.id, score=pair.score, criteria=pair.criteria))
-        return out
+        """The candidates at these positions, in this order, with their breakdowns; ``known``:
+        breakdowns of some of them for this person, already written (see :meth:`_carried`)."""
+        known = known or {}
+        out: list[Suggestion | None] = [known.get(self.profiles[pos].id) for pos in chosen]
+        todo = [k for k, s in enumerate(out) if s is None]
+        if todo:
+            block = self._block(person, self.side.take([chosen[k] for k in todo]))
+            for column, k in enumerate(todo):
+                candidate = self.profiles[chosen[k]]
+                mentee, mentor = (person, candidate) if self.role == "mentor" else (candidate, person)
+                pair = explain_block(block, 0, column, mentee, mentor, self.config, self.today, locale)
+                out[k] = Suggestion(candidate_id=candidate.id, score=pair.score, criteria=pair.criteria)
+        return [s for s in out if s is not None]
