@@ -89,6 +89,16 @@ class Vocabulary:
         vocab._add(profiles)
         return vocab
 
+    def size(self) -> tuple[int, ...]:
+        """How many words of each kind: two vocabularies of one lineage with the same size are the same."""
+        return (
+            len(self.languages),
+            len(self.interests),
+            len(self.genders),
+            len(self.support),
+            *(len(words) for words in self.custom.values()),
+        )
+
     def _add(self, profiles: Iterable[Profile]) -> None:
         for p in profiles:
             for lang in p.languages:
@@ -245,6 +255,24 @@ class Side:
             custom={
                 k: (np.concatenate((m, second.custom[k][0])), np.concatenate((n, second.custom[k][1])))
                 for k, (m, n) in first.custom.items()
+            },
+        )
+
+    def put(self, rows: Sequence[int], other: Side) -> Side:
+        """A copy with ``other``'s rows (same vocabulary) in place of the rows at ``rows``."""
+        idx = np.asarray(rows, dtype=np.intp)
+
+        def put(mine: Any, theirs: Any) -> Any:
+            copy = mine.copy()
+            copy[idx] = theirs
+            return copy
+
+        return Side(
+            ids=self.ids,
+            **{name: put(getattr(self, name), getattr(other, name)) for name in _ARRAYS},
+            custom={
+                k: (put(m, other.custom[k][0]), put(n, other.custom[k][1]))
+                for k, (m, n) in self.custom.items()
             },
         )
 
@@ -448,6 +476,34 @@ class _Columns:
             lmb=np.radians(side.lng),
             waiting_points=config.weights.waiting_time * waited,
             full=side.capacity_left <= 0,
+        )
+
+    def put(self, rows: Sequence[int], other: _Columns) -> _Columns:
+        """A copy with ``other``'s candidates (prepared alike) in place of those at ``rows``."""
+        idx = np.asarray(rows, dtype=np.intp)
+
+        def column(mine: Any, theirs: Any) -> Any:
+            copy = mine.copy()
+            copy[:, idx] = theirs
+            return copy
+
+        def row(mine: Any, theirs: Any) -> Any:
+            copy = mine.copy()
+            copy[idx] = theirs
+            return copy
+
+        return replace(
+            self,
+            languages=column(self.languages, other.languages),
+            interests=column(self.interests, other.interests),
+            slots=column(self.slots, other.slots),
+            support=column(self.support, other.support),
+            custom={k: column(m, other.custom[k]) for k, m in self.custom.items()},
+            phi=row(self.phi, other.phi),
+            cos_phi=row(self.cos_phi, other.cos_phi),
+            lmb=row(self.lmb, other.lmb),
+            waiting_points=row(self.waiting_points, other.waiting_points),
+            full=row(self.full, other.full),
         )
 
     def _km(self, me: Side) -> F64:
@@ -838,13 +894,21 @@ class CandidatePool:
         vocab = Vocabulary.build(self.profiles, config)
         self._set(role, config, today, vocab, Side.encode(self.profiles, vocab, config, today))
 
-    def _set(self, role: Role, config: MatchingConfig, today: date, vocab: Vocabulary, side: Side) -> None:
+    def _set(
+        self,
+        role: Role,
+        config: MatchingConfig,
+        today: date,
+        vocab: Vocabulary,
+        side: Side,
+        columns: _Columns | None = None,
+    ) -> None:
         self.role = role
         self.config = config
         self.today = today
         self.vocab = vocab
         self.side = side
-        self._columns = _Columns.prepare(self.side, role, config)
+        self._columns = columns or _Columns.prepare(self.side, role, config)
         # Answers already given from this pool: the same person asking again costs a lookup.
         self._answers: OrderedDict[AnswerKey, Answer] = OrderedDict()
         self._answers_lock = threading.Lock()
@@ -862,18 +926,36 @@ class CandidatePool:
         # A person named twice is one row (the last profile read of them).
         fresh = sorted({p.id: p for p in profiles}.values(), key=lambda p: p.id)
         gone = set(changed) | {p.id for p in fresh}
+        pool = CandidatePool.__new__(CandidatePool)
+        rows = [self.position(p.id) for p in fresh]
+        vocab = self.vocab.extended(fresh)
+        if len(gone) == len(fresh) and None not in rows and vocab.size() == self.vocab.size():
+            # Only people already here changed, in words the pool knows: their rows are written
+            # over in copies of the arrays, everyone keeps their place, and the columns prepared
+            # for ranking are copied too instead of being laid out again.
+            places = [at for at in rows if at is not None]
+            new = Side.encode(fresh, self.vocab, self.config, self.today)
+            side = self.side.put(places, new)
+            columns = self._columns.put(places, _Columns.prepare(new, self.role, self.config))
+            pool.profiles = list(self.profiles)
+            for at, person in zip(places, fresh, strict=True):
+                pool.profiles[at] = person
+            pool._set(self.role, self.config, self.today, self.vocab, side, columns)
+            return self._descend(pool, gone)
         leaving = [row for i in gone if (row := self.position(i)) is not None]
         keep = np.delete(np.arange(len(self)), leaving)
-        vocab = self.vocab.extended(fresh)
         side = Side.joined(self.side.widened(vocab), Side.encode(fresh, vocab, self.config, self.today))
         # The kept rows, and each new person before the first kept one with a larger id: the
         # order of ids again. New rows follow the old ones in ``side``.
         kept_ids = list(map(self.side.ids.__getitem__, keep.tolist()))
         places = [bisect.bisect_left(kept_ids, p.id) for p in fresh]
         order = np.insert(keep, places, np.arange(len(self), len(self) + len(fresh)))
-        pool = CandidatePool.__new__(CandidatePool)
         pool.profiles = list(map([*self.profiles, *fresh].__getitem__, order.tolist()))
         pool._set(self.role, self.config, self.today, vocab, side.take(order))
+        return self._descend(pool, gone)
+
+    def _descend(self, pool: CandidatePool, gone: set[uuid.UUID]) -> CandidatePool:
+        """``pool``, patched from this one for the changes of ``gone``."""
         pool._base, pool._delta = self, frozenset(gone)
         # Only a few pools back are looked at: let the older ones go.
         oldest = pool

@@ -170,7 +170,7 @@ def test_a_patched_pool_ranks_as_a_fresh_one(role: Role, name: str) -> None:
     askers = people(rng, 12, codes)
     pool = CandidatePool(list(current.values()), role, config, TODAY)
     carried = {True: 0, False: 0}
-    reused = 0
+    reused = overwritten = 0
     for step in range(25):
         changed: set[uuid.UUID] = set()
         now: list[Profile] = []
@@ -195,7 +195,9 @@ def test_a_patched_pool_ranks_as_a_fresh_one(role: Role, name: str) -> None:
             unchanged = current[rng.choice(sorted(current))]
             changed.add(unchanged.id)
             now.append(unchanged)
-        pool = pool.patched(changed, now)
+        before, pool = pool, pool.patched(changed, now)
+        # People who only changed, in words the pool knows, are written over in place.
+        overwritten += pool.side.ids is before.side.ids
         fresh = CandidatePool(list(current.values()), role, config, TODAY)
         assert [p.id for p in pool.profiles] == [p.id for p in fresh.profiles]
         assert pool.positions == fresh.positions
@@ -220,3 +222,4 @@ def test_a_patched_pool_ranks_as_a_fresh_one(role: Role, name: str) -> None:
     assert carried[True] > carried[False] > 0
     # And where an answer is not taken over, the unchanged candidates' breakdowns mostly are.
     assert reused > 0
+    assert 0 < overwritten < 25
