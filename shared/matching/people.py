@@ -7,7 +7,8 @@ import gc
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal, NamedTuple
@@ -186,7 +187,8 @@ async def candidates(
     if role == "mentor" and rows:
         loads = await open_loads(session, None if only is None else [r.id for r in rows])
     labels = await _labels(session, config)
-    people = [_profile(row, config, loads.get(row.id, 0), labels) for row in rows]
+    with _uncollected():
+        people = [_profile(row, config, loads.get(row.id, 0), labels) for row in rows]
     if role == "mentor" and config.rules.capacity:
         people = [p for p in people if p.capacity_left > 0]
     return people
@@ -729,10 +731,25 @@ async def _build(
     session: AsyncSession, role: Role, settings: ProgrammeSettings, today: date
 ) -> CandidatePool:
     people = await listed(session, role, settings.config, settings.programme_id)
-    pool = CandidatePool(people, role, settings.config, today)
+    with _uncollected():
+        pool = CandidatePool(people, role, settings.config, today)
     if len(pool) >= SETTLE_FROM:
         _settle()
     return pool
+
+
+@contextmanager
+def _uncollected() -> Iterator[None]:
+    """No collection while a pool's objects are made: they all live on, and every full collection
+    on the way would walk all of them made so far. Only around code that does not await, so
+    nothing else runs meanwhile."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 # From this many people, a pool built from scratch is taken out of the collector's sight.
