@@ -52,6 +52,8 @@ _SLOT_INDEX = {s: i for i, s in enumerate(texts.SLOTS)}
 ANSWERS_KEPT = 512
 # How many patches back a pool looks for an answer it can take over (and keeps its ancestors).
 ANSWERS_CARRIED = 4
+# People asking a pool (and the pools patched from it with the same words) keeps encoded.
+ENCODED_KEPT = 4096
 
 
 # --------------------------------------------------------------------------- encoding
@@ -902,6 +904,7 @@ class CandidatePool:
         vocab: Vocabulary,
         side: Side,
         columns: _Columns | None = None,
+        encoded: dict[bytes, Side] | None = None,
     ) -> None:
         self.role = role
         self.config = config
@@ -912,6 +915,8 @@ class CandidatePool:
         # Answers already given from this pool: the same person asking again costs a lookup.
         self._answers: OrderedDict[AnswerKey, Answer] = OrderedDict()
         self._answers_lock = threading.Lock()
+        # People asking, encoded with ``vocab``: shared by the pools patched with the same words.
+        self._encoded: dict[bytes, Side] = {} if encoded is None else encoded
         # The pool this one was patched from, and who changed in between (see :meth:`_carried`).
         self._base: CandidatePool | None = None
         self._delta: frozenset[uuid.UUID] = frozenset()
@@ -940,7 +945,7 @@ class CandidatePool:
             pool.profiles = list(self.profiles)
             for at, person in zip(places, fresh, strict=True):
                 pool.profiles[at] = person
-            pool._set(self.role, self.config, self.today, self.vocab, side, columns)
+            pool._set(self.role, self.config, self.today, self.vocab, side, columns, self._encoded)
             return self._descend(pool, gone)
         leaving = [row for i in gone if (row := self.position(i)) is not None]
         keep = np.delete(np.arange(len(self)), leaving)
@@ -978,8 +983,19 @@ class CandidatePool:
     def positions(self) -> dict[uuid.UUID, int]:
         return {candidate_id: i for i, candidate_id in enumerate(self.side.ids)}
 
+    def _me(self, person: Profile) -> Side:
+        """The person asking, encoded with this pool's words (kept: asked about again and again)."""
+        key = msgspec.msgpack.encode(person)
+        me = self._encoded.get(key)
+        if me is None:
+            me = Side.encode([person], self.vocab, self.config, self.today)
+            if len(self._encoded) >= ENCODED_KEPT:
+                self._encoded.clear()
+            self._encoded[key] = me
+        return me
+
     def _block(self, person: Profile, candidates: Side) -> Block:
-        me = Side.encode([person], self.vocab, self.config, self.today)
+        me = self._me(person)
         if self.role == "mentor":
             return score_block(me, candidates, self.config)
         # Ranking mentees for a mentor: mentees are the rows; transpose to one row of candidates.
@@ -993,8 +1009,7 @@ class CandidatePool:
 
     def scores(self, person: Profile) -> tuple[F64, Bool]:
         """Every candidate's total and whether the pair is allowed: row 0 of :meth:`_block`."""
-        me = Side.encode([person], self.vocab, self.config, self.today)
-        total, feasible = self._columns.score(me, self.side, self.config)
+        total, feasible = self._columns.score(self._me(person), self.side, self.config)
         if (at := self.position(person.id)) is not None:
             feasible[at] = False
         return total, feasible
