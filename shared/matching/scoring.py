@@ -879,6 +879,24 @@ class Answer:
     last: tuple[float, float, uuid.UUID] | None
 
 
+@dataclass(frozen=True)
+class _Few:
+    """Some of a pool's candidates, laid out for ranking one person against them."""
+
+    side: Side
+    columns: _Columns
+    config: MatchingConfig
+
+    def score(self, me: Side, person: Profile) -> tuple[F64, Bool]:
+        """Row 0 of a block of ``person`` against these candidates: totals and allowed pairs."""
+        total, feasible = self.columns.score(me, self.side, self.config)
+        # Never with themselves, as in a block: their own changed row would stop an answer
+        # being carried over.
+        if person.id in self.side.ids:
+            feasible[self.side.ids.index(person.id)] = False
+        return total, feasible
+
+
 class CandidatePool:
     """The people of one side, encoded once, to rank against any person of the other side.
 
@@ -917,6 +935,7 @@ class CandidatePool:
         self._answers_lock = threading.Lock()
         # People asking, encoded with ``vocab``: shared by the pools patched with the same words.
         self._encoded: dict[bytes, Side] = {} if encoded is None else encoded
+        self._fews: dict[tuple[int, ...], _Few] = {}
         # The pool this one was patched from, and who changed in between (see :meth:`_carried`).
         self._base: CandidatePool | None = None
         self._delta: frozenset[uuid.UUID] = frozenset()
@@ -982,6 +1001,18 @@ class CandidatePool:
     @cached_property
     def positions(self) -> dict[uuid.UUID, int]:
         return {candidate_id: i for i, candidate_id in enumerate(self.side.ids)}
+
+    def _few(self, rows: tuple[int, ...]) -> _Few:
+        """The candidates at ``rows`` laid out for ranking, as every answer carried over asks for
+        the same few (those who changed since the pool that gave it)."""
+        few = self._fews.get(rows)
+        if few is None:
+            side = self.side.take(rows)
+            few = _Few(side, _Columns.prepare(side, self.role, self.config), self.config)
+            if len(self._fews) >= ANSWERS_CARRIED:
+                self._fews.clear()
+            self._fews[rows] = few
+        return few
 
     def _me(self, person: Profile) -> Side:
         """The person asking, encoded with this pool's words (kept: asked about again and again)."""
@@ -1087,15 +1118,15 @@ class CandidatePool:
         known = {s.candidate_id: s for s in found.suggestions if s.candidate_id not in changed}
         if len(known) < len(found.suggestions):
             return None, known
-        rows = sorted(at for i in changed if (at := self.position(i)) is not None)
+        rows = tuple(sorted(at for i in changed if (at := self.position(i)) is not None))
         if not rows:
             return found, known
-        block = self._block(person, self.side.take(rows))
-        allowed = np.flatnonzero(block.feasible[0])
+        total, feasible = self._few(rows).score(self._me(person), person)
+        allowed = np.flatnonzero(feasible)
         if allowed.size and found.last is None:  # fewer than asked for, and now one more is allowed
             return None, known
-        rounded = np.round(block.total[0], 6)
-        waiting = np.nan_to_num(self.side.waiting_days[rows], nan=-1.0)
+        rounded = np.round(total, 6)
+        waiting = np.nan_to_num(self.side.waiting_days[list(rows)], nan=-1.0)
         for j in allowed:
             if (
                 found.last is not None
