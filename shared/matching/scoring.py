@@ -52,6 +52,8 @@ _SLOT_INDEX = {s: i for i, s in enumerate(texts.SLOTS)}
 ANSWERS_KEPT = 512
 # How many patches back a pool looks for an answer it can take over (and keeps its ancestors).
 ANSWERS_CARRIED = 4
+# People asking a pool (and the pools patched from it with the same words) keeps encoded.
+ENCODED_KEPT = 4096
 
 
 # --------------------------------------------------------------------------- encoding
@@ -88,6 +90,16 @@ class Vocabulary:
         )
         vocab._add(profiles)
         return vocab
+
+    def size(self) -> tuple[int, ...]:
+        """How many words of each kind: two vocabularies of one lineage with the same size are the same."""
+        return (
+            len(self.languages),
+            len(self.interests),
+            len(self.genders),
+            len(self.support),
+            *(len(words) for words in self.custom.values()),
+        )
 
     def _add(self, profiles: Iterable[Profile]) -> None:
         for p in profiles:
@@ -245,6 +257,24 @@ class Side:
             custom={
                 k: (np.concatenate((m, second.custom[k][0])), np.concatenate((n, second.custom[k][1])))
                 for k, (m, n) in first.custom.items()
+            },
+        )
+
+    def put(self, rows: Sequence[int], other: Side) -> Side:
+        """A copy with ``other``'s rows (same vocabulary) in place of the rows at ``rows``."""
+        idx = np.asarray(rows, dtype=np.intp)
+
+        def put(mine: Any, theirs: Any) -> Any:
+            copy = mine.copy()
+            copy[idx] = theirs
+            return copy
+
+        return Side(
+            ids=self.ids,
+            **{name: put(getattr(self, name), getattr(other, name)) for name in _ARRAYS},
+            custom={
+                k: (put(m, other.custom[k][0]), put(n, other.custom[k][1]))
+                for k, (m, n) in self.custom.items()
             },
         )
 
@@ -450,6 +480,34 @@ class _Columns:
             full=side.capacity_left <= 0,
         )
 
+    def put(self, rows: Sequence[int], other: _Columns) -> _Columns:
+        """A copy with ``other``'s candidates (prepared alike) in place of those at ``rows``."""
+        idx = np.asarray(rows, dtype=np.intp)
+
+        def column(mine: Any, theirs: Any) -> Any:
+            copy = mine.copy()
+            copy[:, idx] = theirs
+            return copy
+
+        def row(mine: Any, theirs: Any) -> Any:
+            copy = mine.copy()
+            copy[idx] = theirs
+            return copy
+
+        return replace(
+            self,
+            languages=column(self.languages, other.languages),
+            interests=column(self.interests, other.interests),
+            slots=column(self.slots, other.slots),
+            support=column(self.support, other.support),
+            custom={k: column(m, other.custom[k]) for k, m in self.custom.items()},
+            phi=row(self.phi, other.phi),
+            cos_phi=row(self.cos_phi, other.cos_phi),
+            lmb=row(self.lmb, other.lmb),
+            waiting_points=row(self.waiting_points, other.waiting_points),
+            full=row(self.full, other.full),
+        )
+
     def _km(self, me: Side) -> F64:
         # The same formula as geo.haversine_km with the mentee as the first place.
         if self.candidates_are_mentors:
@@ -554,7 +612,9 @@ def _wishes_unmet(me: Side, side: Side) -> Bool:
 # --------------------------------------------------------------------------- explanations
 
 
-class CriterionScore(msgspec.Struct, kw_only=True):
+# Answers are kept per pool, and the pools patched from one another share them: their structs
+# hold only words and numbers, never a cycle, so the collector need not track them (gc=False).
+class CriterionScore(msgspec.Struct, kw_only=True, gc=False):
     name: str
     label: str
     points: float
@@ -562,7 +622,7 @@ class CriterionScore(msgspec.Struct, kw_only=True):
     reason: str
 
 
-class RuleViolation(msgspec.Struct, kw_only=True):
+class RuleViolation(msgspec.Struct, kw_only=True, gc=False):
     name: str
     reason: str
 
@@ -801,7 +861,7 @@ def score_pair(
 # --------------------------------------------------------------------------- suggestions
 
 
-class Suggestion(msgspec.Struct, kw_only=True):
+class Suggestion(msgspec.Struct, kw_only=True, gc=False):
     candidate_id: uuid.UUID
     score: float
     criteria: list[CriterionScore]
@@ -817,6 +877,24 @@ class Answer:
 
     suggestions: list[Suggestion]
     last: tuple[float, float, uuid.UUID] | None
+
+
+@dataclass(frozen=True)
+class _Few:
+    """Some of a pool's candidates, laid out for ranking one person against them."""
+
+    side: Side
+    columns: _Columns
+    config: MatchingConfig
+
+    def score(self, me: Side, person: Profile) -> tuple[F64, Bool]:
+        """Row 0 of a block of ``person`` against these candidates: totals and allowed pairs."""
+        total, feasible = self.columns.score(me, self.side, self.config)
+        # Never with themselves, as in a block: their own changed row would stop an answer
+        # being carried over.
+        if person.id in self.side.ids:
+            feasible[self.side.ids.index(person.id)] = False
+        return total, feasible
 
 
 class CandidatePool:
@@ -836,16 +914,28 @@ class CandidatePool:
         vocab = Vocabulary.build(self.profiles, config)
         self._set(role, config, today, vocab, Side.encode(self.profiles, vocab, config, today))
 
-    def _set(self, role: Role, config: MatchingConfig, today: date, vocab: Vocabulary, side: Side) -> None:
+    def _set(
+        self,
+        role: Role,
+        config: MatchingConfig,
+        today: date,
+        vocab: Vocabulary,
+        side: Side,
+        columns: _Columns | None = None,
+        encoded: dict[bytes, Side] | None = None,
+    ) -> None:
         self.role = role
         self.config = config
         self.today = today
         self.vocab = vocab
         self.side = side
-        self._columns = _Columns.prepare(self.side, role, config)
+        self._columns = columns or _Columns.prepare(self.side, role, config)
         # Answers already given from this pool: the same person asking again costs a lookup.
         self._answers: OrderedDict[AnswerKey, Answer] = OrderedDict()
         self._answers_lock = threading.Lock()
+        # People asking, encoded with ``vocab``: shared by the pools patched with the same words.
+        self._encoded: dict[bytes, Side] = {} if encoded is None else encoded
+        self._fews: dict[tuple[int, ...], _Few] = {}
         # The pool this one was patched from, and who changed in between (see :meth:`_carried`).
         self._base: CandidatePool | None = None
         self._delta: frozenset[uuid.UUID] = frozenset()
@@ -860,18 +950,36 @@ class CandidatePool:
         # A person named twice is one row (the last profile read of them).
         fresh = sorted({p.id: p for p in profiles}.values(), key=lambda p: p.id)
         gone = set(changed) | {p.id for p in fresh}
+        pool = CandidatePool.__new__(CandidatePool)
+        rows = [self.position(p.id) for p in fresh]
+        vocab = self.vocab.extended(fresh)
+        if len(gone) == len(fresh) and None not in rows and vocab.size() == self.vocab.size():
+            # Only people already here changed, in words the pool knows: their rows are written
+            # over in copies of the arrays, everyone keeps their place, and the columns prepared
+            # for ranking are copied too instead of being laid out again.
+            places = [at for at in rows if at is not None]
+            new = Side.encode(fresh, self.vocab, self.config, self.today)
+            side = self.side.put(places, new)
+            columns = self._columns.put(places, _Columns.prepare(new, self.role, self.config))
+            pool.profiles = list(self.profiles)
+            for at, person in zip(places, fresh, strict=True):
+                pool.profiles[at] = person
+            pool._set(self.role, self.config, self.today, self.vocab, side, columns, self._encoded)
+            return self._descend(pool, gone)
         leaving = [row for i in gone if (row := self.position(i)) is not None]
         keep = np.delete(np.arange(len(self)), leaving)
-        vocab = self.vocab.extended(fresh)
         side = Side.joined(self.side.widened(vocab), Side.encode(fresh, vocab, self.config, self.today))
         # The kept rows, and each new person before the first kept one with a larger id: the
         # order of ids again. New rows follow the old ones in ``side``.
         kept_ids = list(map(self.side.ids.__getitem__, keep.tolist()))
         places = [bisect.bisect_left(kept_ids, p.id) for p in fresh]
         order = np.insert(keep, places, np.arange(len(self), len(self) + len(fresh)))
-        pool = CandidatePool.__new__(CandidatePool)
         pool.profiles = list(map([*self.profiles, *fresh].__getitem__, order.tolist()))
         pool._set(self.role, self.config, self.today, vocab, side.take(order))
+        return self._descend(pool, gone)
+
+    def _descend(self, pool: CandidatePool, gone: set[uuid.UUID]) -> CandidatePool:
+        """``pool``, patched from this one for the changes of ``gone``."""
         pool._base, pool._delta = self, frozenset(gone)
         # Only a few pools back are looked at: let the older ones go.
         oldest = pool
@@ -894,8 +1002,31 @@ class CandidatePool:
     def positions(self) -> dict[uuid.UUID, int]:
         return {candidate_id: i for i, candidate_id in enumerate(self.side.ids)}
 
+    def _few(self, rows: tuple[int, ...]) -> _Few:
+        """The candidates at ``rows`` laid out for ranking, as every answer carried over asks for
+        the same few (those who changed since the pool that gave it)."""
+        few = self._fews.get(rows)
+        if few is None:
+            side = self.side.take(rows)
+            few = _Few(side, _Columns.prepare(side, self.role, self.config), self.config)
+            if len(self._fews) >= ANSWERS_CARRIED:
+                self._fews.clear()
+            self._fews[rows] = few
+        return few
+
+    def _me(self, person: Profile) -> Side:
+        """The person asking, encoded with this pool's words (kept: asked about again and again)."""
+        key = msgspec.msgpack.encode(person)
+        me = self._encoded.get(key)
+        if me is None:
+            me = Side.encode([person], self.vocab, self.config, self.today)
+            if len(self._encoded) >= ENCODED_KEPT:
+                self._encoded.clear()
+            self._encoded[key] = me
+        return me
+
     def _block(self, person: Profile, candidates: Side) -> Block:
-        me = Side.encode([person], self.vocab, self.config, self.today)
+        me = self._me(person)
         if self.role == "mentor":
             return score_block(me, candidates, self.config)
         # Ranking mentees for a mentor: mentees are the rows; transpose to one row of candidates.
@@ -909,8 +1040,7 @@ class CandidatePool:
 
     def scores(self, person: Profile) -> tuple[F64, Bool]:
         """Every candidate's total and whether the pair is allowed: row 0 of :meth:`_block`."""
-        me = Side.encode([person], self.vocab, self.config, self.today)
-        total, feasible = self._columns.score(me, self.side, self.config)
+        total, feasible = self._columns.score(self._me(person), self.side, self.config)
         if (at := self.position(person.id)) is not None:
             feasible[at] = False
         return total, feasible
@@ -941,7 +1071,7 @@ class CandidatePool:
             if found is not None:
                 self._answers.move_to_end(key)
                 return list(found.suggestions)
-        found = self._carried(person, key)
+        found, known = self._carried(person, key)
         if found is None:
             chosen, scores = self.rank(person, limit)
             last = None
@@ -953,19 +1083,22 @@ class CandidatePool:
                     -float(np.nan_to_num(self.side.waiting_days[at], nan=-1.0)),
                     self.profiles[at].id,
                 )
-            found = Answer(self.explain(person, chosen, locale), last)
+            found = Answer(self.explain(person, chosen, locale, known), last)
         with self._answers_lock:
             self._answers[key] = found
             while len(self._answers) > ANSWERS_KEPT:
                 self._answers.popitem(last=False)
         return list(found.suggestions)
 
-    def _carried(self, person: Profile, key: AnswerKey) -> Answer | None:
-        """An answer a pool this one was patched from gave, if it is still the answer here.
+    def _carried(self, person: Profile, key: AnswerKey) -> tuple[Answer | None, dict[uuid.UUID, Suggestion]]:
+        """An answer a pool this one was patched from gave, if it is still the answer here; else
+        none, and that answer's suggestions of candidates who did not change since.
 
         It is when none of its candidates changed since and nobody who changed (or joined) now
         ranks before its last one: everyone else is scored as before, by the same person, so the
-        best few stay the best few, with the same reasons. Costs scoring the changed few.
+        best few stay the best few, with the same reasons. Costs scoring the changed few. When it
+        is not, a pair's breakdown depends on the two profiles alone (with the same settings and
+        day, which a patch keeps), so the unchanged candidates' suggestions can be given again.
         """
         changed: set[uuid.UUID] = set()
         pool = self
@@ -973,43 +1106,52 @@ class CandidatePool:
         for _ in range(ANSWERS_CARRIED):
             base = pool._base
             if base is None:
-                return None
+                return None, {}
             changed |= pool._delta
             with base._answers_lock:
                 found = base._answers.get(key)
             if found is not None:
                 break
             pool = base
-        if found is None or any(s.candidate_id in changed for s in found.suggestions):
-            return None
-        rows = sorted(at for i in changed if (at := self.position(i)) is not None)
+        if found is None:
+            return None, {}
+        known = {s.candidate_id: s for s in found.suggestions if s.candidate_id not in changed}
+        if len(known) < len(found.suggestions):
+            return None, known
+        rows = tuple(sorted(at for i in changed if (at := self.position(i)) is not None))
         if not rows:
-            return found
-        block = self._block(person, self.side.take(rows))
-        allowed = np.flatnonzero(block.feasible[0])
+            return found, known
+        total, feasible = self._few(rows).score(self._me(person), person)
+        allowed = np.flatnonzero(feasible)
         if allowed.size and found.last is None:  # fewer than asked for, and now one more is allowed
-            return None
-        rounded = np.round(block.total[0], 6)
-        waiting = np.nan_to_num(self.side.waiting_days[rows], nan=-1.0)
+            return None, known
+        rounded = np.round(total, 6)
+        waiting = np.nan_to_num(self.side.waiting_days[list(rows)], nan=-1.0)
         for j in allowed:
             if (
                 found.last is not None
                 and (-float(rounded[j]), -float(waiting[j]), self.profiles[rows[j]].id) < found.last
             ):
-                return None
-        return found
+                return None, known
+        return found, known
 
     def explain(
-        self, person: Profile, chosen: Sequence[int] | npt.NDArray[np.intp], locale: Locale = "de"
+        self,
+        person: Profile,
+        chosen: Sequence[int] | npt.NDArray[np.intp],
+        locale: Locale = "de",
+        known: dict[uuid.UUID, Suggestion] | None = None,
     ) -> list[Suggestion]:
-        """The candidates at these positions, in this order, with their breakdowns."""
-        if len(chosen) == 0:
-            return []
-        block = self._block(person, self.side.take(chosen))
-        out = []
-        for k, pos in enumerate(chosen):
-            candidate = self.profiles[pos]
-            mentee, mentor = (person, candidate) if self.role == "mentor" else (candidate, person)
-            pair = explain_block(block, 0, k, mentee, mentor, self.config, self.today, locale)
-            out.append(Suggestion(candidate_id=candidate.id, score=pair.score, criteria=pair.criteria))
-        return out
+        """The candidates at these positions, in this order, with their breakdowns; ``known``:
+        breakdowns of some of them for this person, already written (see :meth:`_carried`)."""
+        known = known or {}
+        out: list[Suggestion | None] = [known.get(self.profiles[pos].id) for pos in chosen]
+        todo = [k for k, s in enumerate(out) if s is None]
+        if todo:
+            block = self._block(person, self.side.take([chosen[k] for k in todo]))
+            for column, k in enumerate(todo):
+                candidate = self.profiles[chosen[k]]
+                mentee, mentor = (person, candidate) if self.role == "mentor" else (candidate, person)
+                pair = explain_block(block, 0, column, mentee, mentor, self.config, self.today, locale)
+                out[k] = Suggestion(candidate_id=candidate.id, score=pair.score, criteria=pair.criteria)
+        return [s for s in out if s is not None]

@@ -182,3 +182,41 @@ async def test_suggestions_follow_preparation_at_once(
     await matching.call("PUT", "/matching/settings", role=Role.ADMIN, json=body)
     assert await _revision(db, org_a) == before + 1
     assert await suggested() == {udo, rosa}
+
+
+async def test_a_pool_out_of_the_collectors_sight_answers_alike_and_is_freed_when_replaced(
+    matching: MatchingApi, org_a: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large pool built from scratch is moved out of the collector's generations, which every
+    full collection would otherwise walk. It answers as before, and once a newer pool replaces
+    it, it is freed all the same: nothing in it keeps it alive."""
+    import gc
+    import weakref
+
+    from shared.matching import people
+
+    mentee = await matching.person("mentee", "Samir", languages=["ar"], postal_code="10115")
+    near = await matching.person("mentor", "Hanna", languages=["ar"], postal_code="10115")
+    far = await matching.person("mentor", "Jonas", languages=["ar"], postal_code="10405")
+    params = {"contact_id": mentee, "lang": "en"}
+    expected = await matching.call("GET", "/matching/suggestions", params=params)
+    assert [i["candidate_id"] for i in expected["items"]] == [near, far]
+
+    monkeypatch.setattr(people, "SETTLE_FROM", 2)
+    people.POOLS.clear()
+    assert await matching.call("GET", "/matching/suggestions", params=params) == expected
+    (pool,) = [h.pool for key, h in people.POOLS._pools.items() if key[0] == org_a.id and key[2] == "mentor"]
+    tracked = {id(o) for o in gc.get_objects()}
+    assert not {id(pool), id(pool.profiles[0]), id(pool.profiles[0].languages)} & tracked
+    # Asked again after a full collection: the same answer, from the same pool.
+    gc.collect()
+    assert await matching.call("GET", "/matching/suggestions", params={**params, "limit": 1}) == {
+        **expected,
+        "items": expected["items"][:1],
+    }
+
+    gone = weakref.ref(pool)
+    del pool
+    people.POOLS.clear()
+    assert await matching.call("GET", "/matching/suggestions", params=params) == expected
+    assert gone() is None

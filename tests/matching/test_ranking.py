@@ -170,6 +170,7 @@ def test_a_patched_pool_ranks_as_a_fresh_one(role: Role, name: str) -> None:
     askers = people(rng, 12, codes)
     pool = CandidatePool(list(current.values()), role, config, TODAY)
     carried = {True: 0, False: 0}
+    reused = overwritten = 0
     for step in range(25):
         changed: set[uuid.UUID] = set()
         now: list[Profile] = []
@@ -194,7 +195,9 @@ def test_a_patched_pool_ranks_as_a_fresh_one(role: Role, name: str) -> None:
             unchanged = current[rng.choice(sorted(current))]
             changed.add(unchanged.id)
             now.append(unchanged)
-        pool = pool.patched(changed, now)
+        before, pool = pool, pool.patched(changed, now)
+        # People who only changed, in words the pool knows, are written over in place.
+        overwritten += pool.side.ids is before.side.ids
         fresh = CandidatePool(list(current.values()), role, config, TODAY)
         assert [p.id for p in pool.profiles] == [p.id for p in fresh.profiles]
         assert pool.positions == fresh.positions
@@ -206,10 +209,17 @@ def test_a_patched_pool_ranks_as_a_fresh_one(role: Role, name: str) -> None:
             for limit in (10, 3, 1):
                 expected = by_matrix(fresh, person, limit)[1]
                 # An answer of an earlier pool, taken over when the changes cannot have moved it.
-                taken = pool._carried(person, (msgspec.msgpack.encode(person), limit, "en"))
+                taken, known = pool._carried(person, (msgspec.msgpack.encode(person), limit, "en"))
                 carried[taken is not None] += 1
                 assert taken is None or taken.suggestions == expected
+                # Breakdowns given again when the answer is not: each as a fresh pool writes it.
+                written = {s.candidate_id: s for s in expected}
+                assert all(written.get(i, s) == s for i, s in known.items())
+                reused += taken is None and bool(known.keys() & written.keys())
                 assert pool.suggest(person, limit=limit, locale="en") == expected
                 assert fresh.suggest(person, limit=limit, locale="en") == expected
     # Most answers are taken over; some are not, because a change reached them.
     assert carried[True] > carried[False] > 0
+    # And where an answer is not taken over, the unchanged candidates' breakdowns mostly are.
+    assert reused > 0
+    assert 0 < overwritten < 25
