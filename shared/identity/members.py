@@ -486,6 +486,18 @@ async def membership_of(session: AsyncSession, user_id: uuid.UUID) -> Membership
     return result
 
 
+async def member_of(session: AsyncSession, user_id: uuid.UUID) -> tuple[Membership, User] | None:
+    """The user and their membership in the session's organisation, in one statement."""
+    row = (
+        await session.execute(
+            select(Membership, User)
+            .join(User, User.id == Membership.user_id)
+            .where(Membership.organization_id == current_org(session), Membership.user_id == user_id)
+        )
+    ).one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
 # ---------------------------------------------------------------- housekeeping
 
 # An expired or revoked invitation stays this long on the members page (to see and resend it).

@@ -53,7 +53,7 @@ from shared import migrate
 from shared.contacts.service import _plain_list_sql
 from shared.db import Database, plain_url
 from shared.tokens import _BY_HASH, digest
-from tests.bench.bench_api import REPO, Result, cpu_seconds, lua, seed_orgs, stop, wait_for, wrk
+from tests.bench.bench_api import REPO, Result, database_cpu, lua, seed_orgs, stop, wait_for, wrk
 from tests.bench.bench_contacts import seed_contacts
 from tests.conftest import Servers, create_org, make_settings, settings_env
 
@@ -196,14 +196,6 @@ def start(side: Side, redis_url: str) -> None:
     wait_for(codo_port, side.codo, f"codo api ({side.label})")
     wait_for(floor_port, side.floor, f"the floor app ({side.label})")
     side.codo_url, side.floor_url = f"http://127.0.0.1:{codo_port}", f"http://127.0.0.1:{floor_port}"
-
-
-def database_cpu(postmaster: int) -> float:
-    """CPU seconds of PostgreSQL: its processes now, and those it has reaped (cutime, cstime), so
-    that a backend or autovacuum worker ending during a run still counts instead of taking its
-    time with it."""
-    fields = Path(f"/proc/{postmaster}/stat").read_text().rsplit(")", 1)[1].split()
-    return cpu_seconds(postmaster) + (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
 
 
 def _spread(values: list[float]) -> str:

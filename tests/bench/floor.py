@@ -16,6 +16,7 @@ import argparse
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -23,6 +24,15 @@ import msgspec
 import uvicorn
 from litestar import Litestar, Request, Response, get, patch
 
+from shared.contacts import service as contacts_service
+
+# The very statements codo sends for these requests, taken from codo's contacts service (compiled
+# there once): the page with its custom fields, programmes and consents, one contact, and the
+# change's UPDATE ... RETURNING. The floor differs from codo only in what runs around them.
+LIST = contacts_service._plain_list_sql("name", paged=False, include_erased=False, limit=51)
+ONE = contacts_service._ONE_OUT
+CHANGE = f"UPDATE contacts SET city = $3, updated_at = $4 WHERE organization_id = $1 AND id = $2 RETURNING {contacts_service._OUT_LIST}"  # noqa: E501
+# The columns a suggestion's person is read by (codo reads them through the ORM).
 COLUMNS = (
     "id, kinds, first_name, last_name, preferred_name, organisation_name, birth_date, age_group, "
     "gender, languages, postal_code, city, phone, email, preferred_channel, status, status_changed_at, "
@@ -30,12 +40,6 @@ COLUMNS = (
     "waiting_since, last_match_ended_on, custom, legal_hold, legal_hold_reason, erased_at, created_at, "
     "updated_at"
 )
-LIST = (
-    f"SELECT {COLUMNS} FROM contacts WHERE organization_id = $1 AND erased_at IS NULL "
-    "ORDER BY sort_name, id LIMIT 51"
-)
-ONE = f"SELECT {COLUMNS} FROM contacts WHERE organization_id = $1 AND id = $2"
-CHANGE = f"UPDATE contacts SET city = $3, updated_at = now() WHERE organization_id = $1 AND id = $2 RETURNING {COLUMNS}"  # noqa: E501
 # What a suggestions request must read however well it caches: the person and the revision
 # of the organisation's matching pool (scoring itself has no SQL floor).
 PERSON_AND_REVISION = (
@@ -91,7 +95,7 @@ def create_app(dsn: str, org: uuid.UUID, pool_size: int) -> Litestar:
     @patch("/api/v1/orgs/{slug:str}/contacts/{contact_id:uuid}")
     async def change(slug: str, contact_id: uuid.UUID, request: Request[Any, Any, Any]) -> Response[bytes]:
         data = msgspec.json.decode(await request.body(), type=CityIn)
-        rows = await scoped(CHANGE, contact_id, data.city)
+        rows = await scoped(CHANGE, contact_id, data.city, datetime.now(UTC))
         return json(dict(rows[0])) if rows else Response(b"", status_code=404)
 
     @get("/api/v1/orgs/{slug:str}/matching/suggestions")

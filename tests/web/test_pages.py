@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from babel.messages.extract import extract_from_dir
 from litestar.testing import AsyncTestClient
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.engine import Engine
 
 from services.api.app import create_app
 from services.api.web import i18n
@@ -170,6 +171,30 @@ async def test_the_json_api_accepts_a_signed_in_browser_with_its_csrf_token(
     )
     assert r.status_code == 201
     assert (await browser.get(f"/api/v1/orgs/{org_b.slug}/members")).status_code == 404
+
+
+async def test_a_browser_request_reads_its_user_with_the_membership_in_one_statement(
+    browser: AsyncTestClient[Any], org_a: Org
+) -> None:
+    """A signed-in request used to read its user in a transaction of its own before the
+    organisation's: two transactions and an extra round trip on every page and API call."""
+    await dev_sign_in(browser, org_a, f"owner@{org_a.slug}.example")
+    assert (await browser.get(f"/api/v1/orgs/{org_a.slug}/contacts")).status_code == 200
+    sent: list[str] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        sent.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", capture)
+    try:
+        for path in (f"/api/v1/orgs/{org_a.slug}/contacts", f"/o/{org_a.slug}/contacts"):
+            sent.clear()
+            r = await browser.get(path)
+            assert r.status_code == 200, path
+            users = [s for s in sent if "FROM users" in s or "JOIN users" in s]
+            assert len(users) == 1 and "memberships" in users[0], (path, users)
+    finally:
+        event.remove(Engine, "before_cursor_execute", capture)
 
 
 def test_every_ui_text_of_the_shell_has_a_german_translation() -> None:
