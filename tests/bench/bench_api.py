@@ -260,7 +260,7 @@ async def prepare(
     """Seed (unless ``seeded`` names alpha's id and token from a kept database); return codo's
     environment, the floor's, ids of some contacts and mentees of alpha, and what a reuse needs."""
     settings = make_settings(
-        servers, free_port(), log_level="info", db_pool_size=10, db_max_overflow=5, api_workers=args.workers
+        servers, free_port(), log_level="info", db_pool_size=10, db_max_overflow=0, api_workers=args.workers
     )
     db = Database.from_settings(settings)
     if seeded is None:

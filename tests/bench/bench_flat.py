@@ -178,7 +178,7 @@ async def block_reads(superuser_url: str, database: str) -> int:
 
 def start(side: Side, redis_url: str) -> None:
     servers = Servers("", side.owner_url, side.app_url, redis_url, "")
-    settings = make_settings(servers, free_port(), log_level="info", db_pool_size=10, db_max_overflow=5)
+    settings = make_settings(servers, free_port(), log_level="info", db_pool_size=10, db_max_overflow=0)
     env = settings_env(settings)
     codo_port, floor_port = free_port(), free_port()
     side.codo = subprocess.Popen(

@@ -336,7 +336,7 @@ def bench_load(args: argparse.Namespace) -> None:
     processes: list[subprocess.Popen[bytes]] = []
 
     async def seed(servers: Servers) -> tuple[dict[str, str], str, str, list[uuid.UUID], list[uuid.UUID]]:
-        settings = make_settings(servers, free_port(), log_level="info", db_pool_size=10, db_max_overflow=5)
+        settings = make_settings(servers, free_port(), log_level="info", db_pool_size=10, db_max_overflow=0)
         db = Database.from_settings(settings)
         org = await create_org(db, "alpha")
         mentors = await _insert(db, org.id, make_people(args.mentors, rng, codes, mentor=True), "mentor")

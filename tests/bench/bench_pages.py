@@ -50,7 +50,7 @@ AIM_MS = 200.0
 
 async def prepare(servers: Servers) -> tuple[dict[str, str], str, list[tuple[str, str]], str]:
     """Seed the demo; return codo's environment, the coordinator's cookie, the pages and the org id."""
-    settings = make_settings(servers, free_port(), log_level="info", db_pool_size=10, db_max_overflow=5)
+    settings = make_settings(servers, free_port(), log_level="info", db_pool_size=10, db_max_overflow=0)
     db = Database.from_settings(settings)
     seeded = await demo.seed(db, settings.env, public_url="http://127.0.0.1")
     async with db.platform() as session:
