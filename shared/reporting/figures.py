@@ -391,6 +391,11 @@ def _tandems_sql(
     # Check-ins are read once, per tandem and bucket: what was held there, and the check-in figures.
     span = "m.proposed_on <= b.e AND (m.ended_on IS NULL OR m.ended_on >= b.s)"
     ran = "least(coalesce(m.ended_on, b.e), b.e) - greatest(m.started_on, b.s) + 1"
+    bucket_end, bucket_start = "(CAST(:ends AS date[]))[h.i]", "(CAST(:starts AS date[]))[h.i]"
+    ran_h = (
+        f"least(coalesce(m.ended_on, {bucket_end}), {bucket_end}) "
+        f"- greatest(m.started_on, {bucket_start}) + 1"
+    )
     one = "CAST(:first AS date) AND CAST(:last AS date)"
     ran_in_period = (
         "m.started_on <= CAST(:last AS date) AND (m.ended_on IS NULL OR m.ended_on >= CAST(:first AS date))"
@@ -516,16 +521,21 @@ exact AS (
   WHERE NOT m.rests AND m.lo <= m.hi
   GROUP BY 1, 2
   UNION ALL
-  -- Less the check-ins held in each bucket it ran in, up to those due there.
-  SELECT b.i, m.dim, -sum(least(h.n, greatest(({ran}) / m.every, 0)))
-  FROM m JOIN held h ON h.match_id = m.id JOIN b ON b.i = h.i
+  -- Less the check-ins held in each bucket it ran in, up to those due there. The bucket's days
+  -- come from the arrays, not from a join with ``b``: the held rows then meet the tandems in one
+  -- hash join, where a join with the buckets first had them sorted by tandem.
+  SELECT h.i, m.dim, -sum(least(h.n, greatest(({ran_h}) / m.every, 0)))
+  FROM held h JOIN m ON m.id = h.match_id
   WHERE NOT m.rests AND h.i BETWEEN m.lo AND m.hi
   GROUP BY 1, 2
   UNION ALL
   -- A tandem that rested: every bucket it ran in, less its pause days.
   SELECT b.i, m.dim, greatest((({ran}) - ({_RESTING})) / m.every - coalesce(h.n, 0), 0)
   FROM m CROSS JOIN LATERAL generate_series(m.lo, m.hi) g(i) JOIN b ON b.i = g.i
-  LEFT JOIN held h ON h.match_id = m.id AND h.i = b.i
+  -- Only the rested tandems' held rows: joined whole, the 50,000 would be sorted for a handful.
+  LEFT JOIN (SELECT h.match_id, h.i, h.n FROM held h
+             WHERE h.match_id IN (SELECT r.id FROM m r WHERE r.rests)) h
+    ON h.match_id = m.id AND h.i = b.i
   WHERE m.rests
 ),
 f AS (
