@@ -605,25 +605,24 @@ def _meetings_sql(dim: str, joins: bool) -> str:
 def _people_sql(dim: str) -> str:
     # A mentee waits from ``waiting_since`` until the day before their next match was proposed;
     # without one, while still ready, or else until their status last changed.
+    # Each person by bucket number, not once per month: who became ready falls into one bucket, and
+    # a mentee waits at the end of the buckets from the one they became ready in (``lo``) to the
+    # last whose end they were still waiting on (``hi``; a running sum over +1 and -1 marks). The
+    # bucket numbers are taken in the same pass that finds the next match: a second pass over
+    # 20,000 people cost a seventh of the statement.
     return f"""WITH {_BUCKETS},
 c AS MATERIALIZED (
-  SELECT c.id, c.kinds, c.waiting_since, coalesce(
+  SELECT c.kinds, c.waiting_since,
+    greatest(width_bucket(c.waiting_since, CAST(:starts AS date[])), 1) AS lo,
+    width_bucket(coalesce(
       min(m.proposed_on) - 1,
       CASE WHEN c.status = 'ready' THEN 'infinity'::date
-           ELSE {_BERLIN_DAY.format(column="c.status_changed_at")} - 1 END) AS waited_until
+           ELSE {_BERLIN_DAY.format(column="c.status_changed_at")} - 1 END), CAST(:ends AS date[])) AS hi
   FROM contacts c
   LEFT JOIN matches m ON m.organization_id = :org AND m.mentee_id = c.id
        AND m.proposed_on >= c.waiting_since
   WHERE c.organization_id = :org AND c.waiting_since <= CAST(:last AS date) AND {_PROGRAMME_CONTACT}
   GROUP BY c.organization_id, c.id
-),
--- Each person by bucket number, not once per month: who became ready falls into one bucket, and
--- a mentee waits at the end of the buckets from the one they became ready in to the last whose
--- end they were still waiting on (a running sum over +1 and -1 marks).
-span AS (
-  SELECT c.kinds, c.waiting_since, greatest(width_bucket(c.waiting_since, CAST(:starts AS date[])), 1) AS lo,
-         width_bucket(c.waited_until, CAST(:ends AS date[])) AS hi
-  FROM c
 ),
 marks AS (
   SELECT c.lo AS at,
@@ -632,9 +631,9 @@ marks AS (
          CASE WHEN 'mentor' = ANY(c.kinds) AND c.waiting_since >= CAST(:first AS date) THEN 1 ELSE 0 END
            AS ready_mentors,
          CASE WHEN 'mentee' = ANY(c.kinds) AND c.lo <= c.hi THEN 1 ELSE 0 END AS waiting
-  FROM span c
+  FROM c
   UNION ALL
-  SELECT c.hi + 1, 0, 0, -1 FROM span c WHERE 'mentee' = ANY(c.kinds) AND c.lo <= c.hi
+  SELECT c.hi + 1, 0, 0, -1 FROM c WHERE 'mentee' = ANY(c.kinds) AND c.lo <= c.hi
 ),
 per AS (
   SELECT k.at, sum(k.ready_mentees) AS ready_mentees, sum(k.ready_mentors) AS ready_mentors,
