@@ -725,13 +725,15 @@ async def _compute(
     # One statement serves one day and 120 months alike: a plan cached for one would ruin the other.
     # A 5-year series groups some 50,000 check-ins by tandem and month: in the default 4 MB of
     # working memory that hash table spills to disk, so this transaction may use more. Set once
-    # per transaction (a page asks for a report and a trend in one).
+    # per transaction (a page asks for a report and a trend in one). The planner's estimates for
+    # these statements run far above JIT's thresholds, and a server built with LLVM would spend
+    # more on compiling them than they take to run.
     transaction = session.get_transaction()
     if session.info.get("report_settings") is not transaction:
         await session.execute(
             text(
                 "SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
-                "set_config('work_mem', '64MB', true)"
+                "set_config('work_mem', '64MB', true), set_config('jit', 'off', true)"
             )
         )
         session.info["report_settings"] = transaction
