@@ -79,15 +79,20 @@ class Result:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of a process and its children (the workers of a multi-process server)."""
+    """User and system CPU time of a process and its children (the workers of a multi-process server,
+    PostgreSQL's backends), the children that have exited included: their time moves to the parent's
+    count of reaped children (cutime, cstime), so a backend exiting between two readings (a browser
+    session's, for one) is not lost from the difference."""
     total = 0.0
     for p in [pid, *_children(pid)]:
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+        total += int(fields[11]) + int(fields[12])
+        if p == pid:
+            total += int(fields[13]) + int(fields[14])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _children(pid: int) -> list[int]:
