@@ -59,11 +59,19 @@ async def get_by_slug(session: AsyncSession, slug: str) -> Organization | None:
 _BY_SLUG: TtlCache[tuple[uuid.UUID, str, str, datetime]] = TtlCache(ttl_seconds=30)
 
 
+def cached_org(slug: str) -> Organization | None:
+    """The organisation of ``slug`` if this process has it cached, else None (not known yet)."""
+    hit = _BY_SLUG.get(slug)
+    if hit is None:
+        return None
+    return Organization(id=hit[0], slug=hit[1], name=hit[2], created_at=hit[3])
+
+
 async def cached_by_slug(session: AsyncSession, slug: str) -> Organization | None:
     """:func:`get_by_slug` through a per-process cache (a new organisation is found at once)."""
-    hit = _BY_SLUG.get(slug)
+    hit = cached_org(slug)
     if hit is not None:
-        return Organization(id=hit[0], slug=hit[1], name=hit[2], created_at=hit[3])
+        return hit
     org = await get_by_slug(session, slug)
     if org is not None:
         _BY_SLUG.put(slug, (org.id, org.slug, org.name, org.created_at))

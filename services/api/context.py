@@ -106,15 +106,15 @@ async def _session_context(request: Request[Any, Any, Any], slug: str) -> AsyncG
         if not token or not hmac.compare_digest(token.encode(), web.csrf.encode()):
             raise Forbidden("send the session's CSRF token in the X-CSRF-Token header")
     db = database(request)
-    org, user = await find_organisation(db, slug, web.user_id, web.only_org)
-    async with member_scope(db, org, user) as scope:
+    org = await find_organisation(db, slug, web.only_org)
+    async with member_scope(db, org, web.user_id) as scope:
         ctx = OrgContext(
             org=org,
             session=scope.session,
             role=scope.role,
             membership_id=scope.membership.id,
-            user_id=user.id,
-            label=user.email,
+            user_id=scope.user.id,
+            label=scope.user.email,
         )
         history.bind(scope.session, ctx.actor)
         yield ctx

@@ -23,7 +23,7 @@ from shared.db import Database
 from shared.errors import Forbidden, NotFound
 from shared.identity.members import membership_of
 from shared.models import Membership, Organization, User
-from shared.organizations import cached_by_slug
+from shared.organizations import cached_by_slug, cached_org
 from shared.permissions import Permission, Role, can
 from shared.settings import Settings
 
@@ -46,20 +46,19 @@ def require(role: Role, permission: Permission) -> None:
         )
 
 
-async def find_organisation(
-    db: Database, slug: str, user_id: uuid.UUID, only_org: uuid.UUID | None
-) -> tuple[Organization, User]:
-    """The organisation of ``slug`` and the signed-in user, or the 404 of an unknown organisation.
+async def find_organisation(db: Database, slug: str, only_org: uuid.UUID | None) -> Organization:
+    """The organisation of ``slug`` (cached per process), or the 404 of an unknown organisation.
 
     ``only_org`` is set when the sign-in came through an organisation's own provider, which vouches
     for that organisation only.
     """
-    async with db.platform() as platform:
-        org = await cached_by_slug(platform, slug)
-        user = await platform.get(User, user_id)
-    if org is None or user is None or (only_org is not None and only_org != org.id):
+    org = cached_org(slug)
+    if org is None:
+        async with db.platform() as platform:
+            org = await cached_by_slug(platform, slug)
+    if org is None or (only_org is not None and only_org != org.id):
         raise NotFound("no organisation %(slug)r", slug=slug)
-    return org, user
+    return org
 
 
 @dataclass
@@ -75,11 +74,16 @@ class MemberScope:
 
 
 @asynccontextmanager
-async def member_scope(db: Database, org: Organization, user: User) -> AsyncIterator[MemberScope]:
-    """The organisation's transaction with the user's membership in it; no membership is a 404."""
+async def member_scope(db: Database, org: Organization, user_id: uuid.UUID) -> AsyncIterator[MemberScope]:
+    """The organisation's transaction with the signed-in user and their membership in it, read in
+    that transaction (one BEGIN per request); no user or no membership is a 404."""
     async with db.tenant(org.id) as session:
-        membership = await membership_of(session, user.id)
-        if membership is None:
+        user = await session.get(User, user_id)
+        membership = await membership_of(session, user_id) if user is not None else None
+        if user is None or membership is None:
             raise NotFound("no organisation %(slug)r", slug=org.slug)
+        # A failed request rolls back, which expires the session's objects; the person is still
+        # shown afterwards (the forbidden page, the error page) and is no part of the unit of work.
+        session.expunge(user)
         structlog.contextvars.bind_contextvars(org=org.slug)
         yield MemberScope(org=org, user=user, membership=membership, session=session)

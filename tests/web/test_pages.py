@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from babel.messages.extract import extract_from_dir
 from litestar.testing import AsyncTestClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from services.api.app import create_app
 from services.api.web import i18n
-from shared.db import Database
+from shared.db import CodoSession, Database
 from shared.identity.models import Invitation
 from shared.models import Membership
 from tests.conftest import REPO, Org, Servers, make_settings
@@ -267,3 +267,30 @@ async def test_every_form_post_of_a_session_without_the_csrf_token_is_refused(
         r = await browser.post(path, data={"anything": "x"}, follow_redirects=False)
         assert r.status_code == 403, (template, r.status_code)
     assert (await browser.get(f"/o/{org_a.slug}")).status_code == 200, "still signed in"
+
+
+async def test_a_signed_in_browsers_request_runs_in_one_transaction(
+    browser: AsyncTestClient[Any], org_a: Org
+) -> None:
+    """The person and their membership are read in the organisation's own transaction: a signed-in
+    browser's call costs one BEGIN, as an API token's does."""
+    await dev_sign_in(browser, org_a, f"owner@{org_a.slug}.example")
+    url = f"/api/v1/orgs/{org_a.slug}/contacts?limit=5"
+    page = f"/o/{org_a.slug}/contacts"
+    # The organisation and the switcher's list are kept per process for a few seconds.
+    assert (await browser.get(url)).status_code == 200
+    assert (await browser.get(page)).status_code == 200
+    begun: list[object] = []
+
+    def count(session: object, transaction: object, connection: object) -> None:
+        begun.append(transaction)
+
+    event.listen(CodoSession, "after_begin", count)
+    try:
+        assert (await browser.get(url)).status_code == 200
+        assert len(begun) == 1
+        begun.clear()
+        assert (await browser.get(page)).status_code == 200
+        assert len(begun) == 1
+    finally:
+        event.remove(CodoSession, "after_begin", count)

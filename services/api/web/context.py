@@ -289,9 +289,10 @@ async def provide_page(
         raise SignInRequired(f"/o/{quote(slug)}/signin?next={quote(target)}")
     await check_csrf(request, current)
     db = database(request)
-    org, user = await find_organisation(db, slug, current.user_id, current.only_org)
-    orgs = await signin.organisations_of(db, user.id, cached=True)
-    async with member_scope(db, org, user) as scope:
+    org = await find_organisation(db, slug, current.only_org)
+    orgs = await signin.organisations_of(db, current.user_id, cached=True)
+    async with member_scope(db, org, current.user_id) as scope:
+        user = scope.user
         page = PageContext(
             request=request,
             settings=app_settings(request),
