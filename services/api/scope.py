@@ -17,11 +17,11 @@ from typing import Any
 
 import structlog
 from litestar import Request
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import Database
 from shared.errors import Forbidden, NotFound
-from shared.identity.members import membership_of
 from shared.models import Membership, Organization, User
 from shared.organizations import cached_by_slug, cached_org
 from shared.permissions import Permission, Role, can
@@ -78,10 +78,18 @@ async def member_scope(db: Database, org: Organization, user_id: uuid.UUID) -> A
     """The organisation's transaction with the signed-in user and their membership in it, read in
     that transaction (one BEGIN per request); no user or no membership is a 404."""
     async with db.tenant(org.id) as session:
-        user = await session.get(User, user_id)
-        membership = await membership_of(session, user_id) if user is not None else None
-        if user is None or membership is None:
+        # One statement: the person and their membership (the organisation named: the policy alone
+        # is no index condition).
+        found = (
+            await session.execute(
+                select(User, Membership)
+                .join(Membership, Membership.user_id == User.id)
+                .where(User.id == user_id, Membership.organization_id == org.id)
+            )
+        ).first()
+        if found is None:
             raise NotFound("no organisation %(slug)r", slug=org.slug)
+        user, membership = found.tuple()
         # A failed request rolls back, which expires the session's objects; the person is still
         # shown afterwards (the forbidden page, the error page) and is no part of the unit of work.
         session.expunge(user)
