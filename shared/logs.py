@@ -94,6 +94,13 @@ def configure_logging(settings: Settings) -> None:
         foreign_pre_chain=shared_processors,
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
+    # A line is written on every request; no renderer shows the caller's file and line, the thread
+    # or the process, and the standard library would walk the stack and look them up for each
+    # record (the logging HOWTO's "Optimization").
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
     root = logging.getLogger()

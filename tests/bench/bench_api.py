@@ -79,23 +79,25 @@ class Result:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of a process and its children (the workers of a multi-process server)."""
+    """User and system CPU time of a process and its children (the workers of a multi-process server,
+    PostgreSQL's backends), the children that have exited included: their time moves to the parent's
+    count of reaped children (cutime, cstime), so a backend exiting between two readings (a browser
+    session's, for one) is not lost from the difference."""
     total = 0.0
     for p in [pid, *_children(pid)]:
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+        total += int(fields[11]) + int(fields[12])
+        if p == pid:
+            total += int(fields[13]) + int(fields[14])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def database_cpu(postmaster: int) -> float:
-    """CPU seconds of PostgreSQL: its processes now, and those it has reaped (cutime, cstime), so
-    that a backend or autovacuum worker ending during a run still counts instead of taking its
-    time with it (a browser session's rows read negative without them)."""
-    fields = Path(f"/proc/{postmaster}/stat").read_text().rsplit(")", 1)[1].split()
-    return cpu_seconds(postmaster) + (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+    """CPU seconds of PostgreSQL, its server and backends, those ended during a run included."""
+    return cpu_seconds(postmaster)
 
 
 def _children(pid: int) -> list[int]:

@@ -1,9 +1,11 @@
 """The floor the API is measured against: a bare Litestar + asyncpg app, one process.
 
 It answers the same three questions as codo's contacts API (a page of 50 by name, one contact,
-a change of one contact) with the same SQL under the same row-level security (one transaction,
-``set_config('codo.org_id', ..., true)``, the runtime role), and nothing else: no
-authentication, no ORM, no domain rules. What codo needs beyond this is its own cost.
+a change of one contact) by sending codo's own statements, verbatim, under the same row-level
+security (one transaction begun together with ``set_config('codo.org_id', ..., true)``, the
+runtime role), and nothing else: no authentication, no ORM, no domain rules in Python (the
+change writes the history entry codo writes, with fixed values). What codo needs beyond this is
+its own cost.
 
     python -m tests.bench.floor --port 8001 --dsn postgresql://codo_app:...@127.0.0.1/db --org <uuid>
 
@@ -24,15 +26,71 @@ import msgspec
 import uvicorn
 from litestar import Litestar, Request, Response, get, patch
 
-from shared.contacts import service as contacts_service
-
-# The very statements codo sends for these requests, taken from codo's contacts service (compiled
-# there once): the page with its custom fields, programmes and consents, one contact, and the
-# change's UPDATE ... RETURNING. The floor differs from codo only in what runs around them.
-LIST = contacts_service._plain_list_sql("name", paged=False, include_erased=False, limit=51)
-ONE = contacts_service._ONE_OUT
-CHANGE = f"UPDATE contacts SET city = $3, updated_at = $4 WHERE organization_id = $1 AND id = $2 RETURNING {contacts_service._OUT_LIST}"  # noqa: E501
-# The columns a suggestion's person is read by (codo reads them through the ORM).
+# codo's own statements, verbatim as PostgreSQL receives them (``log_statement = 'all'`` while
+# bench_api.py ran; tests/test_bench_floor.py checks they are still what codo sends): a page of
+# the list, one contact, and a change (the locked read, the field definitions, the history entry,
+# the write). The output columns carry the four sub-selects codo's answer needs (visible custom
+# fields, programmes, given consents, required consents).
+OUT = (
+    "contacts.id, contacts.kinds, contacts.first_name, contacts.last_name, contacts.preferred_name, "
+    "contacts.organisation_name, contacts.birth_date, contacts.age_group, contacts.gender, "
+    "contacts.languages, contacts.postal_code, contacts.city, contacts.phone, contacts.email, "
+    "contacts.preferred_channel, contacts.status, contacts.status_changed_at, contacts.tags, "
+    "contacts.owner_membership_id, contacts.interests, contacts.availability, contacts.capacity, "
+    "contacts.preferences, contacts.support_kinds, contacts.notes, contacts.waiting_since, "
+    "contacts.last_match_ended_on, contacts.legal_hold, contacts.legal_hold_reason, contacts.erased_at, "
+    "contacts.created_at, contacts.updated_at, "
+    "(SELECT coalesce(jsonb_object_agg(e.key, e.value), '{}'::jsonb) FROM jsonb_each(contacts.custom) AS e "
+    "WHERE e.key IN (SELECT f.key FROM contact_fields AS f "
+    "WHERE f.organization_id = contacts.organization_id AND f.archived_at IS NULL)), "
+    "(SELECT coalesce(jsonb_agg(jsonb_build_object('id', p.id, 'name', p.name) ORDER BY p.name), "
+    "'[]'::jsonb) FROM contact_programme_members AS m JOIN contact_programmes AS p "
+    "ON p.organization_id = m.organization_id AND p.id = m.programme_id "
+    "WHERE m.organization_id = contacts.organization_id AND m.contact_id = contacts.id), "
+    "ARRAY(SELECT l.purpose FROM (SELECT DISTINCT ON (c.purpose) c.purpose, c.status "
+    "FROM contact_consents AS c WHERE c.organization_id = contacts.organization_id "
+    "AND c.contact_id = contacts.id ORDER BY c.purpose, c.effective_on DESC, c.created_at DESC) AS l "
+    "WHERE l.status = 'given'), "
+    "(SELECT s.required_consents FROM contact_settings AS s "
+    "WHERE s.organization_id = contacts.organization_id)"
+)
+LIST = (
+    f"SELECT {OUT}, contacts.sort_name \nFROM contacts \n"
+    "WHERE contacts.organization_id = $1::UUID AND contacts.erased_at IS NULL "
+    "ORDER BY contacts.sort_name, contacts.id LIMIT 51"
+)
+ONE = f"SELECT {OUT} \nFROM contacts \nWHERE contacts.organization_id = $1::UUID AND contacts.id = $2::UUID"
+LOCK = (
+    "SELECT contacts.kinds, contacts.first_name, contacts.last_name, contacts.preferred_name, "
+    "contacts.organisation_name, contacts.birth_date, contacts.age_group, contacts.gender, "
+    "contacts.languages, contacts.postal_code, contacts.city, contacts.phone, contacts.email, "
+    "contacts.preferred_channel, contacts.status, contacts.status_changed_at, contacts.tags, "
+    "contacts.owner_membership_id, "
+    "contacts.interests, contacts.availability, contacts.capacity, contacts.preferences, "
+    "contacts.support_kinds, contacts.notes, contacts.waiting_since, contacts.last_match_ended_on, "
+    "contacts.custom, contacts.legal_hold, contacts.consent_missing, contacts.legal_hold_reason, "
+    "contacts.erased_at, contacts.search_text, contacts.sort_name, contacts.created_at, contacts.updated_at, "
+    "contacts.organization_id, contacts.id \nFROM contacts \nWHERE contacts.organization_id = $1::UUID "
+    "AND contacts.id = $2::UUID AND contacts.organization_id = $3::UUID FOR UPDATE"
+)
+FIELDS = (
+    "SELECT contact_fields.key, contact_fields.label_de, contact_fields.label_en, contact_fields.type, "
+    "contact_fields.options, contact_fields.required_for, contact_fields.position, "
+    "contact_fields.archived_at, contact_fields.created_at, contact_fields.organization_id, "
+    "contact_fields.id \nFROM contact_fields "
+    "\nWHERE contact_fields.archived_at IS NULL AND contact_fields.organization_id = $1::UUID "
+    "ORDER BY contact_fields.position, contact_fields.key"
+)
+HISTORY = (
+    "INSERT INTO history (actor_kind, actor_user_id, actor_membership_id, actor_token_id, actor, reason, "
+    "entity, entity_id, action, contact_ids, match_id, target, changes, details, scrubbed_at, "
+    "organization_id, id) VALUES ($1::VARCHAR, $2::UUID, $3::UUID, $4::UUID, $5::VARCHAR, $6::VARCHAR, "
+    "$7::VARCHAR, $8::UUID, $9::VARCHAR, $10::UUID[], $11::UUID, $12::VARCHAR, $13::JSONB, $14::JSONB, "
+    "$15::TIMESTAMP WITH TIME ZONE, $16::UUID, $17::UUID) RETURNING history.at"
+)
+CHANGE = (
+    f"UPDATE contacts SET city = $3, updated_at = $4 WHERE organization_id = $1 AND id = $2 RETURNING {OUT}"
+)
 COLUMNS = (
     "id, kinds, first_name, last_name, preferred_name, organisation_name, birth_date, age_group, "
     "gender, languages, postal_code, city, phone, email, preferred_channel, status, status_changed_at, "
@@ -47,7 +105,8 @@ PERSON_AND_REVISION = (
     "FROM contacts WHERE organization_id = $1 AND id = $2"
 )
 POOL_TOPIC = uuid.UUID("1f9c4f5a-7d02-55b4-95cb-d553d4703f6f")
-SCOPE = "SELECT set_config('codo.org_id', $1, true)"
+# codo begins each transaction together with its scope, in one round trip (shared/db.py).
+BEGIN_SCOPED = "BEGIN; SELECT set_config('codo.org_id', '{org}', true), set_config('codo.system', '', true)"
 
 _encoder = msgspec.json.Encoder()
 
@@ -60,22 +119,33 @@ def json(body: Any) -> Response[bytes]:
     return Response(_encoder.encode(body), media_type="application/json")
 
 
+async def _keep(conn: asyncpg.Connection) -> None:
+    """Return a connection to the pool as codo's pool does: without asyncpg's reset statement
+    (the scope is transaction-local, so nothing outlives the transaction)."""
+
+
 def create_app(dsn: str, org: uuid.UUID, pool_size: int) -> Litestar:
     state: dict[str, Any] = {}
+    begin = BEGIN_SCOPED.format(org=org)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        state["pool"] = await asyncpg.create_pool(dsn, min_size=pool_size, max_size=pool_size)
+        state["pool"] = await asyncpg.create_pool(dsn, min_size=pool_size, max_size=pool_size, reset=_keep)
         try:
             yield
         finally:
             await state["pool"].close()
 
-    async def scoped(sql: str, *args: Any) -> list[asyncpg.Record]:
-        async with state["pool"].acquire() as conn, conn.transaction():
-            await conn.execute(SCOPE, str(org))
-            rows: list[asyncpg.Record] = await conn.fetch(sql, org, *args)
-            return rows
+    @asynccontextmanager
+    async def scoped() -> AsyncIterator[asyncpg.Connection]:
+        async with state["pool"].acquire() as conn:
+            await conn.execute(begin)
+            try:
+                yield conn
+            except BaseException:
+                await conn.execute("ROLLBACK")
+                raise
+            await conn.execute("COMMIT")
 
     @get("/select1")
     async def select1() -> Response[bytes]:
@@ -84,24 +154,38 @@ def create_app(dsn: str, org: uuid.UUID, pool_size: int) -> Litestar:
 
     @get("/api/v1/orgs/{slug:str}/contacts")
     async def contacts(slug: str) -> Response[bytes]:
-        rows = await scoped(LIST)
+        async with scoped() as conn:
+            rows = await conn.fetch(LIST, org)
         return json({"items": [dict(r) for r in rows[:50]], "next_cursor": None})
 
     @get("/api/v1/orgs/{slug:str}/contacts/{contact_id:uuid}")
     async def one(slug: str, contact_id: uuid.UUID) -> Response[bytes]:
-        rows = await scoped(ONE, contact_id)
-        return json(dict(rows[0])) if rows else Response(b"", status_code=404)
+        async with scoped() as conn:
+            row = await conn.fetchrow(ONE, org, contact_id)
+        return json(dict(row)) if row else Response(b"", status_code=404)
 
     @patch("/api/v1/orgs/{slug:str}/contacts/{contact_id:uuid}")
     async def change(slug: str, contact_id: uuid.UUID, request: Request[Any, Any, Any]) -> Response[bytes]:
         data = msgspec.json.decode(await request.body(), type=CityIn)
-        rows = await scoped(CHANGE, contact_id, data.city, datetime.now(UTC))
-        return json(dict(rows[0])) if rows else Response(b"", status_code=404)
+        async with scoped() as conn:
+            before = await conn.fetchrow(LOCK, org, contact_id, org)
+            if before is None:
+                return Response(b"", status_code=404)
+            await conn.fetch(FIELDS, org)
+            now = datetime.now(UTC)
+            changes = _encoder.encode({"city": [before["city"], data.city]}).decode()
+            await conn.fetchval(
+                HISTORY, "token", None, None, None, "API token bench", "", "contact", contact_id,
+                "changed", [contact_id], None, "", changes, "{}", None, org, uuid.uuid4(),
+            )  # fmt: skip
+            row = await conn.fetchrow(CHANGE, org, contact_id, data.city, now)
+        return json(dict(row))
 
     @get("/api/v1/orgs/{slug:str}/matching/suggestions")
     async def suggestions(slug: str, contact_id: uuid.UUID) -> Response[bytes]:
-        rows = await scoped(PERSON_AND_REVISION, contact_id, POOL_TOPIC)
-        return json({"items": [dict(rows[0])]}) if rows else Response(b"", status_code=404)
+        async with scoped() as conn:
+            row = await conn.fetchrow(PERSON_AND_REVISION, org, contact_id, POOL_TOPIC)
+        return json({"items": [dict(row)]}) if row else Response(b"", status_code=404)
 
     return Litestar(
         [select1, contacts, one, change, suggestions], lifespan=[lifespan], debug=False, logging_config=None
