@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
+from shared import clock
 from shared.errors import DomainError
 from shared.settings import Settings, SettingsError, load_settings
 
@@ -284,7 +285,6 @@ def report() -> None:
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="CSV file to write")
 def report_benchmarks(out: str) -> None:
     """The anonymised open data set of benchmarks (CSV) and its data dictionary (<out>.dictionary.csv)."""
-    from datetime import date
     from pathlib import Path
 
     from shared.db import Database
@@ -295,7 +295,7 @@ def report_benchmarks(out: str) -> None:
     async def go() -> tuple[str, str]:
         db = Database.from_settings(settings)
         try:
-            return await benchmarks.open_data(db, date.today())
+            return await benchmarks.open_data(db, clock.today())
         finally:
             await db.dispose()
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import asyncpg
 from litestar.testing import AsyncTestClient
 
-from shared import outbox
+from shared import clock, outbox
 from shared.db import Database
 from shared.matching.models import CheckIn, Match, Meeting
 from shared.permissions import Role
@@ -38,7 +37,7 @@ async def test_erasure_clears_matches_tasks_and_mail_that_name_the_person(
         other_match = Match(organization_id=org_a.id, mentor_id=mentor["id"], mentee_id=other["id"])
         session.add_all([match, other_match])
         await session.flush()
-        today, org = date.today(), org_a.id
+        today, org = clock.today(), org_a.id
         session.add_all([
             CheckIn(organization_id=org, match_id=match.id, occurred_on=today, channel="phone", rating=4,
                     notes="Wendelin erzählt von der Schule"),

@@ -31,7 +31,7 @@ from openpyxl import load_workbook  # type: ignore[import-untyped]
 from sqlalchemy import Table, case, delete, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import bulk, history, i18n, queue
+from shared import bulk, clock, history, i18n, queue
 from shared.actor import Actor
 from shared.contacts import fields as custom_fields
 from shared.contacts.models import (
@@ -1742,7 +1742,7 @@ def _created_part(org_id: uuid.UUID, import_id: uuid.UUID, batch: list[Kept], wh
     new_rows: list[dict[str, Any]] = []
     import_rows: list[dict[str, Any]] = []
     history_rows: list[dict[str, Any]] = []
-    today = datetime.now(UTC).date()
+    today = clock.today()
     for plan in batch:
         if plan.action == "reject":
             part.counts["reject"] += 1

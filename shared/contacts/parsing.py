@@ -6,6 +6,7 @@ import re
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from shared import clock
 from shared.contacts.vocab import LANGUAGE_NAMES, LANGUAGES
 from shared.errors import InvalidValue
 
@@ -36,7 +37,7 @@ def parse_date(value: Any, *, lenient: bool = True) -> date:
                 year = int(match[3])
                 if year < 100:
                     # Two-digit years: a birth date is never in the future.
-                    year += 2000 if year <= date.today().year % 100 else 1900
+                    year += 2000 if year <= clock.today().year % 100 else 1900
                 return date(year, int(match[2]), int(match[1]))
             if match := _SLASH_DATE.match(text):
                 return date(int(match[3]), int(match[2]), int(match[1]))

@@ -19,7 +19,7 @@ from dateutil.relativedelta import relativedelta  # type: ignore[import-untyped]
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import history
+from shared import clock, history
 from shared.actor import Actor
 from shared.contacts import fields as custom_fields
 from shared.contacts import imports
@@ -73,7 +73,7 @@ def domain_of(module: ModuleType) -> str:
 
 
 def age_group(birth: date, today: date | None = None) -> str:
-    today = today or date.today()
+    today = today or clock.today()
     age = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
     for group in AGE_GROUPS:
         low, _, high = group.partition("-")
@@ -324,7 +324,7 @@ async def retention_preview(session: AsyncSession, *, today: date | None = None)
     rule = await _rule(session)
     if rule is None or rule.retention_months is None:
         return RetentionPreview(rule=None, cutoff=None, contacts=[], held_back=0)
-    cutoff = (today or date.today()) - relativedelta(months=rule.retention_months)
+    cutoff = (today or clock.today()) - relativedelta(months=rule.retention_months)
     base = select(Contact).where(
         Contact.erased_at.is_(None), Contact.status.in_(rule.retention_statuses), _since() < cutoff
     )

@@ -39,7 +39,7 @@ from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from shared import history
+from shared import clock, history
 from shared.contacts import fields as custom_fields
 from shared.contacts import notes
 from shared.contacts.models import (
@@ -204,7 +204,7 @@ def clean_values(values: dict[str, Any], *, protected_status: bool = False) -> d
         elif name == "city":
             out[name] = _text(value, name, 100)
         elif name == "birth_date":
-            if value is not None and not (date(1900, 1, 1) <= value <= date.today()):
+            if value is not None and not (date(1900, 1, 1) <= value <= clock.today()):
                 raise ValidationFailed("a birth date between 1900 and today", field=name)
             out[name] = value
         elif name == "age_group":
@@ -1047,7 +1047,7 @@ async def create_contact(
     contact = Contact(organization_id=org_id, custom=custom, status="interested")
     _apply(contact, values)
     if values["status"] == "ready" and "mentee" in values["kinds"] and values.get("waiting_since") is None:
-        contact.waiting_since = date.today()
+        contact.waiting_since = clock.today()
     _require_name(contact)
     derive(contact)
     session.add(contact)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import history
+from shared import clock, history
 from shared.actor import Actor, display_name
 from shared.contacts.models import Activity, Consent, ContactSettings
 from shared.contacts.notes import note_text
@@ -210,8 +210,8 @@ async def record_consent(
             field="status",
             consent_statuses=", ".join(CONSENT_STATUSES),
         )
-    effective = data.effective_on or date.today()
-    if effective > date.today():
+    effective = data.effective_on or clock.today()
+    if effective > clock.today():
         raise ValidationFailed("a consent cannot be recorded for a future date", field="effective_on")
     for name, value, limit in (("given_by", data.given_by, 200), ("evidence", data.evidence, 2000)):
         if value is not None and len(value) > limit:

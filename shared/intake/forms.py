@@ -28,7 +28,7 @@ from msgspec import UnsetType
 from sqlalchemy import ColumnElement, and_, delete, exists, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import history, i18n, outbox
+from shared import clock, history, i18n, outbox
 from shared.actor import Actor
 from shared.contacts import fields as custom_fields
 from shared.contacts import service as contacts
@@ -560,7 +560,7 @@ def _parse(
         if f.name == "birth_date":
             try:
                 born = parse_date(raw, lenient=True)
-                if born > date.today() or born.year < 1900:
+                if born > clock.today() or born.year < 1900:
                     raise ValueError(raw)
                 answers["birth_date"] = born.isoformat()
             except ValueError:

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import queue
+from shared import clock, queue
 from shared.actor import Actor
 from shared.contacts.models import Contact
 from shared.db import Database, current_org
@@ -403,7 +403,7 @@ async def _claim(db: Database, org_id: uuid.UUID, run_id: uuid.UUID) -> Matching
 
 async def execute(db: Database, org_id: uuid.UUID, run_id: uuid.UUID, *, today: date | None = None) -> str:
     """Compute a run. Safe to call twice: a finished run is left alone, a live one is not taken over."""
-    today = today or date.today()
+    today = today or clock.today()
     run = await _claim(db, org_id, run_id)
     if run is None:
         return "skipped"

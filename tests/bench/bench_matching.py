@@ -45,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from scipy.optimize import linear_sum_assignment
 from sqlalchemy import insert
 
+from shared import clock
 from shared.actor import Actor
 from shared.ids import new_id
 from shared.matching import geo, texts
@@ -268,7 +269,9 @@ async def bench_database(args: argparse.Namespace, rng: random.Random, codes: li
             await _insert(db, org.id, make_people(n, rng, codes, mentor=False), "mentee")
             await _insert(db, org.id, make_people(n, rng, codes, mentor=True), "mentor")
             async with db.tenant(org.id) as session:
-                run = await runs.create_run(session, RunIn(), actor=Actor.system("bench"), today=date.today())
+                run = await runs.create_run(
+                    session, RunIn(), actor=Actor.system("bench"), today=clock.today()
+                )
             t0 = time.perf_counter()
             outcome = await runs.execute(db, org.id, run.id)
             elapsed = time.perf_counter() - t0

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
 
+from shared import clock
 from shared.db import Database
 from shared.permissions import Role
 from tests.conftest import Org
@@ -36,7 +36,7 @@ async def prepared_person(intake: IntakeApi) -> str:
             expect=201,
         )
     await intake.call("PATCH", f"/screening/people/{person}", json={"protection_notes": PROTECTION})
-    certificate = {"contact_id": person, "seen": True, "issued_on": date.today().isoformat()}
+    certificate = {"contact_id": person, "seen": True, "issued_on": clock.today().isoformat()}
     await intake.call(
         "POST", "/screening/certificates", json={**certificate, "has_relevant_entries": False}, expect=201
     )

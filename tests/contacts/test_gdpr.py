@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import make_url
 
 from services.worker.jobs.contacts import run_import
+from shared import clock
 from shared.contacts import exports as list_exports
 from shared.contacts import privacy
 from shared.contacts.models import Activity, Contact
@@ -214,7 +215,7 @@ async def test_retention_preview_and_the_worker_erase_only_whom_the_rule_names(
     held = await contacts_api.create(first_name="Fest", last_name="Gehalten", status="alumni")
     recent = await contacts_api.create(first_name="Neu", last_name="Alumnus", status="alumni")
     active = await contacts_api.create(first_name="Noch", last_name="Aktiv", status="matched")
-    long_ago = date.today() - timedelta(days=800)
+    long_ago = clock.today() - timedelta(days=800)
     async with db.tenant(org_a.id) as session:
         await session.execute(
             update(Contact)
@@ -225,7 +226,7 @@ async def test_retention_preview_and_the_worker_erase_only_whom_the_rule_names(
         await session.execute(
             update(Contact)
             .where(Contact.id == recent["id"])
-            .values(last_match_ended_on=date.today() - timedelta(days=30))
+            .values(last_match_ended_on=clock.today() - timedelta(days=30))
         )
     base = f"/api/v1/orgs/{org_a.slug}/contacts"
     assert (await contacts_api.get("/contacts/retention"))["contacts"] == []

@@ -12,6 +12,7 @@ from litestar.testing import AsyncTestClient
 
 from services.api.app import create_app
 from services.worker.jobs.contacts import run_import
+from shared import clock
 from shared.db import Database
 from tests.conftest import Org, Servers, make_settings
 from tests.contacts.test_imports import XLSX, messy_workbook
@@ -199,7 +200,7 @@ async def test_a_large_list_export_is_prepared_by_the_worker(
 async def test_programmes_consents_and_the_retention_preview_page(
     browser: AsyncTestClient[Any], db: Database, org_a: Org
 ) -> None:
-    from datetime import date, timedelta
+    from datetime import timedelta
 
     from sqlalchemy import update
 
@@ -217,7 +218,7 @@ async def test_programmes_consents_and_the_retention_preview_page(
         f"{base}/new", data={"_csrf": csrf, "kinds": ["mentor"], "last_name": "Ehemalig", "status": "alumni"}
     )
     async with db.tenant(org_a.id) as session:
-        await session.execute(update(Contact).values(last_match_ended_on=date.today() - timedelta(days=400)))
+        await session.execute(update(Contact).values(last_match_ended_on=clock.today() - timedelta(days=400)))
     bad = await browser.post(f"{base}/settings", data={"_csrf": csrf, "retention_months": "viele"})
     assert bad.status_code == 422
     r = await browser.post(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 
+from shared import clock
 from shared.contacts import service
 from shared.contacts.schemas import ContactPatch
 from shared.db import Database
@@ -112,7 +113,7 @@ async def test_matches_screening_forms_and_exports_are_recorded(
     person = await intake.person("mentor", "Ida", programme)
     record = {"contact_id": person, "step_id": steps["interview"], "outcome": "passed", "note": "offen"}
     await intake.call("POST", "/screening/records", json=record, expect=201)
-    certificate: dict[str, Any] = {"contact_id": person, "seen": True, "issued_on": date.today().isoformat()}
+    certificate: dict[str, Any] = {"contact_id": person, "seen": True, "issued_on": clock.today().isoformat()}
     await intake.call(
         "POST", "/screening/certificates", json={**certificate, "has_relevant_entries": False}, expect=201
     )
@@ -199,7 +200,7 @@ async def test_admins_read_a_record_s_history_on_its_page_and_search_the_log(
     assert "Hedda" in log.text
     nobody = await browserless.get(f"/o/{org_a.slug}/history", params={"person": "Niemand Unbekannt"})
     assert "Kein Kontakt passt zu diesem Namen." in nobody.text and "Kontakt geändert" not in nobody.text
-    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    tomorrow = (clock.today() + timedelta(days=1)).isoformat()
     later = await browserless.get(f"/o/{org_a.slug}/history", params={"since": tomorrow})
     assert "Noch nichts aufgezeichnet." in later.text
     changed = await browserless.get(f"/o/{org_a.slug}/history", params={"action": "changed"})

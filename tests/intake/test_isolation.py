@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from datetime import date
 from typing import Any
 
 from litestar.testing import AsyncTestClient
 
+from shared import clock
 from shared.permissions import Role
 from tests.conftest import Org
 from tests.fixtures.intake import IntakeApi
@@ -38,7 +38,7 @@ async def test_a_s_token_never_reaches_b_s_screening_events_or_forms(
     person = await intake_b.person("mentor", "Bettina", programme, email="bettina@b.example")
     passed = {"contact_id": person, "step_id": steps["interview"], "outcome": "passed"}
     record = await intake_b.call("POST", "/screening/records", json=passed, expect=201)
-    certificate = {"contact_id": person, "seen": True, "issued_on": date.today().isoformat()}
+    certificate = {"contact_id": person, "seen": True, "issued_on": clock.today().isoformat()}
     await intake_b.call(
         "POST", "/screening/certificates", json={**certificate, "has_relevant_entries": False}, expect=201
     )

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 
+from shared import clock
 from shared.actor import SYSTEM_ACTOR
 from shared.db import Database
 from shared.intake import privacy
@@ -27,7 +27,7 @@ async def test_export_and_erasure_cover_everything_intake_keeps(
             "note": "offen, herzlich",
         }
         await intake.call("POST", "/screening/records", json=record, expect=201)
-        certificate = {"contact_id": who, "seen": True, "issued_on": date.today().isoformat()}
+        certificate = {"contact_id": who, "seen": True, "issued_on": clock.today().isoformat()}
         await intake.call(
             "POST", "/screening/certificates", json={**certificate, "has_relevant_entries": False}, expect=201
         )

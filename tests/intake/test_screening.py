@@ -4,12 +4,13 @@ re-inspection reminders, child-protection decisions."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
 from sqlalchemy import func, select
 
+from shared import clock
 from shared.db import Database, plain_url
 from shared.intake import reminders, vocab
 from shared.intake.readiness import not_ready_reasons
@@ -37,7 +38,7 @@ async def _complete_all_but(intake: IntakeApi, person: str, steps: dict[str, str
             json={
                 "contact_id": person,
                 "seen": True,
-                "issued_on": (date.today() - timedelta(days=20)).isoformat(),
+                "issued_on": (clock.today() - timedelta(days=20)).isoformat(),
                 "has_relevant_entries": False,
             },
             role=Role.COORDINATOR,
@@ -65,7 +66,7 @@ async def test_a_person_is_ready_only_when_every_required_step_is_complete(intak
         "agreement": "done",
     }
     interview = next(s for s in checklist["steps"] if s["kind"] == "interview")
-    assert interview["done_by"] == "Frau Lehmann" and interview["done_on"] == date.today().isoformat()
+    assert interview["done_by"] == "Frau Lehmann" and interview["done_on"] == clock.today().isoformat()
 
     r = await intake.call("GET", "/screening/readiness", params={"contact_id": mentor, "lang": "en"})
     assert r["items"] == [
@@ -192,7 +193,7 @@ async def test_relevant_entries_and_a_lapsed_certificate_keep_a_person_from_matc
     mentor = await intake.person("mentor", "Bernd", programme)
     await _complete_all_but(intake, mentor, steps, "certificate")
     old = {"contact_id": mentor, "seen": True, "has_relevant_entries": False}
-    issued = date.today() - timedelta(days=3 * 366)
+    issued = clock.today() - timedelta(days=3 * 366)
     await intake.call(
         "POST", "/screening/certificates", json={**old, "issued_on": issued.isoformat()}, expect=201
     )
@@ -201,7 +202,7 @@ async def test_relevant_entries_and_a_lapsed_certificate_keep_a_person_from_matc
     assert checklist["reasons"] == [
         f"Das erweiterte Führungszeugnis muss erneut eingesehen werden (fällig seit {due:%d.%m.%Y})"
     ]
-    fresh = {**old, "issued_on": date.today().isoformat(), "has_relevant_entries": True}
+    fresh = {**old, "issued_on": clock.today().isoformat(), "has_relevant_entries": True}
     await intake.call("POST", "/screening/certificates", json=fresh, expect=201)
     checklist = await intake.call("GET", f"/screening/people/{mentor}")
     assert checklist["reasons"] == ["Aus Gründen des Kinderschutzes nicht für die Vermittlung freigegeben"]
@@ -260,7 +261,7 @@ async def test_a_certificate_due_for_re_inspection_creates_one_reminder(
     mentor = await intake.person("mentor", "Dora", programme)
     fresh = await intake.person("mentor", "Emil", programme)
     await _complete_all_but(intake, mentor, steps, "certificate")
-    issued = date.today() - timedelta(days=5 * 365 - 10)  # runs out in about ten days
+    issued = clock.today() - timedelta(days=5 * 365 - 10)  # runs out in about ten days
     body: dict[str, Any] = {"contact_id": mentor, "seen": True, "has_relevant_entries": False}
     await intake.call(
         "POST", "/screening/certificates", json={**body, "issued_on": issued.isoformat()}, expect=201
@@ -268,7 +269,7 @@ async def test_a_certificate_due_for_re_inspection_creates_one_reminder(
     await intake.call(
         "POST",
         "/screening/certificates",
-        json={**body, "contact_id": fresh, "issued_on": date.today().isoformat()},
+        json={**body, "contact_id": fresh, "issued_on": clock.today().isoformat()},
         expect=201,
     )
 
@@ -315,7 +316,7 @@ async def test_steps_are_configured_by_admins_and_bad_input_names_the_field(inta
     record = {"contact_id": person, "step_id": made["id"], "outcome": "passed"}
     for bad, field in (
         ({**record, "outcome": "ok"}, "outcome"),
-        ({**record, "done_on": (date.today() + timedelta(days=2)).isoformat()}, "done_on"),
+        ({**record, "done_on": (clock.today() + timedelta(days=2)).isoformat()}, "done_on"),
         ({**record, "contact_id": str(uuid.uuid4())}, "contact_id"),
         ({**record, "step_id": str(uuid.uuid4())}, "step_id"),
     ):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 
 from services.worker.jobs import collect
 from services.worker.jobs import intake as jobs
+from shared import clock
 from shared.db import Database
 from shared.intake import vocab
 from shared.intake.models import IntakeSubmission
@@ -44,7 +45,7 @@ async def test_certificate_reminders_fan_out_and_remind_once(
     programme = await intake.programme()
     await intake.steps(programme)
     mentor = await intake.person("mentor", "Hanna", programme)
-    issued = date.today() - timedelta(days=5 * 366)
+    issued = clock.today() - timedelta(days=5 * 366)
     body = {
         "contact_id": mentor,
         "seen": True,

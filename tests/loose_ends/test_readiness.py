@@ -3,11 +3,12 @@ a coordinator can set it back, and the matching board lists only who is ready an
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from litestar.testing import AsyncTestClient
 
+from shared import clock
 from shared.contacts import notes
 from shared.db import Database
 from shared.permissions import Role
@@ -42,7 +43,7 @@ async def test_the_last_passed_step_makes_a_person_ready_and_the_board_agrees(
         json={
             "contact_id": paul,
             "seen": True,
-            "issued_on": (date.today() - timedelta(days=20)).isoformat(),
+            "issued_on": (clock.today() - timedelta(days=20)).isoformat(),
             "has_relevant_entries": False,
         },
         role=Role.COORDINATOR,

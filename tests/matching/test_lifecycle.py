@@ -3,12 +3,13 @@ check-ins, meetings, hours, and the flag for a match nobody asked about for too 
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
+from shared import clock
 from shared.permissions import Role
 from tests.fixtures.matching import MatchingApi
 
-TODAY = date.today()
+TODAY = clock.today()
 
 
 def ago(days: int) -> str:

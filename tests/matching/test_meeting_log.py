@@ -7,12 +7,13 @@ import re
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 
+from shared import clock
 from shared.contacts.models import Consent
 from shared.contacts.vocab import EMAIL_CONSENT
 from shared.db import Database
@@ -26,7 +27,7 @@ from tests.fixtures.mail import deliver_all
 from tests.fixtures.matching import MatchingApi
 from tests.fixtures.tasks import Member, add_member, csrf_of, make_contact, sign_in
 
-TODAY = date.today()
+TODAY = clock.today()
 LINK = re.compile(r"https?://\S+(/meeting-log/[0-9a-f]{32}\.[A-Za-z0-9_-]{43})")
 
 

@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
+from shared import clock
 from shared.db import Database
 from shared.matching import meeting_log
 from shared.matching.models import Match, MatchingSettings, Meeting
@@ -24,7 +25,7 @@ from tests.fixtures.mail import deliver_all
 from tests.matching.test_meeting_log import LINK, tandem
 from tests.tasks.test_reminder_workers import start_worker, stop, wait_until
 
-TODAY = date.today()
+TODAY = clock.today()
 
 
 async def _activate(db: Database, org: Org, match_id: Any, started: date, status: str = "active") -> None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import date
 from typing import Any
 
 import asyncpg
 import pytest
 from sqlalchemy import text
 
+from shared import clock
 from shared.db import Database, plain_url
 from shared.matching.people import POOL_TOPIC
 from shared.permissions import Role
@@ -124,7 +124,7 @@ async def test_requests_that_find_no_pool_wait_for_the_one_that_builds_it(
     async def one_request() -> int:
         async with db.tenant(org_a.id) as session:
             settings = await people.settings_for(session, None)
-            pool = await people.candidate_pool(session, org_a.id, "mentor", settings, date.today())
+            pool = await people.candidate_pool(session, org_a.id, "mentor", settings, clock.today())
             return len(pool.profiles)
 
     sizes = await asyncio.gather(*(one_request() for _ in range(6)))
@@ -170,7 +170,7 @@ async def test_suggestions_follow_preparation_at_once(
     assert await suggested() == {rosa}
     await matching.call(
         "POST", "/screening/certificates", 201,
-        json={"contact_id": udo, "seen": True, "issued_on": date.today().isoformat(),
+        json={"contact_id": udo, "seen": True, "issued_on": clock.today().isoformat(),
               "has_relevant_entries": False},
     )  # fmt: skip
     assert await suggested() == {udo, rosa}

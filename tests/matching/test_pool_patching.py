@@ -5,11 +5,11 @@ preparation is read with builds it again."""
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Any
 
 import pytest
 
+from shared import clock
 from shared.db import Database
 from shared.intake.vocab import today as readiness_day
 from shared.matching import people
@@ -67,11 +67,11 @@ async def test_after_every_kind_of_change_the_patched_pool_ranks_as_a_fresh_one(
             for programme_id in (None, uuid.UUID(programme["id"])):
                 settings = await people.settings_for(session, programme_id)
                 for role in ("mentor", "mentee"):
-                    key = (org_a.id, programme_id, role, settings.version, date.today(), readiness_day())
+                    key = (org_a.id, programme_id, role, settings.version, clock.today(), readiness_day())
                     held = people.POOLS.get(key)
                     if held is None:
                         continue
-                    fresh = await fresh_build(session, role, settings, date.today())
+                    fresh = await fresh_build(session, role, settings, clock.today())
                     assert held.pool.profiles == fresh.profiles
                     asker_id = mentees[0] if role == "mentor" else mentors["Jonas"]
                     asker, _ = await people.profile(session, asker_id, settings.config)
@@ -88,7 +88,7 @@ async def test_after_every_kind_of_change_the_patched_pool_ranks_as_a_fresh_one(
             async with db.tenant(org_a.id) as session:
                 settings = await people.settings_for(session, None)
                 person, _ = await people.profile(session, uuid.UUID(mentee), settings.config)
-                expected = (await fresh_build(session, "mentor", settings, date.today())).suggest(
+                expected = (await fresh_build(session, "mentor", settings, clock.today())).suggest(
                     person, 10, "en"
                 )
             assert [(i["candidate_id"], i["score"]) for i in got["items"]] == [
@@ -188,7 +188,7 @@ async def test_requests_at_a_new_revision_wait_for_the_one_that_patches_the_pool
     async def one_request() -> set[uuid.UUID]:
         async with db.tenant(org_a.id) as session:
             settings = await people.settings_for(session, None)
-            pool = await people.candidate_pool(session, org_a.id, "mentor", settings, date.today())
+            pool = await people.candidate_pool(session, org_a.id, "mentor", settings, clock.today())
             return {p.id for p in pool.profiles}
 
     found = await asyncio.gather(*(one_request() for _ in range(6)))

@@ -5,12 +5,13 @@ coordinator only; a guardian's page shows only their own answers."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
+from shared import clock
 from shared.db import Database
 from shared.models import OutboxMessage
 from tests.conftest import Org
@@ -57,7 +58,7 @@ async def test_answers_and_logged_meetings_are_on_the_timeline_of_each_person_in
     logged = await client.post(
         path,
         data={
-            "on": (date.today() - timedelta(days=1)).isoformat(),
+            "on": (clock.today() - timedelta(days=1)).isoformat(),
             "duration_minutes": "45",
             "activities": ["learning"],
             "notes": "Hausaufgaben",

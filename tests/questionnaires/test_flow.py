@@ -11,6 +11,7 @@ from typing import Any
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
+from shared import clock
 from shared.db import Database
 from shared.matching.models import Match, MatchConcern
 from shared.models import OutboxMessage
@@ -61,7 +62,7 @@ async def test_scheduled_links_answers_signal_and_timeline(
     db: Database, client: AsyncTestClient[Any], settings: Settings, org_a: Org
 ) -> None:
     today = datetime.now(UTC)
-    tandem = await make_tandem(db, org_a, started_on=(today - timedelta(days=29)).date())
+    tandem = await make_tandem(db, org_a, started_on=clock.today() - timedelta(days=29))
     await setup_checkin(client, org_a, "mentor", "guardian")
 
     # Before day 28 nothing is due; on day 28 the mentor (German, du) and the family (English) are asked.

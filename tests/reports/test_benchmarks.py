@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import event, select, update
 
+from shared import clock
 from shared.contacts.models import Contact, Programme
 from shared.contacts.service import derive
 from shared.db import Database
@@ -24,7 +25,7 @@ from shared.reporting import benchmarks
 from shared.settings import Settings
 from tests.conftest import Org, create_org, settings_env
 
-TODAY = date.today()
+TODAY = clock.today()
 
 
 async def _programme_with_tandems(db: Database, org_id: uuid.UUID, lasted: list[int], early: int) -> None:

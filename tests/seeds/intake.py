@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 
+from shared import clock
 from shared.actor import Actor
 from shared.contacts.models import Contact, Programme, ProgrammeMembership
 from shared.contacts.service import derive
@@ -65,14 +66,14 @@ async def seed(db: Database, org: Org) -> None:
         await session.flush()
         session.add(
             ScreeningRecord(
-                organization_id=o, contact_id=mentor.id, step_id=step.id, done_on=date.today(),
+                organization_id=o, contact_id=mentor.id, step_id=step.id, done_on=clock.today(),
                 done_by="Olga", outcome="passed",
             )
         )  # fmt: skip
         task = await tasks.create_task(
             session,
             Actor.system("test", org_id=o, slug=org.slug),
-            TaskCreate(title="Führungszeugnis erneut einsehen", due_date=date.today()),
+            TaskCreate(title="Führungszeugnis erneut einsehen", due_date=clock.today()),
             datetime.now(UTC),
         )
         session.add(

@@ -3,10 +3,11 @@ notifications, reminders, calendar feeds, rules."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from shared import clock
 from shared.actor import Actor
 from shared.db import Database
 from shared.models import Membership
@@ -30,7 +31,7 @@ async def seed(db: Database, org: Org) -> None:
             actor,
             TaskCreate(
                 title="Seed",
-                due_date=date.today(),
+                due_date=clock.today(),
                 assignee_id=member,
                 recurrence="weekly",
                 contact_id=contact.id,

@@ -8,6 +8,7 @@ from typing import Any
 from icalendar import Calendar
 from litestar.testing import AsyncTestClient
 
+from shared import clock
 from shared.db import Database
 from shared.permissions import Role
 from tests.conftest import Org
@@ -31,7 +32,7 @@ async def appointment(client: AsyncTestClient[Any], org: Org, **body: Any) -> di
 
 
 async def task(client: AsyncTestClient[Any], org: Org, **body: Any) -> dict[str, Any]:
-    body.setdefault("due_date", (date.today() + timedelta(days=3)).isoformat())
+    body.setdefault("due_date", (clock.today() + timedelta(days=3)).isoformat())
     r = await client.post(f"{API}/{org.slug}/tasks", json=body, headers=org.auth(Role.COORDINATOR))
     assert r.status_code == 201, r.text
     return dict(r.json())
@@ -184,7 +185,7 @@ async def test_only_the_member_or_an_admin_may_open_a_feed(
 
 async def test_my_day_and_the_calendar_range(client: AsyncTestClient[Any], db: Database, org_a: Org) -> None:
     ana = await add_member(db, org_a)
-    today = datetime.now(UTC).astimezone().date()
+    today = clock.today()
     overdue = await task(
         client, org_a, title="old", assignee_id=str(ana.id), due_date=(today - timedelta(days=2)).isoformat()
     )

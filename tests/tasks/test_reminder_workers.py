@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.header import decode_header, make_header
 from typing import Any
 
@@ -23,6 +23,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from services.localstack import free_port
+from shared import clock
 from shared.actor import Actor
 from shared.db import Database
 from shared.models import OutboxMessage
@@ -115,7 +116,7 @@ async def test_two_workers_send_each_reminder_exactly_once_even_after_redis_is_f
     addresses = {ana.email, ben.email}
     # A rule switched on before the workers start: both run it at start-up, one task comes of it.
     async with db.tenant(org_b.id) as session:
-        waiting = await make_contact(session, org_b.id, waiting_since=date.today() - timedelta(days=100))
+        waiting = await make_contact(session, org_b.id, waiting_since=clock.today() - timedelta(days=100))
         await rules.set_rule(session, org_b.id, "waiting_followup", RuleIn(enabled=True), datetime.now(UTC))
     first = [f"vor-{i}" for i in range(12)]
     ids = await due_soon(db, org_a, ana, first[:6], 2) + await due_soon(db, org_b, ben, first[6:], 2)

@@ -12,6 +12,7 @@ from sqlalchemy import event, select, update
 
 # The worker that runs the rules reads the page catalogues too (consent purposes are labelled there).
 import services.worker.jobs.contacts  # noqa: F401
+from shared import clock
 from shared.actor import Actor
 from shared.contacts.models import Consent, Contact
 from shared.db import Database
@@ -252,7 +253,7 @@ async def test_tasks_and_appointments_link_to_contacts_and_matches(
     async with db.tenant(org_a.id) as session:
         person = await make_contact(session, org_a.id)
         match = await make_match(
-            session, org_a.id, status="proposed", proposed_on=date.today() - timedelta(days=3)
+            session, org_a.id, status="proposed", proposed_on=clock.today() - timedelta(days=3)
         )
     async with db.tenant(org_b.id) as session:
         stranger = await make_contact(session, org_b.id)
@@ -305,7 +306,7 @@ async def test_tasks_and_appointments_link_to_contacts_and_matches(
     assert r.status_code == 200 and r.json()["status"] == "confirmed"
     async with db.tenant(org_a.id) as session:
         moved = (await session.execute(select(Match).where(Match.id == match.id))).scalar_one()
-    assert moved.status == "introduced" and moved.introduced_on == date.today()
+    assert moved.status == "introduced" and moved.introduced_on == clock.today()
     assert moved.first_meeting_on == starts.astimezone().date() or moved.first_meeting_on is not None
     r = await client.post(
         f"{api}/appointments",

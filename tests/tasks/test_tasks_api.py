@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from litestar.testing import AsyncTestClient
 from sqlalchemy import Engine, event, select
 
+from shared import clock
 from shared.db import Database
 from shared.models import OutboxMessage
 from shared.permissions import Role
@@ -25,7 +26,7 @@ def url(org: Org, path: str = "") -> str:
 
 async def create(client: AsyncTestClient[Any], org: Org, **body: Any) -> dict[str, Any]:
     body.setdefault("title", "Anruf bei Familie Yilmaz")
-    body.setdefault("due_date", date.today().isoformat())
+    body.setdefault("due_date", clock.today().isoformat())
     r = await client.post(url(org), json=body, headers=org.auth(Role.COORDINATOR))
     assert r.status_code == 201, r.text
     return dict(r.json())

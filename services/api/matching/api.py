@@ -16,6 +16,7 @@ from services.api.context import ApiController, OrgContext
 from services.api.matching import meeting_log_api
 from services.api.pagination import Cursor
 from services.api.scope import app_settings
+from shared import clock
 from shared.actor import Actor, display_name
 from shared.errors import ValidationFailed
 from shared.matching import matches, people, runs
@@ -55,7 +56,7 @@ async def _actor(ctx: OrgContext) -> Actor:
 
 
 def _today() -> date:
-    return date.today()
+    return clock.today()
 
 
 class MatchingController(ApiController):

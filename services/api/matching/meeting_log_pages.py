@@ -8,7 +8,7 @@ scanners open links); only sending the form does. Both are rate-limited per addr
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -20,7 +20,7 @@ from litestar.response import Redirect, Template
 from services.api.limits import refuse_nul
 from services.api.scope import app_settings, database
 from services.api.web import i18n
-from shared import personal_links
+from shared import clock, personal_links
 from shared.actor import Actor
 from shared.matching import meeting_links, meeting_log
 from shared.models import Organization
@@ -153,7 +153,7 @@ class MeetingLogPages(Controller):
             view = await meeting_log.public_view(session, found)
         language = _lang(request, lang, view.mentor_language)
         address = view.mentor_address
-        today = date.today()
+        today = clock.today()
         action = f"{meeting_links.PATH}{quote(token)}"
         shown = values or {}
         return _page(
@@ -202,7 +202,7 @@ class MeetingLogPages(Controller):
         if parsed is None:
             return _missing(_lang(request, lang))
         settings = app_settings(request)
-        today = date.today()
+        today = clock.today()
         async with database(request).tenant(parsed.organization_id) as session:
             found = await meeting_links.find(session, token)
             if found is None:
