@@ -10,7 +10,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import current_org
-from shared.reporting.schemas import Value, suppress_value
+from shared.reporting import figures
+from shared.reporting.schemas import Series, Value, suppress_series, suppress_value
 
 
 class Tile(msgspec.Struct):
@@ -113,3 +114,56 @@ async def dashboard(
             if t.key not in ("my_tasks_today", "tasks_today")
         ]
     return Dashboard(today, tiles)
+
+
+# The dashboard's two small charts: tandems, and check-ins held and due but missed, per month.
+CHART_KEYS = ("tandems_active", "tandems_started", "checkins_held", "checkins_missed")
+
+# The charts stored for today, unless a transaction the stored snapshot could not see has written
+# to a table they are drawn from (migration 0031). Change rows older than the snapshot's oldest
+# running transaction were all visible to it (or rolled back) and are not read: the index range
+# starts at its xmin. The statement's own snapshot comes along: taken before the charts would be
+# computed, it lets a write that commits in between make the stored charts old, never wrong.
+_CACHED = """
+SELECT pg_current_snapshot()::text AS now, (
+  SELECT c.series FROM report_dashboard_charts c
+  WHERE c.organization_id = :org AND c.day = CAST(:today AS date)
+    AND NOT EXISTS (
+      SELECT 1 FROM report_changes x
+      WHERE x.organization_id = :org
+        AND x.xid >= pg_snapshot_xmin(CAST(c.snapshot AS pg_snapshot))::text::bigint
+        AND NOT pg_visible_in_snapshot(x.xid::text::xid8, CAST(c.snapshot AS pg_snapshot)))
+) AS series
+"""
+# A snapshot replaces the stored one only if it is not older (its oldest running transaction), so
+# the change rows below the stored snapshot's are never needed again and go.
+_STORE = """
+WITH stored AS (
+  INSERT INTO report_dashboard_charts AS c (organization_id, id, day, snapshot, series)
+  VALUES (:org, gen_random_uuid(), CAST(:today AS date), :snapshot, :series)
+  ON CONFLICT (organization_id) DO UPDATE
+    SET day = excluded.day, snapshot = excluded.snapshot, series = excluded.series
+    WHERE (excluded.day, pg_snapshot_xmin(CAST(excluded.snapshot AS pg_snapshot)))
+       >= (c.day, pg_snapshot_xmin(CAST(c.snapshot AS pg_snapshot)))
+  RETURNING c.snapshot
+)
+DELETE FROM report_changes x
+WHERE x.organization_id = :org
+  AND x.xid < (SELECT pg_snapshot_xmin(CAST(s.snapshot AS pg_snapshot))::text::bigint FROM stored s)
+"""
+
+
+async def charts(session: AsyncSession, today: date, *, suppressed: bool) -> Series:
+    """The 13 months up to today of the dashboard's charts: the series' own figures, computed once
+    per organisation and day until a tandem, a pause, a check-in or the check-in interval changes."""
+    params = {"org": current_org(session), "today": today}
+    found = (await session.execute(text(_CACHED), params)).one()
+    if found.series is not None:
+        series = msgspec.json.decode(found.series, type=Series)
+    else:
+        start = date(today.year - 1, today.month, 1)
+        series = await figures.series(session, start, today, "month", keys=CHART_KEYS)
+        await session.execute(
+            text(_STORE), {**params, "snapshot": found.now, "series": msgspec.json.encode(series)}
+        )
+    return suppress_series(series, figures.SERIES_BASES) if suppressed else series
