@@ -2,15 +2,17 @@
 
 The dashboard's two 13-month charts (tandems active and started, check-ins held and missed)
 cost some 100 ms at 10,000 tandems, on every visit of the organisation's home page, although
-the rows behind them change far less often than the page is opened.
+the rows behind them change far less often than the page is opened. The tiles read from the
+same tables (active tandems, check-ins overdue) are kept with them; people and tasks are
+counted on each visit.
 
 - ``report_changes``: one row per writing transaction and organisation, written by
   statement-level triggers on every table the charts read (tandems, their status log that
   holds the pauses, check-ins, the check-in interval). Each transaction inserts its own row
   (its transaction id), so writers never wait for each other, unlike a counter they would all
   update.
-- ``report_dashboard_charts``: one row per organisation with the charts of one day and the
-  snapshot (``pg_current_snapshot()``) taken before they were computed.
+- ``report_dashboard_charts``: one row per organisation with the charts and those tiles of
+  one day and the snapshot (``pg_current_snapshot()``) taken before they were computed.
 
 The charts are current while no change row is visible that the snapshot could not see: a
 transaction that committed after the snapshot was taken (or was still running then) wrote
@@ -65,8 +67,8 @@ def upgrade() -> None:
         sa.Column("day", sa.Date(), nullable=False),
         # pg_current_snapshot() as text, taken before the charts were computed.
         sa.Column("snapshot", sa.Text(), nullable=False),
-        # The series (msgspec JSON) as computed, before any small-number suppression.
-        sa.Column("series", sa.LargeBinary(), nullable=False),
+        # The figures and charts (msgspec JSON) as computed, before any small-number suppression.
+        sa.Column("content", sa.LargeBinary(), nullable=False),
         sa.UniqueConstraint("organization_id", name="uq_report_dashboard_charts_organization_id"),
     )
     enable_tenant_rls("report_dashboard_charts")

@@ -107,5 +107,6 @@ class DashboardCharts(TenantBase):
     day: Mapped[date] = mapped_column(Date)
     # pg_current_snapshot(), taken before the charts were computed.
     snapshot: Mapped[str] = mapped_column(Text)
-    # The series as msgspec JSON, before any small-number suppression.
-    series: Mapped[bytes] = mapped_column(LargeBinary)
+    # The active and overdue tandems and the charts as msgspec JSON, before any small-number
+    # suppression (shared.reporting.dashboard._Kept).
+    content: Mapped[bytes] = mapped_column(LargeBinary)

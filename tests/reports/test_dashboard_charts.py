@@ -23,10 +23,11 @@ Charts = dict[str, list[Any]]
 
 
 class Statements:
-    """Counts the statements that compute figures (those reading tandems), as the database sees them."""
+    """Counts the statements sent beyond the dashboard's first (figures of people and tasks, and
+    the stored charts if current): those that compute or store charts."""
 
     def __init__(self, db: Database) -> None:
-        self.computed = 0
+        self.computed = -1
         self._engine = db.engine.sync_engine
 
     def __enter__(self) -> Statements:
@@ -37,23 +38,27 @@ class Statements:
         event.remove(self._engine, "before_cursor_execute", self._seen)
 
     def _seen(self, _c: Any, _cur: Any, statement: str, *_a: Any) -> None:
-        if "FROM matches m" in statement:
+        if "set_config" not in statement:
             self.computed += 1
 
 
 async def _charts(db: Database, org: Org, today: date = TODAY) -> Charts:
+    """The charts and the tiles kept with them, as the dashboard shows them."""
     async with db.tenant(org.id) as s:
-        series = await dashboard.charts(s, today, suppressed=False)
-    return {f.key: f.values for f in series.figures}
+        board = await dashboard.dashboard(s, today, None, suppressed=False)
+    tiles = {t.key: [t.value] for t in board.tiles if t.key in ("active", "overdue")}
+    return {f.key: f.values for f in board.charts.figures} | tiles
 
 
 async def _fresh(db: Database, org: Org, today: date = TODAY) -> Charts:
-    """The same figures computed now from the rows, past any stored charts."""
+    """The same figures computed now from the rows, past anything stored."""
     async with db.tenant(org.id) as s:
         series = await figures.series(
             s, date(today.year - 1, today.month, 1), today, "month", keys=dashboard.CHART_KEYS
         )
-    return {f.key: f.values for f in series.figures}
+        params = {"org": org.id, "today": today}
+        tiles = (await s.execute(text(dashboard._TANDEMS), params)).one()
+    return {f.key: f.values for f in series.figures} | {"active": [tiles.active], "overdue": [tiles.overdue]}
 
 
 async def _people(db: Database, org: Org, n: int) -> list[uuid.UUID]:
@@ -95,6 +100,7 @@ async def test_every_write_the_charts_are_drawn_from_shows_right_after_it(db: Da
     one = await _tandem(db, org_a, date(2025, 1, 1))
     before = await _stored_then(db, org_a)
     assert before["tandems_active"][7:] == [1, 1, 1, 1, 1, 1]  # January to June 2025
+    assert before["active"] == [1] and before["overdue"] == [1]
 
     async def write(*statements: Any) -> Charts:
         async with db.tenant(o) as s:
@@ -111,8 +117,12 @@ async def test_every_write_the_charts_are_drawn_from_shows_right_after_it(db: Da
         CheckIn(organization_id=o, match_id=one, occurred_on=date(2025, 3, 3), channel="phone", rating=4)
     )
     assert shown["checkins_held"][9] == 1 and shown["checkins_missed"] != before["checkins_missed"]
-    shown = await write(update(CheckIn).where(CheckIn.match_id == one).values(occurred_on=date(2025, 4, 4)))
-    assert shown["checkins_held"][9:11] == [0, 1]
+    assert shown["overdue"] == [1]
+    moved = update(CheckIn).where(CheckIn.match_id == one).values(occurred_on=date(2025, 6, 10))
+    shown = await write(moved)
+    assert shown["checkins_held"][9:] == [0, 0, 0, 1]
+    # A check-in five days ago: the tandem is no longer overdue.
+    assert shown["overdue"] == [0]
     shown = await write(delete(CheckIn).where(CheckIn.match_id == one))
     assert shown == before
 
@@ -120,9 +130,11 @@ async def test_every_write_the_charts_are_drawn_from_shows_right_after_it(db: Da
     two = await _tandem(db, org_a, date(2025, 6, 2))
     shown = await _stored_then(db, org_a)
     assert shown["tandems_started"][12] == 1 and shown["tandems_active"][12] == 2
+    assert shown["active"] == [2]
     ended = update(Match).where(Match.id == one).values(status="ended", ended_on=date(2025, 4, 30))
     shown = await write(ended)
     assert shown["tandems_active"][7:] == [1, 1, 1, 1, 0, 1]
+    assert shown["active"] == [1]
     shown = await write(delete(Match).where(Match.id == two))
     assert shown["tandems_active"][7:] == [1, 1, 1, 1, 0, 0]
     assert shown["tandems_started"][12] == 0

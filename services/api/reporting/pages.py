@@ -234,9 +234,8 @@ async def dashboard_page(page: PageContext) -> Template:
         )
         # One series for both charts: check-ins held and due but missed per month are the
         # series' own figures (the report's definitions), not a second count of their own.
-        series = await board.charts(page.session, today, suppressed=suppressed)
-        trend = series_table(series, DASHBOARD_TANDEMS)
-        checkins = series_table(series, DASHBOARD_CHECKINS, "checkins", "Check-ins", "bar")
+        trend = series_table(tiles.charts, DASHBOARD_TANDEMS)
+        checkins = series_table(tiles.charts, DASHBOARD_CHECKINS, "checkins", "Check-ins", "bar")
     return page.render(
         "reporting/dashboard.html", nav="home", board=tiles, trend=trend, checkins=checkins, **_helpers(page)
     )
