@@ -323,11 +323,10 @@ async def page(
             captured.append((statement, parameters))
 
         async with db.tenant(org.id) as session:
-            await dashboard.charts(session, today, suppressed=False)
+            await dashboard.dashboard(session, today, membership_id, suppressed=False)
         event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
         async with db.tenant(org.id) as session:
             await dashboard.dashboard(session, today, membership_id, suppressed=False)
-            await dashboard.charts(session, today, suppressed=False)
         event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
         statements = [(q, p) for q, p in captured if "codo.org_id" not in q]
         conn = await asyncpg.connect(plain_url(servers.app_url))
@@ -436,9 +435,10 @@ async def main(args: argparse.Namespace) -> None:
             ("report of a year", lambda s: figures.report(s, *year), 300),
             ("5-year monthly series", lambda s: figures.series(s, *five, "month"), 300),
             ("breakdown by match field", lambda s: figures.breakdown(s, *year, "match.funder"), 300),
+            # Figures and charts, the charts and the tandem tiles stored after the first run.
             ("dashboard", lambda s: dashboard.dashboard(s, TODAY, None, suppressed=False), 100),
-            # The dashboard's two charts: tandems, and check-ins held and missed, per month.
-            ("dashboard charts", lambda s: figures.series(s, *dash, "month", keys=DASHBOARD), 100),
+            # The dashboard's two charts as computed when a write made the stored ones old.
+            ("dashboard charts, computed", lambda s: figures.series(s, *dash, "month", keys=DASHBOARD), 100),
         ]
         async with db.tenant(org.id) as s:
             await s.execute(
@@ -468,6 +468,8 @@ async def main(args: argparse.Namespace) -> None:
                 async with db.tenant(org.id) as session:
                     await call(session)
 
+            # Captured on a second run: what the dashboard stores on its first is read from then on.
+            await codo()
             event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
             await codo()
             event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
