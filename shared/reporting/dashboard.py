@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from typing import Any
 
 import msgspec
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import current_org
-from shared.reporting.schemas import Value, suppress_value
+from shared.reporting import figures
+from shared.reporting.schemas import Series, Value, suppress_series, suppress_value
 
 
 class Tile(msgspec.Struct):
@@ -26,17 +28,49 @@ class Tile(msgspec.Struct):
 class Dashboard(msgspec.Struct):
     today: date
     tiles: list[Tile]
+    # The two small charts: tandems, and check-ins held and due but missed, per month (CHART_KEYS).
+    charts: Series
+
+
+# The dashboard's two small charts: tandems, and check-ins held and due but missed, per month.
+CHART_KEYS = ("tandems_active", "tandems_started", "checkins_held", "checkins_missed")
+
+
+class _Kept(msgspec.Struct):
+    """What the dashboard shows of tandems and check-ins, kept per organisation and day."""
+
+    charts: Series
+    active: int
+    overdue: int
 
 
 # Every sub-select names the organisation although row-level security filters by it anyway:
 # the policy is no index condition, and without one each count would read the rows of every
 # organisation on the platform.
+#
+# What depends only on tandems, their check-ins and the check-in interval (the active and overdue
+# tandems, the charts) is kept per organisation and day in report_dashboard_charts, current while
+# no change row is visible that the stored snapshot could not see (migration 0031): a transaction
+# that committed after it was taken, or was running then, wrote something it may miss. Change rows
+# older than the snapshot's oldest running transaction were all visible to it (or rolled back) and
+# are not read: the index range starts at its xmin. The statement's own snapshot comes along:
+# taken before anything would be computed again, it lets a write that commits in between make the
+# stored figures old, never wrong. People and tasks change all day and are counted on each visit.
 _NOW = """
 WITH waiting AS (
   SELECT c.waiting_since FROM contacts c
   WHERE c.organization_id = :org AND c.status = 'ready' AND 'mentee' = ANY(c.kinds) AND c.erased_at IS NULL
 )
 SELECT
+  pg_current_snapshot()::text AS now,
+  (SELECT c.content FROM report_dashboard_charts c
+   WHERE c.organization_id = :org AND c.day = CAST(:today AS date)
+     AND NOT EXISTS (
+       SELECT 1 FROM report_changes x
+       WHERE x.organization_id = :org
+         AND x.xid >= pg_snapshot_xmin(CAST(c.snapshot AS pg_snapshot))::text::bigint
+         AND NOT pg_visible_in_snapshot(x.xid::text::xid8, CAST(c.snapshot AS pg_snapshot)))
+  ) AS kept,
   (SELECT count(*) FROM waiting) AS waiting,
   (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY CAST(:today AS date) - w.waiting_since)
      FROM waiting w WHERE w.waiting_since IS NOT NULL) AS waiting_median_days,
@@ -48,13 +82,18 @@ SELECT
    WHERE c.organization_id = :org AND c.status IN ('ready', 'matched') AND 'mentor' = ANY(c.kinds)
      AND c.erased_at IS NULL AND c.capacity > coalesce(o.n, 0)
   ) AS mentors_free,
-  (SELECT count(*) FROM matches m WHERE m.organization_id = :org AND m.status = 'active') AS active,
   (SELECT count(*) FROM tasks t WHERE t.organization_id = :org AND t.status = 'open'
      AND t.due_date = CAST(:today AS date)) AS tasks_today,
   (SELECT count(*) FROM tasks t WHERE t.organization_id = :org AND t.status = 'open'
      AND t.due_date = CAST(:today AS date) AND t.assignee_id = CAST(:member AS uuid)) AS my_tasks_today,
   (SELECT count(*) FROM contacts c
-   WHERE c.organization_id = :org AND c.status = 'new' AND c.erased_at IS NULL) AS signups_new,
+   WHERE c.organization_id = :org AND c.status = 'new' AND c.erased_at IS NULL) AS signups_new
+"""
+# Read from tandems, their check-ins and the check-in interval only: the triggers of 0031 watch
+# exactly these tables (and the status log, for the charts' pauses).
+_TANDEMS = """
+SELECT
+  (SELECT count(*) FROM matches m WHERE m.organization_id = :org AND m.status = 'active') AS active,
   -- The latest check-in of each open tandem from the index, not an aggregate of all check-ins.
   (SELECT count(*) FROM matches m
      LEFT JOIN matching_settings own ON own.organization_id = m.organization_id
@@ -69,36 +108,67 @@ SELECT
           WHERE ms.organization_id = :org AND ms.programme_id IS NULL), 30)
         < CAST(:today AS date)) AS overdue
 """
+# A snapshot replaces the stored one only if it is not older (its oldest running transaction), so
+# the change rows below the stored snapshot's are never needed again and go.
+_STORE = """
+WITH stored AS (
+  INSERT INTO report_dashboard_charts AS c (organization_id, id, day, snapshot, content)
+  VALUES (:org, gen_random_uuid(), CAST(:today AS date), :snapshot, :content)
+  ON CONFLICT (organization_id) DO UPDATE
+    SET day = excluded.day, snapshot = excluded.snapshot, content = excluded.content
+    WHERE (excluded.day, pg_snapshot_xmin(CAST(excluded.snapshot AS pg_snapshot)))
+       >= (c.day, pg_snapshot_xmin(CAST(c.snapshot AS pg_snapshot)))
+  RETURNING c.snapshot
+)
+DELETE FROM report_changes x
+WHERE x.organization_id = :org
+  AND x.xid < (SELECT pg_snapshot_xmin(CAST(s.snapshot AS pg_snapshot))::text::bigint FROM stored s)
+"""
+
+
+async def _kept(session: AsyncSession, params: dict[str, Any], found: Any) -> _Kept:
+    """The stored tandem figures and charts of ``found`` (a row of _NOW), else computed and stored."""
+    if found.kept is not None:
+        return msgspec.json.decode(found.kept, type=_Kept)
+    today: date = params["today"]
+    row = (await session.execute(text(_TANDEMS), params)).one()
+    start = date(today.year - 1, today.month, 1)
+    series = await figures.series(session, start, today, "month", keys=CHART_KEYS)
+    kept = _Kept(series, row.active, row.overdue)
+    content = msgspec.json.encode(kept)
+    await session.execute(text(_STORE), {**params, "snapshot": found.now, "content": content})
+    return kept
 
 
 async def dashboard(
     session: AsyncSession, today: date, membership_id: uuid.UUID | None, *, suppressed: bool
 ) -> Dashboard:
     params = {"today": today, "member": membership_id, "org": current_org(session)}
-    row = (await session.execute(text(_NOW), params)).mappings().one()
-    # As the matches list counts "overdue" (shared.matching.matches._overdue), in one pass.
-    overdue = row["overdue"]
-    median = row["waiting_median_days"]
+    row = (await session.execute(text(_NOW), params)).one()
+    kept = await _kept(session, params, row)
+    median = row.waiting_median_days
     tiles = []
     if membership_id is not None:
         tiles.append(
             Tile(
                 "my_tasks_today",
                 "My tasks due today",
-                row["my_tasks_today"],
+                row.my_tasks_today,
                 f"/tasks?view=today&assignee_id={membership_id}",
             )
         )
+    # "Overdue" as the matches list counts it (shared.matching.matches._overdue), in one pass.
     tiles += [
-        Tile("waiting", "Mentees waiting", row["waiting"], "/contacts?kind=mentee&status=ready",
+        Tile("waiting", "Mentees waiting", row.waiting, "/contacts?kind=mentee&status=ready",
              "waiting for days (median)", None if median is None else round(float(median))),
-        Tile("mentors_free", "Mentors with a free place", row["mentors_free"],
+        Tile("mentors_free", "Mentors with a free place", row.mentors_free,
              "/contacts?kind=mentor&status=ready"),
-        Tile("active", "Active tandems", row["active"], "/matches?status=active"),
-        Tile("overdue", "Check-ins overdue", overdue, "/matches?overdue=1"),
-        Tile("tasks_today", "Open tasks due today", row["tasks_today"], "/tasks?view=today"),
-        Tile("signups_new", "Sign-ups to confirm", row["signups_new"], "/contacts?status=new"),
+        Tile("active", "Active tandems", kept.active, "/matches?status=active"),
+        Tile("overdue", "Check-ins overdue", kept.overdue, "/matches?overdue=1"),
+        Tile("tasks_today", "Open tasks due today", row.tasks_today, "/tasks?view=today"),
+        Tile("signups_new", "Sign-ups to confirm", row.signups_new, "/contacts?status=new"),
     ]  # fmt: skip
+    charts = kept.charts
     if suppressed:
         tiles = [
             Tile(
@@ -112,4 +182,11 @@ async def dashboard(
             for t in tiles
             if t.key not in ("my_tasks_today", "tasks_today")
         ]
-    return Dashboard(today, tiles)
+        charts = suppress_series(charts, figures.SERIES_BASES)
+    return Dashboard(today, tiles, charts)
+
+
+async def charts(session: AsyncSession, today: date, *, suppressed: bool) -> Series:
+    """The dashboard's charts of the 13 months up to today: the series' own figures, computed once
+    per organisation and day until a tandem, a pause, a check-in or the check-in interval changes."""
+    return (await dashboard(session, today, None, suppressed=suppressed)).charts

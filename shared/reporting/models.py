@@ -82,3 +82,31 @@ class ActivityMonth(TenantBase):
     meetings: Mapped[int] = mapped_column(Integer, server_default="0")
     meeting_minutes: Mapped[int] = mapped_column(BigInteger, server_default="0")
     volunteer_minutes: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+
+class Change(TenantBase):
+    """A transaction that wrote to a table the dashboard's charts are drawn from (tandems, their
+    status log, check-ins, the check-in interval): one row per transaction and organisation,
+    written by statement-level triggers (migration 0031), so writers never wait for each other.
+    """
+
+    __tablename__ = "report_changes"
+    __table_args__ = (UniqueConstraint("organization_id", "xid"),)
+
+    # The writing transaction's id (pg_current_xact_id()).
+    xid: Mapped[int] = mapped_column(BigInteger)
+
+
+class DashboardCharts(TenantBase):
+    """The dashboard's charts of one day, current while no change is visible that ``snapshot``
+    could not see (shared.reporting.dashboard.charts)."""
+
+    __tablename__ = "report_dashboard_charts"
+    __table_args__ = (UniqueConstraint("organization_id"),)
+
+    day: Mapped[date] = mapped_column(Date)
+    # pg_current_snapshot(), taken before the charts were computed.
+    snapshot: Mapped[str] = mapped_column(Text)
+    # The active and overdue tandems and the charts as msgspec JSON, before any small-number
+    # suppression (shared.reporting.dashboard._Kept).
+    content: Mapped[bytes] = mapped_column(LargeBinary)

@@ -14,8 +14,10 @@ from litestar.testing import AsyncTestClient
 
 from services.api.app import create_app
 from shared import organizations
+from shared.contacts.models import Contact
+from shared.contacts.service import derive
 from shared.db import Database
-from shared.matching.models import CheckIn
+from shared.matching.models import CheckIn, Match
 from shared.reporting import figures
 from tests.conftest import Servers, create_org, make_settings
 from tests.reports.history import build
@@ -156,3 +158,53 @@ async def test_the_dashboard_charts_check_ins_held_and_missed_per_month_as_the_s
     assert held[-2:] == [2, 1]
     # Tandems A, B and F ran all year, a check-in due every 30 days, hardly any held.
     assert sum(v[1] for v in shown.values()) >= 10
+
+
+def _this_month(page: Charts, chart: str) -> list[float]:
+    """The values of a dashboard chart's last row (this month), in column order."""
+    rows: dict[str, list[float]] = {}
+    for c in page.cells:
+        if c["chart"] == chart:
+            rows.setdefault(c["row"], []).append(float(c["value"]) if c["value"] not in (None, "") else -1)
+    assert len(rows) == 13
+    return list(rows.values())[-1]
+
+
+async def test_the_dashboard_shows_a_check_in_and_a_tandem_right_after_they_are_written(
+    browser: AsyncTestClient[Any], db: Database
+) -> None:
+    org = await create_org(db)
+    history = await build(db, org.id)
+    async with db.tenant(org.id) as session:
+        await organizations.add_member(session, org.id, f"board@{org.slug}.example", "reporter", "Vera")
+    today = figures.today()
+    await dev_sign_in(browser, org, f"owner@{org.slug}.example")
+    first = charts((await browser.get(f"/o/{org.slug}")).text)
+    held, _missed = _this_month(first, "dashboard-checkins")
+    active, started = _this_month(first, "dashboard-trend")
+    # Shown again unchanged, then each write shows on the very next visit.
+    again = charts((await browser.get(f"/o/{org.slug}")).text)
+    assert again.cells == first.cells
+    async with db.tenant(org.id) as s:
+        s.add(CheckIn(organization_id=org.id, match_id=history.matches["A"], occurred_on=today.replace(day=1),
+                      channel="phone", rating=4))  # fmt: skip
+    after = charts((await browser.get(f"/o/{org.slug}")).text)
+    assert _this_month(after, "dashboard-checkins")[0] == held + 1
+    async with db.tenant(org.id) as s:
+        people = []
+        for kind in ("mentee", "mentor"):
+            c = Contact(organization_id=org.id, kinds=[kind], first_name="Neu", last_name=kind,
+                        status="matched")  # fmt: skip
+            derive(c)
+            s.add(c)
+            people.append(c)
+        await s.flush()
+        s.add(Match(organization_id=org.id, mentee_id=people[0].id, mentor_id=people[1].id, status="active",
+                    proposed_on=today.replace(day=1), started_on=today.replace(day=1)))  # fmt: skip
+    after = charts((await browser.get(f"/o/{org.slug}")).text)
+    assert _this_month(after, "dashboard-trend") == [active + 1, started + 1]
+    # The charts stored for the coordinator reach a reporter only with small counts hidden.
+    await dev_sign_in(browser, org, f"board@{org.slug}.example")
+    reporter = charts((await browser.get(f"/o/{org.slug}")).text)
+    assert not [c for c in reporter.cells if _small(c)]
+    assert [c for c in after.cells if _small(c)], "the coordinator's charts had no small count to hide"

@@ -4,7 +4,6 @@ home page (/o/{slug}/, delegated here by the organisation pages)."""
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -38,9 +37,9 @@ from shared.reporting.exports import series_table
 
 # The figures of the trend chart on the reports page.
 TREND = ("tandems_active", "tandems_started", "tandems_ended", "meetings")
-# The dashboard's two small charts of the last twelve months.
-DASHBOARD_TANDEMS = ("tandems_active", "tandems_started")
-DASHBOARD_CHECKINS = ("checkins_held", "checkins_missed")
+# The dashboard's two small charts of the last twelve months (board.CHART_KEYS).
+DASHBOARD_TANDEMS = board.CHART_KEYS[:2]
+DASHBOARD_CHECKINS = board.CHART_KEYS[2:]
 
 
 def _suppressed(page: PageContext) -> bool:
@@ -233,16 +232,10 @@ async def dashboard_page(page: PageContext) -> Template:
         tiles = await board.dashboard(
             page.session, today, page.membership_id if not suppressed else None, suppressed=suppressed
         )
-        start = date(today.year - 1, today.month, 1)
-        # One statement for both charts: check-ins held and due but missed per month are the
+        # One series for both charts: check-ins held and due but missed per month are the
         # series' own figures (the report's definitions), not a second count of their own.
-        series = await service.series(
-            page.session,
-            service.Query(start, today, None, "month", None, DASHBOARD_TANDEMS + DASHBOARD_CHECKINS),
-            suppressed=suppressed,
-        )
-        trend = series_table(series, DASHBOARD_TANDEMS)
-        checkins = series_table(series, DASHBOARD_CHECKINS, "checkins", "Check-ins", "bar")
+        trend = series_table(tiles.charts, DASHBOARD_TANDEMS)
+        checkins = series_table(tiles.charts, DASHBOARD_CHECKINS, "checkins", "Check-ins", "bar")
     return page.render(
         "reporting/dashboard.html", nav="home", board=tiles, trend=trend, checkins=checkins, **_helpers(page)
     )
