@@ -21,8 +21,8 @@ which a counter or a time stamp compared by value is not. Change rows older than
 snapshot's oldest running transaction can never fail the test again and are deleted when the
 charts are stored.
 
-Revision ID: 0031_dashboard_cache
-Revises: 0029_reminder_keys
+Revision ID: 0036_dashboard_cache
+Revises: 0035_policy_initplans
 Create Date: 2026-11-26
 """
 
@@ -33,8 +33,8 @@ from alembic import op
 
 from migrations.tenancy import disable_tenant_rls, enable_tenant_rls, tenant_key
 
-revision: str = "0031_dashboard_cache"
-down_revision: str | None = "0029_reminder_keys"
+revision: str = "0036_dashboard_cache"
+down_revision: str | None = "0035_policy_initplans"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
