@@ -17,7 +17,7 @@ from services.api.contacts import person_data
 from services.api.history.pages import record_history
 from services.api.limits import UPLOAD_MAX_BYTES, refuse_nul
 from services.api.web.context import PageContext, PageController
-from shared import i18n
+from shared import clock, i18n
 from shared.actor import Actor
 from shared.contacts import exports, imports, privacy, service, timeline
 from shared.contacts import fields as custom_fields
@@ -238,8 +238,9 @@ async def _timeline(page: PageContext, contact_id: uuid.UUID, actor: Actor) -> l
         answered = await questionnaire_answers.for_contact(page.session, contact_id, actor, page.locale)
         entries += [(r.submitted_at, "answers", r) for r in answered]
         logged = await meeting_log.for_contact(page.session, contact_id, actor)
-        # A logged meeting has a day, not a time: it sorts after what was written down that day.
-        entries += [(datetime.combine(m.occurred_on, time.max, UTC), "logged", m) for m in logged]
+        # A logged meeting has a day, not a time: it sorts after what was written down that day
+        # (a day in Berlin: its end in UTC would put it after what was written just past midnight).
+        entries += [(datetime.combine(m.occurred_on, time.max, clock.ZONE), "logged", m) for m in logged]
     entries.sort(key=lambda e: e[0], reverse=True)
     return [(kind, item) for _, kind, item in entries]
 
