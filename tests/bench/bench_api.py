@@ -95,11 +95,6 @@ def cpu_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def database_cpu(postmaster: int) -> float:
-    """CPU seconds of PostgreSQL, its server and backends, those ended during a run included."""
-    return cpu_seconds(postmaster)
-
-
 def _children(pid: int) -> list[int]:
     try:
         found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
@@ -120,7 +115,7 @@ def wrk(
     url: str, script: Path, seconds: int, connections: int, pid: int | None = None, db_pid: int | None = None
 ) -> Result:
     cpu_before = cpu_seconds(pid) if pid else 0.0
-    db_before = database_cpu(db_pid) if db_pid else 0.0
+    db_before = cpu_seconds(db_pid) if db_pid else 0.0
     out = subprocess.run(
         [
             "wrk",
@@ -147,7 +142,7 @@ def wrk(
     count += sum(int(n) for n in errors.groups()) if errors else 0
     total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     cpu = (cpu_seconds(pid) - cpu_before) * 1000 / max(total, 1) if pid else 0.0
-    db = (database_cpu(db_pid) - db_before) * 1000 / max(total, 1) if db_pid else 0.0
+    db = (cpu_seconds(db_pid) - db_before) * 1000 / max(total, 1) if db_pid else 0.0
     p95 = int(re.search(r"^p95 (\d+)$", out, re.M).group(1)) / 1000  # type: ignore[union-attr]
     return Result(rps, p50, p99, count, total, cpu, p95, db)
 

@@ -53,7 +53,7 @@ from shared import migrate
 from shared.contacts.service import _plain_list_sql
 from shared.db import Database, plain_url
 from shared.tokens import _BY_HASH, digest
-from tests.bench.bench_api import REPO, Result, database_cpu, lua, seed_orgs, stop, wait_for, wrk
+from tests.bench.bench_api import REPO, Result, cpu_seconds, lua, seed_orgs, stop, wait_for, wrk
 from tests.bench.bench_contacts import seed_contacts
 from tests.conftest import Servers, create_org, make_settings, settings_env
 
@@ -325,10 +325,10 @@ def main(args: argparse.Namespace) -> None:
                     assert process is not None
                     url = side.codo_url if who == "codo" else side.floor_url
                     before = asyncio.run(block_reads(pg.superuser_url, side.database))
-                    db_before = database_cpu(postmaster)
+                    db_before = cpu_seconds(postmaster)
                     result = wrk(url, scripts_for[side.label][who], args.seconds, args.connections,
                                  process.pid)  # fmt: skip
-                    result.db_ms = (database_cpu(postmaster) - db_before) * 1000 / max(result.requests, 1)
+                    result.db_ms = (cpu_seconds(postmaster) - db_before) * 1000 / max(result.requests, 1)
                     reads = (asyncio.run(block_reads(pg.superuser_url, side.database)) - before) / max(
                         result.requests, 1
                     )
