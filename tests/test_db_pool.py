@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import asyncpg
+import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from shared.db import Database, plain_url
 from shared.settings import Settings
@@ -31,5 +33,51 @@ async def test_a_connection_the_server_closed_is_replaced_not_handed_out(
         await asyncio.sleep(0.3)
         # The next unit of work gets a new connection instead of an error about the old one.
         assert await _backend_pid(db, org_a) != pid
+    finally:
+        await db.dispose()
+
+
+async def test_every_unit_of_work_gives_its_connection_back_committed_failed_or_cancelled(
+    settings: Settings, servers: Servers, org_a: Org
+) -> None:
+    db = Database.from_settings(settings)
+    pool = db.engine.sync_engine.pool
+    try:
+        async with db.tenant(org_a.id) as session:
+            assert (await session.execute(text("SELECT 1"))).scalar_one() == 1
+        assert pool.checkedout() == 0  # type: ignore[attr-defined]
+
+        with pytest.raises(DBAPIError):
+            async with db.tenant(org_a.id) as session:
+                await session.execute(text("SELECT 1/0"))
+        assert pool.checkedout() == 0  # type: ignore[attr-defined]
+
+        async def slow() -> None:
+            async with db.tenant(org_a.id) as session:
+                await session.execute(text("SELECT pg_sleep(5)"))
+
+        task = asyncio.create_task(slow())
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert pool.checkedout() == 0  # type: ignore[attr-defined]
+
+        # The commit itself fails: the server ended the connection during the work.
+        superuser = await asyncpg.connect(plain_url(servers.superuser_url))
+        try:
+            with pytest.raises(DBAPIError):
+                async with db.tenant(org_a.id) as session:
+                    pid = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+                    assert await superuser.fetchval("SELECT pg_terminate_backend($1)", pid)
+                    await asyncio.sleep(0.3)
+        finally:
+            await superuser.close()
+        assert pool.checkedout() == 0  # type: ignore[attr-defined]
+        # Whatever connection comes next is outside any transaction and scoped anew.
+        for _ in range(3):
+            async with db.tenant(org_a.id) as session:
+                scope = (await session.execute(text("SELECT current_setting('codo.org_id', true)"))).scalar()
+                assert scope == str(org_a.id)
     finally:
         await db.dispose()

@@ -26,6 +26,7 @@ case (``pip install py-spy``; ``--profile raw`` for collapsed stacks).
 ``--keep DIR`` keeps the seeded database in ``DIR`` and reuses it on the next run with the same
 ``--keep`` (migrating it to the current head first, so a new migration is measured on the same
 rows): seeding a thousand organisations takes minutes on a busy machine, the measurement seconds.
+With ``--profile`` the flame graphs are written there too, named after their case.
 """
 
 from __future__ import annotations
@@ -169,6 +170,10 @@ def lua(path: Path, method: str, paths: list[str], headers: dict[str, str], body
     ]
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def slug(label: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
 
 
 def profile(pid: int, out: Path, args: argparse.Namespace) -> subprocess.Popen[bytes]:
@@ -420,11 +425,7 @@ def main(args: argparse.Namespace) -> None:
         for label, mine, theirs in cases:
             if args.only and args.only not in label:
                 continue
-            spy = (
-                profile(codo.pid, tmp / f"{label.split(' (')[0].replace(' ', '-')}.svg", args)
-                if args.profile
-                else None
-            )
+            spy = profile(codo.pid, (args.keep or tmp) / f"{slug(label)}.svg", args) if args.profile else None
             a = wrk(codo_url, mine, args.seconds, args.connections, codo.pid, postmaster)
             if spy:
                 spy.wait()
