@@ -37,7 +37,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import get_history, set_committed_value
 
 from shared import clock, history
 from shared.contacts import fields as custom_fields
@@ -621,12 +621,17 @@ def _unflushed(contact: Contact) -> dict[str, Any]:
     """The columns of ``contact`` set to new values that are not written yet (as the ORM compares)."""
     state = sa_inspect(contact)
     out: dict[str, Any] = {}
-    for attr in state.attrs:
-        if attr.key in state.committed_state:
-            added = attr.history.added
-            if added:
-                out[attr.key] = added[0]
+    # Only attributes set since the load have a committed value kept (``state.attrs`` would build
+    # an object for each of the model's columns first).
+    for key in sorted(state.committed_state, key=lambda k: _COLUMN_ORDER.get(k, len(_COLUMN_ORDER))):
+        added = get_history(contact, key).added
+        if added:
+            out[key] = added[0]
     return out
+
+
+# The model's order, so that the same columns changed always make the same statement.
+_COLUMN_ORDER = {column.key: i for i, column in enumerate(Contact.__mapper__.column_attrs)}
 
 
 async def _write_out(session: AsyncSession, contact_id: uuid.UUID, values: dict[str, Any]) -> ContactOut:
@@ -656,11 +661,18 @@ async def read_out(session: AsyncSession, contact_id: uuid.UUID) -> ContactOut:
     return _row_out(row)
 
 
+# Built once (constructing the statement cost as much as running it): $org and $contact_id.
+_ONE_CONTACT = select(Contact).where(
+    Contact.organization_id == bindparam("org", type_=Uuid()),
+    Contact.id == bindparam("contact_id", type_=Uuid()),
+)
+_ONE_CONTACT_LOCKED = _ONE_CONTACT.with_for_update()
+
+
 async def get_contact(session: AsyncSession, contact_id: uuid.UUID, *, for_update: bool = False) -> Contact:
-    query = select(Contact).where(Contact.organization_id == current_org(session), Contact.id == contact_id)
-    if for_update:
-        query = query.with_for_update()
-    contact = (await session.execute(query)).scalar_one_or_none()
+    query = _ONE_CONTACT_LOCKED if for_update else _ONE_CONTACT
+    params = {"org": current_org(session), "contact_id": contact_id}
+    contact = (await session.execute(query, params)).scalar_one_or_none()
     if contact is None:
         raise NotFound("no such contact")
     return contact
@@ -1031,7 +1043,7 @@ async def create_contact(
     raw = {name: getattr(data, name) for name in PROFILE_FIELDS}
     values = clean_values(raw)
     await _check_owner(session, values.get("owner_membership_id"))
-    fields = await custom_fields.list_fields(session)
+    fields = await custom_fields.active_definitions(session)
     custom = custom_fields.apply_custom(fields, {}, data.custom, values["kinds"])
     duplicates = await find_duplicates(
         session,
@@ -1107,7 +1119,7 @@ async def update_contact(
     values = clean_values(sent, protected_status=True)
     if "owner_membership_id" in values:
         await _check_owner(session, values["owner_membership_id"])
-    fields = await custom_fields.list_fields(session)
+    fields = await custom_fields.active_definitions(session)
     kinds = values.get("kinds", contact.kinds)
     changes = data.custom if not isinstance(data.custom, msgspec.UnsetType) else {}
     contact.custom = custom_fields.apply_custom(fields, contact.custom, changes, kinds)
