@@ -17,6 +17,9 @@ from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
 log = get_logger("codo.request")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# The metrics' series of each method, route template and status, looked up once: finding a
+# labelled series checks and joins its labels every time. Route templates are few.
+_SERIES: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
 
 def request_context_middleware(app: ASGIApp) -> ASGIApp:
@@ -46,8 +49,14 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
             route: Any = scope.get("path_template") or "unmatched"
             elapsed = time.perf_counter() - started
             method = scope.get("method", "")
-            HTTP_REQUESTS.labels(method, route, str(status)).inc()
-            HTTP_LATENCY.labels(method, route).observe(elapsed)
+            series = _SERIES.get((method, route, status))
+            if series is None:
+                series = _SERIES[(method, route, status)] = (
+                    HTTP_REQUESTS.labels(method, route, str(status)),
+                    HTTP_LATENCY.labels(method, route),
+                )
+            series[0].inc()
+            series[1].observe(elapsed)
             # The route template, never the raw path or query: those may hold names or e-mail addresses.
             log.info(
                 "request",
