@@ -394,7 +394,7 @@ async def _rows_per_table(owner: asyncpg.Connection, tables: list[str], org: Any
         }
 
 
-@pytest.mark.parametrize("context", ["none", "system"])
+@pytest.mark.parametrize("context", ["none", "system", "its own"])
 async def test_deleting_an_organisation_with_data_leaves_nothing_of_it_and_everything_of_the_others(
     db: Database, servers: Servers, org_b: Org, context: str
 ) -> None:
@@ -412,6 +412,8 @@ async def test_deleting_an_organisation_with_data_leaves_nothing_of_it_and_every
         async with owner.transaction():
             if context == "system":
                 await owner.execute("SELECT set_config('codo.system', 'on', true)")
+            elif context == "its own":
+                await owner.execute("SELECT set_config('codo.org_id', $1, true)", str(gone.id))
             assert await owner.execute("DELETE FROM organizations WHERE id = $1", gone.id) == "DELETE 1"
         assert await owner.fetchval("SELECT count(*) FROM organizations WHERE id = $1", gone.id) == 0
         left = {t: n for t, n in (await _rows_per_table(owner, tables, gone.id)).items() if n}

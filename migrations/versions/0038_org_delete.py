@@ -1,12 +1,14 @@
 """Deleting an organisation with data: the triggers that keep derived rows write none for it.
 
 Deleting an organisation cascades through every tenant table, and the statement triggers on
-those tables then did their usual work for the rows deleted: bump the matching pool's and the
-questionnaire scan's counters (0019, 0023, 0024), stamp the people of the pool (0028), subtract
-the activities from the monthly summary (0025), note a change for the dashboard (0036) and
-recompute whether a contact lacks a consent (0020). Each of them wrote a row of the
-organisation being deleted: refused by row-level security without a system context, by the
-foreign key to the organisation with one. No organisation with data could be deleted.
+those tables then did their usual work for the rows deleted. The counters of the matching pool
+and of the questionnaire scan (0019, 0023, 0024) and the dashboard's change rows (0036) wrote a
+new row of the organisation being deleted: refused by row-level security without a system
+context, by the foreign key to the organisation with one. No organisation with data could be
+deleted. The people's stamps (0028), the monthly summary (0025) and the missing-consent flag
+(0020) only got by because of the order the foreign keys happen to cascade in (the tandems go
+before their check-ins) or because the rows they update already exist; they skip the
+organisation too, so that no order of the cascade can break a deletion.
 
 A row trigger on ``organizations`` now notes each organisation a deletion is about to remove in
 the transaction-local setting ``codo.deleting_orgs`` before the cascade runs, and the trigger
