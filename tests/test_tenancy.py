@@ -15,7 +15,7 @@ from shared.db import Database, plain_url
 from shared.models import ApiToken, tenant_tables
 from shared.settings import Settings
 from shared.tasks.models import Task
-from tests.conftest import Org, Servers
+from tests.conftest import Org, Servers, create_org
 from tests.seeds import seed_every_tenant_table
 
 TENANT_TABLES = tenant_tables()
@@ -381,5 +381,43 @@ async def test_deleting_an_organisation_deletes_its_search_terms(
             await owner.execute("SELECT set_config('codo.system', 'on', true)")
             assert await owner.fetchval(terms, gone) == 0
             assert await owner.fetchval(terms, org_b.id) == kept > 0, "another organisation keeps its terms"
+    finally:
+        await owner.close()
+
+
+async def _rows_per_table(owner: asyncpg.Connection, tables: list[str], org: Any) -> dict[str, int]:
+    async with owner.transaction():
+        await owner.execute("SELECT set_config('codo.system', 'on', true)")
+        return {
+            table: await owner.fetchval(f"SELECT count(*) FROM {table} WHERE organization_id = $1", org)
+            for table in tables
+        }
+
+
+@pytest.mark.parametrize("context", ["none", "system", "its own"])
+async def test_deleting_an_organisation_with_data_leaves_nothing_of_it_and_everything_of_the_others(
+    db: Database, servers: Servers, org_b: Org, context: str
+) -> None:
+    """Counters, stamps, summaries and change rows are kept by triggers on the tables a deletion
+    cascades through: they must not write (or refuse to write) rows of the organisation going."""
+    gone = await create_org(db)
+    await seed_every_tenant_table(db, gone)
+    await seed_every_tenant_table(db, org_b)
+    owner = await asyncpg.connect(plain_url(servers.migrations_url))
+    try:
+        tables = await _tenant_tables(owner)
+        before = await _rows_per_table(owner, tables, gone.id)
+        assert all(before.values()), [t for t, n in before.items() if not n]
+        kept = await _rows_per_table(owner, tables, org_b.id)
+        async with owner.transaction():
+            if context == "system":
+                await owner.execute("SELECT set_config('codo.system', 'on', true)")
+            elif context == "its own":
+                await owner.execute("SELECT set_config('codo.org_id', $1, true)", str(gone.id))
+            assert await owner.execute("DELETE FROM organizations WHERE id = $1", gone.id) == "DELETE 1"
+        assert await owner.fetchval("SELECT count(*) FROM organizations WHERE id = $1", gone.id) == 0
+        left = {t: n for t, n in (await _rows_per_table(owner, tables, gone.id)).items() if n}
+        assert left == {}, "rows of the deleted organisation are left"
+        assert await _rows_per_table(owner, tables, org_b.id) == kept, "another organisation lost rows"
     finally:
         await owner.close()
