@@ -63,7 +63,8 @@ class SessionStore:
     async def load(self, session_id: str | None) -> WebSession | None:
         if not session_id or len(session_id) > 100:
             return None
-        raw = await self.redis.get(_key(session_id))
+        # Each use restarts the idle timeout: read and restarted in one round trip (GETEX, Redis 6.2).
+        raw = await self.redis.getex(_key(session_id), ex=self.idle)
         if raw is None:
             return None
         session = msgspec.json.decode(raw, type=WebSession)
@@ -71,9 +72,10 @@ class SessionStore:
         if time.time() - session.created_at >= self.absolute:
             await self.destroy(session_id)
             return None
-        # Each use restarts the idle timeout.
+        # Near its absolute end a session gets no more than the time it has left.
         remaining = int(session.created_at + self.absolute - time.time())
-        await self.redis.expire(_key(session_id), max(1, min(self.idle, remaining)))
+        if remaining < self.idle:
+            await self.redis.expire(_key(session_id), max(1, remaining))
         return session
 
     async def destroy(self, session_id: str) -> None:

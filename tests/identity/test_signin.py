@@ -392,6 +392,27 @@ async def test_sessions_end_after_the_absolute_timeout(
     assert (await person.codo.get(f"/o/{org_a.slug}", follow_redirects=False)).status_code == 303
 
 
+async def test_each_use_restarts_the_idle_timeout_but_never_past_the_absolute_end(
+    identity_settings: Settings,
+) -> None:
+    redis = aioredis.Redis.from_url(identity_settings.redis_dsn)
+    store = SessionStore(redis, identity_settings)
+    try:
+        web = await store.create(user_id=uuid.uuid4())
+        key = f"codo:session:{hashlib.sha256(web.id.encode()).hexdigest()}"
+        await redis.expire(key, 60)
+        assert await store.load(web.id) is not None
+        assert 55 * 60 < await redis.ttl(key) <= 60 * 60, "a use restarts the 60 idle minutes"
+        # Ten minutes before the absolute end (12 hours) a use gives it those ten minutes only.
+        web.created_at -= 12 * 3600 - 600
+        await store.save(web)
+        await redis.expire(key, 3600)
+        assert await store.load(web.id) is not None
+        assert 0 < await redis.ttl(key) <= 600
+    finally:
+        await redis.aclose()
+
+
 def id_token_claims(token: str) -> dict[str, Any]:
     payload = token.split(".")[1]
     return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
