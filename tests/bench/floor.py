@@ -75,18 +75,15 @@ LOCK = (
 )
 FIELDS = (
     "SELECT contact_fields.key, contact_fields.label_de, contact_fields.label_en, contact_fields.type, "
-    "contact_fields.options, contact_fields.required_for, contact_fields.position, "
-    "contact_fields.archived_at, contact_fields.created_at, contact_fields.organization_id, "
-    "contact_fields.id \nFROM contact_fields "
-    "\nWHERE contact_fields.archived_at IS NULL AND contact_fields.organization_id = $1::UUID "
-    "ORDER BY contact_fields.position, contact_fields.key"
+    "CAST(contact_fields.options AS TEXT) AS options, contact_fields.required_for, contact_fields.position "
+    "\nFROM contact_fields \nWHERE contact_fields.organization_id = $1::UUID "
+    "AND contact_fields.archived_at IS NULL ORDER BY contact_fields.position, contact_fields.key"
 )
 HISTORY = (
     "INSERT INTO history (actor_kind, actor_user_id, actor_membership_id, actor_token_id, actor, reason, "
-    "entity, entity_id, action, contact_ids, match_id, target, changes, details, scrubbed_at, "
-    "organization_id, id) VALUES ($1::VARCHAR, $2::UUID, $3::UUID, $4::UUID, $5::VARCHAR, $6::VARCHAR, "
-    "$7::VARCHAR, $8::UUID, $9::VARCHAR, $10::UUID[], $11::UUID, $12::VARCHAR, $13::JSONB, $14::JSONB, "
-    "$15::TIMESTAMP WITH TIME ZONE, $16::UUID, $17::UUID) RETURNING history.at"
+    "entity, entity_id, action, contact_ids, match_id, target, changes, details, organization_id, id) "
+    "VALUES ($1::VARCHAR, $2::UUID, $3::UUID, $4::UUID, $5::VARCHAR, $6::VARCHAR, $7::VARCHAR, $8::UUID, "
+    "$9::VARCHAR, $10::UUID[], $11::UUID, $12::VARCHAR, $13::JSONB, $14::JSONB, $15::UUID, $16::UUID)"
 )
 CHANGE = (
     f"UPDATE contacts SET city = $3, updated_at = $4 WHERE organization_id = $1 AND id = $2 RETURNING {OUT}"
@@ -174,9 +171,9 @@ def create_app(dsn: str, org: uuid.UUID, pool_size: int) -> Litestar:
             await conn.fetch(FIELDS, org)
             now = datetime.now(UTC)
             changes = _encoder.encode({"city": [before["city"], data.city]}).decode()
-            await conn.fetchval(
+            await conn.execute(
                 HISTORY, "token", None, None, None, "API token bench", "", "contact", contact_id,
-                "changed", [contact_id], None, "", changes, "{}", None, org, uuid.uuid4(),
+                "changed", [contact_id], None, "", changes, "{}", org, uuid.uuid4(),
             )  # fmt: skip
             row = await conn.fetchrow(CHANGE, org, contact_id, data.city, now)
         return json(dict(row))
