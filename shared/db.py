@@ -9,7 +9,6 @@ mid-request commit followed by new work is scoped again, not silently unscoped.
 
 from __future__ import annotations
 
-import functools
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -150,10 +149,8 @@ def _name_organisation(state: ORMExecuteState) -> None:
 _CRITERIA = "codo.tenant_criteria"
 
 
-@functools.lru_cache(maxsize=4096)
 def _tenant_criteria(org: uuid.UUID) -> Any:
     # A lambda, so that SQLAlchemy caches the statement once and binds ``org`` as a parameter.
-    # The option is immutable: one per organisation serves every session of this process.
     return with_loader_criteria(TenantBase, lambda cls: cls.organization_id == org, include_aliases=True)
 
 
