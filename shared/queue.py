@@ -44,6 +44,7 @@ INTAKE_CERTIFICATE_REMINDERS = "intake_certificate_reminders"
 INTAKE_PURGE_SUBMISSIONS = "intake_purge_submissions"
 PURGE_STALE_INVITATIONS = "purge_stale_invitations"
 REPORTING_RUN_EXPORT = "reporting_run_export"
+REPORTING_REFRESH_DASHBOARD = "reporting_refresh_dashboard"
 MEETING_LOG_REMINDERS = "meeting_log_reminders"
 SEND_QUESTIONNAIRES = "send_questionnaires"
 
@@ -60,6 +61,7 @@ JOBS = frozenset(
         INTAKE_PURGE_SUBMISSIONS,
         PURGE_STALE_INVITATIONS,
         REPORTING_RUN_EXPORT,
+        REPORTING_REFRESH_DASHBOARD,
         MEETING_LOG_REMINDERS,
         SEND_QUESTIONNAIRES,
     }

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import msgspec
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import current_org
+from shared.db import Database, current_org
 from shared.reporting import figures
 from shared.reporting.schemas import Series, Value, suppress_series, suppress_value
 
@@ -124,6 +124,40 @@ DELETE FROM report_changes x
 WHERE x.organization_id = :org
   AND x.xid < (SELECT pg_snapshot_xmin(CAST(s.snapshot AS pg_snapshot))::text::bigint FROM stored s)
 """
+
+
+# Organisations whose stored charts of the last week are old: a change row they could not see.
+_STALE = """
+SELECT c.organization_id, c.day FROM report_dashboard_charts c
+WHERE c.day >= CAST(:since AS date)
+  AND EXISTS (
+    SELECT 1 FROM report_changes x
+    WHERE x.organization_id = c.organization_id
+      AND x.xid >= pg_snapshot_xmin(CAST(c.snapshot AS pg_snapshot))::text::bigint
+      AND NOT pg_visible_in_snapshot(x.xid::text::xid8, CAST(c.snapshot AS pg_snapshot)))
+"""
+# How long after its last visit an organisation's dashboard is still kept current in the background.
+REFRESH_DAYS = 7
+
+
+async def stale_dashboards(db: Database, today: date) -> list[uuid.UUID]:
+    """SYSTEM CONTEXT: the organisations whose dashboard was looked at in the last week and whose
+    stored charts a write has made old since. Reads only which organisations, no figures."""
+    async with db.system_context("dashboard refresh scan") as session:
+        rows = await session.execute(text(_STALE), {"since": today - timedelta(days=REFRESH_DAYS)})
+        return [r.organization_id for r in rows]
+
+
+async def refresh(db: Database, org_id: uuid.UUID, today: date) -> bool:
+    """Compute and store the organisation's charts if a write made them old, as a visit would:
+    the next visit finds them current. True if they were computed."""
+    async with db.tenant(org_id) as session:
+        params = {"today": today, "member": None, "org": org_id}
+        found = (await session.execute(text(_NOW), params)).one()
+        if found.kept is not None:
+            return False
+        await _kept(session, params, found)
+        return True
 
 
 async def _kept(session: AsyncSession, params: dict[str, Any], found: Any) -> _Kept:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import delete, event, text, update
@@ -16,7 +16,7 @@ from shared.contacts.service import derive
 from shared.db import Database
 from shared.matching.models import CheckIn, Match, MatchEvent, MatchingSettings
 from shared.reporting import dashboard, figures
-from tests.conftest import Org
+from tests.conftest import Org, create_org
 
 TODAY = date(2025, 6, 15)
 Charts = dict[str, list[Any]]
@@ -217,3 +217,31 @@ async def test_one_organisations_stored_charts_never_reach_another(
     assert counted.computed == 0
     await _tandem(db, org_b, date(2025, 4, 1))
     assert (await _charts(db, org_b))["tandems_started"][9:11] == [2, 1]
+
+
+async def test_a_dashboard_a_write_made_old_is_computed_again_in_the_background(db: Database) -> None:
+    # Organisations of their own: the other tests leave stored charts of other days behind.
+    written, quiet = await create_org(db), await create_org(db)
+    one = await _tandem(db, written, date(2025, 1, 1))
+    await _tandem(db, quiet, date(2025, 2, 1))
+    before = await _stored_then(db, written)
+    await _stored_then(db, quiet)
+    assert not {written.id, quiet.id} & set(await dashboard.stale_dashboards(db, TODAY))
+
+    async with db.tenant(written.id) as s:
+        s.add(CheckIn(organization_id=written.id, match_id=one, occurred_on=date(2025, 5, 5), channel="phone",
+                      rating=5))  # fmt: skip
+    stale = set(await dashboard.stale_dashboards(db, TODAY))
+    assert written.id in stale and quiet.id not in stale
+    # A dashboard nobody looked at for more than a week is left to its next visit.
+    assert written.id not in await dashboard.stale_dashboards(db, TODAY + timedelta(days=8))
+
+    assert await dashboard.refresh(db, written.id, TODAY) is True
+    assert written.id not in await dashboard.stale_dashboards(db, TODAY)
+    with Statements(db) as seen:
+        shown = await _charts(db, written)
+    assert seen.computed == 0, "the visit after the refresh computed the charts itself"
+    assert (
+        shown == await _fresh(db, written) and shown["checkins_held"][11] == 1 != before["checkins_held"][11]
+    )
+    assert await dashboard.refresh(db, written.id, TODAY) is False, "current charts are not computed again"
