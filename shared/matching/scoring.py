@@ -22,11 +22,11 @@ import bisect
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 
 import msgspec
 import numpy as np
@@ -48,6 +48,8 @@ UNKNOWN = -1  # no gender recorded
 OTHER = -2  # a gender nobody in the vocabulary has or wishes for
 
 _SLOT_INDEX = {s: i for i, s in enumerate(texts.SLOTS)}
+T = TypeVar("T")
+_MISSING = object()
 # Answers a pool keeps (one per person, limit and language asked for).
 ANSWERS_KEPT = 512
 # How many patches back a pool looks for an answer it can take over (and keeps its ancestors).
@@ -933,6 +935,8 @@ class CandidatePool:
         # Answers already given from this pool: the same person asking again costs a lookup.
         self._answers: OrderedDict[AnswerKey, Answer] = OrderedDict()
         self._answers_lock = threading.Lock()
+        # Whole answers as a caller sent them (see :meth:`kept`): made from this pool alone.
+        self._kept: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         # People asking, encoded with ``vocab``: shared by the pools patched with the same words.
         self._encoded: dict[bytes, Side] = {} if encoded is None else encoded
         self._fews: dict[tuple[int, ...], _Few] = {}
@@ -1089,6 +1093,22 @@ class CandidatePool:
             while len(self._answers) > ANSWERS_KEPT:
                 self._answers.popitem(last=False)
         return list(found.suggestions)
+
+    def kept(self, key: tuple[Any, ...], make: Callable[[], T]) -> T:
+        """What ``make`` returns for ``key``, made once per pool: for a caller's whole answer (the
+        response body) when it depends on nothing but this pool and ``key``. A patched or rebuilt
+        pool is a new object and starts empty, so nothing made from an older pool is given again."""
+        with self._answers_lock:
+            found = self._kept.get(key, _MISSING)
+            if found is not _MISSING:
+                self._kept.move_to_end(key)
+                return cast(T, found)
+        made = make()
+        with self._answers_lock:
+            self._kept[key] = made
+            while len(self._kept) > ANSWERS_KEPT:
+                self._kept.popitem(last=False)
+        return made
 
     def _carried(self, person: Profile, key: AnswerKey) -> tuple[Answer | None, dict[uuid.UUID, Suggestion]]:
         """An answer a pool this one was patched from gave, if it is still the answer here; else

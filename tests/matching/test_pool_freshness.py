@@ -220,3 +220,32 @@ async def test_a_pool_out_of_the_collectors_sight_answers_alike_and_is_freed_whe
     people.POOLS.clear()
     assert await matching.call("GET", "/matching/suggestions", params=params) == expected
     assert gone() is None
+
+
+async def test_a_kept_suggestions_answer_follows_names_limits_languages_and_the_person(
+    matching: MatchingApi, client: Any, org_a: Org
+) -> None:
+    mentee = await matching.person("mentee", "Samir", languages=["ar"], postal_code="10115")
+    hanna = await matching.person("mentor", "Hanna", languages=["ar"], postal_code="10115")
+    await matching.person("mentor", "Jonas", languages=["ar", "de"], postal_code="10117")
+    url = f"{matching.base}/matching/suggestions"
+    first = await client.get(url, params={"contact_id": mentee}, headers=org_a.auth(Role.COORDINATOR))
+    assert first.status_code == 200 and first.headers["content-type"].startswith("application/json")
+    again = await matching.call("GET", "/matching/suggestions", params={"contact_id": mentee})
+    assert again == first.json() and len(again["items"]) == 2
+
+    # Each of these asks the same pool for the same person, but for another answer.
+    one = await matching.call("GET", "/matching/suggestions", params={"contact_id": mentee, "limit": 1})
+    assert len(one["items"]) == 1
+    english = await matching.call("GET", "/matching/suggestions", params={"contact_id": mentee, "lang": "en"})
+    german = {c["label"] for i in again["items"] for c in i["criteria"]}
+    assert {c["label"] for i in english["items"] for c in i["criteria"]} != german
+
+    # A candidate's new name and the person's new profile show at once.
+    await matching.call("PATCH", f"/contacts/{hanna}", json={"first_name": "Hannah"})
+    renamed = await matching.call("GET", "/matching/suggestions", params={"contact_id": mentee})
+    assert "Hannah Test" in {i["candidate_name"] for i in renamed["items"]}
+    await matching.call("PATCH", f"/contacts/{mentee}", json={"languages": ["de"]})
+    moved = await matching.call("GET", "/matching/suggestions", params={"contact_id": mentee})
+    answer = [(i["candidate_id"], i["score"]) for i in moved["items"]]
+    assert answer != [(i["candidate_id"], i["score"]) for i in renamed["items"]]
