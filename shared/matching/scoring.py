@@ -872,13 +872,19 @@ class Suggestion(msgspec.Struct, kw_only=True, gc=False):
 AnswerKey = tuple[bytes, int, str]
 
 
+# A candidate's place in the ranking's order (best score, longer waiting, smaller id first): the
+# score rounded as ranking compares it, negated, the days waited (-1 unknown) negated, the id.
+Place = tuple[float, float, uuid.UUID]
+
+
 @dataclass(frozen=True)
 class Answer:
-    """The suggestions for one person, and the place of the last of them in the ranking's order
-    (best score, longer waiting, smaller id first); None when fewer than asked for were allowed."""
+    """The suggestions for one person, each one's place in the ranking's order, and the place of
+    the last of them; None when fewer than asked for were allowed."""
 
     suggestions: list[Suggestion]
-    last: tuple[float, float, uuid.UUID] | None
+    last: Place | None
+    places: tuple[Place, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -1078,16 +1084,7 @@ class CandidatePool:
         found, known = self._carried(person, key)
         if found is None:
             chosen, scores = self.rank(person, limit)
-            last = None
-            if len(chosen) == limit:
-                at = chosen[-1]
-                rounded = float(np.round(scores[-1:], 6)[0])
-                last = (
-                    -rounded,
-                    -float(np.nan_to_num(self.side.waiting_days[at], nan=-1.0)),
-                    self.profiles[at].id,
-                )
-            found = Answer(self.explain(person, chosen, locale, known), last)
+            found = self._answer(person, chosen, self._places(chosen, scores), limit, locale, known)
         with self._answers_lock:
             self._answers[key] = found
             while len(self._answers) > ANSWERS_KEPT:
@@ -1110,13 +1107,33 @@ class CandidatePool:
                 self._kept.popitem(last=False)
         return made
 
+    def _places(self, rows: Sequence[int] | npt.NDArray[np.intp], totals: F64) -> list[Place]:
+        """The places in the ranking's order of the candidates at ``rows`` with these totals."""
+        rounded = np.round(totals, 6).tolist()
+        waiting = np.nan_to_num(self.side.waiting_days[list(rows)], nan=-1.0).tolist()
+        return [(-r, -w, self.profiles[at].id) for r, w, at in zip(rounded, waiting, rows, strict=True)]
+
+    def _answer(
+        self,
+        person: Profile,
+        chosen: Sequence[int] | npt.NDArray[np.intp],
+        places: Sequence[Place],
+        limit: int,
+        locale: Locale,
+        known: dict[uuid.UUID, Suggestion],
+    ) -> Answer:
+        last = places[-1] if places and len(places) == limit else None
+        return Answer(self.explain(person, chosen, locale, known), last, tuple(places))
+
     def _carried(self, person: Profile, key: AnswerKey) -> tuple[Answer | None, dict[uuid.UUID, Suggestion]]:
         """An answer a pool this one was patched from gave, if it is still the answer here; else
         none, and that answer's suggestions of candidates who did not change since.
 
         It is when none of its candidates changed since and nobody who changed (or joined) now
         ranks before its last one: everyone else is scored as before, by the same person, so the
-        best few stay the best few, with the same reasons. Costs scoring the changed few. When it
+        best few stay the best few, with the same reasons. Costs scoring the changed few. When
+        none of its candidates changed but some who did now rank before its last one, the answer
+        here is the best of its candidates and of those, without ranking everyone again. When it
         is not, a pair's breakdown depends on the two profiles alone (with the same settings and
         day, which a patch keeps), so the unchanged candidates' suggestions can be given again.
         """
@@ -1142,18 +1159,31 @@ class CandidatePool:
         if not rows:
             return found, known
         total, feasible = self._few(rows).score(self._me(person), person)
-        allowed = np.flatnonzero(feasible)
-        if allowed.size and found.last is None:  # fewer than asked for, and now one more is allowed
+        allowed = np.flatnonzero(feasible).tolist()
+        # The changed candidates who now rank before the last one (all allowed ones when fewer
+        # than asked for were): everyone else ranks after it, as before.
+        places = self._places([rows[j] for j in allowed], total[allowed])
+        entering = [
+            (place, rows[j])
+            for j, place in zip(allowed, places, strict=True)
+            if found.last is None or place < found.last
+        ]
+        if not entering:
+            return found, known
+        if len(found.places) != len(found.suggestions):
             return None, known
-        rounded = np.round(total, 6)
-        waiting = np.nan_to_num(self.side.waiting_days[list(rows)], nan=-1.0)
-        for j in allowed:
-            if (
-                found.last is not None
-                and (-float(rounded[j]), -float(waiting[j]), self.profiles[rows[j]].id) < found.last
-            ):
-                return None, known
-        return found, known
+        # So the best are the best of the answer's candidates and of those: places are unique
+        # (ids are), and a candidate's position in the pool follows its id.
+        limit, locale = key[1], key[2]
+        now = sorted(
+            [*((place, self.position(place[2])) for place in found.places), *entering],
+            key=lambda entry: entry[0],
+        )[:limit]
+        chosen = [at for _, at in now if at is not None]
+        if len(chosen) != len(now):
+            return None, known
+        merged = self._answer(person, chosen, [p for p, _ in now], limit, cast(Locale, locale), known)
+        return merged, known
 
     def explain(
         self,
