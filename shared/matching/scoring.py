@@ -52,6 +52,8 @@ T = TypeVar("T")
 _MISSING = object()
 # Answers a pool keeps (one per person, limit and language asked for).
 ANSWERS_KEPT = 512
+# Bodies one answer keeps (one per contact, side and pool size asked with it).
+ANSWER_BODIES_KEPT = 4
 # How many patches back a pool looks for an answer it can take over (and keeps its ancestors).
 ANSWERS_CARRIED = 4
 # People asking a pool (and the pools patched from it with the same words) keeps encoded.
@@ -885,6 +887,20 @@ class Answer:
     suggestions: list[Suggestion]
     last: Place | None
     places: tuple[Place, ...] = ()
+    # What callers made of it (see :meth:`kept`).
+    _kept: dict[tuple[Any, ...], Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def kept(self, key: tuple[Any, ...], make: Callable[[], T]) -> T:
+        """What ``make`` returns for ``key``, made once per answer: for a caller's body written
+        from the answer, the pool's size and the names of its candidates. A pool that takes the
+        answer over unchanged holds the same candidates, unchanged, so only its size may differ
+        (keep it in ``key``); a merged or new answer is a new object and starts empty."""
+        found = self._kept.get(key, _MISSING)
+        if found is _MISSING:
+            if len(self._kept) >= ANSWER_BODIES_KEPT:
+                self._kept.clear()
+            found = self._kept[key] = make()
+        return cast(T, found)
 
 
 @dataclass(frozen=True)
@@ -1075,12 +1091,16 @@ class CandidatePool:
     def suggest(self, person: Profile, limit: int = 10, locale: Locale = "de") -> list[Suggestion]:
         """The best ``limit`` candidates with their breakdowns; the suggestions are shared between
         callers and must not be changed."""
+        return list(self.answer(person, limit, locale).suggestions)
+
+    def answer(self, person: Profile, limit: int = 10, locale: Locale = "de") -> Answer:
+        """:meth:`suggest`'s answer itself, shared between callers (and pools): not to be changed."""
         key = (msgspec.msgpack.encode(person), limit, locale)
         with self._answers_lock:
             found = self._answers.get(key)
             if found is not None:
                 self._answers.move_to_end(key)
-                return list(found.suggestions)
+                return found
         found, known = self._carried(person, key)
         if found is None:
             chosen, scores = self.rank(person, limit)
@@ -1089,7 +1109,7 @@ class CandidatePool:
             self._answers[key] = found
             while len(self._answers) > ANSWERS_KEPT:
                 self._answers.popitem(last=False)
-        return list(found.suggestions)
+        return found
 
     def kept(self, key: tuple[Any, ...], make: Callable[[], T]) -> T:
         """What ``make`` returns for ``key``, made once per pool: for a caller's whole answer (the

@@ -243,6 +243,11 @@ async def test_a_kept_suggestions_answer_follows_names_limits_languages_and_the_
     german = {c["label"] for i in again["items"] for c in i["criteria"]}
     assert {c["label"] for i in english["items"] for c in i["criteria"]} != german
 
+    # A new candidate who does not reach the best one: the same answer, from a pool one larger.
+    await matching.person("mentor", "Fritz", languages=["fa"], postal_code="80331")
+    still = await matching.call("GET", "/matching/suggestions", params={"contact_id": mentee, "limit": 1})
+    assert still["items"] == one["items"] and (one["candidates"], still["candidates"]) == (2, 3)
+
     # A candidate's new name and the person's new profile show at once.
     await matching.call("PATCH", f"/contacts/{hanna}", json={"first_name": "Hannah"})
     renamed = await matching.call("GET", "/matching/suggestions", params={"contact_id": mentee})

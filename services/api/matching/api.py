@@ -96,26 +96,30 @@ class MatchingController(ApiController):
         pool = await people.candidate_pool(ctx.session, ctx.org.id, other, settings, today, seen)
 
         def body() -> bytes:
-            found = pool.suggest(person, limit, lang)
-            return encode_json(
-                SuggestionsOut(
-                    contact_id=contact_id,
-                    role=role,
-                    candidates=len(pool),
-                    items=[
-                        SuggestionOut(
-                            candidate_id=s.candidate_id,
-                            candidate_name=pool.profiles[pool.position(s.candidate_id) or 0].name,
-                            score=s.score,
-                            criteria=s.criteria,
-                        )
-                        for s in found
-                    ],
-                )
+            answer = pool.answer(person, limit, lang)
+            return answer.kept(
+                (contact_id, role, len(pool)),
+                lambda: encode_json(
+                    SuggestionsOut(
+                        contact_id=contact_id,
+                        role=role,
+                        candidates=len(pool),
+                        items=[
+                            SuggestionOut(
+                                candidate_id=s.candidate_id,
+                                candidate_name=pool.profiles[pool.position(s.candidate_id) or 0].name,
+                                score=s.score,
+                                criteria=s.criteria,
+                            )
+                            for s in answer.suggestions
+                        ],
+                    )
+                ),
             )
 
         # The body depends on the pool and these alone: the same person asking the same pool again
-        # (every mentee of a cohort, page after page) is sent the bytes written the first time.
+        # (every mentee of a cohort, page after page) is sent the bytes written the first time,
+        # and a pool patched since that gives the same answer sends them again too.
         key = ("suggestions", contact_id, role, limit, lang, msgspec.msgpack.encode(person))
         return _json(pool.kept(key, body))
 
