@@ -72,9 +72,18 @@ def certificate_months(steps: Iterable[ScreeningStep]) -> int:
 
 
 async def evaluate(
-    session: AsyncSession, contact_ids: Iterable[uuid.UUID], *, today: date | None = None
+    session: AsyncSession,
+    contact_ids: Iterable[uuid.UUID],
+    *,
+    today: date | None = None,
+    reasons_only: bool = False,
 ) -> dict[uuid.UUID, PersonState]:
-    """The preparation state of each contact that exists (unknown ids are left out)."""
+    """The preparation state of each contact that exists (unknown ids are left out).
+
+    ``reasons_only``: just what :meth:`PersonState.reasons` reads. The intake profile is left
+    out, and so are records and certificate inspections when no step of these people asks for
+    them (matching asks about many people who belong to no programme with steps).
+    """
     ids = list(dict.fromkeys(contact_ids))
     if not ids:
         return {}
@@ -83,10 +92,11 @@ async def evaluate(
     people = {c.id: PersonState(contact=c, profile=None) for c in contacts}
     if not people:
         return {}
-    for profile in (
-        await session.execute(select(IntakeProfile).where(IntakeProfile.contact_id.in_(people)))
-    ).scalars():
-        people[profile.contact_id].profile = profile
+    if not reasons_only:
+        for profile in (
+            await session.execute(select(IntakeProfile).where(IntakeProfile.contact_id.in_(people)))
+        ).scalars():
+            people[profile.contact_id].profile = profile
 
     memberships = (
         await session.execute(
@@ -98,30 +108,42 @@ async def evaluate(
         )
     ).all()
 
-    latest: dict[tuple[uuid.UUID, uuid.UUID], ScreeningRecord] = {}
-    for record in (
-        await session.execute(
-            select(ScreeningRecord)
-            .where(ScreeningRecord.contact_id.in_(people))
-            .order_by(ScreeningRecord.done_on, ScreeningRecord.created_at, ScreeningRecord.id)
-        )
-    ).scalars():
-        latest[(record.contact_id, record.step_id)] = record
-
-    for inspection in (
-        await session.execute(
-            select(CertificateInspection)
-            .where(CertificateInspection.contact_id.in_(people))
-            .order_by(
-                CertificateInspection.inspected_on, CertificateInspection.issued_on, CertificateInspection.id
-            )
-        )
-    ).scalars():
-        people[inspection.contact_id].certificate = inspection
-
     steps_of: dict[uuid.UUID, list[tuple[ScreeningStep, str]]] = {}
     for contact_id, step, programme_name in memberships:
         steps_of.setdefault(contact_id, []).append((step, programme_name))
+    # Which kinds of step apply to anyone: an ordinary step reads records, a certificate step
+    # the inspections.
+    kinds = {
+        step.kind == "certificate"
+        for contact_id, steps in steps_of.items()
+        for step, _ in steps
+        if set(step.applies_to) & set(people[contact_id].contact.kinds)
+    }
+
+    latest: dict[tuple[uuid.UUID, uuid.UUID], ScreeningRecord] = {}
+    if not reasons_only or False in kinds:
+        for record in (
+            await session.execute(
+                select(ScreeningRecord)
+                .where(ScreeningRecord.contact_id.in_(people))
+                .order_by(ScreeningRecord.done_on, ScreeningRecord.created_at, ScreeningRecord.id)
+            )
+        ).scalars():
+            latest[(record.contact_id, record.step_id)] = record
+
+    if not reasons_only or True in kinds:
+        for inspection in (
+            await session.execute(
+                select(CertificateInspection)
+                .where(CertificateInspection.contact_id.in_(people))
+                .order_by(
+                    CertificateInspection.inspected_on,
+                    CertificateInspection.issued_on,
+                    CertificateInspection.id,
+                )
+            )
+        ).scalars():
+            people[inspection.contact_id].certificate = inspection
 
     for contact_id, person in people.items():
         applicable = [
@@ -168,7 +190,7 @@ async def not_ready_reasons(
     """
     lang = vocab.language(locale)
     ids = list(dict.fromkeys(contact_ids))
-    people = await evaluate(session, ids, today=today)
+    people = await evaluate(session, ids, today=today, reasons_only=True)
     return {
         cid: people[cid].reasons(lang) if cid in people else [vocab.reason("unknown", lang)] for cid in ids
     }

@@ -22,11 +22,11 @@ import bisect
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 
 import msgspec
 import numpy as np
@@ -48,8 +48,12 @@ UNKNOWN = -1  # no gender recorded
 OTHER = -2  # a gender nobody in the vocabulary has or wishes for
 
 _SLOT_INDEX = {s: i for i, s in enumerate(texts.SLOTS)}
+T = TypeVar("T")
+_MISSING = object()
 # Answers a pool keeps (one per person, limit and language asked for).
 ANSWERS_KEPT = 512
+# Bodies one answer keeps (one per contact, side and pool size asked with it).
+ANSWER_BODIES_KEPT = 4
 # How many patches back a pool looks for an answer it can take over (and keeps its ancestors).
 ANSWERS_CARRIED = 4
 # People asking a pool (and the pools patched from it with the same words) keeps encoded.
@@ -870,13 +874,33 @@ class Suggestion(msgspec.Struct, kw_only=True, gc=False):
 AnswerKey = tuple[bytes, int, str]
 
 
+# A candidate's place in the ranking's order (best score, longer waiting, smaller id first): the
+# score rounded as ranking compares it, negated, the days waited (-1 unknown) negated, the id.
+Place = tuple[float, float, uuid.UUID]
+
+
 @dataclass(frozen=True)
 class Answer:
-    """The suggestions for one person, and the place of the last of them in the ranking's order
-    (best score, longer waiting, smaller id first); None when fewer than asked for were allowed."""
+    """The suggestions for one person, each one's place in the ranking's order, and the place of
+    the last of them; None when fewer than asked for were allowed."""
 
     suggestions: list[Suggestion]
-    last: tuple[float, float, uuid.UUID] | None
+    last: Place | None
+    places: tuple[Place, ...] = ()
+    # What callers made of it (see :meth:`kept`).
+    _kept: dict[tuple[Any, ...], Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def kept(self, key: tuple[Any, ...], make: Callable[[], T]) -> T:
+        """What ``make`` returns for ``key``, made once per answer: for a caller's body written
+        from the answer, the pool's size and the names of its candidates. A pool that takes the
+        answer over unchanged holds the same candidates, unchanged, so only its size may differ
+        (keep it in ``key``); a merged or new answer is a new object and starts empty."""
+        found = self._kept.get(key, _MISSING)
+        if found is _MISSING:
+            if len(self._kept) >= ANSWER_BODIES_KEPT:
+                self._kept.clear()
+            found = self._kept[key] = make()
+        return cast(T, found)
 
 
 @dataclass(frozen=True)
@@ -933,6 +957,8 @@ class CandidatePool:
         # Answers already given from this pool: the same person asking again costs a lookup.
         self._answers: OrderedDict[AnswerKey, Answer] = OrderedDict()
         self._answers_lock = threading.Lock()
+        # Whole answers as a caller sent them (see :meth:`kept`): made from this pool alone.
+        self._kept: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         # People asking, encoded with ``vocab``: shared by the pools patched with the same words.
         self._encoded: dict[bytes, Side] = {} if encoded is None else encoded
         self._fews: dict[tuple[int, ...], _Few] = {}
@@ -1065,30 +1091,59 @@ class CandidatePool:
     def suggest(self, person: Profile, limit: int = 10, locale: Locale = "de") -> list[Suggestion]:
         """The best ``limit`` candidates with their breakdowns; the suggestions are shared between
         callers and must not be changed."""
+        return list(self.answer(person, limit, locale).suggestions)
+
+    def answer(self, person: Profile, limit: int = 10, locale: Locale = "de") -> Answer:
+        """:meth:`suggest`'s answer itself, shared between callers (and pools): not to be changed."""
         key = (msgspec.msgpack.encode(person), limit, locale)
         with self._answers_lock:
             found = self._answers.get(key)
             if found is not None:
                 self._answers.move_to_end(key)
-                return list(found.suggestions)
+                return found
         found, known = self._carried(person, key)
         if found is None:
             chosen, scores = self.rank(person, limit)
-            last = None
-            if len(chosen) == limit:
-                at = chosen[-1]
-                rounded = float(np.round(scores[-1:], 6)[0])
-                last = (
-                    -rounded,
-                    -float(np.nan_to_num(self.side.waiting_days[at], nan=-1.0)),
-                    self.profiles[at].id,
-                )
-            found = Answer(self.explain(person, chosen, locale, known), last)
+            found = self._answer(person, chosen, self._places(chosen, scores), limit, locale, known)
         with self._answers_lock:
             self._answers[key] = found
             while len(self._answers) > ANSWERS_KEPT:
                 self._answers.popitem(last=False)
-        return list(found.suggestions)
+        return found
+
+    def kept(self, key: tuple[Any, ...], make: Callable[[], T]) -> T:
+        """What ``make`` returns for ``key``, made once per pool: for a caller's whole answer (the
+        response body) when it depends on nothing but this pool and ``key``. A patched or rebuilt
+        pool is a new object and starts empty, so nothing made from an older pool is given again."""
+        with self._answers_lock:
+            found = self._kept.get(key, _MISSING)
+            if found is not _MISSING:
+                self._kept.move_to_end(key)
+                return cast(T, found)
+        made = make()
+        with self._answers_lock:
+            self._kept[key] = made
+            while len(self._kept) > ANSWERS_KEPT:
+                self._kept.popitem(last=False)
+        return made
+
+    def _places(self, rows: Sequence[int] | npt.NDArray[np.intp], totals: F64) -> list[Place]:
+        """The places in the ranking's order of the candidates at ``rows`` with these totals."""
+        rounded = np.round(totals, 6).tolist()
+        waiting = np.nan_to_num(self.side.waiting_days[list(rows)], nan=-1.0).tolist()
+        return [(-r, -w, self.profiles[at].id) for r, w, at in zip(rounded, waiting, rows, strict=True)]
+
+    def _answer(
+        self,
+        person: Profile,
+        chosen: Sequence[int] | npt.NDArray[np.intp],
+        places: Sequence[Place],
+        limit: int,
+        locale: Locale,
+        known: dict[uuid.UUID, Suggestion],
+    ) -> Answer:
+        last = places[-1] if places and len(places) == limit else None
+        return Answer(self.explain(person, chosen, locale, known), last, tuple(places))
 
     def _carried(self, person: Profile, key: AnswerKey) -> tuple[Answer | None, dict[uuid.UUID, Suggestion]]:
         """An answer a pool this one was patched from gave, if it is still the answer here; else
@@ -1096,7 +1151,9 @@ class CandidatePool:
 
         It is when none of its candidates changed since and nobody who changed (or joined) now
         ranks before its last one: everyone else is scored as before, by the same person, so the
-        best few stay the best few, with the same reasons. Costs scoring the changed few. When it
+        best few stay the best few, with the same reasons. Costs scoring the changed few. When
+        none of its candidates changed but some who did now rank before its last one, the answer
+        here is the best of its candidates and of those, without ranking everyone again. When it
         is not, a pair's breakdown depends on the two profiles alone (with the same settings and
         day, which a patch keeps), so the unchanged candidates' suggestions can be given again.
         """
@@ -1122,18 +1179,31 @@ class CandidatePool:
         if not rows:
             return found, known
         total, feasible = self._few(rows).score(self._me(person), person)
-        allowed = np.flatnonzero(feasible)
-        if allowed.size and found.last is None:  # fewer than asked for, and now one more is allowed
+        allowed = np.flatnonzero(feasible).tolist()
+        # The changed candidates who now rank before the last one (all allowed ones when fewer
+        # than asked for were): everyone else ranks after it, as before.
+        places = self._places([rows[j] for j in allowed], total[allowed])
+        entering = [
+            (place, rows[j])
+            for j, place in zip(allowed, places, strict=True)
+            if found.last is None or place < found.last
+        ]
+        if not entering:
+            return found, known
+        if len(found.places) != len(found.suggestions):
             return None, known
-        rounded = np.round(total, 6)
-        waiting = np.nan_to_num(self.side.waiting_days[list(rows)], nan=-1.0)
-        for j in allowed:
-            if (
-                found.last is not None
-                and (-float(rounded[j]), -float(waiting[j]), self.profiles[rows[j]].id) < found.last
-            ):
-                return None, known
-        return found, known
+        # So the best are the best of the answer's candidates and of those: places are unique
+        # (ids are), and a candidate's position in the pool follows its id.
+        limit, locale = key[1], key[2]
+        now = sorted(
+            [*((place, self.position(place[2])) for place in found.places), *entering],
+            key=lambda entry: entry[0],
+        )[:limit]
+        chosen = [at for _, at in now if at is not None]
+        if len(chosen) != len(now):
+            return None, known
+        merged = self._answer(person, chosen, [p for p, _ in now], limit, cast(Locale, locale), known)
+        return merged, known
 
     def explain(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,6 +16,7 @@ from shared.db import Database, plain_url
 from shared.matching.people import POOL_TOPIC
 from shared.permissions import Role
 from tests.conftest import Org, Servers
+from tests.fixtures.intake import IntakeApi
 from tests.fixtures.matching import MatchingApi
 
 
@@ -220,3 +222,71 @@ async def test_a_pool_out_of_the_collectors_sight_answers_alike_and_is_freed_whe
     people.POOLS.clear()
     assert await matching.call("GET", "/matching/suggestions", params=params) == expected
     assert gone() is None
+
+
+async def test_a_kept_suggestions_answer_follows_names_limits_languages_and_the_person(
+    matching: MatchingApi, client: Any, org_a: Org
+) -> None:
+    mentee = await matching.person("mentee", "Samir", languages=["ar"], postal_code="10115")
+    hanna = await matching.person("mentor", "Hanna", languages=["ar"], postal_code="10115")
+    await matching.person("mentor", "Jonas", languages=["ar", "de"], postal_code="10117")
+    url = f"{matching.base}/matching/suggestions"
+    first = await client.get(url, params={"contact_id": mentee}, headers=org_a.auth(Role.COORDINATOR))
+    assert first.status_code == 200 and first.headers["content-type"].startswith("application/json")
+    again = await matching.call("GET", "/matching/suggestions", params={"contact_id": mentee})
+    assert again == first.json() and len(again["items"]) == 2
+
+    # Each of these asks the same pool for the same person, but for another answer.
+    one = await matching.call("GET", "/matching/suggestions", params={"contact_id": mentee, "limit": 1})
+    assert len(one["items"]) == 1
+    english = await matching.call("GET", "/matching/suggestions", params={"contact_id": mentee, "lang": "en"})
+    german = {c["label"] for i in again["items"] for c in i["criteria"]}
+    assert {c["label"] for i in english["items"] for c in i["criteria"]} != german
+
+    # A new candidate who does not reach the best one: the same answer, from a pool one larger.
+    await matching.person("mentor", "Fritz", languages=["fa"], postal_code="80331")
+    still = await matching.call("GET", "/matching/suggestions", params={"contact_id": mentee, "limit": 1})
+    assert still["items"] == one["items"] and (one["candidates"], still["candidates"]) == (2, 3)
+
+    # A candidate's new name and the person's new profile show at once.
+    await matching.call("PATCH", f"/contacts/{hanna}", json={"first_name": "Hannah"})
+    renamed = await matching.call("GET", "/matching/suggestions", params={"contact_id": mentee})
+    assert "Hannah Test" in {i["candidate_name"] for i in renamed["items"]}
+    await matching.call("PATCH", f"/contacts/{mentee}", json={"languages": ["de"]})
+    moved = await matching.call("GET", "/matching/suggestions", params={"contact_id": mentee})
+    answer = [(i["candidate_id"], i["score"]) for i in moved["items"]]
+    assert answer != [(i["candidate_id"], i["score"]) for i in renamed["items"]]
+
+
+async def test_readiness_as_matching_reads_it_gives_every_reason_of_the_full_checklist(
+    intake: IntakeApi, db: Database, org_a: Org
+) -> None:
+    """Matching's readiness check leaves out records or certificates when no step of the people
+    asked about needs them: each reason still shows, whichever of them is asked about with whom."""
+    from shared.intake.readiness import evaluate, not_ready_reasons
+
+    programme = await intake.programme()
+    steps = await intake.steps(programme)
+    # Mentees here need the certificate alone, mentors everything but it.
+    for kind, step in steps.items():
+        whom = ["mentee"] if kind == "certificate" else ["mentor"]
+        await intake.call("PATCH", f"/screening/steps/{step}", json={"applies_to": whom})
+    mentor = await intake.person("mentor", "Max", programme)
+    mentee = await intake.person("mentee", "Emil", programme)
+    outsider = await intake.person("mentor", "Otto")
+    ordinary = next(step for kind, step in steps.items() if kind != "certificate")
+    for person in (mentor, mentee):
+        record = {"contact_id": person, "step_id": ordinary, "outcome": "failed", "done_by": "Frau Lehmann"}
+        await intake.call("POST", "/screening/records", json=record, role=Role.COORDINATOR, expect=201)
+        blocked = {"contact_id": person, "seen": True, "has_relevant_entries": True}
+        blocked["issued_on"] = clock.today().isoformat()
+        await intake.call("POST", "/screening/certificates", json=blocked, role=Role.COORDINATOR, expect=201)
+    ids = [uuid.UUID(mentor), uuid.UUID(mentee), uuid.UUID(outsider)]
+    async with db.tenant(org_a.id) as session:
+        full = {i: p.reasons("de") for i, p in (await evaluate(session, ids)).items()}
+        for batch in ([ids[0]], [ids[1]], [ids[2]], ids):
+            assert await not_ready_reasons(session, batch) == {i: full[i] for i in batch}
+    protection = "Aus Gründen des Kinderschutzes nicht für die Vermittlung freigegeben"
+    assert full[ids[1]] == [protection]  # the certificate, read without any record
+    assert len(full[ids[0]]) >= 2 and protection not in full[ids[0]]  # records, without the certificate
+    assert full[ids[2]] == []

@@ -170,7 +170,7 @@ def test_a_patched_pool_ranks_as_a_fresh_one(role: Role, name: str) -> None:
     askers = people(rng, 12, codes)
     pool = CandidatePool(list(current.values()), role, config, TODAY)
     carried = {True: 0, False: 0}
-    reused = overwritten = 0
+    reused = overwritten = merged = 0
     for step in range(25):
         changed: set[uuid.UUID] = set()
         now: list[Profile] = []
@@ -209,8 +209,15 @@ def test_a_patched_pool_ranks_as_a_fresh_one(role: Role, name: str) -> None:
             for limit in (10, 3, 1):
                 expected = by_matrix(fresh, person, limit)[1]
                 # An answer of an earlier pool, taken over when the changes cannot have moved it.
-                taken, known = pool._carried(person, (msgspec.msgpack.encode(person), limit, "en"))
+                key = (msgspec.msgpack.encode(person), limit, "en")
+                given, base = [], pool._base
+                while base is not None:
+                    given.append(base._answers.get(key))
+                    base = base._base
+                taken, known = pool._carried(person, key)
                 carried[taken is not None] += 1
+                # Taken over as it was, or merged with the changed people who now rank before it.
+                merged += taken is not None and all(taken is not a for a in given)
                 assert taken is None or taken.suggestions == expected
                 # Breakdowns given again when the answer is not: each as a fresh pool writes it.
                 written = {s.candidate_id: s for s in expected}
@@ -220,6 +227,7 @@ def test_a_patched_pool_ranks_as_a_fresh_one(role: Role, name: str) -> None:
                 assert fresh.suggest(person, limit=limit, locale="en") == expected
     # Most answers are taken over; some are not, because a change reached them.
     assert carried[True] > carried[False] > 0
+    assert 0 < merged < carried[True]
     # And where an answer is not taken over, the unchanged candidates' breakdowns mostly are.
     assert reused > 0
     assert 0 < overwritten < 25

@@ -8,9 +8,11 @@ from dataclasses import replace
 from datetime import date
 from typing import Any, Literal
 
-from litestar import Request, Response, delete, get, patch, post, put
+import msgspec
+from litestar import MediaType, Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
+from litestar.serialization import encode_json
 
 from services.api.context import ApiController, OrgContext
 from services.api.matching import meeting_log_api
@@ -55,6 +57,11 @@ async def _actor(ctx: OrgContext) -> Actor:
     return replace(ctx.actor, label=await display_name(ctx.session, ctx.actor))
 
 
+def _json(body: bytes) -> Response[SuggestionsOut]:
+    # Already encoded; Litestar sends bytes as they are. Typed as the struct for the API schema.
+    return Response(body, media_type=MediaType.JSON)  # type: ignore[arg-type]
+
+
 def _today() -> date:
     return clock.today()
 
@@ -72,7 +79,7 @@ class MatchingController(ApiController):
         role: FromQuery[Literal["mentee", "mentor"] | None] = None,
         programme_id: FromQuery[uuid.UUID | None] = None,
         lang: FromQuery[Lang] = "de",
-    ) -> SuggestionsOut:
+    ) -> Response[SuggestionsOut]:
         ctx.require(Permission.DATA_READ)
         if contact_id is None:
             raise ValidationFailed("the contact to find candidates for", field="contact_id")
@@ -87,21 +94,34 @@ class MatchingController(ApiController):
             raise ValidationFailed("this contact is neither a mentee nor a mentor", field="contact_id")
         other: people.Role = "mentor" if role == "mentee" else "mentee"
         pool = await people.candidate_pool(ctx.session, ctx.org.id, other, settings, today, seen)
-        found = await people.suggest(ctx.session, pool, person, limit, lang)
-        return SuggestionsOut(
-            contact_id=contact_id,
-            role=role,
-            candidates=len(pool),
-            items=[
-                SuggestionOut(
-                    candidate_id=s.candidate_id,
-                    candidate_name=pool.profiles[pool.position(s.candidate_id) or 0].name,
-                    score=s.score,
-                    criteria=s.criteria,
-                )
-                for s in found
-            ],
-        )
+
+        def body() -> bytes:
+            answer = pool.answer(person, limit, lang)
+            return answer.kept(
+                (contact_id, role, len(pool)),
+                lambda: encode_json(
+                    SuggestionsOut(
+                        contact_id=contact_id,
+                        role=role,
+                        candidates=len(pool),
+                        items=[
+                            SuggestionOut(
+                                candidate_id=s.candidate_id,
+                                candidate_name=pool.profiles[pool.position(s.candidate_id) or 0].name,
+                                score=s.score,
+                                criteria=s.criteria,
+                            )
+                            for s in answer.suggestions
+                        ],
+                    )
+                ),
+            )
+
+        # The body depends on the pool and these alone: the same person asking the same pool again
+        # (every mentee of a cohort, page after page) is sent the bytes written the first time,
+        # and a pool patched since that gives the same answer sends them again too.
+        key = ("suggestions", contact_id, role, limit, lang, msgspec.msgpack.encode(person))
+        return _json(pool.kept(key, body))
 
     @get("/waiting", summary="Mentees waiting for a mentor, longest-waiting first")
     async def waiting(
