@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import calendar
-from datetime import date, datetime
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from shared import i18n
+from shared.clock import today as today
 from shared.i18n import N_
 
 STEP_KINDS = ("interview", "seminar", "certificate", "references", "agreement", "other")
@@ -63,10 +64,6 @@ def step_label(kind: str, lang: str) -> str:
 
 def reason(key: str, lang: str, **params: str) -> str:
     return i18n.gettext(language(lang), _REASONS[key], domain="intake", **params)
-
-
-def today() -> date:
-    return datetime.now(ZONE).date()
 
 
 def add_months(start: date, months: int) -> date:

@@ -27,6 +27,7 @@ from dateutil.relativedelta import relativedelta  # type: ignore[import-untyped]
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.clock import today as today
 from shared.contacts.models import Programme
 from shared.db import current_org
 from shared.errors import NotFound, ValidationFailed
@@ -151,10 +152,6 @@ def _day(value: str | None, field: str) -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         raise ValidationFailed("a day is written YYYY-MM-DD", field=field) from None
-
-
-def today() -> date:
-    return datetime.now(BERLIN).date()
 
 
 def period(first: str | None, last: str | None, now: date | None = None) -> tuple[date, date]:
