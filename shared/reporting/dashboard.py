@@ -62,14 +62,18 @@ _FRESH = """
 SELECT
   pg_current_snapshot()::text AS now,
   pg_current_xact_id_if_assigned() IS NULL AS unwritten,
-  (SELECT c.content FROM report_dashboard_charts c
-   WHERE c.organization_id = :org AND c.day = CAST(:today AS date)
-     AND NOT EXISTS (
-       SELECT 1 FROM report_changes x
-       WHERE x.organization_id = :org
-         AND x.xid >= pg_snapshot_xmin(CAST(c.snapshot AS pg_snapshot))::text::bigint
-         AND NOT pg_visible_in_snapshot(x.xid::text::xid8, CAST(c.snapshot AS pg_snapshot)))
-  ) AS kept
+  c.content AS kept, s.changes, s.since
+FROM (SELECT 1) one
+LEFT JOIN report_dashboard_charts c ON c.organization_id = :org AND c.day = CAST(:today AS date)
+LEFT JOIN LATERAL (
+  SELECT count(*) AS changes,
+    -- The earliest day the writes since can have changed (0037), unless one of them did not say.
+    CASE WHEN bool_and(x.since > '-infinity' AND x.since < 'infinity') THEN min(x.since) END AS since
+  FROM report_changes x
+  WHERE x.organization_id = :org
+    AND x.xid >= pg_snapshot_xmin(CAST(c.snapshot AS pg_snapshot))::text::bigint
+    AND NOT pg_visible_in_snapshot(x.xid::text::xid8, CAST(c.snapshot AS pg_snapshot))
+) s ON c.content IS NOT NULL
 """
 _PEOPLE = """
 WITH waiting AS (
@@ -144,10 +148,12 @@ def _may_compute_apart(session: AsyncSession, found: Any) -> bool:
 
     Only in a transaction that has written nothing: another connection would not see its writes,
     while its snapshot counts them as seen. And only with a connection free in the pool, so the
-    request never waits for one."""
+    request never waits for one: one idle, or room to open one."""
     pool = getattr(session.bind, "pool", None)
-    checkedin = getattr(pool, "checkedin", None)
-    return bool(found.unwritten) and _apart < _APART_MAX and callable(checkedin) and checkedin() > 0
+    checkedout, size = getattr(pool, "checkedout", None), getattr(pool, "size", None)
+    if not (found.unwritten and _apart < _APART_MAX and callable(checkedout) and callable(size)):
+        return False
+    return bool(checkedout() < size())
 
 
 async def _series_apart(session: AsyncSession, start: date, today: date) -> Series:
@@ -165,19 +171,42 @@ async def _series_apart(session: AsyncSession, start: date, today: date) -> Seri
         _apart -= 1
 
 
+def _spliced(stored: Series, recent: Series) -> Series | None:
+    """The stored charts with their last months replaced by ``recent``'s (None if they do not fit)."""
+    cut = len(stored.buckets) - len(recent.buckets)
+    if (
+        cut < 0
+        or stored.buckets[cut:] != recent.buckets
+        or [f.key for f in stored.figures] != [f.key for f in recent.figures]
+    ):
+        return None
+    return msgspec.structs.replace(
+        stored,
+        figures=[
+            msgspec.structs.replace(old, values=old.values[:cut] + new.values)
+            for old, new in zip(stored.figures, recent.figures, strict=True)
+        ],
+    )
+
+
 async def _figures(session: AsyncSession, params: dict[str, Any], found: Any) -> tuple[Any, _Kept]:
     """The people and task counts, and the stored tandem figures and charts of ``found`` (a row of
     _FRESH), else those computed and stored.
 
-    The charts are most of a visit after a write: while they are computed on a second connection,
-    this one counts people, tasks and tandems."""
-    if found.kept is not None:
+    After a write, only the months from the earliest day it can have changed are computed again
+    (usually the current one, for a check-in); the earlier ones are kept. The charts are most of
+    such a visit: while they are computed on a second connection, this one counts people, tasks
+    and tandems."""
+    stored = None if found.kept is None else msgspec.json.decode(found.kept, type=_Kept)
+    if stored is not None and found.changes == 0:
         people = (await session.execute(text(_PEOPLE), params)).one()
-        return people, msgspec.json.decode(found.kept, type=_Kept)
+        return people, stored
     today: date = params["today"]
     start = date(today.year - 1, today.month, 1)
+    since: date | None = found.since if stored is not None else None
+    first = since.replace(day=1) if since is not None and since > start else start
     if _may_compute_apart(session, found):
-        apart = asyncio.ensure_future(_series_apart(session, start, today))
+        apart = asyncio.ensure_future(_series_apart(session, first, today))
         try:
             people = (await session.execute(text(_PEOPLE), params)).one()
             row = (await session.execute(text(_TANDEMS), params)).one()
@@ -190,7 +219,13 @@ async def _figures(session: AsyncSession, params: dict[str, Any], found: Any) ->
     else:
         people = (await session.execute(text(_PEOPLE), params)).one()
         row = (await session.execute(text(_TANDEMS), params)).one()
-        series = await figures.series(session, start, today, "month", keys=CHART_KEYS)
+        series = await figures.series(session, first, today, "month", keys=CHART_KEYS)
+    if first > start:
+        assert stored is not None
+        spliced = _spliced(stored.charts, series)
+        if spliced is None:
+            spliced = await figures.series(session, start, today, "month", keys=CHART_KEYS)
+        series = spliced
     kept = _Kept(series, row.active, row.overdue)
     content = msgspec.json.encode(kept)
     await session.execute(text(_STORE), {**params, "snapshot": found.now, "content": content})

@@ -264,3 +264,49 @@ async def test_a_transaction_sees_its_own_write_on_the_dashboard(db: Database, o
     assert charts["checkins_held"][12] == 1 and before["checkins_held"][12] == 0
     # Rolled back: what was stored inside went with it.
     assert await _stored_then(db, org_a) == before
+
+
+async def test_after_a_write_only_the_months_it_can_have_changed_are_computed_again(
+    db: Database, org_a: Org, monkeypatch: Any
+) -> None:
+    o = org_a.id
+    one = await _tandem(db, org_a, date(2025, 1, 1))
+    await _stored_then(db, org_a)
+    computed: list[date] = []
+    series = figures.series
+
+    async def counted(session: Any, start: date, *args: Any, **kwargs: Any) -> Any:
+        computed.append(start)
+        return await series(session, start, *args, **kwargs)
+
+    monkeypatch.setattr(figures, "series", counted)
+
+    async def write(*rows: Any) -> Charts:
+        async with db.tenant(o) as s:
+            for row in rows:
+                if isinstance(row, CheckIn | MatchEvent):
+                    s.add(row)
+                else:
+                    await s.execute(row)
+        computed.clear()
+        return await _charts(db, org_a)
+
+    # A check-in this month: only June is computed again, and the charts are those of all months.
+    shown = await write(
+        CheckIn(organization_id=o, match_id=one, occurred_on=date(2025, 6, 3), channel="phone", rating=4)
+    )
+    assert computed == [date(2025, 6, 1)]
+    assert shown["checkins_held"][12] == 1 and shown == await _fresh(db, org_a)
+    # Moved back to March: from March on (the old day of a check-in counts as much as the new one).
+    shown = await write(update(CheckIn).where(CheckIn.match_id == one).values(occurred_on=date(2025, 3, 3)))
+    assert computed == [date(2025, 3, 1)]
+    shown = await write(update(CheckIn).where(CheckIn.match_id == one).values(occurred_on=date(2025, 6, 4)))
+    assert computed == [date(2025, 3, 1)]
+    assert shown["checkins_held"][9:] == [0, 0, 0, 1] and shown == await _fresh(db, org_a)
+    # A pause reaches back over the tandem's whole run: all thirteen months.
+    shown = await write(
+        MatchEvent(organization_id=o, match_id=one, from_status="active", to_status="paused",
+                   occurred_on=date(2025, 2, 1))
+    )  # fmt: skip
+    assert computed == [date(2024, 6, 1)]
+    assert shown == await _fresh(db, org_a)
