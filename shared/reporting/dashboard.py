@@ -204,7 +204,8 @@ async def _figures(session: AsyncSession, params: dict[str, Any], found: Any) ->
     today: date = params["today"]
     start = date(today.year - 1, today.month, 1)
     since: date | None = found.since if stored is not None else None
-    first = since.replace(day=1) if since is not None and since > start else start
+    # A write dated after today (a check-in planned ahead) still has the current month computed.
+    first = min(since, today).replace(day=1) if since is not None and since > start else start
     if _may_compute_apart(session, found):
         apart = asyncio.ensure_future(_series_apart(session, first, today))
         try:

@@ -303,6 +303,12 @@ async def test_after_a_write_only_the_months_it_can_have_changed_are_computed_ag
     shown = await write(update(CheckIn).where(CheckIn.match_id == one).values(occurred_on=date(2025, 6, 4)))
     assert computed == [date(2025, 3, 1)]
     assert shown["checkins_held"][9:] == [0, 0, 0, 1] and shown == await _fresh(db, org_a)
+    # A check-in dated after the day shown changes nothing in it: the current month is computed.
+    shown = await write(
+        CheckIn(organization_id=o, match_id=one, occurred_on=date(2025, 7, 2), channel="phone", rating=2)
+    )
+    assert computed == [date(2025, 6, 1)]
+    assert shown["checkins_held"][9:] == [0, 0, 0, 1] and shown == await _fresh(db, org_a)
     # A pause reaches back over the tandem's whole run: all thirteen months.
     shown = await write(
         MatchEvent(organization_id=o, match_id=one, from_status="active", to_status="paused",
