@@ -147,8 +147,8 @@ def _may_compute_apart(session: AsyncSession, found: Any) -> bool:
     """Whether the charts can be computed on another connection while this one counts the rest.
 
     Only in a transaction that has written nothing: another connection would not see its writes,
-    while its snapshot counts them as seen. And only with a connection free in the pool, so the
-    request never waits for one: one idle, or room to open one."""
+    while its snapshot counts them as seen. And only with a connection free in the pool (one idle,
+    or room to open one), so the request waits for one only if another took it in between."""
     pool = getattr(session.bind, "pool", None)
     checkedout, size = getattr(pool, "checkedout", None), getattr(pool, "size", None)
     if not (found.unwritten and _apart < _APART_MAX and callable(checkedout) and callable(size)):
