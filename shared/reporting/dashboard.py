@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from datetime import date, timedelta
 from typing import Any
@@ -10,7 +12,7 @@ import msgspec
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import Database, current_org
+from shared.db import CodoSession, Database, current_org
 from shared.reporting import figures
 from shared.reporting.schemas import Series, Value, suppress_series, suppress_value
 
@@ -56,21 +58,29 @@ class _Kept(msgspec.Struct):
 # are not read: the index range starts at its xmin. The statement's own snapshot comes along:
 # taken before anything would be computed again, it lets a write that commits in between make the
 # stored figures old, never wrong. People and tasks change all day and are counted on each visit.
-_NOW = """
+_FRESH = """
+SELECT
+  pg_current_snapshot()::text AS now,
+  pg_current_xact_id_if_assigned() IS NULL AS unwritten,
+  c.content AS kept, s.changes, s.since
+FROM (SELECT 1) one
+LEFT JOIN report_dashboard_charts c ON c.organization_id = :org AND c.day = CAST(:today AS date)
+LEFT JOIN LATERAL (
+  SELECT count(*) AS changes,
+    -- The earliest day the writes since can have changed (0039), unless one of them did not say.
+    CASE WHEN bool_and(x.since > '-infinity' AND x.since < 'infinity') THEN min(x.since) END AS since
+  FROM report_changes x
+  WHERE x.organization_id = :org
+    AND x.xid >= pg_snapshot_xmin(CAST(c.snapshot AS pg_snapshot))::text::bigint
+    AND NOT pg_visible_in_snapshot(x.xid::text::xid8, CAST(c.snapshot AS pg_snapshot))
+) s ON c.content IS NOT NULL
+"""
+_PEOPLE = """
 WITH waiting AS (
   SELECT c.waiting_since FROM contacts c
   WHERE c.organization_id = :org AND c.status = 'ready' AND 'mentee' = ANY(c.kinds) AND c.erased_at IS NULL
 )
 SELECT
-  pg_current_snapshot()::text AS now,
-  (SELECT c.content FROM report_dashboard_charts c
-   WHERE c.organization_id = :org AND c.day = CAST(:today AS date)
-     AND NOT EXISTS (
-       SELECT 1 FROM report_changes x
-       WHERE x.organization_id = :org
-         AND x.xid >= pg_snapshot_xmin(CAST(c.snapshot AS pg_snapshot))::text::bigint
-         AND NOT pg_visible_in_snapshot(x.xid::text::xid8, CAST(c.snapshot AS pg_snapshot)))
-  ) AS kept,
   (SELECT count(*) FROM waiting) AS waiting,
   (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY CAST(:today AS date) - w.waiting_since)
      FROM waiting w WHERE w.waiting_since IS NOT NULL) AS waiting_median_days,
@@ -153,33 +163,116 @@ async def refresh(db: Database, org_id: uuid.UUID, today: date) -> bool:
     the next visit finds them current. True if they were computed."""
     async with db.tenant(org_id) as session:
         params = {"today": today, "member": None, "org": org_id}
-        found = (await session.execute(text(_NOW), params)).one()
-        if found.kept is not None:
+        found = (await session.execute(text(_FRESH), params)).one()
+        if found.kept is not None and found.changes == 0:
             return False
-        await _kept(session, params, found)
+        await _figures(session, params, found)
         return True
 
 
-async def _kept(session: AsyncSession, params: dict[str, Any], found: Any) -> _Kept:
-    """The stored tandem figures and charts of ``found`` (a row of _NOW), else computed and stored."""
-    if found.kept is not None:
-        return msgspec.json.decode(found.kept, type=_Kept)
+# Charts computed on a connection of their own at once, per process. Each holds a second
+# connection of the pool while its request holds one: kept well below the pool's size, so requests
+# waiting for a second connection can never hold all of them.
+_APART_MAX = 2
+_apart = 0
+
+
+def _may_compute_apart(session: AsyncSession, found: Any) -> bool:
+    """Whether the charts can be computed on another connection while this one counts the rest.
+
+    Only in a transaction that has written nothing: another connection would not see its writes,
+    while its snapshot counts them as seen. And only with a connection free in the pool (one idle,
+    or room to open one), so the request waits for one only if another took it in between."""
+    pool = getattr(session.bind, "pool", None)
+    checkedout, size = getattr(pool, "checkedout", None), getattr(pool, "size", None)
+    if not (found.unwritten and _apart < _APART_MAX and callable(checkedout) and callable(size)):
+        return False
+    return bool(checkedout() < size())
+
+
+async def _series_apart(session: AsyncSession, start: date, today: date) -> Series:
+    """The charts' series in a transaction of their own, in the session's organisation. Its snapshot
+    is taken after the one stored with the charts: what it sees in addition is only ever counted as
+    not yet seen, so the next visit computes again, never shows less."""
+    global _apart
+    _apart += 1
+    try:
+        apart = AsyncSession(bind=session.bind, sync_session_class=CodoSession, expire_on_commit=False)
+        apart.info["org_id"] = current_org(session)
+        async with apart, apart.begin():
+            return await figures.series(apart, start, today, "month", keys=CHART_KEYS)
+    finally:
+        _apart -= 1
+
+
+def _spliced(stored: Series, recent: Series) -> Series | None:
+    """The stored charts with their last months replaced by ``recent``'s (None if they do not fit)."""
+    cut = len(stored.buckets) - len(recent.buckets)
+    if (
+        cut < 0
+        or stored.buckets[cut:] != recent.buckets
+        or [f.key for f in stored.figures] != [f.key for f in recent.figures]
+    ):
+        return None
+    return msgspec.structs.replace(
+        stored,
+        figures=[
+            msgspec.structs.replace(old, values=old.values[:cut] + new.values)
+            for old, new in zip(stored.figures, recent.figures, strict=True)
+        ],
+    )
+
+
+async def _figures(session: AsyncSession, params: dict[str, Any], found: Any) -> tuple[Any, _Kept]:
+    """The people and task counts, and the stored tandem figures and charts of ``found`` (a row of
+    _FRESH), else those computed and stored.
+
+    After a write, only the months from the earliest day it can have changed are computed again
+    (usually the current one, for a check-in); the earlier ones are kept. The charts are most of
+    such a visit: while they are computed on a second connection, this one counts people, tasks
+    and tandems."""
+    stored = None if found.kept is None else msgspec.json.decode(found.kept, type=_Kept)
+    if stored is not None and found.changes == 0:
+        people = (await session.execute(text(_PEOPLE), params)).one()
+        return people, stored
     today: date = params["today"]
-    row = (await session.execute(text(_TANDEMS), params)).one()
     start = date(today.year - 1, today.month, 1)
-    series = await figures.series(session, start, today, "month", keys=CHART_KEYS)
+    since: date | None = found.since if stored is not None else None
+    # A write dated after today (a check-in planned ahead) still has the current month computed.
+    first = min(since, today).replace(day=1) if since is not None and since > start else start
+    if _may_compute_apart(session, found):
+        apart = asyncio.ensure_future(_series_apart(session, first, today))
+        try:
+            people = (await session.execute(text(_PEOPLE), params)).one()
+            row = (await session.execute(text(_TANDEMS), params)).one()
+        except BaseException:
+            apart.cancel()
+            with contextlib.suppress(BaseException):
+                await apart
+            raise
+        series = await apart
+    else:
+        people = (await session.execute(text(_PEOPLE), params)).one()
+        row = (await session.execute(text(_TANDEMS), params)).one()
+        series = await figures.series(session, first, today, "month", keys=CHART_KEYS)
+    if first > start:
+        assert stored is not None
+        spliced = _spliced(stored.charts, series)
+        if spliced is None:
+            spliced = await figures.series(session, start, today, "month", keys=CHART_KEYS)
+        series = spliced
     kept = _Kept(series, row.active, row.overdue)
     content = msgspec.json.encode(kept)
     await session.execute(text(_STORE), {**params, "snapshot": found.now, "content": content})
-    return kept
+    return people, kept
 
 
 async def dashboard(
     session: AsyncSession, today: date, membership_id: uuid.UUID | None, *, suppressed: bool
 ) -> Dashboard:
     params = {"today": today, "member": membership_id, "org": current_org(session)}
-    row = (await session.execute(text(_NOW), params)).one()
-    kept = await _kept(session, params, row)
+    found = (await session.execute(text(_FRESH), params)).one()
+    row, kept = await _figures(session, params, found)
     median = row.waiting_median_days
     tiles = []
     if membership_id is not None:

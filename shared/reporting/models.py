@@ -95,6 +95,9 @@ class Change(TenantBase):
 
     # The writing transaction's id (pg_current_xact_id()).
     xid: Mapped[int] = mapped_column(BigInteger)
+    # The earliest day its writes can have changed in the dashboard's charts (migration 0039):
+    # 'infinity' until the transaction's triggers lower it, '-infinity' for any day.
+    since: Mapped[date] = mapped_column(Date, server_default=text("'infinity'"))
 
 
 class DashboardCharts(TenantBase):

@@ -21,10 +21,14 @@ issue's targets: report and series under 300 ms and at most twice the bare SQL; 
 
 Then the dashboard as a coordinator opens it: the whole page ``/o/{slug}/`` over HTTP from
 ``codo api`` (one process under uvicorn, a browser session cookie, with Redis), warm (its charts
-stored) and cold (a check-in written just before each request, so the charts are computed
-again), next to two floors from the same run: ``tests/bench/floor.py`` (bare Litestar + asyncpg
-answering a page of 50 contacts over HTTP) and the page's own SQL statements, captured and
-replayed through asyncpg. ``--page-only`` skips the domain questions.
+stored) and cold (a check-in of today written and committed just before each request: the
+visit finds its stored charts old and computes the current month again; earlier months are kept,
+as the check-in cannot have changed them), next to two floors from the same run:
+``tests/bench/floor.py`` (bare Litestar + asyncpg answering a page of 50 contacts over HTTP) and
+the page's own SQL statements, captured and replayed through asyncpg. Then the same cold visit as
+a domain call, after a check-in and after a write that reaches back over all 13 months, with the
+charts computed beside the other figures on a second connection and on the visit's one.
+``--page-only`` skips the domain questions.
 """
 
 from __future__ import annotations
@@ -374,6 +378,34 @@ async def page(
                     cold_times.append((time.perf_counter() - started) * 1000)
                 assert r.status_code == 200
             cold_cpu = (cpu_ms(codo.pid) - cpu) / n
+
+        # Cold visits as domain calls in this process, in interleaved rounds: after a check-in of
+        # today (the current month is computed again) and after a write to a tandem proposed
+        # before the 13 months (all of them are), each with the charts computed on a second
+        # connection beside the other figures and on the visit's one connection.
+        async def touch_old_tandem() -> None:
+            async with conn.transaction():
+                await conn.execute("SELECT set_config('codo.org_id', $1, true)", str(org.id))
+                await conn.execute(
+                    "UPDATE matches SET started_on = started_on WHERE id = (SELECT id FROM matches "
+                    "WHERE started_on IS NOT NULL ORDER BY proposed_on LIMIT 1)"
+                )
+
+        writes = {"a check-in of today": write_checkin, "a change of an old tandem": touch_old_tandem}
+        cases = [(w, a) for w in writes for a in (dashboard._APART_MAX, 0)]
+        domain: dict[tuple[str, int], list[float]] = {c: [] for c in cases}
+        for _round in range(3):
+            for write, apart in cases:
+                kept, dashboard._APART_MAX = dashboard._APART_MAX, apart
+                try:
+                    for _ in range(max(1, n // 6)):
+                        await writes[write]()
+                        started = time.perf_counter()
+                        async with db.tenant(org.id) as session:
+                            await dashboard.dashboard(session, today, membership_id, suppressed=False)
+                        domain[write, apart].append((time.perf_counter() - started) * 1000)
+                finally:
+                    dashboard._APART_MAX = kept
         await conn.close()
         cold = _percentiles(cold_times)
         print(
@@ -392,6 +424,12 @@ async def page(
         ):
             ok = "ok" if p50 < 100 else "MISSED"
             print(f"  {label:42} {p50:8.1f} {p95:8.1f} {c:7.1f} {p50 / floor_f.p50:12.1f}  < 100 ms: {ok}")
+        load = os.getloadavg()[0]
+        print(f"  dashboard.dashboard in-process, cold, 3 interleaved rounds; load average {load:.1f}")
+        for write, apart in cases:
+            p50, p95 = _percentiles(domain[write, apart])
+            where = "charts beside, 2nd connection" if apart else "charts on the one connection"
+            print(f"  {'after ' + write + ', ' + where:58} {p50:8.1f} {p95:8.1f}")
     finally:
         for process in processes:
             stop(process)

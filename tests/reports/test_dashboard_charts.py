@@ -23,11 +23,11 @@ Charts = dict[str, list[Any]]
 
 
 class Statements:
-    """Counts the statements sent beyond the dashboard's first (figures of people and tasks, and
-    the stored charts if current): those that compute or store charts."""
+    """Counts the statements sent beyond the dashboard's first two (the stored charts if current,
+    then the figures of people and tasks): those that compute or store charts."""
 
     def __init__(self, db: Database) -> None:
-        self.computed = -1
+        self.computed = -2
         self._engine = db.engine.sync_engine
 
     def __enter__(self) -> Statements:
@@ -217,6 +217,105 @@ async def test_one_organisations_stored_charts_never_reach_another(
     assert counted.computed == 0
     await _tandem(db, org_b, date(2025, 4, 1))
     assert (await _charts(db, org_b))["tandems_started"][9:11] == [2, 1]
+
+
+async def test_charts_computed_beside_the_other_figures_are_the_same_and_show_the_write(
+    db: Database, org_a: Org
+) -> None:
+    one = await _tandem(db, org_a, date(2025, 1, 1))
+    await _stored_then(db, org_a)
+    async with db.tenant(org_a.id) as s:
+        s.add(CheckIn(organization_id=org_a.id, match_id=one, occurred_on=date(2025, 6, 2), channel="phone",
+                      rating=5))  # fmt: skip
+    async with db.tenant(org_a.id), db.tenant(org_a.id):
+        pass
+    connections: set[int] = set()
+
+    def seen(conn: Any, *_a: Any) -> None:
+        connections.add(id(conn.connection.driver_connection))
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        shown = await _charts(db, org_a)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
+    # The charts were computed on a second connection while the first counted the rest.
+    assert len(connections) == 2
+    assert shown["checkins_held"][12] == 1
+    assert shown == await _fresh(db, org_a)
+    # And stored: the next visit computes nothing.
+    assert await _stored_then(db, org_a) == shown
+
+
+async def test_a_transaction_sees_its_own_write_on_the_dashboard(db: Database, org_a: Org) -> None:
+    one = await _tandem(db, org_a, date(2025, 1, 1))
+    before = await _stored_then(db, org_a)
+    # Two connections opened and given back: one is free in the pool while the transaction holds one.
+    async with db.tenant(org_a.id), db.tenant(org_a.id):
+        pass
+    async with db.tenant(org_a.id) as s:
+        s.add(CheckIn(organization_id=org_a.id, match_id=one, occurred_on=date(2025, 6, 2), channel="phone",
+                      rating=5))  # fmt: skip
+        await s.flush()
+        # Another connection would not see this check-in: the charts are computed here.
+        board = await dashboard.dashboard(s, TODAY, None, suppressed=False)
+        charts = {f.key: f.values for f in board.charts.figures}
+        await s.rollback()
+    assert charts["checkins_held"][12] == 1 and before["checkins_held"][12] == 0
+    # Rolled back: what was stored inside went with it.
+    assert await _stored_then(db, org_a) == before
+
+
+async def test_after_a_write_only_the_months_it_can_have_changed_are_computed_again(
+    db: Database, org_a: Org, monkeypatch: Any
+) -> None:
+    o = org_a.id
+    one = await _tandem(db, org_a, date(2025, 1, 1))
+    await _stored_then(db, org_a)
+    computed: list[date] = []
+    series = figures.series
+
+    async def counted(session: Any, start: date, *args: Any, **kwargs: Any) -> Any:
+        computed.append(start)
+        return await series(session, start, *args, **kwargs)
+
+    monkeypatch.setattr(figures, "series", counted)
+
+    async def write(*rows: Any) -> Charts:
+        async with db.tenant(o) as s:
+            for row in rows:
+                if isinstance(row, CheckIn | MatchEvent):
+                    s.add(row)
+                else:
+                    await s.execute(row)
+        computed.clear()
+        return await _charts(db, org_a)
+
+    # A check-in this month: only June is computed again, and the charts are those of all months.
+    shown = await write(
+        CheckIn(organization_id=o, match_id=one, occurred_on=date(2025, 6, 3), channel="phone", rating=4)
+    )
+    assert computed == [date(2025, 6, 1)]
+    assert shown["checkins_held"][12] == 1 and shown == await _fresh(db, org_a)
+    # Moved back to March: from March on (the old day of a check-in counts as much as the new one).
+    shown = await write(update(CheckIn).where(CheckIn.match_id == one).values(occurred_on=date(2025, 3, 3)))
+    assert computed == [date(2025, 3, 1)]
+    shown = await write(update(CheckIn).where(CheckIn.match_id == one).values(occurred_on=date(2025, 6, 4)))
+    assert computed == [date(2025, 3, 1)]
+    assert shown["checkins_held"][9:] == [0, 0, 0, 1] and shown == await _fresh(db, org_a)
+    # A check-in dated after the day shown changes nothing in it: the current month is computed.
+    shown = await write(
+        CheckIn(organization_id=o, match_id=one, occurred_on=date(2025, 7, 2), channel="phone", rating=2)
+    )
+    assert computed == [date(2025, 6, 1)]
+    assert shown["checkins_held"][9:] == [0, 0, 0, 1] and shown == await _fresh(db, org_a)
+    # A pause reaches back over the tandem's whole run: all thirteen months.
+    shown = await write(
+        MatchEvent(organization_id=o, match_id=one, from_status="active", to_status="paused",
+                   occurred_on=date(2025, 2, 1))
+    )  # fmt: skip
+    assert computed == [date(2024, 6, 1)]
+    assert shown == await _fresh(db, org_a)
 
 
 async def test_a_dashboard_a_write_made_old_is_computed_again_in_the_background(db: Database) -> None:
