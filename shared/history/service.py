@@ -140,12 +140,7 @@ async def record(
         {
             "organization_id": organization_id,
             "id": new_id(),
-            "actor_kind": who.kind.value,
-            "actor_user_id": who.user_id,
-            "actor_membership_id": who.membership_id,
-            "actor_token_id": who.token_id,
-            "actor": (who.label or who.role.value)[:320],
-            "reason": who.reason[:200],
+            **_actor_columns(who),
             "entity": entity,
             "entity_id": entity_id,
             "action": action,
@@ -161,6 +156,18 @@ async def record(
 _INSERT = insert(HistoryEntry)
 
 
+def _actor_columns(actor: Actor) -> dict[str, Any]:
+    """Who acted, as an entry's columns keep it."""
+    return {
+        "actor_kind": actor.kind.value,
+        "actor_user_id": actor.user_id,
+        "actor_membership_id": actor.membership_id,
+        "actor_token_id": actor.token_id,
+        "actor": (actor.label or actor.role.value)[:320],
+        "reason": actor.reason[:200],
+    }
+
+
 async def record_many(
     session: AsyncSession,
     actor: Actor,
@@ -168,16 +175,12 @@ async def record_many(
     entries: Sequence[tuple[str, uuid.UUID, str, Changes]],
 ) -> None:
     """Several entries about contacts (entity, id, action, changes) in one insert, for imports."""
+    by = _actor_columns(actor)
     rows = [
         {
             "organization_id": org_id,
             "id": new_id(),
-            "actor_kind": actor.kind.value,
-            "actor_user_id": actor.user_id,
-            "actor_membership_id": actor.membership_id,
-            "actor_token_id": actor.token_id,
-            "actor": (actor.label or actor.role.value)[:320],
-            "reason": actor.reason[:200],
+            **by,
             "entity": entity,
             "entity_id": entity_id,
             "action": action,
