@@ -6,12 +6,14 @@ import re
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.cache import TtlCache
+from shared.db import driver_connection
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.limits import Text
 from shared.models import Membership, Organization, User
@@ -36,7 +38,16 @@ class MemberOut(msgspec.Struct):
     created_at: datetime
 
 
-def org_out(org: Organization) -> OrganizationOut:
+class OrgRef(msgspec.Struct, frozen=True):
+    """What a request knows of its organisation. Immutable, so one per process serves every request."""
+
+    id: uuid.UUID
+    slug: str
+    name: str
+    created_at: datetime
+
+
+def org_out(org: Organization | OrgRef) -> OrganizationOut:
     return OrganizationOut(id=org.id, slug=org.slug, name=org.name, created_at=org.created_at)
 
 
@@ -56,26 +67,34 @@ async def get_by_slug(session: AsyncSession, slug: str) -> Organization | None:
 
 # Every request names its organisation by slug. Slugs never change and names rarely do; the
 # caller still checks that the token or the membership belongs to the organisation found.
-_BY_SLUG: TtlCache[tuple[uuid.UUID, str, str, datetime]] = TtlCache(ttl_seconds=30)
+_BY_SLUG: TtlCache[OrgRef] = TtlCache(ttl_seconds=30)
+_REF_BY_SLUG = "SELECT id, slug, name, created_at FROM organizations WHERE slug = $1"
 
 
-def cached_slug(slug: str) -> Organization | None:
+def cached_slug(slug: str) -> OrgRef | None:
     """The organisation of ``slug`` if this process has it cached, without asking the database."""
-    hit = _BY_SLUG.get(slug)
-    if hit is not None:
-        return Organization(id=hit[0], slug=hit[1], name=hit[2], created_at=hit[3])
-    return None
+    return _BY_SLUG.get(slug)
 
 
-async def cached_by_slug(session: AsyncSession, slug: str) -> Organization | None:
+async def cached_by_slug(session: AsyncSession, slug: str) -> OrgRef | None:
     """:func:`get_by_slug` through a per-process cache (a new organisation is found at once)."""
     hit = cached_slug(slug)
     if hit is not None:
         return hit
-    org = await get_by_slug(session, slug)
-    if org is not None:
-        _BY_SLUG.put(slug, (org.id, org.slug, org.name, org.created_at))
-    return org
+    return await cached_by_slug_on(await driver_connection(session), slug)
+
+
+async def cached_by_slug_on(connection: Any, slug: str) -> OrgRef | None:
+    """:func:`cached_by_slug` on a driver connection (see ``Database.tenant_driver``)."""
+    hit = cached_slug(slug)
+    if hit is not None:
+        return hit
+    row = await connection.fetchrow(_REF_BY_SLUG, slug)
+    if row is None:
+        return None
+    ref = OrgRef(id=row[0], slug=row[1], name=row[2], created_at=row[3])
+    _BY_SLUG.put(slug, ref)
+    return ref
 
 
 def forget_slug(slug: str) -> None:

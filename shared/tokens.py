@@ -11,9 +11,10 @@ import hashlib
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import msgspec
-from sqlalchemy import event, select, update
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.cache import TtlCache
@@ -137,6 +138,7 @@ _BY_HASH = (
     "SELECT id, name, role, revoked_at, expires_at, last_used_at FROM api_tokens"
     " WHERE organization_id = $1 AND token_hash = $2"
 )
+_STAMP = "UPDATE api_tokens SET last_used_at = $3 WHERE organization_id = $1 AND id = $2"
 
 
 # A token found usable, per process, keyed by its organisation and hash: an integrator's every
@@ -150,12 +152,26 @@ _USABLE: TtlCache[tuple[Caller, datetime | None]] = TtlCache(ttl_seconds=TOKEN_C
 
 async def authenticate(session: AsyncSession, raw: str, now: datetime | None = None) -> Caller:
     """Find the token in the session's organisation; raise :class:`TokenRejected` if it may not be used."""
-    now = now or datetime.now(UTC)
-    key = (current_org(session), digest(raw))
-    hit = _USABLE.get(key)
-    if hit is not None and (hit[1] is None or hit[1] > now):
+    org = current_org(session)
+    hit = cached(org, raw, now)
+    if hit is not None:
+        return hit
+    return await authenticate_on(await driver_connection(session), org, raw, now)
+
+
+def cached(org: uuid.UUID, raw: str, now: datetime | None = None) -> Caller | None:
+    """The token's caller if this process found it usable a moment ago, without a round trip."""
+    hit = _USABLE.get((org, digest(raw)))
+    if hit is not None and (hit[1] is None or hit[1] > (now or datetime.now(UTC))):
         return hit[0]
-    row = await (await driver_connection(session)).fetchrow(_BY_HASH, *key)
+    return None
+
+
+async def authenticate_on(connection: Any, org: uuid.UUID, raw: str, now: datetime | None = None) -> Caller:
+    """:func:`authenticate` on a driver connection scoped to ``org`` (see ``Database.tenant_driver``)."""
+    now = now or datetime.now(UTC)
+    key = (org, digest(raw))
+    row = await connection.fetchrow(_BY_HASH, *key)
     if row is None:
         raise TokenRejected("unknown token")
     token_id, name, role, revoked_at, expires_at, last_used_at = row
@@ -165,11 +181,7 @@ async def authenticate(session: AsyncSession, raw: str, now: datetime | None = N
         raise TokenRejected("this token has expired")
     # Stamped at most once a minute, and only when the cache misses (every few seconds at most).
     if last_used_at is None or now - last_used_at >= LAST_USED_RESOLUTION:
-        await session.execute(
-            update(ApiToken)
-            .where(ApiToken.organization_id == key[0], ApiToken.id == token_id)
-            .values(last_used_at=now)
-        )
+        await connection.execute(_STAMP, org, token_id, now)
     caller = Caller(id=token_id, name=name, role=role)
     _USABLE.put(key, (caller, expires_at))
     return caller

@@ -81,3 +81,59 @@ async def test_every_unit_of_work_gives_its_connection_back_committed_failed_or_
                 assert scope == str(org_a.id)
     finally:
         await db.dispose()
+
+
+async def test_a_bare_driver_transaction_commits_rolls_back_and_never_hands_on_a_broken_connection(
+    settings: Settings, servers: Servers, org_a: Org
+) -> None:
+    """``Database.tenant_driver``: what it wrote is kept on success and gone on error; a cancelled
+    request's connection, still mid-statement, is closed rather than pooled; a connection the
+    server closed while pooled is replaced; every way out gives the connection back."""
+    db = Database.from_settings(settings)
+    pool = db.engine.sync_engine.pool
+    note = "SELECT count(*) FROM outbox WHERE subject = 'driver test'"
+    write = (
+        "INSERT INTO outbox (organization_id, id, kind, to_address, subject, body_text) "
+        "VALUES ($1, gen_random_uuid(), 'x', 'x@y.example', 'driver test', 'b')"
+    )
+    try:
+        async with db.tenant_driver(org_a.id) as driver:
+            await driver.execute(write, org_a.id)
+            pid = await driver.fetchval("SELECT pg_backend_pid()")
+        assert pool.checkedout() == 0  # type: ignore[attr-defined]
+        with pytest.raises(asyncpg.DivisionByZeroError):
+            async with db.tenant_driver(org_a.id) as driver:
+                await driver.execute(write, org_a.id)
+                await driver.fetchval("SELECT 1/0")
+        assert pool.checkedout() == 0  # type: ignore[attr-defined]
+        async with db.tenant_driver(org_a.id) as driver:
+            assert await driver.fetchval(note) == 1, "the first committed, the failed one rolled back"
+            assert await driver.fetchval("SELECT pg_backend_pid()") == pid, "a clean connection is reused"
+
+        async def slow() -> None:
+            async with db.tenant_driver(org_a.id) as driver:
+                await driver.execute("SELECT pg_sleep(5)")
+
+        task = asyncio.create_task(slow())
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert pool.checkedout() == 0  # type: ignore[attr-defined]
+
+        async with db.tenant_driver(org_a.id) as driver:
+            pid = await driver.fetchval("SELECT pg_backend_pid()")
+        superuser = await asyncpg.connect(plain_url(servers.superuser_url))
+        try:
+            assert await superuser.fetchval("SELECT pg_terminate_backend($1)", pid)
+        finally:
+            await superuser.close()
+        await asyncio.sleep(0.3)
+        for _ in range(3):
+            async with db.tenant_driver(org_a.id) as driver:
+                assert await driver.fetchval("SELECT pg_backend_pid()") != pid
+                assert await driver.fetchval("SELECT current_setting('codo.org_id')") == str(org_a.id)
+                assert await driver.fetchval(note) == 1
+        assert pool.checkedout() == 0  # type: ignore[attr-defined]
+    finally:
+        await db.dispose()

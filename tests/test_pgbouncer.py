@@ -73,7 +73,22 @@ async def test_concurrent_requests_of_two_organisations_share_server_connections
         assert foreign == 0 and mine > 0
         served.setdefault(pid, set()).add(org.id)
 
-    await asyncio.gather(*(request(org_a if i % 2 else org_b) for i in range(120)))
+    async def driver_request(org: Org) -> None:
+        # The API's reads of contacts: a bare driver transaction, begun together with its scope.
+        async with db.tenant_driver(org.id) as driver:
+            pid = await driver.fetchval("SELECT pg_backend_pid()")
+            await asyncio.sleep(0.005)
+            scope = await driver.fetchval("SELECT current_setting('codo.org_id')")
+            others = "SELECT count(*) FROM api_tokens WHERE organization_id <> $1"
+            foreign = await driver.fetchval(others, org.id)
+            mine = await driver.fetchval("SELECT count(*) FROM api_tokens")
+        assert scope == str(org.id)
+        assert foreign == 0 and mine > 0
+        served.setdefault(pid, set()).add(org.id)
+
+    await asyncio.gather(
+        *((request if i % 3 else driver_request)(org_a if i % 2 else org_b) for i in range(120))
+    )
     # Few server connections served both organisations in turn: exactly where a setting that
     # outlived its transaction would have shown the wrong organisation's rows.
     assert len(served) <= pgbouncer.POOL_SIZE, served.keys()

@@ -238,6 +238,46 @@ async def test_the_driver_connection_is_scoped_in_every_transaction_of_a_unit_of
         await single.dispose()
 
 
+async def test_a_bare_driver_transaction_is_scoped_like_a_session_and_leaves_nothing_behind(
+    settings: Settings, two_orgs: tuple[Org, Org]
+) -> None:
+    """``Database.tenant_driver`` (the API's reads of contacts) sees one organisation's rows only,
+    and the pooled connection it gave back carries no organisation into the next request, whether
+    the transaction committed or failed."""
+    a, b = two_orgs
+    from shared.db import create_engine
+
+    single = Database(create_engine(settings, pool_size=1))
+    try:
+        for org, other in ((a, b), (b, a)):
+            async with single.tenant_driver(org.id) as driver:
+                assert driver.is_in_transaction()
+                for table in TENANT_TABLES:
+                    orgs = await driver.fetch(f"SELECT DISTINCT organization_id FROM {table}")
+                    assert [r["organization_id"] for r in orgs] == [org.id], table
+                    assert (
+                        await driver.fetchval(
+                            f"SELECT count(*) FROM {table} WHERE organization_id = $1", other.id
+                        )
+                        == 0
+                    ), table
+                first = await driver.fetchval("SELECT pg_backend_pid()")
+            async with single.platform() as session:
+                assert (await session.execute(select(func.pg_backend_pid()))).scalar_one() == first
+                assert (await session.execute(select(func.count()).select_from(ApiToken))).scalar_one() == 0
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            async with single.tenant_driver(a.id) as driver:
+                await driver.execute(
+                    "INSERT INTO outbox (organization_id, id, kind, to_address, subject, body_text) "
+                    "VALUES ($1, gen_random_uuid(), 'x', 'x@y.example', 's', 'b')",
+                    b.id,
+                )
+        async with single.platform() as session:
+            assert (await session.execute(select(func.count()).select_from(ApiToken))).scalar_one() == 0
+    finally:
+        await single.dispose()
+
+
 async def test_the_system_context_sees_every_organisation_and_only_where_named(
     db: Database, two_orgs: tuple[Org, Org]
 ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import uuid
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,22 +18,50 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.api.scope import database, find_organisation, member_scope, require
 from shared import history, organizations, tokens
 from shared.actor import Actor
+from shared.db import driver_connection
 from shared.errors import Forbidden, NotFound
 from shared.identity.sessions import COOKIE, SessionStore
-from shared.models import Organization
+from shared.organizations import OrgRef
 from shared.permissions import Permission, Role
+
+# A route whose every statement is driver SQL says so with ``opt=DRIVER_READS`` (always) or with a
+# predicate of the request (for example: a list without filters). An API token's request to it
+# runs in a bare driver transaction (``Database.tenant_driver``) instead of a session: the
+# handler reads through ``await ctx.connection()``, and ``ctx.session`` refuses.
+DRIVER_READS_KEY = "codo.driver_reads"
+
+
+def _always(request: Request[Any, Any, Any]) -> bool:
+    return True
+
+
+DRIVER_READS: dict[str, Any] = {DRIVER_READS_KEY: _always}
 
 
 @dataclass
 class OrgContext:
-    org: Organization
-    session: AsyncSession
+    org: OrgRef
     role: Role
     token_id: uuid.UUID | None = None
     membership_id: uuid.UUID | None = None
     user_id: uuid.UUID | None = None
     # Who acts, as the audit log names them: a member's e-mail address or a token's name.
     label: str = ""
+    # One of the two: the request's session, or the driver connection of its transaction.
+    db_session: AsyncSession | None = None
+    driver: Any = None
+
+    @property
+    def session(self) -> AsyncSession:
+        if self.db_session is None:
+            raise RuntimeError("this request runs without a session (DRIVER_READS): use ctx.connection()")
+        return self.db_session
+
+    async def connection(self) -> Any:
+        """The driver connection of the request's transaction, scoped to the organisation."""
+        if self.driver is not None:
+            return self.driver
+        return await driver_connection(self.session)
 
     @property
     def actor(self) -> Actor:
@@ -75,25 +103,41 @@ async def provide_org_context(
         token_org = tokens.parse_organization(raw)
     except tokens.TokenRejected as exc:
         raise NotAuthorizedException(str(exc)) from None
-    async with database(request).tenant(token_org) as session:
-        try:
-            token = await tokens.authenticate(session, raw)
-        except tokens.TokenRejected as exc:
-            raise NotAuthorizedException(str(exc)) from None
+    db = database(request)
+    driver_reads = request.route_handler.opt.get(DRIVER_READS_KEY)
+    if driver_reads is not None and driver_reads(request):
+        async with db.tenant_driver(token_org) as connection:
+            caller = tokens.cached(token_org, raw)
+            if caller is None:
+                caller = await _authenticate(tokens.authenticate_on(connection, token_org, raw))
+            org = await organizations.cached_by_slug_on(connection, slug)
+            yield _token_context(org, token_org, slug, caller, driver=connection)
+        return
+    async with db.tenant(token_org) as session:
+        caller = await _authenticate(tokens.authenticate(session, raw))
         org = await organizations.cached_by_slug(session, slug)
-        # Another organisation's slug looks exactly like one that does not exist.
-        if org is None or org.id != token_org:
-            raise NotFound("no organisation %(slug)r", slug=slug)
-        structlog.contextvars.bind_contextvars(org=org.slug)
-        ctx = OrgContext(
-            org=org,
-            session=session,
-            role=Role(token.role),
-            token_id=token.id,
-            label=f"API token {token.name}",
-        )
+        ctx = _token_context(org, token_org, slug, caller, db_session=session)
         history.bind(session, ctx.actor)
         yield ctx
+
+
+async def _authenticate(found: Awaitable[tokens.Caller]) -> tokens.Caller:
+    try:
+        return await found
+    except tokens.TokenRejected as exc:
+        raise NotAuthorizedException(str(exc)) from None
+
+
+def _token_context(
+    org: OrgRef | None, token_org: uuid.UUID, slug: str, caller: tokens.Caller, **transaction: Any
+) -> OrgContext:
+    # Another organisation's slug looks exactly like one that does not exist.
+    if org is None or org.id != token_org:
+        raise NotFound("no organisation %(slug)r", slug=slug)
+    structlog.contextvars.bind_contextvars(org=org.slug)
+    return OrgContext(
+        org=org, role=Role(caller.role), token_id=caller.id, label=f"API token {caller.name}", **transaction
+    )
 
 
 async def _session_context(request: Request[Any, Any, Any], slug: str) -> AsyncGenerator[OrgContext, None]:
@@ -111,7 +155,7 @@ async def _session_context(request: Request[Any, Any, Any], slug: str) -> AsyncG
         user = scope.user
         ctx = OrgContext(
             org=org,
-            session=scope.session,
+            db_session=scope.session,
             role=scope.role,
             membership_id=scope.membership.id,
             user_id=user.id,

@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.db import Database
 from shared.errors import Forbidden, NotFound
 from shared.identity.members import member_of
-from shared.models import Membership, Organization, User
-from shared.organizations import cached_by_slug, cached_slug
+from shared.models import Membership, User
+from shared.organizations import OrgRef, cached_by_slug, cached_slug
 from shared.permissions import Permission, Role, can
 from shared.settings import Settings
 
@@ -46,7 +46,7 @@ def require(role: Role, permission: Permission) -> None:
         )
 
 
-async def find_organisation(db: Database, slug: str, only_org: uuid.UUID | None) -> Organization:
+async def find_organisation(db: Database, slug: str, only_org: uuid.UUID | None) -> OrgRef:
     """The organisation of ``slug``, or the 404 of an unknown organisation.
 
     ``only_org`` is set when the sign-in came through an organisation's own provider, which vouches
@@ -63,7 +63,7 @@ async def find_organisation(db: Database, slug: str, only_org: uuid.UUID | None)
 
 @dataclass
 class MemberScope:
-    org: Organization
+    org: OrgRef
     user: User
     membership: Membership
     session: AsyncSession
@@ -74,7 +74,7 @@ class MemberScope:
 
 
 @asynccontextmanager
-async def member_scope(db: Database, org: Organization, user_id: uuid.UUID) -> AsyncIterator[MemberScope]:
+async def member_scope(db: Database, org: OrgRef, user_id: uuid.UUID) -> AsyncIterator[MemberScope]:
     """The organisation's transaction with the signed-in user and their membership in it, both read
     there in one statement (a transaction of its own for the user cost a browser request two round
     trips); no such user or no membership is a 404."""

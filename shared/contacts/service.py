@@ -655,7 +655,12 @@ async def _write_out(session: AsyncSession, contact_id: uuid.UUID, values: dict[
 
 async def read_out(session: AsyncSession, contact_id: uuid.UUID) -> ContactOut:
     """One contact as the API shows it, in one statement."""
-    row = await (await driver_connection(session)).fetchrow(_ONE_OUT, current_org(session), contact_id)
+    return await read_out_on(await driver_connection(session), current_org(session), contact_id)
+
+
+async def read_out_on(connection: Any, org: uuid.UUID, contact_id: uuid.UUID) -> ContactOut:
+    """:func:`read_out` on a driver connection scoped to ``org`` (see ``Database.tenant_driver``)."""
+    row = await connection.fetchrow(_ONE_OUT, org, contact_id)
     if row is None:
         raise NotFound("no such contact")
     return _row_out(row)
@@ -695,6 +700,10 @@ class ContactQuery(msgspec.Struct, kw_only=True):
     missing_consent: bool | None = None
     include_erased: bool = False
     sort: str = "name"
+
+    def is_plain(self) -> bool:
+        """No filter: only a sort order (a list any page of which one statement can read)."""
+        return self == ContactQuery(sort=self.sort, include_erased=self.include_erased)
 
 
 # Fetching by primary key costs per id, reading in sort order costs per row skipped: past about
@@ -876,20 +885,31 @@ def _plain_list_sql(sort: str, paged: bool, include_erased: bool, limit: int) ->
 async def list_contacts(
     session: AsyncSession, query: ContactQuery, *, limit: int, cursor: str | None
 ) -> Page[ContactOut]:
+    if query.is_plain():
+        return await plain_list_on(await driver_connection(session), current_org(session), query,
+                                   limit=limit, cursor=cursor)  # fmt: skip
     if query.sort not in SORTS:
         raise ValidationFailed("sort by one of %(sorts)s", field="sort", sorts=", ".join(SORTS))
     column_name, descending = SORTS[query.sort]
     column = getattr(Contact, column_name)
     after = _decode(cursor, column_name) if cursor else None
-    rows: Sequence[Any]
-    if query == ContactQuery(sort=query.sort, include_erased=query.include_erased):
-        sql = _plain_list_sql(query.sort, after is not None, query.include_erased, limit + 1)
-        connection = await driver_connection(session)
-        rows = await connection.fetch(sql, current_org(session), *(after or ()))
-    else:
-        stmt = _sorted(_OUT_SELECT.add_columns(column).where(*await _filters(session, query)), column,
-                       descending, after).limit(limit + 1)  # fmt: skip
-        rows = (await (await session.connection()).execute(stmt)).all()
+    stmt = _sorted(_OUT_SELECT.add_columns(column).where(*await _filters(session, query)), column,
+                   descending, after).limit(limit + 1)  # fmt: skip
+    return _page(list((await (await session.connection()).execute(stmt)).all()), limit)
+
+
+async def plain_list_on(
+    connection: Any, org: uuid.UUID, query: ContactQuery, *, limit: int, cursor: str | None
+) -> Page[ContactOut]:
+    """A list without filters (``query.is_plain()``) on a driver connection scoped to ``org``."""
+    if query.sort not in SORTS:
+        raise ValidationFailed("sort by one of %(sorts)s", field="sort", sorts=", ".join(SORTS))
+    after = _decode(cursor, SORTS[query.sort][0]) if cursor else None
+    sql = _plain_list_sql(query.sort, after is not None, query.include_erased, limit + 1)
+    return _page(await connection.fetch(sql, org, *(after or ())), limit)
+
+
+def _page(rows: Sequence[Any], limit: int) -> Page[ContactOut]:
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = _encode(rows[-1][-1], rows[-1][0]) if more else None

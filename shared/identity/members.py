@@ -27,7 +27,7 @@ from shared.history.service import ACCESS_ENTITIES
 from shared.i18n import N_
 from shared.identity.models import Invitation
 from shared.models import ApiToken, Membership, Organization, User
-from shared.organizations import MemberOut
+from shared.organizations import MemberOut, OrgRef
 from shared.pagination import Page, decode_cursor, encode_cursor
 from shared.permissions import RANK, Role, can_grant, parse_role
 from shared.settings import Settings
@@ -288,7 +288,12 @@ async def _invitee_languages(session: AsyncSession, address: str) -> tuple[str, 
 
 
 async def _send(
-    session: AsyncSession, settings: Settings, org: Organization, inv: Invitation, raw: str, inviter: str
+    session: AsyncSession,
+    settings: Settings,
+    org: OrgRef | Organization,
+    inv: Invitation,
+    raw: str,
+    inviter: str,
 ) -> str:
     link = invitation_link(settings, raw)
     languages = await _invitee_languages(session, inv.email)
@@ -311,7 +316,13 @@ async def _send(
 
 
 async def invite(
-    session: AsyncSession, settings: Settings, org: Organization, actor: Actor, *, email: str, role: str
+    session: AsyncSession,
+    settings: Settings,
+    org: OrgRef | Organization,
+    actor: Actor,
+    *,
+    email: str,
+    role: str,
 ) -> NewInvitation:
     address = normalize_email(email)
     wanted = _role(role)
@@ -372,7 +383,11 @@ async def _invitation(session: AsyncSession, invitation_id: uuid.UUID) -> Invita
 
 
 async def resend(
-    session: AsyncSession, settings: Settings, org: Organization, actor: Actor, invitation_id: uuid.UUID
+    session: AsyncSession,
+    settings: Settings,
+    org: OrgRef | Organization,
+    actor: Actor,
+    invitation_id: uuid.UUID,
 ) -> NewInvitation:
     """A new link (the old one stops working) with a fresh expiry."""
     inv = await _invitation(session, invitation_id)

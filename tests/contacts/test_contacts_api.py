@@ -262,3 +262,12 @@ async def test_a_contact_of_another_organisation_is_not_found_in_mine(
     twin = await contacts_api.create(first_name="Theirs", last_name="B", email="b@b.example")
     assert twin["possible_duplicates"] == []
     assert (await theirs_api.get(f"/contacts/{theirs['id']}"))["status"] == "interested"
+    # The list, unfiltered (read on a bare driver transaction) and filtered (through a session).
+    for query in ("", "?sort=-created&limit=5", "?q=Theirs", "?status=interested"):
+        r = await client.get(f"{base}{query}", headers=org_a.auth(Role.VIEWER))
+        assert r.status_code == 200, (query, r.text)
+        assert theirs["id"] not in {c["id"] for c in r.json()["items"]}, query
+    r = await client.get(f"/api/v1/orgs/{org_b.slug}/contacts/{theirs['id']}", headers=org_a.auth())
+    assert r.status_code == 404, "a token of A names no contact of B, even by B's own slug"
+    r = await client.get(f"/api/v1/orgs/{org_b.slug}/contacts", headers=org_a.auth())
+    assert r.status_code == 404

@@ -14,7 +14,7 @@ from litestar.response import Template
 
 from services.api.contacts import imports as imports_api
 from services.api.contacts import person_data
-from services.api.context import ApiController, OrgContext
+from services.api.context import DRIVER_READS, DRIVER_READS_KEY, ApiController, OrgContext
 from services.api.pagination import Cursor, Limit
 from shared.actor import Actor, display_name
 from shared.contacts import exports, privacy, service, timeline
@@ -55,6 +55,14 @@ FieldFilter = Annotated[
 ]
 
 
+_PLAIN_LIST_PARAMETERS = frozenset({"sort", "include_erased", "limit", "cursor"})
+
+
+def _unfiltered(request: Request[Any, Any, Any]) -> bool:
+    """The list is asked without a filter: one driver statement answers it (see DRIVER_READS)."""
+    return _PLAIN_LIST_PARAMETERS.issuperset(request.query_params)
+
+
 def actor(ctx: OrgContext) -> Actor:
     return ctx.actor
 
@@ -73,7 +81,7 @@ class ContactController(ApiController):
     path = "/api/v1/orgs/{slug:str}/contacts"
     tags = ["contacts"]
 
-    @get("", summary="Contacts: search, filter, sort, page")
+    @get("", summary="Contacts: search, filter, sort, page", opt={DRIVER_READS_KEY: _unfiltered})
     async def list_contacts(
         self,
         ctx: NamedDependency[OrgContext],
@@ -105,6 +113,11 @@ class ContactController(ApiController):
             include_erased=include_erased,
             sort=sort,
         )
+        if query.is_plain():
+            connection = await ctx.connection()
+            return await service.plain_list_on(
+                connection, ctx.org.id, query, limit=check_limit(limit), cursor=cursor
+            )
         return await service.list_contacts(ctx.session, query, limit=check_limit(limit), cursor=cursor)
 
     @post("", summary="Create a contact; possible_duplicates lists look-alikes")
@@ -121,12 +134,12 @@ class ContactController(ApiController):
             ctx.session, ctx.org.id, data, reject_duplicates=reject_duplicates
         )
 
-    @get("/{contact_id:uuid}", summary="One contact")
+    @get("/{contact_id:uuid}", summary="One contact", opt=DRIVER_READS)
     async def get_contact(
         self, ctx: NamedDependency[OrgContext], contact_id: FromPath[uuid.UUID]
     ) -> ContactOut:
         ctx.require(Permission.DATA_READ)
-        return await service.read_contact(ctx.session, contact_id)
+        return await service.read_out_on(await ctx.connection(), ctx.org.id, contact_id)
 
     @patch("/{contact_id:uuid}", summary="Change a contact (only the fields sent)")
     async def update_contact(

@@ -58,8 +58,8 @@ from shared.errors import DomainError, Forbidden
 from shared.identity import signin
 from shared.identity.sessions import COOKIE, SessionStore, WebSession
 from shared.identity.signin import OrgChoice
-from shared.models import Organization, User
-from shared.organizations import MemberOut, members_with_roles
+from shared.models import User
+from shared.organizations import MemberOut, OrgRef, members_with_roles
 from shared.permissions import Permission, Role, can
 from shared.settings import Settings
 
@@ -252,7 +252,7 @@ async def provide_visitor(request: Request[Any, Any, Any]) -> Visitor:
 
 @dataclass
 class PageContext(Visitor):
-    org: Organization = field(default=None)  # type: ignore[assignment]
+    org: OrgRef = field(default=None)  # type: ignore[assignment]
     role: Role = Role.VIEWER
     membership_id: uuid.UUID = field(default=None)  # type: ignore[assignment]
     session: AsyncSession = field(default=None)  # type: ignore[assignment]
