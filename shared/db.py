@@ -257,34 +257,26 @@ class Database:
             yield session
 
     @asynccontextmanager
-    async def tenant_driver(self, org_id: uuid.UUID) -> AsyncIterator[Any]:
+    async def tenant_driver(self, org_id: uuid.UUID) -> AsyncIterator[DriverTransaction]:
         """One transaction in one organisation on a bare driver connection from the same pool.
 
         For requests whose every statement is driver SQL (the API's reads of contacts): a
         session's begin and commit alone (its transaction objects, events and greenlet switches)
         cost more than reading one contact. Scoped exactly as a session's transaction is: BEGIN
         and ``set_config(..., true)`` in one round trip, so nothing outlives the transaction.
-        Committed on success, rolled back on error. A connection that failed or was left
-        mid-statement (a cancelled request) is closed instead of going back to the pool.
+        Committed on success (or earlier, by :meth:`DriverTransaction.commit`), rolled back on
+        error. A connection that failed or was left mid-statement (a cancelled request) is closed
+        instead of going back to the pool.
         """
         if not isinstance(org_id, uuid.UUID):
             raise TypeError("an organisation id is a UUID")
-        pooled, driver = await self._begin_driver(_BEGIN_TENANT.format(org=org_id))
+        transaction = DriverTransaction(*await self._begin_driver(_BEGIN_TENANT.format(org=org_id)))
         try:
-            yield driver
+            yield transaction
         except BaseException:
-            clean = False
-            try:
-                clean = await _rollback(driver)
-            finally:
-                _end_driver(pooled, driver, clean)
+            await transaction.rollback()
             raise
-        try:
-            await driver.execute("COMMIT")
-        except BaseException:
-            _end_driver(pooled, driver, False)
-            raise
-        _end_driver(pooled, driver, True)
+        await transaction.commit()
 
     async def _begin_driver(self, scope: str) -> tuple[Any, Any]:
         """A pooled connection with the scoped transaction begun; once more on a fresh connection
@@ -354,6 +346,42 @@ async def _close(session: AsyncSession) -> None:
         await session.close()
     else:
         sync.close()
+
+
+class DriverTransaction:
+    """The transaction of :meth:`Database.tenant_driver` and its connection (``connection``)."""
+
+    __slots__ = ("_pooled", "connection")
+
+    def __init__(self, pooled: Any, connection: Any) -> None:
+        self._pooled: Any = pooled
+        self.connection: Any = connection
+
+    @property
+    def open(self) -> bool:
+        return self._pooled is not None
+
+    async def commit(self) -> None:
+        """Commit and give the connection back now; the context's end then has nothing left to do."""
+        pooled, self._pooled = self._pooled, None
+        if pooled is None:
+            return
+        try:
+            await self.connection.execute("COMMIT")
+        except BaseException:
+            _end_driver(pooled, self.connection, False)
+            raise
+        _end_driver(pooled, self.connection, True)
+
+    async def rollback(self) -> None:
+        pooled, self._pooled = self._pooled, None
+        if pooled is None:
+            return
+        clean = False
+        try:
+            clean = await _rollback(self.connection)
+        finally:
+            _end_driver(pooled, self.connection, clean)
 
 
 async def _rollback(driver: Any) -> bool:

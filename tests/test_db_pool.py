@@ -97,22 +97,29 @@ async def test_a_bare_driver_transaction_commits_rolls_back_and_never_hands_on_a
         "VALUES ($1, gen_random_uuid(), 'x', 'x@y.example', 'driver test', 'b')"
     )
     try:
-        async with db.tenant_driver(org_a.id) as driver:
-            await driver.execute(write, org_a.id)
-            pid = await driver.fetchval("SELECT pg_backend_pid()")
+        async with db.tenant_driver(org_a.id) as tx:
+            await tx.connection.execute(write, org_a.id)
+            pid = await tx.connection.fetchval("SELECT pg_backend_pid()")
         assert pool.checkedout() == 0  # type: ignore[attr-defined]
+        # Committed early (a request going on in a session): the connection is back at once.
+        async with db.tenant_driver(org_a.id) as tx:
+            await tx.connection.execute(write, org_a.id)
+            await tx.commit()
+            assert not tx.open and pool.checkedout() == 0  # type: ignore[attr-defined]
         with pytest.raises(asyncpg.DivisionByZeroError):
-            async with db.tenant_driver(org_a.id) as driver:
-                await driver.execute(write, org_a.id)
-                await driver.fetchval("SELECT 1/0")
+            async with db.tenant_driver(org_a.id) as tx:
+                await tx.connection.execute(write, org_a.id)
+                await tx.connection.fetchval("SELECT 1/0")
         assert pool.checkedout() == 0  # type: ignore[attr-defined]
-        async with db.tenant_driver(org_a.id) as driver:
-            assert await driver.fetchval(note) == 1, "the first committed, the failed one rolled back"
-            assert await driver.fetchval("SELECT pg_backend_pid()") == pid, "a clean connection is reused"
+        async with db.tenant_driver(org_a.id) as tx:
+            assert await tx.connection.fetchval(note) == 2, "two committed, the failed one rolled back"
+            assert await tx.connection.fetchval("SELECT pg_backend_pid()") == pid, (
+                "a clean connection is reused"
+            )
 
         async def slow() -> None:
-            async with db.tenant_driver(org_a.id) as driver:
-                await driver.execute("SELECT pg_sleep(5)")
+            async with db.tenant_driver(org_a.id) as tx:
+                await tx.connection.execute("SELECT pg_sleep(5)")
 
         task = asyncio.create_task(slow())
         await asyncio.sleep(0.3)
@@ -121,8 +128,8 @@ async def test_a_bare_driver_transaction_commits_rolls_back_and_never_hands_on_a
             await task
         assert pool.checkedout() == 0  # type: ignore[attr-defined]
 
-        async with db.tenant_driver(org_a.id) as driver:
-            pid = await driver.fetchval("SELECT pg_backend_pid()")
+        async with db.tenant_driver(org_a.id) as tx:
+            pid = await tx.connection.fetchval("SELECT pg_backend_pid()")
         superuser = await asyncpg.connect(plain_url(servers.superuser_url))
         try:
             assert await superuser.fetchval("SELECT pg_terminate_backend($1)", pid)
@@ -130,10 +137,10 @@ async def test_a_bare_driver_transaction_commits_rolls_back_and_never_hands_on_a
             await superuser.close()
         await asyncio.sleep(0.3)
         for _ in range(3):
-            async with db.tenant_driver(org_a.id) as driver:
-                assert await driver.fetchval("SELECT pg_backend_pid()") != pid
-                assert await driver.fetchval("SELECT current_setting('codo.org_id')") == str(org_a.id)
-                assert await driver.fetchval(note) == 1
+            async with db.tenant_driver(org_a.id) as tx:
+                assert await tx.connection.fetchval("SELECT pg_backend_pid()") != pid
+                assert await tx.connection.fetchval("SELECT current_setting('codo.org_id')") == str(org_a.id)
+                assert await tx.connection.fetchval(note) == 2
         assert pool.checkedout() == 0  # type: ignore[attr-defined]
     finally:
         await db.dispose()

@@ -75,13 +75,13 @@ async def test_concurrent_requests_of_two_organisations_share_server_connections
 
     async def driver_request(org: Org) -> None:
         # The API's reads of contacts: a bare driver transaction, begun together with its scope.
-        async with db.tenant_driver(org.id) as driver:
-            pid = await driver.fetchval("SELECT pg_backend_pid()")
+        async with db.tenant_driver(org.id) as tx:
+            pid = await tx.connection.fetchval("SELECT pg_backend_pid()")
             await asyncio.sleep(0.005)
-            scope = await driver.fetchval("SELECT current_setting('codo.org_id')")
+            scope = await tx.connection.fetchval("SELECT current_setting('codo.org_id')")
             others = "SELECT count(*) FROM api_tokens WHERE organization_id <> $1"
-            foreign = await driver.fetchval(others, org.id)
-            mine = await driver.fetchval("SELECT count(*) FROM api_tokens")
+            foreign = await tx.connection.fetchval(others, org.id)
+            mine = await tx.connection.fetchval("SELECT count(*) FROM api_tokens")
         assert scope == str(org.id)
         assert foreign == 0 and mine > 0
         served.setdefault(pid, set()).add(org.id)

@@ -250,24 +250,24 @@ async def test_a_bare_driver_transaction_is_scoped_like_a_session_and_leaves_not
     single = Database(create_engine(settings, pool_size=1))
     try:
         for org, other in ((a, b), (b, a)):
-            async with single.tenant_driver(org.id) as driver:
-                assert driver.is_in_transaction()
+            async with single.tenant_driver(org.id) as tx:
+                assert tx.connection.is_in_transaction()
                 for table in TENANT_TABLES:
-                    orgs = await driver.fetch(f"SELECT DISTINCT organization_id FROM {table}")
+                    orgs = await tx.connection.fetch(f"SELECT DISTINCT organization_id FROM {table}")
                     assert [r["organization_id"] for r in orgs] == [org.id], table
                     assert (
-                        await driver.fetchval(
+                        await tx.connection.fetchval(
                             f"SELECT count(*) FROM {table} WHERE organization_id = $1", other.id
                         )
                         == 0
                     ), table
-                first = await driver.fetchval("SELECT pg_backend_pid()")
+                first = await tx.connection.fetchval("SELECT pg_backend_pid()")
             async with single.platform() as session:
                 assert (await session.execute(select(func.pg_backend_pid()))).scalar_one() == first
                 assert (await session.execute(select(func.count()).select_from(ApiToken))).scalar_one() == 0
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
-            async with single.tenant_driver(a.id) as driver:
-                await driver.execute(
+            async with single.tenant_driver(a.id) as tx:
+                await tx.connection.execute(
                     "INSERT INTO outbox (organization_id, id, kind, to_address, subject, body_text) "
                     "VALUES ($1, gen_random_uuid(), 'x', 'x@y.example', 's', 'b')",
                     b.id,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hmac
 import uuid
-from collections.abc import AsyncGenerator, Awaitable
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -18,16 +19,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.api.scope import database, find_organisation, member_scope, require
 from shared import history, organizations, tokens
 from shared.actor import Actor
-from shared.db import driver_connection
+from shared.db import Database, DriverTransaction, driver_connection
 from shared.errors import Forbidden, NotFound
+from shared.identity import members
 from shared.identity.sessions import COOKIE, SessionStore
 from shared.organizations import OrgRef
 from shared.permissions import Permission, Role
 
 # A route whose every statement is driver SQL says so with ``opt=DRIVER_READS`` (always) or with a
-# predicate of the request (for example: a list without filters). An API token's request to it
-# runs in a bare driver transaction (``Database.tenant_driver``) instead of a session: the
-# handler reads through ``await ctx.connection()``, and ``ctx.session`` refuses.
+# predicate of the request (for example: a list without filters). Its requests, by API token or
+# by a browser's session, run in a bare driver transaction (``Database.tenant_driver``) instead
+# of a session: the handler reads through ``await ctx.connection()``, and ``ctx.session`` refuses.
 DRIVER_READS_KEY = "codo.driver_reads"
 
 
@@ -47,21 +49,37 @@ class OrgContext:
     user_id: uuid.UUID | None = None
     # Who acts, as the audit log names them: a member's e-mail address or a token's name.
     label: str = ""
-    # One of the two: the request's session, or the driver connection of its transaction.
+    # The request's session, or (DRIVER_READS) its bare driver transaction until it needs one.
     db_session: AsyncSession | None = None
-    driver: Any = None
+    driver_tx: DriverTransaction | None = None
+    _continue_in_session: Callable[[], Awaitable[AsyncSession]] | None = field(default=None, repr=False)
 
     @property
     def session(self) -> AsyncSession:
         if self.db_session is None:
-            raise RuntimeError("this request runs without a session (DRIVER_READS): use ctx.connection()")
+            raise RuntimeError(
+                "this request began without a session (DRIVER_READS): use ctx.connection() "
+                "or await ctx.open_session()"
+            )
         return self.db_session
 
     async def connection(self) -> Any:
         """The driver connection of the request's transaction, scoped to the organisation."""
-        if self.driver is not None:
-            return self.driver
-        return await driver_connection(self.session)
+        if self.db_session is not None:
+            return await driver_connection(self.db_session)
+        if self.driver_tx is not None and self.driver_tx.open:
+            return self.driver_tx.connection
+        raise RuntimeError("the request's transaction has ended")
+
+    async def open_session(self) -> AsyncSession:
+        """The request's session. A request begun on the bare driver (DRIVER_READS) commits that
+        transaction and goes on in a session's, so that it never holds two connections: for
+        the reads the driver SQL does not cover, such as filling a cache."""
+        if self.db_session is None:
+            if self._continue_in_session is None:
+                raise RuntimeError("this request has no transaction")
+            self.db_session = await self._continue_in_session()
+        return self.db_session
 
     @property
     def actor(self) -> Actor:
@@ -95,7 +113,8 @@ async def provide_org_context(
     must carry its CSRF token in ``X-CSRF-Token``.
     """
     if not request.headers.get("authorization") and request.cookies.get(COOKIE):
-        async for ctx in _session_context(request, slug):
+        # A context manager, not a loop over a generator: the handler's exception reaches it.
+        async with _session_context(request, slug) as ctx:
             yield ctx
         return
     raw = bearer_token(request)
@@ -104,21 +123,51 @@ async def provide_org_context(
     except tokens.TokenRejected as exc:
         raise NotAuthorizedException(str(exc)) from None
     db = database(request)
-    driver_reads = request.route_handler.opt.get(DRIVER_READS_KEY)
-    if driver_reads is not None and driver_reads(request):
-        async with db.tenant_driver(token_org) as connection:
+    if _driver_reads(request):
+
+        async def by_token(connection: Any) -> OrgContext:
             caller = tokens.cached(token_org, raw)
             if caller is None:
                 caller = await _authenticate(tokens.authenticate_on(connection, token_org, raw))
             org = await organizations.cached_by_slug_on(connection, slug)
-            yield _token_context(org, token_org, slug, caller, driver=connection)
+            return _token_context(org, token_org, slug, caller)
+
+        async with _driver_context(db, token_org, by_token) as ctx:
+            yield ctx
         return
     async with db.tenant(token_org) as session:
         caller = await _authenticate(tokens.authenticate(session, raw))
         org = await organizations.cached_by_slug(session, slug)
-        ctx = _token_context(org, token_org, slug, caller, db_session=session)
+        ctx = _token_context(org, token_org, slug, caller)
+        ctx.db_session = session
         history.bind(session, ctx.actor)
         yield ctx
+
+
+@asynccontextmanager
+async def _driver_context(
+    db: Database, org_id: uuid.UUID, build: Callable[[Any], Awaitable[OrgContext]]
+) -> AsyncIterator[OrgContext]:
+    """The context of a DRIVER_READS request: a bare driver transaction, and a session's once
+    the handler asks for one (``ctx.open_session``)."""
+    async with AsyncExitStack() as stack:
+        transaction = await stack.enter_async_context(db.tenant_driver(org_id))
+        ctx = await build(transaction.connection)
+
+        async def continue_in_session() -> AsyncSession:
+            await transaction.commit()
+            session = await stack.enter_async_context(db.tenant(org_id))
+            history.bind(session, ctx.actor)
+            return session
+
+        ctx.driver_tx = transaction
+        ctx._continue_in_session = continue_in_session
+        yield ctx
+
+
+def _driver_reads(request: Request[Any, Any, Any]) -> bool:
+    reads: Any = request.route_handler.opt.get(DRIVER_READS_KEY)
+    return reads is not None and bool(reads(request))
 
 
 async def _authenticate(found: Awaitable[tokens.Caller]) -> tokens.Caller:
@@ -128,19 +177,16 @@ async def _authenticate(found: Awaitable[tokens.Caller]) -> tokens.Caller:
         raise NotAuthorizedException(str(exc)) from None
 
 
-def _token_context(
-    org: OrgRef | None, token_org: uuid.UUID, slug: str, caller: tokens.Caller, **transaction: Any
-) -> OrgContext:
+def _token_context(org: OrgRef | None, token_org: uuid.UUID, slug: str, caller: tokens.Caller) -> OrgContext:
     # Another organisation's slug looks exactly like one that does not exist.
     if org is None or org.id != token_org:
         raise NotFound("no organisation %(slug)r", slug=slug)
     structlog.contextvars.bind_contextvars(org=org.slug)
-    return OrgContext(
-        org=org, role=Role(caller.role), token_id=caller.id, label=f"API token {caller.name}", **transaction
-    )
+    return OrgContext(org=org, role=Role(caller.role), token_id=caller.id, label=f"API token {caller.name}")
 
 
-async def _session_context(request: Request[Any, Any, Any], slug: str) -> AsyncGenerator[OrgContext, None]:
+@asynccontextmanager
+async def _session_context(request: Request[Any, Any, Any], slug: str) -> AsyncIterator[OrgContext]:
     store: SessionStore = request.app.state.sessions
     web = await store.load(request.cookies.get(COOKIE))
     if web is None or web.user_id is None:
@@ -151,6 +197,25 @@ async def _session_context(request: Request[Any, Any, Any], slug: str) -> AsyncG
             raise Forbidden("send the session's CSRF token in the X-CSRF-Token header")
     db = database(request)
     org = await find_organisation(db, slug, web.only_org)
+    if _driver_reads(request):
+        user_id = web.user_id
+
+        async def by_session(connection: Any) -> OrgContext:
+            member = await members.member_on(connection, org.id, user_id)
+            if member is None:
+                raise NotFound("no organisation %(slug)r", slug=org.slug)
+            structlog.contextvars.bind_contextvars(org=org.slug)
+            return OrgContext(
+                org=org,
+                role=Role(member.role),
+                membership_id=member.membership_id,
+                user_id=member.user_id,
+                label=member.email,
+            )
+
+        async with _driver_context(db, org.id, by_session) as ctx:
+            yield ctx
+        return
     async with member_scope(db, org, web.user_id) as scope:
         user = scope.user
         ctx = OrgContext(

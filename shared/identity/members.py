@@ -508,6 +508,25 @@ async def member_of(session: AsyncSession, user_id: uuid.UUID) -> tuple[Membersh
     return None if row is None else (row[0], row[1])
 
 
+class Member(msgspec.Struct, frozen=True):
+    """A signed-in user's membership, as far as a request that only reads needs it."""
+
+    membership_id: uuid.UUID
+    role: str
+    user_id: uuid.UUID
+    email: str
+
+
+async def member_on(connection: Any, org: uuid.UUID, user_id: uuid.UUID) -> Member | None:
+    """:func:`member_of` on a driver connection scoped to ``org`` (see ``Database.tenant_driver``)."""
+    row = await connection.fetchrow(_MEMBER_ON, org, user_id)
+    return None if row is None else Member(membership_id=row[0], role=row[1], user_id=row[2], email=row[3])
+
+
+_MEMBER_ON = (
+    "SELECT m.id, m.role, u.id, u.email FROM memberships AS m JOIN users AS u ON u.id = m.user_id"
+    " WHERE m.organization_id = $1 AND m.user_id = $2"
+)
 # Built once: every signed-in request sends it, and building it cost more than running it.
 _MEMBER_OF = (
     select(Membership, User)

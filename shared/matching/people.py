@@ -392,14 +392,23 @@ async def profile_now(
     """:func:`profile` under the revision ``seen`` (:func:`fingerprint`, read before anything
     else, so what is read after it is at least as new). The profile is shared between requests:
     callers must not change it."""
-    key = (org_id, settings.version, contact_id)
-    found = _PROFILES.get(key)
+    kept = kept_profile(org_id, contact_id, settings, seen)
+    if kept is not None:
+        return kept
+    person, kinds = await profile(session, contact_id, settings.config)
+    if not seen.written_here:
+        _PROFILES.put((org_id, settings.version, contact_id), (seen.revision, person, tuple(kinds)))
+    return person, kinds
+
+
+def kept_profile(
+    org_id: uuid.UUID, contact_id: uuid.UUID, settings: ProgrammeSettings, seen: Fingerprint
+) -> tuple[Profile, list[str]] | None:
+    """:func:`profile_now` if this process has it, without a statement."""
+    found = _PROFILES.get((org_id, settings.version, contact_id))
     # Kept with the revision it was read under: still the person if nobody changed them since.
     if found is None or not seen.unchanged_since(found[0], contact_id):
-        person, kinds = await profile(session, contact_id, settings.config)
-        found = (seen.revision, person, tuple(kinds))
-        if not seen.written_here:
-            _PROFILES.put(key, found)
+        return None
     return found[1], list(found[2])
 
 
@@ -481,13 +490,23 @@ async def settings_now(
     session: AsyncSession, org_id: uuid.UUID, programme_id: uuid.UUID | None, seen: Fingerprint
 ) -> ProgrammeSettings:
     """:func:`settings_for` under the revision ``seen``: saving settings moves it (migration 0024)."""
-    key = (org_id, programme_id)
-    found: tuple[int, ProgrammeSettings] | None = _SETTINGS.get(key)
+    kept = kept_settings(org_id, programme_id, seen)
+    if kept is not None:
+        return kept
+    settings = await settings_for(session, programme_id)
+    if not seen.written_here:
+        _SETTINGS.put((org_id, programme_id), (seen.revision, settings))
+    return settings
+
+
+def kept_settings(
+    org_id: uuid.UUID, programme_id: uuid.UUID | None, seen: Fingerprint
+) -> ProgrammeSettings | None:
+    """:func:`settings_now` if this process has them, without a statement."""
+    found: tuple[int, ProgrammeSettings] | None = _SETTINGS.get((org_id, programme_id))
     # Saving settings stamps the whole organisation (migration 0028).
     if found is None or not seen.unchanged_since(found[0]):
-        found = (seen.revision, await settings_for(session, programme_id))
-        if not seen.written_here:
-            _SETTINGS.put(key, found)
+        return None
     return found[1]
 
 
@@ -637,11 +656,17 @@ async def fingerprint(
     matches, preparation or settings (migrations 0019, 0024), so it changes exactly when a pool
     would, and stamp who changed (0028).
     """
+    return await fingerprint_on(await driver_connection(session), org_id, person_id)
+
+
+async def fingerprint_on(
+    connection: Any, org_id: uuid.UUID | None, person_id: uuid.UUID | None
+) -> Fingerprint:
+    """:func:`fingerprint` on a driver connection (see ``Database.tenant_driver``)."""
     params: tuple[Any, ...] = (POOL_TOPIC, EVERYONE, person_id)
     if org_id is not None:
         params += (org_id,)
-    driver = await driver_connection(session)
-    row = await driver.fetchrow(_FINGERPRINTS[org_id is not None], *params)
+    row = await connection.fetchrow(_FINGERPRINTS[org_id is not None], *params)
     if row is None:
         return Fingerprint(0, False)
     revision, mine, everyone, person = row
@@ -665,6 +690,21 @@ async def changed_since(session: AsyncSession, org_id: uuid.UUID, revision: int)
     return people
 
 
+def _pool_key(org_id: uuid.UUID, role: Role, settings: ProgrammeSettings, today: date) -> tuple[Any, ...]:
+    # Certificates run out by intake's calendar day, which may turn at another hour than ``today``.
+    return (org_id, settings.programme_id, role, settings.version, today, readiness_day())
+
+
+def kept_pool(
+    org_id: uuid.UUID, role: Role, settings: ProgrammeSettings, today: date, seen: Fingerprint
+) -> CandidatePool | None:
+    """:func:`candidate_pool` if this process holds one new enough for ``seen``, without a statement."""
+    if seen.written_here:
+        return None
+    held = POOLS.get(_pool_key(org_id, role, settings, today))
+    return held.pool if held is not None and held.revision >= seen.revision else None
+
+
 async def candidate_pool(
     session: AsyncSession,
     org_id: uuid.UUID,
@@ -681,8 +721,7 @@ async def candidate_pool(
     person's preparation is read with builds the pool from scratch.
     """
     revision, written_here = (seen or await fingerprint(session, org_id))[:2]
-    # Certificates run out by intake's calendar day, which may turn at another hour than ``today``.
-    key = (org_id, settings.programme_id, role, settings.version, today, readiness_day())
+    key = _pool_key(org_id, role, settings, today)
     held = POOLS.get(key)
     # A transaction that has written sees its own changes, which nobody else may see yet: it
     # brings a pool up to them for itself alone. Otherwise revisions only grow, and a newer pool

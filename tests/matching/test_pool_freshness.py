@@ -8,13 +8,16 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
+import msgspec
 import pytest
+from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 
 from shared import clock
 from shared.db import Database, plain_url
 from shared.matching.people import POOL_TOPIC
 from shared.permissions import Role
+from shared.settings import Settings
 from tests.conftest import Org, Servers
 from tests.fixtures.intake import IntakeApi
 from tests.fixtures.matching import MatchingApi
@@ -290,3 +293,32 @@ async def test_readiness_as_matching_reads_it_gives_every_reason_of_the_full_che
     assert full[ids[1]] == [protection]  # the certificate, read without any record
     assert len(full[ids[0]]) >= 2 and protection not in full[ids[0]]  # records, without the certificate
     assert full[ids[2]] == []
+
+
+async def test_a_suggestion_that_must_read_more_goes_on_in_a_session_on_the_one_connection_it_holds(
+    matching: MatchingApi, settings: Settings, org_a: Org
+) -> None:
+    """A suggestions request begins on the bare driver and reads only the revision when this
+    process keeps the rest. When it keeps nothing, the request commits that transaction before
+    its session begins: with one connection in the pool and nothing to spare, cold requests
+    side by side must all be answered, and alike."""
+    from services.api.app import create_app
+    from shared.matching import people
+
+    mentee = await matching.person("mentee", "Samir", languages=["ar"], postal_code="10115")
+    mentor = await matching.person("mentor", "Hanna", languages=["ar"], postal_code="10115")
+    single = msgspec.structs.replace(settings, db_pool_size=1, db_max_overflow=0, db_pool_timeout=3)
+    url = f"/api/v1/orgs/{org_a.slug}/matching/suggestions"
+    async with AsyncTestClient(app=create_app(single)) as client:
+        for _ in range(2):
+            people.POOLS.clear()
+            people._PROFILES.clear()
+            people._SETTINGS.clear()
+            answers = await asyncio.gather(
+                *(client.get(url, params={"contact_id": mentee}, headers=org_a.auth()) for _ in range(4))
+            )
+            assert [r.status_code for r in answers] == [200] * 4, answers[0].text
+            assert {tuple(i["candidate_id"] for i in r.json()["items"]) for r in answers} == {(mentor,)}
+        # Kept now: answered after the one statement, on the driver alone.
+        r = await client.get(url, params={"contact_id": mentee}, headers=org_a.auth())
+        assert r.status_code == 200 and [i["candidate_id"] for i in r.json()["items"]] == [mentor]

@@ -12,6 +12,7 @@ from babel.messages.extract import extract_from_dir
 from litestar.testing import AsyncTestClient
 from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import Pool
 
 from services.api.app import create_app
 from services.api.web import i18n
@@ -171,6 +172,10 @@ async def test_the_json_api_accepts_a_signed_in_browser_with_its_csrf_token(
     )
     assert r.status_code == 201
     assert (await browser.get(f"/api/v1/orgs/{org_b.slug}/members")).status_code == 404
+    # The same for the reads that run without a session (the unfiltered list, one contact).
+    assert (await browser.get(f"/api/v1/orgs/{org_a.slug}/contacts")).status_code == 200
+    assert (await browser.get(f"/api/v1/orgs/{org_b.slug}/contacts")).status_code == 404
+    assert (await browser.get(f"/api/v1/orgs/{org_b.slug}/contacts/{uuid.uuid4()}")).status_code == 404
 
 
 async def test_a_browser_request_reads_its_user_with_the_membership_in_one_statement(
@@ -185,9 +190,26 @@ async def test_a_browser_request_reads_its_user_with_the_membership_in_one_state
     def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
         sent.append(statement)
 
+    def driver_sql(record: Any) -> None:
+        sent.append(record.query)
+
+    # The API's unfiltered list reads on the bare driver (no SQLAlchemy statement): listen there too.
+    def checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        dbapi_connection.driver_connection.add_query_logger(driver_sql)
+
+    def checkin(dbapi_connection: Any, record: Any) -> None:
+        if dbapi_connection is not None:
+            dbapi_connection.driver_connection.remove_query_logger(driver_sql)
+
     event.listen(Engine, "before_cursor_execute", capture)
+    event.listen(Pool, "checkout", checkout)
+    event.listen(Pool, "checkin", checkin)
     try:
-        for path in (f"/api/v1/orgs/{org_a.slug}/contacts", f"/o/{org_a.slug}/contacts"):
+        for path in (
+            f"/api/v1/orgs/{org_a.slug}/contacts",
+            f"/api/v1/orgs/{org_a.slug}/contacts?q=a",
+            f"/o/{org_a.slug}/contacts",
+        ):
             sent.clear()
             r = await browser.get(path)
             assert r.status_code == 200, path
@@ -195,6 +217,8 @@ async def test_a_browser_request_reads_its_user_with_the_membership_in_one_state
             assert len(users) == 1 and "memberships" in users[0], (path, users)
     finally:
         event.remove(Engine, "before_cursor_execute", capture)
+        event.remove(Pool, "checkout", checkout)
+        event.remove(Pool, "checkin", checkin)
 
 
 def test_every_ui_text_of_the_shell_has_a_german_translation() -> None:

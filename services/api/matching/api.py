@@ -14,7 +14,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from litestar.serialization import encode_json
 
-from services.api.context import ApiController, OrgContext
+from services.api.context import DRIVER_READS, ApiController, OrgContext
 from services.api.matching import meeting_log_api
 from services.api.pagination import Cursor
 from services.api.scope import app_settings
@@ -70,7 +70,11 @@ class MatchingController(ApiController):
     path = "/api/v1/orgs/{slug:str}/matching"
     tags = ["matching"]
 
-    @get("/suggestions", summary="The best candidates for one mentee (or mentor), with reasons")
+    @get(
+        "/suggestions",
+        summary="The best candidates for one mentee (or mentor), with reasons",
+        opt=DRIVER_READS,
+    )
     async def suggestions(
         self,
         ctx: NamedDependency[OrgContext],
@@ -84,16 +88,26 @@ class MatchingController(ApiController):
         if contact_id is None:
             raise ValidationFailed("the contact to find candidates for", field="contact_id")
         limit = check_limit(limit)
-        seen = await people.fingerprint(ctx.session, ctx.org.id, contact_id)
-        settings = await people.settings_now(ctx.session, ctx.org.id, programme_id, seen)
+        # Begun on the bare driver (DRIVER_READS): a repeated question is answered from what this
+        # process keeps, after one statement. What it does not keep is read in a session.
+        org = ctx.org.id
+        seen = await people.fingerprint_on(await ctx.connection(), org, contact_id)
+        settings = people.kept_settings(org, programme_id, seen)
+        if settings is None:
+            settings = await people.settings_now(await ctx.open_session(), org, programme_id, seen)
         today = _today()
-        person, kinds = await people.profile_now(ctx.session, ctx.org.id, contact_id, settings, seen)
+        found = people.kept_profile(org, contact_id, settings, seen)
+        if found is None:
+            found = await people.profile_now(await ctx.open_session(), org, contact_id, settings, seen)
+        person, kinds = found
         if role is None:
             role = "mentee" if "mentee" in kinds else "mentor" if "mentor" in kinds else None
         if role is None or role not in kinds:
             raise ValidationFailed("this contact is neither a mentee nor a mentor", field="contact_id")
         other: people.Role = "mentor" if role == "mentee" else "mentee"
-        pool = await people.candidate_pool(ctx.session, ctx.org.id, other, settings, today, seen)
+        pool = people.kept_pool(org, other, settings, today, seen)
+        if pool is None:
+            pool = await people.candidate_pool(await ctx.open_session(), org, other, settings, today, seen)
 
         def body() -> bytes:
             answer = pool.answer(person, limit, lang)
