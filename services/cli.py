@@ -60,6 +60,9 @@ def api(host: str | None, port: int | None) -> None:
         "host": host or settings.api_host,
         "port": port or settings.api_port,
         "log_config": None,
+        # Our own request line replaces uvicorn's access log (disabled in shared.logs as well):
+        # off here, uvicorn does not build its message on every request only to drop it.
+        "access_log": False,
         **proxy_options(settings),
         # In-flight requests get this long after SIGTERM; below Kubernetes' 30 s grace period.
         "timeout_graceful_shutdown": 20,

@@ -256,44 +256,18 @@ class Database:
         async with _unit_of_work(self.session(org_id)) as session:
             yield session
 
-    @asynccontextmanager
-    async def tenant_driver(self, org_id: uuid.UUID) -> AsyncIterator[DriverTransaction]:
-        """One transaction in one organisation on a bare driver connection from the same pool.
+    def tenant_driver(self, org_id: uuid.UUID) -> DriverTransaction:
+        """One transaction in one organisation on a bare driver connection from the same pool
+        (``async with db.tenant_driver(org) as transaction``: see :class:`DriverTransaction`).
 
         For requests whose every statement is driver SQL (the API's reads of contacts): a
         session's begin and commit alone (its transaction objects, events and greenlet switches)
         cost more than reading one contact. Scoped exactly as a session's transaction is: BEGIN
         and ``set_config(..., true)`` in one round trip, so nothing outlives the transaction.
-        Committed on success (or earlier, by :meth:`DriverTransaction.commit`), rolled back on
-        error. A connection that failed or was left mid-statement (a cancelled request) is closed
-        instead of going back to the pool.
         """
         if not isinstance(org_id, uuid.UUID):
             raise TypeError("an organisation id is a UUID")
-        transaction = DriverTransaction(*await self._begin_driver(_BEGIN_TENANT.format(org=org_id)))
-        try:
-            yield transaction
-        except BaseException:
-            await transaction.rollback()
-            raise
-        await transaction.commit()
-
-    async def _begin_driver(self, scope: str) -> tuple[Any, Any]:
-        """A pooled connection with the scoped transaction begun; once more on a fresh connection
-        if the pooled one turns out dead (as :func:`_connect` does for a session)."""
-        for attempt in (1, 2):
-            pooled = await self.engine.raw_connection()
-            driver: Any = pooled.driver_connection
-            try:
-                await driver.execute(scope)
-            except BaseException:
-                dead = driver.is_closed()
-                _end_driver(pooled, driver, False)
-                if dead and attempt == 1:
-                    continue
-                raise
-            return pooled, driver
-        raise AssertionError("unreachable")
+        return DriverTransaction(self.engine, _BEGIN_TENANT.format(org=org_id))
 
     @asynccontextmanager
     async def platform(self) -> AsyncIterator[AsyncSession]:
@@ -349,20 +323,50 @@ async def _close(session: AsyncSession) -> None:
 
 
 class DriverTransaction:
-    """The transaction of :meth:`Database.tenant_driver` and its connection (``connection``)."""
+    """The transaction of :meth:`Database.tenant_driver` and its connection (``connection``).
 
-    __slots__ = ("_pooled", "connection")
+    Committed when the ``async with`` block ends (or earlier, by :meth:`commit`), rolled back
+    on error. A connection that failed or was left mid-statement (a cancelled request) is closed
+    instead of going back to the pool. A class, not a generator: it is on every request's path.
+    """
 
-    def __init__(self, pooled: Any, connection: Any) -> None:
-        self._pooled: Any = pooled
-        self.connection: Any = connection
+    __slots__ = ("_begin", "_engine", "_pooled", "connection")
+
+    def __init__(self, engine: AsyncEngine, begin: str) -> None:
+        self._engine = engine
+        self._begin = begin
+        self._pooled: Any = None
+        self.connection: Any = None
 
     @property
     def open(self) -> bool:
         return self._pooled is not None
 
+    async def __aenter__(self) -> DriverTransaction:
+        # Once more on a fresh connection if the pooled one turns out dead (as _connect does).
+        for attempt in (1, 2):
+            pooled = await self._engine.raw_connection()
+            driver: Any = pooled.driver_connection
+            try:
+                await driver.execute(self._begin)
+            except BaseException:
+                dead = driver.is_closed()
+                _end_driver(pooled, driver, False)
+                if dead and attempt == 1:
+                    continue
+                raise
+            self._pooled, self.connection = pooled, driver
+            return self
+        raise AssertionError("unreachable")
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: Any) -> None:
+        if kind is None:
+            await self.commit()
+        else:
+            await self.rollback()
+
     async def commit(self) -> None:
-        """Commit and give the connection back now; the context's end then has nothing left to do."""
+        """Commit and give the connection back now; the block's end then has nothing left to do."""
         pooled, self._pooled = self._pooled, None
         if pooled is None:
             return

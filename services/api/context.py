@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,7 +52,8 @@ class OrgContext:
     # The request's session, or (DRIVER_READS) its bare driver transaction until it needs one.
     db_session: AsyncSession | None = None
     driver_tx: DriverTransaction | None = None
-    _continue_in_session: Callable[[], Awaitable[AsyncSession]] | None = field(default=None, repr=False)
+    _db: Database | None = field(default=None, repr=False)
+    _opened: AbstractAsyncContextManager[AsyncSession] | None = field(default=None, repr=False)
 
     @property
     def session(self) -> AsyncSession:
@@ -76,10 +77,21 @@ class OrgContext:
         transaction and goes on in a session's, so that it never holds two connections: for
         the reads the driver SQL does not cover, such as filling a cache."""
         if self.db_session is None:
-            if self._continue_in_session is None:
+            if self.driver_tx is None or self._db is None:
                 raise RuntimeError("this request has no transaction")
-            self.db_session = await self._continue_in_session()
+            await self.driver_tx.commit()
+            self._opened = self._db.tenant(self.org.id)
+            self.db_session = await self._opened.__aenter__()
+            history.bind(self.db_session, self.actor)
         return self.db_session
+
+    async def _close_opened(self, error: BaseException | None) -> None:
+        """End the session :meth:`open_session` began, with the handler's error if there was one."""
+        opened, self._opened = self._opened, None
+        if opened is not None:
+            await opened.__aexit__(
+                type(error) if error else None, error, error.__traceback__ if error else None
+            )
 
     @property
     def actor(self) -> Actor:
@@ -132,7 +144,7 @@ async def provide_org_context(
             org = await organizations.cached_by_slug_on(connection, slug)
             return _token_context(org, token_org, slug, caller)
 
-        async with _driver_context(db, token_org, by_token) as ctx:
+        async with _DriverContext(db, token_org, by_token) as ctx:
             yield ctx
         return
     async with db.tenant(token_org) as session:
@@ -144,25 +156,38 @@ async def provide_org_context(
         yield ctx
 
 
-@asynccontextmanager
-async def _driver_context(
-    db: Database, org_id: uuid.UUID, build: Callable[[Any], Awaitable[OrgContext]]
-) -> AsyncIterator[OrgContext]:
+class _DriverContext:
     """The context of a DRIVER_READS request: a bare driver transaction, and a session's once
-    the handler asks for one (``ctx.open_session``)."""
-    async with AsyncExitStack() as stack:
-        transaction = await stack.enter_async_context(db.tenant_driver(org_id))
-        ctx = await build(transaction.connection)
+    the handler asks for one (``ctx.open_session``). A class, not nested generators: it is on
+    the path of every such request."""
 
-        async def continue_in_session() -> AsyncSession:
-            await transaction.commit()
-            session = await stack.enter_async_context(db.tenant(org_id))
-            history.bind(session, ctx.actor)
-            return session
+    __slots__ = ("_build", "_ctx", "_db", "_transaction")
 
-        ctx.driver_tx = transaction
-        ctx._continue_in_session = continue_in_session
-        yield ctx
+    def __init__(
+        self, db: Database, org_id: uuid.UUID, build: Callable[[Any], Awaitable[OrgContext]]
+    ) -> None:
+        self._db = db
+        self._transaction = db.tenant_driver(org_id)
+        self._build = build
+        self._ctx: OrgContext | None = None
+
+    async def __aenter__(self) -> OrgContext:
+        transaction = await self._transaction.__aenter__()
+        try:
+            ctx = await self._build(transaction.connection)
+        except BaseException as error:
+            await transaction.__aexit__(type(error), error, error.__traceback__)
+            raise
+        ctx.driver_tx, ctx._db = transaction, self._db
+        self._ctx = ctx
+        return ctx
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: Any) -> None:
+        try:
+            if self._ctx is not None:
+                await self._ctx._close_opened(error)
+        finally:
+            await self._transaction.__aexit__(kind, error, tb)
 
 
 def _driver_reads(request: Request[Any, Any, Any]) -> bool:
@@ -213,7 +238,7 @@ async def _session_context(request: Request[Any, Any, Any], slug: str) -> AsyncI
                 label=member.email,
             )
 
-        async with _driver_context(db, org.id, by_session) as ctx:
+        async with _DriverContext(db, org.id, by_session) as ctx:
             yield ctx
         return
     async with member_scope(db, org, web.user_id) as scope:
