@@ -148,6 +148,18 @@ async def test_a_token_is_shown_once_works_and_can_be_revoked(
     items = (await client.get(f"{API}/{org_a.slug}/tokens", headers=org_a.auth())).json()["items"]
     used = next(t for t in items if t["id"] == created["id"])
     assert used["last_used_at"] is not None
+    # First used on a read that runs without a session (the contacts list): stamped all the same.
+    other = (
+        await client.post(
+            f"{API}/{org_a.slug}/tokens", json={"name": "Export", "role": "viewer"}, headers=org_a.auth()
+        )
+    ).json()
+    listing = await client.get(
+        f"{API}/{org_a.slug}/contacts", headers={"Authorization": f"Bearer {other['token']}"}
+    )
+    assert listing.status_code == 200
+    items = (await client.get(f"{API}/{org_a.slug}/tokens", headers=org_a.auth())).json()["items"]
+    assert next(t for t in items if t["id"] == other["id"])["last_used_at"] is not None
     r = await client.delete(f"{API}/{org_a.slug}/tokens/{created['id']}", headers=org_a.auth())
     assert r.status_code == 204
     r = await client.get(f"{API}/{org_a.slug}", headers=viewer)
