@@ -53,19 +53,26 @@ async def security_headers(message: Message, scope: Scope) -> None:
         return
     path: str = scope.get("path", "")
     ours = _API_HEADERS if path.startswith("/api/") else _encoded(path)
-    # Ours replace any a handler set; every other header stays as it was.
-    headers = [h for h in message.get("headers") or [] if h[0].lower() not in _OURS]
+    # Ours replace any a handler set; every other header stays as it was. One pass: this runs
+    # for every response.
+    headers = []
+    cache_control = None
+    for header in message.get("headers") or ():
+        name = header[0].lower()
+        if name in _OURS:
+            continue
+        if name == b"cache-control":
+            cache_control = header
+            continue
+        headers.append(header)
     headers += ours
     # Pages and API answers hold personal data: no browser or proxy keeps a copy. A handler
     # that chose its own policy (the calendar feed) keeps it.
     if path.startswith(_CACHEABLE):
         query = scope.get("query_string", b"")
-        cache = assets.cache_control(path, query.decode("latin-1"))
-        headers = [h for h in headers if h[0].lower() != b"cache-control"]
-        headers.append((b"cache-control", cache.encode()))
+        headers.append((b"cache-control", assets.cache_control(path, query.decode("latin-1")).encode()))
     elif path == assets.FAVICON_PATH:
-        headers = [h for h in headers if h[0].lower() != b"cache-control"]
         headers.append((b"cache-control", assets.REVALIDATE.encode()))
-    elif not any(h[0].lower() == b"cache-control" for h in headers):
-        headers.append((b"cache-control", b"no-store"))
+    else:
+        headers.append(cache_control or (b"cache-control", b"no-store"))
     message["headers"] = headers
