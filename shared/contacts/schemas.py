@@ -83,7 +83,7 @@ class ProgrammeRef(msgspec.Struct):
     name: str
 
 
-class ContactOut(msgspec.Struct, kw_only=True):
+class ContactOut(msgspec.Struct):
     id: uuid.UUID
     kinds: list[str]
     first_name: str

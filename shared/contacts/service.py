@@ -566,49 +566,33 @@ assert _OUT_NAMES[0] == "id" and _OUT_NAMES[27:] == [
 ] and len(_OUT_NAMES) == 32  # fmt: skip
 
 
+# _row_out also builds the answer by position: by keyword, msgspec matches 37 names for every
+# contact (4.5 against 0.1 us), a fifth of a page of 50's time. It is written for this order.
+assert ContactOut.__struct_fields__ == (
+    "id", "kinds", "first_name", "last_name", "preferred_name", "organisation_name", "display_name",
+    "birth_date", "age_group", "gender", "languages", "postal_code", "city", "phone", "email",
+    "preferred_channel", "status", "status_changed_at", "tags", "owner_membership_id", "interests",
+    "availability", "capacity", "preferences", "support_kinds", "notes", "waiting_since",
+    "last_match_ended_on", "custom", "programmes", "missing_consents", "legal_hold",
+    "legal_hold_reason", "erased", "created_at", "updated_at", "possible_duplicates",
+)  # fmt: skip
+
+
 def _row_out(row: Sequence[Any]) -> ContactOut:
     programmes, given, required = row[33], row[34], row[35]
     erased_at = row[29]
     if required is None:
         required = ["data_processing"]
     return ContactOut(
-        id=row[0],
-        kinds=row[1],
-        first_name=row[2],
-        last_name=row[3],
-        preferred_name=row[4],
-        organisation_name=row[5],
-        display_name=display_name(row[4], row[2], row[3], row[5]),
-        birth_date=row[6],
-        age_group=row[7],
-        gender=row[8],
-        languages=row[9],
-        postal_code=row[10],
-        city=row[11],
-        phone=row[12],
-        email=row[13],
-        preferred_channel=row[14],
-        status=row[15],
-        status_changed_at=row[16],
-        tags=row[17],
-        owner_membership_id=row[18],
-        interests=row[19],
-        availability=row[20],
-        capacity=row[21],
-        preferences=row[22],
-        support_kinds=row[23],
-        notes=row[24],
-        waiting_since=row[25],
-        last_match_ended_on=row[26],
-        custom=row[32],
-        programmes=[ProgrammeRef(id=uuid.UUID(p["id"]), name=p["name"]) for p in programmes],
-        missing_consents=[] if erased_at else [p for p in required if p not in given],
-        legal_hold=row[27],
-        legal_hold_reason=row[28],
-        erased=erased_at is not None,
-        created_at=row[30],
-        updated_at=row[31],
-    )
+        row[0], row[1], row[2], row[3], row[4], row[5],
+        display_name(row[4], row[2], row[3], row[5]),
+        row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], row[15], row[16],
+        row[17], row[18], row[19], row[20], row[21], row[22], row[23], row[24], row[25], row[26],
+        row[32],
+        [ProgrammeRef(id=uuid.UUID(p["id"]), name=p["name"]) for p in programmes],
+        [] if erased_at else [p for p in required if p not in given],
+        row[27], row[28], erased_at is not None, row[30], row[31],
+    )  # fmt: skip
 
 
 # The same columns as the RETURNING list of a change (literal columns: the statement has no FROM).

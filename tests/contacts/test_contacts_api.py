@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
+import msgspec
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 
+from shared.contacts import service
 from shared.contacts.models import SearchTerm
 from shared.db import Database
 from shared.history.models import HistoryEntry
@@ -271,3 +274,50 @@ async def test_a_contact_of_another_organisation_is_not_found_in_mine(
     assert r.status_code == 404, "a token of A names no contact of B, even by B's own slug"
     r = await client.get(f"/api/v1/orgs/{org_b.slug}/contacts", headers=org_a.auth())
     assert r.status_code == 404
+
+
+async def test_a_contact_reads_the_same_whichever_way_it_is_read(
+    client: AsyncTestClient[Any], db: Database, org_a: Org
+) -> None:
+    """One contact, one list on the bare driver, a filtered list in a session and the ORM's
+    objects all build the same answer, field for field (the driver's rows fill it by position)."""
+    base = f"/api/v1/orgs/{org_a.slug}/contacts"
+    body = {
+        **CONTRACT_BODY,
+        "preferred_name": "Lee",
+        "organisation_name": "Lesepaten e. V.",
+        "city": "Berlin",
+        "notes": "Mag Comics",
+        "interests": ["Comics", "Fußball"],
+        "capacity": 2,
+        "custom": {},
+    }
+    r = await client.post(base, json=body, headers=org_a.auth(Role.COORDINATOR))
+    assert r.status_code == 201, r.text
+    contact_id = r.json()["id"]
+    one = (await client.get(f"{base}/{contact_id}", headers=org_a.auth())).json()
+    listed = (await client.get(base, headers=org_a.auth())).json()["items"]
+    filtered = (await client.get(base, params={"q": "Lesepaten"}, headers=org_a.auth())).json()["items"]
+    async with db.tenant(org_a.id) as session:
+        contact = await service.get_contact(session, uuid.UUID(contact_id))
+        orm = msgspec.to_builtins((await service.outputs(session, [contact]))[0])
+    expected = {
+        "preferred_name": "Lee",
+        "organisation_name": "Lesepaten e. V.",
+        "display_name": "Lesepaten e. V. (Lee Özdemir)",
+        "city": "Berlin",
+        "postal_code": "10115",
+        "phone": "+49 171 2345678",
+        "notes": "Mag Comics",
+        "capacity": 2,
+        "birth_date": "2012-03-04",
+        "erased": False,
+        "legal_hold": False,
+        "missing_consents": ["data_processing"],
+    }
+    assert {k: one[k] for k in expected} == expected
+    assert [c for c in listed if c["id"] == contact_id] == [one]
+    assert [c for c in filtered if c["id"] == contact_id] == [one]
+    assert {k: v for k, v in orm.items() if k != "possible_duplicates"} == {
+        k: v for k, v in one.items() if k != "possible_duplicates"
+    }
