@@ -29,7 +29,8 @@ from shared.permissions import Permission, Role
 # A route whose every statement is driver SQL says so with ``opt=DRIVER_READS`` (always) or with a
 # predicate of the request (for example: a list without filters). Its requests, by API token or
 # by a browser's session, run in a bare driver transaction (``Database.tenant_driver``) instead
-# of a session: the handler reads through ``await ctx.connection()``, and ``ctx.session`` refuses.
+# of a session: the handler reads through ``await ctx.connection()``, ``ctx.session`` refuses, and
+# ``await ctx.open_session()`` commits the driver transaction and goes on in a session.
 DRIVER_READS_KEY = "codo.driver_reads"
 
 

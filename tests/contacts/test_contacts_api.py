@@ -321,3 +321,16 @@ async def test_a_contact_reads_the_same_whichever_way_it_is_read(
     assert {k: v for k, v in orm.items() if k != "possible_duplicates"} == {
         k: v for k, v in one.items() if k != "possible_duplicates"
     }
+
+
+async def test_a_bad_sort_or_cursor_names_its_field_with_or_without_filters(
+    client: AsyncTestClient[Any], org_a: Org
+) -> None:
+    """The unfiltered list runs on the bare driver, a filtered one in a session: both refuse alike."""
+    base = f"/api/v1/orgs/{org_a.slug}/contacts"
+    for extra in ({}, {"q": "anna"}):
+        for params, field in (({"sort": "age"}, "sort"), ({"cursor": "bm90IG91cnM"}, "cursor")):
+            r = await client.get(base, params={**params, **extra}, headers=org_a.auth())
+            assert r.status_code == 422, (params, extra, r.text)
+            assert r.headers["content-type"].startswith("application/problem+json")
+            assert r.json()["field"] == field, (params, extra, r.text)
