@@ -206,10 +206,7 @@ def _begin_scoped(connection: Connection, org: object, system: bool) -> bool:
     driver = connection.connection.driver_connection
     if driver is None:
         return False
-    scope = (
-        f"BEGIN; SELECT set_config('{ORG_SETTING}', '{org or ''}', true), "
-        f"set_config('{SYSTEM_SETTING}', '{'on' if system else ''}', true)"
-    )
+    scope = _begin_statement(org, system)
     try:
         await_(driver.execute(scope))
     except Exception as error:
@@ -240,9 +237,16 @@ async def driver_connection(session: AsyncSession) -> Any:
     return raw.driver_connection
 
 
-# A UUID's text form is no input: it can go into the statement as it is.
-_SET_ORG = f"set_config('{ORG_SETTING}', '{{org}}', true)"
-_BEGIN_TENANT = f"BEGIN; SELECT {_SET_ORG}, set_config('{SYSTEM_SETTING}', '', true)"
+def _begin_statement(org: object, system: bool) -> str:
+    """BEGIN and the scope as one simple query, for a session's transaction and a bare driver's.
+
+    Only for an organisation that is a UUID (or none): its text form is no input and can go into
+    the statement as it is; the system context is a constant.
+    """
+    return (
+        f"BEGIN; SELECT set_config('{ORG_SETTING}', '{org or ''}', true), "
+        f"set_config('{SYSTEM_SETTING}', '{'on' if system else ''}', true)"
+    )
 
 
 class Database:
@@ -283,7 +287,7 @@ class Database:
         """
         if not isinstance(org_id, uuid.UUID):
             raise TypeError("an organisation id is a UUID")
-        return DriverTransaction(self.engine, _BEGIN_TENANT.format(org=org_id))
+        return DriverTransaction(self.engine, _begin_statement(org_id, False))
 
     @asynccontextmanager
     async def platform(self) -> AsyncIterator[AsyncSession]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 import pytest
@@ -19,18 +20,32 @@ async def _backend_pid(db: Database, org: Org) -> int:
         return int((await session.execute(text("SELECT pg_backend_pid()"))).scalar_one())
 
 
+async def _server_closes(servers: Servers, pid: int) -> None:
+    """The server ends the connection of backend ``pid`` while it sits in the pool."""
+    superuser = await asyncpg.connect(plain_url(servers.superuser_url))
+    try:
+        assert await superuser.fetchval("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await superuser.close()
+    await asyncio.sleep(0.3)
+
+
+async def _cancelled_midway(work: Callable[[], Awaitable[None]]) -> None:
+    """Run ``work`` and cancel it while its statement runs, as a request whose client went away."""
+    task = asyncio.create_task(work())
+    await asyncio.sleep(0.3)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
 async def test_a_connection_the_server_closed_is_replaced_not_handed_out(
     settings: Settings, servers: Servers, org_a: Org
 ) -> None:
     db = Database.from_settings(settings)
     try:
         pid = await _backend_pid(db, org_a)
-        superuser = await asyncpg.connect(plain_url(servers.superuser_url))
-        try:
-            assert await superuser.fetchval("SELECT pg_terminate_backend($1)", pid)
-        finally:
-            await superuser.close()
-        await asyncio.sleep(0.3)
+        await _server_closes(servers, pid)
         # The next unit of work gets a new connection instead of an error about the old one.
         assert await _backend_pid(db, org_a) != pid
     finally:
@@ -56,11 +71,7 @@ async def test_every_unit_of_work_gives_its_connection_back_committed_failed_or_
             async with db.tenant(org_a.id) as session:
                 await session.execute(text("SELECT pg_sleep(5)"))
 
-        task = asyncio.create_task(slow())
-        await asyncio.sleep(0.3)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        await _cancelled_midway(slow)
         assert pool.checkedout() == 0  # type: ignore[attr-defined]
 
         # The commit itself fails: the server ended the connection during the work.
@@ -117,25 +128,16 @@ async def test_a_bare_driver_transaction_commits_rolls_back_and_never_hands_on_a
                 "a clean connection is reused"
             )
 
-        async def slow() -> None:
+        async def slow_driver() -> None:
             async with db.tenant_driver(org_a.id) as tx:
                 await tx.connection.execute("SELECT pg_sleep(5)")
 
-        task = asyncio.create_task(slow())
-        await asyncio.sleep(0.3)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        await _cancelled_midway(slow_driver)
         assert pool.checkedout() == 0  # type: ignore[attr-defined]
 
         async with db.tenant_driver(org_a.id) as tx:
             pid = await tx.connection.fetchval("SELECT pg_backend_pid()")
-        superuser = await asyncpg.connect(plain_url(servers.superuser_url))
-        try:
-            assert await superuser.fetchval("SELECT pg_terminate_backend($1)", pid)
-        finally:
-            await superuser.close()
-        await asyncio.sleep(0.3)
+        await _server_closes(servers, pid)
         for _ in range(3):
             async with db.tenant_driver(org_a.id) as tx:
                 assert await tx.connection.fetchval("SELECT pg_backend_pid()") != pid

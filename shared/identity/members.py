@@ -527,6 +527,7 @@ _MEMBER_ON = (
     "SELECT m.id, m.role, u.id, u.email FROM memberships AS m JOIN users AS u ON u.id = m.user_id"
     " WHERE m.organization_id = $1 AND m.user_id = $2"
 )
+
 # Built once: every signed-in request sends it, and building it cost more than running it.
 _MEMBER_OF = (
     select(Membership, User)
